@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ * catalog.h
+ *    The catalog in memory: item metadata by dense index, lookup by id,
+ *    brands and categories interned to small integers for fast masks.
+ *
+ * Not thread-safe: the server guards it with the same read/write lock as
+ * the model. Indices are assigned in upsert order and never reused; a
+ * deleted item keeps its index (retired) so model rows stay aligned.
+ *
+ * Interface routines:
+ *    mz_item_new / _free     - one item record
+ *    mz_item_from_json       - validate an API/DB item object
+ *    mz_item_to_json         - the item as the API shows it
+ *    mz_catalog_new / _free
+ *    mz_catalog_upsert       - insert or replace (takes ownership)
+ *    mz_catalog_find         - index of an id, or -1
+ *    mz_catalog_item         - record at an index (borrowed)
+ *    mz_catalog_remove       - retire an item
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_CATALOG_H
+#define MZ_CATALOG_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/status.h"
+
+#define MZ_ID_MAX_BYTES 128          /* longest item, client, brand id */
+#define MZ_TIME_NONE_BEFORE INT64_MIN /* launch_at absent */
+#define MZ_TIME_NONE_AFTER INT64_MAX  /* end_at absent */
+
+struct mz_string_list {
+    char **items;                    /* owned strings */
+    size_t count;
+};
+
+struct mz_item {
+    char *item_id;                   /* owned */
+    char *brand;                     /* owned */
+    char *category;                  /* owned */
+    char currency[4];                /* ISO 4217, "" when absent */
+    double price;                    /* >= 0 */
+    bool available;
+    int64_t stock;                   /* -1: not tracked; 0: sold out */
+    int64_t launch_at;               /* seconds; MZ_TIME_NONE_BEFORE */
+    int64_t end_at;                  /* seconds; MZ_TIME_NONE_AFTER */
+    bool has_regions;                /* false: shown everywhere */
+    struct mz_string_list regions;
+    bool has_reserved_tiers;         /* false: every tier */
+    struct mz_string_list reserved_tiers;
+    struct mz_string_list tags;
+    json_t *attributes;              /* owned reference; an object */
+    /* Filled by the catalog on upsert: */
+    int32_t brand_id;                /* interned brand */
+    int32_t category_id;             /* interned category */
+    bool retired;                    /* deleted from the catalog */
+};
+
+/* Frees item and everything it owns; accepts NULL. */
+void mz_item_free(struct mz_item *item);
+
+/* Validates obj (borrowed) as an API item and returns a new record
+ * (caller frees), or NULL with *status set and the offending field and
+ * reason written into err (e.g. "items[3].price: must be a number >= 0"
+ * with prefix "items[3]"). prefix may be "". */
+struct mz_item *mz_item_from_json(const json_t *obj, const char *prefix,
+                                  enum mz_status *status, char *err,
+                                  size_t err_len);
+
+/* Returns a new JSON object (caller owns the reference) describing item
+ * with the field names of the API; NULL on allocation failure. */
+json_t *mz_item_to_json(const struct mz_item *item);
+
+/* Attribute tokens for the model's cold start ("brand=..", "category=..",
+ * "tag=..", "price_band=N", "attr:key=value"), into a malloc'd array of
+ * malloc'd strings (caller frees with mz_string_list_clear). */
+enum mz_status mz_item_tokens(const struct mz_item *item,
+                              struct mz_string_list *tokens);
+void mz_string_list_clear(struct mz_string_list *list);
+
+struct mz_catalog;
+
+struct mz_catalog *mz_catalog_new(void);
+void mz_catalog_free(struct mz_catalog *catalog);
+
+/* Inserts item, or replaces the item with the same id, taking ownership
+ * of item in both cases. Returns the item's index and sets *is_new; -1 on
+ * allocation failure (item is then freed). Re-inserting a retired id
+ * revives it at its old index. */
+int32_t mz_catalog_upsert(struct mz_catalog *catalog, struct mz_item *item,
+                          bool *is_new);
+/* Returns the index of item_id (including retired ones), or -1. */
+int32_t mz_catalog_find(const struct mz_catalog *catalog, const char *item_id);
+/* Returns the record at index (borrowed, valid until the next write), or
+ * NULL when out of range. */
+const struct mz_item *mz_catalog_item(const struct mz_catalog *catalog,
+                                      int32_t index);
+/* Number of indices ever assigned (retired ones included). */
+int32_t mz_catalog_count(const struct mz_catalog *catalog);
+/* Number of items not retired. */
+int32_t mz_catalog_live_count(const struct mz_catalog *catalog);
+/* Retires item_id. Returns MZ_OK or MZ_ERR_NOT_FOUND. */
+enum mz_status mz_catalog_remove(struct mz_catalog *catalog,
+                                 const char *item_id);
+/* Interned ids: -1 when the name was never seen. */
+int32_t mz_catalog_brand_id(const struct mz_catalog *catalog, const char *brand);
+int32_t mz_catalog_category_id(const struct mz_catalog *catalog,
+                               const char *category);
+/* Names of interned ids (borrowed), NULL when out of range. */
+const char *mz_catalog_brand_name(const struct mz_catalog *catalog, int32_t id);
+const char *mz_catalog_category_name(const struct mz_catalog *catalog,
+                                     int32_t id);
+
+#endif

@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ * model.h
+ *    The nested, multi-timescale memory (DESIGN.md section 3): a global
+ *    item space learned from every client (the slowest level) and, per
+ *    client, levels 0..L-1 that learn at different frequencies plus a
+ *    session context.
+ *
+ * The model is plain single-threaded computation: no locks, no I/O. The
+ * server serialises writers (one applier thread) and lets readers score
+ * under a read lock; the offline evaluator calls it directly.
+ *
+ * Items are dense indices 0..n-1, added in order with mz_model_add_item.
+ *
+ * Ownership: every function borrows its pointer arguments; objects
+ * returned by *_new are owned by the caller and released by *_free
+ * (which accepts NULL).
+ *
+ * Interface routines:
+ *    mz_model_config_defaults - the default (best measured) configuration
+ *    mz_model_new / _free     - the global level
+ *    mz_model_add_item        - a new item, cold-start embedding from tokens
+ *    mz_client_new / _free / _reset - one client's levels
+ *    mz_model_observe         - learn from one event (client, and global)
+ *    mz_model_score           - scores of every item for a client
+ *    mz_model_explain         - how much each level contributes to one score
+ *    mz_client_save / _load   - a client's state as portable bytes
+ *    mz_model_save / _load    - the global level as portable bytes
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_MODEL_H
+#define MZ_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/event.h"
+#include "model/status.h"
+
+#define MZ_MAX_LEVELS 4
+
+struct mz_model_config {
+    int dim;                               /* embedding size d */
+    int n_levels;                          /* client levels L, 1..MZ_MAX_LEVELS */
+    int level_chunk[MZ_MAX_LEVELS];        /* events per consolidation, C_l */
+    float level_lr[MZ_MAX_LEVELS];         /* step size eta_l */
+    float level_retention[MZ_MAX_LEVELS];  /* forgetting alpha_l per update */
+    double level_half_life_s[MZ_MAX_LEVELS]; /* wall-clock decay; 0 = none */
+    int global_chunk;                      /* events per global update, C_G */
+    float global_lr;
+    bool learn_global;                     /* false: item space frozen */
+    bool use_session;                      /* false: no session context */
+    bool nested;                           /* false: every level updates
+                                              every event (ablation) */
+    uint64_t seed;                         /* all randomness derives from it */
+};
+
+/* Level ids as used by mz_model_explain and the reasons. */
+enum mz_level_source {
+    MZ_SOURCE_SESSION = 0,    /* session context */
+    MZ_SOURCE_LEVEL0,         /* level l is MZ_SOURCE_LEVEL0 + l */
+    MZ_SOURCE_CATALOG = MZ_SOURCE_LEVEL0 + MZ_MAX_LEVELS, /* item space,
+                                 popularity, transitions: catalog-wide */
+    MZ_SOURCE_COUNT
+};
+
+struct mz_model;
+struct mz_client;
+
+/* Fills cfg with the default configuration (the best one measured by
+ * tests/eval). */
+void mz_model_config_defaults(struct mz_model_config *cfg);
+
+/* Returns NULL and writes a reason into err (if not NULL) when cfg is out
+ * of range; NULL on allocation failure. */
+struct mz_model *mz_model_new(const struct mz_model_config *cfg, char *err,
+                              size_t err_len);
+void mz_model_free(struct mz_model *model);
+const struct mz_model_config *mz_model_config_of(const struct mz_model *model);
+
+/* Adds the next item (its index is the previous item count) with a
+ * cold-start embedding derived deterministically from its attribute
+ * tokens (e.g. "brand=x", "category=y", "tag=z", "price_band=3"), so the
+ * same tokens give the same embedding in every process. Returns the index,
+ * or -1 on allocation failure (the model is left unchanged). */
+int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
+                          size_t n_tokens);
+int32_t mz_model_item_count(const struct mz_model *model);
+
+/* Marks item as unavailable for learning and scoring (deleted from the
+ * catalog); its index stays taken. */
+void mz_model_retire_item(struct mz_model *model, int32_t item);
+
+/* A new client at zero (its query is only its session context). */
+struct mz_client *mz_client_new(const struct mz_model *model);
+void mz_client_free(struct mz_client *client);
+/* Forgets everything the client's levels learned (consent withdrawn). */
+void mz_client_reset(struct mz_client *client);
+/* Number of events this client's levels have learned from. */
+int64_t mz_client_event_count(const struct mz_client *client);
+/* Sequence number of the last event applied to this client (0: none). */
+int64_t mz_client_last_seq(const struct mz_client *client);
+/* Time (event ts) at which level l last consolidated; 0 if never. */
+int64_t mz_client_level_consolidated_at(const struct mz_client *client,
+                                        int level);
+/* Events learned by level l since the start (applied chunks * size). */
+int64_t mz_client_level_events(const struct mz_client *client, int level);
+
+/* Learns from one event for one client: updates the client's levels at
+ * once (level 0 every event, slower levels at their chunk boundaries) and,
+ * when learn_global is true and the configuration allows, the global
+ * level. ev->item may be -1 (item-less events touch only counters).
+ * Replays after a restart call this again with the same events in the
+ * same order and get the same state. */
+void mz_model_observe(struct mz_model *model, struct mz_client *client,
+                      const struct mz_event_obs *ev, bool learn_global);
+
+/* Writes the score of every item into scores[0..item_count-1] (higher is
+ * better) for client (NULL: a non-personalised query) with context_item
+ * (-1: none) as extra session context. Retired items get -INFINITY.
+ * now_ts is the request time, for wall-clock decay of slow levels. */
+void mz_model_score(const struct mz_model *model,
+                    const struct mz_client *client, int32_t context_item,
+                    int64_t now_ts, float *scores);
+
+/* Writes into contrib[0..MZ_SOURCE_COUNT-1] how much each source adds to
+ * item's score for client (unused sources are 0). */
+void mz_model_explain(const struct mz_model *model,
+                      const struct mz_client *client, int32_t context_item,
+                      int64_t now_ts, int32_t item, float *contrib);
+
+/* Returns the item of the client's recent history that most influenced
+ * item's score from source (session or a level), or -1. */
+int32_t mz_model_evidence_item(const struct mz_model *model,
+                               const struct mz_client *client,
+                               enum mz_level_source source, int32_t item);
+
+/* Serialises client into a malloc'd buffer (caller frees) of *len bytes;
+ * returns NULL on allocation failure. The bytes carry a format version. */
+void *mz_client_save(const struct mz_client *client, size_t *len);
+/* Returns a new client from bytes written by mz_client_save for a model
+ * of the same configuration, or NULL (err says why). */
+struct mz_client *mz_client_load(const struct mz_model *model,
+                                 const void *bytes, size_t len, char *err,
+                                 size_t err_len);
+
+/* Serialises the global level (item rows, popularity, transitions, the
+ * pending chunk) into a malloc'd buffer (caller frees), or NULL. Rows are
+ * in item index order; item_ids names them so that mz_model_load can map
+ * rows onto a catalog whose indices differ. */
+void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
+                    size_t *len);
+/* Restores what mz_model_save wrote into model, whose items were already
+ * added (in any order): rows are matched by id through item_ids (the ids
+ * of model's items by index); saved items missing from the model are
+ * dropped. Returns MZ_OK, or MZ_ERR_INVALID (err says why; model is left
+ * unchanged). */
+enum mz_status mz_model_load(struct mz_model *model,
+                             const char *const *item_ids, const void *bytes,
+                             size_t len, char *err, size_t err_len);
+
+/* Resident bytes of one client's state, for the metrics and the bench. */
+size_t mz_client_resident_bytes(const struct mz_model *model);
+
+#endif

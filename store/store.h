@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ * store.h
+ *    PostgreSQL: the source of truth (event log, catalog, brand rules,
+ *    client attributes, checkpoints of the learned state).
+ *
+ * A struct mz_store is a small pool of connections, safe to call from any
+ * thread; each call takes a connection, reconnects it when it was lost,
+ * and returns MZ_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached (the
+ * caller may retry later; nothing was written). Statements are prepared by
+ * name on each connection. The event log has its own writer thread (see
+ * event_writer.h). knows nothing of HTTP.
+ *
+ * Ownership: strings and buffers passed in are borrowed; blobs handed to
+ * callbacks are borrowed for the duration of the callback.
+ *
+ * Interface routines:
+ *    mz_store_open / _close      - pool + migrations
+ *    mz_store_ping               - is the database reachable
+ *    mz_store_upsert_items / _delete_item / _load_items - catalog
+ *    mz_store_put_rules / _load_rules - brand rule sets, versioned
+ *    mz_store_put_client_attributes / _load_client_attributes
+ *    mz_store_delete_client      - erase every trace of a client
+ *    mz_store_write_checkpoint / _read_checkpoint - learned state
+ *    mz_store_scan_events        - the log after a sequence number
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_STORE_H
+#define MZ_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/event.h"
+#include "model/status.h"
+
+struct mz_store;
+
+/* Connects (conninfo is a libpq connection string), applies pending
+ * migrations from store/sql (compiled in) and returns the pool, or NULL
+ * with the reason in err. pool_size connections are opened lazily. */
+struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
+                               size_t err_len);
+void mz_store_close(struct mz_store *store);
+/* The conninfo the store was opened with (borrowed). */
+const char *mz_store_conninfo(const struct mz_store *store);
+
+/* Returns MZ_OK when a trivial query succeeds, else
+ * MZ_ERR_DB_UNAVAILABLE. */
+enum mz_status mz_store_ping(struct mz_store *store);
+
+/* ---- catalog -------------------------------------------------------- */
+
+/* Upserts n items in one transaction: ids[i] with its API JSON text
+ * docs[i]. All or nothing. */
+enum mz_status mz_store_upsert_items(struct mz_store *store,
+                                     const char *const *ids,
+                                     const char *const *docs, size_t n);
+/* Deletes one item; MZ_ERR_NOT_FOUND when absent. */
+enum mz_status mz_store_delete_item(struct mz_store *store, const char *id);
+/* Calls fn for every item in insertion order (the order that assigns the
+ * same catalog indices at every start). fn returns false to stop with
+ * MZ_ERR_INVALID. */
+typedef bool (*mz_store_item_fn)(void *ctx, const char *id, const char *doc);
+enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
+                                   void *ctx);
+
+/* ---- brand rules ---------------------------------------------------- */
+
+/* Stores doc (JSON text) as the next version of brand's rules; sets
+ * *version (1, 2, ...). */
+enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
+                                  const char *doc, int64_t *version);
+/* Calls fn with the current version of every brand's rules. */
+typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand,
+                                  int64_t version, const char *doc);
+enum mz_status mz_store_load_rules(struct mz_store *store, mz_store_rules_fn fn,
+                                   void *ctx);
+
+/* ---- client attributes (tier, region, consent) ---------------------- */
+
+enum mz_status mz_store_put_client_attributes(struct mz_store *store,
+                                              const char *client_id,
+                                              const char *doc);
+typedef bool (*mz_store_attributes_fn)(void *ctx, const char *client_id,
+                                       const char *doc);
+enum mz_status mz_store_load_client_attributes(struct mz_store *store,
+                                               mz_store_attributes_fn fn,
+                                               void *ctx);
+
+/* Deletes the client's events, persisted state, attributes and
+ * impressions in one transaction. MZ_OK even when nothing existed. */
+enum mz_status mz_store_delete_client(struct mz_store *store,
+                                      const char *client_id);
+
+/* ---- checkpoints of learned state ----------------------------------- */
+
+struct mz_client_blob {
+    const char *client_id;
+    const void *bytes;       /* NULL: delete the client's persisted state */
+    size_t len;
+};
+
+/* In one transaction: upserts the given client states and replaces the
+ * global snapshot, all as of log position seq. After a crash, restart
+ * loads the last complete checkpoint and replays the log after its seq. */
+enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
+                                         const struct mz_client_blob *clients,
+                                         size_t n_clients, const void *global,
+                                         size_t global_len);
+/* Reads the last checkpoint: *seq (0 when none), the global snapshot into
+ * a malloc'd *global (caller frees; NULL when none), and calls fn for
+ * every persisted client state. */
+typedef bool (*mz_store_client_fn)(void *ctx, const char *client_id,
+                                   const void *bytes, size_t len);
+enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
+                                        void **global, size_t *global_len,
+                                        mz_store_client_fn fn, void *ctx);
+
+/* ---- the event log -------------------------------------------------- */
+
+/* One event as stored; strings borrowed. */
+struct mz_event_record {
+    const char *event_id;
+    const char *client_id;
+    const char *item_id;     /* NULL for item-less events */
+    const char *channel;     /* NULL when absent */
+    enum mz_event_type type;
+    int64_t ts;              /* seconds since the epoch */
+    double value;            /* 0 when absent */
+    int32_t quantity;        /* 1 when absent */
+    int32_t dwell_ms;        /* 0 when absent */
+    int32_t item_index;      /* catalog index set by the caller, or -1 */
+    int64_t seq;             /* out: log position; 0 if a duplicate */
+};
+
+/* Calls fn for every event with seq > after_seq in log order, streaming
+ * (memory does not grow with the log). fn returns false to stop. */
+typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
+enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
+                                    mz_store_event_fn fn, void *ctx);
+
+/* Highest seq in the log (0 when empty). */
+enum mz_status mz_store_last_seq(struct mz_store *store, int64_t *seq);
+
+#endif
