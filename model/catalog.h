@@ -16,6 +16,11 @@
  *    mz_catalog_find         - index of an id, or -1
  *    mz_catalog_item         - record at an index (borrowed)
  *    mz_catalog_remove       - retire an item
+ *    mz_catalog_brand_items  - indices of one brand's items
+ *    mz_catalog_region_id / _tier_id / mz_catalog_item_region_ids /
+ *        mz_catalog_item_tier_ids - interned regions and tiers, so that
+ *                              the rules compare integers, not strings
+ *    mz_catalog_summaries    - the packed per-index fields the rules scan
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_CATALOG_H
@@ -59,6 +64,10 @@ struct mz_item {
     bool retired;                    /* deleted from the catalog */
 };
 
+/* Returns an empty record with the defaults of an absent field
+ * (available, stock not tracked, no dates, no lists, attributes {}),
+ * caller frees; NULL on allocation failure. */
+struct mz_item *mz_item_new(void);
 /* Frees item and everything it owns; accepts NULL. */
 void mz_item_free(struct mz_item *item);
 
@@ -113,5 +122,51 @@ int32_t mz_catalog_category_id(const struct mz_catalog *catalog,
 const char *mz_catalog_brand_name(const struct mz_catalog *catalog, int32_t id);
 const char *mz_catalog_category_name(const struct mz_catalog *catalog,
                                      int32_t id);
+/* Number of interned brands / categories (ids are 0..count-1; they only
+ * grow). */
+int32_t mz_catalog_brand_count(const struct mz_catalog *catalog);
+int32_t mz_catalog_category_count(const struct mz_catalog *catalog);
+
+/* Indices (borrowed, ascending, valid until the next write) of the items
+ * whose current brand is brand_id, retired ones included; *count gets the
+ * length (0 and NULL for an unknown id). */
+const int32_t *mz_catalog_brand_items(const struct mz_catalog *catalog,
+                                      int32_t brand_id, size_t *count);
+
+/* Interned region names (from items' "regions") and tier names (from
+ * "reserved_tiers"): -1 when no item ever named it. */
+int32_t mz_catalog_region_id(const struct mz_catalog *catalog,
+                             const char *region);
+int32_t mz_catalog_tier_id(const struct mz_catalog *catalog, const char *tier);
+/* Interned ids of the regions / reserved tiers of the item at index
+ * (borrowed, valid until the next write), in the item's order; *count
+ * gets the length (0 and NULL when out of range or the list is absent). */
+const int32_t *mz_catalog_item_region_ids(const struct mz_catalog *catalog,
+                                          int32_t index, size_t *count);
+const int32_t *mz_catalog_item_tier_ids(const struct mz_catalog *catalog,
+                                        int32_t index, size_t *count);
+
+/* Flags of struct mz_item_summary. */
+#define MZ_ITEM_RETIRED 0x01u
+#define MZ_ITEM_UNAVAILABLE 0x02u    /* available == false */
+#define MZ_ITEM_SOLD_OUT 0x04u       /* stock == 0 */
+#define MZ_ITEM_HAS_REGIONS 0x08u
+#define MZ_ITEM_HAS_TIERS 0x10u      /* has reserved_tiers */
+
+/* The fields every selection tests, packed by index in one array so that
+ * a scan over 50k items reads contiguous memory instead of chasing one
+ * pointer per item. Kept in step with the records by every write. */
+struct mz_item_summary {
+    double price;
+    int64_t launch_at;
+    int64_t end_at;
+    int32_t category_id;
+    uint32_t flags;                  /* MZ_ITEM_* */
+};
+
+/* Returns the summaries of indices 0..mz_catalog_count()-1 (borrowed,
+ * valid until the next write), or NULL for an empty catalog. */
+const struct mz_item_summary *
+mz_catalog_summaries(const struct mz_catalog *catalog);
 
 #endif

@@ -19,6 +19,8 @@ static const char *const event_type_names[MZ_EV_TYPE_COUNT] = {
     [MZ_EV_STORE_VISIT] = "store_visit",
     [MZ_EV_APPOINTMENT] = "appointment",
     [MZ_EV_EVENT_ATTENDANCE] = "event_attendance",
+    [MZ_EV_CONSENT_GRANTED] = "consent_granted",
+    [MZ_EV_CONSENT_WITHDRAWN] = "consent_withdrawn",
 };
 
 bool mz_event_type_parse(const char *name, enum mz_event_type *type)
@@ -39,8 +41,12 @@ const char *mz_event_type_name(enum mz_event_type type)
     return event_type_names[type];
 }
 
+bool mz_event_type_is_public(enum mz_event_type type)
+{
+    return type < MZ_EV_CONSENT_GRANTED;
+}
+
 bool mz_event_type_needs_item(enum mz_event_type type)
 {
-    return type != MZ_EV_STORE_VISIT && type != MZ_EV_APPOINTMENT &&
-           type != MZ_EV_EVENT_ATTENDANCE;
+    return type < MZ_EV_STORE_VISIT;
 }

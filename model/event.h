@@ -27,6 +27,12 @@ enum mz_event_type {
     MZ_EV_STORE_VISIT,
     MZ_EV_APPOINTMENT,
     MZ_EV_EVENT_ATTENDANCE,
+    /* Internal markers written by the service itself (never accepted from
+     * POST /v1/events): a client's consent to personalisation changed at
+     * this point of the log, so a replay turns learning off and on at
+     * exactly the same place. They carry no item. */
+    MZ_EV_CONSENT_GRANTED,
+    MZ_EV_CONSENT_WITHDRAWN,
     MZ_EV_TYPE_COUNT
 };
 
@@ -46,6 +52,10 @@ bool mz_event_type_parse(const char *name, enum mz_event_type *type);
 
 /* Returns the API name of type ("view", ...); "unknown" if out of range. */
 const char *mz_event_type_name(enum mz_event_type type);
+
+/* Returns whether clients may post this type (false for the internal
+ * consent markers). */
+bool mz_event_type_is_public(enum mz_event_type type);
 
 /* Returns whether events of this type must name an item. */
 bool mz_event_type_needs_item(enum mz_event_type type);

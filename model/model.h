@@ -53,6 +53,44 @@ struct mz_model_config {
     bool nested;                           /* false: every level updates
                                               every event (ablation) */
     uint64_t seed;                         /* all randomness derives from it */
+
+    /* How much each event type teaches the client levels: > 0 pulls the
+     * query toward the item, < 0 pushes it away, 0 only counts. */
+    float event_weight[MZ_EV_TYPE_COUNT];
+    /* Session context: the last session_items (0..16) items, each
+     * session_decay times the weight of the one after it, fading with a
+     * half-life of session_half_life_s seconds (0: no fading). */
+    int session_items;
+    float session_decay;
+    double session_half_life_s;
+    /* Global item space: sampled negatives per learned event and the norm
+     * of a cold-start row. */
+    int global_negatives;
+    float init_scale;
+    /* Transition memory: each event credits the trans_window items before
+     * it with 1/distance; at most trans_max_per_item successors per item
+     * (0: no bound). Scoring reads the client's last trans_history items,
+     * each trans_decay times the weight of the one after it, and turns
+     * weights into shares of (source total + trans_smoothing). */
+    int trans_window;
+    float trans_backward;    /* the reverse pair b -> a gets this times
+                                1/distance (co-occurrence; 0: none) */
+    int trans_max_per_item;
+    int trans_history;
+    float trans_decay;
+    float trans_smoothing;
+    /* Recency-decayed popularity half-life in seconds of event time. */
+    double pop_half_life_s;
+    /* Score = w_dense * O q + w_bias * b + w_trans * transitions
+     *       + w_pop_all * log-popularity (0..1) + w_pop_recent * recent
+     *       popularity (0..1) + w_repeat * session weight of the item
+     *       itself (re-visits). */
+    float w_dense;
+    float w_bias;
+    float w_trans;
+    float w_pop_all;
+    float w_pop_recent;
+    float w_repeat;
 };
 
 /* Level ids as used by mz_model_explain and the reasons. */
@@ -123,6 +161,14 @@ void mz_model_score(const struct mz_model *model,
                     const struct mz_client *client, int32_t context_item,
                     int64_t now_ts, float *scores);
 
+/* Writes into scores[0..item_count-1] what source alone (the session
+ * context, one level, or the catalog-wide level) gives each item for
+ * client: what that memory level "holds", for the clienteling profile. */
+void mz_model_score_source(const struct mz_model *model,
+                           const struct mz_client *client,
+                           enum mz_level_source source, int64_t now_ts,
+                           float *scores);
+
 /* Writes into contrib[0..MZ_SOURCE_COUNT-1] how much each source adds to
  * item's score for client (unused sources are 0). */
 void mz_model_explain(const struct mz_model *model,
@@ -154,7 +200,7 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
  * added (in any order): rows are matched by id through item_ids (the ids
  * of model's items by index); saved items missing from the model are
  * dropped. Returns MZ_OK, or MZ_ERR_INVALID (err says why; model is left
- * unchanged). */
+ * unchanged), or MZ_ERR_NOMEM (likewise) when memory runs out. */
 enum mz_status mz_model_load(struct mz_model *model,
                              const char *const *item_ids, const void *bytes,
                              size_t len, char *err, size_t err_len);

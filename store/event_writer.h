@@ -48,7 +48,12 @@ void mz_event_writer_stop(struct mz_event_writer *writer);
 /* Appends events[0..n-1] (borrowed) to the log and waits for the commit.
  * On MZ_OK every record's seq is set (> 0 inserted, 0 duplicate of an
  * event_id already in the log or earlier in the same call). On
- * MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB nothing was written. */
+ * MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB nothing was written. Also returns
+ * MZ_ERR_INVALID (a NULL event_id or client_id, or content PostgreSQL
+ * rejects, e.g. invalid UTF-8; other submissions of the same batch still
+ * commit) and MZ_ERR_SHUTTING_DOWN once mz_event_writer_stop has begun.
+ * While PostgreSQL is unreachable it returns MZ_ERR_DB_UNAVAILABLE at once,
+ * and the writer reconnects by itself in the background. */
 enum mz_status mz_event_writer_submit(struct mz_event_writer *writer,
                                       struct mz_event_record *events, size_t n);
 

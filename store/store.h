@@ -22,6 +22,9 @@
  *    mz_store_delete_client      - erase every trace of a client
  *    mz_store_write_checkpoint / _read_checkpoint - learned state
  *    mz_store_scan_events        - the log after a sequence number
+ *    mz_store_last_seq           - the end of the log
+ *    mz_store_record_impressions / _load_impressions / _prune_impressions
+ *                                - what was shown, for frequency caps
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_H
@@ -71,7 +74,8 @@ enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
  * *version (1, 2, ...). */
 enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
                                   const char *doc, int64_t *version);
-/* Calls fn with the current version of every brand's rules. */
+/* Calls fn with the current version of every brand's rules (fn returns
+ * false to stop with MZ_ERR_INVALID). */
 typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand,
                                   int64_t version, const char *doc);
 enum mz_status mz_store_load_rules(struct mz_store *store, mz_store_rules_fn fn,
@@ -110,7 +114,8 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          size_t global_len);
 /* Reads the last checkpoint: *seq (0 when none), the global snapshot into
  * a malloc'd *global (caller frees; NULL when none), and calls fn for
- * every persisted client state. */
+ * every persisted client state (fn may be NULL; fn returning false stops
+ * with MZ_ERR_INVALID). All of it from one snapshot. */
 typedef bool (*mz_store_client_fn)(void *ctx, const char *client_id,
                                    const void *bytes, size_t len);
 enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
@@ -135,12 +140,34 @@ struct mz_event_record {
 };
 
 /* Calls fn for every event with seq > after_seq in log order, streaming
- * (memory does not grow with the log). fn returns false to stop. */
+ * (memory does not grow with the log). fn returns false to stop (MZ_OK).
+ * Records passed to fn have item_index -1: the caller maps item_id. */
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
 
 /* Highest seq in the log (0 when empty). */
 enum mz_status mz_store_last_seq(struct mz_store *store, int64_t *seq);
+
+/* ---- impressions (frequency caps) ----------------------------------- */
+
+/* Records that item_ids[0..n-1] (borrowed) were shown to client_id at
+ * time at (seconds since the epoch), in one statement. MZ_OK for n == 0. */
+enum mz_status mz_store_record_impressions(struct mz_store *store,
+                                           const char *client_id,
+                                           const char *const *item_ids,
+                                           size_t n, int64_t at);
+/* Calls fn for every impression at or after since (seconds since the
+ * epoch), oldest first, streaming; strings borrowed for the call. fn
+ * returns false to stop with MZ_ERR_INVALID. Used at start to rebuild the
+ * in-memory frequency counters of the last cap window. */
+typedef bool (*mz_store_impression_fn)(void *ctx, const char *client_id,
+                                       const char *item_id, int64_t shown_at);
+enum mz_status mz_store_load_impressions(struct mz_store *store, int64_t since,
+                                         mz_store_impression_fn fn, void *ctx);
+/* Deletes impressions older than before (seconds since the epoch): no cap
+ * window looks that far back. */
+enum mz_status mz_store_prune_impressions(struct mz_store *store,
+                                          int64_t before);
 
 #endif

@@ -1,0 +1,697 @@
+/*-------------------------------------------------------------------------
+ * app.c
+ *    Start-up (load, replay), the learning of committed events, the
+ *    checkpoints, and shut-down of the service state.
+ *-------------------------------------------------------------------------
+ */
+#include "api/app.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/bytes.h"
+
+/* A client's persisted record: the learned levels and the facts, plus
+ * the consent in force at the checkpoint (so a replay starts from it). */
+#define CLIENT_BLOB_MAGIC 0x4d5a4345u /* "MZCE" */
+#define CLIENT_BLOB_VERSION 1
+
+/* Events applied per write-lock hold, so readers wait at most this long. */
+#define APPLY_EVENTS_PER_LOCK 256
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- items ----------------------------------------------------------- */
+
+enum mz_status mz_app_put_item(struct mz_app *app, struct mz_item *item)
+{
+    struct mz_string_list tokens = {0};
+    enum mz_status status = mz_item_tokens(item, &tokens);
+    if (status != MZ_OK) {
+        mz_item_free(item);
+        return status;
+    }
+    bool is_new = false;
+    int32_t index = mz_catalog_upsert(app->catalog, item, &is_new);
+    if (index < 0) {
+        mz_string_list_clear(&tokens);
+        return MZ_ERR_NOMEM;
+    }
+    if (is_new) {
+        /* Catalog and model indices advance together, so an item's row
+         * is its catalog index. */
+        int32_t row = mz_model_add_item(app->model,
+                                        (const char *const *)tokens.items,
+                                        tokens.count);
+        if (row != index) {
+            /* Keep the indices aligned: the item stays, retired. */
+            mz_string_list_clear(&tokens);
+            mz_catalog_remove(app->catalog,
+                              mz_catalog_item(app->catalog, index)->item_id);
+            return MZ_ERR_NOMEM;
+        }
+    }
+    mz_string_list_clear(&tokens);
+    return MZ_OK;
+}
+
+/* Builds the id of every catalog index, for saving the global level.
+ * Returns a malloc'd array of borrowed strings (caller frees the array). */
+static const char **catalog_ids(const struct mz_catalog *catalog)
+{
+    int32_t n = mz_catalog_count(catalog);
+    const char **ids = malloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
+    if (!ids)
+        return NULL;
+    for (int32_t i = 0; i < n; i++)
+        ids[i] = mz_catalog_item(catalog, i)->item_id;
+    return ids;
+}
+
+/* ---- rules ----------------------------------------------------------- */
+
+const struct mz_brand_rules *mz_app_brand_rules(const struct mz_app *app,
+                                                const char *brand)
+{
+    for (size_t i = 0; i < app->n_rules; i++)
+        if (strcmp(app->rules[i].brand, brand) == 0)
+            return &app->rules[i];
+    return NULL;
+}
+
+enum mz_status mz_app_set_rules(struct mz_app *app, const char *brand,
+                                int64_t version, struct mz_rules *rules)
+{
+    struct mz_brand_rules *slot =
+        (struct mz_brand_rules *)mz_app_brand_rules(app, brand);
+    if (!slot) {
+        struct mz_brand_rules *grown =
+            realloc(app->rules, sizeof *grown * (app->n_rules + 1));
+        if (!grown) {
+            mz_rules_free(rules);
+            return MZ_ERR_NOMEM;
+        }
+        app->rules = grown;
+        slot = &app->rules[app->n_rules];
+        slot->brand = strdup(brand);
+        if (!slot->brand) {
+            mz_rules_free(rules);
+            return MZ_ERR_NOMEM;
+        }
+        slot->rules = NULL;
+        app->n_rules++;
+    }
+    mz_rules_free(slot->rules);
+    slot->rules = rules;
+    slot->version = version;
+    return MZ_OK;
+}
+
+/* ---- client attributes ---------------------------------------------- */
+
+static bool is_valid_attribute_string(const json_t *value)
+{
+    size_t len = json_is_string(value) ? json_string_length(value) : 0;
+    return len >= 1 && len <= MZ_ID_MAX_BYTES;
+}
+
+enum mz_status mz_app_parse_attributes(const json_t *obj, char **tier,
+                                       char **region, int *consent, char *err,
+                                       size_t err_len)
+{
+    *tier = NULL;
+    *region = NULL;
+    *consent = -1;
+    enum mz_status status = MZ_ERR_INVALID;
+    if (!json_is_object(obj)) {
+        snprintf(err, err_len, "body must be a JSON object");
+        goto cleanup;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        if (strcmp(key, "tier") == 0 || strcmp(key, "region") == 0) {
+            if (json_is_null(value))
+                continue;
+            if (!is_valid_attribute_string(value)) {
+                snprintf(err, err_len, "%s: must be a string of 1 to %d bytes",
+                         key, MZ_ID_MAX_BYTES);
+                goto cleanup;
+            }
+            char **field = key[0] == 't' ? tier : region;
+            *field = strdup(json_string_value(value));
+            if (!*field) {
+                status = MZ_ERR_NOMEM;
+                goto cleanup;
+            }
+        } else if (strcmp(key, "consent") == 0) {
+            json_t *flag = json_object_get(value, "personalization");
+            if (!json_is_object(value) || json_object_size(value) != 1 ||
+                !json_is_boolean(flag)) {
+                snprintf(err, err_len,
+                         "consent: must be {\"personalization\": true|false}");
+                goto cleanup;
+            }
+            *consent = json_is_true(flag) ? 1 : 0;
+        } else {
+            snprintf(err, err_len, "%.64s: unknown field", key);
+            goto cleanup;
+        }
+    }
+    status = MZ_OK;
+cleanup:
+    if (status != MZ_OK) {
+        free(*tier);
+        free(*region);
+        *tier = *region = NULL;
+    }
+    return status;
+}
+
+/* ---- learning -------------------------------------------------------- */
+
+static int64_t consolidated_events(const struct mz_client *memory, int n_levels)
+{
+    int64_t total = 0;
+    for (int level = 1; level < n_levels; level++)
+        total += mz_client_level_events(memory, level);
+    return total;
+}
+
+void mz_app_apply_event(struct mz_app *app, const struct mz_event_record *ev)
+{
+    if (ev->seq > app->applied_seq)
+        app->applied_seq = ev->seq;
+    struct mz_client_entry *entry =
+        mz_client_table_get_or_add(app->clients, ev->client_id);
+    if (!entry)
+        return;
+    entry->events_logged++;
+    entry->dirty = true;
+
+    int32_t item = -1;
+    if (ev->item_id) {
+        item = mz_catalog_find(app->catalog, ev->item_id);
+        const struct mz_item *record = mz_catalog_item(app->catalog, item);
+        if (record && record->retired)
+            item = -1;
+    }
+    struct mz_event_obs obs = {
+        .item = item,
+        .type = ev->type,
+        .ts = ev->ts,
+        .seq = ev->seq,
+        .value = (float)ev->value,
+        .quantity = ev->quantity,
+        .dwell_ms = ev->dwell_ms,
+    };
+    if (ev->type == MZ_EV_CONSENT_WITHDRAWN) {
+        entry->consent = false;
+        mz_client_reset(entry->memory);
+        mz_client_facts_observe(entry->facts, &obs);
+        return;
+    }
+    if (ev->type == MZ_EV_CONSENT_GRANTED) {
+        entry->consent = true;
+        return;
+    }
+    if (!entry->consent)
+        return; /* kept in the log, not learned from */
+
+    int n_levels = mz_model_config_of(app->model)->n_levels;
+    int64_t before = consolidated_events(entry->memory, n_levels);
+    mz_model_observe(app->model, entry->memory, &obs, true);
+    mz_client_facts_observe(entry->facts, &obs);
+    if (consolidated_events(entry->memory, n_levels) != before)
+        atomic_fetch_add_explicit(&app->counters.consolidations, 1,
+                                  memory_order_relaxed);
+    atomic_fetch_add_explicit(&app->counters.events_learned, 1,
+                              memory_order_relaxed);
+    app->global_dirty = true;
+}
+
+/* The writer's callback: learn what was just committed, in log order. */
+static void on_events_committed(void *ctx,
+                                const struct mz_event_record *const *events,
+                                size_t n)
+{
+    struct mz_app *app = ctx;
+    for (size_t start = 0; start < n; start += APPLY_EVENTS_PER_LOCK) {
+        size_t end = start + APPLY_EVENTS_PER_LOCK < n
+                         ? start + APPLY_EVENTS_PER_LOCK
+                         : n;
+        pthread_rwlock_wrlock(&app->lock);
+        for (size_t i = start; i < end; i++)
+            mz_app_apply_event(app, events[i]);
+        pthread_rwlock_unlock(&app->lock);
+    }
+}
+
+/* ---- client records -------------------------------------------------- */
+
+/* Serialises entry into a malloc'd record (caller frees), or NULL. */
+static void *save_client(const struct mz_app *app,
+                         const struct mz_client_entry *entry, size_t *len)
+{
+    size_t memory_len = 0, facts_len = 0;
+    void *memory = mz_client_save(entry->memory, &memory_len);
+    void *facts = mz_client_facts_save(entry->facts, app->catalog, &facts_len);
+    void *out = NULL;
+    if (memory && facts) {
+        struct mz_wbuf w;
+        mz_wbuf_init(&w);
+        mz_wbuf_u32(&w, CLIENT_BLOB_MAGIC);
+        mz_wbuf_u8(&w, CLIENT_BLOB_VERSION);
+        mz_wbuf_u8(&w, entry->consent ? 1 : 0);
+        mz_wbuf_u64(&w, (uint64_t)entry->events_logged);
+        mz_wbuf_u32(&w, (uint32_t)memory_len);
+        mz_wbuf_raw(&w, memory, memory_len);
+        mz_wbuf_u32(&w, (uint32_t)facts_len);
+        mz_wbuf_raw(&w, facts, facts_len);
+        out = mz_wbuf_finish(&w, len);
+    }
+    free(memory);
+    free(facts);
+    return out;
+}
+
+/* Restores a record written by save_client into a new table entry.
+ * Returns false (with err) for a corrupt record. */
+static bool load_client(struct mz_app *app, const char *client_id,
+                        const void *bytes, size_t len, char *err,
+                        size_t err_len)
+{
+    struct mz_rbuf r;
+    if (!mz_rbuf_open(&r, bytes, len) || mz_rbuf_u32(&r) != CLIENT_BLOB_MAGIC ||
+        mz_rbuf_u8(&r) != CLIENT_BLOB_VERSION) {
+        snprintf(err, err_len, "client %.64s: not a client record", client_id);
+        return false;
+    }
+    bool consent = mz_rbuf_u8(&r) != 0;
+    int64_t events_logged = (int64_t)mz_rbuf_u64(&r);
+    uint32_t memory_len = mz_rbuf_u32(&r);
+    const uint8_t *memory_bytes = mz_rbuf_raw(&r, memory_len);
+    uint32_t facts_len = mz_rbuf_u32(&r);
+    const uint8_t *facts_bytes = mz_rbuf_raw(&r, facts_len);
+    if (r.failed || !memory_bytes || !facts_bytes) {
+        snprintf(err, err_len, "client %.64s: truncated record", client_id);
+        return false;
+    }
+    char why[256] = "";
+    struct mz_client *memory =
+        mz_client_load(app->model, memory_bytes, memory_len, why, sizeof why);
+    enum mz_status status = MZ_OK;
+    struct mz_client_facts *facts = mz_client_facts_load(
+        app->catalog, facts_bytes, facts_len, &status, why, sizeof why);
+    struct mz_client_entry *entry =
+        memory && facts ? mz_client_table_get_or_add(app->clients, client_id)
+                        : NULL;
+    if (!entry) {
+        snprintf(err, err_len, "client %.64s: %s", client_id,
+                 why[0] ? why : "out of memory");
+        mz_client_free(memory);
+        mz_client_facts_free(facts);
+        return false;
+    }
+    mz_client_free(entry->memory);
+    mz_client_facts_free(entry->facts);
+    entry->memory = memory;
+    entry->facts = facts;
+    entry->consent = consent;
+    entry->events_logged = events_logged;
+    entry->dirty = false;
+    return true;
+}
+
+/* ---- checkpoints ----------------------------------------------------- */
+
+struct pending_checkpoint {
+    struct mz_client_blob *blobs;    /* owned array; ids and bytes owned */
+    size_t count;
+    void *global;                    /* owned */
+    size_t global_len;
+    int64_t seq;
+};
+
+static void pending_checkpoint_clear(struct pending_checkpoint *pc)
+{
+    for (size_t i = 0; i < pc->count; i++) {
+        free((char *)pc->blobs[i].client_id);
+        free((void *)pc->blobs[i].bytes);
+    }
+    free(pc->blobs);
+    free(pc->global);
+    memset(pc, 0, sizeof *pc);
+}
+
+/* Under the write lock: copies out every dirty client and the global
+ * level, and clears their dirty marks. Returns MZ_OK (pc->count may be 0
+ * with no global when nothing changed) or MZ_ERR_NOMEM (nothing cleared). */
+static enum mz_status collect_checkpoint(struct mz_app *app,
+                                         struct pending_checkpoint *pc)
+{
+    size_t dirty = 0, cursor = 0;
+    struct mz_client_entry *entry;
+    while ((entry = mz_client_table_next(app->clients, &cursor)))
+        dirty += entry->dirty;
+    pc->seq = app->applied_seq;
+    if (dirty == 0 && !app->global_dirty)
+        return MZ_OK;
+    pc->blobs = calloc(dirty ? dirty : 1, sizeof *pc->blobs);
+    const char **ids = catalog_ids(app->catalog);
+    if (!pc->blobs || !ids)
+        goto nomem;
+    pc->global = mz_model_save(app->model, ids, &pc->global_len);
+    if (!pc->global)
+        goto nomem;
+    cursor = 0;
+    while ((entry = mz_client_table_next(app->clients, &cursor))) {
+        if (!entry->dirty)
+            continue;
+        struct mz_client_blob *blob = &pc->blobs[pc->count];
+        blob->client_id = strdup(entry->client_id);
+        blob->bytes = save_client(app, entry, &blob->len);
+        pc->count++;
+        if (!blob->client_id || !blob->bytes)
+            goto nomem;
+    }
+    cursor = 0;
+    while ((entry = mz_client_table_next(app->clients, &cursor)))
+        entry->dirty = false;
+    app->global_dirty = false;
+    free(ids);
+    return MZ_OK;
+nomem:
+    free(ids);
+    pending_checkpoint_clear(pc);
+    return MZ_ERR_NOMEM;
+}
+
+/* After a failed write: mark what was collected dirty again. */
+static void restore_dirty(struct mz_app *app, const struct pending_checkpoint *pc)
+{
+    pthread_rwlock_wrlock(&app->lock);
+    for (size_t i = 0; i < pc->count; i++) {
+        struct mz_client_entry *entry =
+            mz_client_table_get(app->clients, pc->blobs[i].client_id);
+        if (entry)
+            entry->dirty = true;
+    }
+    app->global_dirty = true;
+    pthread_rwlock_unlock(&app->lock);
+}
+
+enum mz_status mz_app_checkpoint(struct mz_app *app)
+{
+    struct pending_checkpoint pc = {0};
+    pthread_mutex_lock(&app->checkpoint_mutex);
+    pthread_rwlock_wrlock(&app->lock);
+    enum mz_status status = collect_checkpoint(app, &pc);
+    pthread_rwlock_unlock(&app->lock);
+    if (status == MZ_OK && pc.global) {
+        status = mz_store_write_checkpoint(app->store, pc.seq, pc.blobs,
+                                           pc.count, pc.global, pc.global_len);
+        if (status == MZ_OK) {
+            app->checkpoint_seq = pc.seq;
+            atomic_fetch_add_explicit(&app->counters.checkpoints, 1,
+                                      memory_order_relaxed);
+        } else {
+            restore_dirty(app, &pc);
+            atomic_fetch_add_explicit(&app->counters.checkpoint_errors, 1,
+                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&app->counters.db_errors, 1,
+                                      memory_order_relaxed);
+        }
+    }
+    if (status == MZ_OK)
+        atomic_store(&app->last_checkpoint_ms, wall_ms());
+    pthread_mutex_unlock(&app->checkpoint_mutex);
+    pending_checkpoint_clear(&pc);
+    return status;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct mz_app *app = arg;
+    pthread_mutex_lock(&app->stop_mutex);
+    while (!app->stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += app->checkpoint_interval_s;
+        int rc = 0;
+        while (!app->stopping && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&app->stop_cond, &app->stop_mutex,
+                                        &deadline);
+        if (app->stopping)
+            break;
+        pthread_mutex_unlock(&app->stop_mutex);
+        mz_app_checkpoint(app);
+        pthread_mutex_lock(&app->stop_mutex);
+    }
+    pthread_mutex_unlock(&app->stop_mutex);
+    return NULL;
+}
+
+/* ---- start-up -------------------------------------------------------- */
+
+struct load_ctx {
+    struct mz_app *app;
+    char *err;
+    size_t err_len;
+};
+
+static bool load_item(void *arg, const char *id, const char *doc)
+{
+    struct load_ctx *ctx = arg;
+    json_error_t jerr;
+    json_t *obj = json_loads(doc, 0, &jerr);
+    enum mz_status status = MZ_ERR_INVALID;
+    char why[256] = "";
+    struct mz_item *item = obj ? mz_item_from_json(obj, "", &status, why, sizeof why)
+                               : NULL;
+    json_decref(obj);
+    if (!item || mz_app_put_item(ctx->app, item) != MZ_OK) {
+        snprintf(ctx->err, ctx->err_len, "catalog item %.64s: %s", id,
+                 why[0] ? why : "unreadable");
+        return false;
+    }
+    return true;
+}
+
+static bool load_rules(void *arg, const char *brand, int64_t version,
+                       const char *doc)
+{
+    struct load_ctx *ctx = arg;
+    json_t *obj = json_loads(doc, 0, NULL);
+    enum mz_status status = MZ_ERR_INVALID;
+    char why[256] = "";
+    struct mz_rules *rules = obj ? mz_rules_from_json(obj, &status, why, sizeof why)
+                                 : NULL;
+    json_decref(obj);
+    if (!rules || mz_app_set_rules(ctx->app, brand, version, rules) != MZ_OK) {
+        snprintf(ctx->err, ctx->err_len, "rules of brand %.64s: %s", brand,
+                 why[0] ? why : "unreadable");
+        return false;
+    }
+    return true;
+}
+
+static bool load_attributes(void *arg, const char *client_id, const char *doc)
+{
+    struct load_ctx *ctx = arg;
+    char *tier = NULL, *region = NULL;
+    int consent;
+    char why[256] = "";
+    struct mz_client_entry *entry = NULL;
+    json_t *obj = json_loads(doc, 0, NULL);
+    if (mz_app_parse_attributes(obj, &tier, &region, &consent, why,
+                                sizeof why) == MZ_OK)
+        entry = mz_client_table_get_or_add(ctx->app->clients, client_id);
+    json_decref(obj);
+    bool ok = entry && mz_client_entry_set_attributes(entry, tier, region);
+    if (ok)
+        entry->has_attributes = true;
+    else
+        snprintf(ctx->err, ctx->err_len, "attributes of client %.64s: %s",
+                 client_id, why[0] ? why : "out of memory");
+    free(tier);
+    free(region);
+    return ok;
+}
+
+static bool load_checkpoint_client(void *arg, const char *client_id,
+                                   const void *bytes, size_t len)
+{
+    struct load_ctx *ctx = arg;
+    return load_client(ctx->app, client_id, bytes, len, ctx->err, ctx->err_len);
+}
+
+static bool replay_event(void *arg, const struct mz_event_record *ev)
+{
+    struct load_ctx *ctx = arg;
+    mz_app_apply_event(ctx->app, ev);
+    return true;
+}
+
+/* Loads the catalog, rules, attributes and the last checkpoint, then
+ * replays the log after it. */
+static enum mz_status load_state(struct mz_app *app, char *err, size_t err_len)
+{
+    struct load_ctx ctx = {app, err, err_len};
+    enum mz_status status = mz_store_load_items(app->store, load_item, &ctx);
+    if (status == MZ_OK)
+        status = mz_store_load_rules(app->store, load_rules, &ctx);
+    if (status == MZ_OK)
+        status = mz_store_load_client_attributes(app->store, load_attributes,
+                                                 &ctx);
+    void *global = NULL;
+    size_t global_len = 0;
+    int64_t seq = 0;
+    if (status == MZ_OK)
+        status = mz_store_read_checkpoint(app->store, &seq, &global,
+                                          &global_len, load_checkpoint_client,
+                                          &ctx);
+    if (status == MZ_OK && global) {
+        const char **ids = catalog_ids(app->catalog);
+        status = ids ? mz_model_load(app->model, ids, global, global_len, err,
+                                     err_len)
+                     : MZ_ERR_NOMEM;
+        free(ids);
+    }
+    free(global);
+    if (status != MZ_OK) {
+        if (!err[0])
+            snprintf(err, err_len, "loading state: %s", mz_status_code(status));
+        return status;
+    }
+    app->applied_seq = app->checkpoint_seq = seq;
+    status = mz_store_scan_events(app->store, seq, replay_event, &ctx);
+    if (status != MZ_OK && !err[0])
+        snprintf(err, err_len, "replaying the event log: %s",
+                 mz_status_code(status));
+    return status;
+}
+
+struct mz_app *mz_app_open(const struct mz_app_config *cfg, char *err,
+                           size_t err_len)
+{
+    err[0] = '\0';
+    struct mz_app *app = calloc(1, sizeof *app);
+    if (!app) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    pthread_rwlock_init(&app->lock, NULL);
+    pthread_mutex_init(&app->checkpoint_mutex, NULL);
+    pthread_mutex_init(&app->stop_mutex, NULL);
+    pthread_cond_init(&app->stop_cond, NULL);
+    app->checkpoint_interval_s =
+        cfg->checkpoint_interval_s > 0 ? cfg->checkpoint_interval_s : 30;
+
+    app->store = mz_store_open(cfg->conninfo, cfg->store_pool_size, err, err_len);
+    if (!app->store)
+        goto fail;
+    app->model = mz_model_new(&cfg->model, err, err_len);
+    app->catalog = mz_catalog_new();
+    app->clients = app->model ? mz_client_table_new(app->model) : NULL;
+    if (!app->model || !app->catalog || !app->clients) {
+        if (!err[0])
+            snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    if (load_state(app, err, err_len) != MZ_OK)
+        goto fail;
+    atomic_store(&app->last_checkpoint_ms, wall_ms());
+
+    app->writer = mz_event_writer_start(mz_store_conninfo(app->store),
+                                        cfg->writer_batch_rows,
+                                        on_events_committed, app, err, err_len);
+    if (!app->writer)
+        goto fail;
+    if (pthread_create(&app->checkpointer, NULL, checkpointer_main, app) != 0) {
+        snprintf(err, err_len, "cannot start the checkpoint thread");
+        goto fail;
+    }
+    app->checkpointer_started = true;
+    return app;
+fail:
+    mz_app_close(app);
+    return NULL;
+}
+
+static void free_state(struct mz_app *app)
+{
+    for (size_t i = 0; i < app->n_rules; i++) {
+        free(app->rules[i].brand);
+        mz_rules_free(app->rules[i].rules);
+    }
+    free(app->rules);
+    mz_client_table_free(app->clients);
+    mz_catalog_free(app->catalog);
+    mz_model_free(app->model);
+}
+
+void mz_app_close(struct mz_app *app)
+{
+    if (!app)
+        return;
+    /* Stop taking events first, so the final checkpoint is the last
+     * word. */
+    mz_event_writer_stop(app->writer);
+    app->writer = NULL;
+    if (app->checkpointer_started) {
+        pthread_mutex_lock(&app->stop_mutex);
+        app->stopping = true;
+        pthread_cond_signal(&app->stop_cond);
+        pthread_mutex_unlock(&app->stop_mutex);
+        pthread_join(app->checkpointer, NULL);
+        if (mz_app_checkpoint(app) != MZ_OK)
+            fprintf(stderr, "{\"level\":\"error\",\"msg\":\"final checkpoint "
+                            "failed; the log will be replayed at the next "
+                            "start\"}\n");
+    }
+    mz_store_close(app->store);
+    free_state(app);
+    pthread_cond_destroy(&app->stop_cond);
+    pthread_mutex_destroy(&app->stop_mutex);
+    pthread_mutex_destroy(&app->checkpoint_mutex);
+    pthread_rwlock_destroy(&app->lock);
+    free(app);
+}
+
+/* ---- health and figures --------------------------------------------- */
+
+bool mz_app_ready(struct mz_app *app, char *reason, size_t reason_len)
+{
+    if (mz_store_ping(app->store) != MZ_OK) {
+        snprintf(reason, reason_len, "database unreachable");
+        return false;
+    }
+    return true;
+}
+
+void mz_app_stats(struct mz_app *app, struct mz_app_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&app->lock);
+    out->clients_in_memory = mz_client_table_count(app->clients);
+    out->items = mz_catalog_live_count(app->catalog);
+    out->applied_seq = app->applied_seq;
+    out->checkpoint_seq = app->checkpoint_seq;
+    out->client_bytes = mz_client_resident_bytes(app->model);
+    pthread_rwlock_unlock(&app->lock);
+    bool behind = out->applied_seq > out->checkpoint_seq;
+    out->flush_lag_s =
+        behind ? (double)(wall_ms() - atomic_load(&app->last_checkpoint_ms)) / 1000.0
+               : 0.0;
+    if (app->writer)
+        mz_event_writer_stats(app->writer, &out->writer);
+}

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ * handlers.h
+ *    One handler per route, grouped one file per resource:
+ *    api/health.c, api/catalog.c, api/events.c, api/recommendations.c,
+ *    api/clients.c, api/rules.c. All borrow app and req and fill resp.
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_HANDLERS_H
+#define MZ_API_HANDLERS_H
+
+#include "api/http.h"
+
+struct mz_app;
+
+typedef void (*mz_handler_fn)(struct mz_app *app, const struct mz_request *req,
+                              struct mz_response *resp);
+
+void mz_handle_healthz(struct mz_app *app, const struct mz_request *req,
+                       struct mz_response *resp);
+void mz_handle_readyz(struct mz_app *app, const struct mz_request *req,
+                      struct mz_response *resp);
+void mz_handle_put_items(struct mz_app *app, const struct mz_request *req,
+                         struct mz_response *resp);
+void mz_handle_get_item(struct mz_app *app, const struct mz_request *req,
+                        struct mz_response *resp);
+void mz_handle_delete_item(struct mz_app *app, const struct mz_request *req,
+                           struct mz_response *resp);
+void mz_handle_post_events(struct mz_app *app, const struct mz_request *req,
+                           struct mz_response *resp);
+void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
+                               struct mz_response *resp);
+void mz_handle_profile(struct mz_app *app, const struct mz_request *req,
+                       struct mz_response *resp);
+void mz_handle_delete_client(struct mz_app *app, const struct mz_request *req,
+                             struct mz_response *resp);
+void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
+                              struct mz_response *resp);
+void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
+                         struct mz_response *resp);
+void mz_handle_get_rules(struct mz_app *app, const struct mz_request *req,
+                         struct mz_response *resp);
+
+#endif

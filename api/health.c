@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ * health.c
+ *    GET /healthz (the process answers) and GET /readyz (the database is
+ *    reachable and the state is loaded).
+ *-------------------------------------------------------------------------
+ */
+#include "api/app.h"
+#include "api/handlers.h"
+
+void mz_handle_healthz(struct mz_app *app, const struct mz_request *req,
+                       struct mz_response *resp)
+{
+    mz_response_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void mz_handle_readyz(struct mz_app *app, const struct mz_request *req,
+                      struct mz_response *resp)
+{
+    char reason[128];
+    if (!mz_app_ready(app, reason, sizeof reason)) {
+        mz_response_error_code(resp, 503, "not_ready", "%s", reason);
+        return;
+    }
+    mz_response_json(resp, 200, json_pack("{s:s}", "status", "ready"));
+}

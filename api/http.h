@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ * http.h
+ *    The request and response of one API call, independent of the HTTP
+ *    library: server/http.c fills a struct mz_request from libmicrohttpd
+ *    and sends the struct mz_response back.
+ *
+ * Interface routines:
+ *    mz_response_json   - a JSON body (steals the reference)
+ *    mz_response_error  - the JSON error body for a status
+ *    mz_response_empty  - no body (204)
+ *    mz_response_clear  - release the body
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_HTTP_H
+#define MZ_API_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/status.h"
+
+#define MZ_MAX_BODY_BYTES (1024 * 1024)
+#define MZ_MAX_PATH_PARAMS 2
+
+/* Looks up a query-string argument; NULL when absent. */
+typedef const char *(*mz_query_fn)(void *ctx, const char *key);
+
+struct mz_request {
+    const char *method;          /* borrowed: "GET", ... */
+    const char *path;            /* borrowed, already percent-decoded */
+    const char *content_type;    /* borrowed; NULL when absent */
+    const char *body;            /* borrowed; NULL when empty */
+    size_t body_len;
+    mz_query_fn query;           /* never NULL */
+    void *query_ctx;
+    const char *params[MZ_MAX_PATH_PARAMS]; /* path captures, set by the
+                                               router, borrowed */
+};
+
+struct mz_response {
+    int http_status;
+    char *body;                  /* owned (malloc); NULL for no body */
+    size_t body_len;
+    const char *content_type;    /* static string */
+    const char *allow;           /* static; Allow header for 405, or NULL */
+    const char *route;           /* static route pattern, for metrics */
+};
+
+/* Sets resp to status with body serialised from json, stealing the
+ * reference to json. Falls back to a 500 error body if serialisation
+ * fails. */
+void mz_response_json(struct mz_response *resp, int http_status, json_t *json);
+
+/* Sets resp to the HTTP status mapped from status and the body
+ * {"error":{"code":...,"message":...}} with message printf-formatted. */
+void mz_response_error(struct mz_response *resp, enum mz_status status,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Same with an explicit code string (e.g. "not_ready") and HTTP status. */
+void mz_response_error_code(struct mz_response *resp, int http_status,
+                            const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Sets resp to http_status with no body. */
+void mz_response_empty(struct mz_response *resp, int http_status);
+
+/* Frees the body; accepts a zeroed response. */
+void mz_response_clear(struct mz_response *resp);
+
+/* Returns the HTTP status for status (MZ_ERR_INVALID -> 400, ...). */
+int mz_status_http(enum mz_status status);
+
+#endif

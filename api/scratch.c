@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ * scratch.c
+ *    Per-thread score buffers, released by a thread-key destructor.
+ *-------------------------------------------------------------------------
+ */
+#include "api/scratch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct scratch {
+    float *scores;
+    size_t capacity;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *arg)
+{
+    struct scratch *s = arg;
+    free(s->scores);
+    free(s);
+}
+
+static void scratch_init(void)
+{
+    pthread_key_create(&scratch_key, scratch_free);
+}
+
+float *mz_scratch_scores(size_t n)
+{
+    pthread_once(&scratch_once, scratch_init);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->capacity < n || !s->scores) {
+        size_t capacity = n + n / 4 + 64;
+        float *grown = realloc(s->scores, capacity * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->scores = grown;
+        s->capacity = capacity;
+    }
+    return s->scores;
+}

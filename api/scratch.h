@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ * scratch.h
+ *    A per-thread score buffer, so a request does not allocate one array
+ *    per call on the hot path.
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_SCRATCH_H
+#define MZ_API_SCRATCH_H
+
+#include <stddef.h>
+
+/* Returns this thread's buffer of at least n floats (borrowed: valid
+ * until the thread's next call; freed when the thread exits), or NULL on
+ * allocation failure. */
+float *mz_scratch_scores(size_t n);
+
+#endif

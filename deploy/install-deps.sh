@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages Maison needs to build, run, test and
+# benchmark. Safe to run again. Needs root (or sudo).
+set -eu
+packages="build-essential autoconf automake pkg-config
+  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev check
+  postgresql postgresql-client python3 curl"
+if [ "${1:-}" = "--bench" ]; then
+    packages="$packages wrk nginx-light"
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

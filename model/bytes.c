@@ -1,0 +1,236 @@
+/*-------------------------------------------------------------------------
+ * bytes.c
+ *    Little-endian field encoding with a FNV-1a 64 checksum.
+ *
+ * The checksum is not security: it catches truncated and corrupted
+ * records (a torn write, a wrong column) before any field is trusted.
+ * Every field is still validated by the caller after the checksum passes.
+ *-------------------------------------------------------------------------
+ */
+#include "model/bytes.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void mz_wbuf_init(struct mz_wbuf *w)
+{
+    w->data = NULL;
+    w->len = 0;
+    w->cap = 0;
+    w->failed = false;
+}
+
+/* Returns where n more bytes go, or NULL (and marks the buffer failed). */
+static uint8_t *reserve(struct mz_wbuf *w, size_t n)
+{
+    if (w->failed)
+        return NULL;
+    if (w->cap - w->len < n) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (cap - w->len < n) {
+            if (cap > SIZE_MAX / 2)
+                goto fail;
+            cap *= 2;
+        }
+        uint8_t *data = realloc(w->data, cap);
+        if (!data)
+            goto fail;
+        w->data = data;
+        w->cap = cap;
+    }
+    uint8_t *at = w->data + w->len;
+    w->len += n;
+    return at;
+
+fail:
+    free(w->data);
+    w->data = NULL;
+    w->failed = true;
+    return NULL;
+}
+
+void mz_wbuf_u8(struct mz_wbuf *w, uint8_t v)
+{
+    uint8_t *p = reserve(w, 1);
+
+    if (p)
+        p[0] = v;
+}
+
+void mz_wbuf_u32(struct mz_wbuf *w, uint32_t v)
+{
+    uint8_t *p = reserve(w, 4);
+
+    if (!p)
+        return;
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void mz_wbuf_u64(struct mz_wbuf *w, uint64_t v)
+{
+    uint8_t *p = reserve(w, 8);
+
+    if (!p)
+        return;
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void mz_wbuf_f32(struct mz_wbuf *w, float v)
+{
+    uint32_t bits;
+
+    memcpy(&bits, &v, sizeof bits);
+    mz_wbuf_u32(w, bits);
+}
+
+void mz_wbuf_f64(struct mz_wbuf *w, double v)
+{
+    uint64_t bits;
+
+    memcpy(&bits, &v, sizeof bits);
+    mz_wbuf_u64(w, bits);
+}
+
+void mz_wbuf_f32s(struct mz_wbuf *w, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mz_wbuf_f32(w, v[i]);
+}
+
+void mz_wbuf_raw(struct mz_wbuf *w, const void *v, size_t n)
+{
+    uint8_t *p = reserve(w, n);
+
+    if (p && n)
+        memcpy(p, v, n);
+}
+
+void *mz_wbuf_finish(struct mz_wbuf *w, size_t *len)
+{
+    if (!w->failed)
+        mz_wbuf_u64(w, fnv1a64(w->data, w->len));
+    if (w->failed)
+        return NULL;
+    *len = w->len;
+    void *data = w->data;
+    w->data = NULL;
+    return data;
+}
+
+bool mz_rbuf_open(struct mz_rbuf *r, const void *bytes, size_t len)
+{
+    r->data = bytes;
+    r->len = 0;
+    r->pos = 0;
+    r->failed = true;
+    if (!bytes || len < 8)
+        return false;
+    const uint8_t *p = bytes;
+    uint64_t stored = 0;
+    for (int i = 0; i < 8; i++)
+        stored |= (uint64_t)p[len - 8 + i] << (8 * i);
+    if (stored != fnv1a64(p, len - 8))
+        return false;
+    r->len = len - 8;
+    r->failed = false;
+    return true;
+}
+
+/* Returns the next n bytes, or NULL (and marks the reader failed). */
+static const uint8_t *take(struct mz_rbuf *r, size_t n)
+{
+    if (r->failed || r->len - r->pos < n) {
+        r->failed = true;
+        return NULL;
+    }
+    const uint8_t *p = r->data + r->pos;
+    r->pos += n;
+    return p;
+}
+
+uint8_t mz_rbuf_u8(struct mz_rbuf *r)
+{
+    const uint8_t *p = take(r, 1);
+
+    return p ? p[0] : 0;
+}
+
+uint32_t mz_rbuf_u32(struct mz_rbuf *r)
+{
+    const uint8_t *p = take(r, 4);
+    uint32_t v = 0;
+
+    if (p)
+        for (int i = 0; i < 4; i++)
+            v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+uint64_t mz_rbuf_u64(struct mz_rbuf *r)
+{
+    const uint8_t *p = take(r, 8);
+    uint64_t v = 0;
+
+    if (p)
+        for (int i = 0; i < 8; i++)
+            v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+float mz_rbuf_f32(struct mz_rbuf *r)
+{
+    uint32_t bits = mz_rbuf_u32(r);
+    float v;
+
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+double mz_rbuf_f64(struct mz_rbuf *r)
+{
+    uint64_t bits = mz_rbuf_u64(r);
+    double v;
+
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+bool mz_rbuf_f32s(struct mz_rbuf *r, float *out, size_t n)
+{
+    if (r->failed || (r->len - r->pos) / 4 < n) {
+        r->failed = true;
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = mz_rbuf_f32(r);
+        if (!(fabsf(out[i]) <= MZ_BYTES_MAX_ABS)) {
+            r->failed = true;
+            return false;
+        }
+    }
+    return true;
+}
+
+const uint8_t *mz_rbuf_raw(struct mz_rbuf *r, size_t n)
+{
+    return take(r, n);
+}
+
+size_t mz_rbuf_left(const struct mz_rbuf *r)
+{
+    return r->failed ? 0 : r->len - r->pos;
+}

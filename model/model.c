@@ -1,0 +1,688 @@
+/*-------------------------------------------------------------------------
+ * model.c
+ *    The global level (item space, popularity, transitions) and learning
+ *    from one event: the client levels with the Continuum Memory System
+ *    rule and the global level in chunks.
+ *
+ * Interface routines (see model.h): mz_model_config_defaults,
+ * mz_model_new, mz_model_free, mz_model_config_of, mz_model_add_item,
+ * mz_model_item_count, mz_model_retire_item, mz_model_observe.
+ *
+ * Everything here is a pure function of its arguments and the model's
+ * state: randomness comes from a PRNG seeded by cfg.seed and advanced only
+ * by learning, time only from event timestamps, and floating-point sums
+ * run in a fixed order, so a replay reproduces a state bit for bit.
+ *-------------------------------------------------------------------------
+ */
+#include "model/model_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mz_model_config_defaults(struct mz_model_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->dim = 64;
+    cfg->n_levels = 3;
+    /* Level 0 follows every event; level 1 a browsing burst; level 2
+     * consolidates long-run taste. Half-lives: a day, a few weeks, a
+     * year. */
+    cfg->level_chunk[0] = 1;
+    cfg->level_chunk[1] = 16;
+    cfg->level_chunk[2] = 256;
+    cfg->level_chunk[3] = 1024;
+    cfg->level_lr[0] = 0.5f;
+    cfg->level_lr[1] = 0.3f;
+    cfg->level_lr[2] = 0.2f;
+    cfg->level_lr[3] = 0.1f;
+    cfg->level_retention[0] = 0.05f;
+    cfg->level_retention[1] = 0.02f;
+    cfg->level_retention[2] = 0.01f;
+    cfg->level_retention[3] = 0.005f;
+    cfg->level_half_life_s[0] = 86400.0;
+    cfg->level_half_life_s[1] = 21.0 * 86400.0;
+    cfg->level_half_life_s[2] = 365.0 * 86400.0;
+    cfg->level_half_life_s[3] = 3.0 * 365.0 * 86400.0;
+    cfg->global_chunk = 1000;
+    cfg->global_lr = 0.05f;
+    cfg->learn_global = true;
+    cfg->use_session = true;
+    cfg->nested = true;
+    cfg->seed = 0x4d61697369u;
+
+    cfg->event_weight[MZ_EV_VIEW] = 1.0f;
+    cfg->event_weight[MZ_EV_CLICK] = 1.5f;
+    cfg->event_weight[MZ_EV_ADD_TO_CART] = 3.0f;
+    cfg->event_weight[MZ_EV_REMOVE_FROM_CART] = -0.3f;
+    cfg->event_weight[MZ_EV_WISHLIST] = 3.5f;
+    cfg->event_weight[MZ_EV_PURCHASE] = 5.0f;
+    cfg->event_weight[MZ_EV_RETURN] = -2.0f;
+    cfg->event_weight[MZ_EV_DISMISS] = -1.0f;
+
+    /* The blend below is what tests/eval measured best on both data sets
+     * (model/README.md has the figures). The catalog-wide terms carry
+     * most of the ranking: transitions from the last 8 items, re-visits
+     * within the session, a little recent popularity as fill. The dense
+     * term O q helps only at a small weight: learned in one streaming
+     * pass, the item space is a weaker ranker than the transitions, and
+     * at larger weights it reorders their candidates for the worse; the
+     * learned bias is left out (w_bias = 0) because negatives drawn from
+     * the recent stream make it an anti-popularity term. */
+    cfg->session_items = 8;
+    cfg->session_decay = 0.8f;
+    cfg->session_half_life_s = 3600.0;
+    cfg->global_negatives = 5;
+    cfg->init_scale = 0.1f;
+    cfg->trans_window = 5;
+    cfg->trans_max_per_item = 2048;
+    cfg->trans_history = 8;
+    cfg->trans_decay = 0.6f;
+    cfg->trans_smoothing = 10.0f;
+    cfg->trans_backward = 0.2f;
+    cfg->pop_half_life_s = 7.0 * 86400.0;
+    cfg->w_dense = 0.01f;
+    cfg->w_bias = 0.0f;
+    cfg->w_trans = 5.0f;
+    cfg->w_pop_all = 0.02f;
+    cfg->w_pop_recent = 0.02f;
+    cfg->w_repeat = 3.0f;
+}
+
+/* Returns false and explains in err when cfg cannot work. */
+static bool config_valid(const struct mz_model_config *cfg, char *err,
+                         size_t err_len)
+{
+    const char *why = NULL;
+
+    if (cfg->dim < 1 || cfg->dim > 4096)
+        why = "dim must be in 1..4096";
+    else if (cfg->n_levels < 1 || cfg->n_levels > MZ_MAX_LEVELS)
+        why = "n_levels must be in 1..MZ_MAX_LEVELS";
+    else if (cfg->global_chunk < 1)
+        why = "global_chunk must be >= 1";
+    else if (!(cfg->global_lr >= 0.0f))
+        why = "global_lr must be >= 0";
+    else if (cfg->session_items < 0 || cfg->session_items > MZ_RING_SIZE)
+        why = "session_items must be in 0..16";
+    else if (cfg->trans_history < 0 || cfg->trans_history > MZ_RING_SIZE)
+        why = "trans_history must be in 0..16";
+    else if (cfg->trans_window < 0 || cfg->trans_window > MZ_RING_SIZE)
+        why = "trans_window must be in 0..16";
+    else if (cfg->trans_max_per_item < 0)
+        why = "trans_max_per_item must be >= 0";
+    else if (cfg->global_negatives < 0 || cfg->global_negatives > 64)
+        why = "global_negatives must be in 0..64";
+    else if (!(cfg->session_half_life_s >= 0.0) ||
+             !(cfg->pop_half_life_s >= 0.0))
+        why = "half-lives must be >= 0";
+    else if (!(cfg->trans_smoothing >= 0.0f))
+        why = "trans_smoothing must be >= 0";
+    else if (!(cfg->trans_backward >= 0.0f))
+        why = "trans_backward must be >= 0";
+    for (int l = 0; !why && l < cfg->n_levels; l++) {
+        if (cfg->level_chunk[l] < 1)
+            why = "level_chunk must be >= 1";
+        else if (l == 0 && cfg->level_chunk[0] != 1)
+            why = "level_chunk[0] must be 1 (level 0 learns every event)";
+        else if (!(cfg->level_lr[l] >= 0.0f))
+            why = "level_lr must be >= 0";
+        else if (!(cfg->level_retention[l] >= 0.0f &&
+                   cfg->level_retention[l] <= 1.0f))
+            why = "level_retention must be in 0..1";
+        else if (!(cfg->level_half_life_s[l] >= 0.0))
+            why = "level_half_life_s must be >= 0";
+    }
+    if (why && err && err_len)
+        snprintf(err, err_len, "%s", why);
+    return why == NULL;
+}
+
+/* splitmix64: turns any 64-bit value into a well-mixed one; the step of
+ * the PRNG and the finaliser of the token hash. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-1, 1) from the top 24 bits, exact in a float. */
+static float unit_from_bits(uint64_t bits)
+{
+    return (float)(bits >> 40) * (1.0f / 8388608.0f) - 1.0f;
+}
+
+struct mz_model *mz_model_new(const struct mz_model_config *cfg, char *err,
+                              size_t err_len)
+{
+    if (!config_valid(cfg, err, err_len))
+        return NULL;
+    struct mz_model *model = calloc(1, sizeof *model);
+    if (!model)
+        goto fail;
+    model->cfg = *cfg;
+    model->trans = mz_transitions_new(0, (uint32_t)cfg->trans_max_per_item);
+    if (!model->trans)
+        goto fail;
+    uint64_t state = cfg->seed;
+    model->rng = splitmix64(&state);
+    return model;
+
+fail:
+    mz_model_free(model);
+    if (err && err_len)
+        snprintf(err, err_len, "out of memory");
+    return NULL;
+}
+
+void mz_model_free(struct mz_model *model)
+{
+    if (!model)
+        return;
+    mz_transitions_free(model->trans);
+    free(model->touched);
+    free(model->ada_bias);
+    free(model->ada_O);
+    free(model->ada_K);
+    free(model->grad_hits);
+    free(model->grad_bias);
+    free(model->grad_O);
+    free(model->grad_K);
+    free(model->pop_recent);
+    free(model->pop_all_log);
+    free(model->pop_all);
+    free(model->retired);
+    free(model->bias);
+    free(model->O);
+    free(model->K);
+    free(model);
+}
+
+const struct mz_model_config *mz_model_config_of(const struct mz_model *model)
+{
+    return &model->cfg;
+}
+
+int32_t mz_model_item_count(const struct mz_model *model)
+{
+    return model->n_items;
+}
+
+/* Grows one per-item array to cap rows of row_bytes, zeroing the new
+ * part. The old block stays valid (and the model usable) on failure. */
+static bool grow_array(void **array, size_t old_rows, size_t cap,
+                       size_t row_bytes)
+{
+    char *p = realloc(*array, cap * row_bytes);
+
+    if (!p)
+        return false;
+    memset(p + old_rows * row_bytes, 0, (cap - old_rows) * row_bytes);
+    *array = p;
+    return true;
+}
+
+/* Makes room for one more item in every per-item array. */
+static bool reserve_item(struct mz_model *model)
+{
+    if (model->n_items < model->cap)
+        return true;
+    if (model->cap > INT32_MAX / 2)
+        return false;
+    size_t old = (size_t)model->cap;
+    size_t cap = old ? old * 2 : 1024;
+    size_t row = (size_t)model->cfg.dim * sizeof(float);
+
+    /* Each array keeps its larger block even if a later one fails: cap
+     * only moves once all of them fit, so the model stays consistent. */
+    if (!grow_array((void **)&model->K, old, cap, row) ||
+        !grow_array((void **)&model->O, old, cap, row) ||
+        !grow_array((void **)&model->grad_K, old, cap, row) ||
+        !grow_array((void **)&model->grad_O, old, cap, row) ||
+        !grow_array((void **)&model->bias, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->grad_bias, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->grad_hits, old, cap, sizeof(uint32_t)) ||
+        !grow_array((void **)&model->ada_K, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->ada_O, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->ada_bias, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->touched, old, cap, sizeof(int32_t)) ||
+        !grow_array((void **)&model->retired, old, cap, sizeof(uint8_t)) ||
+        !grow_array((void **)&model->pop_all, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->pop_all_log, old, cap, sizeof(float)) ||
+        !grow_array((void **)&model->pop_recent, old, cap, sizeof(float)) ||
+        !mz_transitions_grow(model->trans, (int32_t)cap))
+        return false;
+    model->cap = (int32_t)cap;
+    return true;
+}
+
+/* FNV-1a 64 of a token, the start of its deterministic vector. */
+static uint64_t token_hash(const char *token)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (const unsigned char *p = (const unsigned char *)token; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Adds the pseudo-random unit-variance vector of stream key to acc. */
+static void add_random_vector(uint64_t key, int dim, float *acc)
+{
+    uint64_t state = key;
+
+    for (int k = 0; k < dim; k++)
+        acc[k] += unit_from_bits(splitmix64(&state));
+}
+
+int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
+                          size_t n_tokens)
+{
+    if (!reserve_item(model))
+        return -1;
+    int dim = model->cfg.dim;
+    int32_t item = model->n_items;
+    float *k_row = model->K + (size_t)item * (size_t)dim;
+    float *o_row = model->O + (size_t)item * (size_t)dim;
+    size_t used = 0;
+
+    memset(k_row, 0, (size_t)dim * sizeof(float));
+    for (size_t t = 0; t < n_tokens; t++) {
+        if (!tokens[t])
+            continue;
+        add_random_vector(token_hash(tokens[t]) ^ model->cfg.seed, dim,
+                          k_row);
+        used++;
+    }
+    if (used == 0)
+        add_random_vector(model->cfg.seed ^
+                              (0xd1b54a32d192ed03ULL * (uint64_t)(item + 1)),
+                          dim, k_row);
+    /* Only the direction matters: items sharing tokens point the same
+     * way, and every cold row starts with the same small norm so no item
+     * is favoured before anyone has seen it. */
+    double norm2 = 0.0;
+    for (int k = 0; k < dim; k++)
+        norm2 += (double)k_row[k] * k_row[k];
+    float scale = norm2 > 0.0 ? model->cfg.init_scale / (float)sqrt(norm2)
+                              : 0.0f;
+    for (int k = 0; k < dim; k++) {
+        k_row[k] *= scale;
+        o_row[k] = k_row[k];
+    }
+    model->bias[item] = 0.0f;
+    model->retired[item] = 0;
+    model->pop_all[item] = 0.0f;
+    model->pop_all_log[item] = 0.0f;
+    model->pop_recent[item] = 0.0f;
+    model->ada_K[item] = 0.0f;
+    model->ada_O[item] = 0.0f;
+    model->ada_bias[item] = 0.0f;
+    model->n_items++;
+    return item;
+}
+
+void mz_model_retire_item(struct mz_model *model, int32_t item)
+{
+    if (item >= 0 && item < model->n_items)
+        model->retired[item] = 1;
+}
+
+float mz_model_event_weight(const struct mz_model *model,
+                            enum mz_event_type type)
+{
+    if ((int)type < 0 || type >= MZ_EV_TYPE_COUNT)
+        return 0.0f;
+    return model->cfg.event_weight[type];
+}
+
+float mz_model_level_decay(const struct mz_model *model, int level,
+                           double dt)
+{
+    double half_life = model->cfg.level_half_life_s[level];
+
+    if (!(dt > 0.0) || half_life <= 0.0)
+        return 1.0f;
+    return (float)exp2(-dt / half_life);
+}
+
+float mz_model_session_weight(const struct mz_model *model,
+                              const struct mz_client *c, int r, int shift,
+                              int64_t now_ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int position = r + shift;
+
+    if (!cfg->use_session || position >= cfg->session_items ||
+        r >= c->ring_len)
+        return 0.0f;
+    int slot = mz_client_ring_slot(c, r);
+    if (mz_model_event_weight(model, c->ring_type[slot]) <= 0.0f)
+        return 0.0f;
+    float weight = powf(cfg->session_decay, (float)position);
+    double age = mz_seconds_between(now_ts, c->ring_ts[slot]);
+    if (cfg->session_half_life_s > 0.0 && age > 0.0)
+        weight *= (float)exp2(-age / cfg->session_half_life_s);
+    return weight;
+}
+
+void mz_model_query(const struct mz_model *model, const struct mz_client *c,
+                    int32_t context_item, int64_t now_ts, float *q,
+                    float *per_level, float *session)
+{
+    int dim = model->cfg.dim;
+    float session_buf[4096];
+    float *s = session ? session : session_buf;
+
+    memset(q, 0, (size_t)dim * sizeof(float));
+    memset(s, 0, (size_t)dim * sizeof(float));
+    /* The context item counts as the newest session item, so a client's
+     * own ring shifts one place older. */
+    int shift = 0;
+    if (model->cfg.use_session && context_item >= 0 &&
+        context_item < model->n_items) {
+        const float *row = model->K + (size_t)context_item * (size_t)dim;
+        for (int k = 0; k < dim; k++)
+            s[k] += row[k];
+        shift = 1;
+    }
+    if (c) {
+        for (int r = 0; r < c->ring_len; r++) {
+            float w = mz_model_session_weight(model, c, r, shift, now_ts);
+            if (w == 0.0f)
+                continue;
+            int32_t item = c->ring_item[mz_client_ring_slot(c, r)];
+            cblas_saxpy(dim, w, model->K + (size_t)item * (size_t)dim, 1, s,
+                        1);
+        }
+        double dt = c->last_ts > 0 ? mz_seconds_between(now_ts, c->last_ts)
+                                   : 0.0;
+        for (int l = 0; l < c->n_levels; l++) {
+            float decay = mz_model_level_decay(model, l, dt);
+            const float *m = mz_client_level_c(c, l);
+            for (int k = 0; k < dim; k++)
+                q[k] += decay * m[k];
+            if (per_level)
+                for (int k = 0; k < dim; k++)
+                    per_level[(size_t)l * (size_t)dim + k] = decay * m[k];
+        }
+    }
+    for (int k = 0; k < dim; k++)
+        q[k] += s[k];
+}
+
+static uint64_t next_random(struct mz_model *model)
+{
+    return splitmix64(&model->rng);
+}
+
+/* Counts item in the all-time and the recency-decayed popularity.
+ * pop_recent holds counts scaled by 2^((ts - pop_ref_ts) / half-life), so
+ * a bump touches one entry; when the scale grows large every entry is
+ * rescaled to a newer reference (rare: once per 32 half-lives). Readers
+ * only use pop_recent / pop_recent_max, which the scale cancels out of. */
+static void bump_popularity(struct mz_model *model, int32_t item,
+                            float weight, int64_t ts)
+{
+    model->pop_all[item] += weight;
+    model->pop_all_log[item] = log1pf(model->pop_all[item]);
+    if (model->pop_all_log[item] > model->pop_all_log_max)
+        model->pop_all_log_max = model->pop_all_log[item];
+
+    double half_life = model->cfg.pop_half_life_s;
+    double exponent = 0.0;
+    if (half_life > 0.0) {
+        exponent = mz_seconds_between(ts, model->pop_ref_ts) / half_life;
+        if (exponent > 32.0) {
+            float factor = (float)exp2(-exponent);
+            for (int32_t i = 0; i < model->n_items; i++)
+                model->pop_recent[i] *= factor;
+            model->pop_recent_max *= factor;
+            model->pop_ref_ts = ts;
+            exponent = 0.0;
+        }
+    }
+    model->pop_recent[item] += weight * (float)exp2(exponent);
+    if (model->pop_recent[item] > model->pop_recent_max)
+        model->pop_recent_max = model->pop_recent[item];
+}
+
+/* Records that row took part in the open chunk. */
+static void touch_row(struct mz_model *model, int32_t row)
+{
+    if (model->grad_hits[row]++ == 0)
+        model->touched[model->n_touched++] = row;
+}
+
+/* Returns the AdaGrad step of a row whose summed chunk gradient has mean
+ * square g2, updating its accumulator. */
+static float adagrad_step(float lr, float *acc, float g2)
+{
+    *acc += g2;
+    return lr / sqrtf(*acc + 1e-6f);
+}
+
+/* Closes the global chunk: every touched row takes its summed gradient
+ * with a row-wise AdaGrad step, so a popular item seen hundreds of times
+ * in one chunk moves a bounded step while a rare one still learns. */
+static void apply_global_chunk(struct mz_model *model)
+{
+    int dim = model->cfg.dim;
+    float lr = model->cfg.global_lr;
+
+    for (int32_t t = 0; t < model->n_touched; t++) {
+        int32_t row = model->touched[t];
+        float *k_row = model->K + (size_t)row * (size_t)dim;
+        float *o_row = model->O + (size_t)row * (size_t)dim;
+        float *gk = model->grad_K + (size_t)row * (size_t)dim;
+        float *go = model->grad_O + (size_t)row * (size_t)dim;
+        float gk2 = cblas_sdot(dim, gk, 1, gk, 1);
+        float go2 = cblas_sdot(dim, go, 1, go, 1);
+        /* A row is often only an input (a session item) or only an
+         * output (a target or negative) in a chunk: skip the other half. */
+        if (gk2 > 0.0f) {
+            float step_k = adagrad_step(lr, &model->ada_K[row],
+                                        gk2 / (float)dim);
+            cblas_saxpy(dim, -step_k, gk, 1, k_row, 1);
+            memset(gk, 0, (size_t)dim * sizeof(float));
+        }
+        if (go2 > 0.0f) {
+            float step_o = adagrad_step(lr, &model->ada_O[row],
+                                        go2 / (float)dim);
+            cblas_saxpy(dim, -step_o, go, 1, o_row, 1);
+            memset(go, 0, (size_t)dim * sizeof(float));
+        }
+        float gb = model->grad_bias[row];
+        if (gb != 0.0f)
+            model->bias[row] -= adagrad_step(lr, &model->ada_bias[row],
+                                             gb * gb) * gb;
+        model->grad_bias[row] = 0.0f;
+        model->grad_hits[row] = 0;
+    }
+    model->n_touched = 0;
+    model->chunk_events = 0;
+}
+
+/* Adds to the chunk the logistic-loss gradient of scoring x against q
+ * with label (1: the observed item, 0: a negative) and accumulates the
+ * gradient with respect to q into grad_q. */
+static void logistic_step(struct mz_model *model, const float *q, int32_t x,
+                          float label, float *grad_q)
+{
+    int dim = model->cfg.dim;
+    const float *o_row = model->O + (size_t)x * (size_t)dim;
+    float z = model->bias[x] + cblas_sdot(dim, q, 1, o_row, 1);
+    float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z))
+                        : expf(z) / (1.0f + expf(z));
+    float gz = p - label;
+    float *go = model->grad_O + (size_t)x * (size_t)dim;
+    cblas_saxpy(dim, gz, q, 1, go, 1);
+    cblas_saxpy(dim, gz, o_row, 1, grad_q, 1);
+    model->grad_bias[x] += gz;
+    touch_row(model, x);
+}
+
+/* The global level's share of one event: transitions from the client's
+ * recent items, popularity, and an item2vec-style step (predict item from
+ * the client's query with sampled negatives) summed into the open chunk. */
+static void learn_global(struct mz_model *model, const struct mz_client *c,
+                         const float *q, int32_t item, float weight,
+                         int64_t ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int dim = cfg->dim;
+
+    int distance = 1;
+    for (int r = 0; r < c->ring_len && distance <= cfg->trans_window; r++) {
+        int slot = mz_client_ring_slot(c, r);
+        if (mz_model_event_weight(model, c->ring_type[slot]) <= 0.0f)
+            continue;
+        int32_t source = c->ring_item[slot];
+        if (source != item) {
+            mz_transitions_add(model->trans, source, item,
+                               1.0f / (float)distance);
+            if (cfg->trans_backward > 0.0f)
+                mz_transitions_add(model->trans, item, source,
+                                   cfg->trans_backward / (float)distance);
+        }
+        distance++;
+    }
+    bump_popularity(model, item, weight, ts);
+
+    float grad_q[4096];
+    memset(grad_q, 0, (size_t)dim * sizeof(float));
+    logistic_step(model, q, item, 1.0f, grad_q);
+    for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++) {
+        int32_t neg = model->neg_ring[next_random(model) %
+                                      (uint64_t)model->neg_len];
+        if (neg != item && !model->retired[neg])
+            logistic_step(model, q, neg, 0.0f, grad_q);
+    }
+    /* Only the session part of q is made of item rows (K); the levels
+     * belong to the client and learn by their own rule. */
+    for (int r = 0; r < c->ring_len; r++) {
+        float w = mz_model_session_weight(model, c, r, 0, ts);
+        if (w == 0.0f)
+            continue;
+        int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
+        cblas_saxpy(dim, w, grad_q, 1,
+                    model->grad_K + (size_t)source * (size_t)dim, 1);
+        touch_row(model, source);
+    }
+
+    model->neg_ring[model->neg_pos] = item;
+    model->neg_pos = (model->neg_pos + 1) % MZ_NEG_RING_SIZE;
+    if (model->neg_len < MZ_NEG_RING_SIZE)
+        model->neg_len++;
+    model->global_events++;
+    if (++model->chunk_events >= cfg->global_chunk)
+        apply_global_chunk(model);
+}
+
+/* The CMS rule for the client levels, with surprise
+ * g = w (q - O[item]): level 0 steps at once; a slower level sums g over
+ * its chunk and applies the mean at the boundary (nested = false: every
+ * level steps at once). */
+static void learn_levels(const struct mz_model *model, struct mz_client *c,
+                         const float *q, int32_t item, float weight,
+                         int64_t ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int dim = cfg->dim;
+    const float *o_row = model->O + (size_t)item * (size_t)dim;
+
+    /* Levels that step at once share one step budget of at most 1 in
+     * size: q contains every level, so steps summing past 1 overshoot
+     * the item and, past 2, diverge (the flat ablation steps every level
+     * at once). */
+    float immediate = 0.0f;
+    for (int l = 0; l < c->n_levels; l++)
+        if (l == 0 || !cfg->nested)
+            immediate += fabsf(cfg->level_lr[l] * weight);
+    float budget = immediate > 1.0f ? 1.0f / immediate : 1.0f;
+
+    for (int l = 0; l < c->n_levels; l++) {
+        float *m = mz_client_level(c, l);
+        float keep = 1.0f - cfg->level_retention[l];
+        float step = cfg->level_lr[l] * weight;
+        if (l == 0 || !cfg->nested)
+            step *= budget;
+        else if (step > 1.0f)
+            step = 1.0f;
+        else if (step < -1.0f)
+            step = -1.0f;
+
+        if (l == 0 || !cfg->nested) {
+            for (int k = 0; k < dim; k++)
+                m[k] = keep * m[k] - step * (q[k] - o_row[k]);
+            c->level_events[l]++;
+            c->consolidated_at[l] = ts;
+            continue;
+        }
+        float *acc = mz_client_accum(c, l);
+        for (int k = 0; k < dim; k++)
+            acc[k] += step * (q[k] - o_row[k]);
+        if (++c->chunk_fill[l] < cfg->level_chunk[l])
+            continue;
+        float inv = 1.0f / (float)cfg->level_chunk[l];
+        for (int k = 0; k < dim; k++) {
+            m[k] = keep * m[k] - inv * acc[k];
+            acc[k] = 0.0f;
+        }
+        c->chunk_fill[l] = 0;
+        c->level_events[l] += cfg->level_chunk[l];
+        c->consolidated_at[l] = ts;
+    }
+}
+
+void mz_model_observe(struct mz_model *model, struct mz_client *client,
+                      const struct mz_event_obs *ev, bool learn_global_level)
+{
+    int dim = model->cfg.dim;
+
+    client->all_events++;
+    if (ev->seq != 0)
+        client->last_seq = ev->seq;
+    int32_t item = ev->item;
+    if (item < 0 || item >= model->n_items || model->retired[item])
+        return;
+    float weight = mz_model_event_weight(model, ev->type);
+    if (weight == 0.0f)
+        return;
+
+    /* Time away fades the levels before the event is learned, so an old
+     * intent does not outweigh the new event. */
+    if (client->last_ts > 0 && ev->ts > client->last_ts) {
+        double away = mz_seconds_between(ev->ts, client->last_ts);
+        for (int l = 0; l < client->n_levels; l++) {
+            float decay = mz_model_level_decay(model, l, away);
+            if (decay == 1.0f)
+                continue;
+            float *m = mz_client_level(client, l);
+            for (int k = 0; k < dim; k++)
+                m[k] *= decay;
+        }
+    }
+
+    float q[4096];
+    mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
+    if (learn_global_level && model->cfg.learn_global && weight > 0.0f)
+        learn_global(model, client, q, item, weight, ev->ts);
+    learn_levels(model, client, q, item, weight, ev->ts);
+
+    client->ring_item[client->ring_head] = item;
+    client->ring_ts[client->ring_head] = ev->ts;
+    client->ring_type[client->ring_head] = (uint8_t)ev->type;
+    client->ring_head = (client->ring_head + 1) % MZ_RING_SIZE;
+    if (client->ring_len < MZ_RING_SIZE)
+        client->ring_len++;
+    client->last_ts = ev->ts;
+    client->events++;
+}

@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ * model_internal.h
+ *    The layout of struct mz_model and struct mz_client, shared by the
+ *    files of the model layer only (model.c, client.c, score.c,
+ *    model_io.c). Nothing outside model/ includes this.
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_MODEL_INTERNAL_H
+#define MZ_MODEL_INTERNAL_H
+
+#include "model/model.h"
+#include "model/transitions.h"
+
+/* Recent items a client remembers (the session and transition sources). */
+#define MZ_RING_SIZE 16
+
+/* Past global events kept to draw negative samples from: drawing from
+ * the recent stream samples items in proportion to their recent
+ * popularity, which is what word2vec's unigram table approximates. */
+#define MZ_NEG_RING_SIZE 8192
+
+struct mz_model {
+    struct mz_model_config cfg;
+    int32_t n_items;
+    int32_t cap;            /* rows allocated in every per-item array */
+    float *K;               /* owned, cap x dim: input (context) rows */
+    float *O;               /* owned, cap x dim: output (scored) rows */
+    float *bias;            /* owned, cap: learned logit bias */
+    uint8_t *retired;       /* owned, cap */
+    float *pop_all;         /* owned, cap: weighted event count */
+    float *pop_all_log;     /* owned, cap: log1p(pop_all), kept in step */
+    float pop_all_log_max;
+    float *pop_recent;      /* owned, cap: decayed count, scaled to
+                               pop_ref_ts (see bump_popularity) */
+    float pop_recent_max;
+    int64_t pop_ref_ts;
+    struct mz_transitions *trans; /* owned */
+
+    /* The pending global chunk: gradients summed since the last boundary,
+     * applied (and zeroed) every global_chunk events. */
+    float *grad_K;          /* owned, cap x dim */
+    float *grad_O;          /* owned, cap x dim */
+    float *grad_bias;       /* owned, cap */
+    uint32_t *grad_hits;    /* owned, cap: contributions per row */
+    /* Row-wise AdaGrad: per item, the running sum of the mean squared
+     * chunk gradient of its K row, O row and bias, which sets each row's
+     * step so rare items learn fast and popular ones settle. */
+    float *ada_K;           /* owned, cap */
+    float *ada_O;           /* owned, cap */
+    float *ada_bias;        /* owned, cap */
+    int32_t *touched;       /* owned, cap: rows with hits, in first-hit
+                               order */
+    int32_t n_touched;
+    int32_t chunk_events;
+    int64_t global_events;
+    uint64_t rng;
+    int32_t neg_ring[MZ_NEG_RING_SIZE];
+    int32_t neg_len;
+    int32_t neg_pos;
+};
+
+struct mz_client {
+    int32_t dim;
+    int32_t n_levels;
+    int64_t events;          /* item events learned from */
+    int64_t all_events;      /* every event, item-less included */
+    int64_t last_seq;
+    int64_t last_ts;         /* ts of the last item event; 0: none */
+    int64_t consolidated_at[MZ_MAX_LEVELS];
+    int64_t level_events[MZ_MAX_LEVELS];
+    int32_t chunk_fill[MZ_MAX_LEVELS]; /* events in the open chunk */
+    int32_t ring_item[MZ_RING_SIZE];   /* slot (ring_head - 1 - r) mod
+                                          size is the r-th most recent */
+    int64_t ring_ts[MZ_RING_SIZE];
+    uint8_t ring_type[MZ_RING_SIZE];
+    int32_t ring_len;
+    int32_t ring_head;
+    /* n_levels x dim memories, then (n_levels - 1) x dim accumulators of
+     * levels 1.. (level 0 applies its gradient at once). */
+    float mem[];
+};
+
+/* Levels memory and accumulator rows of client. */
+static inline float *mz_client_level(struct mz_client *c, int level)
+{
+    return c->mem + (size_t)level * (size_t)c->dim;
+}
+
+static inline const float *mz_client_level_c(const struct mz_client *c,
+                                             int level)
+{
+    return c->mem + (size_t)level * (size_t)c->dim;
+}
+
+static inline float *mz_client_accum(struct mz_client *c, int level)
+{
+    return c->mem + (size_t)(c->n_levels + level - 1) * (size_t)c->dim;
+}
+
+/* r-th most recent item of the ring (r < ring_len), its ts and type. */
+static inline int32_t mz_client_ring_slot(const struct mz_client *c, int r)
+{
+    return (c->ring_head - 1 - r + MZ_RING_SIZE) % MZ_RING_SIZE;
+}
+
+/* Weight of one event type for the client levels (cfg.event_weight). */
+float mz_model_event_weight(const struct mz_model *model,
+                            enum mz_event_type type);
+
+/* The client's query vector at now_ts: decayed levels plus the session
+ * context (with context_item as the newest item, -1: none), into q
+ * (dim floats). per_level (NULL: not wanted) receives each level's decayed
+ * memory (n_levels x dim) and session the session part (dim). */
+void mz_model_query(const struct mz_model *model, const struct mz_client *c,
+                    int32_t context_item, int64_t now_ts, float *q,
+                    float *per_level, float *session);
+
+/* Weight of the r-th most recent ring item in the session context at
+ * now_ts when shift newer items (a context item) precede it: 0 past
+ * session_items, for a negative event's item, or when use_session is
+ * false. */
+float mz_model_session_weight(const struct mz_model *model,
+                              const struct mz_client *c, int r, int shift,
+                              int64_t now_ts);
+
+/* Decay factor of level l after dt seconds without events. */
+float mz_model_level_decay(const struct mz_model *model, int level,
+                           double dt);
+
+/* later - earlier in seconds, computed in double: timestamps come from
+ * clients and saved bytes, and their int64 difference can overflow. */
+static inline double mz_seconds_between(int64_t later, int64_t earlier)
+{
+    return (double)later - (double)earlier;
+}
+
+#endif

@@ -1,0 +1,246 @@
+/*-------------------------------------------------------------------------
+ * reasons.c
+ *    Reasons for one recommended item, from the model's per-source
+ *    contributions, its evidence items and the client's facts.
+ *
+ * Every text is one of the templates below filled with an item id, a
+ * category name or a date taken from the catalog and the facts; when a
+ * fact is missing the template that needs it is not used. The strongest
+ * source gives the first reason; a second, different-named source that
+ * also raises the score gives the second.
+ *
+ * Interface routines: see reasons.h.
+ *-------------------------------------------------------------------------
+ */
+#include "model/reasons.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "model/timefmt.h"
+
+const char *mz_reasons_source_name(enum mz_level_source source, int n_levels)
+{
+    if (source == MZ_SOURCE_SESSION || source == MZ_SOURCE_LEVEL0)
+        return "session";
+    int level = (int)source - MZ_SOURCE_LEVEL0;
+    if (level < 1 || level >= n_levels || level >= MZ_MAX_LEVELS)
+        return "catalog";
+    return level == n_levels - 1 ? "long_term" : "recent";
+}
+
+/* "Viewed sku-1", "Added sku-1 to the cart", ...: what the client did. */
+static const char *action_template(enum mz_event_type type)
+{
+    switch (type) {
+    case MZ_EV_VIEW:
+        return "Viewed %s";
+    case MZ_EV_CLICK:
+        return "Clicked on %s";
+    case MZ_EV_ADD_TO_CART:
+        return "Added %s to the cart";
+    case MZ_EV_REMOVE_FROM_CART:
+        return "Took %s out of the cart";
+    case MZ_EV_WISHLIST:
+        return "Added %s to the wishlist";
+    case MZ_EV_PURCHASE:
+        return "Bought %s";
+    case MZ_EV_RETURN:
+        return "Returned %s";
+    case MZ_EV_DISMISS:
+        return "Dismissed %s";
+    default:
+        return NULL;
+    }
+}
+
+/* Finds what the client did with item: the latest ring entry, else the
+ * purchase, wishlist or cart records. */
+static bool find_event(const struct mz_client_facts *facts, int32_t item,
+                       struct mz_item_event *out)
+{
+    int64_t ts;
+    size_t n;
+    if (!facts)
+        return false;
+    if (mz_client_facts_last_event_of(facts, item, out))
+        return true;
+    if (mz_client_facts_purchased_at(facts, item, &ts)) {
+        *out = (struct mz_item_event){item, MZ_EV_PURCHASE, ts};
+        return true;
+    }
+    const struct mz_item_time *wish = mz_client_facts_wishlist(facts, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (wish[i].item == item) {
+            *out = (struct mz_item_event){item, MZ_EV_WISHLIST, wish[i].ts};
+            return true;
+        }
+    }
+    const struct mz_cart_line *cart = mz_client_facts_cart(facts, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (cart[i].item == item) {
+            *out = (struct mz_item_event){item, MZ_EV_ADD_TO_CART, cart[i].ts};
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Writes the sentence of a personal reason into text. */
+static void personal_text(const char *level, const char *because,
+                          const char *category, bool is_context,
+                          const struct mz_item_event *ev, char *text,
+                          size_t len)
+{
+    char action[MZ_ID_MAX_BYTES + 64];
+    char when[MZ_TIME_RFC3339_BYTES];
+    const char *tmpl = ev ? action_template(ev->type) : NULL;
+
+    if (!because) {
+        snprintf(text, len, "%s",
+                 strcmp(level, "session") == 0
+                     ? "Matches what the client is browsing in this session."
+                 : strcmp(level, "recent") == 0
+                     ? "Matches what the client has been looking at lately."
+                     : "Matches the client's long-standing taste.");
+        return;
+    }
+    if (!tmpl) {
+        if (is_context)
+            snprintf(text, len, "Similar to %s, being viewed now.", because);
+        else if (strcmp(level, "session") == 0)
+            snprintf(text, len, "Similar to %s, seen in this session.",
+                     because);
+        else if (strcmp(level, "recent") == 0)
+            snprintf(text, len, "Similar to %s, seen recently.", because);
+        else
+            snprintf(text, len, "Similar to %s, from the client's history.",
+                     because);
+        return;
+    }
+    snprintf(action, sizeof(action), tmpl, because);
+    mz_time_format_rfc3339(ev->ts, when);
+    when[10] = '\0'; /* the date part */
+    if (strcmp(level, "session") == 0)
+        snprintf(text, len, "%s in this session.", action);
+    else if (strcmp(level, "recent") == 0 && category)
+        snprintf(text, len, "%s on %s; has been looking at %s lately.",
+                 action, when, category);
+    else
+        snprintf(text, len, "%s on %s.", action, when);
+}
+
+/* Builds one reason object for source; NULL on allocation failure. */
+static json_t *reason_for(const struct mz_reasons_request *req, int32_t item,
+                          enum mz_level_source source, int n_levels)
+{
+    char text[512];
+    const char *level = mz_reasons_source_name(source, n_levels);
+    const struct mz_item *rec = mz_catalog_item(req->catalog, item);
+    int32_t evidence = req->client
+                           ? mz_model_evidence_item(req->model, req->client,
+                                                    source, item)
+                           : -1;
+    const struct mz_item *because = mz_catalog_item(req->catalog, evidence);
+
+    if (source == MZ_SOURCE_CATALOG) {
+        if (because && evidence != item)
+            snprintf(text, sizeof(text),
+                     "Shoppers who looked at %s also looked at this.",
+                     because->item_id);
+        else if (rec->launch_at != MZ_TIME_NONE_BEFORE &&
+                 rec->launch_at <= req->now &&
+                 req->now - rec->launch_at < MZ_REASONS_NEW_ARRIVAL_S)
+            snprintf(text, sizeof(text), "New arrival.");
+        else
+            snprintf(text, sizeof(text), "Popular in %s right now.",
+                     rec->category);
+        if (because && evidence != item)
+            return json_pack("{s:s, s:s, s:s}", "level", level,
+                             "because_item", because->item_id, "text", text);
+        return json_pack("{s:s, s:s}", "level", level, "text", text);
+    }
+
+    struct mz_item_event ev;
+    bool has_event = because && find_event(req->facts, evidence, &ev);
+    personal_text(level, because ? because->item_id : NULL,
+                  because ? because->category : NULL,
+                  evidence >= 0 && evidence == req->context_item,
+                  has_event ? &ev : NULL, text, sizeof(text));
+    json_t *obj = json_pack("{s:s, s:s}", "level", level, "text", text);
+    if (!obj || !because)
+        return obj;
+    int rc = json_object_set_new(obj, "because_item",
+                                 json_string(because->item_id));
+    if (has_event) {
+        char when[MZ_TIME_RFC3339_BYTES];
+        mz_time_format_rfc3339(ev.ts, when);
+        rc |= json_object_set_new(obj, "event",
+                                  json_string(mz_event_type_name(ev.type)));
+        rc |= json_object_set_new(obj, "at", json_string(when));
+    }
+    if (rc != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+json_t *mz_reasons_build(const struct mz_reasons_request *req, int32_t item)
+{
+    float contrib[MZ_SOURCE_COUNT] = {0};
+    enum mz_level_source order[MZ_SOURCE_COUNT];
+    int n_order = 0;
+    int n_levels = 0;
+    json_t *reasons = NULL;
+
+    if (!req || !req->catalog || !mz_catalog_item(req->catalog, item))
+        goto cleanup;
+    reasons = json_array();
+    if (!reasons)
+        goto cleanup;
+    if (req->model && req->client) {
+        n_levels = mz_model_config_of(req->model)->n_levels;
+        mz_model_explain(req->model, req->client, req->context_item, req->now,
+                         item, contrib);
+        /* Sources that raise the score, strongest first (insertion sort
+         * over at most MZ_SOURCE_COUNT entries; ties keep source order). */
+        for (int s = 0; s < MZ_SOURCE_COUNT; s++) {
+            if (!(contrib[s] > 0.0f))
+                continue;
+            if (s >= MZ_SOURCE_LEVEL0 + n_levels && s != MZ_SOURCE_CATALOG)
+                continue;
+            int pos = n_order++;
+            while (pos > 0 && contrib[order[pos - 1]] < contrib[s]) {
+                order[pos] = order[pos - 1];
+                pos--;
+            }
+            order[pos] = (enum mz_level_source)s;
+        }
+    }
+    const char *used[MZ_REASONS_MAX] = {0};
+    size_t n_used = 0;
+    for (int i = 0; i < n_order && n_used < MZ_REASONS_MAX; i++) {
+        const char *name = mz_reasons_source_name(order[i], n_levels);
+        bool repeat = false;
+        for (size_t j = 0; j < n_used; j++)
+            repeat |= strcmp(used[j], name) == 0;
+        if (repeat)
+            continue;
+        if (json_array_append_new(reasons,
+                                  reason_for(req, item, order[i], n_levels))) {
+            json_decref(reasons);
+            reasons = NULL;
+            goto cleanup;
+        }
+        used[n_used++] = name;
+    }
+    if (n_used == 0 &&
+        json_array_append_new(reasons, reason_for(req, item, MZ_SOURCE_CATALOG,
+                                                  n_levels))) {
+        json_decref(reasons);
+        reasons = NULL;
+    }
+cleanup:
+    return reasons;
+}

@@ -1,0 +1,1145 @@
+/*-------------------------------------------------------------------------
+ * rules.c
+ *    Brand rule sets: strict JSON validation, canonical JSON, and the
+ *    selection of the top-k items that satisfy every rule.
+ *
+ * A selection runs in three steps:
+ *   1. compile the request: category names to a byte per interned
+ *      category, region and tier names to interned ids, the tier's price
+ *      bounds, and the client's purchases, dismissals and impressions to
+ *      one flag byte per catalog index (only when a client rule is on);
+ *   2. one pass over the brand's items (or the whole catalog) that tests
+ *      integers and doubles only, attributing each removed item to the
+ *      first rule that removes it, and collecting the allowed indices;
+ *   3. the best allowed items by score through a bounded heap, then a
+ *      greedy fill that honours max_per_category; if the limit skipped so
+ *      many that the heap ran dry, the allowed list is sorted in full.
+ * Nothing is cached in the rule set, so selections only read their
+ * inputs and can run concurrently under the server's read lock.
+ *
+ * Interface routines: see rules.h.
+ *-------------------------------------------------------------------------
+ */
+#include "model/rules.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SECONDS_PER_DAY 86400
+#define MAX_DISMISSED_DAYS 3650
+#define MAX_RULE_INT 1000000
+
+struct tier_bound {
+    char *tier;                   /* owned */
+    double value;
+};
+
+struct tier_bounds {
+    struct tier_bound *v;         /* owned */
+    size_t count;
+};
+
+struct mz_rules {
+    bool has_categories;
+    bool has_allow;               /* an empty allow list allows nothing */
+    struct mz_string_list allow;
+    bool has_exclude;
+    struct mz_string_list exclude;
+    bool has_price;
+    bool has_price_min;
+    double price_min;
+    bool has_price_max;           /* "max": null is stored as absent */
+    double price_max;
+    bool has_min_by_tier;
+    struct tier_bounds min_by_tier;
+    bool has_max_by_tier;
+    struct tier_bounds max_by_tier;
+    int max_per_category;         /* 0: no limit */
+    int frequency_cap;            /* max per item per day; 0: none */
+    bool has_exclude_purchased;
+    bool exclude_purchased;
+    bool has_repurchasable;
+    struct mz_string_list repurchasable;
+    bool has_dismissed_days;
+    int exclude_dismissed_days;   /* 0: dismissed items allowed */
+};
+
+static const char *const rule_names[MZ_RULE_COUNT] = {
+    [MZ_RULE_RETIRED] = "retired",
+    [MZ_RULE_BRAND] = "brand",
+    [MZ_RULE_EXCLUDE_ITEMS] = "exclude_items",
+    [MZ_RULE_AVAILABLE] = "available",
+    [MZ_RULE_STOCK] = "stock",
+    [MZ_RULE_LAUNCH_AT] = "launch_at",
+    [MZ_RULE_END_AT] = "end_at",
+    [MZ_RULE_REGION] = "region",
+    [MZ_RULE_RESERVED_TIERS] = "reserved_tiers",
+    [MZ_RULE_CATEGORIES_ALLOW] = "categories.allow",
+    [MZ_RULE_CATEGORIES_EXCLUDE] = "categories.exclude",
+    [MZ_RULE_PRICE_MIN] = "price.min",
+    [MZ_RULE_PRICE_MAX] = "price.max",
+    [MZ_RULE_EXCLUDE_PURCHASED] = "exclude_purchased",
+    [MZ_RULE_EXCLUDE_DISMISSED] = "exclude_dismissed",
+    [MZ_RULE_FREQUENCY_CAP] = "frequency_cap",
+    [MZ_RULE_MAX_PER_CATEGORY] = "max_per_category",
+};
+
+const char *mz_rule_name(enum mz_rule_id rule)
+{
+    if ((int)rule < 0 || rule >= MZ_RULE_COUNT)
+        return "unknown";
+    return rule_names[rule];
+}
+
+/* ---------------------------------------------------------------------
+ * Parsing
+ * ---------------------------------------------------------------------
+ */
+static void tier_bounds_clear(struct tier_bounds *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        free(b->v[i].tier);
+    free(b->v);
+    b->v = NULL;
+    b->count = 0;
+}
+
+void mz_rules_free(struct mz_rules *rules)
+{
+    if (!rules)
+        return;
+    mz_string_list_clear(&rules->allow);
+    mz_string_list_clear(&rules->exclude);
+    tier_bounds_clear(&rules->min_by_tier);
+    tier_bounds_clear(&rules->max_by_tier);
+    mz_string_list_clear(&rules->repurchasable);
+    free(rules);
+}
+
+struct rules_parse {
+    enum mz_status *status;
+    char *err;
+    size_t err_len;
+};
+
+/* Reports "path: message" (path may have a sub-field) and returns false. */
+static bool fail(struct rules_parse *rp, enum mz_status status,
+                 const char *path, const char *sub, const char *message)
+{
+    *rp->status = status;
+    if (rp->err && rp->err_len)
+        snprintf(rp->err, rp->err_len, "%s%s%s: %s", path, sub ? "." : "",
+                 sub ? sub : "", message);
+    return false;
+}
+
+static bool valid_name(const json_t *value)
+{
+    if (!json_is_string(value))
+        return false;
+    size_t len = json_string_length(value);
+    return len >= 1 && len <= MZ_RULES_MAX_STRING_BYTES &&
+           strlen(json_string_value(value)) == len;
+}
+
+/* Rejects any key of obj not in known (NULL-terminated). */
+static bool check_keys(struct rules_parse *rp, const json_t *obj,
+                       const char *path, const char *const *known)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        bool found = false;
+        for (size_t i = 0; known[i] && !found; i++)
+            found = strcmp(key, known[i]) == 0;
+        if (!found) {
+            char shown[MZ_RULES_MAX_STRING_BYTES + 4];
+            /* Keys come from the client; show at most 128 bytes of one. */
+            snprintf(shown, sizeof(shown), "%.128s", key);
+            return fail(rp, MZ_ERR_INVALID, path[0] ? path : shown,
+                        path[0] ? shown : NULL, "unknown field");
+        }
+    }
+    return true;
+}
+
+static bool parse_names(struct rules_parse *rp, const json_t *value,
+                        const char *path, struct mz_string_list *out)
+{
+    char where[64];
+    if (!json_is_array(value))
+        return fail(rp, MZ_ERR_INVALID, path, NULL,
+                    "must be an array of strings");
+    size_t n = json_array_size(value);
+    if (n > MZ_RULES_MAX_LIST)
+        return fail(rp, MZ_ERR_INVALID, path, NULL,
+                    "must have at most 1000 entries");
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_name(json_array_get(value, i))) {
+            snprintf(where, sizeof(where), "%s[%zu]", path, i);
+            return fail(rp, MZ_ERR_INVALID, where, NULL,
+                        "must be a string of 1..128 bytes");
+        }
+    }
+    if (n == 0)
+        return true;
+    out->items = calloc(n, sizeof(*out->items));
+    if (!out->items)
+        return fail(rp, MZ_ERR_NOMEM, path, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        out->items[i] = strdup(json_string_value(json_array_get(value, i)));
+        if (!out->items[i])
+            return fail(rp, MZ_ERR_NOMEM, path, NULL, "out of memory");
+        out->count = i + 1;
+    }
+    return true;
+}
+
+static bool is_price(const json_t *value)
+{
+    return json_is_number(value) && json_number_value(value) >= 0 &&
+           isfinite(json_number_value(value));
+}
+
+static bool parse_tier_bounds(struct rules_parse *rp, const json_t *value,
+                              const char *path, struct tier_bounds *out)
+{
+    const char *key;
+    json_t *v;
+    if (!json_is_object(value))
+        return fail(rp, MZ_ERR_INVALID, path, NULL,
+                    "must be an object of tier: number");
+    size_t n = json_object_size(value);
+    if (n > MZ_RULES_MAX_LIST)
+        return fail(rp, MZ_ERR_INVALID, path, NULL,
+                    "must have at most 1000 tiers");
+    json_object_foreach((json_t *)value, key, v) {
+        size_t len = strlen(key);
+        if (len == 0 || len > MZ_RULES_MAX_STRING_BYTES)
+            return fail(rp, MZ_ERR_INVALID, path, NULL,
+                        "tier names must be 1..128 bytes");
+        if (!is_price(v))
+            return fail(rp, MZ_ERR_INVALID, path, key,
+                        "must be a number >= 0");
+    }
+    if (n == 0)
+        return true;
+    out->v = calloc(n, sizeof(*out->v));
+    if (!out->v)
+        return fail(rp, MZ_ERR_NOMEM, path, NULL, "out of memory");
+    json_object_foreach((json_t *)value, key, v) {
+        out->v[out->count].tier = strdup(key);
+        if (!out->v[out->count].tier)
+            return fail(rp, MZ_ERR_NOMEM, path, NULL, "out of memory");
+        out->v[out->count].value = json_number_value(v);
+        out->count++;
+    }
+    return true;
+}
+
+/* An integer in lo..hi, or fails with "must be an integer lo..hi". */
+static bool parse_int(struct rules_parse *rp, const json_t *value,
+                      const char *path, int lo, int hi, int *out)
+{
+    char message[64];
+    if (!json_is_integer(value) || json_integer_value(value) < lo ||
+        json_integer_value(value) > hi) {
+        snprintf(message, sizeof(message), "must be an integer %d..%d", lo,
+                 hi);
+        return fail(rp, MZ_ERR_INVALID, path, NULL, message);
+    }
+    *out = (int)json_integer_value(value);
+    return true;
+}
+
+static bool parse_categories(struct rules_parse *rp, const json_t *value,
+                             struct mz_rules *rules)
+{
+    static const char *const keys[] = {"allow", "exclude", NULL};
+    json_t *v;
+    if (!json_is_object(value))
+        return fail(rp, MZ_ERR_INVALID, "categories", NULL,
+                    "must be an object");
+    if (!check_keys(rp, value, "categories", keys))
+        return false;
+    rules->has_categories = true;
+    if ((v = json_object_get(value, "allow"))) {
+        rules->has_allow = true;
+        if (!parse_names(rp, v, "categories.allow", &rules->allow))
+            return false;
+    }
+    if ((v = json_object_get(value, "exclude"))) {
+        rules->has_exclude = true;
+        if (!parse_names(rp, v, "categories.exclude", &rules->exclude))
+            return false;
+    }
+    return true;
+}
+
+static bool parse_price(struct rules_parse *rp, const json_t *value,
+                        struct mz_rules *rules)
+{
+    static const char *const keys[] = {"min", "max", "min_by_tier",
+                                       "max_by_tier", NULL};
+    json_t *v;
+    if (!json_is_object(value))
+        return fail(rp, MZ_ERR_INVALID, "price", NULL, "must be an object");
+    if (!check_keys(rp, value, "price", keys))
+        return false;
+    rules->has_price = true;
+    if ((v = json_object_get(value, "min"))) {
+        if (!is_price(v))
+            return fail(rp, MZ_ERR_INVALID, "price.min", NULL,
+                        "must be a number >= 0");
+        rules->has_price_min = true;
+        rules->price_min = json_number_value(v);
+    }
+    if ((v = json_object_get(value, "max")) && !json_is_null(v)) {
+        if (!is_price(v))
+            return fail(rp, MZ_ERR_INVALID, "price.max", NULL,
+                        "must be a number >= 0 or null");
+        rules->has_price_max = true;
+        rules->price_max = json_number_value(v);
+    }
+    if ((v = json_object_get(value, "min_by_tier"))) {
+        rules->has_min_by_tier = true;
+        if (!parse_tier_bounds(rp, v, "price.min_by_tier",
+                               &rules->min_by_tier))
+            return false;
+    }
+    if ((v = json_object_get(value, "max_by_tier"))) {
+        rules->has_max_by_tier = true;
+        if (!parse_tier_bounds(rp, v, "price.max_by_tier",
+                               &rules->max_by_tier))
+            return false;
+    }
+    return true;
+}
+
+static bool parse_frequency_cap(struct rules_parse *rp, const json_t *value,
+                                struct mz_rules *rules)
+{
+    static const char *const keys[] = {"max_per_item_per_day", NULL};
+    json_t *v;
+    if (!json_is_object(value))
+        return fail(rp, MZ_ERR_INVALID, "frequency_cap", NULL,
+                    "must be an object or null");
+    if (!check_keys(rp, value, "frequency_cap", keys))
+        return false;
+    v = json_object_get(value, "max_per_item_per_day");
+    if (!v)
+        return fail(rp, MZ_ERR_INVALID, "frequency_cap.max_per_item_per_day",
+                    NULL, "is required");
+    return parse_int(rp, v, "frequency_cap.max_per_item_per_day", 1,
+                     MAX_RULE_INT, &rules->frequency_cap);
+}
+
+static bool parse_exclude_purchased(struct rules_parse *rp,
+                                    const json_t *value,
+                                    struct mz_rules *rules)
+{
+    static const char *const keys[] = {"enabled", "repurchasable_categories",
+                                       NULL};
+    json_t *v;
+    if (!json_is_object(value))
+        return fail(rp, MZ_ERR_INVALID, "exclude_purchased", NULL,
+                    "must be an object");
+    if (!check_keys(rp, value, "exclude_purchased", keys))
+        return false;
+    rules->has_exclude_purchased = true;
+    rules->exclude_purchased = true;
+    if ((v = json_object_get(value, "enabled"))) {
+        if (!json_is_boolean(v))
+            return fail(rp, MZ_ERR_INVALID, "exclude_purchased.enabled", NULL,
+                        "must be a boolean");
+        rules->exclude_purchased = json_is_true(v);
+    }
+    if ((v = json_object_get(value, "repurchasable_categories"))) {
+        rules->has_repurchasable = true;
+        if (!parse_names(rp, v, "exclude_purchased.repurchasable_categories",
+                         &rules->repurchasable))
+            return false;
+    }
+    return true;
+}
+
+static bool parse_rules(struct rules_parse *rp, const json_t *obj,
+                        struct mz_rules *rules)
+{
+    static const char *const keys[] = {
+        "categories",        "price",
+        "max_per_category",  "frequency_cap",
+        "exclude_purchased", "exclude_dismissed_days",
+        NULL,
+    };
+    json_t *v;
+    if (!check_keys(rp, obj, "", keys))
+        return false;
+    if ((v = json_object_get(obj, "categories")) &&
+        !parse_categories(rp, v, rules))
+        return false;
+    if ((v = json_object_get(obj, "price")) && !parse_price(rp, v, rules))
+        return false;
+    if ((v = json_object_get(obj, "max_per_category")) && !json_is_null(v) &&
+        !parse_int(rp, v, "max_per_category", 1, MAX_RULE_INT,
+                   &rules->max_per_category))
+        return false;
+    if ((v = json_object_get(obj, "frequency_cap")) && !json_is_null(v) &&
+        !parse_frequency_cap(rp, v, rules))
+        return false;
+    if ((v = json_object_get(obj, "exclude_purchased")) &&
+        !parse_exclude_purchased(rp, v, rules))
+        return false;
+    if ((v = json_object_get(obj, "exclude_dismissed_days"))) {
+        rules->has_dismissed_days = true;
+        if (!parse_int(rp, v, "exclude_dismissed_days", 0, MAX_DISMISSED_DAYS,
+                       &rules->exclude_dismissed_days))
+            return false;
+    }
+    return true;
+}
+
+struct mz_rules *mz_rules_from_json(const json_t *obj, enum mz_status *status,
+                                    char *err, size_t err_len)
+{
+    enum mz_status ignored;
+    struct rules_parse rp = {
+        .status = status ? status : &ignored,
+        .err = err,
+        .err_len = err_len,
+    };
+    struct mz_rules *rules = NULL;
+
+    if (!json_is_object(obj)) {
+        fail(&rp, MZ_ERR_INVALID, "rules", NULL, "must be an object");
+        goto cleanup;
+    }
+    rules = calloc(1, sizeof(*rules));
+    if (!rules) {
+        fail(&rp, MZ_ERR_NOMEM, "rules", NULL, "out of memory");
+        goto cleanup;
+    }
+    rules->exclude_dismissed_days = MZ_RULES_DEFAULT_DISMISSED_DAYS;
+    if (!parse_rules(&rp, obj, rules)) {
+        mz_rules_free(rules);
+        rules = NULL;
+        goto cleanup;
+    }
+    *rp.status = MZ_OK;
+cleanup:
+    return rules;
+}
+
+/* ---------------------------------------------------------------------
+ * Canonical JSON
+ * ---------------------------------------------------------------------
+ */
+static json_t *names_json(const struct mz_string_list *list)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < list->count; i++) {
+        if (json_array_append_new(array, json_string(list->items[i]))) {
+            json_decref(array);
+            return NULL;
+        }
+    }
+    return array;
+}
+
+static json_t *tier_bounds_json(const struct tier_bounds *b)
+{
+    json_t *obj = json_object();
+    for (size_t i = 0; obj && i < b->count; i++) {
+        if (json_object_set_new(obj, b->v[i].tier, json_real(b->v[i].value))) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+json_t *mz_rules_to_json(const struct mz_rules *rules)
+{
+    json_t *obj = json_object();
+    json_t *sub = NULL;
+    int rc = 0;
+    if (!obj)
+        return NULL;
+    if (rules->has_categories) {
+        sub = json_object();
+        rc |= json_object_set_new(obj, "categories", sub);
+        if (sub && rules->has_allow)
+            rc |= json_object_set_new(sub, "allow", names_json(&rules->allow));
+        if (sub && rules->has_exclude)
+            rc |= json_object_set_new(sub, "exclude",
+                                      names_json(&rules->exclude));
+    }
+    if (rules->has_price) {
+        sub = json_object();
+        rc |= json_object_set_new(obj, "price", sub);
+        if (sub && rules->has_price_min)
+            rc |= json_object_set_new(sub, "min", json_real(rules->price_min));
+        if (sub)
+            rc |= json_object_set_new(sub, "max",
+                                      rules->has_price_max
+                                          ? json_real(rules->price_max)
+                                          : json_null());
+        if (sub && rules->has_min_by_tier)
+            rc |= json_object_set_new(sub, "min_by_tier",
+                                      tier_bounds_json(&rules->min_by_tier));
+        if (sub && rules->has_max_by_tier)
+            rc |= json_object_set_new(sub, "max_by_tier",
+                                      tier_bounds_json(&rules->max_by_tier));
+    }
+    if (rules->max_per_category)
+        rc |= json_object_set_new(obj, "max_per_category",
+                                  json_integer(rules->max_per_category));
+    if (rules->frequency_cap)
+        rc |= json_object_set_new(
+            obj, "frequency_cap",
+            json_pack("{s:i}", "max_per_item_per_day", rules->frequency_cap));
+    if (rules->has_exclude_purchased) {
+        sub = json_pack("{s:b}", "enabled", rules->exclude_purchased);
+        rc |= json_object_set_new(obj, "exclude_purchased", sub);
+        if (sub && rules->has_repurchasable)
+            rc |= json_object_set_new(sub, "repurchasable_categories",
+                                      names_json(&rules->repurchasable));
+    }
+    if (rules->has_dismissed_days)
+        rc |= json_object_set_new(obj, "exclude_dismissed_days",
+                                  json_integer(rules->exclude_dismissed_days));
+    if (rc != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ---------------------------------------------------------------------
+ * Selection
+ * ---------------------------------------------------------------------
+ */
+
+/* Per-category state bits, one byte per interned category. */
+#define CAT_NOT_ALLOWED 1u
+#define CAT_EXCLUDED 2u
+#define CAT_REPURCHASABLE 4u
+
+/* Per-item client bits, one byte per catalog index. */
+#define ITEM_EXCLUDED 1u
+#define ITEM_PURCHASED 2u
+#define ITEM_DISMISSED 4u
+#define ITEM_CAPPED 8u
+
+/* Everything the hot loop needs, resolved once per request. */
+struct compiled {
+    uint8_t *category_bits;       /* owned, n_categories bytes */
+    int32_t n_categories;
+    uint8_t *item_bits;           /* owned, n_items bytes; NULL: none set */
+    int32_t region_id;            /* -1: unknown or not in the catalog */
+    int32_t tier_id;              /* -1: unknown or not in the catalog */
+    double price_min;             /* -1: none */
+    double price_max;             /* INFINITY: none */
+    const char *contradiction;    /* static text or NULL */
+    char contradiction_buf[192];
+};
+
+static bool list_has(const struct mz_string_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        if (strcmp(list->items[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+static const struct tier_bound *find_tier(const struct tier_bounds *b,
+                                          const char *tier)
+{
+    for (size_t i = 0; tier && i < b->count; i++) {
+        if (strcmp(b->v[i].tier, tier) == 0)
+            return &b->v[i];
+    }
+    return NULL;
+}
+
+/* Marks category bits from the rule lists (names the catalog never saw
+ * simply match nothing). */
+static void compile_categories(const struct mz_catalog *catalog,
+                               const struct mz_rules *rules,
+                               struct compiled *c)
+{
+    if (rules->has_allow) {
+        memset(c->category_bits, CAT_NOT_ALLOWED, (size_t)c->n_categories);
+        for (size_t i = 0; i < rules->allow.count; i++) {
+            int32_t id = mz_catalog_category_id(catalog, rules->allow.items[i]);
+            if (id >= 0 && id < c->n_categories)
+                c->category_bits[id] &= (uint8_t)~CAT_NOT_ALLOWED;
+        }
+    }
+    for (size_t i = 0; i < rules->exclude.count; i++) {
+        int32_t id = mz_catalog_category_id(catalog, rules->exclude.items[i]);
+        if (id >= 0 && id < c->n_categories)
+            c->category_bits[id] |= CAT_EXCLUDED;
+    }
+    for (size_t i = 0; i < rules->repurchasable.count; i++) {
+        int32_t id =
+            mz_catalog_category_id(catalog, rules->repurchasable.items[i]);
+        if (id >= 0 && id < c->n_categories)
+            c->category_bits[id] |= CAT_REPURCHASABLE;
+    }
+}
+
+/* Finds rules that no item can satisfy, whatever the catalog holds. */
+static void find_contradiction(const struct mz_rules *rules, const char *tier,
+                               struct compiled *c)
+{
+    if (rules->has_allow) {
+        bool any = false;
+        for (size_t i = 0; i < rules->allow.count && !any; i++)
+            any = !list_has(&rules->exclude, rules->allow.items[i]);
+        if (!any) {
+            c->contradiction =
+                rules->allow.count == 0
+                    ? "contradictory rules: categories.allow is empty"
+                    : "contradictory rules: every category in "
+                      "categories.allow is also in categories.exclude";
+            return;
+        }
+    }
+    if (c->price_min > c->price_max) {
+        snprintf(c->contradiction_buf, sizeof(c->contradiction_buf),
+                 "contradictory rules: the minimum price %.2f is above the "
+                 "maximum price %.2f%s%.128s",
+                 c->price_min, c->price_max, tier ? " for tier " : "",
+                 tier ? tier : "");
+        c->contradiction = c->contradiction_buf;
+    }
+}
+
+static bool mark_items(struct compiled *c, int32_t n_items,
+                       const int32_t *items, size_t n, uint8_t bit)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (items[i] < 0 || items[i] >= n_items)
+            continue;
+        if (!c->item_bits) {
+            c->item_bits = calloc((size_t)n_items, 1);
+            if (!c->item_bits)
+                return false;
+        }
+        c->item_bits[items[i]] |= bit;
+    }
+    return true;
+}
+
+static int compare_int32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Marks the client's purchased, dismissed and capped items. */
+static bool compile_client(const struct mz_catalog *catalog,
+                           const struct mz_rules *rules,
+                           const struct mz_select_request *req,
+                           struct compiled *c)
+{
+    int32_t n_items = mz_catalog_count(catalog);
+    const struct mz_client_facts *facts = req->facts;
+    int dismissed_days = rules ? rules->exclude_dismissed_days
+                               : MZ_RULES_DEFAULT_DISMISSED_DAYS;
+    size_t n;
+
+    if (!mark_items(c, n_items, req->exclude_items, req->n_exclude_items,
+                    ITEM_EXCLUDED))
+        return false;
+    if (!facts)
+        return true;
+    if (rules && rules->exclude_purchased) {
+        const struct mz_item_time *bought = mz_client_facts_purchases(facts, &n);
+        for (size_t i = 0; i < n; i++) {
+            const struct mz_item *item = mz_catalog_item(catalog, bought[i].item);
+            if (!item || (item->category_id >= 0 &&
+                          item->category_id < c->n_categories &&
+                          (c->category_bits[item->category_id] &
+                           CAT_REPURCHASABLE)))
+                continue;
+            if (!mark_items(c, n_items, &bought[i].item, 1, ITEM_PURCHASED))
+                return false;
+        }
+    }
+    if (dismissed_days > 0) {
+        int64_t since = req->now - (int64_t)dismissed_days * SECONDS_PER_DAY;
+        const struct mz_item_time *gone = mz_client_facts_dismissals(facts, &n);
+        for (size_t i = 0; i < n; i++) {
+            if (gone[i].ts > since &&
+                !mark_items(c, n_items, &gone[i].item, 1, ITEM_DISMISSED))
+                return false;
+        }
+    }
+    if (rules && rules->frequency_cap > 0) {
+        /* Impressions in (now - 24 h, now], counted per item by sorting
+         * their item ids (at most MZ_FACTS_MAX_IMPRESSIONS). */
+        int32_t shown[MZ_FACTS_MAX_IMPRESSIONS];
+        size_t n_shown = 0;
+        const struct mz_item_time *imp = mz_client_facts_impressions(facts, &n);
+        for (size_t i = 0; i < n && n_shown < MZ_FACTS_MAX_IMPRESSIONS; i++) {
+            if (imp[i].ts > req->now - MZ_FACTS_IMPRESSION_WINDOW_S &&
+                imp[i].ts <= req->now)
+                shown[n_shown++] = imp[i].item;
+        }
+        qsort(shown, n_shown, sizeof(*shown), compare_int32);
+        for (size_t i = 0; i < n_shown;) {
+            size_t j = i;
+            while (j < n_shown && shown[j] == shown[i])
+                j++;
+            if ((int64_t)(j - i) >= rules->frequency_cap &&
+                !mark_items(c, n_items, &shown[i], 1, ITEM_CAPPED))
+                return false;
+            i = j;
+        }
+    }
+    return true;
+}
+
+static bool compile_request(const struct mz_catalog *catalog,
+                            const struct mz_select_request *req,
+                            struct compiled *c)
+{
+    const struct mz_rules *rules = req->rules;
+    const char *region = req->region ? req->region : req->client_region;
+
+    c->n_categories = mz_catalog_category_count(catalog);
+    c->category_bits = calloc((size_t)c->n_categories + 1, 1);
+    if (!c->category_bits)
+        return false;
+    c->region_id = region ? mz_catalog_region_id(catalog, region) : -1;
+    c->tier_id = req->tier ? mz_catalog_tier_id(catalog, req->tier) : -1;
+    c->price_min = -1.0;
+    c->price_max = INFINITY;
+    if (rules) {
+        const struct tier_bound *b = find_tier(&rules->min_by_tier, req->tier);
+        if (b)
+            c->price_min = b->value;
+        else if (rules->has_price_min)
+            c->price_min = rules->price_min;
+        b = find_tier(&rules->max_by_tier, req->tier);
+        if (b)
+            c->price_max = b->value;
+        else if (rules->has_price_max)
+            c->price_max = rules->price_max;
+        compile_categories(catalog, rules, c);
+        find_contradiction(rules, req->tier, c);
+    }
+    return compile_client(catalog, rules, req, c);
+}
+
+static bool id_in(const int32_t *ids, size_t n, int32_t id)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == id)
+            return true;
+    }
+    return false;
+}
+
+/* Returns the first rule that removes item index, or MZ_RULE_COUNT when
+ * the item passes every item rule. Tests are ordered as enum mz_rule_id and
+ * read only the packed summary, except for the rare region and tier lists. */
+static enum mz_rule_id first_failing_rule(const struct mz_catalog *catalog,
+                                          const struct mz_item_summary *sum,
+                                          const struct compiled *c,
+                                          int64_t now, int32_t index)
+{
+    const struct mz_item_summary *item = &sum[index];
+    uint8_t bits = c->item_bits ? c->item_bits[index] : 0;
+    uint32_t flags = item->flags;
+    size_t n;
+
+    if (flags & MZ_ITEM_RETIRED)
+        return MZ_RULE_RETIRED;
+    if (bits & ITEM_EXCLUDED)
+        return MZ_RULE_EXCLUDE_ITEMS;
+    if (flags & MZ_ITEM_UNAVAILABLE)
+        return MZ_RULE_AVAILABLE;
+    if (flags & MZ_ITEM_SOLD_OUT)
+        return MZ_RULE_STOCK;
+    if (item->launch_at > now)
+        return MZ_RULE_LAUNCH_AT;
+    if (now >= item->end_at)
+        return MZ_RULE_END_AT;
+    if (flags & MZ_ITEM_HAS_REGIONS) {
+        const int32_t *ids = mz_catalog_item_region_ids(catalog, index, &n);
+        if (c->region_id < 0 || !id_in(ids, n, c->region_id))
+            return MZ_RULE_REGION;
+    }
+    if (flags & MZ_ITEM_HAS_TIERS) {
+        const int32_t *ids = mz_catalog_item_tier_ids(catalog, index, &n);
+        if (c->tier_id < 0 || !id_in(ids, n, c->tier_id))
+            return MZ_RULE_RESERVED_TIERS;
+    }
+    uint8_t cat = item->category_id >= 0 && item->category_id < c->n_categories
+                      ? c->category_bits[item->category_id]
+                      : 0;
+    if (cat & CAT_NOT_ALLOWED)
+        return MZ_RULE_CATEGORIES_ALLOW;
+    if (cat & CAT_EXCLUDED)
+        return MZ_RULE_CATEGORIES_EXCLUDE;
+    if (item->price < c->price_min)
+        return MZ_RULE_PRICE_MIN;
+    if (item->price > c->price_max)
+        return MZ_RULE_PRICE_MAX;
+    if (bits & ITEM_PURCHASED)
+        return MZ_RULE_EXCLUDE_PURCHASED;
+    if (bits & ITEM_DISMISSED)
+        return MZ_RULE_EXCLUDE_DISMISSED;
+    if (bits & ITEM_CAPPED)
+        return MZ_RULE_FREQUENCY_CAP;
+    return MZ_RULE_COUNT;
+}
+
+/* A scored candidate; "better" is a higher score, then a lower index. */
+struct scored {
+    float score;
+    int32_t index;
+};
+
+static bool better(struct scored a, struct scored b)
+{
+    return a.score > b.score || (a.score == b.score && a.index < b.index);
+}
+
+static int compare_best_first(const void *a, const void *b)
+{
+    struct scored x = *(const struct scored *)a, y = *(const struct scored *)b;
+    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
+}
+
+/* Min-heap on "better": heap[0] is the worst kept candidate. */
+static void heap_sift_down(struct scored *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && better(heap[worst], heap[l]))
+            worst = l;
+        if (r < n && better(heap[worst], heap[r]))
+            worst = r;
+        if (worst == i)
+            return;
+        struct scored t = heap[i];
+        heap[i] = heap[worst];
+        heap[worst] = t;
+        i = worst;
+    }
+}
+
+static void heap_push(struct scored *heap, size_t *n, struct scored s)
+{
+    size_t i = (*n)++;
+    heap[i] = s;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!better(heap[parent], heap[i]))
+            return;
+        struct scored t = heap[i];
+        heap[i] = heap[parent];
+        heap[parent] = t;
+        i = parent;
+    }
+}
+
+/* Offers s to the bounded heap of the best cap candidates. */
+static void heap_offer(struct scored *heap, size_t *n, size_t cap,
+                       struct scored s)
+{
+    if (*n < cap)
+        heap_push(heap, n, s);
+    else if (cap > 0 && better(s, heap[0])) {
+        heap[0] = s;
+        heap_sift_down(heap, *n, 0);
+    }
+}
+
+static struct scored scored_of(const float *scores, size_t n_scores,
+                               int32_t index)
+{
+    float score = (size_t)index < n_scores ? scores[index] : -INFINITY;
+    return (struct scored){isnan(score) ? -INFINITY : score, index};
+}
+
+/* Fills out with the first k of ranked[0..n-1] (best first) that keep
+ * every category within max_per_category (0: no limit), counting the
+ * skipped ones. */
+static void fill_list(const struct mz_catalog *catalog,
+                      const struct scored *ranked, size_t n, int k,
+                      int max_per_category, struct mz_select_result *out)
+{
+    int32_t categories[MZ_SELECT_MAX_K];
+    out->count = 0;
+    out->removed[MZ_RULE_MAX_PER_CATEGORY] = 0;
+    for (size_t i = 0; i < n && out->count < k; i++) {
+        int32_t category = mz_catalog_item(catalog, ranked[i].index)->category_id;
+        if (max_per_category > 0) {
+            int same = 0;
+            for (int j = 0; j < out->count; j++)
+                same += categories[j] == category;
+            if (same >= max_per_category) {
+                out->removed[MZ_RULE_MAX_PER_CATEGORY]++;
+                continue;
+            }
+        }
+        categories[out->count] = category;
+        out->items[out->count] = ranked[i].index;
+        out->scores[out->count] = ranked[i].score;
+        out->count++;
+    }
+}
+
+static void explain_empty(const struct mz_catalog *catalog,
+                          const struct mz_select_request *req,
+                          const struct compiled *c,
+                          struct mz_select_result *out)
+{
+    if (c->contradiction) {
+        snprintf(out->reason, sizeof(out->reason), "%s", c->contradiction);
+        return;
+    }
+    if (req->brand && mz_catalog_brand_id(catalog, req->brand) < 0) {
+        snprintf(out->reason, sizeof(out->reason),
+                 "no items of brand \"%.128s\" in the catalog", req->brand);
+        return;
+    }
+    if (out->candidates == 0) {
+        snprintf(out->reason, sizeof(out->reason), "the catalog is empty");
+        return;
+    }
+    int top = 0;
+    for (int r = 1; r < MZ_RULE_COUNT; r++) {
+        if (out->removed[r] > out->removed[top])
+            top = r;
+    }
+    snprintf(out->reason, sizeof(out->reason),
+             "no item satisfies every rule: \"%s\" removed %lld of %lld "
+             "candidate items",
+             mz_rule_name((enum mz_rule_id)top), (long long)out->removed[top],
+             (long long)out->candidates);
+}
+
+/* What one selection scans. */
+struct scan {
+    const struct mz_catalog *catalog;
+    const struct mz_item_summary *sum;
+    const struct compiled *c;
+    const float *scores;
+    size_t n_scores;
+    const int32_t *brand_items;   /* NULL: every index */
+    size_t n_candidates;
+    int64_t now;
+};
+
+static int32_t candidate(const struct scan *s, size_t i)
+{
+    return s->brand_items ? s->brand_items[i] : (int32_t)i;
+}
+
+/* True when the item passes every item rule by the common case (no flag,
+ * no client bit, in date, an allowed category, in the price range). */
+static bool passes_plainly(const struct scan *s, int32_t index)
+{
+    const struct mz_item_summary *item = &s->sum[index];
+    const struct compiled *c = s->c;
+    return item->flags == 0 && (!c->item_bits || c->item_bits[index] == 0) &&
+           item->launch_at <= s->now && s->now < item->end_at &&
+           (uint32_t)item->category_id < (uint32_t)c->n_categories &&
+           c->category_bits[item->category_id] == 0 &&
+           item->price >= c->price_min && item->price <= c->price_max;
+}
+
+static bool passes(const struct scan *s, int32_t index)
+{
+    return passes_plainly(s, index) ||
+           first_failing_rule(s->catalog, s->sum, s->c, s->now, index) ==
+               MZ_RULE_COUNT;
+}
+
+/* Whether index, visited in ascending order, could still enter a full
+ * heap: a later index never beats an equal score, and NaN never does. */
+static bool may_enter(const struct scan *s, const struct scored *best,
+                      size_t n_best, size_t cap, int32_t index)
+{
+    if (n_best < cap)
+        return true;
+    if (cap == 0)
+        return false;
+    float score = (size_t)index < s->n_scores ? s->scores[index] : -INFINITY;
+    return score > best[0].score;
+}
+
+/* Evaluates every candidate, attributing each removed one to its first
+ * failing rule in out->removed, and keeps the best cap allowed ones.
+ * Returns the number allowed. */
+static size_t scan_counting(const struct scan *s, struct scored *best,
+                            size_t *n_best, size_t cap,
+                            struct mz_select_result *out)
+{
+    size_t n_allowed = 0;
+    for (size_t i = 0; i < s->n_candidates; i++) {
+        int32_t index = candidate(s, i);
+        if (!passes_plainly(s, index)) {
+            enum mz_rule_id rule =
+                first_failing_rule(s->catalog, s->sum, s->c, s->now, index);
+            if (rule != MZ_RULE_COUNT) {
+                out->removed[rule]++;
+                continue;
+            }
+        }
+        n_allowed++;
+        if (may_enter(s, best, *n_best, cap, index))
+            heap_offer(best, n_best, cap,
+                       scored_of(s->scores, s->n_scores, index));
+    }
+    return n_allowed;
+}
+
+/* Keeps the best cap allowed candidates, testing the rules only for those
+ * whose score could enter the heap. Returns whether an allowed candidate
+ * may have been left out. */
+static bool scan_lazy(const struct scan *s, struct scored *best,
+                      size_t *n_best, size_t cap)
+{
+    bool left_out = false;
+    for (size_t i = 0; i < s->n_candidates; i++) {
+        int32_t index = candidate(s, i);
+        if (!may_enter(s, best, *n_best, cap, index)) {
+            left_out = true;
+            continue;
+        }
+        if (passes(s, index))
+            heap_offer(best, n_best, cap,
+                       scored_of(s->scores, s->n_scores, index));
+    }
+    return left_out;
+}
+
+enum mz_status mz_rules_select(const struct mz_catalog *catalog,
+                               const float *scores, size_t n_scores,
+                               const struct mz_select_request *req,
+                               struct mz_select_result *out)
+{
+    struct compiled c = {0};
+    struct scored *allowed = NULL;
+    struct scored *best = NULL;
+    enum mz_status status = MZ_OK;
+    struct scan s = {0};
+    int max_per_category;
+    bool left_out;
+
+    memset(out, 0, sizeof(*out));
+    if (!catalog || !req || (!scores && n_scores > 0)) {
+        snprintf(out->reason, sizeof(out->reason), "no catalog or request");
+        status = MZ_ERR_INVALID;
+        goto cleanup;
+    }
+    if (req->k < 1 || req->k > MZ_SELECT_MAX_K) {
+        snprintf(out->reason, sizeof(out->reason), "k must be 1..%d",
+                 MZ_SELECT_MAX_K);
+        status = MZ_ERR_INVALID;
+        goto cleanup;
+    }
+    int32_t n_items = mz_catalog_count(catalog);
+    s = (struct scan){.catalog = catalog, .sum = mz_catalog_summaries(catalog),
+                      .c = &c, .scores = scores, .n_scores = n_scores,
+                      .n_candidates = (size_t)n_items, .now = req->now};
+    out->candidates = n_items;
+    if (req->brand) {
+        int32_t brand_id = mz_catalog_brand_id(catalog, req->brand);
+        s.brand_items = mz_catalog_brand_items(catalog, brand_id,
+                                               &s.n_candidates);
+        /* Items of other brands are never looked at: they all count
+         * under "brand". */
+        out->removed[MZ_RULE_BRAND] = n_items - (int64_t)s.n_candidates;
+        if (!s.brand_items)
+            s.n_candidates = 0;
+    }
+    if (!compile_request(catalog, req, &c)) {
+        status = MZ_ERR_NOMEM;
+        goto cleanup;
+    }
+    /* The per-category limit may skip candidates, so the heap keeps a
+     * margin beyond k; only when the margin runs dry are all allowed
+     * items collected and sorted (a second pass, rare in practice). */
+    max_per_category = req->rules ? req->rules->max_per_category : 0;
+    size_t cap = max_per_category > 0 ? (size_t)req->k * 4 + 16
+                                      : (size_t)req->k;
+    best = malloc(cap * sizeof(*best));
+    if (!best) {
+        status = MZ_ERR_NOMEM;
+        goto cleanup;
+    }
+    size_t n_best = 0;
+    if (req->skip_counts) {
+        left_out = scan_lazy(&s, best, &n_best, cap);
+    } else {
+        size_t n_allowed = scan_counting(&s, best, &n_best, cap, out);
+        out->allowed = (int64_t)n_allowed;
+        left_out = n_best < n_allowed;
+    }
+    qsort(best, n_best, sizeof(*best), compare_best_first);
+    fill_list(catalog, best, n_best, req->k, max_per_category, out);
+    if (out->count < req->k && left_out) {
+        allowed = malloc(s.n_candidates * sizeof(*allowed));
+        if (!allowed) {
+            status = MZ_ERR_NOMEM;
+            goto cleanup;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < s.n_candidates; i++) {
+            int32_t index = candidate(&s, i);
+            if (passes(&s, index))
+                allowed[n++] = scored_of(scores, n_scores, index);
+        }
+        qsort(allowed, n, sizeof(*allowed), compare_best_first);
+        fill_list(catalog, allowed, n, req->k, max_per_category, out);
+    }
+    if (out->count == 0) {
+        /* An empty list must say why, so count even when asked not to. */
+        if (req->skip_counts) {
+            size_t none = 0;
+            out->allowed = (int64_t)scan_counting(&s, best, &none, 0, out);
+        }
+        explain_empty(catalog, req, &c, out);
+    }
+cleanup:
+    free(best);
+    free(allowed);
+    free(c.item_bits);
+    free(c.category_bits);
+    return status;
+}
+
+json_t *mz_select_explain_json(const struct mz_select_result *result)
+{
+    json_t *removed = json_object();
+    json_t *obj = json_pack("{s:I, s:I, s:o}", "candidates",
+                            (json_int_t)result->candidates, "allowed",
+                            (json_int_t)result->allowed, "removed", removed);
+    if (!obj)
+        return NULL;
+    for (int r = 0; r < MZ_RULE_COUNT; r++) {
+        if (result->removed[r] > 0 &&
+            json_object_set_new(removed, mz_rule_name((enum mz_rule_id)r),
+                                json_integer(result->removed[r]))) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    if (result->count == 0 &&
+        json_object_set_new(obj, "reason", json_string(result->reason))) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}

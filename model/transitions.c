@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ * transitions.c
+ *    Per-source open-addressing tables of successor weights.
+ *
+ * A table per source (instead of one global pair table) keeps a source's
+ * successors together, so scoring from a recent item reads one small
+ * contiguous block, and the common case (a source with a handful of
+ * successors) costs a few dozen bytes.
+ *-------------------------------------------------------------------------
+ */
+#include "model/transitions.h"
+
+#include <stdlib.h>
+
+struct successor_table {
+    int32_t *items;   /* owned, cap slots; -1 = empty */
+    float *weights;   /* owned, cap slots */
+    uint32_t cap;     /* 0 or a power of two */
+    uint32_t count;
+    float total;      /* every weight ever added from this source */
+};
+
+struct mz_transitions {
+    struct successor_table *tables; /* owned, one per source item */
+    int32_t n_items;
+    uint32_t max_per_item;
+};
+
+struct mz_transitions *mz_transitions_new(int32_t n_items,
+                                          uint32_t max_per_item)
+{
+    struct mz_transitions *t = calloc(1, sizeof *t);
+
+    if (!t)
+        return NULL;
+    t->max_per_item = max_per_item;
+    if (!mz_transitions_grow(t, n_items)) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void mz_transitions_free(struct mz_transitions *t)
+{
+    if (!t)
+        return;
+    for (int32_t i = 0; i < t->n_items; i++) {
+        free(t->tables[i].items);
+        free(t->tables[i].weights);
+    }
+    free(t->tables);
+    free(t);
+}
+
+bool mz_transitions_grow(struct mz_transitions *t, int32_t n_items)
+{
+    if (n_items <= t->n_items)
+        return true;
+    struct successor_table *tables =
+        realloc(t->tables, (size_t)n_items * sizeof *tables);
+    if (!tables)
+        return false;
+    for (int32_t i = t->n_items; i < n_items; i++)
+        tables[i] = (struct successor_table){ NULL, NULL, 0, 0, 0.0f };
+    t->tables = tables;
+    t->n_items = n_items;
+    return true;
+}
+
+static uint32_t slot_of(int32_t item, uint32_t cap)
+{
+    uint32_t h = (uint32_t)item * 2654435761u;
+
+    return (h ^ (h >> 16)) & (cap - 1);
+}
+
+/* Doubles table's capacity, rehashing its entries. */
+static bool rehash(struct successor_table *table)
+{
+    uint32_t cap = table->cap ? table->cap * 2 : 4;
+    int32_t *items = malloc(cap * sizeof *items);
+    float *weights = malloc(cap * sizeof *weights);
+
+    if (!items || !weights) {
+        free(items);
+        free(weights);
+        return false;
+    }
+    for (uint32_t s = 0; s < cap; s++)
+        items[s] = -1;
+    for (uint32_t s = 0; s < table->cap; s++) {
+        if (table->items[s] < 0)
+            continue;
+        uint32_t at = slot_of(table->items[s], cap);
+        while (items[at] >= 0)
+            at = (at + 1) & (cap - 1);
+        items[at] = table->items[s];
+        weights[at] = table->weights[s];
+    }
+    free(table->items);
+    free(table->weights);
+    table->items = items;
+    table->weights = weights;
+    table->cap = cap;
+    return true;
+}
+
+bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
+                        float weight)
+{
+    if (a < 0 || a >= t->n_items || b < 0)
+        return true;
+    struct successor_table *table = &t->tables[a];
+    table->total += weight;
+    if (table->cap) {
+        uint32_t at = slot_of(b, table->cap);
+        while (table->items[at] >= 0) {
+            if (table->items[at] == b) {
+                table->weights[at] += weight;
+                return true;
+            }
+            at = (at + 1) & (table->cap - 1);
+        }
+    }
+    if (t->max_per_item && table->count >= t->max_per_item)
+        return true;
+    /* Keep the load at most 3/4 so probes stay short. */
+    if ((table->count + 1) * 4 > table->cap * 3 && !rehash(table))
+        return false;
+    uint32_t at = slot_of(b, table->cap);
+    while (table->items[at] >= 0)
+        at = (at + 1) & (table->cap - 1);
+    table->items[at] = b;
+    table->weights[at] = weight;
+    table->count++;
+    return true;
+}
+
+float mz_transitions_get(const struct mz_transitions *t, int32_t a,
+                         int32_t b)
+{
+    if (a < 0 || a >= t->n_items || b < 0)
+        return 0.0f;
+    const struct successor_table *table = &t->tables[a];
+    if (!table->cap)
+        return 0.0f;
+    uint32_t at = slot_of(b, table->cap);
+    while (table->items[at] >= 0) {
+        if (table->items[at] == b)
+            return table->weights[at];
+        at = (at + 1) & (table->cap - 1);
+    }
+    return 0.0f;
+}
+
+float mz_transitions_total(const struct mz_transitions *t, int32_t a)
+{
+    if (a < 0 || a >= t->n_items)
+        return 0.0f;
+    return t->tables[a].total;
+}
+
+void mz_transitions_set_total(struct mz_transitions *t, int32_t a,
+                              float total)
+{
+    if (a >= 0 && a < t->n_items)
+        t->tables[a].total = total;
+}
+
+uint32_t mz_transitions_slots(const struct mz_transitions *t, int32_t a,
+                              const int32_t **items, const float **weights)
+{
+    if (a < 0 || a >= t->n_items) {
+        *items = NULL;
+        *weights = NULL;
+        return 0;
+    }
+    *items = t->tables[a].items;
+    *weights = t->tables[a].weights;
+    return t->tables[a].cap;
+}

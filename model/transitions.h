@@ -1,0 +1,66 @@
+/*-------------------------------------------------------------------------
+ * transitions.h
+ *    The sparse item -> next-item memory of the catalog-wide level
+ *    (sequential rules): how often, and how closely, item b followed
+ *    item a in some client's history.
+ *
+ * Each source item owns a small open-addressing table of successors with
+ * a weight (sum of 1/distance over observed pairs) and the total weight of
+ * the source, so a reader can turn weights into conditional shares.
+ *
+ * Ownership: every function borrows its arguments; mz_transitions_new
+ * returns an object the caller releases with mz_transitions_free (which
+ * accepts NULL).
+ *
+ * Interface routines:
+ *    mz_transitions_new / _free
+ *    mz_transitions_grow   - make room for more source items
+ *    mz_transitions_add    - strengthen a -> b
+ *    mz_transitions_get    - weight of a -> b
+ *    mz_transitions_total  - total outgoing weight of a
+ *    mz_transitions_set_total - restore a's total from a snapshot
+ *    mz_transitions_slots  - the successor table of a, for a scan
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_TRANSITIONS_H
+#define MZ_TRANSITIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mz_transitions;
+
+/* A new, empty memory for n_items source items (caller frees), bounded to
+ * max_per_item successors per source (0: unbounded); NULL when out of
+ * memory. */
+struct mz_transitions *mz_transitions_new(int32_t n_items,
+                                          uint32_t max_per_item);
+void mz_transitions_free(struct mz_transitions *t);
+
+/* Extends the memory to n_items sources; returns false (memory unchanged)
+ * on allocation failure. */
+bool mz_transitions_grow(struct mz_transitions *t, int32_t n_items);
+
+/* Adds weight to the pair a -> b. A source that already holds
+ * max_per_item successors ignores new ones (but still counts the weight in
+ * its total, so shares stay honest). Returns false on allocation failure
+ * (the pair is then not stored). */
+bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
+                        float weight);
+
+/* Sets the total outgoing weight of a (restoring a snapshot, whose
+ * totals also count successors that were never stored). */
+void mz_transitions_set_total(struct mz_transitions *t, int32_t a,
+                              float total);
+
+float mz_transitions_get(const struct mz_transitions *t, int32_t a,
+                         int32_t b);
+float mz_transitions_total(const struct mz_transitions *t, int32_t a);
+
+/* Successor table of a as parallel arrays (borrowed; valid until the next
+ * add): slots whose item is -1 are empty. Returns the number of slots. */
+uint32_t mz_transitions_slots(const struct mz_transitions *t, int32_t a,
+                              const int32_t **items, const float **weights);
+
+#endif

@@ -1,0 +1,220 @@
+/*-------------------------------------------------------------------------
+ * config.c
+ *    Flags and environment variables of maisond.
+ *
+ * Every option is described once, in the options table: its flag, its
+ * environment variable, and its help line; --help prints the table.
+ *-------------------------------------------------------------------------
+ */
+#include "server/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_id {
+    OPT_LISTEN = 1000,
+    OPT_DATABASE_URL,
+    OPT_DATA_DIR,
+    OPT_THREADS,
+    OPT_MAX_CONNECTIONS,
+    OPT_CHECKPOINT_INTERVAL,
+    OPT_PG_BINDIR,
+    OPT_DIM,
+    OPT_LEVELS,
+    OPT_LEVEL_CHUNKS,
+    OPT_HELP,
+};
+
+struct option_doc {
+    int id;
+    const char *flag;
+    const char *env;             /* NULL: no environment variable */
+    const char *arg;             /* NULL: takes no argument */
+    const char *help;
+};
+
+static const struct option_doc option_docs[] = {
+    {OPT_LISTEN, "listen", "MAISON_LISTEN", "HOST:PORT",
+     "address to serve HTTP on (default 127.0.0.1:8080)"},
+    {OPT_DATABASE_URL, "database-url", "MAISON_DATABASE_URL", "URL",
+     "libpq connection string or URL; without it maisond runs a private "
+     "PostgreSQL in DATA_DIR/pg"},
+    {OPT_DATA_DIR, "data-dir", "MAISON_DATA_DIR", "DIR",
+     "directory of the embedded PostgreSQL (default ./maison-data)"},
+    {OPT_THREADS, "threads", "MAISON_THREADS", "N",
+     "HTTP worker threads (default 2)"},
+    {OPT_MAX_CONNECTIONS, "max-connections", "MAISON_MAX_CONNECTIONS", "N",
+     "most concurrent HTTP connections (default 1024)"},
+    {OPT_CHECKPOINT_INTERVAL, "checkpoint-interval-s",
+     "MAISON_CHECKPOINT_INTERVAL_S", "S",
+     "seconds between checkpoints of learned state (default 30)"},
+    {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
+     "where initdb and postgres live, for the embedded PostgreSQL"},
+    {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
+    {OPT_LEVELS, "levels", "MAISON_LEVELS", "L",
+     "client memory levels, 1 to 4 (default 3)"},
+    {OPT_LEVEL_CHUNKS, "level-chunks", "MAISON_LEVEL_CHUNKS", "C0,C1,...",
+     "events between consolidations of each level (default 1,16,256)"},
+    {OPT_HELP, "help", NULL, NULL, "print this help and exit"},
+};
+
+#define N_OPTIONS (sizeof option_docs / sizeof option_docs[0])
+
+void mz_config_usage(FILE *out)
+{
+    fprintf(out, "Usage: maisond [OPTION]...\n"
+                 "Real-time personalisation service for luxury retail.\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_doc *o = &option_docs[i];
+        char left[64];
+        snprintf(left, sizeof left, "--%s%s%s", o->flag, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
+        fprintf(out, "  %-30s %s", left, o->help);
+        if (o->env)
+            fprintf(out, " [env %s]", o->env);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nSIGTERM or SIGINT: stop accepting, finish requests, write "
+                 "the learned state to PostgreSQL, exit 0.\n");
+}
+
+static bool parse_int(const char *text, int min, int max, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno || end == text || *end || value < min || value > max)
+        return false;
+    *out = (int)value;
+    return true;
+}
+
+static bool parse_listen(struct mz_config *cfg, const char *text)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text ||
+        (size_t)(colon - text) >= sizeof cfg->listen_host)
+        return false;
+    memcpy(cfg->listen_host, text, (size_t)(colon - text));
+    cfg->listen_host[colon - text] = '\0';
+    return parse_int(colon + 1, 0, 65535, &cfg->listen_port);
+}
+
+static bool parse_chunks(struct mz_config *cfg, const char *text)
+{
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end = NULL;
+        errno = 0;
+        long value = strtol(p, &end, 10);
+        if (errno || end == p || value < 1 || value > 1000000 ||
+            n >= MZ_MAX_LEVELS)
+            return false;
+        cfg->model.level_chunk[n++] = (int)value;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return false;
+        p = end;
+    }
+    return n > 0;
+}
+
+/* Applies one option's value; returns false on a bad value. */
+static bool apply_option(struct mz_config *cfg, int id, const char *value)
+{
+    switch (id) {
+    case OPT_LISTEN:
+        return parse_listen(cfg, value);
+    case OPT_DATABASE_URL:
+        cfg->database_url = value[0] ? value : NULL;
+        return true;
+    case OPT_DATA_DIR:
+        cfg->data_dir = value;
+        return value[0] != '\0';
+    case OPT_THREADS:
+        return parse_int(value, 1, 256, &cfg->threads);
+    case OPT_MAX_CONNECTIONS:
+        return parse_int(value, 1, 65536, &cfg->max_connections);
+    case OPT_CHECKPOINT_INTERVAL:
+        return parse_int(value, 1, 86400, &cfg->checkpoint_interval_s);
+    case OPT_PG_BINDIR:
+        cfg->pg_bindir = value;
+        return true;
+    case OPT_DIM:
+        return parse_int(value, 4, 1024, &cfg->model.dim);
+    case OPT_LEVELS:
+        return parse_int(value, 1, MZ_MAX_LEVELS, &cfg->model.n_levels);
+    case OPT_LEVEL_CHUNKS:
+        return parse_chunks(cfg, value);
+    case OPT_HELP:
+        cfg->help = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const struct option_doc *doc_of(int id)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (option_docs[i].id == id)
+            return &option_docs[i];
+    return NULL;
+}
+
+bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
+                     FILE *err_out)
+{
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->listen_host, "127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->data_dir = "maison-data";
+    cfg->pg_bindir = MZ_PG_BINDIR;
+    cfg->threads = 2;
+    cfg->max_connections = 1024;
+    cfg->checkpoint_interval_s = 30;
+    mz_model_config_defaults(&cfg->model);
+
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_doc *o = &option_docs[i];
+        const char *value = o->env ? getenv(o->env) : NULL;
+        if (value && !apply_option(cfg, o->id, value)) {
+            fprintf(err_out, "maisond: bad value for %s: %s\n", o->env, value);
+            return false;
+        }
+    }
+
+    struct option long_options[N_OPTIONS + 1];
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        long_options[i] = (struct option){option_docs[i].flag,
+                                          option_docs[i].arg ? required_argument
+                                                             : no_argument,
+                                          NULL, option_docs[i].id};
+    }
+    long_options[N_OPTIONS] = (struct option){0, 0, 0, 0};
+    optind = 1;
+    int id;
+    while ((id = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        if (id == 'h')
+            id = OPT_HELP;
+        const struct option_doc *o = doc_of(id);
+        if (!o) {
+            fprintf(err_out, "Try 'maisond --help'.\n");
+            return false;
+        }
+        if (!apply_option(cfg, id, optarg ? optarg : "")) {
+            fprintf(err_out, "maisond: bad value for --%s: %s\n", o->flag,
+                    optarg ? optarg : "");
+            return false;
+        }
+    }
+    if (optind < argc) {
+        fprintf(err_out, "maisond: unexpected argument '%s'\n", argv[optind]);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ * config.h
+ *    maisond's settings: command-line flags, each with an environment
+ *    variable, and the model's level sizes.
+ *
+ * Interface routines:
+ *    mz_config_parse - defaults, then environment, then flags
+ *    mz_config_usage - the --help text
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_SERVER_CONFIG_H
+#define MZ_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "model/model.h"
+
+struct mz_config {
+    char listen_host[256];
+    int listen_port;
+    const char *database_url;    /* borrowed from argv/environ; NULL:
+                                    the embedded PostgreSQL */
+    const char *data_dir;        /* borrowed */
+    const char *pg_bindir;       /* borrowed */
+    int threads;                 /* HTTP worker threads */
+    int max_connections;
+    int checkpoint_interval_s;
+    struct mz_model_config model;
+    bool help;
+};
+
+/* Fills cfg from defaults, the MAISON_* environment and argv (flags win).
+ * Returns false after writing a message to err_out on a bad value. */
+bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
+                     FILE *err_out);
+
+/* Writes the --help text. */
+void mz_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,266 @@
+/*-------------------------------------------------------------------------
+ * http.c
+ *    libmicrohttpd glue.
+ *
+ * Per-request context is created on the first access-handler call and
+ * freed in the completed callback. The first call only returns MHD_YES:
+ * queueing a response then made libmicrohttpd drop keep-alive (DESIGN.md
+ * section 8). Upload chunks are appended up to MZ_MAX_BODY_BYTES; past
+ * that the rest is read and discarded and the answer is 413.
+ *-------------------------------------------------------------------------
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "api/http.h"
+#include "api/router.h"
+#include "server/metrics.h"
+
+struct mz_http {
+    struct MHD_Daemon *daemon;
+    struct mz_app *app;              /* borrowed */
+    struct mz_metrics *metrics;      /* borrowed */
+};
+
+struct request_ctx {
+    char *body;                      /* owned, NUL-terminated */
+    size_t body_len;
+    size_t body_cap;
+    bool too_large;
+    struct timespec started;
+};
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) +
+           (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static const char *lookup_query(void *ctx, const char *key)
+{
+    return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
+                                       MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* Appends data to the body, or marks the request too large. */
+static bool append_body(struct request_ctx *rc, const char *data, size_t size)
+{
+    if (rc->too_large)
+        return true;
+    if (rc->body_len + size > MZ_MAX_BODY_BYTES) {
+        rc->too_large = true;
+        free(rc->body);
+        rc->body = NULL;
+        rc->body_len = rc->body_cap = 0;
+        return true;
+    }
+    if (rc->body_len + size + 1 > rc->body_cap) {
+        size_t cap = rc->body_cap ? rc->body_cap : 4096;
+        while (cap < rc->body_len + size + 1)
+            cap *= 2;
+        char *grown = realloc(rc->body, cap);
+        if (!grown)
+            return false;
+        rc->body = grown;
+        rc->body_cap = cap;
+    }
+    memcpy(rc->body + rc->body_len, data, size);
+    rc->body_len += size;
+    rc->body[rc->body_len] = '\0';
+    return true;
+}
+
+/* One JSON line per request on stderr, written with a single write(2) so
+ * lines from concurrent requests do not interleave. */
+static void log_request(const char *method, const char *path, const char *route,
+                        int status, double seconds, size_t bytes)
+{
+    double duration_ms = round(seconds * 1e6) / 1e3;
+    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:I}", "level", "info",
+                             "method", method, "path", path, "route", route,
+                             "status", status, "duration_ms", duration_ms,
+                             "bytes", (json_int_t)bytes);
+    if (!line) /* a path that is not valid UTF-8 */
+        line = json_pack("{s:s,s:s,s:s,s:i,s:f}", "level", "info", "method",
+                         "?", "route", route, "status", status, "duration_ms",
+                         duration_ms);
+    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6))
+                      : NULL;
+    json_decref(line);
+    if (!text)
+        return;
+    size_t len = strlen(text);
+    char *out = realloc(text, len + 2);
+    if (!out) {
+        free(text);
+        return;
+    }
+    out[len] = '\n';
+    ssize_t written = write(STDERR_FILENO, out, len + 1);
+    (void)written; /* nothing better to do if stderr is gone */
+    free(out);
+}
+
+/* Builds the answer for one complete request. */
+static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
+                     const char *url, const char *method,
+                     struct request_ctx *rc, struct mz_response *resp)
+{
+    if (rc->too_large) {
+        resp->route = mz_api_route_of(url);
+        mz_response_error(resp, MZ_ERR_TOO_LARGE,
+                          "request body over %d bytes", MZ_MAX_BODY_BYTES);
+        return;
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        resp->route = "/metrics";
+        if (strcmp(method, "GET") != 0) {
+            resp->allow = "GET";
+            mz_response_error(resp, MZ_ERR_METHOD, "method %s not allowed",
+                              method);
+            return;
+        }
+        size_t len = 0;
+        char *text = mz_metrics_render(http->metrics, http->app, &len);
+        if (!text) {
+            mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
+            return;
+        }
+        resp->http_status = 200;
+        resp->body = text;
+        resp->body_len = len;
+        resp->content_type = "text/plain; version=0.0.4";
+        return;
+    }
+    struct mz_request req = {
+        .method = method,
+        .path = url,
+        .content_type = MHD_lookup_connection_value(
+            connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = rc->body,
+        .body_len = rc->body_len,
+        .query = lookup_query,
+        .query_ctx = connection,
+    };
+    mz_api_handle(http->app, &req, resp);
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *connection,
+                                     struct mz_response *resp)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer(
+        resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+    if (!response)
+        return MHD_NO;
+    resp->body = NULL; /* now owned by libmicrohttpd */
+    if (resp->content_type)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                resp->content_type);
+    if (resp->allow)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    enum MHD_Result ret =
+        MHD_queue_response(connection, (unsigned)resp->http_status, response);
+    MHD_destroy_response(response);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct mz_http *http = cls;
+    struct request_ctx *rc = *con_cls;
+    if (!rc) {
+        rc = calloc(1, sizeof *rc);
+        if (!rc)
+            return MHD_NO;
+        clock_gettime(CLOCK_MONOTONIC, &rc->started);
+        *con_cls = rc;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!append_body(rc, upload_data, *upload_data_size))
+            return MHD_NO;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct mz_response resp = {.http_status = 500};
+    dispatch(http, connection, url, method, rc, &resp);
+    size_t bytes = resp.body_len;
+    int status = resp.http_status;
+    const char *route = resp.route ? resp.route : "unmatched";
+    enum MHD_Result ret = send_response(connection, &resp);
+    mz_response_clear(&resp);
+    double seconds = seconds_since(&rc->started);
+    mz_metrics_observe_request(http->metrics, route, method, status, seconds);
+    log_request(method, url, route, status, seconds, bytes);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct request_ctx *rc = *con_cls;
+    if (!rc)
+        return;
+    free(rc->body);
+    free(rc);
+    *con_cls = NULL;
+}
+
+struct mz_http *mz_http_start(const char *host, int port, int threads,
+                              int max_connections, struct mz_app *app,
+                              struct mz_metrics *metrics, char *err,
+                              size_t err_len)
+{
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
+                  &addr.sin_addr) != 1) {
+        snprintf(err, err_len, "listen address %s is not an IPv4 address", host);
+        return NULL;
+    }
+    struct mz_http *http = calloc(1, sizeof *http);
+    if (!http) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    http->app = app;
+    http->metrics = metrics;
+    http->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
+        NULL, on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    if (!http->daemon) {
+        snprintf(err, err_len, "cannot listen on %s:%d", host, port);
+        free(http);
+        return NULL;
+    }
+    return http;
+}
+
+void mz_http_stop(struct mz_http *http)
+{
+    if (!http)
+        return;
+    MHD_quiesce_daemon(http->daemon);
+    MHD_stop_daemon(http->daemon);
+    free(http);
+}

@@ -1,0 +1,611 @@
+/*-------------------------------------------------------------------------
+ * event_writer.c
+ *    Group commit of the event log.
+ *
+ * Request threads queue a submission (their events, borrowed) and sleep on
+ * their own condition variable. The writer thread takes every queued
+ * submission up to max_batch_rows, drops event_ids repeated within the
+ * batch, and inserts the rest with ONE statement (arrays unnested by the
+ * server, ON CONFLICT DO NOTHING RETURNING event_id, seq) that commits on
+ * its own, so a whole batch costs one round trip and one fsync. While it
+ * commits, the next batch gathers in the queue.
+ *
+ * When PostgreSQL is unreachable the writer marks itself down: queued and
+ * new submissions fail at once with MZ_ERR_DB_UNAVAILABLE, and the writer
+ * thread tries to reconnect with a bounded exponential backoff, sleeping
+ * on a timed wait in between, so nothing spins.
+ *
+ * Interface routines: see event_writer.h.
+ *-------------------------------------------------------------------------
+ */
+#include "store/event_writer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/pg.h"
+
+/* Reconnect backoff: first retry soon (a restart takes about a second),
+ * then back off so a long outage costs nothing, but never wait so long
+ * that recovery is noticeably late. */
+#define MZ_WRITER_BACKOFF_MIN_MS 100
+#define MZ_WRITER_BACKOFF_MAX_MS 2000
+
+/* The nine columns of one event, as the server unnests them. */
+#define MZ_WRITER_COLUMNS 9
+
+enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
+
+static const struct mz_pg_stmt writer_stmts[] = {
+    /* ORDER BY n: seq follows submission order within the batch, so one
+     * client's events keep their order in the log. */
+    [S_INSERT] = {S_INSERT, "mz_events_insert",
+        "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
+        " value, quantity, dwell_ms) "
+        "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
+        " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
+        "ORDER BY n "
+        "ON CONFLICT (event_id) DO NOTHING "
+        "RETURNING event_id, seq", MZ_WRITER_COLUMNS},
+    /* After a connection broke mid-statement we cannot know whether the
+     * INSERT committed; rows of the batch newer than our last known seq
+     * are ours. */
+    [S_RECOVER] = {S_RECOVER, "mz_events_recover",
+        "SELECT event_id, seq FROM events "
+        "WHERE seq > $1 AND event_id = ANY($2::text[])", 2},
+    [S_LAST_SEQ] = {S_LAST_SEQ, "mz_events_writer_last_seq",
+        "SELECT coalesce(max(seq), 0) FROM events", 0},
+};
+
+/* One mz_event_writer_submit call, on the submitter's stack. */
+struct submission {
+    struct mz_event_record *events;  /* borrowed from the submitter */
+    size_t n;
+    enum mz_status status;
+    bool done;
+    pthread_cond_t done_cond;
+    struct submission *next;
+};
+
+/* Open-addressing set of the batch's event_ids. */
+struct id_slot {
+    const char *id;                  /* borrowed; NULL: empty */
+    struct mz_event_record *rec;     /* first record with this id */
+    bool accepted;
+};
+
+struct mz_event_writer {
+    char *conninfo;                  /* owned */
+    size_t max_batch_rows;
+    mz_events_committed_fn on_committed;
+    void *ctx;
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;            /* guards everything down to stats */
+    pthread_cond_t work;             /* queue, stop or backoff changed */
+    struct submission *head;
+    struct submission *tail;
+    bool stopping;
+    bool db_down;                    /* no connection: submit fails fast */
+    struct mz_event_writer_stats stats;
+
+    /* Used by the writer thread only. */
+    struct mz_pg_conn pg;
+    int64_t last_seq;                /* highest seq we know we committed */
+    struct id_slot *slots;           /* owned */
+    size_t slots_cap;                /* power of two */
+    struct mz_event_record **firsts; /* owned: unique records of a batch */
+    struct mz_event_record **accepted; /* owned: inserted, for callback */
+    size_t rows_cap;
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t hash_id(const char *s)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static struct id_slot *find_slot(struct mz_event_writer *w, const char *id)
+{
+    size_t mask = w->slots_cap - 1;
+    size_t i = (size_t)hash_id(id) & mask;
+
+    /* Invariant: the table is at most half full, so probing ends. */
+    while (w->slots[i].id != NULL && strcmp(w->slots[i].id, id) != 0)
+        i = (i + 1) & mask;
+    return &w->slots[i];
+}
+
+/* Sizes the per-batch buffers for rows records. */
+static bool reserve_rows(struct mz_event_writer *w, size_t rows)
+{
+    size_t cap = 64;
+
+    while (cap < 2 * rows)
+        cap *= 2;
+    if (cap > w->slots_cap) {
+        free(w->slots);
+        w->slots = malloc(cap * sizeof *w->slots);
+        w->slots_cap = w->slots ? cap : 0;
+        if (w->slots == NULL)
+            return false;
+    }
+    if (rows > w->rows_cap) {
+        free(w->firsts);
+        free(w->accepted);
+        w->firsts = malloc(rows * sizeof *w->firsts);
+        w->accepted = malloc(rows * sizeof *w->accepted);
+        w->rows_cap = (w->firsts && w->accepted) ? rows : 0;
+        if (w->rows_cap == 0)
+            return false;
+    }
+    memset(w->slots, 0, w->slots_cap * sizeof *w->slots);
+    return true;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+    const struct mz_event_record *x = *(const struct mz_event_record *const *)a;
+    const struct mz_event_record *y = *(const struct mz_event_record *const *)b;
+
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Marks the records of rows (event_id, seq) as inserted by us. */
+static void accept_rows(struct mz_event_writer *w, const PGresult *res,
+                        size_t *n_accepted)
+{
+    for (int r = 0; r < PQntuples(res); r++) {
+        struct id_slot *slot = find_slot(w, PQgetvalue(res, r, 0));
+
+        if (slot->id == NULL || slot->accepted)
+            continue;
+        slot->accepted = true;
+        slot->rec->seq = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+        w->accepted[(*n_accepted)++] = slot->rec;
+    }
+}
+
+/* Builds the column arrays of the n unique records and runs the INSERT. */
+static enum mz_status insert_rows(struct mz_event_writer *w,
+                                  struct mz_event_record *const *recs,
+                                  size_t n, size_t *n_accepted)
+{
+    static const uint32_t oids[MZ_WRITER_COLUMNS] = {
+        MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
+        MZ_PG_OID_TEXT, MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
+        MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4, MZ_PG_OID_INT4};
+    struct mz_pg_array cols[MZ_WRITER_COLUMNS];
+    const char *values[MZ_WRITER_COLUMNS];
+    int lengths[MZ_WRITER_COLUMNS];
+    int formats[MZ_WRITER_COLUMNS];
+    PGresult *res = NULL;
+    enum mz_status st = MZ_OK;
+
+    for (int k = 0; k < MZ_WRITER_COLUMNS; k++)
+        mz_pg_array_init(&cols[k], oids[k]);
+    for (size_t i = 0; i < n; i++) {
+        const struct mz_event_record *ev = recs[i];
+
+        mz_pg_array_add_text(&cols[0], ev->event_id);
+        mz_pg_array_add_text(&cols[1], ev->client_id);
+        mz_pg_array_add_text(&cols[2], ev->item_id);
+        mz_pg_array_add_text(&cols[3], mz_event_type_name(ev->type));
+        mz_pg_array_add_int8(&cols[4], ev->ts);
+        mz_pg_array_add_text(&cols[5], ev->channel);
+        mz_pg_array_add_float8(&cols[6], ev->value);
+        mz_pg_array_add_int4(&cols[7], ev->quantity);
+        mz_pg_array_add_int4(&cols[8], ev->dwell_ms);
+    }
+    for (int k = 0; k < MZ_WRITER_COLUMNS; k++) {
+        if (!mz_pg_array_finish(&cols[k])) {
+            st = MZ_ERR_NOMEM;
+            goto cleanup;
+        }
+        values[k] = cols[k].buf;
+        lengths[k] = (int)cols[k].len;
+        formats[k] = 1;
+    }
+    st = mz_pg_exec(&w->pg, &writer_stmts[S_INSERT], values, lengths, formats,
+                    0, &res);
+    if (st == MZ_OK)
+        accept_rows(w, res, n_accepted);
+
+cleanup:
+    PQclear(res);
+    for (int k = 0; k < MZ_WRITER_COLUMNS; k++)
+        mz_pg_array_release(&cols[k]);
+    return st;
+}
+
+/* Finds which of the n records a broken connection committed after all. */
+static enum mz_status recover_rows(struct mz_event_writer *w,
+                                   struct mz_event_record *const *recs,
+                                   size_t n, size_t *n_accepted)
+{
+    struct mz_pg_array ids;
+    char after[24];
+    const char *values[2];
+    int lengths[2] = {0, 0};
+    const int formats[2] = {0, 1};
+    PGresult *res = NULL;
+    enum mz_status st;
+
+    mz_pg_array_init(&ids, MZ_PG_OID_TEXT);
+    for (size_t i = 0; i < n; i++)
+        mz_pg_array_add_text(&ids, recs[i]->event_id);
+    if (!mz_pg_array_finish(&ids)) {
+        mz_pg_array_release(&ids);
+        return MZ_ERR_NOMEM;
+    }
+    snprintf(after, sizeof after, "%" PRId64, w->last_seq);
+    values[0] = after;
+    values[1] = ids.buf;
+    lengths[1] = (int)ids.len;
+    st = mz_pg_exec(&w->pg, &writer_stmts[S_RECOVER], values, lengths, formats,
+                    0, &res);
+    if (st == MZ_OK)
+        accept_rows(w, res, n_accepted);
+    PQclear(res);
+    mz_pg_array_release(&ids);
+    return st;
+}
+
+static enum mz_status connect_writer(struct mz_event_writer *w, char *err,
+                                     size_t err_len)
+{
+    return mz_pg_connect(&w->pg, w->conninfo, err, err_len);
+}
+
+/* Commits the submissions of one batch (a list linked by next). On MZ_OK
+ * every record's seq is set and on_committed has been called. */
+static enum mz_status commit_batch(struct mz_event_writer *w,
+                                   struct submission *batch, size_t rows,
+                                   uint64_t *duplicates)
+{
+    size_t n_firsts = 0, n_accepted = 0, n_pending;
+    bool reused = mz_pg_conn_ok(&w->pg);
+    enum mz_status st;
+    char err[256];
+
+    if (!reserve_rows(w, rows))
+        return MZ_ERR_NOMEM;
+    for (struct submission *s = batch; s != NULL; s = s->next) {
+        for (size_t i = 0; i < s->n; i++) {
+            struct mz_event_record *ev = &s->events[i];
+            struct id_slot *slot = find_slot(w, ev->event_id);
+
+            ev->seq = 0;
+            if (slot->id != NULL)
+                continue;        /* repeated within the batch */
+            slot->id = ev->event_id;
+            slot->rec = ev;
+            w->firsts[n_firsts++] = ev;
+        }
+    }
+
+    if (!reused && connect_writer(w, err, sizeof err) != MZ_OK)
+        return MZ_ERR_DB_UNAVAILABLE;
+    st = insert_rows(w, w->firsts, n_firsts, &n_accepted);
+    if (st == MZ_ERR_DB_UNAVAILABLE && reused &&
+        connect_writer(w, err, sizeof err) == MZ_OK) {
+        /* The connection died while idle or during the statement: the
+         * statement may have committed, so first collect what did, then
+         * insert the rest. Each row still ends up accepted exactly once. */
+        n_accepted = 0;
+        st = recover_rows(w, w->firsts, n_firsts, &n_accepted);
+        if (st == MZ_OK) {
+            /* Compact the rest to the front (the write index never passes
+             * the read index); the recovered ones are in accepted[]. */
+            n_pending = 0;
+            for (size_t i = 0; i < n_firsts; i++)
+                if (!find_slot(w, w->firsts[i]->event_id)->accepted)
+                    w->firsts[n_pending++] = w->firsts[i];
+            n_firsts = n_pending;
+            st = insert_rows(w, w->firsts, n_pending, &n_accepted);
+        }
+    }
+    if (st != MZ_OK) {
+        for (size_t i = 0; i < n_firsts; i++)
+            w->firsts[i]->seq = 0;
+        for (size_t i = 0; i < n_accepted; i++)
+            w->accepted[i]->seq = 0;
+        return st;
+    }
+
+    qsort(w->accepted, n_accepted, sizeof *w->accepted, by_seq);
+    if (n_accepted > 0)
+        w->last_seq = w->accepted[n_accepted - 1]->seq;
+    if (w->on_committed != NULL && n_accepted > 0)
+        w->on_committed(w->ctx,
+                        (const struct mz_event_record *const *)w->accepted,
+                        n_accepted);
+    *duplicates = rows - n_accepted;
+    return MZ_OK;
+}
+
+/* Wakes the submitters of batch with status; the caller holds w->lock. */
+static void finish(struct submission *batch, enum mz_status status)
+{
+    while (batch != NULL) {
+        struct submission *next = batch->next;
+
+        batch->status = status;
+        batch->done = true;
+        pthread_cond_signal(&batch->done_cond);
+        /* batch may be gone once its owner gets the lock: not touched
+         * again. */
+        batch = next;
+    }
+}
+
+/* Runs one batch and wakes all its submitters. When the batch fails
+ * because of its content, runs each submission alone so only the faulty
+ * one fails. The caller does not hold w->lock. Returns
+ * MZ_ERR_DB_UNAVAILABLE when the database was lost, else MZ_OK. */
+static enum mz_status run_batch(struct mz_event_writer *w,
+                                struct submission *batch, size_t rows)
+{
+    uint64_t duplicates = 0;
+    double start = now_ms();
+    enum mz_status st = commit_batch(w, batch, rows, &duplicates);
+
+    if ((st == MZ_ERR_DB || st == MZ_ERR_INVALID) && batch->next != NULL) {
+        struct submission *s = batch;
+
+        while (s != NULL) {
+            struct submission *next = s->next;
+
+            s->next = NULL;
+            if (run_batch(w, s, s->n) == MZ_ERR_DB_UNAVAILABLE) {
+                pthread_mutex_lock(&w->lock);
+                finish(next, MZ_ERR_DB_UNAVAILABLE);
+                pthread_mutex_unlock(&w->lock);
+                return MZ_ERR_DB_UNAVAILABLE;
+            }
+            s = next;
+        }
+        return MZ_OK;
+    }
+
+    pthread_mutex_lock(&w->lock);
+    if (st == MZ_OK) {
+        w->stats.commits++;
+        w->stats.rows_inserted += rows - duplicates;
+        w->stats.rows_duplicate += duplicates;
+        w->stats.last_commit_ms = now_ms() - start;
+        w->stats.last_seq = w->last_seq;
+    } else {
+        w->stats.errors++;
+    }
+    finish(batch, st);
+    pthread_mutex_unlock(&w->lock);
+    return st == MZ_ERR_DB_UNAVAILABLE ? st : MZ_OK;
+}
+
+static void *writer_main(void *arg)
+{
+    struct mz_event_writer *w = arg;
+    int backoff_ms = MZ_WRITER_BACKOFF_MIN_MS;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        struct submission *batch, *last;
+        size_t rows;
+        enum mz_status st;
+
+        while (w->head == NULL && !w->stopping && !w->db_down)
+            pthread_cond_wait(&w->work, &w->lock);
+
+        if (w->db_down) {
+            struct timespec until;
+            char err[256];
+            bool up;
+
+            if (w->stopping)
+                break;
+            pthread_mutex_unlock(&w->lock);
+            up = connect_writer(w, err, sizeof err) == MZ_OK;
+            pthread_mutex_lock(&w->lock);
+            if (up) {
+                fprintf(stderr, "maison: event writer: reconnected\n");
+                w->db_down = false;
+                backoff_ms = MZ_WRITER_BACKOFF_MIN_MS;
+                continue;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += backoff_ms / 1000;
+            until.tv_nsec += (long)(backoff_ms % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            /* Woken early only by stop; submissions fail fast meanwhile. */
+            while (!w->stopping &&
+                   pthread_cond_timedwait(&w->work, &w->lock, &until) !=
+                       ETIMEDOUT)
+                ;
+            backoff_ms = backoff_ms * 2 > MZ_WRITER_BACKOFF_MAX_MS
+                             ? MZ_WRITER_BACKOFF_MAX_MS
+                             : backoff_ms * 2;
+            continue;
+        }
+        if (w->head == NULL)
+            break;               /* stopping, and everything is committed */
+
+        /* Take whole submissions up to max_batch_rows; a submission
+         * larger than that goes alone rather than being split, so it
+         * stays all or nothing. */
+        batch = last = w->head;
+        rows = batch->n;
+        while (last->next != NULL &&
+               rows + last->next->n <= w->max_batch_rows) {
+            last = last->next;
+            rows += last->n;
+        }
+        w->head = last->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&w->lock);
+
+        st = run_batch(w, batch, rows);
+
+        pthread_mutex_lock(&w->lock);
+        if (st == MZ_ERR_DB_UNAVAILABLE) {
+            /* Nothing of the batch was written (run_batch failed it). Fail
+             * everything queued behind it now, rather than let each wait
+             * its turn for a connection that is not coming back soon. */
+            fprintf(stderr, "maison: event writer: PostgreSQL unavailable"
+                            "%s%s; retrying in the background\n",
+                    w->pg.message[0] ? ": " : "", w->pg.message);
+            mz_pg_conn_reset(&w->pg);
+            w->db_down = true;
+            finish(w->head, MZ_ERR_DB_UNAVAILABLE);
+            w->head = w->tail = NULL;
+        }
+    }
+    finish(w->head, MZ_ERR_SHUTTING_DOWN);
+    w->head = w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+struct mz_event_writer *mz_event_writer_start(const char *conninfo,
+                                              size_t max_batch_rows,
+                                              mz_events_committed_fn on_committed,
+                                              void *ctx, char *err,
+                                              size_t err_len)
+{
+    struct mz_event_writer *w = NULL;
+    pthread_condattr_t attr;
+    PGresult *res = NULL;
+
+    w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        snprintf(err, err_len, "out of memory starting the event writer");
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->work, &attr);
+    pthread_condattr_destroy(&attr);
+    w->max_batch_rows = max_batch_rows > 0 ? max_batch_rows : 1;
+    w->on_committed = on_committed;
+    w->ctx = ctx;
+    w->conninfo = strdup(conninfo);
+    if (w->conninfo == NULL) {
+        snprintf(err, err_len, "out of memory starting the event writer");
+        goto fail;
+    }
+    if (connect_writer(w, err, err_len) != MZ_OK)
+        goto fail;
+    if (mz_pg_exec(&w->pg, &writer_stmts[S_LAST_SEQ], NULL, NULL, NULL, 0,
+                   &res) != MZ_OK) {
+        snprintf(err, err_len, "event writer: reading the end of the log: %s",
+                 w->pg.message);
+        goto fail;
+    }
+    w->last_seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    w->stats.last_seq = w->last_seq;
+    PQclear(res);
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        snprintf(err, err_len, "cannot start the event writer thread");
+        goto fail;
+    }
+    w->thread_started = true;
+    return w;
+
+fail:
+    mz_event_writer_stop(w);
+    return NULL;
+}
+
+void mz_event_writer_stop(struct mz_event_writer *writer)
+{
+    if (writer == NULL)
+        return;
+    if (writer->thread_started) {
+        pthread_mutex_lock(&writer->lock);
+        writer->stopping = true;
+        pthread_cond_broadcast(&writer->work);
+        pthread_mutex_unlock(&writer->lock);
+        pthread_join(writer->thread, NULL);
+    }
+    mz_pg_conn_reset(&writer->pg);
+    pthread_cond_destroy(&writer->work);
+    pthread_mutex_destroy(&writer->lock);
+    free(writer->accepted);
+    free(writer->firsts);
+    free(writer->slots);
+    free(writer->conninfo);
+    free(writer);
+}
+
+enum mz_status mz_event_writer_submit(struct mz_event_writer *writer,
+                                      struct mz_event_record *events, size_t n)
+{
+    struct submission sub;
+    enum mz_status st;
+
+    for (size_t i = 0; i < n; i++)
+        if (events[i].event_id == NULL || events[i].client_id == NULL)
+            return MZ_ERR_INVALID;
+    if (n == 0)
+        return MZ_OK;
+    memset(&sub, 0, sizeof sub);
+    sub.events = events;
+    sub.n = n;
+    pthread_cond_init(&sub.done_cond, NULL);
+
+    pthread_mutex_lock(&writer->lock);
+    if (writer->stopping || writer->db_down) {
+        st = writer->stopping ? MZ_ERR_SHUTTING_DOWN : MZ_ERR_DB_UNAVAILABLE;
+        pthread_mutex_unlock(&writer->lock);
+        pthread_cond_destroy(&sub.done_cond);
+        return st;
+    }
+    if (writer->tail != NULL)
+        writer->tail->next = &sub;
+    else
+        writer->head = &sub;
+    writer->tail = &sub;
+    pthread_cond_signal(&writer->work);
+    while (!sub.done)
+        pthread_cond_wait(&sub.done_cond, &writer->lock);
+    st = sub.status;
+    pthread_mutex_unlock(&writer->lock);
+    pthread_cond_destroy(&sub.done_cond);
+    return st;
+}
+
+void mz_event_writer_stats(struct mz_event_writer *writer,
+                           struct mz_event_writer_stats *out)
+{
+    pthread_mutex_lock(&writer->lock);
+    *out = writer->stats;
+    pthread_mutex_unlock(&writer->lock);
+}

@@ -1,0 +1,556 @@
+#!/usr/bin/env python3
+"""bench.py: Maison's end-to-end benchmark (run by run_bench.sh, which puts
+it under tests/harness/with_pg.sh).
+
+Starts maisond against the temporary cluster, loads a catalog of
+BENCH_ITEMS items (5 brands x 10 categories) and BENCH_CLIENTS clients with
+a few events each, then measures, all on 127.0.0.1:
+  (a) events/s accepted durably: wrk, 64 connections, 100-event batches;
+  (b) recommendations: p50/p99/p99.9 at a fixed 1,000 req/s (loadgen, open
+      loop) and maximum req/s (wrk, 64 connections);
+  (c) resident bytes per client;
+  (d) baselines in the same run: pgbench 64 clients inserting 100 rows per
+      transaction into a copy of the events table; nginx serving a static
+      file vs GET /healthz, same wrk settings;
+  (e) recommendation latency with a 20-rule brand rule set vs none.
+and prints a summary table. Each section that fails prints n/a and the
+reason; the rest still runs. Exit status 0 when every section ran.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import maison_test as mt
+
+ITEMS = int(os.environ.get("BENCH_ITEMS", "50000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "10000"))
+EVENTS_PER_CLIENT = 5
+BRANDS = 5
+CATEGORIES = 10
+CONNS = 64
+WRK_THREADS = 2
+EVENTS_S = int(os.environ.get("BENCH_EVENTS_S", "20"))
+WRK_S = int(os.environ.get("BENCH_WRK_S", "10"))
+FIXED_RATE = int(os.environ.get("BENCH_RATE", "1000"))
+FIXED_S = int(os.environ.get("BENCH_FIXED_S", "15"))
+PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+LOADGEN = os.environ.get("LOADGEN", "./tests/bench/loadgen")
+
+RESULTS = {}
+FAILED = []
+TMP = tempfile.mkdtemp(prefix="mzbench.")
+
+
+def log(msg):
+    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg))
+    sys.stdout.flush()
+
+
+def section(name):
+    """Decorator: runs the section, records n/a and the reason on error."""
+    def wrap(fn):
+        def run(*a, **kw):
+            log("== %s" % name)
+            t0 = time.monotonic()
+            try:
+                fn(*a, **kw)
+            except Exception as e:          # report and go on
+                FAILED.append(name)
+                log("   %s: FAILED: %s: %s" % (name, type(e).__name__, e))
+            log("   (%.1f s)" % (time.monotonic() - t0))
+        return run
+    return wrap
+
+
+def run(cmd, timeout, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=timeout, **kw)
+    out = p.stdout.decode("utf-8", "replace")
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d:\n%s" % (cmd[0], p.returncode,
+                                                  out[-2000:]))
+    return out
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def _seconds(tok):
+    m = re.match(r"([0-9.]+)(us|ms|s|m)$", tok)
+    if not m:
+        return None
+    return float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0,
+                                "m": 60.0}[m.group(2)]
+
+
+def wrk(url, seconds, script=None, env=None):
+    cmd = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds,
+           "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append(url)
+    e = dict(os.environ)
+    e.update(env or {})
+    out = run(cmd, timeout=seconds + 60, env=e)
+    res = {"raw": out}
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in ([0-9.]+)(\w+)", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                  r"timeout (\d+)", out)
+    res["socket_errors"] = sum(map(int, m.groups())) if m else 0
+    for q in ("50", "99"):
+        m = re.search(r"^\s+%s%%\s+(\S+)" % q, out, re.M)
+        res["p" + q] = _seconds(m.group(1)) if m else None
+    return res
+
+
+def loadgen(port, path, rate, seconds, conns=32, ids=None):
+    cmd = [LOADGEN, "-p", str(port), "-r", str(rate), "-d", str(seconds),
+           "-c", str(conns), "-n", str(ids or CLIENTS), path]
+    out = run(cmd, timeout=seconds + 60)
+    m = re.search(r"loadgen: (.*)$", out, re.M)
+    if not m:
+        raise RuntimeError("loadgen printed no result:\n" + out)
+    res = {k: float(v) for k, v in
+           (kv.split("=") for kv in m.group(1).split())}
+    res["line"] = out.splitlines()[0]
+    return res
+
+
+# ---------------------------------------------------------------- data
+
+
+def item_doc(n):
+    return {"item_id": "i%d" % n, "brand": "br%d" % (n % BRANDS),
+            "category": "cat%d" % ((n // BRANDS) % CATEGORIES),
+            "price": float(20 + (n * 37) % 2000), "currency": "EUR",
+            "available": True, "stock": 1 + n % 50,
+            "launch_at": "2020-01-01T00:00:00Z",
+            "end_at": "2099-01-01T00:00:00Z",
+            "attributes": {"color": "c%d" % (n % 7)},
+            "tags": ["t%d" % (n % 13)]}
+
+
+def parallel(jobs, fn, threads):
+    """Runs fn(job) for every job on threads threads; raises the first
+    error."""
+    errors = []
+    lock = threading.Lock()
+    it = iter(jobs)
+
+    def worker():
+        while True:
+            with lock:
+                job = next(it, None)
+            if job is None or errors:
+                return
+            try:
+                fn(job)
+            except Exception as e:
+                errors.append(e)
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+def expect_200(r, what):
+    if r.status != 200:
+        raise RuntimeError("%s: %r" % (what, r))
+    return r.json()
+
+
+RULES_20 = {
+    # 20 constraints: allow (1), exclude x4, price min, max, 4 tier floors,
+    # max_per_category, frequency cap, exclude_purchased, 5 repurchasable
+    # categories, exclude_dismissed_days.
+    "categories": {"allow": ["cat%d" % i for i in range(CATEGORIES)],
+                   "exclude": ["cat6", "cat7", "cat8", "cat9"]},
+    "price": {"min": 30, "max": 1900,
+              "min_by_tier": {"prospect": 100, "client": 50, "vip": 0,
+                              "vic": 0}},
+    "max_per_category": 3,
+    "frequency_cap": {"max_per_item_per_day": 3},
+    "exclude_purchased": {"enabled": True,
+                          "repurchasable_categories": ["cat0", "cat1",
+                                                       "cat2", "cat3",
+                                                       "cat4"]},
+    "exclude_dismissed_days": 30,
+}
+
+
+# ---------------------------------------------------------------- sections
+
+SRV = None
+
+
+@section("prepare PostgreSQL (max_connections for 64 pgbench clients)")
+def prepare_pg():
+    mt.psql("ALTER SYSTEM SET max_connections = 200")
+    mt.pg_stop()
+    mt.pg_start()
+    log("   max_connections = %s" % mt.psql("SHOW max_connections").strip())
+
+
+@section("load catalog")
+def load_catalog():
+    t0 = time.monotonic()
+    chunks = [list(range(i, min(i + 1000, ITEMS)))
+              for i in range(0, ITEMS, 1000)]
+    parallel(chunks, lambda ch: expect_200(
+        SRV.put("/v1/catalog/items", {"items": [item_doc(n) for n in ch]},
+                timeout=120), "PUT catalog"), threads=2)
+    dt = time.monotonic() - t0
+    RESULTS["catalog_items_per_s"] = ITEMS / dt
+    log("   %d items in %.1f s (%.0f items/s)" % (ITEMS, dt, ITEMS / dt))
+
+
+@section("load clients; resident bytes per client")
+def load_clients():
+    time.sleep(1)
+    rss0 = SRV.rss_bytes()
+    mem0 = SRV.metric("maison_clients_in_memory") or 0
+    types = ["view", "view", "click", "add_to_cart", "view"]
+    events = []
+    now = int(time.time()) - 3600
+    for c in range(CLIENTS):
+        for j in range(EVENTS_PER_CLIENT):
+            events.append({"event_id": "load-%d-%d" % (c, j),
+                           "client_id": "c%d" % c,
+                           "item_id": "i%d" % ((c * 7919 + j * 104729)
+                                               % ITEMS),
+                           "type": types[j], "ts": now + j})
+    batches = [events[i:i + 1000] for i in range(0, len(events), 1000)]
+    t0 = time.monotonic()
+    parallel(batches, lambda b: expect_200(
+        SRV.post("/v1/events", {"events": b}, timeout=120), "POST events"),
+        threads=4)
+    dt = time.monotonic() - t0
+    time.sleep(2)
+    rss1 = SRV.rss_bytes()
+    mem1 = SRV.metric("maison_clients_in_memory") or 0
+    RESULTS["rss_after_catalog"] = rss0
+    RESULTS["rss_after_clients"] = rss1
+    RESULTS["clients_in_memory"] = mem1
+    n = max(1, mem1 - mem0) if mem1 > mem0 else CLIENTS
+    RESULTS["bytes_per_client"] = (rss1 - rss0) / n
+    log("   %d events for %d clients in %.1f s; RSS %.1f -> %.1f MiB; "
+        "maison_clients_in_memory %d -> %d; %.0f bytes/client"
+        % (len(events), CLIENTS, dt, rss0 / 2**20, rss1 / 2**20, mem0, mem1,
+           RESULTS["bytes_per_client"]))
+
+
+@section("(b) recommendations at a fixed rate (loadgen) and max (wrk)")
+def bench_recommendations():
+    path = "/v1/clients/c{}/recommendations?k=10"
+    loadgen(SRV.port, path, FIXED_RATE, 3)              # warm-up
+    r = loadgen(SRV.port, path, FIXED_RATE, FIXED_S)
+    log("   " + r["line"])
+    RESULTS["recs_fixed"] = r
+    w = wrk("http://127.0.0.1:%d/" % SRV.port, WRK_S,
+            script=os.path.join(HERE, "recs.lua"),
+            env={"BENCH_CLIENTS": str(CLIENTS)})
+    log("   wrk: %.0f req/s, non-2xx %d, socket errors %d, p50 %s ms, "
+        "p99 %s ms" % (w["rps"], w["non2xx"], w["socket_errors"],
+                       fmt(w["p50"] and w["p50"] * 1e3, "%.2f"),
+                       fmt(w["p99"] and w["p99"] * 1e3, "%.2f")))
+    RESULTS["recs_max"] = w
+
+
+@section("(e) recommendation latency, 20-rule set vs none")
+def bench_rules():
+    path = "/v1/clients/c{}/recommendations?k=10&brand=br1"
+    # Compare latencies below saturation: at a rate the server cannot
+    # sustain both runs measure queueing, not the cost of the rules.
+    max_rps = RESULTS.get("recs_max", {}).get("rps") or 0
+    rate = FIXED_RATE
+    if max_rps and max_rps * 0.5 < rate:
+        rate = max(50, int(max_rps * 0.5))
+    RESULTS["rules_rate"] = rate
+    log("   rate %d req/s (half the measured maximum when that is below "
+        "%d)" % (rate, FIXED_RATE))
+    loadgen(SRV.port, path, rate, 3)                    # warm-up
+    none = loadgen(SRV.port, path, rate, FIXED_S)
+    log("   no rules: " + none["line"])
+    doc = expect_200(SRV.put("/v1/brands/br1/rules", RULES_20), "PUT rules")
+    log("   rules version %s" % doc.get("version"))
+    loadgen(SRV.port, path, rate, 3)                    # warm-up
+    rules = loadgen(SRV.port, path, rate, FIXED_S)
+    log("   20 rules: " + rules["line"])
+    RESULTS["rules_none"] = none
+    RESULTS["rules_20"] = rules
+
+
+@section("(d) GET /healthz vs nginx static file (wrk)")
+def bench_healthz_vs_nginx():
+    w = wrk("http://127.0.0.1:%d/healthz" % SRV.port, WRK_S)
+    RESULTS["healthz"] = w
+    log("   maisond /healthz: %.0f req/s (non-2xx %d)" % (w["rps"],
+                                                         w["non2xx"]))
+    port = mt.free_port()
+    root = os.path.join(TMP, "nginx")
+    os.makedirs(os.path.join(root, "www"))
+    with open(os.path.join(root, "www", "healthz"), "w") as f:
+        f.write('{"status":"ok"}')
+    conf = os.path.join(root, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""worker_processes 2;
+daemon off;
+%s
+pid %s/nginx.pid;
+error_log %s/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %s/body;
+  proxy_temp_path %s/proxy;
+  fastcgi_temp_path %s/fastcgi;
+  uwsgi_temp_path %s/uwsgi;
+  scgi_temp_path %s/scgi;
+  server {
+    listen 127.0.0.1:%d;
+    root %s/www;
+    default_type application/json;
+  }
+}
+""" % ("user root;" if os.getuid() == 0 else "", root, root, root, root,
+            root, root, root, port, root))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    p = subprocess.Popen([nginx, "-c", conf, "-p", root],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                if mt.request(port, "GET", "/healthz").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        n = wrk("http://127.0.0.1:%d/healthz" % port, WRK_S)
+    finally:
+        p.send_signal(signal.SIGQUIT)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    RESULTS["nginx"] = n
+    log("   nginx static file: %.0f req/s" % n["rps"])
+
+
+def events_in_log():
+    try:
+        return int(mt.psql("SELECT count(*) FROM events").strip())
+    except Exception:
+        return None
+
+
+@section("(a) durable ingestion: wrk, 64 connections, 100-event batches")
+def bench_events():
+    acc0 = SRV.metric("maison_events_accepted_total") or 0
+    rows0 = events_in_log()
+    t0 = time.monotonic()
+    w = wrk("http://127.0.0.1:%d/v1/events" % SRV.port, EVENTS_S,
+            script=os.path.join(HERE, "events.lua"),
+            env={"BENCH_CLIENTS": str(CLIENTS), "BENCH_ITEMS": str(ITEMS),
+                 "BENCH_BATCH": "100", "BENCH_RUN": str(int(time.time()))})
+    dt = time.monotonic() - t0
+    acc1 = SRV.metric("maison_events_accepted_total") or 0
+    rows1 = events_in_log()
+    eps = (acc1 - acc0) / EVENTS_S
+    RESULTS["events_per_s"] = eps
+    RESULTS["events_wrk"] = w
+    log("   %d requests (%.0f req/s), non-2xx %d, socket errors %d; "
+        "accepted %d events -> %.0f events/s (wall %.1f s)"
+        % (w["requests"], w["rps"], w["non2xx"], w["socket_errors"],
+           acc1 - acc0, eps, dt))
+    if rows0 is not None and rows1 is not None:
+        log("   rows added to the events table: %d" % (rows1 - rows0))
+        RESULTS["events_rows_added"] = rows1 - rows0
+
+
+@section("(d) pgbench baseline: 64 clients, 100-row INSERT per transaction")
+def bench_pgbench():
+    kv = mt.parse_conninfo(os.environ["MAISON_TEST_DATABASE_URL"])
+    mt.psql('DROP DATABASE IF EXISTS mz_pgbench')
+    mt.psql('CREATE DATABASE mz_pgbench')
+    db = mt.conninfo_for_db(os.environ["MAISON_TEST_DATABASE_URL"],
+                            "mz_pgbench")
+    # The same shape as store/sql/0001-init.sql's events table.
+    mt.psql("""CREATE TABLE bench_events (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id text NOT NULL UNIQUE, client_id text NOT NULL,
+        item_id text, type text NOT NULL, ts timestamptz NOT NULL,
+        channel text, value double precision NOT NULL DEFAULT 0,
+        quantity integer NOT NULL DEFAULT 1,
+        dwell_ms integer NOT NULL DEFAULT 0,
+        received_at timestamptz NOT NULL DEFAULT now());
+        CREATE INDEX bench_events_client_seq ON bench_events (client_id, seq);
+        """, db)
+    # One variable per row (pgbench allows at most 255 per statement); the
+    # other values are literals, as a client would send them.
+    rows = ",\n".join(
+        "(:r || '-%d', 'c%d', 'i%d', 'view', now())"
+        % (i, (i * 7919) % CLIENTS, (i * 104729) % ITEMS) for i in range(100))
+    script = os.path.join(TMP, "insert100.sql")
+    with open(script, "w") as f:
+        f.write("\\set r random(1, 1000000000000000)\n")
+        f.write("INSERT INTO bench_events (event_id, client_id, item_id, "
+                "type, ts) VALUES\n%s;\n" % rows)
+    exe = os.path.join(mt.pg_bindir(), "pgbench")
+    if not os.access(exe, os.X_OK):
+        exe = "pgbench"
+    # 64 clients as specified; 8 clients as well, because on 2 cores 64
+    # backends contend and PostgreSQL itself does better with fewer.
+    for clients, key, seconds in ((CONNS, "pgbench_rows_per_s", PGBENCH_S),
+                                  (8, "pgbench8_rows_per_s",
+                                   max(5, PGBENCH_S // 2))):
+        out = run([exe, "-n", "-c", str(clients), "-j", str(WRK_THREADS),
+                   "-T", str(seconds), "-M", "prepared", "-f", script,
+                   "-h", kv.get("host", "127.0.0.1"),
+                   "-p", kv.get("port", "5432"),
+                   "-U", kv.get("user", "postgres"), "mz_pgbench"],
+                  timeout=seconds + 120)
+        m = re.search(r"tps = ([0-9.]+) \(without initial connection "
+                      r"time\)", out)
+        if not m:
+            raise RuntimeError("no tps in pgbench output:\n" + out[-1500:])
+        tps = float(m.group(1))
+        RESULTS[key] = tps * 100
+        log("   pgbench -c %d: %.1f tps -> %.0f rows/s"
+            % (clients, tps, tps * 100))
+
+
+# ---------------------------------------------------------------- summary
+
+
+def fmt(v, spec="%.0f"):
+    return "n/a" if v is None else spec % v
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def summary():
+    r = RESULTS
+    fixed = r.get("recs_fixed", {})
+    none, rules = r.get("rules_none", {}), r.get("rules_20", {})
+    rows = [
+        ("(a) events/s accepted durably (64 conn, 100/batch)",
+         fmt(r.get("events_per_s")),
+         "pgbench 100-row INSERT rows/s", fmt(r.get("pgbench_rows_per_s")),
+         fmt(ratio(r.get("events_per_s"), r.get("pgbench_rows_per_s")),
+             "%.2f")),
+        ("(a) same, vs pgbench at 8 clients",
+         fmt(r.get("events_per_s")),
+         "pgbench -c 8 rows/s", fmt(r.get("pgbench8_rows_per_s")),
+         fmt(ratio(r.get("events_per_s"), r.get("pgbench8_rows_per_s")),
+             "%.2f")),
+        ("(b) recs p50 / p99 / p99.9 ms at %d req/s" % FIXED_RATE,
+         "%s / %s / %s" % (fmt(fixed.get("p50_ms"), "%.2f"),
+                           fmt(fixed.get("p99_ms"), "%.2f"),
+                           fmt(fixed.get("p999_ms"), "%.2f")),
+         "achieved req/s, errors",
+         "%s, %s" % (fmt(fixed.get("rate"), "%.0f"),
+                     fmt(fixed.get("errors"))), ""),
+        ("(b) recs max req/s (wrk 64 conn)",
+         fmt(r.get("recs_max", {}).get("rps")), "non-2xx",
+         fmt(r.get("recs_max", {}).get("non2xx")), ""),
+        ("(c) resident bytes per client",
+         fmt(r.get("bytes_per_client")), "maison_clients_in_memory",
+         fmt(r.get("clients_in_memory")), ""),
+        ("(d) GET /healthz req/s (wrk 64 conn)",
+         fmt(r.get("healthz", {}).get("rps")), "nginx static file req/s",
+         fmt(r.get("nginx", {}).get("rps")),
+         fmt(ratio(r.get("healthz", {}).get("rps"),
+                   r.get("nginx", {}).get("rps")), "%.2f")),
+        ("(e) recs p50 ms at %s req/s, 20 rules vs none (target <= 1.25)"
+         % fmt(r.get("rules_rate")),
+         fmt(rules.get("p50_ms"), "%.2f"), "no rules",
+         fmt(none.get("p50_ms"), "%.2f"),
+         fmt(ratio(rules.get("p50_ms"), none.get("p50_ms")), "%.2f")),
+        ("(e) recs p99 ms at %s req/s, 20 rules vs none (target <= 1.25)"
+         % fmt(r.get("rules_rate")),
+         fmt(rules.get("p99_ms"), "%.2f"), "no rules",
+         fmt(none.get("p99_ms"), "%.2f"),
+         fmt(ratio(rules.get("p99_ms"), none.get("p99_ms")), "%.2f")),
+    ]
+    print()
+    print("SUMMARY (%d items, %d clients, %d cores)"
+          % (ITEMS, CLIENTS, os.cpu_count() or 0))
+    head = ("measure", "maisond", "baseline", "baseline value", "ratio")
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(5)]
+    line = "  ".join("%-*s" % (widths[i], head[i]) for i in range(5))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join("%-*s" % (widths[i], row[i]) for i in range(5)))
+    if FAILED:
+        print("sections that failed: %s" % ", ".join(FAILED))
+    with open(os.path.join(os.environ.get("BENCH_OUT", os.getcwd()),
+                           "bench.json"), "w") as f:
+        json.dump({k: v for k, v in r.items()}, f, default=str, indent=1)
+    sys.stdout.flush()
+
+
+def main():
+    global SRV
+    if not os.environ.get("MAISON_TEST_DATABASE_URL"):
+        print("bench.py runs under tests/harness/with_pg.sh (see "
+              "run_bench.sh)")
+        return 2
+    for tool in ("wrk", "nginx"):
+        if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
+            log("warning: %s not found; its sections will fail" % tool)
+    if not os.access(LOADGEN, os.X_OK):
+        log("warning: loadgen not found at %s (set LOADGEN)" % LOADGEN)
+    t_start = time.monotonic()
+    prepare_pg()
+    SRV = mt.Maisond(name="maisond-bench", threads=int(os.environ.get(
+        "BENCH_THREADS", "2")))
+    try:
+        try:
+            SRV.start(timeout_s=120)
+        except mt.StartError as e:
+            log("maisond did not start: %s" % e)
+            FAILED.append("start maisond")
+            bench_pgbench()
+            summary()
+            return 1
+        load_catalog()
+        load_clients()
+        bench_recommendations()
+        bench_rules()
+        bench_healthz_vs_nginx()
+        bench_events()
+        bench_pgbench()
+        if not SRV.alive():
+            FAILED.append("maisond died")
+            log("maisond died; log tail:\n" + SRV.log_tail())
+        summary()
+        log("total %.0f s" % (time.monotonic() - t_start))
+        return 1 if FAILED else 0
+    finally:
+        SRV.stop()
+        SRV.cleanup()
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+/*-------------------------------------------------------------------------
+ * model_method.c
+ *    Our model (model/, the very code maisond serves) as an evaluator
+ *    method, and its ablations, each expressed only as a change of
+ *    struct mz_model_config so that an ablation measures the model and
+ *    not a copy of it.
+ *
+ * The catalogue is added before replay, in item index order, with the
+ * items' attribute tokens, as the server adds its catalog. Clients are
+ * created on their first event.
+ *-------------------------------------------------------------------------
+ */
+#include "tests/eval/eval.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "model/catalog.h"
+#include "model/model.h"
+
+struct model_method {
+    struct mz_model *model;        /* owned */
+    struct mz_client **clients;    /* owned, per client; NULL until seen */
+    int32_t n_clients;
+};
+
+/* Fills cfg for variant, starting from the defaults. */
+static void variant_config(enum mz_eval_model_variant variant,
+                           struct mz_model_config *cfg)
+{
+    mz_model_config_defaults(cfg);
+    switch (variant) {
+    case MZ_EVAL_MAISON:
+        break;
+    case MZ_EVAL_MAISON_L0:
+        cfg->n_levels = 1;
+        break;
+    case MZ_EVAL_MAISON_SLOW:
+        /* Only the slowest level learns. It keeps its slot, because level
+         * 0 must follow every event; the faster levels get step size 0,
+         * so they stay at zero and add nothing to the query. */
+        for (int l = 0; l < cfg->n_levels - 1; l++)
+            cfg->level_lr[l] = 0.0f;
+        break;
+    case MZ_EVAL_MAISON_FLAT:
+        cfg->nested = false;
+        break;
+    case MZ_EVAL_MAISON_FROZEN_ITEMS:
+        cfg->learn_global = false;
+        break;
+    case MZ_EVAL_MAISON_NO_SESSION:
+        cfg->use_session = false;
+        break;
+    case MZ_EVAL_MAISON_NO_TRANS:
+        cfg->w_trans = 0.0f;
+        break;
+    case MZ_EVAL_MAISON_LEVELS_ONLY:
+        /* What the nested memory alone ranks, without the catalog-wide
+         * terms (transitions, popularity, re-visits). */
+        cfg->w_trans = 0.0f;
+        cfg->w_pop_all = 0.0f;
+        cfg->w_pop_recent = 0.0f;
+        cfg->w_repeat = 0.0f;
+        break;
+    case MZ_EVAL_MAISON_NO_DENSE:
+        /* The complement: the catalog-wide terms without the levels' and
+         * item space's O q + b. */
+        cfg->w_dense = 0.0f;
+        cfg->w_bias = 0.0f;
+        break;
+    }
+}
+
+static void model_method_free(void *state)
+{
+    struct model_method *m = state;
+    if (!m)
+        return;
+    if (m->clients) {
+        for (int32_t c = 0; c < m->n_clients; c++)
+            mz_client_free(m->clients[c]);
+    }
+    free(m->clients);
+    mz_model_free(m->model);
+    free(m);
+}
+
+/* Adds item i with the cold-start tokens maisond would derive from the
+ * same catalog object; false with the reason in err. */
+static bool add_item(struct mz_model *model, const struct mz_eval_data *data,
+                     int32_t i, char *err, size_t err_len)
+{
+    json_t *obj = mz_eval_item_json(data, i);
+    struct mz_item *item = NULL;
+    struct mz_string_list tokens = {0};
+    enum mz_status status = MZ_ERR_NOMEM;
+    char why[256] = "out of memory";
+    bool ok = false;
+
+    if (!obj)
+        goto cleanup;
+    item = mz_item_from_json(obj, "", &status, why, sizeof(why));
+    if (!item)
+        goto cleanup;
+    status = mz_item_tokens(item, &tokens);
+    if (status != MZ_OK)
+        goto cleanup;
+    ok = mz_model_add_item(model, (const char *const *)tokens.items,
+                           tokens.count) == i;
+cleanup:
+    if (!ok)
+        snprintf(err, err_len, "item %s: %s",
+                 mz_eval_intern_name(data->items, i), why);
+    mz_string_list_clear(&tokens);
+    mz_item_free(item);
+    json_decref(obj);
+    return ok;
+}
+
+static void *model_method_create(const struct mz_eval_method *method,
+                                 const struct mz_eval_data *data,
+                                 int32_t n_clients, char *err, size_t err_len)
+{
+    struct model_method *m = calloc(1, sizeof(*m));
+    struct mz_model_config cfg;
+    char why[256] = "";
+
+    if (!m)
+        goto nomem;
+    variant_config((enum mz_eval_model_variant)method->variant, &cfg);
+    m->model = mz_model_new(&cfg, why, sizeof(why));
+    if (!m->model) {
+        snprintf(err, err_len, "%s: mz_model_new: %s", method->name,
+                 why[0] ? why : "out of memory");
+        model_method_free(m);
+        return NULL;
+    }
+    int32_t n_items = mz_eval_intern_count(data->items);
+    for (int32_t i = 0; i < n_items; i++) {
+        if (!add_item(m->model, data, i, err, err_len)) {
+            model_method_free(m);
+            return NULL;
+        }
+    }
+    m->n_clients = n_clients;
+    m->clients = calloc((size_t)n_clients, sizeof(*m->clients));
+    if (!m->clients)
+        goto nomem;
+    return m;
+nomem:
+    snprintf(err, err_len, "%s: out of memory", method->name);
+    model_method_free(m);
+    return NULL;
+}
+
+static struct mz_client *client_of(struct model_method *m, int32_t client)
+{
+    if (!m->clients[client])
+        m->clients[client] = mz_client_new(m->model);
+    return m->clients[client];
+}
+
+static void model_method_observe(void *state, const struct mz_eval_event *ev,
+                                 bool learn_global)
+{
+    struct model_method *m = state;
+    struct mz_client *client = client_of(m, ev->client);
+    struct mz_event_obs obs = {
+        .item = ev->item,
+        .type = ev->type,
+        .ts = ev->ts,
+        .seq = 0,
+        .value = 0.0f,
+        .quantity = 1,
+        .dwell_ms = 0,
+    };
+
+    if (!client)
+        return; /* out of memory: the client stays new */
+    mz_model_observe(m->model, client, &obs, learn_global);
+}
+
+static void model_method_score(void *state, int32_t client, int64_t now_ts,
+                               float *scores)
+{
+    struct model_method *m = state;
+    /* A client never seen scores as a new one (NULL is non-personalised,
+     * which is what a new client's zero levels give too). */
+    mz_model_score(m->model, m->clients[client], -1, now_ts, scores);
+}
+
+static void model_method_reset_client(void *state, int32_t client)
+{
+    struct model_method *m = state;
+    mz_client_free(m->clients[client]);
+    m->clients[client] = NULL;
+}
+
+static size_t model_method_bytes_per_client(const void *state)
+{
+    const struct model_method *m = state;
+    return mz_client_resident_bytes(m->model);
+}
+
+const struct mz_eval_method_ops mz_eval_model_ops = {
+    .create = model_method_create,
+    .observe = model_method_observe,
+    .score = model_method_score,
+    .reset_client = model_method_reset_client,
+    .bytes_per_client = model_method_bytes_per_client,
+    .free_state = model_method_free,
+};

@@ -1,0 +1,526 @@
+"""maison_test: what every Maison integration test needs, stdlib only.
+
+- Maisond: starts the real daemon on a free loopback port against
+  MAISON_TEST_DATABASE_URL (set by tests/harness/with_pg.sh) with a temporary
+  --data-dir, waits for GET /readyz, stops it with SIGTERM or kills it -9.
+- request(): one HTTP request on a fresh connection, raw bytes in, status,
+  headers and raw body out; stops sending a large body as soon as the server
+  answers early (413 before the whole body is read).
+- Postgres helpers: psql, a conninfo for another database, stop/start the
+  test cluster.
+- A tiny test runner: register functions with @test, run_tests() prints one
+  "PASS name" / "FAIL name: why" line per test and a closing line exactly
+  "N passed, M failed", and returns the exit status (0 only when all pass).
+
+Exit statuses follow automake: 77 = skipped (no database to test against),
+99 = hard error (the environment, not the code under test, is broken).
+"""
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import http.client
+
+SKIP = 77
+HARD_ERROR = 99
+
+# ---------------------------------------------------------------- errors
+
+
+class TestFailure(AssertionError):
+    """A check failed; the message says what was expected and what came."""
+
+
+def check(cond, message):
+    if not cond:
+        raise TestFailure(message)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise TestFailure("%s: expected %r, got %r" % (what, want, got))
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # lower-cased name -> value
+        self.body = body                # bytes
+
+    def header(self, name, default=None):
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        """The body parsed as JSON; TestFailure when it is not JSON."""
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise TestFailure("HTTP %d body is not JSON (%s): %r"
+                              % (self.status, e, self.body[:300]))
+
+    def __repr__(self):
+        return "<HTTP %d %r>" % (self.status, self.body[:300])
+
+
+def _encode_body(body):
+    if body is None:
+        return None
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+JSON_CT = "application/json"
+
+
+def request(port, method, path, body=None, headers=None,
+            content_type="default", timeout=30.0, host="127.0.0.1"):
+    """Sends one request on a new connection and returns a Response.
+
+    body: None, bytes/str (sent as is) or any JSON value (serialised).
+    content_type: "default" sends application/json when there is a body,
+    None sends no Content-Type, any other string is sent as is.
+    Raises OSError/http.client errors when no response arrives at all.
+    """
+    data = _encode_body(body)
+    hdrs = {"Host": "%s:%d" % (host, port), "Connection": "close"}
+    if content_type == "default":
+        if data is not None:
+            hdrs["Content-Type"] = JSON_CT
+    elif content_type is not None:
+        hdrs["Content-Type"] = content_type
+    if data is not None or method in ("POST", "PUT", "PATCH"):
+        hdrs["Content-Length"] = str(len(data or b""))
+    for k, v in (headers or {}).items():
+        hdrs[k] = v
+    head = "%s %s HTTP/1.1\r\n" % (method, path)
+    head += "".join("%s: %s\r\n" % (k, v) for k, v in hdrs.items())
+    head += "\r\n"
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.sendall(head.encode("latin-1"))
+        if data:
+            # Send in pieces; stop if the server has answered already (an
+            # early 413): writing on into a closed socket would make the
+            # kernel reset the connection and lose the answer.
+            view = memoryview(data)
+            off = 0
+            chunk = 64 * 1024
+            while off < len(view):
+                r, _, _ = select.select([sock], [], [], 0)
+                if r:
+                    break
+                try:
+                    sock.sendall(view[off:off + chunk])
+                except (BrokenPipeError, ConnectionResetError):
+                    break
+                off += chunk
+        resp = http.client.HTTPResponse(sock, method=method)
+        resp.begin()
+        payload = resp.read()
+        headers_out = {k.lower(): v for k, v in resp.getheaders()}
+        return Response(resp.status, resp.reason, headers_out, payload)
+    finally:
+        sock.close()
+
+
+def raw_exchange(port, raw, timeout=10.0, host="127.0.0.1"):
+    """Sends raw bytes and returns whatever comes back until the server
+    closes or timeout (bytes). For requests http.client cannot express."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    out = b""
+    try:
+        try:
+            sock.sendall(raw)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass            # the server may close first: that is allowed
+        while True:
+            try:
+                b = sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                break
+            if not b:
+                break
+            out += b
+    finally:
+        sock.close()
+    return out
+
+
+def check_error(resp, status, code, field=None):
+    """Checks an error response: status, body {"error":{"code","message"}},
+    the code, and that the message names field when given."""
+    check(resp.status == status,
+          "expected HTTP %d %s, got %r" % (status, code, resp))
+    doc = resp.json()
+    check(isinstance(doc, dict) and isinstance(doc.get("error"), dict),
+          "error body must be {\"error\":{...}}, got %r" % (doc,))
+    err = doc["error"]
+    check(err.get("code") == code,
+          "error.code: expected %r, got %r" % (code, err.get("code")))
+    check(isinstance(err.get("message"), str) and err["message"],
+          "error.message must be a non-empty string, got %r"
+          % (err.get("message"),))
+    if field is not None:
+        check(field in err["message"],
+              "error.message must name %r, got %r" % (field, err["message"]))
+    return err
+
+
+# ---------------------------------------------------------------- metrics
+
+_METRIC_RE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eEinfINFNa]+)')
+
+
+def parse_metrics(text):
+    """Prometheus text -> {(name, frozenset(labels.items())): value}."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _METRIC_RE.match(line)
+        if not m:
+            continue
+        labels = {}
+        if m.group(2):
+            for lm in re.finditer(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"',
+                                  m.group(2)):
+                labels[lm.group(1)] = lm.group(2)
+        try:
+            value = float(m.group(3))
+        except ValueError:
+            continue
+        out[(m.group(1), frozenset(labels.items()))] = value
+    return out
+
+
+def metric_sum(metrics, name, **labels):
+    """Sum of every sample of name whose labels include the given ones."""
+    total = 0.0
+    found = False
+    for (n, lbls), v in metrics.items():
+        if n != name:
+            continue
+        d = dict(lbls)
+        if all(d.get(k) == str(v2) for k, v2 in labels.items()):
+            total += v
+            found = True
+    return total if found else None
+
+
+# ---------------------------------------------------------------- daemon
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def maisond_path():
+    path = os.environ.get("MAISOND", "./maisond")
+    return os.path.abspath(path)
+
+
+class StartError(Exception):
+    pass
+
+
+class Maisond:
+    """One maisond process on 127.0.0.1:<free port>.
+
+    database_url defaults to MAISON_TEST_DATABASE_URL; data_dir defaults to
+    a fresh temp dir kept across restart() (removed by cleanup()).
+    """
+
+    def __init__(self, database_url=None, data_dir=None, threads=2,
+                 checkpoint_interval_s=None, extra_args=(), name="maisond"):
+        self.binary = maisond_path()
+        self.database_url = database_url or os.environ.get(
+            "MAISON_TEST_DATABASE_URL")
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="mzd.")
+        self.threads = threads
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.extra_args = list(extra_args)
+        self.name = name
+        self.port = None
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "%s.stderr" % name)
+        self.starts = 0
+
+    def argv(self):
+        args = [self.binary, "--listen", "127.0.0.1:%d" % self.port,
+                "--database-url", self.database_url,
+                "--data-dir", self.data_dir,
+                "--threads", str(self.threads),
+                "--dim", "64", "--levels", "3"]
+        if self.checkpoint_interval_s is not None:
+            args += ["--checkpoint-interval-s", str(self.checkpoint_interval_s)]
+        return args + self.extra_args
+
+    def start(self, timeout_s=60.0, env=None, argv=None):
+        """Starts the process (same port on restart) and waits for /readyz
+        200. Raises StartError with the log tail when it does not become
+        ready in time or exits."""
+        if not os.access(self.binary, os.X_OK):
+            raise StartError("maisond binary not found at %s (set MAISOND)"
+                             % self.binary)
+        if self.port is None:
+            self.port = free_port()
+        self.starts += 1
+        log = open(self.log_path, "ab")
+        log.write(("\n--- start %d ---\n" % self.starts).encode())
+        log.flush()
+        self.proc = subprocess.Popen(argv or self.argv(), stdout=log,
+                                     stderr=log, env=env,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        self.wait_ready(timeout_s)
+        return self
+
+    def wait_ready(self, timeout_s=60.0):
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise StartError("%s exited with %s before ready; log:\n%s"
+                                 % (self.name, self.proc.returncode,
+                                    self.log_tail()))
+            try:
+                r = request(self.port, "GET", "/readyz", timeout=2.0)
+                if r.status == 200:
+                    return
+                last = repr(r)
+            except (OSError, http.client.HTTPException) as e:
+                last = str(e)
+            time.sleep(0.05)
+        raise StartError("%s not ready after %.0f s (last: %s); log:\n%s"
+                         % (self.name, timeout_s, last, self.log_tail()))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s=60.0):
+        """SIGTERM, wait; returns the exit status (None if it had to be
+        killed after timeout_s)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        return self.proc.returncode
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+    def restart(self, timeout_s=60.0):
+        self.kill9()
+        return self.start(timeout_s)
+
+    def cleanup(self):
+        self.kill9()
+        if self.own_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def log_tail(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    def rss_bytes(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    # -- HTTP shortcuts -------------------------------------------------
+    def req(self, method, path, body=None, **kw):
+        return request(self.port, method, path, body, **kw)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.req("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+    def metrics(self):
+        r = self.get("/metrics")
+        check(r.status == 200, "GET /metrics: %r" % r)
+        return parse_metrics(r.text)
+
+    def metric(self, name, **labels):
+        return metric_sum(self.metrics(), name, **labels)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def parse_conninfo(conninfo):
+    """'k=v k2=v2' -> dict (values may be single-quoted)."""
+    out = {}
+    for m in re.finditer(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", conninfo):
+        v = m.group(2)
+        if v.startswith("'"):
+            v = v[1:-1].replace("\\'", "'").replace("\\\\", "\\")
+        out[m.group(1)] = v
+    return out
+
+
+def conninfo_for_db(conninfo, dbname):
+    kv = parse_conninfo(conninfo)
+    kv["dbname"] = dbname
+    return " ".join("%s='%s'" % (k, v.replace("\\", "\\\\").replace("'", "\\'"))
+                    for k, v in kv.items())
+
+
+def pg_bindir():
+    return os.environ.get("MAISON_TEST_PG_BINDIR", "/usr/lib/postgresql/15/bin")
+
+
+def psql(sql, conninfo=None, check_rc=True):
+    """Runs sql with psql (unaligned, tuples only); returns stdout."""
+    conninfo = conninfo or os.environ["MAISON_TEST_DATABASE_URL"]
+    exe = os.path.join(pg_bindir(), "psql")
+    if not os.access(exe, os.X_OK):
+        exe = "psql"
+    p = subprocess.run([exe, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                        "-d", conninfo, "-c", sql],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    if check_rc and p.returncode != 0:
+        raise TestFailure("psql failed (%d): %s" % (p.returncode,
+                                                     p.stderr.decode()))
+    return p.stdout.decode()
+
+
+def create_database(name):
+    """CREATE DATABASE name in the test cluster; returns its conninfo."""
+    psql('CREATE DATABASE "%s"' % name)
+    return conninfo_for_db(os.environ["MAISON_TEST_DATABASE_URL"], name)
+
+
+def _pg_ctl(*args):
+    exe = os.path.join(pg_bindir(), "pg_ctl")
+    cmd = [exe, "-D", os.environ["MAISON_TEST_PG_DATA"]] + list(args)
+    if os.getuid() == 0:
+        user = os.environ.get("MAISON_TEST_PG_USER") or "maison"
+        cmd = ["runuser", "-u", user, "--"] + cmd
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=120)
+
+
+def pg_stop():
+    p = _pg_ctl("stop", "-m", "fast", "-w")
+    if p.returncode != 0:
+        raise TestFailure("pg_ctl stop failed: %s" % p.stdout.decode())
+
+
+def pg_start():
+    data = os.environ["MAISON_TEST_PG_DATA"]
+    log = os.path.join(os.path.dirname(data), "postgres.log")
+    p = _pg_ctl("start", "-w", "-t", "60", "-l", log)
+    if p.returncode != 0:
+        raise TestFailure("pg_ctl start failed: %s" % p.stdout.decode())
+
+
+# ---------------------------------------------------------------- runner
+
+TESTS = []
+
+
+def test(fn):
+    """Registers fn as a test; its name says what behaviour it pins down."""
+    TESTS.append(fn)
+    return fn
+
+
+def require_environment():
+    """Exits 77 (skip) without a test database, 99 without the binary."""
+    if not os.environ.get("MAISON_TEST_DATABASE_URL"):
+        print("SKIP: MAISON_TEST_DATABASE_URL not set "
+              "(run under tests/harness/with_pg.sh)")
+        sys.exit(SKIP)
+    if not os.access(maisond_path(), os.X_OK):
+        print("ERROR: maisond not found at %s (set MAISOND)" % maisond_path())
+        sys.exit(HARD_ERROR)
+
+
+def run_tests(tests=None, before_each=None, after_each=None):
+    """Runs tests in order; returns 0 when all passed, else 1.
+
+    before_each/after_each(name) run around each test; an exception in them
+    fails that test. MAISON_TEST_FILTER (substring) selects tests.
+    """
+    tests = TESTS if tests is None else tests
+    flt = os.environ.get("MAISON_TEST_FILTER")
+    passed = failed = 0
+    for fn in tests:
+        name = fn.__name__
+        if flt and flt not in name:
+            continue
+        t0 = time.monotonic()
+        try:
+            if before_each:
+                before_each(name)
+            fn()
+            if after_each:
+                after_each(name)
+        except Exception as e:      # a test fails, the run goes on
+            failed += 1
+            msg = str(e).strip().replace("\n", "\n    ")
+            print("FAIL %s (%.2fs): %s: %s" % (name, time.monotonic() - t0,
+                                             type(e).__name__, msg))
+            if not isinstance(e, TestFailure):
+                tb = traceback.format_exc().strip().splitlines()
+                print("    " + "\n    ".join(tb[-6:]))
+        else:
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, time.monotonic() - t0))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.stdout.flush()
+    return 0 if failed == 0 else 1

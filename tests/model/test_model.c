@@ -1,0 +1,748 @@
+/*-------------------------------------------------------------------------
+ * test_model.c
+ *    Unit tests of the model layer (model/model.c, client.c, score.c,
+ *    model_io.c): learning moves scores, the nested chunk rule, reset,
+ *    determinism of replays and of cold starts, byte round trips and the
+ *    rejection of corrupted bytes.
+ *-------------------------------------------------------------------------
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+
+enum { N_ITEMS = 200, N_BRANDS = 10 };
+
+/* A model with N_ITEMS items over N_BRANDS brands (item i has brand
+ * i % N_BRANDS); caller frees. */
+static struct mz_model *new_model(const struct mz_model_config *cfg)
+{
+    char err[128] = "";
+    struct mz_model *model = mz_model_new(cfg, err, sizeof err);
+
+    ck_assert_msg(model != NULL, "mz_model_new: %s", err);
+    for (int i = 0; i < N_ITEMS; i++) {
+        char brand[32], category[32];
+        snprintf(brand, sizeof brand, "brand=b%d", i % N_BRANDS);
+        snprintf(category, sizeof category, "category=c%d", i % 7);
+        const char *tokens[] = { brand, category };
+        ck_assert_int_eq(mz_model_add_item(model, tokens, 2), i);
+    }
+    return model;
+}
+
+static struct mz_model *new_default_model(void)
+{
+    struct mz_model_config cfg;
+
+    mz_model_config_defaults(&cfg);
+    return new_model(&cfg);
+}
+
+static struct mz_event_obs view(int32_t item, int64_t ts)
+{
+    struct mz_event_obs ev = {
+        .item = item, .type = MZ_EV_VIEW, .ts = ts, .seq = ts,
+        .value = 0.0f, .quantity = 1, .dwell_ms = 0,
+    };
+    return ev;
+}
+
+/* A deterministic stream of browsing: client c walks brand c % N_BRANDS. */
+static struct mz_event_obs stream_event(int c, int step)
+{
+    int32_t item = (int32_t)(((c + step * 3) % (N_ITEMS / N_BRANDS)) *
+                                 N_BRANDS +
+                             c % N_BRANDS);
+    struct mz_event_obs ev = view(item, 1700000000 + step * 30);
+    ev.seq = step + 1;
+    if (step % 11 == 5)
+        ev.type = MZ_EV_PURCHASE;
+    if (step % 13 == 7)
+        ev.type = MZ_EV_DISMISS;
+    return ev;
+}
+
+/* Rank (0 = best) of item among scores. */
+static int rank_of(const float *scores, int32_t item)
+{
+    int rank = 0;
+
+    for (int i = 0; i < N_ITEMS; i++)
+        if (scores[i] > scores[item] || (scores[i] == scores[item] && i < item))
+            rank++;
+    return rank;
+}
+
+START_TEST(test_config_defaults_valid_and_bad_config_rejected)
+{
+    struct mz_model_config cfg;
+    char err[128] = "";
+
+    mz_model_config_defaults(&cfg);
+    struct mz_model *model = mz_model_new(&cfg, err, sizeof err);
+    ck_assert_ptr_nonnull(model);
+    mz_model_free(model);
+
+    cfg.n_levels = MZ_MAX_LEVELS + 1;
+    ck_assert_ptr_null(mz_model_new(&cfg, err, sizeof err));
+    ck_assert_str_ne(err, "");
+    mz_model_config_defaults(&cfg);
+    cfg.level_chunk[1] = 0;
+    err[0] = '\0';
+    ck_assert_ptr_null(mz_model_new(&cfg, err, sizeof err));
+    ck_assert_str_ne(err, "");
+    mz_model_free(NULL);
+    mz_client_free(NULL);
+}
+END_TEST
+
+START_TEST(test_observe_moves_scores_toward_item)
+{
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    /* Only the levels: the test is about the client memory. */
+    cfg.use_session = false;
+    cfg.w_trans = 0.0f;
+    cfg.w_repeat = 0.0f;
+    struct mz_model *model = new_model(&cfg);
+    struct mz_client *client = mz_client_new(model);
+    float before[N_ITEMS], after[N_ITEMS];
+    const int32_t target = 42;
+
+    mz_model_score(model, client, -1, 1700000000, before);
+    for (int t = 0; t < 3; t++) {
+        struct mz_event_obs ev = view(target, 1700000000 + t);
+        ev.type = MZ_EV_PURCHASE;
+        mz_model_observe(model, client, &ev, false);
+    }
+    mz_model_score(model, client, -1, 1700000003, after);
+    ck_assert_float_gt(after[target] - before[target], 0.0f);
+    ck_assert_int_lt(rank_of(after, target), 3);
+    /* An item of the same brand and category gains more than an unrelated
+     * one: the cold-start rows carry the attributes. */
+    ck_assert_float_gt(after[target + 70] - before[target + 70],
+                       after[target + 1] - before[target + 1]);
+    ck_assert_int_eq(mz_client_event_count(client), 3);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_dismiss_pushes_score_down)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    float before[N_ITEMS], after[N_ITEMS];
+
+    struct mz_event_obs ev = view(17, 1700000000);
+    mz_model_observe(model, client, &ev, false);
+    mz_model_score(model, client, -1, 1700000001, before);
+    ev = view(27, 1700000001);
+    ev.type = MZ_EV_DISMISS;
+    mz_model_observe(model, client, &ev, false);
+    mz_model_score(model, client, -1, 1700000002, after);
+    ck_assert_float_lt(after[27], before[27]);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_nested_level1_waits_for_chunk_boundary)
+{
+    struct mz_model *model = new_default_model();
+    const struct mz_model_config *cfg = mz_model_config_of(model);
+    struct mz_client *client = mz_client_new(model);
+    float contrib[MZ_SOURCE_COUNT];
+    int chunk = cfg->level_chunk[1];
+
+    ck_assert_int_gt(chunk, 1);
+    for (int t = 0; t < chunk - 1; t++) {
+        struct mz_event_obs ev = stream_event(3, t);
+        mz_model_observe(model, client, &ev, false);
+        mz_model_explain(model, client, -1, ev.ts, 5, contrib);
+        ck_assert_float_eq(contrib[MZ_SOURCE_LEVEL0 + 1], 0.0f);
+        ck_assert_int_eq(mz_client_level_events(client, 1), 0);
+        ck_assert_int_eq(mz_client_level_consolidated_at(client, 1), 0);
+    }
+    ck_assert_float_ne(contrib[MZ_SOURCE_LEVEL0], 0.0f);
+    struct mz_event_obs last = stream_event(3, chunk - 1);
+    mz_model_observe(model, client, &last, false);
+    mz_model_explain(model, client, -1, last.ts, 5, contrib);
+    ck_assert_float_ne(contrib[MZ_SOURCE_LEVEL0 + 1], 0.0f);
+    ck_assert_int_eq(mz_client_level_events(client, 1), chunk);
+    ck_assert_int_eq(mz_client_level_consolidated_at(client, 1), last.ts);
+    ck_assert_int_eq(mz_client_level_events(client, 0), chunk);
+    ck_assert_int_eq(mz_client_level_events(client, 2), 0);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_flat_ablation_updates_every_level_at_once)
+{
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    cfg.nested = false;
+    struct mz_model *model = new_model(&cfg);
+    struct mz_client *client = mz_client_new(model);
+    float contrib[MZ_SOURCE_COUNT];
+
+    struct mz_event_obs ev = stream_event(3, 0);
+    mz_model_observe(model, client, &ev, false);
+    mz_model_explain(model, client, -1, ev.ts, ev.item, contrib);
+    for (int l = 0; l < cfg.n_levels; l++) {
+        ck_assert_float_ne(contrib[MZ_SOURCE_LEVEL0 + l], 0.0f);
+        ck_assert_int_eq(mz_client_level_events(client, l), 1);
+    }
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_explain_adds_up_to_score)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    float scores[N_ITEMS], contrib[MZ_SOURCE_COUNT];
+
+    for (int t = 0; t < 40; t++) {
+        struct mz_event_obs ev = stream_event(4, t);
+        mz_model_observe(model, client, &ev, true);
+    }
+    int64_t now = 1700000000 + 40 * 30;
+    mz_model_score(model, client, 9, now, scores);
+    for (int32_t item = 0; item < N_ITEMS; item += 13) {
+        mz_model_explain(model, client, 9, now, item, contrib);
+        float sum = 0.0f;
+        for (int s = 0; s < MZ_SOURCE_COUNT; s++)
+            sum += contrib[s];
+        ck_assert_float_eq_tol(sum, scores[item],
+                               1e-4f * (1.0f + fabsf(scores[item])));
+    }
+    /* The last item viewed is its own session evidence. */
+    struct mz_event_obs last = stream_event(4, 39);
+    ck_assert_int_eq(mz_model_evidence_item(model, client, MZ_SOURCE_SESSION,
+                                            last.item),
+                     last.item);
+    ck_assert_int_eq(mz_model_evidence_item(model, NULL, MZ_SOURCE_SESSION,
+                                            last.item),
+                     -1);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_transitions_recommend_what_followed)
+{
+    struct mz_model *model = new_default_model();
+    float scores[N_ITEMS];
+    float contrib[MZ_SOURCE_COUNT];
+
+    /* Many clients go 10 -> 123; a new client looking at 10 should be
+     * offered 123, and the reason is catalog-wide, driven by 10. */
+    for (int c = 0; c < 30; c++) {
+        struct mz_client *client = mz_client_new(model);
+        struct mz_event_obs a = view(10, 1700000000 + c * 100);
+        struct mz_event_obs b = view(123, 1700000000 + c * 100 + 20);
+        mz_model_observe(model, client, &a, true);
+        mz_model_observe(model, client, &b, true);
+        mz_client_free(client);
+    }
+    struct mz_client *fresh = mz_client_new(model);
+    struct mz_event_obs a = view(10, 1700010000);
+    mz_model_observe(model, fresh, &a, false);
+    mz_model_score(model, fresh, -1, 1700010001, scores);
+    scores[10] = -INFINITY; /* the item itself (a re-visit) aside */
+    ck_assert_int_eq(rank_of(scores, 123), 0);
+    mz_model_explain(model, fresh, -1, 1700010001, 123, contrib);
+    ck_assert_float_gt(contrib[MZ_SOURCE_CATALOG], 0.0f);
+    ck_assert_int_eq(mz_model_evidence_item(model, fresh, MZ_SOURCE_CATALOG,
+                                            123),
+                     10);
+    /* Non-personalised with a context item sees the same rule. */
+    mz_model_score(model, NULL, 10, 1700010001, scores);
+    scores[10] = -INFINITY;
+    ck_assert_int_eq(rank_of(scores, 123), 0);
+    mz_client_free(fresh);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_reset_forgets_everything_but_log_position)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    struct mz_client *fresh = mz_client_new(model);
+    float a[N_ITEMS], b[N_ITEMS];
+
+    for (int t = 0; t < 300; t++) {
+        struct mz_event_obs ev = stream_event(5, t);
+        mz_model_observe(model, client, &ev, false);
+    }
+    ck_assert_int_eq(mz_client_last_seq(client), 300);
+    mz_client_reset(client);
+    ck_assert_int_eq(mz_client_event_count(client), 0);
+    ck_assert_int_eq(mz_client_level_events(client, 2), 0);
+    ck_assert_int_eq(mz_client_level_consolidated_at(client, 1), 0);
+    ck_assert_int_eq(mz_client_last_seq(client), 300);
+    mz_model_score(model, client, -1, 1800000000, a);
+    mz_model_score(model, fresh, -1, 1800000000, b);
+    ck_assert_mem_eq(a, b, sizeof a);
+    mz_client_free(fresh);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_client_save_load_round_trip_is_bit_identical)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    struct mz_client *never_saved = mz_client_new(model);
+    char err[128] = "";
+
+    for (int t = 0; t < 100; t++) {
+        struct mz_event_obs ev = stream_event(6, t);
+        mz_model_observe(model, client, &ev, false);
+        mz_model_observe(model, never_saved, &ev, false);
+    }
+    size_t len = 0, len2 = 0;
+    void *bytes = mz_client_save(client, &len);
+    ck_assert_ptr_nonnull(bytes);
+    struct mz_client *loaded = mz_client_load(model, bytes, len, err,
+                                              sizeof err);
+    ck_assert_msg(loaded != NULL, "load: %s", err);
+    void *again = mz_client_save(loaded, &len2);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_mem_eq(bytes, again, len);
+    ck_assert_int_eq(mz_client_last_seq(loaded), 100);
+
+    /* The loaded client goes on exactly like one that was never saved. */
+    for (int t = 100; t < 150; t++) {
+        struct mz_event_obs ev = stream_event(6, t);
+        mz_model_observe(model, loaded, &ev, false);
+        mz_model_observe(model, never_saved, &ev, false);
+    }
+    float a[N_ITEMS], b[N_ITEMS];
+    mz_model_score(model, loaded, 7, 1700009999, a);
+    mz_model_score(model, never_saved, 7, 1700009999, b);
+    ck_assert_mem_eq(a, b, sizeof a);
+    free(again);
+    free(bytes);
+    mz_client_free(loaded);
+    mz_client_free(never_saved);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+/* Runs the same interleaved stream of 8 clients through a fresh model and
+ * returns the saved bytes of the model and of client 0 (caller frees). */
+static void run_stream(void **model_bytes, size_t *model_len,
+                       void **client_bytes, size_t *client_len,
+                       float *scores)
+{
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    cfg.global_chunk = 64; /* several global boundaries in the run */
+    struct mz_model *model = new_model(&cfg);
+    struct mz_client *clients[8];
+
+    for (int c = 0; c < 8; c++)
+        clients[c] = mz_client_new(model);
+    for (int t = 0; t < 300; t++)
+        for (int c = 0; c < 8; c++) {
+            struct mz_event_obs ev = stream_event(c, t);
+            mz_model_observe(model, clients[c], &ev, true);
+        }
+    *model_bytes = mz_model_save(model, NULL, model_len);
+    *client_bytes = mz_client_save(clients[0], client_len);
+    mz_model_score(model, clients[0], 3, 1700100000, scores);
+    for (int c = 0; c < 8; c++)
+        mz_client_free(clients[c]);
+    mz_model_free(model);
+}
+
+START_TEST(test_replay_gives_bit_identical_state)
+{
+    void *m1, *m2, *c1, *c2;
+    size_t m1_len, m2_len, c1_len, c2_len;
+    float s1[N_ITEMS], s2[N_ITEMS];
+
+    run_stream(&m1, &m1_len, &c1, &c1_len, s1);
+    run_stream(&m2, &m2_len, &c2, &c2_len, s2);
+    ck_assert_ptr_nonnull(m1);
+    ck_assert_uint_eq(m1_len, m2_len);
+    ck_assert_mem_eq(m1, m2, m1_len);
+    ck_assert_uint_eq(c1_len, c2_len);
+    ck_assert_mem_eq(c1, c2, c1_len);
+    ck_assert_mem_eq(s1, s2, sizeof s1);
+    free(m1);
+    free(m2);
+    free(c1);
+    free(c2);
+}
+END_TEST
+
+START_TEST(test_client_load_rejects_corrupt_bytes)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    char err[128];
+
+    for (int t = 0; t < 20; t++) {
+        struct mz_event_obs ev = stream_event(2, t);
+        mz_model_observe(model, client, &ev, false);
+    }
+    size_t len = 0;
+    uint8_t *bytes = mz_client_save(client, &len);
+    uint8_t *copy = malloc(len);
+    ck_assert_ptr_nonnull(copy);
+    /* Every single flipped byte and every truncation is caught. */
+    for (size_t i = 0; i < len; i++) {
+        memcpy(copy, bytes, len);
+        copy[i] ^= 0x5a;
+        err[0] = '\0';
+        ck_assert_ptr_null(mz_client_load(model, copy, len, err, sizeof err));
+        ck_assert_str_ne(err, "");
+    }
+    for (size_t cut = 0; cut < len; cut += 7)
+        ck_assert_ptr_null(mz_client_load(model, bytes, cut, err, sizeof err));
+    ck_assert_ptr_null(mz_client_load(model, NULL, 0, err, sizeof err));
+    /* Garbage of every small length. */
+    uint64_t state = 99;
+    for (size_t n = 0; n < 600; n++) {
+        for (size_t i = 0; i < n && i < len; i++) {
+            state = state * 6364136223846793005ULL + 1;
+            copy[i] = (uint8_t)(state >> 56);
+        }
+        ck_assert_ptr_null(mz_client_load(model, copy, n < len ? n : len,
+                                          err, sizeof err));
+    }
+    /* A model of another shape refuses the record. */
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    cfg.dim = 32;
+    struct mz_model *other = new_model(&cfg);
+    ck_assert_ptr_null(mz_client_load(other, bytes, len, err, sizeof err));
+    mz_model_free(other);
+    free(copy);
+    free(bytes);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_cold_start_is_deterministic)
+{
+    struct mz_model *a = new_default_model();
+    struct mz_model *b = new_default_model();
+    float sa[N_ITEMS], sb[N_ITEMS];
+
+    mz_model_score(a, NULL, 33, 0, sa);
+    mz_model_score(b, NULL, 33, 0, sb);
+    ck_assert_mem_eq(sa, sb, sizeof sa);
+    /* Same tokens => same row: item 33 and 103 share brand and category
+     * (33 % 10 == 103 % 10, 33 % 7 == 103 % 7) ... */
+    ck_assert_float_eq_tol(sa[103], sa[33] - mz_model_config_of(a)->w_repeat,
+                           1e-6f);
+    /* ... and beat an item sharing nothing. */
+    ck_assert_float_gt(sa[103], sa[34]);
+
+    /* A token-less item gets a per-index row, different per index. */
+    ck_assert_int_eq(mz_model_add_item(a, NULL, 0), N_ITEMS);
+    ck_assert_int_eq(mz_model_add_item(a, NULL, 0), N_ITEMS + 1);
+    ck_assert_int_eq(mz_model_add_item(b, NULL, 0), N_ITEMS);
+    float ta[N_ITEMS + 2], tb[N_ITEMS + 1];
+    mz_model_score(a, NULL, N_ITEMS, 0, ta);
+    mz_model_score(b, NULL, N_ITEMS, 0, tb);
+    ck_assert_mem_eq(ta, tb, sizeof tb);
+    ck_assert_float_ne(ta[N_ITEMS + 1], ta[N_ITEMS]);
+    mz_model_free(a);
+    mz_model_free(b);
+}
+END_TEST
+
+START_TEST(test_retired_items_score_minus_infinity)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    float scores[N_ITEMS];
+
+    mz_model_retire_item(model, 8);
+    struct mz_event_obs ev = view(8, 1700000000);
+    mz_model_observe(model, client, &ev, true);
+    ck_assert_int_eq(mz_client_event_count(client), 0);
+    mz_model_score(model, client, 8, 1700000001, scores);
+    ck_assert(isinf(scores[8]) && scores[8] < 0.0f);
+    ck_assert(isfinite(scores[9]));
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_itemless_events_only_count)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    struct mz_client *fresh = mz_client_new(model);
+    float a[N_ITEMS], b[N_ITEMS];
+
+    struct mz_event_obs ev = view(-1, 1700000000);
+    ev.type = MZ_EV_STORE_VISIT;
+    ev.seq = 77;
+    mz_model_observe(model, client, &ev, true);
+    ck_assert_int_eq(mz_client_last_seq(client), 77);
+    ck_assert_int_eq(mz_client_event_count(client), 0);
+    mz_model_score(model, client, -1, 1700000001, a);
+    mz_model_score(model, fresh, -1, 1700000001, b);
+    ck_assert_mem_eq(a, b, sizeof a);
+    mz_client_free(fresh);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_client_state_is_small)
+{
+    struct mz_model *model = new_default_model();
+
+    ck_assert_uint_le(mz_client_resident_bytes(model), 2048);
+    ck_assert_uint_ge(mz_client_resident_bytes(model),
+                      3 * 64 * sizeof(float));
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_model_save_load_maps_rows_by_id)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    char ids_buf[N_ITEMS][16];
+    const char *ids[N_ITEMS];
+    const char *reversed[N_ITEMS];
+    char err[128] = "";
+
+    for (int i = 0; i < N_ITEMS; i++) {
+        snprintf(ids_buf[i], sizeof ids_buf[i], "sku-%d", i);
+        ids[i] = ids_buf[i];
+        reversed[N_ITEMS - 1 - i] = ids_buf[i];
+    }
+    for (int t = 0; t < 200; t++) {
+        struct mz_event_obs ev = stream_event(t % 9, t);
+        mz_model_observe(model, client, &ev, true);
+    }
+    size_t len = 0;
+    void *bytes = mz_model_save(model, ids, &len);
+    ck_assert_ptr_nonnull(bytes);
+
+    /* The same catalog in reverse index order: row j is item N-1-j. */
+    struct mz_model_config cfg = *mz_model_config_of(model);
+    struct mz_model *copy = mz_model_new(&cfg, err, sizeof err);
+    for (int i = 0; i < N_ITEMS; i++) {
+        int src = N_ITEMS - 1 - i;
+        char brand[32], category[32];
+        snprintf(brand, sizeof brand, "brand=b%d", src % N_BRANDS);
+        snprintf(category, sizeof category, "category=c%d", src % 7);
+        const char *tokens[] = { brand, category };
+        mz_model_add_item(copy, tokens, 2);
+    }
+    ck_assert_int_eq(mz_model_load(copy, reversed, bytes, len, err,
+                                   sizeof err),
+                     MZ_OK);
+    float a[N_ITEMS], b[N_ITEMS];
+    mz_model_score(model, NULL, 12, 1700000000, a);
+    mz_model_score(copy, NULL, N_ITEMS - 1 - 12, 1700000000, b);
+    for (int i = 0; i < N_ITEMS; i++)
+        ck_assert_float_eq_tol(a[i], b[N_ITEMS - 1 - i], 1e-5f);
+
+    /* Garbage and corruption are refused and leave the model as it was. */
+    uint8_t *bad = malloc(len);
+    memcpy(bad, bytes, len);
+    bad[len / 2] ^= 1;
+    ck_assert_int_eq(mz_model_load(copy, reversed, bad, len, err, sizeof err),
+                     MZ_ERR_INVALID);
+    ck_assert_int_eq(mz_model_load(copy, reversed, bad, 5, err, sizeof err),
+                     MZ_ERR_INVALID);
+    ck_assert_int_eq(mz_model_load(copy, reversed, NULL, 0, err, sizeof err),
+                     MZ_ERR_INVALID);
+    float c[N_ITEMS];
+    mz_model_score(copy, NULL, N_ITEMS - 1 - 12, 1700000000, c);
+    ck_assert_mem_eq(b, c, sizeof b);
+    free(bad);
+    free(bytes);
+    mz_model_free(copy);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_levels_stay_finite_under_strong_events)
+{
+    /* _i = 0: nested; 1: flat (every level steps every event). */
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    cfg.nested = _i == 0;
+    struct mz_model *model = new_model(&cfg);
+    struct mz_client *client = mz_client_new(model);
+    float scores[N_ITEMS];
+
+    for (int t = 0; t < 2000; t++) {
+        struct mz_event_obs ev = stream_event(1, t);
+        ev.type = t % 3 ? MZ_EV_PURCHASE : MZ_EV_RETURN;
+        ev.item = (int32_t)((t * 7) % N_ITEMS);
+        mz_model_observe(model, client, &ev, true);
+    }
+    mz_model_score(model, client, -1, 1700000000 + 2000 * 30, scores);
+    for (int i = 0; i < N_ITEMS; i++)
+        ck_assert_msg(isfinite(scores[i]), "score %d is %f", i,
+                      (double)scores[i]);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_score_source_ranks_what_each_memory_holds)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    float scores[N_ITEMS];
+
+    for (int t = 0; t < 3; t++) {
+        struct mz_event_obs ev = view(61, 1700000000 + t * 10);
+        mz_model_observe(model, client, &ev, false);
+    }
+    /* The session holds the item just viewed... */
+    mz_model_score_source(model, client, MZ_SOURCE_SESSION, 1700000030,
+                          scores);
+    ck_assert_int_eq(rank_of(scores, 61), 0);
+    /* ... and so does level 0 when no session context explains the item
+     * first (levels learn the surprise left after the session). */
+    struct mz_model_config cfg = *mz_model_config_of(model);
+    cfg.use_session = false;
+    struct mz_model *no_session = new_model(&cfg);
+    struct mz_client *other = mz_client_new(no_session);
+    for (int t = 0; t < 3; t++) {
+        struct mz_event_obs ev = view(61, 1700000000 + t * 10);
+        mz_model_observe(no_session, other, &ev, false);
+    }
+    mz_model_score_source(no_session, other, MZ_SOURCE_LEVEL0, 1700000030,
+                          scores);
+    ck_assert_int_eq(rank_of(scores, 61), 0);
+    mz_client_free(other);
+    mz_model_free(no_session);
+    /* ... and retired items never show. */
+    mz_model_retire_item(model, 61);
+    mz_model_score_source(model, client, MZ_SOURCE_CATALOG, 1700000030,
+                          scores);
+    ck_assert(isinf(scores[61]));
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+START_TEST(test_model_snapshot_mid_chunk_resumes_identically)
+{
+    struct mz_model_config cfg;
+    mz_model_config_defaults(&cfg);
+    cfg.global_chunk = 97; /* the snapshot falls inside a chunk */
+    struct mz_model *never_saved = new_model(&cfg);
+    struct mz_model *restored = new_model(&cfg);
+    struct mz_client *a[4], *b[4];
+    char err[128] = "";
+
+    for (int c = 0; c < 4; c++)
+        a[c] = mz_client_new(never_saved);
+    for (int t = 0; t < 150; t++)
+        for (int c = 0; c < 4; c++) {
+            struct mz_event_obs ev = stream_event(c, t);
+            mz_model_observe(never_saved, a[c], &ev, true);
+        }
+    size_t len = 0;
+    void *bytes = mz_model_save(never_saved, NULL, &len);
+    ck_assert_int_eq(mz_model_load(restored, NULL, bytes, len, err, sizeof err),
+                     MZ_OK);
+    free(bytes);
+    for (int c = 0; c < 4; c++) {
+        size_t client_len = 0;
+        void *client_bytes = mz_client_save(a[c], &client_len);
+        b[c] = mz_client_load(restored, client_bytes, client_len, err,
+                              sizeof err);
+        ck_assert_ptr_nonnull(b[c]);
+        free(client_bytes);
+    }
+    for (int t = 150; t < 300; t++)
+        for (int c = 0; c < 4; c++) {
+            struct mz_event_obs ev = stream_event(c, t);
+            mz_model_observe(never_saved, a[c], &ev, true);
+            mz_model_observe(restored, b[c], &ev, true);
+        }
+    float sa[N_ITEMS], sb[N_ITEMS];
+    mz_model_score(never_saved, a[2], 4, 1700100000, sa);
+    mz_model_score(restored, b[2], 4, 1700100000, sb);
+    ck_assert_mem_eq(sa, sb, sizeof sa);
+    /* The clients learned against the restored item space exactly as
+     * against the original (their bytes depend on every O row they
+     * touched). A restored model's own bytes may list successors in
+     * another order, so they are not compared. */
+    for (int c = 0; c < 4; c++) {
+        size_t len_a = 0, len_b = 0;
+        void *bytes_a = mz_client_save(a[c], &len_a);
+        void *bytes_b = mz_client_save(b[c], &len_b);
+        ck_assert_uint_eq(len_a, len_b);
+        ck_assert_mem_eq(bytes_a, bytes_b, len_a);
+        free(bytes_a);
+        free(bytes_b);
+    }
+    for (int c = 0; c < 4; c++) {
+        mz_client_free(a[c]);
+        mz_client_free(b[c]);
+    }
+    mz_model_free(restored);
+    mz_model_free(never_saved);
+}
+END_TEST
+
+static Suite *model_suite(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_config_defaults_valid_and_bad_config_rejected);
+    tcase_add_test(tc, test_observe_moves_scores_toward_item);
+    tcase_add_test(tc, test_dismiss_pushes_score_down);
+    tcase_add_test(tc, test_nested_level1_waits_for_chunk_boundary);
+    tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
+    tcase_add_test(tc, test_explain_adds_up_to_score);
+    tcase_add_test(tc, test_transitions_recommend_what_followed);
+    tcase_add_test(tc, test_reset_forgets_everything_but_log_position);
+    tcase_add_test(tc, test_client_save_load_round_trip_is_bit_identical);
+    tcase_add_test(tc, test_replay_gives_bit_identical_state);
+    tcase_add_test(tc, test_client_load_rejects_corrupt_bytes);
+    tcase_add_test(tc, test_cold_start_is_deterministic);
+    tcase_add_test(tc, test_retired_items_score_minus_infinity);
+    tcase_add_test(tc, test_itemless_events_only_count);
+    tcase_add_test(tc, test_client_state_is_small);
+    tcase_add_test(tc, test_model_save_load_maps_rows_by_id);
+    tcase_add_loop_test(tc, test_levels_stay_finite_under_strong_events, 0, 2);
+    tcase_add_test(tc, test_score_source_ranks_what_each_memory_holds);
+    tcase_add_test(tc, test_model_snapshot_mid_chunk_resumes_identically);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(model_suite());
+
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
