@@ -221,6 +221,7 @@ void mz_app_apply_event(struct mz_app *app, const struct mz_event_record *ev)
     }
     if (ev->type == MZ_EV_CONSENT_GRANTED) {
         entry->consent = true;
+        mz_client_facts_observe(entry->facts, &obs); /* facts resume */
         return;
     }
     if (!entry->consent)

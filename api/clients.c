@@ -300,7 +300,7 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
             goto cleanup;
         }
     }
-    canonical = json_pack("{s:s,s:o,s:o,s:{s:b}}", "client_id", client_id,
+    canonical = json_pack("{s:o,s:o,s:{s:b}}",
                           "tier", tier ? json_string(tier) : json_null(),
                           "region", region ? json_string(region) : json_null(),
                           "consent", "personalization", wanted);
@@ -322,6 +322,7 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
                           mz_status_code(status));
         goto cleanup;
     }
+    json_object_set_new(canonical, "client_id", json_string(client_id));
     mz_response_json(resp, 200, json_incref(canonical));
 cleanup:
     json_decref(canonical);

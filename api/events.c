@@ -56,6 +56,9 @@ static bool read_id(const json_t *obj, const char *field, bool required,
     return true;
 }
 
+/* ts is optional: a client that does not send one means "now", the time
+ * the service received the event (stored in the log, so a replay sees the
+ * same value). */
 static bool read_ts(const json_t *obj, int64_t now, int64_t *ts,
                     struct event_error *e)
 {

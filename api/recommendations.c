@@ -125,6 +125,7 @@ void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
             .n_exclude_items = context >= 0 ? 1 : 0,
             .now = now,
             .k = (int)args.k,
+            .skip_counts = !args.explain_rules,
         };
         /* The impressions lock covers the frequency-cap count and the
          * recording of this list, so two concurrent requests of one
@@ -132,9 +133,11 @@ void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
         if (entry)
             pthread_mutex_lock(&entry->impressions_lock);
         status = mz_rules_select(app->catalog, scores, (size_t)n_items, &sr, &sel);
-        if (status == MZ_OK && entry)
+        if (status == MZ_OK && entry && sel.count > 0) {
             mz_client_facts_record_impressions(entry->facts, sel.items,
                                                (size_t)sel.count, now);
+            entry->dirty = true; /* the next checkpoint keeps them */
+        }
         if (entry)
             pthread_mutex_unlock(&entry->impressions_lock);
     }

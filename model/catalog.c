@@ -401,13 +401,14 @@ static bool parse_item_fields(struct item_parse *ip, const json_t *obj,
     if ((value = json_object_get(obj, "regions"))) {
         if (!parse_string_list(ip, value, "regions", &item->regions))
             return false;
-        item->has_regions = true;
+        /* An empty list restricts nothing, like an absent one. */
+        item->has_regions = item->regions.count > 0;
     }
     if ((value = json_object_get(obj, "reserved_tiers"))) {
         if (!parse_string_list(ip, value, "reserved_tiers",
                                &item->reserved_tiers))
             return false;
-        item->has_reserved_tiers = true;
+        item->has_reserved_tiers = item->reserved_tiers.count > 0;
     }
     if ((value = json_object_get(obj, "tags")) &&
         !parse_string_list(ip, value, "tags", &item->tags))

@@ -43,13 +43,13 @@
 #include "model/status.h"
 
 /* Capacities; when a list is full its oldest entry is dropped. */
-#define MZ_FACTS_MAX_PURCHASES 64    /* distinct items, latest purchase */
-#define MZ_FACTS_MAX_DISMISSALS 64   /* distinct items, latest dismissal */
+#define MZ_FACTS_MAX_PURCHASES 4096    /* distinct items, latest purchase */
+#define MZ_FACTS_MAX_DISMISSALS 4096   /* distinct items, latest dismissal */
 #define MZ_FACTS_MAX_WISHLIST 64
 #define MZ_FACTS_MAX_CART 64
 #define MZ_FACTS_MAX_VISITS 16       /* per kind of visit */
 #define MZ_FACTS_RING 32             /* last item events, for evidence */
-#define MZ_FACTS_MAX_IMPRESSIONS 512 /* within the last 24 h */
+#define MZ_FACTS_MAX_IMPRESSIONS 16384 /* within the last 24 h */
 #define MZ_FACTS_IMPRESSION_WINDOW_S 86400
 
 /* One item with the time something happened to it. */

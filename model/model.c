@@ -590,6 +590,24 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
  * g = w (q - O[item]): level 0 steps at once; a slower level sums g over
  * its chunk and applies the mean at the boundary (nested = false: every
  * level steps at once). */
+/* Negative events (dismiss, return) push a level away from an item, and
+ * since the query contains the level itself, a run of them would grow it
+ * without bound. Levels are kept inside a ball far larger than any
+ * learned memory, so the push stays a direction, never an overflow. */
+#define MZ_LEVEL_MAX_NORM 16.0f
+
+static void clamp_norm(float *m, int dim)
+{
+    float sq = 0.0f;
+    for (int k = 0; k < dim; k++)
+        sq += m[k] * m[k];
+    if (!(sq <= MZ_LEVEL_MAX_NORM * MZ_LEVEL_MAX_NORM)) {
+        float scale = isfinite(sq) ? MZ_LEVEL_MAX_NORM / sqrtf(sq) : 0.0f;
+        for (int k = 0; k < dim; k++)
+            m[k] *= scale;
+    }
+}
+
 static void learn_levels(const struct mz_model *model, struct mz_client *c,
                          const float *q, int32_t item, float weight,
                          int64_t ts)
@@ -622,6 +640,7 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
         if (l == 0 || !cfg->nested) {
             for (int k = 0; k < dim; k++)
                 m[k] = keep * m[k] - step * (q[k] - o_row[k]);
+            clamp_norm(m, dim);
             c->level_events[l]++;
             c->consolidated_at[l] = ts;
             continue;
@@ -636,6 +655,7 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
             m[k] = keep * m[k] - inv * acc[k];
             acc[k] = 0.0f;
         }
+        clamp_norm(m, dim);
         c->chunk_fill[l] = 0;
         c->level_events[l] += cfg->level_chunk[l];
         c->consolidated_at[l] = ts;

@@ -916,8 +916,10 @@ static void explain_empty(const struct mz_catalog *catalog,
         snprintf(out->reason, sizeof(out->reason), "the catalog is empty");
         return;
     }
-    int top = 0;
-    for (int r = 1; r < MZ_RULE_COUNT; r++) {
+    /* Items of other brands were never candidates for a brand request:
+     * the reason is the rule that removed most of the brand's own. */
+    int top = MZ_RULE_AVAILABLE;
+    for (int r = MZ_RULE_BRAND + 1; r < MZ_RULE_COUNT; r++) {
         if (out->removed[r] > out->removed[top])
             top = r;
     }
@@ -925,7 +927,8 @@ static void explain_empty(const struct mz_catalog *catalog,
              "no item satisfies every rule: \"%s\" removed %lld of %lld "
              "candidate items",
              mz_rule_name((enum mz_rule_id)top), (long long)out->removed[top],
-             (long long)out->candidates);
+             (long long)(out->candidates - out->removed[MZ_RULE_BRAND] -
+                         out->removed[MZ_RULE_RETIRED]));
 }
 
 /* What one selection scans. */

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     return ret;
 }
 
+/* libmicrohttpd's own messages (malformed requests, resource limits) as
+ * JSON log lines like every other line on stderr. */
+static void log_mhd_message(void *cls, const char *fmt, va_list ap)
+{
+    char message[512];
+    vsnprintf(message, sizeof message, fmt, ap);
+    size_t len = strlen(message);
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == '\r'))
+        message[--len] = '\0';
+    json_t *line = json_pack("{s:s,s:s,s:s}", "level", "warning", "msg",
+                             "http", "detail", message);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (text) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *connection,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
@@ -247,7 +267,10 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        /* Room for long query strings and headers; bodies are ours. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL, MHD_OPTION_END);
     if (!http->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%d", host, port);
         free(http);

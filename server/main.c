@@ -11,6 +11,7 @@
  */
 #include <cblas.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
     }
     /* Small BLAS calls are 2-10x slower with more threads (DESIGN.md 8). */
     openblas_set_num_threads(1);
+    /* Requests allocate and free catalog-sized scratch; without these the
+     * heap is trimmed and refaulted page by page on every request. */
+    mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

@@ -24,9 +24,12 @@ enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
 {
     /* Keywords after the expanded conninfo would override it; placing the
      * defaults first lets the caller's conninfo win. */
+    /* client_min_messages: NOTICEs ("relation already exists") would go
+     * to stderr as plain text, between the JSON log lines. */
     const char *const keys[] = {"connect_timeout", "application_name",
-                                "dbname", NULL};
-    const char *const vals[] = {MZ_PG_CONNECT_TIMEOUT_S, "maisond", conninfo,
+                                "options", "dbname", NULL};
+    const char *const vals[] = {MZ_PG_CONNECT_TIMEOUT_S, "maisond",
+                                "-c client_min_messages=warning", conninfo,
                                 NULL};
 
     mz_pg_conn_reset(c);

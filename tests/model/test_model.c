@@ -708,6 +708,30 @@ START_TEST(test_model_snapshot_mid_chunk_resumes_identically)
 }
 END_TEST
 
+START_TEST(test_dismissal_runs_stay_finite_and_savable)
+{
+    /* Only negative events: nothing pulls the levels back, so without a
+     * bound they would overflow and the saved state would be refused. */
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    for (int t = 0; t < 500; t++) {
+        struct mz_event_obs ev = view((int32_t)(t % N_ITEMS), 1700000000 + t);
+        ev.type = MZ_EV_DISMISS;
+        mz_model_observe(model, client, &ev, true);
+    }
+    size_t len = 0;
+    void *bytes = mz_client_save(client, &len);
+    ck_assert_ptr_nonnull(bytes);
+    char err[256] = "";
+    struct mz_client *again = mz_client_load(model, bytes, len, err, sizeof err);
+    ck_assert_msg(again != NULL, "%s", err);
+    mz_client_free(again);
+    free(bytes);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -728,6 +752,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_cold_start_is_deterministic);
     tcase_add_test(tc, test_retired_items_score_minus_infinity);
     tcase_add_test(tc, test_itemless_events_only_count);
+    tcase_add_test(tc, test_dismissal_runs_stay_finite_and_savable);
     tcase_add_test(tc, test_client_state_is_small);
     tcase_add_test(tc, test_model_save_load_maps_rows_by_id);
     tcase_add_loop_test(tc, test_levels_stay_finite_under_strong_events, 0, 2);
