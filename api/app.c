@@ -353,47 +353,60 @@ static void pending_checkpoint_clear(struct pending_checkpoint *pc)
     memset(pc, 0, sizeof *pc);
 }
 
-/* Under the write lock: copies out every dirty client and the global
- * level, and clears their dirty marks. Returns MZ_OK (pc->count may be 0
- * with no global when nothing changed) or MZ_ERR_NOMEM (nothing cleared). */
+/* Under the read lock (so recommendations go on; learning and catalog
+ * changes, which take the write lock, wait): copies out every dirty
+ * client and the global level, and clears their dirty marks. A client's
+ * impressions lock covers its copy, since readers record impressions.
+ * Returns MZ_OK (pc->global is NULL when nothing changed) or MZ_ERR_NOMEM
+ * (what was already cleared is restored by the caller). */
 static enum mz_status collect_checkpoint(struct mz_app *app,
                                          struct pending_checkpoint *pc)
 {
-    size_t dirty = 0, cursor = 0;
+    size_t capacity = 0, cursor = 0;
     struct mz_client_entry *entry;
-    while ((entry = mz_client_table_next(app->clients, &cursor)))
-        dirty += entry->dirty;
+    bool any_dirty = false;
+    while (!any_dirty && (entry = mz_client_table_next(app->clients, &cursor)))
+        any_dirty = entry->dirty;
     pc->seq = app->applied_seq;
-    if (dirty == 0 && !app->global_dirty)
+    if (!any_dirty && !app->global_dirty)
         return MZ_OK;
-    pc->blobs = calloc(dirty ? dirty : 1, sizeof *pc->blobs);
     const char **ids = catalog_ids(app->catalog);
-    if (!pc->blobs || !ids)
-        goto nomem;
+    if (!ids)
+        return MZ_ERR_NOMEM;
     pc->global = mz_model_save(app->model, ids, &pc->global_len);
+    free(ids);
     if (!pc->global)
-        goto nomem;
+        return MZ_ERR_NOMEM;
+    app->global_dirty = false;
     cursor = 0;
     while ((entry = mz_client_table_next(app->clients, &cursor))) {
-        if (!entry->dirty)
-            continue;
-        struct mz_client_blob *blob = &pc->blobs[pc->count];
-        blob->client_id = strdup(entry->client_id);
-        blob->bytes = save_client(app, entry, &blob->len);
-        pc->count++;
-        if (!blob->client_id || !blob->bytes)
-            goto nomem;
+        pthread_mutex_lock(&entry->impressions_lock);
+        bool ok = true;
+        if (entry->dirty) {
+            if (pc->count == capacity) {
+                size_t grown_capacity = capacity ? capacity * 2 : 256;
+                struct mz_client_blob *grown =
+                    realloc(pc->blobs, grown_capacity * sizeof *grown);
+                ok = grown != NULL;
+                if (ok) {
+                    pc->blobs = grown;
+                    capacity = grown_capacity;
+                }
+            }
+            if (ok) {
+                struct mz_client_blob *blob = &pc->blobs[pc->count];
+                blob->client_id = strdup(entry->client_id);
+                blob->bytes = save_client(app, entry, &blob->len);
+                pc->count++;
+                ok = blob->client_id && blob->bytes;
+                entry->dirty = false;
+            }
+        }
+        pthread_mutex_unlock(&entry->impressions_lock);
+        if (!ok)
+            return MZ_ERR_NOMEM;
     }
-    cursor = 0;
-    while ((entry = mz_client_table_next(app->clients, &cursor)))
-        entry->dirty = false;
-    app->global_dirty = false;
-    free(ids);
     return MZ_OK;
-nomem:
-    free(ids);
-    pending_checkpoint_clear(pc);
-    return MZ_ERR_NOMEM;
 }
 
 /* After a failed write: mark what was collected dirty again. */
@@ -401,6 +414,8 @@ static void restore_dirty(struct mz_app *app, const struct pending_checkpoint *p
 {
     pthread_rwlock_wrlock(&app->lock);
     for (size_t i = 0; i < pc->count; i++) {
+        if (!pc->blobs[i].client_id)
+            continue;
         struct mz_client_entry *entry =
             mz_client_table_get(app->clients, pc->blobs[i].client_id);
         if (entry)
@@ -414,9 +429,11 @@ enum mz_status mz_app_checkpoint(struct mz_app *app)
 {
     struct pending_checkpoint pc = {0};
     pthread_mutex_lock(&app->checkpoint_mutex);
-    pthread_rwlock_wrlock(&app->lock);
+    pthread_rwlock_rdlock(&app->lock);
     enum mz_status status = collect_checkpoint(app, &pc);
     pthread_rwlock_unlock(&app->lock);
+    if (status != MZ_OK)
+        restore_dirty(app, &pc);
     if (status == MZ_OK && pc.global) {
         status = mz_store_write_checkpoint(app->store, pc.seq, pc.blobs,
                                            pc.count, pc.global, pc.global_len);

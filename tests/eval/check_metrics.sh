@@ -18,11 +18,13 @@ while [ $i -le 30 ]; do
 	i=$((i + 1))
 done >"$dir/tiny/items.tsv"
 # Train popularity: i01 3, i02 2, i03 1.
-printf 'u1\ti01\t1\tview\nu1\ti02\t2\tview\nu1\ti03\t3\tpurchase\n' >"$dir/tiny/train.tsv"
-printf 'u2\ti01\t4\tview\nu2\ti02\t5\tview\nu3\ti01\t6\tview\n' >>"$dir/tiny/train.tsv"
+train="$dir/tiny/train.tsv"
+test="$dir/tiny/test.tsv"
+printf 'u1\ti01\t1\tview\nu1\ti02\t2\tview\nu1\ti03\t3\tpurchase\n' >"$train"
+printf 'u2\ti01\t4\tview\nu2\ti02\t5\tview\nu3\ti01\t6\tview\n' >>"$train"
 # Cases: i01 after i05 (rank 1), i02 after i01 (rank 2), i30 (rank 30).
-printf 's1\ti05\t10\tview\ns1\ti01\t11\tview\ns2\ti01\t12\tview\n' >"$dir/tiny/test.tsv"
-printf 's2\ti02\t13\tview\ns3\ti01\t14\tview\ns3\ti30\t15\tview\n' >>"$dir/tiny/test.tsv"
+printf 's1\ti05\t10\tview\ns1\ti01\t11\tview\ns2\ti01\t12\tview\n' >"$test"
+printf 's2\ti02\t13\tview\ns3\ti01\t14\tview\ns3\ti30\t15\tview\n' >>"$test"
 
 for frozen in "" --frozen; do
 	"$eval_bin" --quiet --json --data "$dir/tiny" --protocol next-item \
@@ -50,7 +52,7 @@ PY
 done
 
 # Last-item: the test item of s-clients is scored with their history masked.
-printf 'u1\ti02\t20\tview\nu2\ti03\t21\tview\n' >"$dir/tiny/test.tsv"
+printf 'u1\ti02\t20\tview\nu2\ti03\t21\tview\n' >"$test"
 "$eval_bin" --quiet --json --data "$dir/tiny" --protocol last-item \
 	--methods pop >"$dir/out.json"
 python3 - "$dir/out.json" <<'PY'

@@ -71,8 +71,8 @@ static void usage(FILE *out)
             "usage: maison-eval --data DIR --protocol next-item|last-item\n"
             "                   [--json] [--methods a,b,...] [--frozen]\n"
             "                   [--limit-cases N] [--taste-shift [--pairs N]]\n"
-            "                   [--seed N] [--url http://HOST:PORT [--data-clock]]\n"
-            "                   [--quiet]\n"
+            "                   [--seed N] [--quiet]\n"
+            "                   [--url http://HOST:PORT [--data-clock]]\n"
             "DIR holds train.tsv and test.tsv (client_id, item_id, ts, type)\n"
             "and optionally items.tsv (item_id, comma-separated tokens).\n"
             "methods:\n");
