@@ -263,14 +263,17 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
     http->metrics = metrics;
     http->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        NULL, on_request, http,
+        /* First, so every message of the daemon goes through it. */
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         /* Room for long query strings and headers; bodies are ours. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!http->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%d", host, port);
         free(http);
