@@ -358,7 +358,8 @@ static void pending_checkpoint_clear(struct pending_checkpoint *pc)
  * client and the global level, and clears their dirty marks. A client's
  * impressions lock covers its copy, since readers record impressions.
  * Returns MZ_OK (pc->global is NULL when nothing changed) or MZ_ERR_NOMEM
- * (what was already cleared is restored by the caller). */
+ * (what was already cleared is restored by the caller). pc->global stays
+ * NULL when the global level did not change since the last checkpoint. */
 static enum mz_status collect_checkpoint(struct mz_app *app,
                                          struct pending_checkpoint *pc)
 {
@@ -370,14 +371,18 @@ static enum mz_status collect_checkpoint(struct mz_app *app,
     pc->seq = app->applied_seq;
     if (!any_dirty && !app->global_dirty)
         return MZ_OK;
-    const char **ids = catalog_ids(app->catalog);
-    if (!ids)
-        return MZ_ERR_NOMEM;
-    pc->global = mz_model_save(app->model, ids, &pc->global_len);
-    free(ids);
-    if (!pc->global)
-        return MZ_ERR_NOMEM;
-    app->global_dirty = false;
+    /* Without learned events the stored global level is still current:
+     * impressions alone must not rewrite tens of megabytes. */
+    if (app->global_dirty) {
+        const char **ids = catalog_ids(app->catalog);
+        if (!ids)
+            return MZ_ERR_NOMEM;
+        pc->global = mz_model_save(app->model, ids, &pc->global_len);
+        free(ids);
+        if (!pc->global)
+            return MZ_ERR_NOMEM;
+        app->global_dirty = false;
+    }
     cursor = 0;
     while ((entry = mz_client_table_next(app->clients, &cursor))) {
         pthread_mutex_lock(&entry->impressions_lock);
@@ -434,7 +439,7 @@ enum mz_status mz_app_checkpoint(struct mz_app *app)
     pthread_rwlock_unlock(&app->lock);
     if (status != MZ_OK)
         restore_dirty(app, &pc);
-    if (status == MZ_OK && pc.global) {
+    if (status == MZ_OK && (pc.global || pc.count > 0)) {
         status = mz_store_write_checkpoint(app->store, pc.seq, pc.blobs,
                                            pc.count, pc.global, pc.global_len);
         if (status == MZ_OK) {

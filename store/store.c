@@ -126,7 +126,9 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
     [S_CHECKPOINT_PUT] = {S_CHECKPOINT_PUT, "mz_checkpoint_put",
         "INSERT INTO checkpoint (id, seq, global) VALUES (true, $1, $2) "
         "ON CONFLICT (id) DO UPDATE "
-        "SET seq = EXCLUDED.seq, global = EXCLUDED.global, written_at = now()",
+        "SET seq = EXCLUDED.seq, "
+        "global = COALESCE(EXCLUDED.global, checkpoint.global), "
+        "written_at = now()",
         2},
     [S_CHECKPOINT_GET] = {S_CHECKPOINT_GET, "mz_checkpoint_get",
         "SELECT seq, global FROM checkpoint", 0},

@@ -106,7 +106,8 @@ struct mz_client_blob {
 };
 
 /* In one transaction: upserts the given client states and replaces the
- * global snapshot, all as of log position seq. After a crash, restart
+ * global snapshot (global NULL: the one stored is still current and is
+ * kept), all as of log position seq. After a crash, restart
  * loads the last complete checkpoint and replays the log after its seq. */
 enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          const struct mz_client_blob *clients,

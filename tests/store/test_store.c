@@ -504,6 +504,17 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_int_ge(i, 0);
     ck_assert_mem_eq(log.bytes[i], "A2", 2);
     free(global);
+
+    /* Clients only (the global level did not change): the stored global
+     * snapshot is kept, the position moves on. */
+    ck_assert_int_eq(mz_store_write_checkpoint(store, 30, stale, 1, NULL, 0),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
+                                              NULL, NULL), MZ_OK);
+    ck_assert_int_eq(seq, 30);
+    ck_assert_uint_eq(global_len, sizeof global2);
+    ck_assert_mem_eq(global, global2, sizeof global2);
+    free(global);
     mz_store_close(store);
 }
 END_TEST
