@@ -30,16 +30,6 @@
 /* Items whose categories and brands summarise a level. */
 #define PROFILE_SUMMARY_ITEMS 50
 
-static bool check_client_id(const char *client_id, struct mz_response *resp)
-{
-    if (mz_is_valid_id(client_id))
-        return true;
-    mz_response_error(resp, MZ_ERR_INVALID,
-                      "client_id: must be 1 to %d bytes of UTF-8 text",
-                      MZ_ID_MAX_BYTES);
-    return false;
-}
-
 static json_t *time_or_null(int64_t ts)
 {
     if (ts <= 0)
@@ -179,7 +169,7 @@ void mz_handle_profile(struct mz_app *app, const struct mz_request *req,
                        struct mz_response *resp)
 {
     const char *client_id = req->params[0];
-    if (!check_client_id(client_id, resp))
+    if (!mz_require_id("client_id", client_id, resp))
         return;
     int64_t now = mz_now_seconds();
     json_t *body = NULL;
@@ -224,7 +214,7 @@ void mz_handle_delete_client(struct mz_app *app, const struct mz_request *req,
                              struct mz_response *resp)
 {
     const char *client_id = req->params[0];
-    if (!check_client_id(client_id, resp))
+    if (!mz_require_id("client_id", client_id, resp))
         return;
     /* Holding the checkpoint mutex keeps a checkpoint that copied this
      * client before the erasure from writing it back afterwards. */
@@ -273,7 +263,7 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
     const char *client_id = req->params[0];
     char *tier = NULL, *region = NULL, *doc = NULL;
     json_t *canonical = NULL;
-    if (!check_client_id(client_id, resp))
+    if (!mz_require_id("client_id", client_id, resp))
         return;
     json_t *body = mz_body_object(req, resp);
     if (!body)

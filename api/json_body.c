@@ -93,16 +93,23 @@ bool mz_query_int(const struct mz_request *req, const char *key, int64_t min,
     return true;
 }
 
+bool mz_require_id(const char *name, const char *value,
+                   struct mz_response *resp)
+{
+    if (mz_is_valid_id(value))
+        return true;
+    mz_response_error(resp, MZ_ERR_INVALID,
+                      "%s: must be 1 to %d bytes of UTF-8 text", name,
+                      MZ_ID_MAX_BYTES);
+    return false;
+}
+
 bool mz_query_id(const struct mz_request *req, const char *key,
                  const char **out, struct mz_response *resp)
 {
     const char *text = req->query(req->query_ctx, key);
-    if (text && !mz_is_valid_id(text)) {
-        mz_response_error(resp, MZ_ERR_INVALID,
-                          "%s: must be 1 to %d bytes of UTF-8 text", key,
-                          MZ_ID_MAX_BYTES);
+    if (text && !mz_require_id(key, text, resp))
         return false;
-    }
     *out = text;
     return true;
 }

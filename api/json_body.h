@@ -22,6 +22,11 @@ json_t *mz_body_object(const struct mz_request *req, struct mz_response *resp);
  * valid UTF-8 without control characters. */
 bool mz_is_valid_id(const char *id);
 
+/* Returns whether value (named name in the message) is a valid id;
+ * otherwise fills resp with a 400 and returns false. */
+bool mz_require_id(const char *name, const char *value,
+                   struct mz_response *resp);
+
 /* Reads an integer query argument in [min, max] into *out (def when
  * absent). Returns false after filling resp with a 400. */
 bool mz_query_int(const struct mz_request *req, const char *key, int64_t min,

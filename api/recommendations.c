@@ -83,13 +83,8 @@ void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
 {
     const char *client_id = req->params[0];
     struct rec_args args;
-    if (!mz_is_valid_id(client_id)) {
-        mz_response_error(resp, MZ_ERR_INVALID,
-                          "client_id: must be 1 to %d bytes of UTF-8 text",
-                          MZ_ID_MAX_BYTES);
-        return;
-    }
-    if (!read_args(req, &args, resp))
+    if (!mz_require_id("client_id", client_id, resp) ||
+        !read_args(req, &args, resp))
         return;
     int64_t now = mz_now_seconds();
     ensure_entry(app, client_id);

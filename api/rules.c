@@ -34,12 +34,8 @@ void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
     struct mz_rules *rules = NULL;
     char *doc = NULL;
     json_t *canonical = NULL;
-    if (!mz_is_valid_id(brand)) {
-        mz_response_error(resp, MZ_ERR_INVALID,
-                          "brand: must be 1 to %d bytes of UTF-8 text",
-                          MZ_ID_MAX_BYTES);
+    if (!mz_require_id("brand", brand, resp))
         return;
-    }
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;

@@ -83,6 +83,21 @@ static void progress(const struct mz_eval_options *opt, const char *method,
         fputc('\n', stderr);
 }
 
+/* After its case is scored, a test event is learned (shared levels only
+ * when not frozen); returns the seconds spent learning it. */
+static double learn_test_event(const struct mz_eval_options *opt,
+                               const struct mz_eval_method *method, void *state,
+                               const struct mz_eval_event *ev, size_t e,
+                               size_t n_test)
+{
+    double t = mz_eval_now();
+    method->ops->observe(state, ev, !opt->frozen);
+    double spent = mz_eval_now() - t;
+    if ((e + 1) % 4096 == 0)
+        progress(opt, method->name, "test", e + 1, n_test);
+    return spent;
+}
+
 /* Replays the train events with learning on, except those of clients
  * marked in held_out (NULL: none); returns the seconds spent. */
 static double replay_train(const struct mz_eval_method *method, void *state,
@@ -155,12 +170,8 @@ bool mz_eval_next_item(const struct mz_eval_method *method,
         in_session[ev->client] = 1;
         /* Frozen: the session still observes its events (they are the
          * query), but nothing shared learns from the test stream. */
-        double t = mz_eval_now();
-        method->ops->observe(state, ev, !opt->frozen);
-        learn_s += mz_eval_now() - t;
+        learn_s += learn_test_event(opt, method, state, ev, e, data->n_test);
         learned++;
-        if ((e + 1) % 4096 == 0)
-            progress(opt, method->name, "test", e + 1, data->n_test);
     }
     progress(opt, method->name, "test", data->n_test, data->n_test);
     res->bytes_per_client = (double)method->ops->bytes_per_client(state);
@@ -284,12 +295,8 @@ bool mz_eval_last_item(const struct mz_eval_method *method,
             snprintf(err, err_len, "out of memory");
             goto cleanup;
         }
-        double t = mz_eval_now();
-        method->ops->observe(state, ev, !opt->frozen);
-        learn_s += mz_eval_now() - t;
+        learn_s += learn_test_event(opt, method, state, ev, e, data->n_test);
         learned++;
-        if ((e + 1) % 4096 == 0)
-            progress(opt, method->name, "test", e + 1, data->n_test);
     }
     progress(opt, method->name, "test", data->n_test, data->n_test);
     res->bytes_per_client = (double)method->ops->bytes_per_client(state);
