@@ -22,124 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void mz_model_config_defaults(struct mz_model_config *cfg)
-{
-    memset(cfg, 0, sizeof *cfg);
-    cfg->dim = 64;
-    cfg->n_levels = 3;
-    /* Level 0 follows every event; level 1 a browsing burst; level 2
-     * consolidates long-run taste. Half-lives: a day, a few weeks, a
-     * year. */
-    cfg->level_chunk[0] = 1;
-    cfg->level_chunk[1] = 16;
-    cfg->level_chunk[2] = 256;
-    cfg->level_chunk[3] = 1024;
-    cfg->level_lr[0] = 0.5f;
-    cfg->level_lr[1] = 0.3f;
-    cfg->level_lr[2] = 0.2f;
-    cfg->level_lr[3] = 0.1f;
-    cfg->level_retention[0] = 0.05f;
-    cfg->level_retention[1] = 0.02f;
-    cfg->level_retention[2] = 0.01f;
-    cfg->level_retention[3] = 0.005f;
-    cfg->level_half_life_s[0] = 86400.0;
-    cfg->level_half_life_s[1] = 21.0 * 86400.0;
-    cfg->level_half_life_s[2] = 365.0 * 86400.0;
-    cfg->level_half_life_s[3] = 3.0 * 365.0 * 86400.0;
-    cfg->global_chunk = 1000;
-    cfg->global_lr = 0.05f;
-    cfg->learn_global = true;
-    cfg->use_session = true;
-    cfg->nested = true;
-    cfg->seed = 0x4d61697369u;
-
-    cfg->event_weight[MZ_EV_VIEW] = 1.0f;
-    cfg->event_weight[MZ_EV_CLICK] = 1.5f;
-    cfg->event_weight[MZ_EV_ADD_TO_CART] = 3.0f;
-    cfg->event_weight[MZ_EV_REMOVE_FROM_CART] = -0.3f;
-    cfg->event_weight[MZ_EV_WISHLIST] = 3.5f;
-    cfg->event_weight[MZ_EV_PURCHASE] = 5.0f;
-    cfg->event_weight[MZ_EV_RETURN] = -2.0f;
-    cfg->event_weight[MZ_EV_DISMISS] = -1.0f;
-
-    /* The blend below is what tests/eval measured best on both data sets
-     * (model/README.md has the figures). The catalog-wide terms carry
-     * most of the ranking: transitions from the last 8 items, re-visits
-     * within the session, a little recent popularity as fill. The dense
-     * term O q helps only at a small weight: learned in one streaming
-     * pass, the item space is a weaker ranker than the transitions, and
-     * at larger weights it reorders their candidates for the worse; the
-     * learned bias is left out (w_bias = 0) because negatives drawn from
-     * the recent stream make it an anti-popularity term. */
-    cfg->session_items = 8;
-    cfg->session_decay = 0.8f;
-    cfg->session_half_life_s = 3600.0;
-    cfg->global_negatives = 5;
-    cfg->init_scale = 0.1f;
-    cfg->trans_window = 5;
-    cfg->trans_max_per_item = 2048;
-    cfg->trans_history = 8;
-    cfg->trans_decay = 0.6f;
-    cfg->trans_smoothing = 10.0f;
-    cfg->trans_backward = 0.2f;
-    cfg->pop_half_life_s = 7.0 * 86400.0;
-    cfg->w_dense = 0.01f;
-    cfg->w_bias = 0.0f;
-    cfg->w_trans = 5.0f;
-    cfg->w_pop_all = 0.02f;
-    cfg->w_pop_recent = 0.02f;
-    cfg->w_repeat = 3.0f;
-}
-
-/* Returns false and explains in err when cfg cannot work. */
-static bool config_valid(const struct mz_model_config *cfg, char *err,
-                         size_t err_len)
-{
-    const char *why = NULL;
-
-    if (cfg->dim < 1 || cfg->dim > 4096)
-        why = "dim must be in 1..4096";
-    else if (cfg->n_levels < 1 || cfg->n_levels > MZ_MAX_LEVELS)
-        why = "n_levels must be in 1..MZ_MAX_LEVELS";
-    else if (cfg->global_chunk < 1)
-        why = "global_chunk must be >= 1";
-    else if (!(cfg->global_lr >= 0.0f))
-        why = "global_lr must be >= 0";
-    else if (cfg->session_items < 0 || cfg->session_items > MZ_RING_SIZE)
-        why = "session_items must be in 0..16";
-    else if (cfg->trans_history < 0 || cfg->trans_history > MZ_RING_SIZE)
-        why = "trans_history must be in 0..16";
-    else if (cfg->trans_window < 0 || cfg->trans_window > MZ_RING_SIZE)
-        why = "trans_window must be in 0..16";
-    else if (cfg->trans_max_per_item < 0)
-        why = "trans_max_per_item must be >= 0";
-    else if (cfg->global_negatives < 0 || cfg->global_negatives > 64)
-        why = "global_negatives must be in 0..64";
-    else if (!(cfg->session_half_life_s >= 0.0) ||
-             !(cfg->pop_half_life_s >= 0.0))
-        why = "half-lives must be >= 0";
-    else if (!(cfg->trans_smoothing >= 0.0f))
-        why = "trans_smoothing must be >= 0";
-    else if (!(cfg->trans_backward >= 0.0f))
-        why = "trans_backward must be >= 0";
-    for (int l = 0; !why && l < cfg->n_levels; l++) {
-        if (cfg->level_chunk[l] < 1)
-            why = "level_chunk must be >= 1";
-        else if (l == 0 && cfg->level_chunk[0] != 1)
-            why = "level_chunk[0] must be 1 (level 0 learns every event)";
-        else if (!(cfg->level_lr[l] >= 0.0f))
-            why = "level_lr must be >= 0";
-        else if (!(cfg->level_retention[l] >= 0.0f &&
-                   cfg->level_retention[l] <= 1.0f))
-            why = "level_retention must be in 0..1";
-        else if (!(cfg->level_half_life_s[l] >= 0.0))
-            why = "level_half_life_s must be >= 0";
-    }
-    if (why && err && err_len)
-        snprintf(err, err_len, "%s", why);
-    return why == NULL;
-}
-
 /* splitmix64: turns any 64-bit value into a well-mixed one; the step of
  * the PRNG and the finaliser of the token hash. */
 static uint64_t splitmix64(uint64_t *state)
@@ -160,7 +42,7 @@ static float unit_from_bits(uint64_t bits)
 struct mz_model *mz_model_new(const struct mz_model_config *cfg, char *err,
                               size_t err_len)
 {
-    if (!config_valid(cfg, err, err_len))
+    if (!mz_model_config_check(cfg, err, err_len))
         return NULL;
     struct mz_model *model = calloc(1, sizeof *model);
     if (!model)

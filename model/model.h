@@ -17,6 +17,7 @@
  *
  * Interface routines:
  *    mz_model_config_defaults - the default (best measured) configuration
+ *    mz_model_config_check / _set - range check; one parameter by name
  *    mz_model_new / _free     - the global level
  *    mz_model_add_item        - a new item, cold-start embedding from tokens
  *    mz_client_new / _free / _reset - one client's levels
@@ -108,6 +109,21 @@ struct mz_client;
 /* Fills cfg with the default configuration (the best one measured by
  * tests/eval). */
 void mz_model_config_defaults(struct mz_model_config *cfg);
+
+/* Returns true when cfg is in range; otherwise false, with the reason in
+ * err (if not NULL). */
+bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
+                           size_t err_len);
+
+/* Sets the parameter called name ("w_trans", "level_lr.1", ...; the
+ * field names of struct mz_model_config, an array element as
+ * name.index) to value, parsed in full. Returns MZ_OK, or
+ * MZ_ERR_INVALID with the reason in err (cfg unchanged) for an unknown
+ * name, an index out of range or a value that is not a number. The
+ * range check is mz_model_config_check's. */
+enum mz_status mz_model_config_set(struct mz_model_config *cfg,
+                                   const char *name, const char *value,
+                                   char *err, size_t err_len);
 
 /* Returns NULL and writes a reason into err (if not NULL) when cfg is out
  * of range; NULL on allocation failure. */

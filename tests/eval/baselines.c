@@ -107,8 +107,10 @@ static bool row_add(struct sparse_row *row, int32_t key, float delta)
 
 static void *baseline_create(const struct mz_eval_method *method,
                              const struct mz_eval_data *data,
+                             const struct mz_eval_options *opt,
                              int32_t n_clients, char *err, size_t err_len)
 {
+    (void)opt; /* --set tunes our model only */
     struct baseline *b = calloc(1, sizeof(*b));
     if (!b)
         goto nomem;

@@ -94,11 +94,14 @@ struct mz_eval_method;
 /* One method's operations. State is opaque to the protocols. Clients are
  * indices 0..n_clients (the extra last one is the synthetic client of the
  * taste-shift protocol). */
+struct mz_eval_options;
+
 struct mz_eval_method_ops {
     /* Returns a new state (caller frees with free_state), or NULL with the
      * reason in err. */
     void *(*create)(const struct mz_eval_method *method,
-                    const struct mz_eval_data *data, int32_t n_clients,
+                    const struct mz_eval_data *data,
+                    const struct mz_eval_options *opt, int32_t n_clients,
                     char *err, size_t err_len);
     /* Learns from ev; learn_global false: only ev->client's own state
      * (its levels, its session) may change, never what is shared. */
@@ -158,6 +161,11 @@ struct mz_eval_options {
     bool progress;                   /* progress line on stderr */
     bool data_clock;                 /* --url: post the data's ts, not the
                                         time of posting */
+    const char *const *model_settings; /* borrowed: --set "name=value"
+                                          strings, applied to every
+                                          maison method before its
+                                          ablation */
+    size_t n_model_settings;
 };
 
 struct mz_eval_result {

@@ -47,6 +47,7 @@ static const struct mz_eval_method methods[] = {
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
 #define MAX_SELECTED 64
+#define MAX_SETTINGS 64
 
 static const char *const default_shift_methods =
     "maison,maison_l0,maison_slow,maison_levels_only,pop,sr";
@@ -73,6 +74,8 @@ static void usage(FILE *out)
             "                   [--limit-cases N] [--taste-shift [--pairs N]]\n"
             "                   [--seed N] [--quiet]\n"
             "                   [--url http://HOST:PORT [--data-clock]]\n"
+            "                   [--set name=value]...  (model parameters,\n"
+            "                   e.g. w_trans=4 level_lr.1=0.2)\n"
             "DIR holds train.tsv and test.tsv (client_id, item_id, ts, type)\n"
             "and optionally items.tsv (item_id, comma-separated tokens).\n"
             "methods:\n");
@@ -191,12 +194,14 @@ int main(int argc, char **argv)
         {"url", required_argument, NULL, 'u'},
         {"quiet", no_argument, NULL, 'q'},
         {"data-clock", no_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL, *protocol = NULL, *method_list = NULL, *url = NULL;
     bool json = false, taste_shift = false;
     struct mz_eval_options opt = {.pairs = 1000, .seed = 42, .progress = true};
+    const char *settings[MAX_SETTINGS];
     const struct mz_eval_method *selected[MAX_SELECTED];
     size_t n_selected = 0;
     struct mz_eval_data *data = NULL;
@@ -219,6 +224,15 @@ int main(int argc, char **argv)
         case 'u': url = optarg; break;
         case 'q': opt.progress = false; break;
         case 'c': opt.data_clock = true; break;
+        case 'S':
+            if (opt.n_model_settings == MAX_SETTINGS) {
+                fprintf(stderr, "maison-eval: at most %d --set\n",
+                        MAX_SETTINGS);
+                return 2;
+            }
+            settings[opt.n_model_settings++] = optarg;
+            opt.model_settings = settings;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/catalog.h"
 #include "model/model.h"
@@ -24,11 +25,28 @@ struct model_method {
     int32_t n_clients;
 };
 
-/* Fills cfg for variant, starting from the defaults. */
-static void variant_config(enum mz_eval_model_variant variant,
-                           struct mz_model_config *cfg)
+/* Fills cfg for variant: the defaults, then the --set settings, then the
+ * variant's change (so an ablation stays an ablation of the tuned
+ * model). Returns false with the reason in err for a bad setting. */
+static bool variant_config(enum mz_eval_model_variant variant,
+                           const struct mz_eval_options *opt,
+                           struct mz_model_config *cfg, char *err,
+                           size_t err_len)
 {
     mz_model_config_defaults(cfg);
+    for (size_t i = 0; i < opt->n_model_settings; i++) {
+        char name[128];
+        const char *setting = opt->model_settings[i];
+        const char *eq = strchr(setting, '=');
+        if (!eq || (size_t)(eq - setting) >= sizeof name) {
+            snprintf(err, err_len, "--set %s: expected name=value", setting);
+            return false;
+        }
+        memcpy(name, setting, (size_t)(eq - setting));
+        name[eq - setting] = '\0';
+        if (mz_model_config_set(cfg, name, eq + 1, err, err_len) != MZ_OK)
+            return false;
+    }
     switch (variant) {
     case MZ_EVAL_MAISON:
         break;
@@ -69,6 +87,7 @@ static void variant_config(enum mz_eval_model_variant variant,
         cfg->w_bias = 0.0f;
         break;
     }
+    return true;
 }
 
 static void model_method_free(void *state)
@@ -119,6 +138,7 @@ cleanup:
 
 static void *model_method_create(const struct mz_eval_method *method,
                                  const struct mz_eval_data *data,
+                                 const struct mz_eval_options *opt,
                                  int32_t n_clients, char *err, size_t err_len)
 {
     struct model_method *m = calloc(1, sizeof(*m));
@@ -127,7 +147,12 @@ static void *model_method_create(const struct mz_eval_method *method,
 
     if (!m)
         goto nomem;
-    variant_config((enum mz_eval_model_variant)method->variant, &cfg);
+    if (!variant_config((enum mz_eval_model_variant)method->variant, opt,
+                        &cfg, why, sizeof(why))) {
+        snprintf(err, err_len, "%s", why);
+        model_method_free(m);
+        return NULL;
+    }
     m->model = mz_model_new(&cfg, why, sizeof(why));
     if (!m->model) {
         snprintf(err, err_len, "%s: mz_model_new: %s", method->name,

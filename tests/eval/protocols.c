@@ -121,11 +121,12 @@ static double replay_train(const struct mz_eval_method *method, void *state,
 }
 
 static void *create_state(const struct mz_eval_method *method,
-                          const struct mz_eval_data *data, char *err,
+                          const struct mz_eval_data *data,
+                          const struct mz_eval_options *opt, char *err,
                           size_t err_len)
 {
     /* One extra client for the synthetic client of taste-shift. */
-    return method->ops->create(method, data,
+    return method->ops->create(method, data, opt,
                                mz_eval_intern_count(data->clients) + 1, err,
                                err_len);
 }
@@ -144,7 +145,7 @@ bool mz_eval_next_item(const struct mz_eval_method *method,
 
     memset(res, 0, sizeof(*res));
     res->method = method->name;
-    state = create_state(method, data, err, err_len);
+    state = create_state(method, data, opt, err, err_len);
     scores = malloc(n_items * sizeof(*scores));
     in_session = calloc((size_t)mz_eval_intern_count(data->clients),
                         sizeof(*in_session));
@@ -255,7 +256,7 @@ bool mz_eval_last_item(const struct mz_eval_method *method,
 
     memset(res, 0, sizeof(*res));
     res->method = method->name;
-    state = create_state(method, data, err, err_len);
+    state = create_state(method, data, opt, err, err_len);
     scores = malloc(n_items * sizeof(*scores));
     allowed = malloc(n_items);
     if (!state || !scores || !allowed || !histories_init(&hist, n_clients)) {
@@ -373,7 +374,7 @@ bool mz_eval_taste_shift(const struct mz_eval_method *method,
 
     memset(res, 0, sizeof(*res));
     res->method = method->name;
-    state = create_state(method, data, err, err_len);
+    state = create_state(method, data, opt, err, err_len);
     scores = malloc(n_items * sizeof(*scores));
     eligible = malloc((size_t)n_clients * sizeof(*eligible));
     held_out = calloc((size_t)n_clients, sizeof(*held_out));

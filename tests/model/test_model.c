@@ -101,6 +101,43 @@ START_TEST(test_config_defaults_valid_and_bad_config_rejected)
 }
 END_TEST
 
+START_TEST(test_config_set_by_name_parses_in_full)
+{
+    struct mz_model_config cfg, before;
+    char err[128] = "";
+
+    mz_model_config_defaults(&cfg);
+    ck_assert_int_eq(mz_model_config_set(&cfg, "w_trans", "4.5", err,
+                                         sizeof err), MZ_OK);
+    ck_assert_float_eq(cfg.w_trans, 4.5f);
+    ck_assert_int_eq(mz_model_config_set(&cfg, "level_chunk.2", "32", err,
+                                         sizeof err), MZ_OK);
+    ck_assert_int_eq(cfg.level_chunk[2], 32);
+    ck_assert_int_eq(mz_model_config_set(&cfg, "event_weight.purchase", "7",
+                                         err, sizeof err), MZ_OK);
+    ck_assert_float_eq(cfg.event_weight[MZ_EV_PURCHASE], 7.0f);
+    ck_assert_int_eq(mz_model_config_set(&cfg, "nested", "false", err,
+                                         sizeof err), MZ_OK);
+    ck_assert(!cfg.nested);
+
+    /* Anything not entirely valid leaves cfg as it was. */
+    before = cfg;
+    const char *bad[][2] = {
+        {"no_such", "1"}, {"w_trans", "4x"}, {"w_trans", ""},
+        {"w_trans", "nan"}, {"level_lr", "0.1"}, {"level_lr.9", "0.1"},
+        {"level_lr.-1", "0.1"}, {"w_trans.1", "2"}, {"dim", "99999999999"},
+        {"event_weight.nope", "1"}, {"nested", "yes"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        ck_assert_int_eq(mz_model_config_set(&cfg, bad[i][0], bad[i][1], err,
+                                             sizeof err), MZ_ERR_INVALID);
+        ck_assert_str_ne(err, "");
+    }
+    ck_assert_int_eq(memcmp(&cfg, &before, sizeof cfg), 0);
+}
+END_TEST
+
 START_TEST(test_observe_moves_scores_toward_item)
 {
     struct mz_model_config cfg;
@@ -741,6 +778,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_config_defaults_valid_and_bad_config_rejected);
     tcase_add_test(tc, test_observe_moves_scores_toward_item);
     tcase_add_test(tc, test_dismiss_pushes_score_down);
+    tcase_add_test(tc, test_config_set_by_name_parses_in_full);
     tcase_add_test(tc, test_nested_level1_waits_for_chunk_boundary);
     tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
     tcase_add_test(tc, test_explain_adds_up_to_score);
