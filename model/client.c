@@ -1,16 +1,16 @@
 /*-------------------------------------------------------------------------
  * client.c
- *    One client's state: the memories of levels 0..L-1, the accumulators
- *    of the slower levels, the ring of recent items and the counters; and
- *    its portable byte form.
+ *    One client's state: the item memories of levels 0..L-1, the open
+ *    chunks of the slower levels, the ring of recent items and the
+ *    counters; and its portable byte form.
  *
  * Interface routines (see model.h): mz_client_new, mz_client_free,
  * mz_client_reset, mz_client_event_count, mz_client_last_seq,
  * mz_client_level_consolidated_at, mz_client_level_events,
  * mz_client_save, mz_client_load, mz_client_resident_bytes.
  *
- * A client is one allocation (the struct with its floats after it), about
- * 1.6 KB at d = 64 and L = 3, so a million clients fit in a few GB.
+ * A client is one fixed-size allocation (about 1.4 KB), whatever d and L,
+ * so a million clients fit in a few GB.
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
@@ -25,29 +25,21 @@
 /* "MZC" and the format version; bump the version when the layout
  * changes, and keep reading the old one if records of it may exist. */
 static const uint8_t client_magic[3] = { 'M', 'Z', 'C' };
-#define CLIENT_FORMAT_VERSION 1
-
-static size_t client_floats(int n_levels, int dim)
-{
-    return (size_t)(2 * n_levels - 1) * (size_t)dim;
-}
+#define CLIENT_FORMAT_VERSION 2
 
 size_t mz_client_resident_bytes(const struct mz_model *model)
 {
-    const struct mz_model_config *cfg = mz_model_config_of(model);
-
-    return sizeof(struct mz_client) +
-           client_floats(cfg->n_levels, cfg->dim) * sizeof(float);
+    (void)model; /* the size is fixed by the struct */
+    return sizeof(struct mz_client);
 }
 
 struct mz_client *mz_client_new(const struct mz_model *model)
 {
     const struct mz_model_config *cfg = mz_model_config_of(model);
-    struct mz_client *c = calloc(1, mz_client_resident_bytes(model));
+    struct mz_client *c = calloc(1, sizeof *c);
 
     if (!c)
         return NULL;
-    c->dim = cfg->dim;
     c->n_levels = cfg->n_levels;
     return c;
 }
@@ -62,12 +54,9 @@ void mz_client_reset(struct mz_client *client)
     /* The log position survives: the events before it were applied (and
      * forgotten), and a replay must not apply them again. */
     int64_t last_seq = client->last_seq;
-    int dim = client->dim;
     int n_levels = client->n_levels;
 
-    memset(client, 0, sizeof *client +
-                          client_floats(n_levels, dim) * sizeof(float));
-    client->dim = dim;
+    memset(client, 0, sizeof *client);
     client->n_levels = n_levels;
     client->last_seq = last_seq;
 }
@@ -97,6 +86,39 @@ int64_t mz_client_level_events(const struct mz_client *client, int level)
     return client->level_events[level];
 }
 
+static void save_memory(struct mz_wbuf *w, const struct mz_item_memory *m)
+{
+    mz_wbuf_u32(w, (uint32_t)m->count);
+    for (int s = 0; s < m->count; s++) {
+        mz_wbuf_u32(w, (uint32_t)m->item[s]);
+        mz_wbuf_f32s(w, &m->weight[s], 1);
+    }
+}
+
+/* Reads what save_memory wrote into m; false when the count is out of
+ * range, an item is unknown to a model of n_items, an item repeats, or a
+ * weight is not a positive finite number. */
+static bool load_memory(struct mz_rbuf *r, struct mz_item_memory *m,
+                        int32_t n_items)
+{
+    uint32_t count = mz_rbuf_u32(r);
+
+    mz_item_memory_clear(m);
+    if (r->failed || count > MZ_ITEM_MEMORY_SLOTS)
+        return false;
+    for (uint32_t s = 0; s < count; s++) {
+        int32_t item = (int32_t)mz_rbuf_u32(r);
+        float weight = 0.0f;
+        if (!mz_rbuf_f32s(r, &weight, 1) || item < 0 || item >= n_items ||
+            !(weight > 0.0f) || mz_item_memory_get(m, item) != 0.0f)
+            return false;
+        m->item[s] = item;
+        m->weight[s] = weight;
+        m->count++;
+    }
+    return true;
+}
+
 void *mz_client_save(const struct mz_client *client, size_t *len)
 {
     struct mz_wbuf w;
@@ -104,7 +126,6 @@ void *mz_client_save(const struct mz_client *client, size_t *len)
     mz_wbuf_init(&w);
     mz_wbuf_raw(&w, client_magic, sizeof client_magic);
     mz_wbuf_u8(&w, CLIENT_FORMAT_VERSION);
-    mz_wbuf_u32(&w, (uint32_t)client->dim);
     mz_wbuf_u32(&w, (uint32_t)client->n_levels);
     mz_wbuf_u64(&w, (uint64_t)client->events);
     mz_wbuf_u64(&w, (uint64_t)client->all_events);
@@ -122,8 +143,10 @@ void *mz_client_save(const struct mz_client *client, size_t *len)
         mz_wbuf_u64(&w, (uint64_t)client->ring_ts[r]);
         mz_wbuf_u8(&w, client->ring_type[r]);
     }
-    mz_wbuf_f32s(&w, client->mem,
-                 client_floats(client->n_levels, client->dim));
+    for (int l = 0; l < client->n_levels; l++) {
+        save_memory(&w, &client->level[l]);
+        save_memory(&w, &client->pending[l]);
+    }
     return mz_wbuf_finish(&w, len);
 }
 
@@ -149,9 +172,8 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         why = "client state: unknown format version";
         goto cleanup;
     }
-    uint32_t dim = mz_rbuf_u32(&r);
     uint32_t n_levels = mz_rbuf_u32(&r);
-    if (dim != (uint32_t)cfg->dim || n_levels != (uint32_t)cfg->n_levels) {
+    if (n_levels != (uint32_t)cfg->n_levels) {
         why = "client state: saved for a model of another shape";
         goto cleanup;
     }
@@ -201,9 +223,12 @@ struct mz_client *mz_client_load(const struct mz_model *model,
             goto cleanup;
         }
     }
-    if (!mz_rbuf_f32s(&r, c->mem, client_floats(c->n_levels, c->dim))) {
-        why = "client state: truncated or non-finite level memory";
-        goto cleanup;
+    for (int l = 0; l < c->n_levels; l++) {
+        if (!load_memory(&r, &c->level[l], mz_model_item_count(model)) ||
+            !load_memory(&r, &c->pending[l], mz_model_item_count(model))) {
+            why = "client state: truncated or invalid level memory";
+            goto cleanup;
+        }
     }
     if (r.failed || mz_rbuf_left(&r) != 0)
         why = "client state: length does not match its shape";

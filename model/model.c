@@ -255,6 +255,42 @@ float mz_model_session_weight(const struct mz_model *model,
     return weight;
 }
 
+int mz_model_level_readout(const struct mz_model *model,
+                           const struct mz_client *c, int level,
+                           int64_t now_ts, int32_t *items, float *weights)
+{
+    const struct mz_item_memory *m = &c->level[level];
+    float speak = model->cfg.level_lr[level];
+    struct mz_item_memory with_open_chunk;
+
+    /* The open chunk is read at the weight it will be consolidated with
+     * (its mean), so a slow level does not lag behind by a chunk: what
+     * chunking changes is admission, a one-off item enters at 1/C of its
+     * weight while a repeated one adds up, and forgetting, once per
+     * chunk. (Measured in tests/eval: lagging levels lose to flat ones.) */
+    if (level > 0 && model->cfg.nested && c->pending[level].count > 0) {
+        with_open_chunk = *m;
+        mz_item_memory_merge(&with_open_chunk, 1.0f, &c->pending[level],
+                             1.0f / (float)model->cfg.level_chunk[level]);
+        m = &with_open_chunk;
+    }
+
+    if (speak == 0.0f || m->count == 0)
+        return 0;
+    double dt = c->last_ts > 0 ? mz_seconds_between(now_ts, c->last_ts) : 0.0;
+    float total = mz_item_memory_total(m);
+    /* Shares make a level's voice independent of the event weights (a
+     * data set of purchases speaks as loudly as one of views); at least
+     * one unit of weight, so that a level time has emptied fades out. */
+    float scale = speak * mz_model_level_decay(model, level, dt) /
+                  (total > 1.0f ? total : 1.0f);
+    for (int i = 0; i < m->count; i++) {
+        items[i] = m->item[i];
+        weights[i] = scale * m->weight[i];
+    }
+    return m->count;
+}
+
 void mz_model_query(const struct mz_model *model, const struct mz_client *c,
                     int32_t context_item, int64_t now_ts, float *q,
                     float *per_level, float *session)
@@ -284,16 +320,21 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
             cblas_saxpy(dim, w, model->K + (size_t)item * (size_t)dim, 1, s,
                         1);
         }
-        double dt = c->last_ts > 0 ? mz_seconds_between(now_ts, c->last_ts)
-                                   : 0.0;
         for (int l = 0; l < c->n_levels; l++) {
-            float decay = mz_model_level_decay(model, l, dt);
-            const float *m = mz_client_level_c(c, l);
-            for (int k = 0; k < dim; k++)
-                q[k] += decay * m[k];
-            if (per_level)
-                for (int k = 0; k < dim; k++)
-                    per_level[(size_t)l * (size_t)dim + k] = decay * m[k];
+            int32_t items[MZ_ITEM_MEMORY_SLOTS];
+            float weights[MZ_ITEM_MEMORY_SLOTS];
+            int n = mz_model_level_readout(model, c, l, now_ts, items,
+                                           weights);
+            float *level_part = per_level ? per_level + (size_t)l * (size_t)dim
+                                          : NULL;
+            if (level_part)
+                memset(level_part, 0, (size_t)dim * sizeof(float));
+            for (int i = 0; i < n; i++) {
+                const float *row = model->K + (size_t)items[i] * (size_t)dim;
+                cblas_saxpy(dim, weights[i], row, 1, q, 1);
+                if (level_part)
+                    cblas_saxpy(dim, weights[i], row, 1, level_part, 1);
+            }
         }
     }
     for (int k = 0; k < dim; k++)
@@ -447,8 +488,8 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
         if (neg != item && !model->retired[neg])
             logistic_step(model, q, neg, 0.0f, grad_q);
     }
-    /* Only the session part of q is made of item rows (K); the levels
-     * belong to the client and learn by their own rule. */
+    /* q is made of item rows (K): the session's and the levels' items,
+     * each with its weight in q, take their share of the gradient. */
     for (int r = 0; r < c->ring_len; r++) {
         float w = mz_model_session_weight(model, c, r, 0, ts);
         if (w == 0.0f)
@@ -457,6 +498,16 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
         cblas_saxpy(dim, w, grad_q, 1,
                     model->grad_K + (size_t)source * (size_t)dim, 1);
         touch_row(model, source);
+    }
+    for (int l = 0; l < c->n_levels; l++) {
+        int32_t items[MZ_ITEM_MEMORY_SLOTS];
+        float weights[MZ_ITEM_MEMORY_SLOTS];
+        int n = mz_model_level_readout(model, c, l, ts, items, weights);
+        for (int i = 0; i < n; i++) {
+            cblas_saxpy(dim, weights[i], grad_q, 1,
+                        model->grad_K + (size_t)items[i] * (size_t)dim, 1);
+            touch_row(model, items[i]);
+        }
     }
 
     model->neg_ring[model->neg_pos] = item;
@@ -468,76 +519,40 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
         apply_global_chunk(model);
 }
 
-/* The CMS rule for the client levels, with surprise
- * g = w (q - O[item]): level 0 steps at once; a slower level sums g over
- * its chunk and applies the mean at the boundary (nested = false: every
- * level steps at once). */
-/* Negative events (dismiss, return) push a level away from an item, and
- * since the query contains the level itself, a run of them would grow it
- * without bound. Levels are kept inside a ball far larger than any
- * learned memory, so the push stays a direction, never an overflow. */
-#define MZ_LEVEL_MAX_NORM 16.0f
-
-static void clamp_norm(float *m, int dim)
-{
-    float sq = 0.0f;
-    for (int k = 0; k < dim; k++)
-        sq += m[k] * m[k];
-    if (!(sq <= MZ_LEVEL_MAX_NORM * MZ_LEVEL_MAX_NORM)) {
-        float scale = isfinite(sq) ? MZ_LEVEL_MAX_NORM / sqrtf(sq) : 0.0f;
-        for (int k = 0; k < dim; k++)
-            m[k] *= scale;
-    }
-}
-
+/* The CMS rule for the client levels. An event adds its item with the
+ * event's weight w: level 0 at once, after keeping 1 - alpha_0 of its old
+ * weights; a slower level into its open chunk, and at the chunk boundary
+ * the level keeps 1 - alpha_l of its weights and takes the chunk's mean
+ * (nested = false: every level as level 0). A negative event takes |w|
+ * off the item everywhere, chunks included: a dismissal is not
+ * postponed. */
 static void learn_levels(const struct mz_model *model, struct mz_client *c,
-                         const float *q, int32_t item, float weight,
-                         int64_t ts)
+                         int32_t item, float weight, int64_t ts)
 {
     const struct mz_model_config *cfg = &model->cfg;
-    int dim = cfg->dim;
-    const float *o_row = model->O + (size_t)item * (size_t)dim;
-
-    /* Levels that step at once share one step budget of at most 1 in
-     * size: q contains every level, so steps summing past 1 overshoot
-     * the item and, past 2, diverge (the flat ablation steps every level
-     * at once). */
-    float immediate = 0.0f;
-    for (int l = 0; l < c->n_levels; l++)
-        if (l == 0 || !cfg->nested)
-            immediate += fabsf(cfg->level_lr[l] * weight);
-    float budget = immediate > 1.0f ? 1.0f / immediate : 1.0f;
 
     for (int l = 0; l < c->n_levels; l++) {
-        float *m = mz_client_level(c, l);
+        struct mz_item_memory *m = &c->level[l];
         float keep = 1.0f - cfg->level_retention[l];
-        float step = cfg->level_lr[l] * weight;
-        if (l == 0 || !cfg->nested)
-            step *= budget;
-        else if (step > 1.0f)
-            step = 1.0f;
-        else if (step < -1.0f)
-            step = -1.0f;
 
+        if (weight < 0.0f) {
+            mz_item_memory_weaken(m, item, -weight);
+            mz_item_memory_weaken(&c->pending[l], item, -weight);
+            continue;
+        }
         if (l == 0 || !cfg->nested) {
-            for (int k = 0; k < dim; k++)
-                m[k] = keep * m[k] - step * (q[k] - o_row[k]);
-            clamp_norm(m, dim);
+            mz_item_memory_scale(m, keep);
+            mz_item_memory_add(m, item, weight);
             c->level_events[l]++;
             c->consolidated_at[l] = ts;
             continue;
         }
-        float *acc = mz_client_accum(c, l);
-        for (int k = 0; k < dim; k++)
-            acc[k] += step * (q[k] - o_row[k]);
+        mz_item_memory_add(&c->pending[l], item, weight);
         if (++c->chunk_fill[l] < cfg->level_chunk[l])
             continue;
-        float inv = 1.0f / (float)cfg->level_chunk[l];
-        for (int k = 0; k < dim; k++) {
-            m[k] = keep * m[k] - inv * acc[k];
-            acc[k] = 0.0f;
-        }
-        clamp_norm(m, dim);
+        mz_item_memory_merge(m, keep, &c->pending[l],
+                             1.0f / (float)cfg->level_chunk[l]);
+        mz_item_memory_clear(&c->pending[l]);
         c->chunk_fill[l] = 0;
         c->level_events[l] += cfg->level_chunk[l];
         c->consolidated_at[l] = ts;
@@ -547,8 +562,6 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
 void mz_model_observe(struct mz_model *model, struct mz_client *client,
                       const struct mz_event_obs *ev, bool learn_global_level)
 {
-    int dim = model->cfg.dim;
-
     client->all_events++;
     if (ev->seq != 0)
         client->last_seq = ev->seq;
@@ -563,21 +576,17 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
      * intent does not outweigh the new event. */
     if (client->last_ts > 0 && ev->ts > client->last_ts) {
         double away = mz_seconds_between(ev->ts, client->last_ts);
-        for (int l = 0; l < client->n_levels; l++) {
-            float decay = mz_model_level_decay(model, l, away);
-            if (decay == 1.0f)
-                continue;
-            float *m = mz_client_level(client, l);
-            for (int k = 0; k < dim; k++)
-                m[k] *= decay;
-        }
+        for (int l = 0; l < client->n_levels; l++)
+            mz_item_memory_scale(&client->level[l],
+                                 mz_model_level_decay(model, l, away));
     }
 
-    float q[4096];
-    mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
-    if (learn_global_level && model->cfg.learn_global && weight > 0.0f)
+    if (learn_global_level && model->cfg.learn_global && weight > 0.0f) {
+        float q[4096];
+        mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
         learn_global(model, client, q, item, weight, ev->ts);
-    learn_levels(model, client, q, item, weight, ev->ts);
+    }
+    learn_levels(model, client, item, weight, ev->ts);
 
     client->ring_item[client->ring_head] = item;
     client->ring_ts[client->ring_head] = ev->ts;

@@ -43,8 +43,15 @@
 struct mz_model_config {
     int dim;                               /* embedding size d */
     int n_levels;                          /* client levels L, 1..MZ_MAX_LEVELS */
+    /* Level l remembers up to 16 items with weights. Level 0 adds each
+     * event's item at once; a slower level collects level_chunk[l] events
+     * and consolidates their mean into its memory at the chunk boundary
+     * (the Continuum Memory System rule). Each update first keeps
+     * 1 - level_retention[l] of the old weights; time away fades them
+     * with level_half_life_s[l]. level_lr[l] is how strongly the level
+     * speaks in the query (its items' shares of the level, times it). */
     int level_chunk[MZ_MAX_LEVELS];        /* events per consolidation, C_l */
-    float level_lr[MZ_MAX_LEVELS];         /* step size eta_l */
+    float level_lr[MZ_MAX_LEVELS];         /* readout weight eta_l */
     float level_retention[MZ_MAX_LEVELS];  /* forgetting alpha_l per update */
     double level_half_life_s[MZ_MAX_LEVELS]; /* wall-clock decay; 0 = none */
     int global_chunk;                      /* events per global update, C_G */
@@ -55,8 +62,9 @@ struct mz_model_config {
                                               every event (ablation) */
     uint64_t seed;                         /* all randomness derives from it */
 
-    /* How much each event type teaches the client levels: > 0 pulls the
-     * query toward the item, < 0 pushes it away, 0 only counts. */
+    /* How much each event type teaches the client levels: > 0 adds the
+     * item with that weight, < 0 takes that much weight off it, 0 only
+     * counts. */
     float event_weight[MZ_EV_TYPE_COUNT];
     /* Session context: the last session_items (0..16) items, each
      * session_decay times the weight of the one after it, fading with a
@@ -70,28 +78,28 @@ struct mz_model_config {
     float init_scale;
     /* Transition memory: each event credits the trans_window items before
      * it with 1/distance; at most trans_max_per_item successors per item
-     * (0: no bound). Scoring reads the client's last trans_history items,
-     * each trans_decay times the weight of the one after it, and turns
-     * weights into shares of (source total + trans_smoothing). */
+     * (0: no bound). Scoring reads the successors of the items the levels
+     * hold (and of the context item), turning weights into shares of
+     * (source total + trans_smoothing). */
     int trans_window;
     float trans_backward;    /* the reverse pair b -> a gets this times
                                 1/distance (co-occurrence; 0: none) */
     int trans_max_per_item;
-    int trans_history;
-    float trans_decay;
     float trans_smoothing;
     /* Recency-decayed popularity half-life in seconds of event time. */
     double pop_half_life_s;
     /* Score = w_dense * O q + w_bias * b + w_trans * transitions
      *       + w_pop_all * log-popularity (0..1) + w_pop_recent * recent
      *       popularity (0..1) + w_repeat * session weight of the item
-     *       itself (re-visits). */
+     *       itself (re-visits) + w_recall * the item's readout weight in
+     *       the levels (what a level still holds). */
     float w_dense;
     float w_bias;
     float w_trans;
     float w_pop_all;
     float w_pop_recent;
     float w_repeat;
+    float w_recall;
 };
 
 /* Level ids as used by mz_model_explain and the reasons. */

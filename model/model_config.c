@@ -26,17 +26,17 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
      * consolidates long-run taste. Half-lives: a day, a few weeks, a
      * year. */
     cfg->level_chunk[0] = 1;
-    cfg->level_chunk[1] = 16;
-    cfg->level_chunk[2] = 256;
-    cfg->level_chunk[3] = 1024;
-    cfg->level_lr[0] = 0.5f;
+    cfg->level_chunk[1] = 4;
+    cfg->level_chunk[2] = 16;
+    cfg->level_chunk[3] = 64;
+    cfg->level_lr[0] = 1.0f;
     cfg->level_lr[1] = 0.3f;
-    cfg->level_lr[2] = 0.2f;
+    cfg->level_lr[2] = 0.3f;
     cfg->level_lr[3] = 0.1f;
-    cfg->level_retention[0] = 0.05f;
-    cfg->level_retention[1] = 0.02f;
-    cfg->level_retention[2] = 0.01f;
-    cfg->level_retention[3] = 0.005f;
+    cfg->level_retention[0] = 0.5f;
+    cfg->level_retention[1] = 0.3f;
+    cfg->level_retention[2] = 0.1f;
+    cfg->level_retention[3] = 0.05f;
     cfg->level_half_life_s[0] = 86400.0;
     cfg->level_half_life_s[1] = 21.0 * 86400.0;
     cfg->level_half_life_s[2] = 365.0 * 86400.0;
@@ -58,14 +58,16 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->event_weight[MZ_EV_DISMISS] = -1.0f;
 
     /* The blend below is what tests/eval measured best on both data sets
-     * (model/README.md has the figures). The catalog-wide terms carry
-     * most of the ranking: transitions from the last 8 items, re-visits
-     * within the session, a little recent popularity as fill. The dense
-     * term O q helps only at a small weight: learned in one streaming
-     * pass, the item space is a weaker ranker than the transitions, and
-     * at larger weights it reorders their candidates for the worse; the
-     * learned bias is left out (w_bias = 0) because negatives drawn from
-     * the recent stream make it an anti-popularity term. */
+     * (tests/eval/README.md has the figures). Most of the ranking comes
+     * from the successors of the items the levels hold (w_trans), then
+     * re-visits within the session, a little popularity as fill. Level 0
+     * forgets half its weight per event (recency); levels 1 and 2 admit
+     * items by their mean over chunks of 4 and 16 events (frequency) and
+     * each speak at 0.3. The dense term O q helps only at a small
+     * weight: learned in one streaming pass, the item space is a weaker
+     * ranker than the transitions; the learned bias is left out
+     * (w_bias = 0) because negatives drawn from the recent stream make
+     * it an anti-popularity term. */
     cfg->session_items = 8;
     cfg->session_decay = 0.8f;
     cfg->session_half_life_s = 3600.0;
@@ -73,17 +75,16 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->init_scale = 0.1f;
     cfg->trans_window = 5;
     cfg->trans_max_per_item = 2048;
-    cfg->trans_history = 8;
-    cfg->trans_decay = 0.6f;
-    cfg->trans_smoothing = 10.0f;
+    cfg->trans_smoothing = 30.0f;
     cfg->trans_backward = 0.2f;
     cfg->pop_half_life_s = 7.0 * 86400.0;
     cfg->w_dense = 0.01f;
     cfg->w_bias = 0.0f;
-    cfg->w_trans = 5.0f;
+    cfg->w_trans = 10.0f;
     cfg->w_pop_all = 0.02f;
     cfg->w_pop_recent = 0.02f;
     cfg->w_repeat = 3.0f;
+    cfg->w_recall = 0.0f;
 }
 
 bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
@@ -101,8 +102,6 @@ bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
         why = "global_lr must be >= 0";
     else if (cfg->session_items < 0 || cfg->session_items > MZ_RING_SIZE)
         why = "session_items must be in 0..16";
-    else if (cfg->trans_history < 0 || cfg->trans_history > MZ_RING_SIZE)
-        why = "trans_history must be in 0..16";
     else if (cfg->trans_window < 0 || cfg->trans_window > MZ_RING_SIZE)
         why = "trans_window must be in 0..16";
     else if (cfg->trans_max_per_item < 0)
@@ -174,8 +173,6 @@ static const struct param params[] = {
     SCALAR(trans_window, PARAM_INT),
     SCALAR(trans_backward, PARAM_FLOAT),
     SCALAR(trans_max_per_item, PARAM_INT),
-    SCALAR(trans_history, PARAM_INT),
-    SCALAR(trans_decay, PARAM_FLOAT),
     SCALAR(trans_smoothing, PARAM_FLOAT),
     SCALAR(pop_half_life_s, PARAM_DOUBLE),
     SCALAR(w_dense, PARAM_FLOAT),
@@ -184,6 +181,7 @@ static const struct param params[] = {
     SCALAR(w_pop_all, PARAM_FLOAT),
     SCALAR(w_pop_recent, PARAM_FLOAT),
     SCALAR(w_repeat, PARAM_FLOAT),
+    SCALAR(w_recall, PARAM_FLOAT),
 };
 
 /* Parses value for a parameter of kind into out (8 bytes suffice for

@@ -8,6 +8,7 @@
 #ifndef MZ_MODEL_INTERNAL_H
 #define MZ_MODEL_INTERNAL_H
 
+#include "model/item_memory.h"
 #include "model/model.h"
 #include "model/transitions.h"
 
@@ -60,7 +61,6 @@ struct mz_model {
 };
 
 struct mz_client {
-    int32_t dim;
     int32_t n_levels;
     int64_t events;          /* item events learned from */
     int64_t all_events;      /* every event, item-less included */
@@ -75,27 +75,12 @@ struct mz_client {
     uint8_t ring_type[MZ_RING_SIZE];
     int32_t ring_len;
     int32_t ring_head;
-    /* n_levels x dim memories, then (n_levels - 1) x dim accumulators of
-     * levels 1.. (level 0 applies its gradient at once). */
-    float mem[];
+    /* What level l remembers (levels 0..n_levels-1), and the items of its
+     * open chunk, consolidated into it at the chunk boundary (levels >= 1
+     * when nested). */
+    struct mz_item_memory level[MZ_MAX_LEVELS];
+    struct mz_item_memory pending[MZ_MAX_LEVELS];
 };
-
-/* Levels memory and accumulator rows of client. */
-static inline float *mz_client_level(struct mz_client *c, int level)
-{
-    return c->mem + (size_t)level * (size_t)c->dim;
-}
-
-static inline const float *mz_client_level_c(const struct mz_client *c,
-                                             int level)
-{
-    return c->mem + (size_t)level * (size_t)c->dim;
-}
-
-static inline float *mz_client_accum(struct mz_client *c, int level)
-{
-    return c->mem + (size_t)(c->n_levels + level - 1) * (size_t)c->dim;
-}
 
 /* r-th most recent item of the ring (r < ring_len), its ts and type. */
 static inline int32_t mz_client_ring_slot(const struct mz_client *c, int r)
@@ -126,6 +111,15 @@ float mz_model_session_weight(const struct mz_model *model,
 /* Decay factor of level l after dt seconds without events. */
 float mz_model_level_decay(const struct mz_model *model, int level,
                            double dt);
+
+/* What level l of c contributes at now_ts: writes its items and their
+ * readout weights (level_lr * wall-clock decay * the item's share of the
+ * level, the share taken of at least one unit of event weight) into
+ * items / weights (room for MZ_ITEM_MEMORY_SLOTS each); returns how many.
+ * A level with level_lr 0 contributes nothing. */
+int mz_model_level_readout(const struct mz_model *model,
+                           const struct mz_client *c, int level,
+                           int64_t now_ts, int32_t *items, float *weights);
 
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */

@@ -7,10 +7,12 @@
  *
  * A score is the sum of the sources of enum mz_level_source:
  *    session  w_dense * O[j].s  +  w_repeat * (session weight of j itself)
- *    level l  w_dense * O[j].m_l (decayed by the time since the client's
- *             last event)
- *    catalog  w_bias * b[j] + popularity + w_trans * the transition shares
- *             from the client's recent items and the context item
+ *    level l  for each item i the level holds, with its readout weight r_i
+ *             (mz_model_level_readout): w_dense * r_i * O[j].K[i]
+ *             + w_trans * r_i * share of j among i's successors
+ *             + w_recall * r_i when j is i
+ *    catalog  w_bias * b[j] + popularity + w_trans * the share of j among
+ *             the context item's successors
  * mz_model_explain computes the same terms for one item, so the reasons
  * always add up to the score that ranked it.
  *-------------------------------------------------------------------------
@@ -21,70 +23,72 @@
 #include <math.h>
 #include <string.h>
 
-/* One source of transition evidence: a recent item (or the context item)
- * and the weight of its successors' shares. */
-struct trans_source {
-    int32_t item;
-    float weight;
-};
-
-/* Lists the transition sources of a query: the context item first, then
- * the client's recent items (positive events only), each trans_decay
- * times the weight of the newer one. Returns how many were written into
- * out (room for MZ_RING_SIZE + 1). */
-static int transition_sources(const struct mz_model *model,
-                              const struct mz_client *c,
-                              int32_t context_item, struct trans_source *out)
+/* The successors of source, each credited weight times its share of
+ * source's transitions, added to scores. */
+static void add_successors(const struct mz_model *model, int32_t source,
+                           float weight, float *scores)
 {
-    const struct mz_model_config *cfg = &model->cfg;
-    int n = 0;
-    float weight = 1.0f;
+    const int32_t *items;
+    const float *weights;
+    uint32_t slots = mz_transitions_slots(model->trans, source, &items,
+                                          &weights);
+    float total = mz_transitions_total(model->trans, source);
+    float scale = model->cfg.w_trans * weight /
+                  (total + model->cfg.trans_smoothing + 1e-12f);
 
-    if (context_item >= 0 && context_item < model->n_items &&
-        cfg->trans_history > 0) {
-        out[n++] = (struct trans_source){ context_item, weight };
-        weight *= cfg->trans_decay;
-    }
-    for (int r = 0; c && r < c->ring_len && n < cfg->trans_history; r++) {
-        int slot = mz_client_ring_slot(c, r);
-        if (mz_model_event_weight(model, c->ring_type[slot]) <= 0.0f)
-            continue;
-        out[n++] = (struct trans_source){ c->ring_item[slot], weight };
-        weight *= cfg->trans_decay;
-    }
-    return n;
+    for (uint32_t i = 0; i < slots; i++)
+        if (items[i] >= 0)
+            scores[items[i]] += scale * weights[i];
 }
 
-/* Multiplier that turns a raw transition weight from source into a score
- * term. */
-static float transition_scale(const struct mz_model *model,
-                              const struct trans_source *source)
+/* What w_trans gives item from source with weight (add_successors for
+ * one item). */
+static float successor_share(const struct mz_model *model, int32_t source,
+                             float weight, int32_t item)
 {
-    float total = mz_transitions_total(model->trans, source->item);
+    float total = mz_transitions_total(model->trans, source);
 
-    return model->cfg.w_trans * source->weight /
+    return model->cfg.w_trans * weight *
+           mz_transitions_get(model->trans, source, item) /
            (total + model->cfg.trans_smoothing + 1e-12f);
 }
 
-/* Adds the transition shares from the client's recent items and the
- * context item to scores. */
-static void add_transitions(const struct mz_model *model,
-                            const struct mz_client *c, int32_t context_item,
-                            float *scores)
+/* Adds what level l of client holds to scores: its items' successors
+ * (w_trans) and the items themselves (w_recall). The dense part is in
+ * the query. */
+static void add_level(const struct mz_model *model,
+                      const struct mz_client *client, int level,
+                      int64_t now_ts, float *scores)
 {
-    struct trans_source sources[MZ_RING_SIZE + 1];
-    int n_sources = transition_sources(model, c, context_item, sources);
+    int32_t items[MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_level_readout(model, client, level, now_ts, items,
+                                   weights);
 
-    for (int s = 0; s < n_sources; s++) {
-        const int32_t *items;
-        const float *weights;
-        uint32_t slots = mz_transitions_slots(model->trans, sources[s].item,
-                                              &items, &weights);
-        float scale = transition_scale(model, &sources[s]);
-        for (uint32_t i = 0; i < slots; i++)
-            if (items[i] >= 0)
-                scores[items[i]] += scale * weights[i];
+    for (int i = 0; i < n; i++) {
+        if (model->cfg.w_trans != 0.0f)
+            add_successors(model, items[i], weights[i], scores);
+        scores[items[i]] += model->cfg.w_recall * weights[i];
     }
+}
+
+/* What level l of client gives item apart from the dense part. */
+static float level_share(const struct mz_model *model,
+                         const struct mz_client *client, int level,
+                         int64_t now_ts, int32_t item)
+{
+    int32_t items[MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_level_readout(model, client, level, now_ts, items,
+                                   weights);
+    float share = 0.0f;
+
+    for (int i = 0; i < n; i++) {
+        share += successor_share(model, items[i], weights[i], item);
+        if (items[i] == item)
+            share += model->cfg.w_recall * weights[i];
+    }
+    return share;
 }
 
 /* Session weight of item as a re-visit: the weight of its own occurrences
@@ -168,8 +172,10 @@ void mz_model_score(const struct mz_model *model,
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, cfg->w_dense,
                     model->O, dim, q, 1, 1.0f, scores, 1);
 
-    if (cfg->w_trans != 0.0f)
-        add_transitions(model, client, context_item, scores);
+    if (cfg->w_trans != 0.0f && context_item >= 0 && context_item < n)
+        add_successors(model, context_item, 1.0f, scores);
+    for (int l = 0; client && l < client->n_levels; l++)
+        add_level(model, client, l, now_ts, scores);
 
     if (cfg->use_session && cfg->w_repeat != 0.0f) {
         int shift = 0;
@@ -211,14 +217,12 @@ void mz_model_explain(const struct mz_model *model,
     for (int l = 0; client && l < client->n_levels; l++)
         contrib[MZ_SOURCE_LEVEL0 + l] =
             cfg->w_dense * dot(o_row, per_level + (size_t)l * (size_t)dim,
-                               dim);
+                               dim) +
+            level_share(model, client, l, now_ts, item);
 
     float catalog = catalog_prior(model, item);
-    struct trans_source sources[MZ_RING_SIZE + 1];
-    int n_sources = transition_sources(model, client, context_item, sources);
-    for (int s = 0; s < n_sources; s++)
-        catalog += transition_scale(model, &sources[s]) *
-                   mz_transitions_get(model->trans, sources[s].item, item);
+    if (context_item >= 0 && context_item < model->n_items)
+        catalog += successor_share(model, context_item, 1.0f, item);
     contrib[MZ_SOURCE_CATALOG] = catalog;
 }
 
@@ -234,8 +238,33 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
     int32_t best = -1;
     float best_value = 0.0f;
 
-    /* Ages are measured from the client's last event: evidence names what
+    /* A level names the item it holds that adds most to this score. Ages
+     * are measured from the client's last event: evidence names what
      * drove the score, not how much of it time has left. */
+    if (source >= MZ_SOURCE_LEVEL0 &&
+        (int)source < MZ_SOURCE_LEVEL0 + client->n_levels) {
+        int32_t items[MZ_ITEM_MEMORY_SLOTS];
+        float weights[MZ_ITEM_MEMORY_SLOTS];
+        int n = mz_model_level_readout(model, client,
+                                       (int)source - MZ_SOURCE_LEVEL0,
+                                       client->last_ts, items, weights);
+        for (int i = 0; i < n; i++) {
+            const float *k_row = model->K + (size_t)items[i] * (size_t)dim;
+            float value = items[i] == item
+                              ? INFINITY
+                              : successor_share(model, items[i], weights[i],
+                                                item) +
+                                    model->cfg.w_dense * weights[i] *
+                                        dot(k_row, o_row, dim);
+            if (value > best_value) {
+                best_value = value;
+                best = items[i];
+            }
+        }
+        return best;
+    }
+    if (source != MZ_SOURCE_SESSION && source != MZ_SOURCE_CATALOG)
+        return -1;
     for (int r = 0; r < client->ring_len; r++) {
         int slot = mz_client_ring_slot(client, r);
         int32_t recent = client->ring_item[slot];
@@ -252,22 +281,12 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
                         ? INFINITY
                         : w * dot(model->K + (size_t)recent * (size_t)dim,
                                   o_row, dim);
-        } else if (source == MZ_SOURCE_CATALOG) {
-            float total = mz_transitions_total(model->trans, recent);
-            value = powf(model->cfg.trans_decay, (float)r) *
-                    mz_transitions_get(model->trans, recent, item) /
-                    (total + model->cfg.trans_smoothing + 1e-12f);
-        } else if (source >= MZ_SOURCE_LEVEL0 &&
-                   (int)source < MZ_SOURCE_LEVEL0 + client->n_levels) {
-            /* A level is a blend of the items it learned; the recent item
-             * whose output row is closest to this one is the fact to
-             * name. */
-            value = recent == item
-                        ? INFINITY
-                        : dot(model->O + (size_t)recent * (size_t)dim, o_row,
-                              dim);
         } else {
-            return -1;
+            /* Catalog: the recent item whose shoppers most often went on
+             * to this one ("shoppers who looked at X also looked at
+             * this"), the newer the better. */
+            value = powf(model->cfg.session_decay, (float)r) *
+                    successor_share(model, recent, 1.0f, item);
         }
         if (value > best_value) {
             best_value = value;
@@ -313,10 +332,12 @@ void mz_model_score_source(const struct mz_model *model,
                     scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
                         cfg->w_repeat * w;
             }
+        else
+            add_level(model, client, (int)source - MZ_SOURCE_LEVEL0, now_ts,
+                      scores);
     } else if (source == MZ_SOURCE_CATALOG) {
         for (int32_t j = 0; j < n; j++)
             scores[j] = catalog_prior(model, j);
-        add_transitions(model, client, -1, scores);
     }
     for (int32_t j = 0; j < n; j++)
         if (model->retired[j])

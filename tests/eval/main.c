@@ -31,7 +31,7 @@ static const struct mz_eval_method methods[] = {
     {"maison_no_trans", "no transition memory (w_trans = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_TRANS},
     {"maison_levels_only",
-     "levels and item space only (w_trans = w_pop_* = w_repeat = 0)",
+     "the levels only (use_session = false, w_pop_* = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_LEVELS_ONLY},
     {"maison_no_dense", "without O q + b (w_dense = w_bias = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_DENSE},

@@ -73,12 +73,11 @@ static bool variant_config(enum mz_eval_model_variant variant,
         cfg->w_trans = 0.0f;
         break;
     case MZ_EVAL_MAISON_LEVELS_ONLY:
-        /* What the nested memory alone ranks, without the catalog-wide
-         * terms (transitions, popularity, re-visits). */
-        cfg->w_trans = 0.0f;
+        /* What the nested levels alone rank (their items' successors and
+         * item-space neighbours), without the session and popularity. */
+        cfg->use_session = false;
         cfg->w_pop_all = 0.0f;
         cfg->w_pop_recent = 0.0f;
-        cfg->w_repeat = 0.0f;
         break;
     case MZ_EVAL_MAISON_NO_DENSE:
         /* The complement: the catalog-wide terms without the levels' and

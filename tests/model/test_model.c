@@ -189,6 +189,9 @@ START_TEST(test_dismiss_pushes_score_down)
 }
 END_TEST
 
+/* Level 1 consolidates only at its chunk boundary, but its open chunk is
+ * read at once (at the weight the boundary will give it), so the level
+ * never lags behind the events. */
 START_TEST(test_nested_level1_waits_for_chunk_boundary)
 {
     struct mz_model *model = new_default_model();
@@ -202,7 +205,7 @@ START_TEST(test_nested_level1_waits_for_chunk_boundary)
         struct mz_event_obs ev = stream_event(3, t);
         mz_model_observe(model, client, &ev, false);
         mz_model_explain(model, client, -1, ev.ts, 5, contrib);
-        ck_assert_float_eq(contrib[MZ_SOURCE_LEVEL0 + 1], 0.0f);
+        ck_assert_float_ne(contrib[MZ_SOURCE_LEVEL0 + 1], 0.0f);
         ck_assert_int_eq(mz_client_level_events(client, 1), 0);
         ck_assert_int_eq(mz_client_level_consolidated_at(client, 1), 0);
     }
@@ -464,7 +467,7 @@ START_TEST(test_client_load_rejects_corrupt_bytes)
     /* A model of another shape refuses the record. */
     struct mz_model_config cfg;
     mz_model_config_defaults(&cfg);
-    cfg.dim = 32;
+    cfg.n_levels = 2;
     struct mz_model *other = new_model(&cfg);
     ck_assert_ptr_null(mz_client_load(other, bytes, len, err, sizeof err));
     mz_model_free(other);
