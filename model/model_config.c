@@ -41,8 +41,8 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->level_half_life_s[1] = 21.0 * 86400.0;
     cfg->level_half_life_s[2] = 365.0 * 86400.0;
     cfg->level_half_life_s[3] = 3.0 * 365.0 * 86400.0;
-    cfg->global_chunk = 1000;
-    cfg->global_lr = 0.05f;
+    cfg->global_chunk = 30;
+    cfg->global_lr = 0.1f;
     cfg->learn_global = true;
     cfg->use_session = true;
     cfg->nested = true;
@@ -78,11 +78,11 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->trans_smoothing = 30.0f;
     cfg->trans_backward = 0.2f;
     cfg->pop_half_life_s = 7.0 * 86400.0;
-    cfg->w_dense = 0.01f;
+    cfg->w_dense = 0.015f;
     cfg->w_bias = 0.0f;
     cfg->w_trans = 10.0f;
-    cfg->w_pop_all = 0.02f;
-    cfg->w_pop_recent = 0.02f;
+    cfg->w_pop_all = 0.002f;
+    cfg->w_pop_recent = 0.002f;
     cfg->w_repeat = 3.0f;
     cfg->w_recall = 0.0f;
 }

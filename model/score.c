@@ -72,6 +72,40 @@ static void add_level(const struct mz_model *model,
     }
 }
 
+/* Adds what all levels of client hold to scores (add_level for every
+ * level): an item held by several levels reads its successors once, with
+ * the sum of its weights, since recent items usually sit in all of them. */
+static void add_levels(const struct mz_model *model,
+                       const struct mz_client *client, int64_t now_ts,
+                       float *scores)
+{
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = 0;
+
+    for (int l = 0; l < client->n_levels; l++) {
+        int32_t level_items[MZ_ITEM_MEMORY_SLOTS];
+        float level_weights[MZ_ITEM_MEMORY_SLOTS];
+        int count = mz_model_level_readout(model, client, l, now_ts,
+                                           level_items, level_weights);
+        for (int i = 0; i < count; i++) {
+            int at = 0;
+            while (at < n && items[at] != level_items[i])
+                at++;
+            if (at == n) {
+                items[n] = level_items[i];
+                weights[n++] = 0.0f;
+            }
+            weights[at] += level_weights[i];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        if (model->cfg.w_trans != 0.0f)
+            add_successors(model, items[i], weights[i], scores);
+        scores[items[i]] += model->cfg.w_recall * weights[i];
+    }
+}
+
 /* What level l of client gives item apart from the dense part. */
 static float level_share(const struct mz_model *model,
                          const struct mz_client *client, int level,
@@ -174,8 +208,8 @@ void mz_model_score(const struct mz_model *model,
 
     if (cfg->w_trans != 0.0f && context_item >= 0 && context_item < n)
         add_successors(model, context_item, 1.0f, scores);
-    for (int l = 0; client && l < client->n_levels; l++)
-        add_level(model, client, l, now_ts, scores);
+    if (client)
+        add_levels(model, client, now_ts, scores);
 
     if (cfg->use_session && cfg->w_repeat != 0.0f) {
         int shift = 0;

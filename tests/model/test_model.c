@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/item_memory.h"
 #include "model/model.h"
 
 enum { N_ITEMS = 200, N_BRANDS = 10 };
@@ -218,6 +219,40 @@ START_TEST(test_nested_level1_waits_for_chunk_boundary)
     ck_assert_int_eq(mz_client_level_consolidated_at(client, 1), last.ts);
     ck_assert_int_eq(mz_client_level_events(client, 0), chunk);
     ck_assert_int_eq(mz_client_level_events(client, 2), 0);
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
+/* The CMS promise on a switch of taste: after a run of one-off items,
+ * level 0 has moved on, but the slowest level still holds the item the
+ * client came back to again and again, because a one-off item enters a
+ * slow level at 1/C of its weight. */
+START_TEST(test_slow_level_keeps_what_was_repeated)
+{
+    struct mz_model *model = new_default_model();
+    const struct mz_model_config *cfg = mz_model_config_of(model);
+    struct mz_client *client = mz_client_new(model);
+    int slowest = cfg->n_levels - 1;
+    int64_t ts = 1700000000;
+    const int32_t favourite = 40;
+
+    for (int t = 0; t < 4 * cfg->level_chunk[slowest]; t++) {
+        struct mz_event_obs ev = view(t % 2 ? favourite : 60 + t % 7, ts++);
+        mz_model_observe(model, client, &ev, false);
+    }
+    for (int32_t other = 100; other < 100 + 3 * MZ_ITEM_MEMORY_SLOTS;
+         other++) {
+        struct mz_event_obs ev = view(other, ts++);
+        mz_model_observe(model, client, &ev, false);
+    }
+    ck_assert_int_eq(mz_model_evidence_item(model, client,
+                                            MZ_SOURCE_LEVEL0 + slowest,
+                                            favourite),
+                     favourite);
+    ck_assert_int_ne(mz_model_evidence_item(model, client, MZ_SOURCE_LEVEL0,
+                                            favourite),
+                     favourite);
     mz_client_free(client);
     mz_model_free(model);
 }
@@ -783,6 +818,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_dismiss_pushes_score_down);
     tcase_add_test(tc, test_config_set_by_name_parses_in_full);
     tcase_add_test(tc, test_nested_level1_waits_for_chunk_boundary);
+    tcase_add_test(tc, test_slow_level_keeps_what_was_repeated);
     tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
     tcase_add_test(tc, test_explain_adds_up_to_score);
     tcase_add_test(tc, test_transitions_recommend_what_followed);
