@@ -377,6 +377,51 @@ static void bump_popularity(struct mz_model *model, int32_t item,
         model->pop_recent_max = model->pop_recent[item];
 }
 
+/* Counts how much of the client's session weight was on item (before
+ * the item itself joins the session). */
+static void count_revisit(struct mz_model *model, const struct mz_client *c,
+                          int32_t item, int64_t ts)
+{
+    float total = 0.0f;
+    float on_item = 0.0f;
+
+    for (int r = 0; r < c->ring_len; r++) {
+        float w = mz_model_session_weight(model, c, r, 0, ts);
+        total += w;
+        if (c->ring_item[mz_client_ring_slot(c, r)] == item)
+            on_item += w;
+    }
+    if (total > 0.0f) {
+        model->revisit_share_sum += (double)(on_item / total);
+        model->revisit_events += 1.0;
+    }
+}
+
+float mz_model_repeat_scale(const struct mz_model *model,
+                            const struct mz_client *c, int32_t context_item,
+                            int64_t now_ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    float total = 0.0f;
+    int shift = 0;
+
+    if (!cfg->use_session || cfg->w_repeat == 0.0f)
+        return 0.0f;
+    if (context_item >= 0 && context_item < model->n_items) {
+        total += 1.0f;
+        shift = 1;
+    }
+    for (int r = 0; c && r < c->ring_len; r++)
+        total += mz_model_session_weight(model, c, r, shift, now_ts);
+    if (!(total > 0.0f))
+        return 0.0f;
+    /* A light prior (one re-visit in ten events) until the stream has
+     * spoken. */
+    double rate = (model->revisit_share_sum + 1.0) /
+                  (model->revisit_events + 10.0);
+    return cfg->w_repeat * (float)rate / total;
+}
+
 /* Records that row took part in the open chunk. */
 static void touch_row(struct mz_model *model, int32_t row)
 {
@@ -478,6 +523,7 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
         distance++;
     }
     bump_popularity(model, item, weight, ts);
+    count_revisit(model, c, item, ts);
 
     float grad_q[4096];
     memset(grad_q, 0, (size_t)dim * sizeof(float));

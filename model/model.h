@@ -90,9 +90,10 @@ struct mz_model_config {
     double pop_half_life_s;
     /* Score = w_dense * O q + w_bias * b + w_trans * transitions
      *       + w_pop_all * log-popularity (0..1) + w_pop_recent * recent
-     *       popularity (0..1) + w_repeat * session weight of the item
-     *       itself (re-visits) + w_recall * the item's readout weight in
-     *       the levels (what a level still holds). */
+     *       popularity (0..1) + w_repeat * the re-visit rate observed
+     *       in the stream * the item's share of the session weight
+     *       (re-visits) + w_recall * the item's readout weight in the
+     *       levels (what a level still holds). */
     float w_dense;
     float w_bias;
     float w_trans;

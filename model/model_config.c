@@ -83,7 +83,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->w_trans = 10.0f;
     cfg->w_pop_all = 0.002f;
     cfg->w_pop_recent = 0.002f;
-    cfg->w_repeat = 3.0f;
+    cfg->w_repeat = 20.0f;
     cfg->w_recall = 0.0f;
 }
 

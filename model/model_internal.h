@@ -54,6 +54,12 @@ struct mz_model {
     int32_t n_touched;
     int32_t chunk_events;
     int64_t global_events;
+    /* How often a client's next item is one of its session items: the
+     * sum over learned events of the session weight on the event's item
+     * (as a share of the session), and the number of events with a
+     * session. Scoring turns it into the weight of a re-visit. */
+    double revisit_share_sum;
+    double revisit_events;
     uint64_t rng;
     int32_t neg_ring[MZ_NEG_RING_SIZE];
     int32_t neg_len;
@@ -107,6 +113,15 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
 float mz_model_session_weight(const struct mz_model *model,
                               const struct mz_client *c, int r, int shift,
                               int64_t now_ts);
+
+/* Score per unit of session weight for a re-visit of a session item at
+ * now_ts (context_item -1: none): w_repeat times the re-visit rate the
+ * global level has observed, spread over the session's total weight, so
+ * a data set where clients come back to what they just saw ranks
+ * re-visits high and one where they never do ranks them low. */
+float mz_model_repeat_scale(const struct mz_model *model,
+                            const struct mz_client *c, int32_t context_item,
+                            int64_t now_ts);
 
 /* Decay factor of level l after dt seconds without events. */
 float mz_model_level_decay(const struct mz_model *model, int level,

@@ -21,7 +21,7 @@
 #include "model/bytes.h"
 
 static const uint8_t model_magic[3] = { 'M', 'Z', 'M' };
-#define MODEL_FORMAT_VERSION 1
+#define MODEL_FORMAT_VERSION 2
 
 /* Longest item id a snapshot may carry (MZ_ID_MAX_BYTES in catalog.h,
  * which the model layer does not depend on). */
@@ -82,6 +82,8 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
         mz_wbuf_f32(&w, model->grad_bias[row]);
     }
     mz_wbuf_u64(&w, (uint64_t)model->global_events);
+    mz_wbuf_f64(&w, model->revisit_share_sum);
+    mz_wbuf_f64(&w, model->revisit_events);
     mz_wbuf_u64(&w, model->rng);
     mz_wbuf_u32(&w, (uint32_t)model->neg_len);
     mz_wbuf_u32(&w, (uint32_t)model->neg_pos);
@@ -381,7 +383,15 @@ enum mz_status mz_model_load(struct mz_model *model,
         s.touched[s.n_touched++] = at;
     }
     int64_t global_events = (int64_t)mz_rbuf_u64(&r);
+    double revisit_share_sum = mz_rbuf_f64(&r);
+    double revisit_events = mz_rbuf_f64(&r);
     uint64_t rng = mz_rbuf_u64(&r);
+    if (!isfinite(revisit_events) || !(revisit_events >= 0.0 &&
+          revisit_share_sum >= 0.0 &&
+          revisit_share_sum <= revisit_events + 1e-6 * revisit_events)) {
+        why = "model snapshot: re-visit counts out of range";
+        goto cleanup;
+    }
     uint32_t neg_len = mz_rbuf_u32(&r);
     uint32_t neg_pos = mz_rbuf_u32(&r);
     if (neg_len > MZ_NEG_RING_SIZE || neg_pos >= MZ_NEG_RING_SIZE ||
@@ -475,6 +485,8 @@ enum mz_status mz_model_load(struct mz_model *model,
     }
     model->chunk_events = (int32_t)chunk_events;
     model->global_events = global_events;
+    model->revisit_share_sum = revisit_share_sum;
+    model->revisit_events = revisit_events;
     model->rng = rng;
     model->pop_ref_ts = pop_ref_ts;
     memcpy(model->neg_ring, neg, (size_t)n_neg * sizeof *neg);

@@ -6,7 +6,9 @@
  * mz_model_evidence_item, mz_model_score_source.
  *
  * A score is the sum of the sources of enum mz_level_source:
- *    session  w_dense * O[j].s  +  w_repeat * (session weight of j itself)
+ *    session  w_dense * O[j].s  +  the session weight of j itself times
+ *             mz_model_repeat_scale (w_repeat times the re-visit rate the
+ *             global level observed, over the session's total weight)
  *    level l  for each item i the level holds, with its readout weight r_i
  *             (mz_model_level_readout): w_dense * r_i * O[j].K[i]
  *             + w_trans * r_i * share of j among i's successors
@@ -211,17 +213,18 @@ void mz_model_score(const struct mz_model *model,
     if (client)
         add_levels(model, client, now_ts, scores);
 
-    if (cfg->use_session && cfg->w_repeat != 0.0f) {
+    float repeat = mz_model_repeat_scale(model, client, context_item, now_ts);
+    if (repeat != 0.0f) {
         int shift = 0;
         if (context_item >= 0 && context_item < n) {
-            scores[context_item] += cfg->w_repeat;
+            scores[context_item] += repeat;
             shift = 1;
         }
         for (int r = 0; client && r < client->ring_len; r++) {
             float w = mz_model_session_weight(model, client, r, shift, now_ts);
             if (w != 0.0f)
                 scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
-                    cfg->w_repeat * w;
+                    repeat * w;
         }
     }
 
@@ -246,7 +249,8 @@ void mz_model_explain(const struct mz_model *model,
 
     contrib[MZ_SOURCE_SESSION] =
         cfg->w_dense * dot(o_row, session, dim) +
-        cfg->w_repeat * repeat_weight(model, client, context_item, now_ts,
+        mz_model_repeat_scale(model, client, context_item, now_ts) *
+            repeat_weight(model, client, context_item, now_ts,
                                       item);
     for (int l = 0; client && l < client->n_levels; l++)
         contrib[MZ_SOURCE_LEVEL0 + l] =
@@ -359,13 +363,15 @@ void mz_model_score_source(const struct mz_model *model,
          * must not vanish when the blend gives the dense term no weight. */
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, 1.0f, model->O,
                     dim, memory, 1, 0.0f, scores, 1);
-        if (source == MZ_SOURCE_SESSION)
+        if (source == MZ_SOURCE_SESSION) {
+            float repeat = mz_model_repeat_scale(model, client, -1, now_ts);
             for (int r = 0; client && r < client->ring_len; r++) {
                 float w = mz_model_session_weight(model, client, r, 0, now_ts);
                 if (w != 0.0f)
                     scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
-                        cfg->w_repeat * w;
+                        repeat * w;
             }
+        }
         else
             add_level(model, client, (int)source - MZ_SOURCE_LEVEL0, now_ts,
                       scores);

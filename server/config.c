@@ -24,6 +24,7 @@ enum option_id {
     OPT_DIM,
     OPT_LEVELS,
     OPT_LEVEL_CHUNKS,
+    OPT_MODEL,
     OPT_HELP,
 };
 
@@ -56,7 +57,12 @@ static const struct option_doc option_docs[] = {
     {OPT_LEVELS, "levels", "MAISON_LEVELS", "L",
      "client memory levels, 1 to 4 (default 3)"},
     {OPT_LEVEL_CHUNKS, "level-chunks", "MAISON_LEVEL_CHUNKS", "C0,C1,...",
-     "events between consolidations of each level (default 1,16,256)"},
+     "events between consolidations of each level (default 1,4,16)"},
+    {OPT_MODEL, "model", "MAISON_MODEL", "NAME=VALUE,...",
+     "any model parameter by its name in struct mz_model_config "
+     "(model/model.h), an array element as name.index: e.g. "
+     "w_recall=0.5,level_lr.2=0.4; applied after --dim, --levels and "
+     "--level-chunks whatever the order"},
     {OPT_HELP, "help", NULL, NULL, "print this help and exit"},
 };
 
@@ -100,6 +106,39 @@ static bool parse_listen(struct mz_config *cfg, const char *text)
     memcpy(cfg->listen_host, text, (size_t)(colon - text));
     cfg->listen_host[colon - text] = '\0';
     return parse_int(colon + 1, 0, 65535, &cfg->listen_port);
+}
+
+/* Applies "name=value,name=value" to cfg->model through
+ * mz_model_config_set; false (with the reason on err_out) on the first
+ * bad pair. */
+static bool parse_model_settings(struct mz_config *cfg, const char *text,
+                                 FILE *err_out)
+{
+    char pair[256];
+    const char *p = text;
+
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (len >= sizeof pair || !eq) {
+            fprintf(err_out, "maisond: --model: expected NAME=VALUE in '%.*s'\n",
+                    (int)len, p);
+            return false;
+        }
+        memcpy(pair, p, len);
+        pair[len] = '\0';
+        pair[eq - p] = '\0';
+        char why[256] = "";
+        if (mz_model_config_set(&cfg->model, pair, pair + (eq - p) + 1, why,
+                                sizeof why) != MZ_OK) {
+            fprintf(err_out, "maisond: --model: %s\n", why);
+            return false;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
 }
 
 static bool parse_chunks(struct mz_config *cfg, const char *text)
@@ -150,6 +189,10 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_int(value, 1, MZ_MAX_LEVELS, &cfg->model.n_levels);
     case OPT_LEVEL_CHUNKS:
         return parse_chunks(cfg, value);
+    case OPT_MODEL:
+        /* Kept, and applied once every other option is in. */
+        cfg->model_settings = value;
+        return true;
     case OPT_HELP:
         cfg->help = true;
         return true;
@@ -214,6 +257,14 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     }
     if (optind < argc) {
         fprintf(err_out, "maisond: unexpected argument '%s'\n", argv[optind]);
+        return false;
+    }
+    if (cfg->model_settings &&
+        !parse_model_settings(cfg, cfg->model_settings, err_out))
+        return false;
+    char why[256] = "";
+    if (!mz_model_config_check(&cfg->model, why, sizeof why)) {
+        fprintf(err_out, "maisond: model configuration: %s\n", why);
         return false;
     }
     return true;

@@ -27,6 +27,8 @@ struct mz_config {
     int max_connections;
     int checkpoint_interval_s;
     struct mz_model_config model;
+    const char *model_settings;  /* borrowed: --model's NAME=VALUE,...
+                                    (already applied to model) */
     bool help;
 };
 

@@ -50,7 +50,7 @@ static const struct mz_eval_method methods[] = {
 #define MAX_SETTINGS 64
 
 static const char *const default_shift_methods =
-    "maison,maison_l0,maison_slow,maison_levels_only,pop,sr";
+    "maison,maison_l0,maison_slow,maison_flat,maison_levels_only,pop,sr";
 
 const struct mz_eval_method *mz_eval_methods(size_t *count)
 {

@@ -54,9 +54,8 @@ static bool variant_config(enum mz_eval_model_variant variant,
         cfg->n_levels = 1;
         break;
     case MZ_EVAL_MAISON_SLOW:
-        /* Only the slowest level learns. It keeps its slot, because level
-         * 0 must follow every event; the faster levels get step size 0,
-         * so they stay at zero and add nothing to the query. */
+        /* Only the slowest level speaks: the faster ones get readout
+         * weight 0, so they add nothing to the query. */
         for (int l = 0; l < cfg->n_levels - 1; l++)
             cfg->level_lr[l] = 0.0f;
         break;

@@ -159,10 +159,24 @@ def help_lists_every_option_and_env_variable():
     out = p.stdout.decode("utf-8", "replace")
     check_eq(p.returncode, 0, "maisond --help exit status")
     for word in ("--listen", "--database-url", "--data-dir", "--threads",
-                 "--dim", "--levels", "--checkpoint-interval-s",
+                 "--dim", "--levels", "--checkpoint-interval-s", "--model",
                  "MAISON_LISTEN", "MAISON_DATABASE_URL", "MAISON_DATA_DIR",
                  "MAISON_THREADS"):
         check(word in out, "--help does not mention %s:\n%s" % (word, out))
+
+
+@test
+def bad_model_settings_stop_the_server_with_the_reason():
+    for value, reason in (("w_recall=x", "'w_recall': 'x' is not a valid"),
+                          ("no_such=1", "unknown model parameter 'no_such'"),
+                          ("level_chunk.0=4", "level_chunk[0] must be 1"),
+                          ("w_recall", "expected NAME=VALUE")):
+        p = subprocess.run([SRV.binary, "--model", value],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=10)
+        out = p.stdout.decode("utf-8", "replace")
+        check_eq(p.returncode, 2, "exit status for --model %s" % value)
+        check(reason in out, "--model %s: %r" % (value, out))
 
 
 @test
@@ -174,7 +188,8 @@ def environment_variables_configure_the_server():
     env.update({"MAISON_LISTEN": "127.0.0.1:%d" % other.port,
                 "MAISON_DATABASE_URL": conninfo,
                 "MAISON_DATA_DIR": other.data_dir,
-                "MAISON_THREADS": "1"})
+                "MAISON_THREADS": "1",
+                "MAISON_MODEL": "w_recall=0.5,level_lr.2=0.4"})
     try:
         other.start(env=env, argv=[other.binary])
         check_eq(other.get("/healthz").status, 200, "GET /healthz")
