@@ -413,13 +413,13 @@ float mz_model_repeat_scale(const struct mz_model *model,
     }
     for (int r = 0; c && r < c->ring_len; r++)
         total += mz_model_session_weight(model, c, r, shift, now_ts);
-    if (!(total > 0.0f))
-        return 0.0f;
     /* A light prior (one re-visit in ten events) until the stream has
-     * spoken. */
+     * spoken. Shares are of at least one unit of session weight, so a
+     * session that time has faded fades out too (and a faded total never
+     * inflates a share past 1). */
     double rate = (model->revisit_share_sum + 1.0) /
                   (model->revisit_events + 10.0);
-    return cfg->w_repeat * (float)rate / total;
+    return cfg->w_repeat * (float)rate / (total > 1.0f ? total : 1.0f);
 }
 
 /* Records that row took part in the open chunk. */

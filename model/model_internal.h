@@ -116,9 +116,9 @@ float mz_model_session_weight(const struct mz_model *model,
 
 /* Score per unit of session weight for a re-visit of a session item at
  * now_ts (context_item -1: none): w_repeat times the re-visit rate the
- * global level has observed, spread over the session's total weight, so
- * a data set where clients come back to what they just saw ranks
- * re-visits high and one where they never do ranks them low. */
+ * global level has observed, spread over the session's total weight (at
+ * least 1), so a data set where clients come back to what they just saw
+ * ranks re-visits high and one where they never do ranks them low. */
 float mz_model_repeat_scale(const struct mz_model *model,
                             const struct mz_client *c, int32_t context_item,
                             int64_t now_ts);
