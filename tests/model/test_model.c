@@ -513,6 +513,36 @@ START_TEST(test_client_load_rejects_corrupt_bytes)
 }
 END_TEST
 
+/* A session that time has faded to almost nothing must fade out of the
+ * scores, not blow up: every score stays finite, and a re-visit of an
+ * item seen long ago weighs less than one seen a minute ago. */
+START_TEST(test_faded_session_keeps_scores_finite)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *client = mz_client_new(model);
+    float fresh[N_ITEMS], faded[N_ITEMS];
+    int64_t ts = 1700000000;
+
+    for (int t = 0; t < 6; t++) {
+        struct mz_event_obs ev = view(20 + t, ts + t);
+        mz_model_observe(model, client, &ev, true);
+    }
+    mz_model_score(model, client, -1, ts + 60, fresh);
+    /* Every hour for 10 days: the session weights pass through float's
+     * subnormal range (around 5 days at a 1 h half-life), where a share
+     * taken of their tiny total would overflow. */
+    for (int64_t away_h = 1; away_h <= 240; away_h++) {
+        mz_model_score(model, client, -1, ts + away_h * 3600, faded);
+        for (int i = 0; i < N_ITEMS; i++)
+            ck_assert_msg(isfinite(faded[i]), "%lld h: score[%d] = %g",
+                          (long long)away_h, i, faded[i]);
+        ck_assert_float_lt(faded[22], fresh[22]);
+    }
+    mz_client_free(client);
+    mz_model_free(model);
+}
+END_TEST
+
 START_TEST(test_cold_start_is_deterministic)
 {
     struct mz_model *a = new_default_model();
@@ -821,6 +851,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_config_set_by_name_parses_in_full);
     tcase_add_test(tc, test_nested_level1_waits_for_chunk_boundary);
     tcase_add_test(tc, test_slow_level_keeps_what_was_repeated);
+    tcase_add_test(tc, test_faded_session_keeps_scores_finite);
     tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
     tcase_add_test(tc, test_explain_adds_up_to_score);
     tcase_add_test(tc, test_transitions_recommend_what_followed);
