@@ -291,6 +291,31 @@ int mz_model_level_readout(const struct mz_model *model,
     return m->count;
 }
 
+int mz_model_levels_readout(const struct mz_model *model,
+                            const struct mz_client *c, int64_t now_ts,
+                            int32_t *items, float *weights)
+{
+    int n = 0;
+
+    for (int l = 0; l < c->n_levels; l++) {
+        int32_t level_items[MZ_ITEM_MEMORY_SLOTS];
+        float level_weights[MZ_ITEM_MEMORY_SLOTS];
+        int count = mz_model_level_readout(model, c, l, now_ts, level_items,
+                                           level_weights);
+        for (int i = 0; i < count; i++) {
+            int at = 0;
+            while (at < n && items[at] != level_items[i])
+                at++;
+            if (at == n) {
+                items[n] = level_items[i];
+                weights[n++] = 0.0f;
+            }
+            weights[at] += level_weights[i];
+        }
+    }
+    return n;
+}
+
 void mz_model_query(const struct mz_model *model, const struct mz_client *c,
                     int32_t context_item, int64_t now_ts, float *q,
                     float *per_level, float *session)
@@ -320,21 +345,29 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
             cblas_saxpy(dim, w, model->K + (size_t)item * (size_t)dim, 1, s,
                         1);
         }
-        for (int l = 0; l < c->n_levels; l++) {
-            int32_t items[MZ_ITEM_MEMORY_SLOTS];
-            float weights[MZ_ITEM_MEMORY_SLOTS];
-            int n = mz_model_level_readout(model, c, l, now_ts, items,
-                                           weights);
-            float *level_part = per_level ? per_level + (size_t)l * (size_t)dim
-                                          : NULL;
-            if (level_part)
-                memset(level_part, 0, (size_t)dim * sizeof(float));
-            for (int i = 0; i < n; i++) {
-                const float *row = model->K + (size_t)items[i] * (size_t)dim;
-                cblas_saxpy(dim, weights[i], row, 1, q, 1);
-                if (level_part)
-                    cblas_saxpy(dim, weights[i], row, 1, level_part, 1);
+        if (per_level) {
+            for (int l = 0; l < c->n_levels; l++) {
+                int32_t items[MZ_ITEM_MEMORY_SLOTS];
+                float weights[MZ_ITEM_MEMORY_SLOTS];
+                int n = mz_model_level_readout(model, c, l, now_ts, items,
+                                               weights);
+                float *part = per_level + (size_t)l * (size_t)dim;
+                memset(part, 0, (size_t)dim * sizeof(float));
+                for (int i = 0; i < n; i++)
+                    cblas_saxpy(dim, weights[i],
+                                model->K + (size_t)items[i] * (size_t)dim, 1,
+                                part, 1);
+                for (int k = 0; k < dim; k++)
+                    q[k] += part[k];
             }
+        } else {
+            int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+            float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+            int n = mz_model_levels_readout(model, c, now_ts, items, weights);
+            for (int i = 0; i < n; i++)
+                cblas_saxpy(dim, weights[i],
+                            model->K + (size_t)items[i] * (size_t)dim, 1, q,
+                            1);
         }
     }
     for (int k = 0; k < dim; k++)
@@ -545,15 +578,13 @@ static void learn_global(struct mz_model *model, const struct mz_client *c,
                     model->grad_K + (size_t)source * (size_t)dim, 1);
         touch_row(model, source);
     }
-    for (int l = 0; l < c->n_levels; l++) {
-        int32_t items[MZ_ITEM_MEMORY_SLOTS];
-        float weights[MZ_ITEM_MEMORY_SLOTS];
-        int n = mz_model_level_readout(model, c, l, ts, items, weights);
-        for (int i = 0; i < n; i++) {
-            cblas_saxpy(dim, weights[i], grad_q, 1,
-                        model->grad_K + (size_t)items[i] * (size_t)dim, 1);
-            touch_row(model, items[i]);
-        }
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_levels_readout(model, c, ts, items, weights);
+    for (int i = 0; i < n; i++) {
+        cblas_saxpy(dim, weights[i], grad_q, 1,
+                    model->grad_K + (size_t)items[i] * (size_t)dim, 1);
+        touch_row(model, items[i]);
     }
 
     model->neg_ring[model->neg_pos] = item;

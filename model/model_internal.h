@@ -114,6 +114,16 @@ float mz_model_session_weight(const struct mz_model *model,
                               const struct mz_client *c, int r, int shift,
                               int64_t now_ts);
 
+/* Every level's readout at once (mz_model_level_readout for each level),
+ * an item held by several levels listed once with the sum of its
+ * weights, in first-seen order (level 0 first): recent items usually
+ * sit in every level, and each listed item costs a row of K or a
+ * successor table. items / weights need room for MZ_MAX_LEVELS *
+ * MZ_ITEM_MEMORY_SLOTS; returns how many were written. */
+int mz_model_levels_readout(const struct mz_model *model,
+                            const struct mz_client *c, int64_t now_ts,
+                            int32_t *items, float *weights);
+
 /* Score per unit of session weight for a re-visit of a session item at
  * now_ts (context_item -1: none): w_repeat times the re-visit rate the
  * global level has observed, spread over the session's total weight (at

@@ -75,32 +75,15 @@ static void add_level(const struct mz_model *model,
 }
 
 /* Adds what all levels of client hold to scores (add_level for every
- * level): an item held by several levels reads its successors once, with
- * the sum of its weights, since recent items usually sit in all of them. */
+ * level, each item read once: mz_model_levels_readout). */
 static void add_levels(const struct mz_model *model,
                        const struct mz_client *client, int64_t now_ts,
                        float *scores)
 {
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-    int n = 0;
+    int n = mz_model_levels_readout(model, client, now_ts, items, weights);
 
-    for (int l = 0; l < client->n_levels; l++) {
-        int32_t level_items[MZ_ITEM_MEMORY_SLOTS];
-        float level_weights[MZ_ITEM_MEMORY_SLOTS];
-        int count = mz_model_level_readout(model, client, l, now_ts,
-                                           level_items, level_weights);
-        for (int i = 0; i < count; i++) {
-            int at = 0;
-            while (at < n && items[at] != level_items[i])
-                at++;
-            if (at == n) {
-                items[n] = level_items[i];
-                weights[n++] = 0.0f;
-            }
-            weights[at] += level_weights[i];
-        }
-    }
     for (int i = 0; i < n; i++) {
         if (model->cfg.w_trans != 0.0f)
             add_successors(model, items[i], weights[i], scores);
