@@ -564,6 +564,58 @@ static bool replay_event(void *arg, const struct mz_event_record *ev)
     return true;
 }
 
+/* Loads the last checkpoint: the client states, then the global level
+ * (which mz_model_load swaps in only once all of it validated). Sets
+ * *seq to its log position (0: none). */
+static enum mz_status load_checkpoint(struct load_ctx *ctx, int64_t *seq)
+{
+    struct mz_app *app = ctx->app;
+    void *global = NULL;
+    size_t global_len = 0;
+    enum mz_status status =
+        mz_store_read_checkpoint(app->store, seq, &global, &global_len,
+                                 load_checkpoint_client, ctx);
+    if (status == MZ_OK && global) {
+        const char **ids = catalog_ids(app->catalog);
+        status = ids ? mz_model_load(app->model, ids, global, global_len,
+                                     ctx->err, ctx->err_len)
+                     : MZ_ERR_NOMEM;
+        free(ids);
+    }
+    free(global);
+    return status;
+}
+
+/* A checkpoint this model refuses (written under another shape --
+ * --levels, --dim -- or an older record format) is not lost data: the
+ * log holds every event. Forget it, start every client afresh, and let
+ * the caller replay the whole log. The global level is still fresh,
+ * since mz_model_load changes nothing when it fails. */
+static enum mz_status discard_checkpoint(struct load_ctx *ctx)
+{
+    struct mz_app *app = ctx->app;
+    json_t *line = json_pack("{s:s, s:s, s:s}", "level", "warning", "msg",
+                             "checkpoint refused; rebuilding the learned "
+                             "state from the whole event log",
+                             "reason", ctx->err);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    json_decref(line);
+
+    ctx->err[0] = '\0';
+    enum mz_status status = mz_store_discard_checkpoint(app->store);
+    if (status != MZ_OK)
+        return status;
+    struct mz_client_table *fresh = mz_client_table_new(app->model);
+    if (!fresh)
+        return MZ_ERR_NOMEM;
+    mz_client_table_free(app->clients);
+    app->clients = fresh;
+    return mz_store_load_client_attributes(app->store, load_attributes, ctx);
+}
+
 /* Loads the catalog, rules, attributes and the last checkpoint, then
  * replays the log after it. */
 static enum mz_status load_state(struct mz_app *app, char *err, size_t err_len)
@@ -575,21 +627,13 @@ static enum mz_status load_state(struct mz_app *app, char *err, size_t err_len)
     if (status == MZ_OK)
         status = mz_store_load_client_attributes(app->store, load_attributes,
                                                  &ctx);
-    void *global = NULL;
-    size_t global_len = 0;
     int64_t seq = 0;
     if (status == MZ_OK)
-        status = mz_store_read_checkpoint(app->store, &seq, &global,
-                                          &global_len, load_checkpoint_client,
-                                          &ctx);
-    if (status == MZ_OK && global) {
-        const char **ids = catalog_ids(app->catalog);
-        status = ids ? mz_model_load(app->model, ids, global, global_len, err,
-                                     err_len)
-                     : MZ_ERR_NOMEM;
-        free(ids);
+        status = load_checkpoint(&ctx, &seq);
+    if (status == MZ_ERR_INVALID) {
+        seq = 0;
+        status = discard_checkpoint(&ctx);
     }
-    free(global);
     if (status != MZ_OK) {
         if (!err[0])
             snprintf(err, err_len, "loading state: %s", mz_status_code(status));

@@ -59,6 +59,7 @@ enum {
     S_STATES_DELETE,
     S_CHECKPOINT_PUT,
     S_CHECKPOINT_GET,
+    S_CHECKPOINT_DISCARD,
     S_STATES_LOAD,
     S_EVENTS_SCAN,
     S_EVENTS_LAST_SEQ,
@@ -132,6 +133,9 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
         2},
     [S_CHECKPOINT_GET] = {S_CHECKPOINT_GET, "mz_checkpoint_get",
         "SELECT seq, global FROM checkpoint", 0},
+    /* One statement, so the checkpoint goes whole or not at all. */
+    [S_CHECKPOINT_DISCARD] = {S_CHECKPOINT_DISCARD, "mz_checkpoint_discard",
+        "WITH s AS (DELETE FROM client_state) DELETE FROM checkpoint", 0},
     [S_STATES_LOAD] = {S_STATES_LOAD, "mz_states_load",
         "SELECT client_id, state FROM client_state", 0},
     [S_EVENTS_SCAN] = {S_EVENTS_SCAN, "mz_events_scan",
@@ -713,6 +717,18 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
         if (clients[i].client_id == NULL || clients[i].len > INT32_MAX)
             return MZ_ERR_INVALID;
     return with_conn(store, checkpoint_put_op, &x);
+}
+
+static enum mz_status checkpoint_discard_op(struct mz_pg_conn *c, void *ctx)
+{
+    (void)ctx;
+    return mz_pg_exec(c, &stmts[S_CHECKPOINT_DISCARD], NULL, NULL, NULL, 0,
+                      NULL);
+}
+
+enum mz_status mz_store_discard_checkpoint(struct mz_store *store)
+{
+    return with_conn(store, checkpoint_discard_op, NULL);
 }
 
 struct checkpoint_get_ctx {

@@ -21,6 +21,7 @@
  *    mz_store_put_client_attributes / _load_client_attributes
  *    mz_store_delete_client      - erase every trace of a client
  *    mz_store_write_checkpoint / _read_checkpoint - learned state
+ *    mz_store_discard_checkpoint - forget it (the log rebuilds it)
  *    mz_store_scan_events        - the log after a sequence number
  *    mz_store_last_seq           - the end of the log
  *    mz_store_record_impressions / _load_impressions / _prune_impressions
@@ -122,6 +123,12 @@ typedef bool (*mz_store_client_fn)(void *ctx, const char *client_id,
 enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
                                         void **global, size_t *global_len,
                                         mz_store_client_fn fn, void *ctx);
+
+/* Deletes the checkpoint (every client state and the global snapshot) in
+ * one statement, so that the next start-up replays the whole log: for a
+ * checkpoint this model cannot read (written under another model shape
+ * or format). The log is kept. Returns MZ_OK or the database error. */
+enum mz_status mz_store_discard_checkpoint(struct mz_store *store);
 
 /* ---- the event log -------------------------------------------------- */
 

@@ -381,6 +381,33 @@ def a_server_killed_after_a_checkpoint_restarts_with_the_same_state():
 
 
 @test
+def a_checkpoint_of_another_model_shape_is_rebuilt_from_the_log():
+    check(STATE.get("ingested_b"), "ingestion into B failed")
+    clients = sample_clients()[:20]
+    before = {c: B.get("/v1/clients/%s/profile" % c).json() for c in clients}
+    check_eq(B.stop(), 0, "B exit status (final checkpoint)")
+    B.extra_args = ["--levels", "2"]     # the last --levels wins
+    B.start()
+    log = B.log_tail(200).split("--- start")[-1]
+    check("checkpoint refused" in log,
+          "no warning about the refused checkpoint:\n%s" % log)
+    for c in clients:
+        after = B.get("/v1/clients/%s/profile" % c).json()
+        for key in ("events_logged", "events_learned"):
+            check_eq(after[key], before[c][key], "%s %s after the rebuild"
+                     % (c, key))
+        kinds = [l.get("source") for l in after["levels"]]
+        check("level_2" not in kinds and "level_1" in kinds,
+              "%s levels after restarting with --levels 2: %r" % (c, kinds))
+    # The next start reads the checkpoint written in the new shape.
+    check_eq(B.stop(), 0, "B exit status")
+    B.start()
+    log = B.log_tail(200).split("--- start")[-1]
+    check("checkpoint refused" not in log,
+          "the rebuilt checkpoint was refused again:\n%s" % log)
+
+
+@test
 def both_servers_exit_zero_on_sigterm():
     check_eq(A.stop(), 0, "A exit status")
     check_eq(B.stop(), 0, "B exit status")
