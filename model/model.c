@@ -49,7 +49,8 @@ struct mz_model *mz_model_new(const struct mz_model_config *cfg, char *err,
         goto fail;
     model->cfg = *cfg;
     model->trans = mz_transitions_new(0, (uint32_t)cfg->trans_max_per_item);
-    if (!model->trans)
+    model->attrs = mz_attributes_new();
+    if (!model->trans || !model->attrs)
         goto fail;
     uint64_t state = cfg->seed;
     model->rng = splitmix64(&state);
@@ -67,6 +68,7 @@ void mz_model_free(struct mz_model *model)
     if (!model)
         return;
     mz_transitions_free(model->trans);
+    mz_attributes_free(model->attrs);
     free(model->touched);
     free(model->ada_bias);
     free(model->ada_O);
@@ -175,14 +177,20 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
     float *o_row = model->O + (size_t)item * (size_t)dim;
     size_t used = 0;
 
+    uint64_t hashes[MZ_ATTR_TOKENS_PER_ITEM];
+    size_t n_hashes = 0;
     memset(k_row, 0, (size_t)dim * sizeof(float));
     for (size_t t = 0; t < n_tokens; t++) {
         if (!tokens[t])
             continue;
-        add_random_vector(token_hash(tokens[t]) ^ model->cfg.seed, dim,
-                          k_row);
+        uint64_t hash = token_hash(tokens[t]);
+        add_random_vector(hash ^ model->cfg.seed, dim, k_row);
+        if (n_hashes < MZ_ATTR_TOKENS_PER_ITEM)
+            hashes[n_hashes++] = hash;
         used++;
     }
+    if (!mz_attributes_add_item(model->attrs, item, hashes, n_hashes))
+        return -1;
     if (used == 0)
         add_random_vector(model->cfg.seed ^
                               (0xd1b54a32d192ed03ULL * (uint64_t)(item + 1)),

@@ -93,7 +93,8 @@ struct mz_model_config {
      *       popularity (0..1) + w_repeat * the re-visit rate observed
      *       in the stream * the item's share of the session weight
      *       (re-visits) + w_recall * the item's readout weight in the
-     *       levels (what a level still holds). */
+     *       levels (what a level still holds) + w_attr * the client's
+     *       taste for the item's attribute tokens (below). */
     float w_dense;
     float w_bias;
     float w_trans;
@@ -101,6 +102,16 @@ struct mz_model_config {
     float w_pop_recent;
     float w_repeat;
     float w_recall;
+    /* Attribute taste: each token (brand, category, tag, ...) of the
+     * items the levels hold gets their readout weight, as a share of the
+     * levels' total; the 16 strongest tokens raise every item carrying
+     * them by w_attr * share * (the item's log-popularity, 0..1) ^
+     * attr_pop_power. Tokens on more than attr_max_share of the catalog
+     * (a currency, the one brand of a mono-brand shop) say nothing about
+     * taste and are skipped. */
+    float w_attr;
+    float attr_max_share;
+    float attr_pop_power;
 };
 
 /* Level ids as used by mz_model_explain and the reasons. */

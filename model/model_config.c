@@ -85,6 +85,9 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->w_pop_recent = 0.002f;
     cfg->w_repeat = 20.0f;
     cfg->w_recall = 0.0f;
+    cfg->w_attr = 0.1f;
+    cfg->attr_max_share = 0.1f;
+    cfg->attr_pop_power = 0.5f;
 }
 
 bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
@@ -115,6 +118,10 @@ bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
         why = "trans_smoothing must be >= 0";
     else if (!(cfg->trans_backward >= 0.0f))
         why = "trans_backward must be >= 0";
+    else if (!(cfg->attr_max_share >= 0.0f && cfg->attr_max_share <= 1.0f))
+        why = "attr_max_share must be in 0..1";
+    else if (!(cfg->attr_pop_power >= 0.0f && cfg->attr_pop_power <= 16.0f))
+        why = "attr_pop_power must be in 0..16";
     for (int l = 0; !why && l < cfg->n_levels; l++) {
         if (cfg->level_chunk[l] < 1)
             why = "level_chunk must be >= 1";
@@ -182,6 +189,9 @@ static const struct param params[] = {
     SCALAR(w_pop_recent, PARAM_FLOAT),
     SCALAR(w_repeat, PARAM_FLOAT),
     SCALAR(w_recall, PARAM_FLOAT),
+    SCALAR(w_attr, PARAM_FLOAT),
+    SCALAR(attr_max_share, PARAM_FLOAT),
+    SCALAR(attr_pop_power, PARAM_FLOAT),
 };
 
 /* Parses value for a parameter of kind into out (8 bytes suffice for

@@ -8,6 +8,7 @@
 #ifndef MZ_MODEL_INTERNAL_H
 #define MZ_MODEL_INTERNAL_H
 
+#include "model/attributes.h"
 #include "model/item_memory.h"
 #include "model/model.h"
 #include "model/transitions.h"
@@ -36,6 +37,7 @@ struct mz_model {
     float pop_recent_max;
     int64_t pop_ref_ts;
     struct mz_transitions *trans; /* owned */
+    struct mz_attributes *attrs;  /* owned: items' attribute tokens */
 
     /* The pending global chunk: gradients summed since the last boundary,
      * applied (and zeroed) every global_chunk events. */

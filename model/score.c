@@ -55,6 +55,136 @@ static float successor_share(const struct mz_model *model, int32_t source,
            (total + model->cfg.trans_smoothing + 1e-12f);
 }
 
+/* The client's attribute taste, from a set of held items and their
+ * readout weights: the strongest tokens and their weights, and the total
+ * weight of the items (the denominator of a token's share). */
+#define MZ_ATTR_TASTE_TOKENS 16
+#define MZ_ATTR_CANDIDATES (MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS)
+
+struct attr_taste {
+    int n;
+    int32_t token[MZ_ATTR_TASTE_TOKENS];
+    float weight[MZ_ATTR_TASTE_TOKENS];
+    float total;
+};
+
+/* Fills taste from items[0..n-1] with weights. */
+static void attr_taste(const struct mz_model *model, const int32_t *items,
+                       const float *weights, int n, struct attr_taste *taste)
+{
+    int32_t cand[MZ_ATTR_CANDIDATES];
+    float cand_weight[MZ_ATTR_CANDIDATES];
+    int n_cand = 0;
+    uint32_t common = (uint32_t)(model->cfg.attr_max_share *
+                                 (float)model->n_items);
+
+    taste->n = 0;
+    taste->total = 0.0f;
+    if (model->cfg.w_attr == 0.0f)
+        return;
+    for (int i = 0; i < n; i++) {
+        int32_t tokens[MZ_ATTR_TOKENS_PER_ITEM];
+        int n_tokens = mz_attributes_of_item(model->attrs, items[i], tokens);
+        taste->total += weights[i];
+        for (int k = 0; k < n_tokens; k++) {
+            const int32_t *holders;
+            if (mz_attributes_items(model->attrs, tokens[k], &holders) >
+                common)
+                continue;
+            int at = 0;
+            while (at < n_cand && cand[at] != tokens[k])
+                at++;
+            if (at == n_cand) {
+                if (n_cand == MZ_ATTR_CANDIDATES)
+                    continue;
+                cand[n_cand] = tokens[k];
+                cand_weight[n_cand++] = 0.0f;
+            }
+            cand_weight[at] += weights[i];
+        }
+    }
+    /* The strongest first; the first seen among equals. */
+    while (taste->n < MZ_ATTR_TASTE_TOKENS) {
+        int best = -1;
+        for (int c = 0; c < n_cand; c++)
+            if (cand_weight[c] > 0.0f &&
+                (best < 0 || cand_weight[c] > cand_weight[best]))
+                best = c;
+        if (best < 0)
+            break;
+        taste->token[taste->n] = cand[best];
+        taste->weight[taste->n++] = cand_weight[best];
+        cand_weight[best] = 0.0f;
+    }
+}
+
+/* What the attribute term gives item per unit of taste weight on one of
+ * its tokens: w_attr / total * popularity factor. */
+static float attr_unit(const struct mz_model *model,
+                       const struct attr_taste *taste, int32_t item)
+{
+    if (taste->n == 0 || !(taste->total > 0.0f) ||
+        !(model->pop_all_log_max > 0.0f))
+        return 0.0f;
+    float pop = model->pop_all_log[item] / model->pop_all_log_max;
+    float power = model->cfg.attr_pop_power;
+    /* powf costs ~20x sqrtf, and a brand token can hold thousands of
+     * items per request. */
+    float factor = power == 0.5f   ? sqrtf(pop)
+                   : power == 1.0f ? pop
+                   : power == 0.0f ? 1.0f
+                                   : powf(pop, power);
+    return model->cfg.w_attr / taste->total * factor;
+}
+
+/* Adds the attribute term of taste to scores. */
+static void add_attr_taste(const struct mz_model *model,
+                           const struct attr_taste *taste, float *scores)
+{
+    for (int t = 0; t < taste->n; t++) {
+        const int32_t *holders;
+        uint32_t n = mz_attributes_items(model->attrs, taste->token[t],
+                                         &holders);
+        for (uint32_t h = 0; h < n; h++)
+            scores[holders[h]] +=
+                taste->weight[t] * attr_unit(model, taste, holders[h]);
+    }
+}
+
+/* The taste weight of the selected tokens that source_item and item
+ * share, for the share of one held item in item's attribute term. */
+static float shared_taste(const struct mz_model *model,
+                          const struct attr_taste *taste, int32_t source_item,
+                          int32_t item)
+{
+    int32_t a[MZ_ATTR_TOKENS_PER_ITEM], b[MZ_ATTR_TOKENS_PER_ITEM];
+    int na = mz_attributes_of_item(model->attrs, source_item, a);
+    int nb = mz_attributes_of_item(model->attrs, item, b);
+    int shared = 0;
+
+    for (int t = 0; t < taste->n; t++) {
+        bool in_a = false, in_b = false;
+        for (int k = 0; k < na; k++)
+            in_a = in_a || a[k] == taste->token[t];
+        for (int k = 0; k < nb; k++)
+            in_b = in_b || b[k] == taste->token[t];
+        shared += in_a && in_b;
+    }
+    return (float)shared;
+}
+
+/* The client's taste from every level at once (what scoring uses). */
+static void client_taste(const struct mz_model *model,
+                         const struct mz_client *client, int64_t now_ts,
+                         struct attr_taste *taste)
+{
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_levels_readout(model, client, now_ts, items, weights);
+
+    attr_taste(model, items, weights, n, taste);
+}
+
 /* Adds what level l of client holds to scores: its items' successors
  * (w_trans) and the items themselves (w_recall). The dense part is in
  * the query. */
@@ -66,12 +196,15 @@ static void add_level(const struct mz_model *model,
     float weights[MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_level_readout(model, client, level, now_ts, items,
                                    weights);
+    struct attr_taste taste;
 
     for (int i = 0; i < n; i++) {
         if (model->cfg.w_trans != 0.0f)
             add_successors(model, items[i], weights[i], scores);
         scores[items[i]] += model->cfg.w_recall * weights[i];
     }
+    attr_taste(model, items, weights, n, &taste);
+    add_attr_taste(model, &taste, scores);
 }
 
 /* Adds what all levels of client hold to scores (add_level for every
@@ -83,12 +216,15 @@ static void add_levels(const struct mz_model *model,
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, client, now_ts, items, weights);
+    struct attr_taste taste;
 
     for (int i = 0; i < n; i++) {
         if (model->cfg.w_trans != 0.0f)
             add_successors(model, items[i], weights[i], scores);
         scores[items[i]] += model->cfg.w_recall * weights[i];
     }
+    attr_taste(model, items, weights, n, &taste);
+    add_attr_taste(model, &taste, scores);
 }
 
 /* What level l of client gives item apart from the dense part. */
@@ -101,11 +237,19 @@ static float level_share(const struct mz_model *model,
     int n = mz_model_level_readout(model, client, level, now_ts, items,
                                    weights);
     float share = 0.0f;
+    struct attr_taste taste;
 
+    /* The attribute taste is the whole client's (as scoring computes
+     * it); this level's items take their part of it. */
+    client_taste(model, client, now_ts, &taste);
+    float unit = attr_unit(model, &taste, item);
     for (int i = 0; i < n; i++) {
         share += successor_share(model, items[i], weights[i], item);
         if (items[i] == item)
             share += model->cfg.w_recall * weights[i];
+        if (unit != 0.0f)
+            share += weights[i] * unit *
+                     shared_taste(model, &taste, items[i], item);
     }
     return share;
 }
@@ -269,6 +413,9 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
         int n = mz_model_level_readout(model, client,
                                        (int)source - MZ_SOURCE_LEVEL0,
                                        client->last_ts, items, weights);
+        struct attr_taste taste;
+        client_taste(model, client, client->last_ts, &taste);
+        float unit = attr_unit(model, &taste, item);
         for (int i = 0; i < n; i++) {
             const float *k_row = model->K + (size_t)items[i] * (size_t)dim;
             float value = items[i] == item
@@ -276,7 +423,10 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
                               : successor_share(model, items[i], weights[i],
                                                 item) +
                                     model->cfg.w_dense * weights[i] *
-                                        dot(k_row, o_row, dim);
+                                        dot(k_row, o_row, dim) +
+                                    weights[i] * unit *
+                                        shared_taste(model, &taste, items[i],
+                                                     item);
             if (value > best_value) {
                 best_value = value;
                 best = items[i];

@@ -258,6 +258,44 @@ START_TEST(test_slow_level_keeps_what_was_repeated)
 }
 END_TEST
 
+/* A client who bought within one brand is shown that brand's popular
+ * items before an equally popular item of another brand, and the
+ * attribute term is what does it (w_attr = 0 removes the difference). */
+START_TEST(test_attribute_taste_favours_the_clients_brand)
+{
+    for (int with_attr = 1; with_attr >= 0; with_attr--) {
+        struct mz_model_config cfg;
+        mz_model_config_defaults(&cfg);
+        cfg.w_attr = with_attr ? 0.5f : 0.0f;
+        cfg.w_dense = 0.0f; /* the item space also knows brands */
+        struct mz_model *model = new_model(&cfg);
+        struct mz_client *shopper = mz_client_new(model);
+        struct mz_client *crowd = mz_client_new(model);
+        float scores[N_ITEMS];
+        int64_t ts = 1700000000;
+
+        /* Items 13 (brand 3) and 14 (brand 4) are equally popular. */
+        for (int t = 0; t < 20; t++) {
+            struct mz_event_obs ev = view(t % 2 ? 13 : 14, ts++);
+            mz_model_observe(model, crowd, &ev, true);
+        }
+        /* The shopper views two other brand-3 items. */
+        struct mz_event_obs ev = view(3, ts++);
+        mz_model_observe(model, shopper, &ev, true);
+        ev = view(23, ts++);
+        mz_model_observe(model, shopper, &ev, true);
+        mz_model_score(model, shopper, -1, ts, scores);
+        if (with_attr)
+            ck_assert_float_gt(scores[13], scores[14]);
+        else
+            ck_assert_float_eq_tol(scores[13], scores[14], 1e-4f);
+        mz_client_free(crowd);
+        mz_client_free(shopper);
+        mz_model_free(model);
+    }
+}
+END_TEST
+
 START_TEST(test_flat_ablation_updates_every_level_at_once)
 {
     struct mz_model_config cfg;
@@ -852,6 +890,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_nested_level1_waits_for_chunk_boundary);
     tcase_add_test(tc, test_slow_level_keeps_what_was_repeated);
     tcase_add_test(tc, test_faded_session_keeps_scores_finite);
+    tcase_add_test(tc, test_attribute_taste_favours_the_clients_brand);
     tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
     tcase_add_test(tc, test_explain_adds_up_to_score);
     tcase_add_test(tc, test_transitions_recommend_what_followed);
