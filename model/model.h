@@ -107,8 +107,9 @@ struct mz_model_config {
      * levels' total; the 16 strongest tokens raise every item carrying
      * them by w_attr * share * (the item's log-popularity, 0..1) ^
      * attr_pop_power. Tokens on more than attr_max_share of the catalog
-     * (a currency, the one brand of a mono-brand shop) say nothing about
-     * taste and are skipped. */
+     * (a currency, a big brand or category: 2% by default) say little
+     * about one client's taste, and skipping them bounds the cost of a
+     * request to 16 tokens x 2% of the catalog. */
     float w_attr;
     float attr_max_share;
     float attr_pop_power;

@@ -86,7 +86,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->w_repeat = 20.0f;
     cfg->w_recall = 0.0f;
     cfg->w_attr = 0.1f;
-    cfg->attr_max_share = 0.1f;
+    cfg->attr_max_share = 0.02f;
     cfg->attr_pop_power = 0.5f;
 }
 

@@ -138,7 +138,8 @@ enum mz_eval_model_variant {
     MZ_EVAL_MAISON_NO_SESSION,  /* use_session = false */
     MZ_EVAL_MAISON_NO_TRANS,    /* w_trans = 0: no transition memory */
     MZ_EVAL_MAISON_LEVELS_ONLY, /* only O q + b: levels and item space */
-    MZ_EVAL_MAISON_NO_DENSE     /* w_dense = w_bias = 0: no O q + b */
+    MZ_EVAL_MAISON_NO_DENSE,    /* w_dense = w_bias = 0: no O q + b */
+    MZ_EVAL_MAISON_NO_ATTR      /* w_attr = 0: no attribute taste */
 };
 extern const struct mz_eval_method_ops mz_eval_model_ops;
 

@@ -35,6 +35,8 @@ static const struct mz_eval_method methods[] = {
      &mz_eval_model_ops, MZ_EVAL_MAISON_LEVELS_ONLY},
     {"maison_no_dense", "without O q + b (w_dense = w_bias = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_DENSE},
+    {"maison_no_attr", "without the attribute taste (w_attr = 0)",
+     &mz_eval_model_ops, MZ_EVAL_MAISON_NO_ATTR},
     {"pop", "most popular items, all time", &mz_eval_baseline_ops,
      MZ_EVAL_POP},
     {"pop_recent", "most popular items in the last 10,000 events",

@@ -84,6 +84,9 @@ static bool variant_config(enum mz_eval_model_variant variant,
         cfg->w_dense = 0.0f;
         cfg->w_bias = 0.0f;
         break;
+    case MZ_EVAL_MAISON_NO_ATTR:
+        cfg->w_attr = 0.0f;
+        break;
     }
     return true;
 }

@@ -268,6 +268,7 @@ START_TEST(test_attribute_taste_favours_the_clients_brand)
         mz_model_config_defaults(&cfg);
         cfg.w_attr = with_attr ? 0.5f : 0.0f;
         cfg.w_dense = 0.0f; /* the item space also knows brands */
+        cfg.attr_max_share = 0.1f; /* a brand is 10% of this catalog */
         struct mz_model *model = new_model(&cfg);
         struct mz_client *shopper = mz_client_new(model);
         struct mz_client *crowd = mz_client_new(model);
