@@ -11,6 +11,7 @@
  */
 #include "tests/eval/eval.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -233,6 +234,40 @@ cleanup:
     return ok;
 }
 
+/* An event type by its API name, or by a name other public data sets use
+ * for the same thing (RetailRocket's addtocart and transaction, review
+ * and rating data sets' rating, ...), any case. */
+static bool parse_type(const char *name, enum mz_event_type *type)
+{
+    static const struct {
+        const char *name;
+        enum mz_event_type type;
+    } synonyms[] = {
+        {"addtocart", MZ_EV_ADD_TO_CART},  {"add-to-cart", MZ_EV_ADD_TO_CART},
+        {"cart", MZ_EV_ADD_TO_CART},       {"transaction", MZ_EV_PURCHASE},
+        {"buy", MZ_EV_PURCHASE},           {"order", MZ_EV_PURCHASE},
+        {"rating", MZ_EV_PURCHASE},        {"review", MZ_EV_PURCHASE},
+        {"like", MZ_EV_WISHLIST},          {"favorite", MZ_EV_WISHLIST},
+        {"favourite", MZ_EV_WISHLIST},     {"pv", MZ_EV_VIEW},
+        {"fav", MZ_EV_WISHLIST},           {"clicks", MZ_EV_CLICK},
+    };
+    char lower[64];
+    size_t len = strlen(name);
+    if (len >= sizeof lower)
+        return false;
+    for (size_t i = 0; i <= len; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
+    if (mz_event_type_parse(lower, type))
+        return true;
+    for (size_t i = 0; i < sizeof synonyms / sizeof synonyms[0]; i++) {
+        if (strcmp(lower, synonyms[i].name) == 0) {
+            *type = synonyms[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool read_events(struct mz_eval_data *data, const char *path,
                         struct mz_eval_event **out, size_t *n_out,
                         size_t *tokens_cap, char *err, size_t err_len)
@@ -243,6 +278,7 @@ static bool read_events(struct mz_eval_data *data, const char *path,
     struct mz_eval_event *events = NULL;
     bool ok = false;
     long lineno = 0;
+    long unknown_types = 0;
 
     if (!f) {
         snprintf(err, err_len, "%s: %s", path, strerror(errno));
@@ -278,11 +314,12 @@ static bool read_events(struct mz_eval_data *data, const char *path,
             goto cleanup;
         }
         ev->type = MZ_EV_VIEW;
-        if (nf == 4 && *fields[3] &&
-            !mz_event_type_parse(fields[3], &ev->type)) {
-            snprintf(err, err_len, "%s:%ld: unknown event type '%s'", path,
-                     lineno, fields[3]);
-            goto cleanup;
+        if (nf == 4 && *fields[3] && !parse_type(fields[3], &ev->type)) {
+            if (unknown_types++ == 0)
+                fprintf(stderr,
+                        "maison-eval: %s:%ld: unknown event type '%.64s' "
+                        "counted as a view (so are all unknown types)\n",
+                        path, lineno, fields[3]);
         }
         ev->client = mz_eval_intern_add(data->clients, fields[0]);
         ev->item = mz_eval_intern_add(data->items, fields[1]);
