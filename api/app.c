@@ -6,18 +6,14 @@
  */
 #include "api/app.h"
 
+#include "api/client_cache.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "model/bytes.h"
-
-/* A client's persisted record: the learned levels and the facts, plus
- * the consent in force at the checkpoint (so a replay starts from it). */
-#define CLIENT_BLOB_MAGIC 0x4d5a4345u /* "MZCE" */
-#define CLIENT_BLOB_VERSION 1
 
 /* Events applied per write-lock hold, so readers wait at most this long. */
 #define APPLY_EVENTS_PER_LOCK 256
@@ -190,8 +186,7 @@ void mz_app_apply_event(struct mz_app *app, const struct mz_event_record *ev)
 {
     if (ev->seq > app->applied_seq)
         app->applied_seq = ev->seq;
-    struct mz_client_entry *entry =
-        mz_client_table_get_or_add(app->clients, ev->client_id);
+    struct mz_client_entry *entry = mz_cache_get_locked(app, ev->client_id);
     if (!entry)
         return;
     entry->events_logged++;
@@ -239,12 +234,35 @@ void mz_app_apply_event(struct mz_app *app, const struct mz_event_record *ev)
     app->global_dirty = true;
 }
 
+/* Reads an evicted client back for learning. The batch just committed,
+ * so the database is up: a failure is retried for a few seconds before
+ * mz_app_apply_event tries once more and, failing, logs the client as
+ * not learned from. */
+static void fetch_for_learning(struct mz_app *app, const char *client_id)
+{
+    enum mz_status status = mz_app_fetch_client(app, client_id, true);
+    for (int attempt = 0; attempt < 20 &&
+                          (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB);
+         attempt++) {
+        nanosleep(&(struct timespec){0, 250 * 1000 * 1000}, NULL);
+        status = mz_app_fetch_client(app, client_id, true);
+    }
+}
+
 /* The writer's callback: learn what was just committed, in log order. */
 static void on_events_committed(void *ctx,
                                 const struct mz_event_record *const *events,
                                 size_t n)
 {
     struct mz_app *app = ctx;
+    /* Evicted clients are read back before the write lock is taken (so
+     * readers do not wait on the database), and stay until learned. */
+    pthread_mutex_lock(&app->cache_mutex);
+    pthread_rwlock_rdlock(&app->lock);
+    bool all_resident = app->all_clients_resident;
+    pthread_rwlock_unlock(&app->lock);
+    for (size_t i = 0; !all_resident && i < n; i++)
+        fetch_for_learning(app, events[i]->client_id);
     for (size_t start = 0; start < n; start += APPLY_EVENTS_PER_LOCK) {
         size_t end = start + APPLY_EVENTS_PER_LOCK < n
                          ? start + APPLY_EVENTS_PER_LOCK
@@ -254,82 +272,7 @@ static void on_events_committed(void *ctx,
             mz_app_apply_event(app, events[i]);
         pthread_rwlock_unlock(&app->lock);
     }
-}
-
-/* ---- client records -------------------------------------------------- */
-
-/* Serialises entry into a malloc'd record (caller frees), or NULL. */
-static void *save_client(const struct mz_app *app,
-                         const struct mz_client_entry *entry, size_t *len)
-{
-    size_t memory_len = 0, facts_len = 0;
-    void *memory = mz_client_save(entry->memory, &memory_len);
-    void *facts = mz_client_facts_save(entry->facts, app->catalog, &facts_len);
-    void *out = NULL;
-    if (memory && facts) {
-        struct mz_wbuf w;
-        mz_wbuf_init(&w);
-        mz_wbuf_u32(&w, CLIENT_BLOB_MAGIC);
-        mz_wbuf_u8(&w, CLIENT_BLOB_VERSION);
-        mz_wbuf_u8(&w, entry->consent ? 1 : 0);
-        mz_wbuf_u64(&w, (uint64_t)entry->events_logged);
-        mz_wbuf_u32(&w, (uint32_t)memory_len);
-        mz_wbuf_raw(&w, memory, memory_len);
-        mz_wbuf_u32(&w, (uint32_t)facts_len);
-        mz_wbuf_raw(&w, facts, facts_len);
-        out = mz_wbuf_finish(&w, len);
-    }
-    free(memory);
-    free(facts);
-    return out;
-}
-
-/* Restores a record written by save_client into a new table entry.
- * Returns false (with err) for a corrupt record. */
-static bool load_client(struct mz_app *app, const char *client_id,
-                        const void *bytes, size_t len, char *err,
-                        size_t err_len)
-{
-    struct mz_rbuf r;
-    if (!mz_rbuf_open(&r, bytes, len) || mz_rbuf_u32(&r) != CLIENT_BLOB_MAGIC ||
-        mz_rbuf_u8(&r) != CLIENT_BLOB_VERSION) {
-        snprintf(err, err_len, "client %.64s: not a client record", client_id);
-        return false;
-    }
-    bool consent = mz_rbuf_u8(&r) != 0;
-    int64_t events_logged = (int64_t)mz_rbuf_u64(&r);
-    uint32_t memory_len = mz_rbuf_u32(&r);
-    const uint8_t *memory_bytes = mz_rbuf_raw(&r, memory_len);
-    uint32_t facts_len = mz_rbuf_u32(&r);
-    const uint8_t *facts_bytes = mz_rbuf_raw(&r, facts_len);
-    if (r.failed || !memory_bytes || !facts_bytes) {
-        snprintf(err, err_len, "client %.64s: truncated record", client_id);
-        return false;
-    }
-    char why[256] = "";
-    struct mz_client *memory =
-        mz_client_load(app->model, memory_bytes, memory_len, why, sizeof why);
-    enum mz_status status = MZ_OK;
-    struct mz_client_facts *facts = mz_client_facts_load(
-        app->catalog, facts_bytes, facts_len, &status, why, sizeof why);
-    struct mz_client_entry *entry =
-        memory && facts ? mz_client_table_get_or_add(app->clients, client_id)
-                        : NULL;
-    if (!entry) {
-        snprintf(err, err_len, "client %.64s: %s", client_id,
-                 why[0] ? why : "out of memory");
-        mz_client_free(memory);
-        mz_client_facts_free(facts);
-        return false;
-    }
-    mz_client_free(entry->memory);
-    mz_client_facts_free(entry->facts);
-    entry->memory = memory;
-    entry->facts = facts;
-    entry->consent = consent;
-    entry->events_logged = events_logged;
-    entry->dirty = false;
-    return true;
+    pthread_mutex_unlock(&app->cache_mutex);
 }
 
 /* ---- checkpoints ----------------------------------------------------- */
@@ -401,7 +344,7 @@ static enum mz_status collect_checkpoint(struct mz_app *app,
             if (ok) {
                 struct mz_client_blob *blob = &pc->blobs[pc->count];
                 blob->client_id = strdup(entry->client_id);
-                blob->bytes = save_client(app, entry, &blob->len);
+                blob->bytes = mz_cache_save_client(app, entry, &blob->len);
                 pc->count++;
                 ok = blob->client_id && blob->bytes;
                 entry->dirty = false;
@@ -470,13 +413,17 @@ static void *checkpointer_main(void *arg)
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += app->checkpoint_interval_s;
         int rc = 0;
-        while (!app->stopping && rc != ETIMEDOUT)
+        while (!app->stopping && !app->wake_checkpointer && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&app->stop_cond, &app->stop_mutex,
                                         &deadline);
         if (app->stopping)
             break;
+        app->wake_checkpointer = false;
         pthread_mutex_unlock(&app->stop_mutex);
+        /* Eviction takes only clean clients: right after a checkpoint is
+         * when most are. */
         mz_app_checkpoint(app);
+        mz_cache_evict(app);
         pthread_mutex_lock(&app->stop_mutex);
     }
     pthread_mutex_unlock(&app->stop_mutex);
@@ -491,7 +438,7 @@ struct load_ctx {
     size_t err_len;
 };
 
-static bool load_item(void *arg, const char *id, const char *doc)
+static bool load_item(void *arg, const char *id, const char *doc, bool deleted)
 {
     struct load_ctx *ctx = arg;
     json_error_t jerr;
@@ -506,6 +453,10 @@ static bool load_item(void *arg, const char *id, const char *doc)
                  why[0] ? why : "unreadable");
         return false;
     }
+    /* A deleted item keeps its index (the model rows and the client
+     * records address items by it), retired. */
+    if (deleted)
+        mz_catalog_remove(ctx->app->catalog, id);
     return true;
 }
 
@@ -527,34 +478,36 @@ static bool load_rules(void *arg, const char *brand, int64_t version,
     return true;
 }
 
+/* At start-up with a memory limit, clients past max_clients stay in the
+ * database until first used. */
+static bool table_full(struct mz_app *app)
+{
+    return app->max_clients > 0 &&
+           mz_client_table_count(app->clients) >= app->max_clients;
+}
+
 static bool load_attributes(void *arg, const char *client_id, const char *doc)
 {
     struct load_ctx *ctx = arg;
-    char *tier = NULL, *region = NULL;
-    int consent;
-    char why[256] = "";
-    struct mz_client_entry *entry = NULL;
-    json_t *obj = json_loads(doc, 0, NULL);
-    if (mz_app_parse_attributes(obj, &tier, &region, &consent, why,
-                                sizeof why) == MZ_OK)
-        entry = mz_client_table_get_or_add(ctx->app->clients, client_id);
-    json_decref(obj);
-    bool ok = entry && mz_client_entry_set_attributes(entry, tier, region);
-    if (ok)
-        entry->has_attributes = true;
-    else
-        snprintf(ctx->err, ctx->err_len, "attributes of client %.64s: %s",
-                 client_id, why[0] ? why : "out of memory");
-    free(tier);
-    free(region);
-    return ok;
+    struct mz_app *app = ctx->app;
+    bool create = !table_full(app);
+    if (!create && !mz_client_table_get(app->clients, client_id))
+        app->all_clients_resident = false;
+    return mz_cache_restore_attributes(app, client_id, doc, create, ctx->err,
+                                       ctx->err_len);
 }
 
 static bool load_checkpoint_client(void *arg, const char *client_id,
                                    const void *bytes, size_t len)
 {
     struct load_ctx *ctx = arg;
-    return load_client(ctx->app, client_id, bytes, len, ctx->err, ctx->err_len);
+    struct mz_app *app = ctx->app;
+    if (table_full(app) && !mz_client_table_get(app->clients, client_id)) {
+        app->all_clients_resident = false;
+        return true;
+    }
+    return mz_cache_restore_client(app, client_id, bytes, len, ctx->err,
+                                   ctx->err_len);
 }
 
 static bool replay_event(void *arg, const struct mz_event_record *ev)
@@ -613,7 +566,8 @@ static enum mz_status discard_checkpoint(struct load_ctx *ctx)
         return MZ_ERR_NOMEM;
     mz_client_table_free(app->clients);
     app->clients = fresh;
-    return mz_store_load_client_attributes(app->store, load_attributes, ctx);
+    app->all_clients_resident = true;
+    return MZ_OK;
 }
 
 /* Loads the catalog, rules, attributes and the last checkpoint, then
@@ -624,9 +578,6 @@ static enum mz_status load_state(struct mz_app *app, char *err, size_t err_len)
     enum mz_status status = mz_store_load_items(app->store, load_item, &ctx);
     if (status == MZ_OK)
         status = mz_store_load_rules(app->store, load_rules, &ctx);
-    if (status == MZ_OK)
-        status = mz_store_load_client_attributes(app->store, load_attributes,
-                                                 &ctx);
     int64_t seq = 0;
     if (status == MZ_OK)
         status = load_checkpoint(&ctx, &seq);
@@ -634,6 +585,11 @@ static enum mz_status load_state(struct mz_app *app, char *err, size_t err_len)
         seq = 0;
         status = discard_checkpoint(&ctx);
     }
+    /* After the records, so that under a memory limit the clients with
+     * learned state take the places first. */
+    if (status == MZ_OK)
+        status = mz_store_load_client_attributes(app->store, load_attributes,
+                                                 &ctx);
     if (status != MZ_OK) {
         if (!err[0])
             snprintf(err, err_len, "loading state: %s", mz_status_code(status));
@@ -658,6 +614,7 @@ struct mz_app *mz_app_open(const struct mz_app_config *cfg, char *err,
     }
     pthread_rwlock_init(&app->lock, NULL);
     pthread_mutex_init(&app->checkpoint_mutex, NULL);
+    pthread_mutex_init(&app->cache_mutex, NULL);
     pthread_mutex_init(&app->stop_mutex, NULL);
     pthread_cond_init(&app->stop_cond, NULL);
     app->checkpoint_interval_s =
@@ -674,6 +631,8 @@ struct mz_app *mz_app_open(const struct mz_app_config *cfg, char *err,
             snprintf(err, err_len, "out of memory");
         goto fail;
     }
+    app->max_clients = mz_cache_max_clients(app->model, cfg->memory_limit);
+    app->all_clients_resident = true;
     if (load_state(app, err, err_len) != MZ_OK)
         goto fail;
     atomic_store(&app->last_checkpoint_ms, wall_ms());
@@ -729,6 +688,7 @@ void mz_app_close(struct mz_app *app)
     free_state(app);
     pthread_cond_destroy(&app->stop_cond);
     pthread_mutex_destroy(&app->stop_mutex);
+    pthread_mutex_destroy(&app->cache_mutex);
     pthread_mutex_destroy(&app->checkpoint_mutex);
     pthread_rwlock_destroy(&app->lock);
     free(app);
@@ -754,6 +714,7 @@ void mz_app_stats(struct mz_app *app, struct mz_app_stats *out)
     out->applied_seq = app->applied_seq;
     out->checkpoint_seq = app->checkpoint_seq;
     out->client_bytes = mz_client_resident_bytes(app->model);
+    out->max_clients = app->max_clients;
     pthread_rwlock_unlock(&app->lock);
     bool behind = out->applied_seq > out->checkpoint_seq;
     out->flush_lag_s =

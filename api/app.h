@@ -47,6 +47,8 @@ struct mz_app_config {
     struct mz_model_config model;
     int checkpoint_interval_s;       /* seconds between checkpoints */
     size_t writer_batch_rows;        /* most events in one transaction */
+    size_t memory_limit;             /* bytes of clients kept in memory
+                                        (api/client_cache.h); 0: none */
 };
 
 /* Counters read by /metrics; updated with relaxed atomics. */
@@ -59,6 +61,8 @@ struct mz_app_counters {
     atomic_uint_fast64_t checkpoints;
     atomic_uint_fast64_t checkpoint_errors;
     atomic_uint_fast64_t db_errors;
+    atomic_uint_fast64_t clients_evicted;
+    atomic_uint_fast64_t clients_loaded;
 };
 
 /* A brand's current rule set. */
@@ -77,18 +81,28 @@ struct mz_app {
     struct mz_client_table *clients; /* owned */
     struct mz_brand_rules *rules;    /* owned array */
     size_t n_rules;
+    size_t max_clients;              /* clients kept in memory; 0: all */
+    bool all_clients_resident;       /* no persisted client is out of
+                                        memory: an absent id is new */
+    uint64_t erasures;               /* clients erased so far: a client
+                                        read back from the database while
+                                        one was erased is read again */
     int64_t applied_seq;             /* last log position learned */
     int64_t checkpoint_seq;          /* log position of the last checkpoint */
     bool global_dirty;               /* global level changed since then */
 
     pthread_mutex_t checkpoint_mutex;/* one checkpoint or client erasure at
                                         a time */
+    pthread_mutex_t cache_mutex;     /* the writer's fetch-then-learn of a
+                                        batch vs. eviction */
     _Atomic int64_t last_checkpoint_ms; /* wall clock, for the flush lag */
     int checkpoint_interval_s;
     pthread_t checkpointer;
     pthread_mutex_t stop_mutex;
     pthread_cond_t stop_cond;
     bool stopping;                   /* guarded by stop_mutex */
+    bool wake_checkpointer;          /* guarded by stop_mutex: too many
+                                        clients, checkpoint and evict now */
     bool checkpointer_started;
 
     struct mz_app_counters counters;
@@ -120,6 +134,7 @@ struct mz_app_stats {
     int64_t checkpoint_seq;
     double flush_lag_s;              /* since the last good checkpoint */
     size_t client_bytes;             /* resident bytes of one client */
+    size_t max_clients;              /* 0: no limit */
     struct mz_event_writer_stats writer;
 };
 void mz_app_stats(struct mz_app *app, struct mz_app_stats *out);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "api/app.h"
+#include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
 #include "api/scratch.h"
@@ -174,6 +175,12 @@ void mz_handle_profile(struct mz_app *app, const struct mz_request *req,
     int64_t now = mz_now_seconds();
     json_t *body = NULL;
     bool found = false;
+    enum mz_status fetched = mz_app_fetch_client(app, client_id, false);
+    if (fetched != MZ_OK) {
+        mz_response_error(resp, fetched, "client %s could not be read: %s",
+                          client_id, mz_status_code(fetched));
+        return;
+    }
     pthread_rwlock_rdlock(&app->lock);
     struct mz_client_entry *entry = mz_client_table_get(app->clients, client_id);
     if (entry && (entry->events_logged > 0 || entry->has_attributes)) {
@@ -223,6 +230,7 @@ void mz_handle_delete_client(struct mz_app *app, const struct mz_request *req,
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&app->lock);
         mz_client_table_remove(app->clients, client_id);
+        app->erasures++;
         pthread_rwlock_unlock(&app->lock);
     }
     pthread_mutex_unlock(&app->checkpoint_mutex);
@@ -274,6 +282,13 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
         mz_app_parse_attributes(body, &tier, &region, &consent, err, sizeof err);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "%s", err);
+        goto cleanup;
+    }
+    /* The consent in force is the entry's: read it back if evicted. */
+    status = mz_app_fetch_client(app, client_id, false);
+    if (status != MZ_OK) {
+        mz_response_error(resp, status, "attributes not stored: %s",
+                          mz_status_code(status));
         goto cleanup;
     }
     pthread_rwlock_rdlock(&app->lock);

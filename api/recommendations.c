@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
 #include "api/scratch.h"
@@ -39,20 +40,6 @@ static bool read_args(const struct mz_request *req, struct rec_args *args,
     }
     args->explain_rules = explain != NULL;
     return true;
-}
-
-/* Makes sure the client has an entry, so the frequency cap can count what
- * it is shown even before its first event. */
-static void ensure_entry(struct mz_app *app, const char *client_id)
-{
-    pthread_rwlock_rdlock(&app->lock);
-    bool present = mz_client_table_get(app->clients, client_id) != NULL;
-    pthread_rwlock_unlock(&app->lock);
-    if (present)
-        return;
-    pthread_rwlock_wrlock(&app->lock);
-    mz_client_table_get_or_add(app->clients, client_id);
-    pthread_rwlock_unlock(&app->lock);
 }
 
 /* Builds the JSON list of selected items; caller holds the read lock. */
@@ -87,7 +74,14 @@ void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
         !read_args(req, &args, resp))
         return;
     int64_t now = mz_now_seconds();
-    ensure_entry(app, client_id);
+    /* Even a client without events gets an entry, so the frequency cap
+     * can count what it is shown. */
+    enum mz_status fetched = mz_app_fetch_client(app, client_id, true);
+    if (fetched != MZ_OK) {
+        mz_response_error(resp, fetched, "client %s could not be read: %s",
+                          client_id, mz_status_code(fetched));
+        return;
+    }
 
     struct mz_select_result sel;
     json_t *items = NULL, *explain = NULL;

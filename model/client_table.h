@@ -22,6 +22,7 @@
 #define MZ_CLIENT_TABLE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,9 @@ struct mz_client_entry {
     bool has_attributes;             /* PUT .../attributes was called */
     bool dirty;                      /* changed since the last checkpoint */
     int64_t events_logged;           /* events in the log, learned or not */
+    _Atomic int64_t last_used_ms;    /* last request or event (monotonic
+                                        clock), for the eviction order;
+                                        readers store it too */
     pthread_mutex_t impressions_lock;/* guards facts' impressions */
 };
 

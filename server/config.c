@@ -10,8 +10,10 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum option_id {
     OPT_LISTEN = 1000,
@@ -20,6 +22,7 @@ enum option_id {
     OPT_THREADS,
     OPT_MAX_CONNECTIONS,
     OPT_CHECKPOINT_INTERVAL,
+    OPT_MEMORY_LIMIT,
     OPT_PG_BINDIR,
     OPT_DIM,
     OPT_LEVELS,
@@ -51,6 +54,11 @@ static const struct option_doc option_docs[] = {
     {OPT_CHECKPOINT_INTERVAL, "checkpoint-interval-s",
      "MAISON_CHECKPOINT_INTERVAL_S", "S",
      "seconds between checkpoints of learned state (default 30)"},
+    {OPT_MEMORY_LIMIT, "memory-limit", "MAISON_MEMORY_LIMIT", "SIZE",
+     "bytes of client state kept in memory, with an optional K, M or G "
+     "suffix; clients beyond it are evicted (least recently used first) "
+     "and read back from PostgreSQL when next used; 0: no limit "
+     "(default: a quarter of physical memory)"},
     {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
      "where initdb and postgres live, for the embedded PostgreSQL"},
     {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
@@ -95,6 +103,42 @@ static bool parse_int(const char *text, int min, int max, int *out)
         return false;
     *out = (int)value;
     return true;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024). */
+static bool parse_size(const char *text, size_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || end == text)
+        return false;
+    unsigned shift = 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': shift = 10; break;
+    case 'm': case 'M': shift = 20; break;
+    case 'g': case 'G': shift = 30; break;
+    default: return false;
+    }
+    if (*end && end[1])
+        return false;
+    if (value > (SIZE_MAX >> shift))
+        return false;
+    *out = (size_t)(value << shift);
+    return true;
+}
+
+/* A quarter of physical memory, or 1 GiB when it cannot be read. */
+static size_t default_memory_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_size = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0)
+        return (size_t)1 << 30;
+    return (size_t)pages / 4 * (size_t)page_size;
 }
 
 static bool parse_listen(struct mz_config *cfg, const char *text)
@@ -180,6 +224,8 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_int(value, 1, 65536, &cfg->max_connections);
     case OPT_CHECKPOINT_INTERVAL:
         return parse_int(value, 1, 86400, &cfg->checkpoint_interval_s);
+    case OPT_MEMORY_LIMIT:
+        return parse_size(value, &cfg->memory_limit);
     case OPT_PG_BINDIR:
         cfg->pg_bindir = value;
         return true;
@@ -220,6 +266,7 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->threads = 2;
     cfg->max_connections = 1024;
     cfg->checkpoint_interval_s = 30;
+    cfg->memory_limit = default_memory_limit();
     mz_model_config_defaults(&cfg->model);
 
     for (size_t i = 0; i < N_OPTIONS; i++) {

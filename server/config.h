@@ -12,6 +12,7 @@
 #define MZ_SERVER_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "model/model.h"
@@ -26,6 +27,7 @@ struct mz_config {
     int threads;                 /* HTTP worker threads */
     int max_connections;
     int checkpoint_interval_s;
+    size_t memory_limit;         /* bytes of clients in memory; 0: none */
     struct mz_model_config model;
     const char *model_settings;  /* borrowed: --model's NAME=VALUE,...
                                     (already applied to model) */

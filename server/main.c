@@ -106,6 +106,7 @@ int main(int argc, char **argv)
         .model = server.config.model,
         .checkpoint_interval_s = server.config.checkpoint_interval_s,
         .writer_batch_rows = 10000,
+        .memory_limit = server.config.memory_limit,
     };
     server.app = mz_app_open(&app_config, err, sizeof err);
     server.metrics = mz_metrics_new();

@@ -242,6 +242,16 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_app *app, size_t *len)
     render_one(&t, "maison_clients_in_memory", "gauge",
                "Clients whose state is in memory.",
                (double)stats.clients_in_memory);
+    render_one(&t, "maison_clients_max", "gauge",
+               "Clients kept in memory under --memory-limit (0: no limit).",
+               (double)stats.max_clients);
+    render_one(&t, "maison_clients_evicted_total", "counter",
+               "Clean clients dropped from memory (their state is in "
+               "PostgreSQL).",
+               (double)atomic_load(&c->clients_evicted));
+    render_one(&t, "maison_clients_loaded_total", "counter",
+               "Clients read back from PostgreSQL when next used.",
+               (double)atomic_load(&c->clients_loaded));
     render_one(&t, "maison_client_state_bytes", "gauge",
                "Resident bytes of one client's learned levels.",
                (double)stats.client_bytes);

@@ -61,6 +61,7 @@ enum {
     S_CHECKPOINT_GET,
     S_CHECKPOINT_DISCARD,
     S_STATES_LOAD,
+    S_CLIENT_LOAD,
     S_EVENTS_SCAN,
     S_EVENTS_LAST_SEQ,
     S_IMPRESSIONS_PUT,
@@ -80,11 +81,14 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
         "  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, doc, n)"
         "  ORDER BY id, n DESC) AS last ORDER BY n "
         "ON CONFLICT (item_id) DO UPDATE "
-        "SET doc = EXCLUDED.doc, updated_at = now()", 2},
+        "SET doc = EXCLUDED.doc, deleted = false, updated_at = now()", 2},
+    /* A flag, not a DELETE: the row keeps its place in the catalog order
+     * (see store/sql/0002-item-soft-delete.sql). */
     [S_ITEM_DELETE] = {S_ITEM_DELETE, "mz_item_delete",
-        "DELETE FROM items WHERE item_id = $1", 1},
+        "UPDATE items SET deleted = true, updated_at = now() "
+        "WHERE item_id = $1 AND NOT deleted", 1},
     [S_ITEMS_LOAD] = {S_ITEMS_LOAD, "mz_items_load",
-        "SELECT item_id, doc::text FROM items ORDER BY ord", 0},
+        "SELECT item_id, doc::text, deleted FROM items ORDER BY ord", 0},
     /* Runs after S_RULES_LOCK in the same transaction: writers of one
      * brand queue on the lock, and READ COMMITTED gives this statement a
      * snapshot taken after the previous writer committed. (SERIALIZABLE
@@ -138,6 +142,11 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
         "WITH s AS (DELETE FROM client_state) DELETE FROM checkpoint", 0},
     [S_STATES_LOAD] = {S_STATES_LOAD, "mz_states_load",
         "SELECT client_id, state FROM client_state", 0},
+    /* One row whether or not either exists: NULLs for what is absent. */
+    [S_CLIENT_LOAD] = {S_CLIENT_LOAD, "mz_client_load",
+        "SELECT s.state, a.doc::text FROM (SELECT $1::text AS id) AS x "
+        "LEFT JOIN client_state s ON s.client_id = x.id "
+        "LEFT JOIN client_attributes a ON a.client_id = x.id", 1},
     [S_EVENTS_SCAN] = {S_EVENTS_SCAN, "mz_events_scan",
         "SELECT seq, event_id, client_id, item_id, type,"
         " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
@@ -486,12 +495,33 @@ static enum mz_status pairs_op(struct mz_pg_conn *c, void *ctx)
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }
 
+struct items_load_ctx {
+    mz_store_item_fn fn;
+    void *ctx;
+};
+
+static bool item_row(void *ctx, const PGresult *res)
+{
+    struct items_load_ctx *x = ctx;
+
+    return x->fn(x->ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                 strcmp(PQgetvalue(res, 0, 2), "t") == 0);
+}
+
+static enum mz_status items_load_op(struct mz_pg_conn *c, void *ctx)
+{
+    enum mz_status st = mz_pg_stream(c, &stmts[S_ITEMS_LOAD], NULL, NULL,
+                                     NULL, 0, item_row, ctx);
+
+    return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
+}
+
 enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
                                    void *ctx)
 {
-    struct pairs_ctx x = {S_ITEMS_LOAD, fn, ctx};
+    struct items_load_ctx x = {fn, ctx};
 
-    return with_conn(store, pairs_op, &x);
+    return with_conn(store, items_load_op, &x);
 }
 
 /* ---- brand rules ----------------------------------------------------- */
@@ -811,6 +841,70 @@ enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
     if (global_len != NULL)
         *global_len = x.global_len;
     return MZ_OK;
+}
+
+struct client_load_ctx {
+    const char *client_id;
+    struct mz_store_client_record *out;
+};
+
+/* A malloc'd copy of a binary value with a terminating zero (so a text
+ * value is a C string), or NULL. */
+static void *copy_value(const PGresult *res, int column, size_t *len)
+{
+    size_t n = (size_t)PQgetlength(res, 0, column);
+    char *copy = malloc(n + 1);
+
+    if (copy) {
+        memcpy(copy, PQgetvalue(res, 0, column), n);
+        copy[n] = '\0';
+        *len = n;
+    }
+    return copy;
+}
+
+static enum mz_status client_load_op(struct mz_pg_conn *c, void *ctx)
+{
+    struct client_load_ctx *x = ctx;
+    const char *values[1] = {x->client_id};
+    PGresult *res;
+    size_t ignored;
+    enum mz_status st = mz_pg_exec(c, &stmts[S_CLIENT_LOAD], values, NULL,
+                                   NULL, 1, &res);
+
+    if (st != MZ_OK)
+        return st;
+    mz_store_client_record_clear(x->out);
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        x->out->state = copy_value(res, 0, &x->out->state_len);
+        st = x->out->state ? MZ_OK : MZ_ERR_NOMEM;
+    }
+    if (st == MZ_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+        x->out->attributes = copy_value(res, 1, &ignored);
+        st = x->out->attributes ? MZ_OK : MZ_ERR_NOMEM;
+    }
+    PQclear(res);
+    return st;
+}
+
+enum mz_status mz_store_load_client(struct mz_store *store,
+                                    const char *client_id,
+                                    struct mz_store_client_record *out)
+{
+    struct client_load_ctx x = {client_id, out};
+
+    memset(out, 0, sizeof *out);
+    enum mz_status st = with_conn(store, client_load_op, &x);
+    if (st != MZ_OK)
+        mz_store_client_record_clear(out);
+    return st;
+}
+
+void mz_store_client_record_clear(struct mz_store_client_record *record)
+{
+    free(record->state);
+    free(record->attributes);
+    memset(record, 0, sizeof *record);
 }
 
 /* ---- the event log --------------------------------------------------- */

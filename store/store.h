@@ -22,6 +22,7 @@
  *    mz_store_delete_client      - erase every trace of a client
  *    mz_store_write_checkpoint / _read_checkpoint - learned state
  *    mz_store_discard_checkpoint - forget it (the log rebuilds it)
+ *    mz_store_load_client        - one client's state and attributes
  *    mz_store_scan_events        - the log after a sequence number
  *    mz_store_last_seq           - the end of the log
  *    mz_store_record_impressions / _load_impressions / _prune_impressions
@@ -60,12 +61,15 @@ enum mz_status mz_store_ping(struct mz_store *store);
 enum mz_status mz_store_upsert_items(struct mz_store *store,
                                      const char *const *ids,
                                      const char *const *docs, size_t n);
-/* Deletes one item; MZ_ERR_NOT_FOUND when absent. */
+/* Deletes one item: flags it, so it keeps its place in the catalog order
+ * (an upsert of the same id brings it back); MZ_ERR_NOT_FOUND when absent
+ * or already deleted. */
 enum mz_status mz_store_delete_item(struct mz_store *store, const char *id);
-/* Calls fn for every item in insertion order (the order that assigns the
- * same catalog indices at every start). fn returns false to stop with
- * MZ_ERR_INVALID. */
-typedef bool (*mz_store_item_fn)(void *ctx, const char *id, const char *doc);
+/* Calls fn for every item, deleted ones included (deleted true), in
+ * insertion order (the order that assigns the same catalog indices at
+ * every start). fn returns false to stop with MZ_ERR_INVALID. */
+typedef bool (*mz_store_item_fn)(void *ctx, const char *id, const char *doc,
+                                 bool deleted);
 enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
                                    void *ctx);
 
@@ -130,6 +134,20 @@ enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
  * or format). The log is kept. Returns MZ_OK or the database error. */
 enum mz_status mz_store_discard_checkpoint(struct mz_store *store);
 
+/* One client's persisted state (as the last checkpoint wrote it) and
+ * attributes document, for a client that is not in memory. */
+struct mz_store_client_record {
+    void *state;             /* owned; NULL: no persisted state */
+    size_t state_len;
+    char *attributes;        /* owned JSON text; NULL: none stored */
+};
+/* Reads client_id's record into *out (cleared first; free it with
+ * mz_store_client_record_clear). MZ_OK with both NULL when the client
+ * has neither. */
+enum mz_status mz_store_load_client(struct mz_store *store,
+                                    const char *client_id,
+                                    struct mz_store_client_record *out);
+void mz_store_client_record_clear(struct mz_store_client_record *record);
 /* ---- the event log -------------------------------------------------- */
 
 /* One event as stored; strings borrowed. */

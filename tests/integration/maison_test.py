@@ -472,6 +472,108 @@ def pg_start():
 TESTS = []
 
 
+# ---------------------------------------------------------------- comparison
+
+
+def json_diff(a, b, tolerance, skip_key=None, path="$"):
+    """First difference between two JSON values, or None: numbers within
+    tolerance (relative, at least absolute), everything else exact; object
+    keys for which skip_key(key) is true are left out."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return None if a == b else "%s: %r != %r" % (path, a, b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return (None if abs(a - b) <= tolerance * max(1.0, abs(a))
+                else "%s: %r != %r" % (path, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        ka = {k for k in a if not (skip_key and skip_key(k))}
+        kb = {k for k in b if not (skip_key and skip_key(k))}
+        if ka != kb:
+            return "%s: keys %s != %s" % (path, sorted(ka), sorted(kb))
+        for k in sorted(ka):
+            d = json_diff(a[k], b[k], tolerance, skip_key,
+                          "%s.%s" % (path, k))
+            if d:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return "%s: length %d != %d" % (path, len(a), len(b))
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = json_diff(x, y, tolerance, skip_key, "%s[%d]" % (path, i))
+            if d:
+                return d
+        return None
+    return None if a == b else "%s: %r != %r" % (path, a, b)
+
+
+def ranking_diff(a, b, tolerance, whole_items=False):
+    """First difference between two recommendation replies, or None: the
+    same items in the same order with scores within tolerance (items whose
+    scores tie within tolerance may swap places), the same personalized
+    flag; with whole_items, an item at the same rank on both must also be
+    described the same (brand, reasons, ...), and empty_reason and
+    client_id must match."""
+    ia, ib = a["items"], b["items"]
+    if len(ia) != len(ib):
+        return "length %d != %d: A %s, B %s" % (
+            len(ia), len(ib), [x["item_id"] for x in ia],
+            [x["item_id"] for x in ib])
+    for n, (x, y) in enumerate(zip(ia, ib)):
+        if abs(x["score"] - y["score"]) > tolerance:
+            return "rank %d: %s %.6f vs %s %.6f" % (n, x["item_id"],
+                                                   x["score"], y["item_id"],
+                                                   y["score"])
+        if x["item_id"] != y["item_id"]:
+            tie_a = {z["item_id"] for z in ia
+                     if abs(z["score"] - x["score"]) <= tolerance}
+            tie_b = {z["item_id"] for z in ib
+                     if abs(z["score"] - x["score"]) <= tolerance}
+            if x["item_id"] not in tie_b or y["item_id"] not in tie_a:
+                return "rank %d: %s != %s" % (n, x["item_id"], y["item_id"])
+        elif whole_items:
+            d = json_diff(x, y, tolerance, path="items[%d]" % n)
+            if d:
+                return d
+    keys = ("personalized", "empty_reason", "client_id") if whole_items \
+        else ("personalized",)
+    for key in keys:
+        if a.get(key) != b.get(key):
+            return "%s %r != %r" % (key, a.get(key), b.get(key))
+    return None
+
+
+def ingest(batches, start, post, stop_event, acked, pace_s, inflight=None,
+           kill_sent=None, state=None):
+    """Posts batches[start:] in order with post(batch) until done,
+    stop_event is set, or a request fails after kill_sent (an Event) was
+    set (a failure before is a TestFailure). Appends acknowledged batch
+    indices to acked; inflight (an Event) is set while a request is on the
+    wire; a request cut by the kill counts in state["interrupted"] (and
+    its error in state["last_error"]). Returns the index of the first batch
+    not acknowledged."""
+    i = start
+    while i < len(batches):
+        try:
+            if inflight is not None:
+                inflight.set()
+            post(batches[i])
+            if inflight is not None:
+                inflight.clear()
+        except (OSError, http.client.HTTPException) as e:
+            if kill_sent is None or not kill_sent.is_set():
+                raise TestFailure("request failed before any kill: %s" % e)
+            if state is not None:
+                state["interrupted"] = state.get("interrupted", 0) + 1
+                state["last_error"] = str(e)
+            return i
+        acked.append(i)
+        i += 1
+        if stop_event.is_set():
+            return i
+        time.sleep(pace_s)
+    return i
+
+
 def test(fn):
     """Registers fn as a test; its name says what behaviour it pins down."""
     TESTS.append(fn)

@@ -1231,6 +1231,54 @@ def sigterm_exits_zero_and_a_restart_keeps_the_data():
 
 
 @test
+def a_deleted_item_keeps_what_clients_remember_across_a_restart():
+    # Client records address items by catalog position; a deleted item
+    # must keep its position at the next start, or every item after it
+    # would shift by one in every client's memory.
+    prefix = uid("shift")
+    ids = ["%s-%d" % (prefix, i) for i in range(10)]
+    r = SRV.put("/v1/catalog/items", {"items": [
+        item(i, "atelier", CATEGORIES[n % 4], 100.0 + n)
+        for n, i in enumerate(ids)]})
+    check_eq(r.status, 200, "catalog upsert")
+    c = uid("shift-client")
+    post_ok([ev(c, ids[5], "wishlist")] + [ev(c, ids[5]) for _ in range(3)]
+            + [ev(c, ids[7])])
+    check_eq(SRV.delete("/v1/catalog/items/%s" % ids[2]).status, 204,
+             "delete")
+
+    def memory():
+        p = SRV.get("/v1/clients/%s/profile" % c)
+        check_eq(p.status, 200, "profile (%r)" % p)
+        doc = p.json()
+        return ([[t["item_id"] for t in level["top_items"]]
+                 for level in doc["levels"]],
+                [w["item_id"] for w in doc.get("wishlist", [])],
+                [e["item_id"] for e in doc.get("recent_events", [])])
+
+    before = memory()
+    check(ids[5] in before[1], "wishlist holds %s: %r" % (ids[5], before))
+    check_eq(SRV.stop(), 0, "exit status after SIGTERM")
+    SRV.start()
+    check_eq(memory(), before, "the client's memory after a restart")
+    check_eq(SRV.get("/v1/catalog/items/%s" % ids[2]).status, 404,
+             "a deleted item stays deleted")
+    check_eq(SRV.get("/v1/catalog/items/%s" % ids[3]).status, 200,
+             "the item after it is still there")
+    # Put back, it is an item again, and nothing moved.
+    r = SRV.put("/v1/catalog/items", {"items": [
+        item(ids[2], "atelier", "bags", 90.0)]})
+    check_eq(r.status, 200, "re-insert")
+    check_eq(SRV.get("/v1/catalog/items/%s" % ids[2]).status, 200,
+             "a re-inserted item is back")
+    check_eq(SRV.stop(), 0, "exit status after SIGTERM")
+    SRV.start()
+    check_eq(SRV.get("/v1/catalog/items/%s" % ids[2]).status, 200,
+             "a re-inserted item is back after a restart")
+    check_eq(memory(), before, "the client's memory after a second restart")
+
+
+@test
 def stderr_stays_json_lines_across_a_restart():
     # Runs after the restart above: what maisond (and libpq inside it)
     # writes to stderr at a second start must be JSON lines too.

@@ -110,31 +110,9 @@ def load_catalog(srv):
 
 def ingest(srv, start, stop_event, acked, pace_s, inflight=None,
            kill_sent=None):
-    """Posts STREAM[start:] in order until done or the connection fails
-    after kill_sent (an Event) was set. Appends acknowledged batch indices
-    to acked; inflight (an Event) is set while a request is on the wire.
-    Returns the index of the first batch not acknowledged."""
-    i = start
-    while i < len(STREAM):
-        try:
-            if inflight is not None:
-                inflight.set()
-            post_batch(srv, STREAM[i])
-            if inflight is not None:
-                inflight.clear()
-        except (OSError, http.client.HTTPException) as e:
-            if kill_sent is None or not kill_sent.is_set():
-                raise mt.TestFailure("request failed before any kill: %s"
-                                     % e)
-            STATE["interrupted"] += 1
-            STATE["last_error"] = str(e)
-            return i
-        acked.append(i)
-        i += 1
-        if stop_event.is_set():
-            return i
-        time.sleep(pace_s)
-    return i
+    """mt.ingest of STREAM into srv."""
+    return mt.ingest(STREAM, start, lambda batch: post_batch(srv, batch),
+                     stop_event, acked, pace_s, inflight, kill_sent, STATE)
 
 
 def check_acknowledged_are_duplicates(srv, acked):
@@ -167,57 +145,15 @@ def wait_quiet(srv, settle_s=2.5, timeout_s=30):
 # ---------------------------------------------------------------- comparison
 
 
-def diff(a, b, path="$"):
+def diff(a, b):
     """First difference between two JSON values (floats within TOLERANCE;
-    keys ending in _at are wall-clock times and skipped), or None."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return None if a == b else "%s: %r != %r" % (path, a, b)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return (None if abs(a - b) <= TOLERANCE * max(1.0, abs(a))
-                else "%s: %r != %r" % (path, a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        ka = {k for k in a if not k.endswith("_at")}
-        kb = {k for k in b if not k.endswith("_at")}
-        if ka != kb:
-            return "%s: keys %s != %s" % (path, sorted(ka), sorted(kb))
-        for k in sorted(ka):
-            d = diff(a[k], b[k], "%s.%s" % (path, k))
-            if d:
-                return d
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return "%s: length %d != %d" % (path, len(a), len(b))
-        for i, (x, y) in enumerate(zip(a, b)):
-            d = diff(x, y, "%s[%d]" % (path, i))
-            if d:
-                return d
-        return None
-    return None if a == b else "%s: %r != %r" % (path, a, b)
+    keys ending in _at are receive times, which differ between A and B,
+    and are skipped), or None."""
+    return mt.json_diff(a, b, TOLERANCE, skip_key=lambda k: k.endswith("_at"))
 
 
 def diff_ranking(a, b):
-    """Same items in the same order with scores within TOLERANCE; items
-    whose scores tie within TOLERANCE may swap places."""
-    ia, ib = a["items"], b["items"]
-    if len(ia) != len(ib):
-        return "length %d != %d" % (len(ia), len(ib))
-    for n, (x, y) in enumerate(zip(ia, ib)):
-        if abs(x["score"] - y["score"]) > TOLERANCE:
-            return "rank %d: %s %.6f vs %s %.6f" % (n, x["item_id"],
-                                                   x["score"], y["item_id"],
-                                                   y["score"])
-        if x["item_id"] != y["item_id"]:
-            tie_a = {z["item_id"] for z in ia
-                     if abs(z["score"] - x["score"]) <= TOLERANCE}
-            tie_b = {z["item_id"] for z in ib
-                     if abs(z["score"] - x["score"]) <= TOLERANCE}
-            if x["item_id"] not in tie_b or y["item_id"] not in tie_a:
-                return "rank %d: %s != %s" % (n, x["item_id"], y["item_id"])
-    if a.get("personalized") != b.get("personalized"):
-        return "personalized %r != %r" % (a.get("personalized"),
-                                          b.get("personalized"))
-    return None
+    return mt.ranking_diff(a, b, TOLERANCE)
 
 
 def sample_clients():

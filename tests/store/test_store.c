@@ -526,6 +526,7 @@ struct pair_log {
     char a[8][32];
     char b[8][128];
     int64_t v[8];
+    bool deleted[8];
 };
 
 static bool pair_fn(void *ctx, const char *a, const char *b)
@@ -550,8 +551,22 @@ static bool rules_fn(void *ctx, const char *brand, int64_t version,
     return pair_fn(ctx, brand, doc);
 }
 
-static bool stop_fn(void *ctx, const char *a, const char *b)
+/* mz_store_item_fn: pair_fn, and whether the item is deleted. */
+static bool item_fn(void *ctx, const char *id, const char *doc, bool deleted)
 {
+    struct pair_log *log = ctx;
+
+    if (log->n < 8)
+        log->deleted[log->n] = deleted;
+    return pair_fn(ctx, id, doc);
+}
+
+static bool stop_fn(void *ctx, const char *id, const char *doc, bool deleted)
+{
+    (void)ctx;
+    (void)id;
+    (void)doc;
+    (void)deleted;
     return false;
 }
 
@@ -572,8 +587,9 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     ck_assert_int_eq(mz_store_upsert_items(store, bad_ids, bad_docs, 1),
                      MZ_ERR_INVALID);
     memset(&log, 0, sizeof log);
-    ck_assert_int_eq(mz_store_load_items(store, pair_fn, &log), MZ_OK);
+    ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
     ck_assert_int_eq(log.n, 4);
+    ck_assert(!log.deleted[0] && !log.deleted[1]);
     /* Insertion order survives an update of zeta. */
     ck_assert_str_eq(log.a[0], "zeta");
     ck_assert_str_eq(log.b[0], "{\"v\": 5}");
@@ -584,10 +600,27 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
 
     ck_assert_int_eq(mz_store_delete_item(store, "alpha"), MZ_OK);
     ck_assert_int_eq(mz_store_delete_item(store, "alpha"), MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_store_delete_item(store, "nothing"), MZ_ERR_NOT_FOUND);
+    /* A deleted item keeps its place in the order (the catalog indices
+     * of the items after it must not move), flagged. */
     memset(&log, 0, sizeof log);
-    ck_assert_int_eq(mz_store_load_items(store, pair_fn, &log), MZ_OK);
-    ck_assert_int_eq(log.n, 3);
-    ck_assert_str_eq(log.a[1], "mid");
+    ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
+    ck_assert_int_eq(log.n, 4);
+    ck_assert_str_eq(log.a[1], "alpha");
+    ck_assert(log.deleted[1]);
+    ck_assert_str_eq(log.a[2], "mid");
+    ck_assert(!log.deleted[2]);
+    /* An upsert brings it back, in the same place. */
+    const char *again_ids[] = {"alpha"};
+    const char *again_docs[] = {"{\"v\": 7}"};
+    ck_assert_int_eq(mz_store_upsert_items(store, again_ids, again_docs, 1),
+                     MZ_OK);
+    memset(&log, 0, sizeof log);
+    ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
+    ck_assert_int_eq(log.n, 4);
+    ck_assert_str_eq(log.a[1], "alpha");
+    ck_assert_str_eq(log.b[1], "{\"v\": 7}");
+    ck_assert(!log.deleted[1]);
     ck_assert_int_eq(mz_store_load_items(store, stop_fn, NULL), MZ_ERR_INVALID);
     ck_assert_int_eq(mz_store_ping(store), MZ_OK);
     mz_store_close(store);
@@ -797,7 +830,7 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     ck_assert_int_eq(ev[1].seq, 0);
     ck_assert_int_eq(log.events, 2);
     memset(&items, 0, sizeof items);
-    ck_assert_int_eq(mz_store_load_items(store, pair_fn, &items), MZ_OK);
+    ck_assert_int_eq(mz_store_load_items(store, item_fn, &items), MZ_OK);
     ck_assert_int_eq(items.n, 1);
     ck_assert_int_eq(mz_store_ping(store), MZ_OK);
     mz_event_writer_stop(writer);
