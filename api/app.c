@@ -54,6 +54,13 @@ enum mz_status mz_app_put_item(struct mz_app *app, struct mz_item *item)
                               mz_catalog_item(app->catalog, index)->item_id);
             return MZ_ERR_NOMEM;
         }
+    } else if (!mz_model_set_item_tokens(app->model, index,
+                                         (const char *const *)tokens.items,
+                                         tokens.count)) {
+        /* The catalog holds the new document; the attribute taste keeps
+         * the old tokens until the next update or start. */
+        mz_string_list_clear(&tokens);
+        return MZ_ERR_NOMEM;
     }
     mz_string_list_clear(&tokens);
     return MZ_OK;

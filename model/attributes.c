@@ -181,6 +181,69 @@ bool mz_attributes_add_item(struct mz_attributes *a, int32_t item,
     return true;
 }
 
+/* Removes item from token t's list, keeping the list in item order. */
+static void remove_item(struct token_items *t, int32_t item)
+{
+    for (uint32_t i = 0; i < t->count; i++) {
+        if (t->items[i] == item) {
+            memmove(&t->items[i], &t->items[i + 1],
+                    (t->count - i - 1) * sizeof *t->items);
+            t->count--;
+            return;
+        }
+    }
+}
+
+/* Inserts item into token t's list at its place in item order. */
+static bool insert_item(struct token_items *t, int32_t item)
+{
+    if (!append_item(t, item))
+        return false;
+    uint32_t at = t->count - 1;
+    while (at > 0 && t->items[at - 1] > item) {
+        t->items[at] = t->items[at - 1];
+        at--;
+    }
+    t->items[at] = item;
+    return true;
+}
+
+bool mz_attributes_set_item(struct mz_attributes *a, int32_t item,
+                            const uint64_t *token_hashes, size_t n_tokens)
+{
+    if (item < 0 || item >= a->n_items)
+        return false;
+    int32_t fresh[MZ_ATTR_TOKENS_PER_ITEM];
+    int kept = 0;
+    for (size_t t = 0; t < n_tokens && kept < MZ_ATTR_TOKENS_PER_ITEM; t++) {
+        int32_t id = intern(a, stored_hash(token_hashes[t]));
+        if (id < 0)
+            return false;
+        bool repeated = false;
+        for (int k = 0; k < kept; k++)
+            repeated = repeated || fresh[k] == id;
+        if (!repeated)
+            fresh[kept++] = id;
+    }
+    /* Make room in every new list first, so that a failure leaves the
+     * item's old tokens in place. */
+    for (int k = 0; k < kept; k++) {
+        struct token_items *t = &a->tokens[fresh[k]];
+        if (!append_item(t, item))
+            return false;
+        t->count--;
+    }
+    int32_t *row = a->item_tokens[item];
+    for (int k = 0; k < MZ_ATTR_TOKENS_PER_ITEM; k++)
+        if (row[k] >= 0)
+            remove_item(&a->tokens[row[k]], item);
+    for (int k = 0; k < MZ_ATTR_TOKENS_PER_ITEM; k++)
+        row[k] = k < kept ? fresh[k] : -1;
+    for (int k = 0; k < kept; k++)
+        insert_item(&a->tokens[fresh[k]], item); /* room was made */
+    return true;
+}
+
 int mz_attributes_of_item(const struct mz_attributes *a, int32_t item,
                           int32_t *tokens)
 {

@@ -15,6 +15,7 @@
  * Interface routines:
  *    mz_attributes_new / _free
  *    mz_attributes_add_item   - the next item's tokens
+ *    mz_attributes_set_item   - replace an item's tokens
  *    mz_attributes_of_item    - an item's token ids
  *    mz_attributes_items      - the items carrying a token
  *-------------------------------------------------------------------------
@@ -38,6 +39,11 @@ void mz_attributes_free(struct mz_attributes *attrs);
  * number of items added so far. Returns false when out of memory, with
  * attrs unchanged. */
 bool mz_attributes_add_item(struct mz_attributes *attrs, int32_t item,
+                            const uint64_t *token_hashes, size_t n_tokens);
+
+/* Replaces the tokens of item (already added). Returns false when out of
+ * memory or item is unknown, with the item's old tokens kept. */
+bool mz_attributes_set_item(struct mz_attributes *attrs, int32_t item,
                             const uint64_t *token_hashes, size_t n_tokens);
 
 /* Writes item's token ids into tokens (room for MZ_ATTR_TOKENS_PER_ITEM);

@@ -166,6 +166,29 @@ static void add_random_vector(uint64_t key, int dim, float *acc)
         acc[k] += unit_from_bits(splitmix64(&state));
 }
 
+/* The hashes of the first MZ_ATTR_TOKENS_PER_ITEM tokens (NULLs
+ * skipped), as the attribute taste keeps them; returns how many. */
+static size_t token_hashes(const char *const *tokens, size_t n_tokens,
+                           uint64_t *hashes)
+{
+    size_t n = 0;
+
+    for (size_t t = 0; t < n_tokens && n < MZ_ATTR_TOKENS_PER_ITEM; t++)
+        if (tokens[t])
+            hashes[n++] = token_hash(tokens[t]);
+    return n;
+}
+
+bool mz_model_set_item_tokens(struct mz_model *model, int32_t item,
+                              const char *const *tokens, size_t n_tokens)
+{
+    uint64_t hashes[MZ_ATTR_TOKENS_PER_ITEM];
+    size_t n_hashes = token_hashes(tokens, n_tokens, hashes);
+
+    return item >= 0 && item < model->n_items &&
+           mz_attributes_set_item(model->attrs, item, hashes, n_hashes);
+}
+
 int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
                           size_t n_tokens)
 {
@@ -178,15 +201,12 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
     size_t used = 0;
 
     uint64_t hashes[MZ_ATTR_TOKENS_PER_ITEM];
-    size_t n_hashes = 0;
+    size_t n_hashes = token_hashes(tokens, n_tokens, hashes);
     memset(k_row, 0, (size_t)dim * sizeof(float));
     for (size_t t = 0; t < n_tokens; t++) {
         if (!tokens[t])
             continue;
-        uint64_t hash = token_hash(tokens[t]);
-        add_random_vector(hash ^ model->cfg.seed, dim, k_row);
-        if (n_hashes < MZ_ATTR_TOKENS_PER_ITEM)
-            hashes[n_hashes++] = hash;
+        add_random_vector(token_hash(tokens[t]) ^ model->cfg.seed, dim, k_row);
         used++;
     }
     if (!mz_attributes_add_item(model->attrs, item, hashes, n_hashes))

@@ -162,6 +162,14 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
                           size_t n_tokens);
 int32_t mz_model_item_count(const struct mz_model *model);
 
+/* Replaces the attribute tokens of item (a catalog update changed its
+ * brand, category or tags), which the attribute taste reads from now on.
+ * What the item space learned of the item, its embedding included, is
+ * kept. Returns false when out of memory or item is unknown (the old
+ * tokens are kept). */
+bool mz_model_set_item_tokens(struct mz_model *model, int32_t item,
+                              const char *const *tokens, size_t n_tokens);
+
 /* Marks item as unavailable for learning and scoring (deleted from the
  * catalog); its index stays taken. */
 void mz_model_retire_item(struct mz_model *model, int32_t item);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * test_attributes.c
  *    Unit tests of model/attributes.c: interning, item lists per token,
- *    repeated tokens, the per-item bound.
+ *    repeated tokens, the per-item bound, replacing an item's tokens.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -63,6 +63,47 @@ START_TEST(test_repeats_and_bound_per_item)
 }
 END_TEST
 
+START_TEST(test_set_item_moves_it_between_tokens)
+{
+    struct mz_attributes *a = mz_attributes_new();
+    const uint64_t red[] = { 1 }, blue[] = { 2 }, red_blue[] = { 1, 2 };
+    int32_t tokens[MZ_ATTR_TOKENS_PER_ITEM];
+    const int32_t *items;
+
+    for (int32_t i = 0; i < 4; i++)
+        ck_assert(mz_attributes_add_item(a, i, i % 2 ? blue : red, 1));
+    mz_attributes_of_item(a, 0, tokens);
+    int32_t t_red = tokens[0];
+    mz_attributes_of_item(a, 1, tokens);
+    int32_t t_blue = tokens[0];
+
+    /* Item 2 turns blue: it leaves red, joins blue in item order. */
+    ck_assert(mz_attributes_set_item(a, 2, blue, 1));
+    ck_assert_uint_eq(mz_attributes_items(a, t_red, &items), 1);
+    ck_assert_int_eq(items[0], 0);
+    ck_assert_uint_eq(mz_attributes_items(a, t_blue, &items), 3);
+    ck_assert_int_eq(items[0], 1);
+    ck_assert_int_eq(items[1], 2);
+    ck_assert_int_eq(items[2], 3);
+    /* Both, then none; a new token is interned on the way. */
+    const uint64_t green[] = { 3 };
+    ck_assert(mz_attributes_set_item(a, 1, red_blue, 2));
+    ck_assert_uint_eq(mz_attributes_items(a, t_red, &items), 2);
+    ck_assert_int_eq(items[1], 1);
+    ck_assert_uint_eq(mz_attributes_items(a, t_blue, &items), 3);
+    ck_assert(mz_attributes_set_item(a, 1, green, 1));
+    ck_assert_uint_eq(mz_attributes_items(a, t_red, &items), 1);
+    ck_assert_uint_eq(mz_attributes_items(a, t_blue, &items), 2);
+    ck_assert_int_eq(mz_attributes_of_item(a, 1, tokens), 1);
+    ck_assert_uint_eq(mz_attributes_items(a, tokens[0], &items), 1);
+    ck_assert(mz_attributes_set_item(a, 1, green, 0));
+    ck_assert_int_eq(mz_attributes_of_item(a, 1, tokens), 0);
+    /* Only items already added. */
+    ck_assert(!mz_attributes_set_item(a, 4, red, 1));
+    mz_attributes_free(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("attributes");
@@ -70,6 +111,7 @@ int main(void)
 
     tcase_add_test(tc, test_items_listed_under_their_tokens);
     tcase_add_test(tc, test_repeats_and_bound_per_item);
+    tcase_add_test(tc, test_set_item_moves_it_between_tokens);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

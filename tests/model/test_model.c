@@ -290,6 +290,20 @@ START_TEST(test_attribute_taste_favours_the_clients_brand)
             ck_assert_float_gt(scores[13], scores[14]);
         else
             ck_assert_float_eq_tol(scores[13], scores[14], 1e-4f);
+
+        /* The catalog moves item 14 to brand 3 (13 % 7 is 6, 14 % 7 is
+         * 0: the category differs) and item 13 to brand 4: the taste
+         * follows the catalog, not the tokens of the first insert. */
+        const char *to_brand3[] = { "brand=b3", "category=c0" };
+        const char *to_brand4[] = { "brand=b4", "category=c6" };
+        ck_assert(mz_model_set_item_tokens(model, 14, to_brand3, 2));
+        ck_assert(mz_model_set_item_tokens(model, 13, to_brand4, 2));
+        ck_assert(!mz_model_set_item_tokens(model, N_ITEMS, to_brand3, 2));
+        mz_model_score(model, shopper, -1, ts, scores);
+        if (with_attr)
+            ck_assert_float_gt(scores[14], scores[13]);
+        else
+            ck_assert_float_eq_tol(scores[13], scores[14], 1e-4f);
         mz_client_free(crowd);
         mz_client_free(shopper);
         mz_model_free(model);
