@@ -10,6 +10,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -414,6 +417,9 @@ enum mz_status mz_app_checkpoint(struct mz_app *app)
 static void *checkpointer_main(void *arg)
 {
     struct mz_app *app = arg;
+    /* Checkpoints can wait a little; requests should not wait for them:
+     * on Linux a thread has its own nice value (best effort). */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&app->stop_mutex);
     while (!app->stopping) {
         struct timespec deadline;

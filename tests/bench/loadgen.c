@@ -10,10 +10,13 @@
  * the request's scheduled time, so a stall is charged to every request it
  * delays (no coordinated omission).
  *
- *    loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] [-s SEED] PATH
+ *    loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] [-s SEED]
+ *            [-o FILE] PATH
  *
  * PATH is a GET target; each "{}" in it is replaced by a random integer in
- * [0, IDS). Connects to 127.0.0.1 only. Prints one human line and one
+ * [0, IDS). -o writes every successful request's latency in microseconds
+ * to FILE, one per line, sorted (to pool several runs). Connects to
+ * 127.0.0.1 only. Prints one human line and one
  * machine line:
  *    loadgen: requests=N ok=N errors=N rate=R p50_ms=.. p99_ms=..
  *             p999_ms=.. max_ms=..
@@ -61,6 +64,7 @@ struct options {
     long ids;
     unsigned long seed;
     const char *path;
+    const char *latency_file;   /* NULL: none */
 };
 
 struct stats {
@@ -93,7 +97,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] "
-            "[-s SEED] PATH\n"
+            "[-s SEED] [-o FILE] PATH\n"
             "  open-loop GET load on 127.0.0.1:PORT; '{}' in PATH becomes a "
             "random id in [0, IDS)\n");
 }
@@ -109,7 +113,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
     o->ids = 10000;
     o->seed = 1;
     o->path = NULL;
-    while ((c = getopt(argc, argv, "p:r:d:c:n:s:h")) != -1) {
+    o->latency_file = NULL;
+    while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:h")) != -1) {
         switch (c) {
         case 'p': o->port = atoi(optarg); break;
         case 'r': o->rate = atof(optarg); break;
@@ -117,6 +122,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
         case 'c': o->conns = atoi(optarg); break;
         case 'n': o->ids = atol(optarg); break;
         case 's': o->seed = strtoul(optarg, NULL, 10); break;
+        case 'o': o->latency_file = optarg; break;
         default: return false;
         }
     }
@@ -316,6 +322,21 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Writes the (sorted) latencies to path, one per line; false on error. */
+static bool write_latencies(const struct stats *st, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    bool ok = f != NULL;
+
+    for (size_t i = 0; ok && i < st->n_latency; i++)
+        ok = fprintf(f, "%u\n", (unsigned)st->latency_us[i]) > 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "loadgen: cannot write %s\n", path);
+    return ok;
+}
+
 static double percentile_ms(const struct stats *st, double q)
 {
     size_t i;
@@ -455,6 +476,8 @@ int main(int argc, char **argv)
                percentile_ms(&st, 1.0));
     }
     rc = st.ok > 0 ? 0 : 1;
+    if (o.latency_file && !write_latencies(&st, o.latency_file))
+        rc = 1;
 
 cleanup:
     if (conns) {
