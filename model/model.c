@@ -283,6 +283,61 @@ float mz_model_session_weight(const struct mz_model *model,
     return weight;
 }
 
+/* What the client is doing now: level 0's strongest items (at most
+ * MZ_CONTEXT_ITEMS), with their weights relative to the strongest. */
+#define MZ_CONTEXT_ITEMS 4
+
+struct context_items {
+    int n;
+    int32_t item[MZ_CONTEXT_ITEMS];
+    float weight[MZ_CONTEXT_ITEMS];
+};
+
+static void current_context(const struct mz_client *c,
+                            struct context_items *context)
+{
+    const struct mz_item_memory *m = &c->level[0];
+    bool taken[MZ_ITEM_MEMORY_SLOTS] = { false };
+
+    context->n = 0;
+    while (context->n < MZ_CONTEXT_ITEMS) {
+        int best = -1;
+        for (int i = 0; i < m->count; i++)
+            if (!taken[i] && (best < 0 || m->weight[i] > m->weight[best]))
+                best = i;
+        if (best < 0)
+            break;
+        taken[best] = true;
+        context->item[context->n] = m->item[best];
+        context->weight[context->n++] = m->weight[best];
+    }
+    for (int k = context->n - 1; k >= 0; k--)
+        context->weight[k] /= context->weight[0];
+}
+
+/* How much a slow level's item speaks now: fully when it is one of the
+ * current items or one of their neighbours in the transition memory (the
+ * client's long-run taste bears on what they do now), down to
+ * slow_gate_floor when it has nothing to do with it (a new intent: the
+ * old taste is kept, not forgotten, and speaks again once the client
+ * comes back to it). */
+static float slow_item_gate(const struct mz_model *model,
+                            const struct context_items *context, int32_t item)
+{
+    float quiet = model->cfg.slow_gate_floor;
+    float related = 0.0f;
+
+    if (context->n == 0)
+        return 1.0f;
+    for (int k = 0; k < context->n && related < context->weight[k]; k++) {
+        int32_t now = context->item[k];
+        if (now == item || mz_transitions_get(model->trans, item, now) > 0.0f ||
+            mz_transitions_get(model->trans, now, item) > 0.0f)
+            related = context->weight[k];
+    }
+    return quiet + (1.0f - quiet) * related;
+}
+
 int mz_model_level_readout(const struct mz_model *model,
                            const struct mz_client *c, int level,
                            int64_t now_ts, int32_t *items, float *weights)
@@ -312,9 +367,15 @@ int mz_model_level_readout(const struct mz_model *model,
      * one unit of weight, so that a level time has emptied fades out. */
     float scale = speak * mz_model_level_decay(model, level, dt) /
                   (total > 1.0f ? total : 1.0f);
+    struct context_items context = { .n = 0 };
+    bool gated = level > 0 && model->cfg.slow_gate_floor < 1.0f;
+    if (gated)
+        current_context(c, &context);
     for (int i = 0; i < m->count; i++) {
         items[i] = m->item[i];
         weights[i] = scale * m->weight[i];
+        if (gated)
+            weights[i] *= slow_item_gate(model, &context, m->item[i]);
     }
     return m->count;
 }

@@ -54,6 +54,11 @@ struct mz_model_config {
     float level_lr[MZ_MAX_LEVELS];         /* readout weight eta_l */
     float level_retention[MZ_MAX_LEVELS];  /* forgetting alpha_l per update */
     double level_half_life_s[MZ_MAX_LEVELS]; /* wall-clock decay; 0 = none */
+    /* A slow level's item that is neither one of level 0's strongest
+     * items nor their neighbour in the transition memory speaks at this
+     * fraction (1: no gate): a new intent is not drowned by the old
+     * taste, which is kept for when the client comes back to it. */
+    float slow_gate_floor;
     int global_chunk;                      /* events per global update, C_G */
     float global_lr;
     bool learn_global;                     /* false: item space frozen */

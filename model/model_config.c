@@ -41,6 +41,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->level_half_life_s[1] = 21.0 * 86400.0;
     cfg->level_half_life_s[2] = 365.0 * 86400.0;
     cfg->level_half_life_s[3] = 3.0 * 365.0 * 86400.0;
+    cfg->slow_gate_floor = 0.0f;
     cfg->global_chunk = 30;
     cfg->global_lr = 0.1f;
     cfg->learn_global = true;
@@ -118,6 +119,8 @@ bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
         why = "trans_smoothing must be >= 0";
     else if (!(cfg->trans_backward >= 0.0f))
         why = "trans_backward must be >= 0";
+    else if (!(cfg->slow_gate_floor >= 0.0f && cfg->slow_gate_floor <= 1.0f))
+        why = "slow_gate_floor must be in 0..1";
     else if (!(cfg->attr_max_share >= 0.0f && cfg->attr_max_share <= 1.0f))
         why = "attr_max_share must be in 0..1";
     else if (!(cfg->attr_pop_power >= 0.0f && cfg->attr_pop_power <= 16.0f))
@@ -163,6 +166,7 @@ static const struct param params[] = {
     ARRAY(level_lr, PARAM_FLOAT, MZ_MAX_LEVELS),
     ARRAY(level_retention, PARAM_FLOAT, MZ_MAX_LEVELS),
     ARRAY(level_half_life_s, PARAM_DOUBLE, MZ_MAX_LEVELS),
+    SCALAR(slow_gate_floor, PARAM_FLOAT),
     SCALAR(global_chunk, PARAM_INT),
     SCALAR(global_lr, PARAM_FLOAT),
     SCALAR(learn_global, PARAM_BOOL),

@@ -58,6 +58,8 @@ static bool variant_config(enum mz_eval_model_variant variant,
          * weight 0, so they add nothing to the query. */
         for (int l = 0; l < cfg->n_levels - 1; l++)
             cfg->level_lr[l] = 0.0f;
+        /* Alone: not gated by what level 0 holds. */
+        cfg->slow_gate_floor = 1.0f;
         break;
     case MZ_EVAL_MAISON_FLAT:
         cfg->nested = false;

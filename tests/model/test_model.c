@@ -258,6 +258,63 @@ START_TEST(test_slow_level_keeps_what_was_repeated)
 }
 END_TEST
 
+/* A new intent is not drowned by the old taste, which is kept: while the
+ * client browses items unrelated to what the slowest level holds, that
+ * level says nothing of its old items' neighbours (it does with the gate
+ * off), and it speaks of them again as soon as the client is back. */
+START_TEST(test_slow_level_waits_while_the_intent_is_new)
+{
+    for (int gate = 1; gate >= 0; gate--) {
+        struct mz_model_config cfg;
+        mz_model_config_defaults(&cfg);
+        cfg.w_dense = 0.0f;  /* successors only: exact zeros */
+        cfg.slow_gate_floor = gate ? 0.0f : 1.0f;
+        struct mz_model *model = new_model(&cfg);
+        struct mz_client *crowd = mz_client_new(model);
+        struct mz_client *other_crowd = mz_client_new(model);
+        struct mz_client *client = mz_client_new(model);
+        int slowest = cfg.n_levels - 1;
+        int64_t ts = 1700000000;
+        float contrib[MZ_SOURCE_COUNT];
+
+        /* Two crowds (never linking the two groups of items) teach
+         * 10 -> 11 and 20 -> 21 -> 22 -> ... */
+        for (int t = 0; t < 40; t++) {
+            struct mz_event_obs ev = view(t % 2 ? 11 : 10, ts++);
+            mz_model_observe(model, crowd, &ev, true);
+        }
+        for (int t = 0; t < 40; t++) {
+            struct mz_event_obs ev = view(20 + t % 8, ts++);
+            mz_model_observe(model, other_crowd, &ev, true);
+        }
+        /* The client's long-run taste: 10 (enough to consolidate). */
+        for (int t = 0; t < 2 * cfg.level_chunk[slowest]; t++) {
+            struct mz_event_obs ev = view(10, ts++);
+            mz_model_observe(model, client, &ev, false);
+        }
+        /* A new intent: 20..25. */
+        for (int32_t item = 20; item < 26; item++) {
+            struct mz_event_obs ev = view(item, ts++);
+            mz_model_observe(model, client, &ev, false);
+        }
+        mz_model_explain(model, client, -1, ts, 11, contrib);
+        if (gate)
+            ck_assert_float_eq(contrib[MZ_SOURCE_LEVEL0 + slowest], 0.0f);
+        else
+            ck_assert_float_gt(contrib[MZ_SOURCE_LEVEL0 + slowest], 0.0f);
+        /* Back to 10: the slowest level still holds it and speaks. */
+        struct mz_event_obs ev = view(10, ts++);
+        mz_model_observe(model, client, &ev, false);
+        mz_model_explain(model, client, -1, ts, 11, contrib);
+        ck_assert_float_gt(contrib[MZ_SOURCE_LEVEL0 + slowest], 0.0f);
+        mz_client_free(client);
+        mz_client_free(other_crowd);
+        mz_client_free(crowd);
+        mz_model_free(model);
+    }
+}
+END_TEST
+
 /* A client who bought within one brand is shown that brand's popular
  * items before an equally popular item of another brand, and the
  * attribute term is what does it (w_attr = 0 removes the difference). */
@@ -906,6 +963,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_slow_level_keeps_what_was_repeated);
     tcase_add_test(tc, test_faded_session_keeps_scores_finite);
     tcase_add_test(tc, test_attribute_taste_favours_the_clients_brand);
+    tcase_add_test(tc, test_slow_level_waits_while_the_intent_is_new);
     tcase_add_test(tc, test_flat_ablation_updates_every_level_at_once);
     tcase_add_test(tc, test_explain_adds_up_to_score);
     tcase_add_test(tc, test_transitions_recommend_what_followed);
