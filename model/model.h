@@ -77,6 +77,9 @@ struct mz_model_config {
     int session_items;
     float session_decay;
     double session_half_life_s;
+    float session_dense;     /* the session's weight in the query q (0:
+                                it only scores re-visits; its items still
+                                teach the item space) */
     /* Global item space: sampled negatives per learned event and the norm
      * of a cold-start row. */
     int global_negatives;

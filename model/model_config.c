@@ -72,6 +72,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->session_items = 8;
     cfg->session_decay = 0.8f;
     cfg->session_half_life_s = 3600.0;
+    cfg->session_dense = 0.0f;
     cfg->global_negatives = 5;
     cfg->init_scale = 0.1f;
     cfg->trans_window = 5;
@@ -179,6 +180,7 @@ static const struct param params[] = {
     SCALAR(session_items, PARAM_INT),
     SCALAR(session_decay, PARAM_FLOAT),
     SCALAR(session_half_life_s, PARAM_DOUBLE),
+    SCALAR(session_dense, PARAM_FLOAT),
     SCALAR(global_negatives, PARAM_INT),
     SCALAR(init_scale, PARAM_FLOAT),
     SCALAR(trans_window, PARAM_INT),
