@@ -185,17 +185,12 @@ static void client_taste(const struct mz_model *model,
     attr_taste(model, items, weights, n, taste);
 }
 
-/* Adds what level l of client holds to scores: its items' successors
- * (w_trans) and the items themselves (w_recall). The dense part is in
- * the query. */
-static void add_level(const struct mz_model *model,
-                      const struct mz_client *client, int level,
-                      int64_t now_ts, float *scores)
+/* Adds what the held items (with their readout weights) give to scores:
+ * their successors (w_trans), the items themselves (w_recall) and their
+ * attribute taste. The dense part is in the query. */
+static void add_held_items(const struct mz_model *model, const int32_t *items,
+                           const float *weights, int n, float *scores)
 {
-    int32_t items[MZ_ITEM_MEMORY_SLOTS];
-    float weights[MZ_ITEM_MEMORY_SLOTS];
-    int n = mz_model_level_readout(model, client, level, now_ts, items,
-                                   weights);
     struct attr_taste taste;
 
     for (int i = 0; i < n; i++) {
@@ -207,6 +202,19 @@ static void add_level(const struct mz_model *model,
     add_attr_taste(model, &taste, scores);
 }
 
+/* Adds what level l of client holds to scores. */
+static void add_level(const struct mz_model *model,
+                      const struct mz_client *client, int level,
+                      int64_t now_ts, float *scores)
+{
+    int32_t items[MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_level_readout(model, client, level, now_ts, items,
+                                   weights);
+
+    add_held_items(model, items, weights, n, scores);
+}
+
 /* Adds what all levels of client hold to scores (add_level for every
  * level, each item read once: mz_model_levels_readout). */
 static void add_levels(const struct mz_model *model,
@@ -216,15 +224,8 @@ static void add_levels(const struct mz_model *model,
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, client, now_ts, items, weights);
-    struct attr_taste taste;
 
-    for (int i = 0; i < n; i++) {
-        if (model->cfg.w_trans != 0.0f)
-            add_successors(model, items[i], weights[i], scores);
-        scores[items[i]] += model->cfg.w_recall * weights[i];
-    }
-    attr_taste(model, items, weights, n, &taste);
-    add_attr_taste(model, &taste, scores);
+    add_held_items(model, items, weights, n, scores);
 }
 
 /* What level l of client gives item apart from the dense part. */

@@ -18,6 +18,7 @@ Exit statuses follow automake: 77 = skipped (no database to test against),
 
 import json
 import os
+import random
 import re
 import select
 import shutil
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import http.client
@@ -572,6 +574,42 @@ def ingest(batches, start, post, stop_event, acked, pace_s, inflight=None,
             return i
         time.sleep(pace_s)
     return i
+
+
+def kill_during_ingest(srv, batches, start, post, acked, target, pace_s,
+                       state, wait_s=60):
+    """Ingests batches[start:] with post on a thread (ingest above) and
+    kill -9s srv while a request is in flight once target batches are
+    acknowledged (or after wait_s). Counts the kill in state["kills"].
+    Returns the index of the first batch not acknowledged; srv is left
+    dead for the caller to restart."""
+    stop = threading.Event()
+    inflight = threading.Event()
+    kill_sent = threading.Event()
+    result = {}
+
+    def worker():
+        try:
+            result["next"] = ingest(batches, start, post, stop, acked, pace_s,
+                                    inflight, kill_sent, state)
+        except Exception as e:
+            result["error"] = "%s: %s" % (type(e).__name__, e)
+    t = threading.Thread(target=worker)
+    t.start()
+    deadline = time.monotonic() + wait_s
+    while len(acked) < target and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.002)
+    # Kill while the worker is inside a request: wait for the next one to
+    # start, then a little while into it.
+    inflight.wait(10)
+    time.sleep(random.uniform(0.0, 0.004))
+    kill_sent.set()
+    srv.kill9()
+    state["kills"] = state.get("kills", 0) + 1
+    t.join(60)
+    check(not t.is_alive(), "ingest thread hung after kill -9")
+    check("next" in result, "ingest thread failed: %r" % result)
+    return result["next"]
 
 
 def test(fn):

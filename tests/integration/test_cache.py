@@ -314,11 +314,10 @@ def load_catalog(srv):
     check(r.status == 200, "%s PUT rules: %r" % (srv.name, r))
 
 
-def ingest(srv, batches, start, stop_event, acked, pace_s, inflight=None,
-           kill_sent=None):
-    """mt.ingest of batches into srv."""
+def ingest(srv, batches, start, stop_event, acked, pace_s):
+    """mt.ingest of batches into srv (no kill expected)."""
     return mt.ingest(batches, start, lambda batch: post_batch(srv, batch),
-                     stop_event, acked, pace_s, inflight, kill_sent, STATE)
+                     stop_event, acked, pace_s, state=STATE)
 
 
 # ---------------------------------------------------------------- comparison
@@ -645,31 +644,10 @@ def a_limited_server_killed_during_ingestion_replays_to_the_same_state():
     batches = more_events([c for c in CLIENTS if c not in DELETED], 2,
                           seed=33)
     acked = []
-    stop = threading.Event()
-    inflight = threading.Event()
-    kill_sent = threading.Event()
-    result = {}
     target = len(batches) * 2 // 5
-
-    def worker():
-        try:
-            result["next"] = ingest(A, batches, 0, stop, acked, pace_s=0.05,
-                                    inflight=inflight, kill_sent=kill_sent)
-        except Exception as e:
-            result["error"] = "%s: %s" % (type(e).__name__, e)
-    t = threading.Thread(target=worker)
-    t.start()
-    deadline = time.monotonic() + 60
-    while len(acked) < target and t.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.002)
-    inflight.wait(10)
-    time.sleep(random.uniform(0.0, 0.004))
-    kill_sent.set()
-    A.kill9()
-    STATE["kills"] += 1
-    t.join(60)
-    check(not t.is_alive(), "ingest thread hung after kill -9")
-    check("next" in result, "ingest thread failed: %r" % result)
+    nxt = mt.kill_during_ingest(A, batches, 0,
+                                lambda batch: post_batch(A, batch), acked,
+                                target, pace_s=0.05, state=STATE)
     check(STATE["interrupted"] >= 1, "the kill landed between batches, not "
           "during one (the test did not exercise what it should)")
     A.start()
@@ -681,8 +659,7 @@ def a_limited_server_killed_during_ingestion_replays_to_the_same_state():
               "after kill -9, acknowledged events came back as accepted=%d "
               "duplicates=%d (want 0/%d)" % (doc["accepted"],
                                              doc["duplicates"], len(chunk)))
-    nxt = ingest(A, batches, result["next"], threading.Event(), acked,
-                 pace_s=0.0)
+    nxt = ingest(A, batches, nxt, threading.Event(), acked, pace_s=0.0)
     check_eq(nxt, len(batches), "batches ingested into A")
     for batch in batches:
         post_batch(B, batch)

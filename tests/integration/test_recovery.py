@@ -23,7 +23,6 @@ import random
 import sys
 import threading
 import time
-import http.client
 
 import maison_test as mt
 from maison_test import check, check_eq, test
@@ -108,11 +107,10 @@ def load_catalog(srv):
         check(r.status == 200, "PUT catalog: %r" % r)
 
 
-def ingest(srv, start, stop_event, acked, pace_s, inflight=None,
-           kill_sent=None):
-    """mt.ingest of STREAM into srv."""
+def ingest(srv, start, stop_event, acked, pace_s):
+    """mt.ingest of STREAM into srv (no kill expected)."""
     return mt.ingest(STREAM, start, lambda batch: post_batch(srv, batch),
-                     stop_event, acked, pace_s, inflight, kill_sent, STATE)
+                     stop_event, acked, pace_s, state=STATE)
 
 
 def check_acknowledged_are_duplicates(srv, acked):
@@ -184,38 +182,14 @@ def acknowledged_events_survive_kill_9_during_ingestion():
     kill_points = [int(len(STREAM) * 0.3), int(len(STREAM) * 0.65)]
     STATE["kill_batches"] = []
     for target in kill_points:
-        stop = threading.Event()
-        inflight = threading.Event()
-        kill_sent = threading.Event()
-        result = {}
-
-        def worker():
-            try:
-                result["next"] = ingest(A, start, stop, acked, pace_s=0.02,
-                                        inflight=inflight,
-                                        kill_sent=kill_sent)
-            except Exception as e:
-                result["error"] = "%s: %s" % (type(e).__name__, e)
-        t = threading.Thread(target=worker)
-        t.start()
-        deadline = time.monotonic() + 120
-        while (len(acked) < target and t.is_alive()
-               and time.monotonic() < deadline):
-            time.sleep(0.002)
-        # Kill while the worker is inside a request: wait for the next one
-        # to start, then a little while into it.
-        inflight.wait(10)
-        time.sleep(random.uniform(0.0, 0.004))
-        kill_sent.set()
-        A.kill9()
-        STATE["kills"] += 1
-        t.join(60)
-        check(not t.is_alive(), "ingest thread hung after kill -9")
-        check("next" in result, "ingest thread failed: %r" % result)
-        STATE["kill_batches"].append(result["next"])
+        nxt = mt.kill_during_ingest(A, STREAM, start,
+                                    lambda batch: post_batch(A, batch),
+                                    acked, target, pace_s=0.02, state=STATE,
+                                    wait_s=120)
+        STATE["kill_batches"].append(nxt)
         A.start()
         check_acknowledged_are_duplicates(A, acked)
-        start = result["next"]
+        start = nxt
     stop = threading.Event()
     nxt = ingest(A, start, stop, acked, pace_s=0.0)
     check_eq(nxt, len(STREAM), "batches ingested into A")
