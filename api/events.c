@@ -155,8 +155,8 @@ static bool parse_event(const struct mz_app *app, const json_t *obj,
         int32_t index = mz_catalog_find(app->catalog, rec->item_id);
         const struct mz_item *item = mz_catalog_item(app->catalog, index);
         if (!item || item->retired)
-            return fail(e, "unknown_item", "%s: not in the catalog",
-                        "item_id");
+            return fail(e, mz_status_code(MZ_ERR_UNKNOWN_ITEM),
+                        "%s: not in the catalog", "item_id");
         rec->item_index = index;
     }
     return true;

@@ -18,7 +18,7 @@ void mz_handle_readyz(struct mz_app *app, const struct mz_request *req,
 {
     char reason[128];
     if (!mz_app_ready(app, reason, sizeof reason)) {
-        mz_response_error_code(resp, 503, "not_ready", "%s", reason);
+        mz_response_error(resp, MZ_ERR_NOT_READY, "%s", reason);
         return;
     }
     mz_response_json(resp, 200, json_pack("{s:s}", "status", "ready"));

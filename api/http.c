@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * http.c
  *    Responses: JSON bodies and the one error body format of the API.
+ *    The code and HTTP status of an error come from model/status.c.
  *-------------------------------------------------------------------------
  */
 #include "api/http.h"
@@ -9,28 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const int status_http[MZ_STATUS_COUNT] = {
-    [MZ_OK] = 200,
-    [MZ_ERR_NOMEM] = 503,
-    [MZ_ERR_INVALID] = 400,
-    [MZ_ERR_NOT_FOUND] = 404,
-    [MZ_ERR_CONFLICT] = 409,
-    [MZ_ERR_TOO_LARGE] = 413,
-    [MZ_ERR_UNSUPPORTED_MEDIA] = 415,
-    [MZ_ERR_METHOD] = 405,
-    [MZ_ERR_DB_UNAVAILABLE] = 503,
-    [MZ_ERR_DB] = 500,
-    [MZ_ERR_SHUTTING_DOWN] = 503,
-    [MZ_ERR_INTERNAL] = 500,
-};
-
-int mz_status_http(enum mz_status status)
-{
-    if ((int)status < 0 || status >= MZ_STATUS_COUNT || !status_http[status])
-        return 500;
-    return status_http[status];
-}
 
 /* The last resort when even an error body cannot be built. */
 static const char fallback_body[] =
@@ -83,15 +62,6 @@ void mz_response_error(struct mz_response *resp, enum mz_status status,
     va_list ap;
     va_start(ap, fmt);
     set_error(resp, mz_status_http(status), mz_status_code(status), fmt, ap);
-    va_end(ap);
-}
-
-void mz_response_error_code(struct mz_response *resp, int http_status,
-                            const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set_error(resp, http_status, code, fmt, ap);
     va_end(ap);
 }
 

@@ -52,24 +52,17 @@ struct mz_response {
  * fails. */
 void mz_response_json(struct mz_response *resp, int http_status, json_t *json);
 
-/* Sets resp to the HTTP status mapped from status and the body
- * {"error":{"code":...,"message":...}} with message printf-formatted. */
+/* Sets resp to mz_status_http(status) and the body
+ * {"error":{"code":mz_status_code(status),"message":...}} with message
+ * printf-formatted (both from model/status.h). */
 void mz_response_error(struct mz_response *resp, enum mz_status status,
                        const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-
-/* Same with an explicit code string (e.g. "not_ready") and HTTP status. */
-void mz_response_error_code(struct mz_response *resp, int http_status,
-                            const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 /* Sets resp to http_status with no body. */
 void mz_response_empty(struct mz_response *resp, int http_status);
 
 /* Frees the body; accepts a zeroed response. */
 void mz_response_clear(struct mz_response *resp);
-
-/* Returns the HTTP status for status (MZ_ERR_INVALID -> 400, ...). */
-int mz_status_http(enum mz_status status);
 
 #endif
