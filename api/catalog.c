@@ -3,23 +3,18 @@
  *    PUT /v1/catalog/items, GET and DELETE /v1/catalog/items/{item_id}.
  *
  * A batch is validated whole before anything is written: one bad item
- * rejects the batch with a 400 naming it. PostgreSQL is written first,
- * then memory, so what a reader sees is always durable.
+ * rejects the batch with a 400 naming it. The service stores it, all or
+ * nothing.
  *-------------------------------------------------------------------------
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/service/service.h"
 
 #define MAX_ITEMS_PER_BATCH 1000
-
-/* Catalog writes are serialised so that PostgreSQL and memory see them in
- * the same order. */
-static pthread_mutex_t catalog_write_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 struct item_batch {
     struct mz_item **items;   /* owned */
@@ -72,11 +67,10 @@ static bool parse_items(const json_t *items, struct item_batch *batch,
     return true;
 }
 
-void mz_handle_put_items(struct mz_app *app, const struct mz_request *req,
+void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp)
 {
     struct item_batch batch = {0};
-    const char **ids = NULL;
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;
@@ -99,76 +93,47 @@ void mz_handle_put_items(struct mz_app *app, const struct mz_request *req,
     }
     if (!parse_items(items, &batch, resp))
         goto cleanup;
-    ids = malloc(sizeof *ids * n);
-    if (!ids) {
-        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
-        goto cleanup;
-    }
+    enum mz_status status = mz_service_upsert_items(
+        svc, batch.items, (const char *const *)batch.docs, n);
     for (size_t i = 0; i < n; i++)
-        ids[i] = batch.items[i]->item_id;
-
-    pthread_mutex_lock(&catalog_write_mutex);
-    enum mz_status status = mz_store_upsert_items(
-        app->store, ids, (const char *const *)batch.docs, n);
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&app->lock);
-        for (size_t i = 0; i < n && status == MZ_OK; i++) {
-            status = mz_app_put_item(app, batch.items[i]);
-            batch.items[i] = NULL; /* taken */
-        }
-        pthread_rwlock_unlock(&app->lock);
-    }
-    pthread_mutex_unlock(&catalog_write_mutex);
+        batch.items[i] = NULL; /* taken */
     if (status != MZ_OK) {
-        if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB)
-            atomic_fetch_add(&app->counters.db_errors, 1);
         mz_response_error(resp, status, "catalog not updated: %s",
                           mz_status_code(status));
         goto cleanup;
     }
     mz_response_json(resp, 200, json_pack("{s:I}", "upserted", (json_int_t)n));
 cleanup:
-    free(ids);
     item_batch_clear(&batch);
     json_decref(body);
 }
 
-void mz_handle_get_item(struct mz_app *app, const struct mz_request *req,
+static enum mz_status reply_item(void *ctx, const struct mz_item *item)
+{
+    json_t **doc = ctx;
+    *doc = mz_item_to_json(item);
+    return *doc ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp)
 {
     const char *item_id = req->params[0];
     json_t *doc = NULL;
-    pthread_rwlock_rdlock(&app->lock);
-    const struct mz_item *item =
-        mz_catalog_item(app->catalog, mz_catalog_find(app->catalog, item_id));
-    if (item && !item->retired)
-        doc = mz_item_to_json(item);
-    pthread_rwlock_unlock(&app->lock);
-    if (!doc && item && !item->retired) {
-        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
-        return;
-    }
-    if (!doc) {
-        mz_response_error(resp, MZ_ERR_NOT_FOUND, "no item %s", item_id);
-        return;
-    }
-    mz_response_json(resp, 200, doc);
+    enum mz_status status = mz_service_read_item(svc, item_id, reply_item, &doc);
+    if (status == MZ_ERR_NOT_FOUND)
+        mz_response_error(resp, status, "no item %s", item_id);
+    else if (status != MZ_OK)
+        mz_response_error(resp, status, "out of memory");
+    else
+        mz_response_json(resp, 200, doc);
 }
 
-void mz_handle_delete_item(struct mz_app *app, const struct mz_request *req,
+void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp)
 {
     const char *item_id = req->params[0];
-    pthread_mutex_lock(&catalog_write_mutex);
-    enum mz_status status = mz_store_delete_item(app->store, item_id);
-    if (status == MZ_OK) {
-        /* The model row stays: a retired catalog item is never selected
-         * nor learned from, and a re-inserted one keeps what it learned. */
-        pthread_rwlock_wrlock(&app->lock);
-        mz_catalog_remove(app->catalog, item_id);
-        pthread_rwlock_unlock(&app->lock);
-    }
-    pthread_mutex_unlock(&catalog_write_mutex);
+    enum mz_status status = mz_service_delete_item(svc, item_id);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "item %s not deleted: %s", item_id,
                           mz_status_code(status));

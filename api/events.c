@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/service/service.h"
 #include "model/timefmt.h"
 
 #define MAX_EVENTS_PER_BATCH 1000
@@ -105,10 +105,10 @@ static const char *const known_fields[] = {
 };
 
 /* Validates one event into rec (strings borrowed from obj). Returns false
- * with the reason in e. Caller holds the app read lock (item lookup). */
-static bool parse_event(const struct mz_app *app, const json_t *obj,
-                        int64_t now, struct mz_event_record *rec,
-                        struct event_error *e)
+ * with the reason in e. Whether its item is in the catalog is the
+ * service's to say. */
+static bool parse_event(const json_t *obj, int64_t now,
+                        struct mz_event_record *rec, struct event_error *e)
 {
     memset(rec, 0, sizeof *rec);
     if (!json_is_object(obj))
@@ -151,14 +151,6 @@ static bool parse_event(const struct mz_app *app, const json_t *obj,
     if (mz_event_type_needs_item(rec->type) && !rec->item_id)
         return fail(e, "invalid_input", "%s: required for this event type",
                     "item_id");
-    if (rec->item_id) {
-        int32_t index = mz_catalog_find(app->catalog, rec->item_id);
-        const struct mz_item *item = mz_catalog_item(app->catalog, index);
-        if (!item || item->retired)
-            return fail(e, mz_status_code(MZ_ERR_UNKNOWN_ITEM),
-                        "%s: not in the catalog", "item_id");
-        rec->item_index = index;
-    }
     return true;
 }
 
@@ -168,10 +160,12 @@ static json_t *rejection(size_t index, const struct event_error *e)
                      "code", e->code, "message", e->message);
 }
 
-void mz_handle_post_events(struct mz_app *app, const struct mz_request *req,
+void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp)
 {
     struct mz_event_record *records = NULL;
+    enum mz_status *outcome = NULL;
+    struct event_error *errors = NULL;
     json_t *rejected = NULL;
     json_t *body = mz_body_object(req, resp);
     if (!body)
@@ -194,53 +188,45 @@ void mz_handle_post_events(struct mz_app *app, const struct mz_request *req,
         goto cleanup;
     }
     records = calloc(n, sizeof *records);
+    outcome = calloc(n, sizeof *outcome);
+    errors = calloc(n, sizeof *errors);
     rejected = json_array();
-    if (!records || !rejected) {
+    if (!records || !outcome || !errors || !rejected) {
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
-    size_t n_valid = 0;
     int64_t now = mz_now_seconds();
-    pthread_rwlock_rdlock(&app->lock);
+    for (size_t i = 0; i < n; i++)
+        outcome[i] = parse_event(json_array_get(events, i), now, &records[i],
+                                 &errors[i])
+                         ? MZ_OK
+                         : MZ_ERR_INVALID;
+    struct mz_submit_counts counts;
+    enum mz_status status =
+        mz_service_submit_events(svc, records, outcome, n, &counts);
+    if (status != MZ_OK) {
+        mz_response_error(resp, status,
+                          "no event accepted: the event log cannot be "
+                          "written (%s); retry the batch",
+                          mz_status_code(status));
+        goto cleanup;
+    }
     for (size_t i = 0; i < n; i++) {
-        struct event_error e;
-        if (parse_event(app, json_array_get(events, i), now, &records[n_valid],
-                        &e))
-            n_valid++;
-        else
-            json_array_append_new(rejected, rejection(i, &e));
+        if (outcome[i] == MZ_ERR_UNKNOWN_ITEM)
+            fail(&errors[i], mz_status_code(MZ_ERR_UNKNOWN_ITEM),
+                 "%s: not in the catalog", "item_id");
+        if (outcome[i] != MZ_OK)
+            json_array_append_new(rejected, rejection(i, &errors[i]));
     }
-    pthread_rwlock_unlock(&app->lock);
-
-    size_t accepted = 0, duplicates = 0;
-    if (n_valid > 0) {
-        enum mz_status status =
-            mz_event_writer_submit(app->writer, records, n_valid);
-        if (status != MZ_OK) {
-            atomic_fetch_add(&app->counters.db_errors, 1);
-            mz_response_error(resp, status,
-                              "no event accepted: the event log cannot be "
-                              "written (%s); retry the batch",
-                              mz_status_code(status));
-            goto cleanup;
-        }
-        for (size_t i = 0; i < n_valid; i++) {
-            if (records[i].seq > 0)
-                accepted++;
-            else
-                duplicates++;
-        }
-    }
-    size_t n_rejected = json_array_size(rejected);
-    atomic_fetch_add(&app->counters.events_accepted, accepted);
-    atomic_fetch_add(&app->counters.events_duplicate, duplicates);
-    atomic_fetch_add(&app->counters.events_rejected, n_rejected);
     mz_response_json(resp, 200,
-                     json_pack("{s:I,s:I,s:O}", "accepted", (json_int_t)accepted,
-                               "duplicates", (json_int_t)duplicates,
-                               "rejected", rejected));
+                     json_pack("{s:I,s:I,s:O}", "accepted",
+                               (json_int_t)counts.accepted, "duplicates",
+                               (json_int_t)counts.duplicates, "rejected",
+                               rejected));
 cleanup:
     json_decref(rejected);
+    free(errors);
+    free(outcome);
     free(records);
     json_decref(body);
 }

@@ -2,7 +2,9 @@
  * handlers.h
  *    One handler per route, grouped one file per resource:
  *    api/health.c, api/catalog.c, api/events.c, api/recommendations.c,
- *    api/clients.c, api/rules.c. All borrow app and req and fill resp.
+ *    api/clients.c, api/rules.c. All borrow svc and req and fill resp; a
+ *    handler turns the request into one service call (api/service/) and
+ *    its result into JSON.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_HANDLERS_H
@@ -10,34 +12,34 @@
 
 #include "api/http.h"
 
-struct mz_app;
+struct mz_service;
 
-typedef void (*mz_handler_fn)(struct mz_app *app, const struct mz_request *req,
+typedef void (*mz_handler_fn)(struct mz_service *svc, const struct mz_request *req,
                               struct mz_response *resp);
 
-void mz_handle_healthz(struct mz_app *app, const struct mz_request *req,
+void mz_handle_healthz(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp);
-void mz_handle_readyz(struct mz_app *app, const struct mz_request *req,
+void mz_handle_readyz(struct mz_service *svc, const struct mz_request *req,
                       struct mz_response *resp);
-void mz_handle_put_items(struct mz_app *app, const struct mz_request *req,
+void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
-void mz_handle_get_item(struct mz_app *app, const struct mz_request *req,
+void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp);
-void mz_handle_delete_item(struct mz_app *app, const struct mz_request *req,
+void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
-void mz_handle_post_events(struct mz_app *app, const struct mz_request *req,
+void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
-void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
+void mz_handle_recommendations(struct mz_service *svc, const struct mz_request *req,
                                struct mz_response *resp);
-void mz_handle_profile(struct mz_app *app, const struct mz_request *req,
+void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp);
-void mz_handle_delete_client(struct mz_app *app, const struct mz_request *req,
+void mz_handle_delete_client(struct mz_service *svc, const struct mz_request *req,
                              struct mz_response *resp);
-void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
+void mz_handle_put_attributes(struct mz_service *svc, const struct mz_request *req,
                               struct mz_response *resp);
-void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
+void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
-void mz_handle_get_rules(struct mz_app *app, const struct mz_request *req,
+void mz_handle_get_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
 
 #endif

@@ -4,20 +4,20 @@
  *    reachable and the state is loaded).
  *-------------------------------------------------------------------------
  */
-#include "api/app.h"
 #include "api/handlers.h"
+#include "api/service/service.h"
 
-void mz_handle_healthz(struct mz_app *app, const struct mz_request *req,
+void mz_handle_healthz(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp)
 {
     mz_response_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-void mz_handle_readyz(struct mz_app *app, const struct mz_request *req,
+void mz_handle_readyz(struct mz_service *svc, const struct mz_request *req,
                       struct mz_response *resp)
 {
     char reason[128];
-    if (!mz_app_ready(app, reason, sizeof reason)) {
+    if (!mz_service_ready(svc, reason, sizeof reason)) {
         mz_response_error(resp, MZ_ERR_NOT_READY, "%s", reason);
         return;
     }

@@ -10,29 +10,21 @@
 #include <math.h>
 #include <string.h>
 
-#include "api/app.h"
-#include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
-#include "api/scratch.h"
+#include "api/service/service.h"
 #include "model/reasons.h"
 
-struct rec_args {
-    int64_t k;
-    const char *brand;
-    const char *region;
-    const char *context_item;
-    bool explain_rules;
-};
-
-static bool read_args(const struct mz_request *req, struct rec_args *args,
-                      struct mz_response *resp)
+static bool read_args(const struct mz_request *req,
+                      struct mz_recommend_args *args, struct mz_response *resp)
 {
-    if (!mz_query_int(req, "k", 1, MZ_SELECT_MAX_K, 10, &args->k, resp) ||
+    int64_t k = 0;
+    if (!mz_query_int(req, "k", 1, MZ_SELECT_MAX_K, 10, &k, resp) ||
         !mz_query_id(req, "brand", &args->brand, resp) ||
         !mz_query_id(req, "region", &args->region, resp) ||
         !mz_query_id(req, "context_item", &args->context_item, resp))
         return false;
+    args->k = (int)k;
     const char *explain = req->query(req->query_ctx, "explain");
     if (explain && strcmp(explain, "rules") != 0) {
         mz_response_error(resp, MZ_ERR_INVALID, "explain: must be \"rules\"");
@@ -42,15 +34,14 @@ static bool read_args(const struct mz_request *req, struct rec_args *args,
     return true;
 }
 
-/* Builds the JSON list of selected items; caller holds the read lock. */
-static json_t *items_json(const struct mz_app *app,
-                          const struct mz_select_result *sel,
-                          const struct mz_reasons_request *rr)
+/* The JSON list of the selected items. */
+static json_t *items_json(const struct mz_recommendation_view *view)
 {
+    const struct mz_select_result *sel = view->selection;
     json_t *items = json_array();
     for (int i = 0; items && i < sel->count; i++) {
-        const struct mz_item *item = mz_catalog_item(app->catalog, sel->items[i]);
-        json_t *reasons = mz_reasons_build(rr, sel->items[i]);
+        const struct mz_item *item = view->items[i];
+        json_t *reasons = mz_reasons_build(view->reasons, sel->items[i]);
         json_t *entry = json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id",
                                   item->item_id, "score",
                                   isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
@@ -65,106 +56,64 @@ static json_t *items_json(const struct mz_app *app,
     return items;
 }
 
-void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
+struct recommendation_reply {
+    const struct mz_recommend_args *args;
+    json_t *body;                    /* owned */
+};
+
+static enum mz_status reply_recommendation(
+    void *arg, const struct mz_recommendation_view *view)
+{
+    struct recommendation_reply *ctx = arg;
+    const struct mz_select_result *sel = view->selection;
+    json_t *explain = NULL;
+    if (ctx->args->explain_rules) {
+        explain = mz_select_explain_json(sel);
+        if (!explain)
+            return MZ_ERR_NOMEM;
+        json_object_set_new(explain, "version",
+                            view->has_rules ? json_integer(view->rules_version)
+                                            : json_null());
+    }
+    json_t *items = items_json(view);
+    ctx->body = items ? json_pack("{s:s,s:b,s:o}", "client_id",
+                                  ctx->args->client_id, "personalized",
+                                  view->personalized, "items", items)
+                      : NULL;
+    if (!ctx->body) {
+        json_decref(explain);
+        return MZ_ERR_NOMEM;
+    }
+    if (sel->count == 0 && sel->reason[0])
+        json_object_set_new(ctx->body, "empty_reason", json_string(sel->reason));
+    if (explain)
+        json_object_set_new(ctx->body, "rules", explain);
+    return MZ_OK;
+}
+
+void mz_handle_recommendations(struct mz_service *svc,
+                               const struct mz_request *req,
                                struct mz_response *resp)
 {
-    const char *client_id = req->params[0];
-    struct rec_args args;
-    if (!mz_require_id("client_id", client_id, resp) ||
+    struct mz_recommend_args args = {.client_id = req->params[0]};
+    if (!mz_require_id("client_id", args.client_id, resp) ||
         !read_args(req, &args, resp))
         return;
-    int64_t now = mz_now_seconds();
-    /* Even a client without events gets an entry, so the frequency cap
-     * can count what it is shown. */
-    enum mz_status fetched = mz_app_fetch_client(app, client_id, true);
-    if (fetched != MZ_OK) {
-        mz_response_error(resp, fetched, "client %s could not be read: %s",
-                          client_id, mz_status_code(fetched));
+    args.now = mz_now_seconds();
+    struct recommendation_reply ctx = {&args, NULL};
+    enum mz_status status =
+        mz_service_recommend(svc, &args, reply_recommendation, &ctx);
+    if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB ||
+        status == MZ_ERR_INTERNAL) {
+        mz_response_error(resp, status, "client %s could not be read: %s",
+                          args.client_id, mz_status_code(status));
         return;
     }
-
-    struct mz_select_result sel;
-    json_t *items = NULL, *explain = NULL;
-    bool personalized = false;
-    enum mz_status status = MZ_ERR_NOMEM;
-
-    pthread_rwlock_rdlock(&app->lock);
-    struct mz_client_entry *entry = mz_client_table_get(app->clients, client_id);
-    bool consent = entry && entry->consent;
-    personalized = consent && mz_client_event_count(entry->memory) > 0;
-    const struct mz_client *memory = personalized ? entry->memory : NULL;
-    const struct mz_client_facts *facts = consent ? entry->facts : NULL;
-    int32_t context = args.context_item
-                          ? mz_catalog_find(app->catalog, args.context_item)
-                          : -1;
-    int32_t n_items = mz_model_item_count(app->model);
-    float *scores = mz_scratch_scores((size_t)n_items);
-    const struct mz_brand_rules *brand_rules =
-        args.brand ? mz_app_brand_rules(app, args.brand) : NULL;
-    if (scores) {
-        mz_model_score(app->model, memory, context, now, scores);
-        struct mz_select_request sr = {
-            .brand = args.brand,
-            .rules = brand_rules ? brand_rules->rules : NULL,
-            .region = args.region,
-            .client_region = entry ? entry->region : NULL,
-            .tier = entry ? entry->tier : NULL,
-            .facts = facts,
-            .exclude_items = context >= 0 ? &context : NULL,
-            .n_exclude_items = context >= 0 ? 1 : 0,
-            .now = now,
-            .k = (int)args.k,
-            .skip_counts = !args.explain_rules,
-        };
-        /* The impressions lock covers the frequency-cap count and the
-         * recording of this list, so two concurrent requests of one
-         * client cannot both show an item over its cap. */
-        if (entry)
-            pthread_mutex_lock(&entry->impressions_lock);
-        status = mz_rules_select(app->catalog, scores, (size_t)n_items, &sr, &sel);
-        if (status == MZ_OK && entry && sel.count > 0) {
-            mz_client_facts_record_impressions(entry->facts, sel.items,
-                                               (size_t)sel.count, now);
-            entry->dirty = true; /* the next checkpoint keeps them */
-        }
-        if (entry)
-            pthread_mutex_unlock(&entry->impressions_lock);
-    }
-    if (status == MZ_OK) {
-        struct mz_reasons_request rr = {
-            .model = app->model,
-            .catalog = app->catalog,
-            .client = memory,
-            .facts = facts,
-            .context_item = context,
-            .now = now,
-        };
-        items = items_json(app, &sel, &rr);
-        if (args.explain_rules) {
-            explain = mz_select_explain_json(&sel);
-            if (explain)
-                json_object_set_new(explain, "version",
-                                    brand_rules ? json_integer(brand_rules->version)
-                                                : json_null());
-        }
-    }
-    pthread_rwlock_unlock(&app->lock);
-
-    if (status != MZ_OK || !items || (args.explain_rules && !explain)) {
-        json_decref(items);
-        json_decref(explain);
-        mz_response_error(resp, status == MZ_OK ? MZ_ERR_NOMEM : status,
-                          "recommendations failed: %s",
-                          status == MZ_OK ? sel.reason : mz_status_code(status));
+    if (status != MZ_OK) {
+        json_decref(ctx.body);
+        mz_response_error(resp, status, "recommendations failed: %s",
+                          mz_status_code(status));
         return;
     }
-    json_t *body = json_pack("{s:s,s:b,s:o}", "client_id", client_id,
-                             "personalized", personalized, "items", items);
-    if (body && sel.count == 0 && sel.reason[0])
-        json_object_set_new(body, "empty_reason", json_string(sel.reason));
-    if (body && explain)
-        json_object_set_new(body, "rules", explain);
-    else
-        json_decref(explain);
-    mz_response_json(resp, 200, body);
+    mz_response_json(resp, 200, ctx.body);
 }

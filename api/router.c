@@ -102,7 +102,7 @@ static bool is_json_content_type(const char *content_type)
     return next == '\0' || next == ';' || next == ' ';
 }
 
-void mz_api_handle(struct mz_app *app, struct mz_request *req,
+void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp)
 {
     struct captures caps;
@@ -123,7 +123,7 @@ void mz_api_handle(struct mz_app *app, struct mz_request *req,
         }
         for (int c = 0; c < caps.count; c++)
             req->params[c] = caps.text[c];
-        r->handler(app, req, resp);
+        r->handler(svc, req, resp);
         for (int c = 0; c < caps.count; c++)
             req->params[c] = NULL;
         return;

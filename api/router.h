@@ -12,11 +12,11 @@
 
 #include "api/http.h"
 
-struct mz_app;
+struct mz_service;
 
 /* Handles req against app (borrowed) and fills resp (caller clears it).
  * Never fails: every problem becomes an error response. */
-void mz_api_handle(struct mz_app *app, struct mz_request *req,
+void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp);
 
 /* Returns the static route pattern req->path matches (for metrics

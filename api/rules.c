@@ -7,15 +7,11 @@
  * next recommendation.
  *-------------------------------------------------------------------------
  */
-#include <pthread.h>
 #include <stdlib.h>
 
-#include "api/app.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
-
-/* Rule writes are serialised so that versions reach memory in order. */
-static pthread_mutex_t rules_write_mutex = PTHREAD_MUTEX_INITIALIZER;
+#include "api/service/service.h"
 
 static json_t *rules_reply(const char *brand, int64_t version,
                            const struct mz_rules *rules)
@@ -27,13 +23,13 @@ static json_t *rules_reply(const char *brand, int64_t version,
                      (json_int_t)version, "rules", doc);
 }
 
-void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
+void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp)
 {
     const char *brand = req->params[0];
     struct mz_rules *rules = NULL;
     char *doc = NULL;
-    json_t *canonical = NULL;
+    json_t *canonical = NULL, *reply = NULL;
     if (!mz_require_id("brand", brand, resp))
         return;
     json_t *body = mz_body_object(req, resp);
@@ -53,21 +49,17 @@ void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
         goto cleanup;
     }
     int64_t version = 0;
-    pthread_mutex_lock(&rules_write_mutex);
-    status = mz_store_put_rules(app->store, brand, doc, &version);
-    json_t *reply = NULL;
+    status = mz_service_put_rules(svc, brand, rules, doc, &version);
+    rules = NULL; /* taken */
     if (status == MZ_OK) {
-        reply = rules_reply(brand, version, rules);
-        pthread_rwlock_wrlock(&app->lock);
-        status = mz_app_set_rules(app, brand, version, rules);
-        rules = NULL; /* taken */
-        pthread_rwlock_unlock(&app->lock);
+        reply = json_pack("{s:s,s:I,s:O}", "brand", brand, "version",
+                          (json_int_t)version, "rules", canonical);
+        if (!reply)
+            status = MZ_ERR_NOMEM;
     }
-    pthread_mutex_unlock(&rules_write_mutex);
-    if (status != MZ_OK || !reply) {
-        json_decref(reply);
-        mz_response_error(resp, status == MZ_OK ? MZ_ERR_NOMEM : status,
-                          "rules not stored: %s", mz_status_code(status));
+    if (status != MZ_OK) {
+        mz_response_error(resp, status, "rules not stored: %s",
+                          mz_status_code(status));
         goto cleanup;
     }
     mz_response_json(resp, 200, reply);
@@ -78,22 +70,29 @@ cleanup:
     json_decref(body);
 }
 
-void mz_handle_get_rules(struct mz_app *app, const struct mz_request *req,
+struct rules_reply_ctx {
+    const char *brand;
+    json_t *reply;
+};
+
+static enum mz_status reply_rules(void *arg, int64_t version,
+                                  const struct mz_rules *rules)
+{
+    struct rules_reply_ctx *ctx = arg;
+    ctx->reply = rules_reply(ctx->brand, version, rules);
+    return ctx->reply ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+void mz_handle_get_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp)
 {
-    const char *brand = req->params[0];
-    pthread_rwlock_rdlock(&app->lock);
-    const struct mz_brand_rules *current = mz_app_brand_rules(app, brand);
-    json_t *reply = current ? rules_reply(brand, current->version, current->rules)
-                            : NULL;
-    pthread_rwlock_unlock(&app->lock);
-    if (!current) {
-        mz_response_error(resp, MZ_ERR_NOT_FOUND, "brand %s has no rules", brand);
-        return;
-    }
-    if (!reply) {
-        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
-        return;
-    }
-    mz_response_json(resp, 200, reply);
+    struct rules_reply_ctx ctx = {req->params[0], NULL};
+    enum mz_status status =
+        mz_service_read_rules(svc, ctx.brand, reply_rules, &ctx);
+    if (status == MZ_ERR_NOT_FOUND)
+        mz_response_error(resp, status, "brand %s has no rules", ctx.brand);
+    else if (status != MZ_OK)
+        mz_response_error(resp, status, "out of memory");
+    else
+        mz_response_json(resp, 200, ctx.reply);
 }

@@ -23,14 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api/app.h"
+#include "api/service/service.h"
 #include "api/http.h"
 #include "api/router.h"
 #include "server/metrics.h"
 
 struct mz_http {
     struct MHD_Daemon *daemon;
-    struct mz_app *app;              /* borrowed */
+    struct mz_service *svc;              /* borrowed */
     struct mz_metrics *metrics;      /* borrowed */
 };
 
@@ -135,7 +135,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
             return;
         }
         size_t len = 0;
-        char *text = mz_metrics_render(http->metrics, http->app, &len);
+        char *text = mz_metrics_render(http->metrics, http->svc, &len);
         if (!text) {
             mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
             return;
@@ -156,7 +156,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         .query = lookup_query,
         .query_ctx = connection,
     };
-    mz_api_handle(http->app, &req, resp);
+    mz_api_handle(http->svc, &req, resp);
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *connection,
@@ -243,7 +243,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection,
 }
 
 struct mz_http *mz_http_start(const char *host, int port, int threads,
-                              int max_connections, struct mz_app *app,
+                              int max_connections, struct mz_service *svc,
                               struct mz_metrics *metrics, char *err,
                               size_t err_len)
 {
@@ -259,7 +259,7 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
-    http->app = app;
+    http->svc = svc;
     http->metrics = metrics;
     http->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,

@@ -14,15 +14,15 @@
 
 #include <stddef.h>
 
-struct mz_app;
+struct mz_service;
 struct mz_metrics;
 struct mz_http;
 
-/* Starts serving host:port with threads workers. app and metrics are
+/* Starts serving host:port with threads workers. svc and metrics are
  * borrowed and must outlive the server. Returns NULL with the reason in
  * err. */
 struct mz_http *mz_http_start(const char *host, int port, int threads,
-                              int max_connections, struct mz_app *app,
+                              int max_connections, struct mz_service *svc,
                               struct mz_metrics *metrics, char *err,
                               size_t err_len);
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "api/app.h"
+#include "api/service/service.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -28,7 +28,7 @@
 static struct {
     struct mz_config config;
     struct mz_embedded_pg *embedded_pg;
-    struct mz_app *app;
+    struct mz_service *svc;
     struct mz_metrics *metrics;
     struct mz_http *http;
 } server;
@@ -53,7 +53,7 @@ static bool ensure_dir(const char *path)
 static void shutdown_all(void)
 {
     mz_http_stop(server.http);
-    mz_app_close(server.app);
+    mz_service_close(server.svc);
     mz_metrics_free(server.metrics);
     mz_embedded_pg_stop(server.embedded_pg);
 }
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
         log_line("info", "embedded PostgreSQL running", server.config.data_dir);
     }
 
-    struct mz_app_config app_config = {
+    struct mz_service_config service_config = {
         .conninfo = database,
         .store_pool_size = server.config.threads + 2,
         .model = server.config.model,
@@ -108,16 +108,16 @@ int main(int argc, char **argv)
         .writer_batch_rows = 10000,
         .memory_limit = server.config.memory_limit,
     };
-    server.app = mz_app_open(&app_config, err, sizeof err);
+    server.svc = mz_service_open(&service_config, err, sizeof err);
     server.metrics = mz_metrics_new();
-    if (!server.app || !server.metrics) {
+    if (!server.svc || !server.metrics) {
         log_line("error", "cannot load the service state", err);
         shutdown_all();
         return 1;
     }
     server.http = mz_http_start(server.config.listen_host,
                                 server.config.listen_port, server.config.threads,
-                                server.config.max_connections, server.app,
+                                server.config.max_connections, server.svc,
                                 server.metrics, err, sizeof err);
     if (!server.http) {
         log_line("error", "cannot start HTTP", err);

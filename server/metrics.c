@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/app.h"
+#include "api/service/service.h"
 
 #define MAX_SERIES 256
 #define MAX_ROUTES 32
@@ -194,40 +194,39 @@ static void render_one(struct text *t, const char *name, const char *type,
            name, value);
 }
 
-char *mz_metrics_render(struct mz_metrics *m, struct mz_app *app, size_t *len)
+char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc, size_t *len)
 {
     struct text t = {.data = malloc(8192), .cap = 8192};
     if (!t.data)
         return NULL;
     t.data[0] = '\0';
     render_http(m, &t);
-    struct mz_app_stats stats;
-    mz_app_stats(app, &stats);
-    const struct mz_app_counters *c = &app->counters;
+    struct mz_service_stats stats;
+    mz_service_stats(svc, &stats);
     render_one(&t, "maison_events_accepted_total", "counter",
                "Events committed to the log.",
-               (double)atomic_load(&c->events_accepted));
+               (double)stats.events_accepted);
     render_one(&t, "maison_events_duplicate_total", "counter",
                "Events whose event_id was already in the log.",
-               (double)atomic_load(&c->events_duplicate));
+               (double)stats.events_duplicate);
     render_one(&t, "maison_events_rejected_total", "counter",
                "Events refused by validation.",
-               (double)atomic_load(&c->events_rejected));
+               (double)stats.events_rejected);
     render_one(&t, "maison_events_learned_total", "counter",
                "Events applied to the clients' memory levels.",
-               (double)atomic_load(&c->events_learned));
+               (double)stats.events_learned);
     render_one(&t, "maison_consolidations_total", "counter",
                "Consolidations of slow client levels.",
-               (double)atomic_load(&c->consolidations));
+               (double)stats.consolidations);
     render_one(&t, "maison_checkpoints_total", "counter",
                "Checkpoints of learned state written.",
-               (double)atomic_load(&c->checkpoints));
+               (double)stats.checkpoints);
     render_one(&t, "maison_checkpoint_errors_total", "counter",
                "Checkpoints that failed (retried at the next interval).",
-               (double)atomic_load(&c->checkpoint_errors));
+               (double)stats.checkpoint_errors);
     render_one(&t, "maison_db_errors_total", "counter",
                "Database operations that failed.",
-               (double)atomic_load(&c->db_errors) + (double)stats.writer.errors);
+               (double)stats.db_errors + (double)stats.writer.errors);
     render_one(&t, "maison_db_flush_lag_seconds", "gauge",
                "Age of the learned state not yet checkpointed.",
                stats.flush_lag_s);
@@ -248,10 +247,10 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_app *app, size_t *len)
     render_one(&t, "maison_clients_evicted_total", "counter",
                "Clean clients dropped from memory (their state is in "
                "PostgreSQL).",
-               (double)atomic_load(&c->clients_evicted));
+               (double)stats.clients_evicted);
     render_one(&t, "maison_clients_loaded_total", "counter",
                "Clients read back from PostgreSQL when next used.",
-               (double)atomic_load(&c->clients_loaded));
+               (double)stats.clients_loaded);
     render_one(&t, "maison_client_state_bytes", "gauge",
                "Resident bytes of one client's learned levels.",
                (double)stats.client_bytes);

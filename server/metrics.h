@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-struct mz_app;
+struct mz_service;
 struct mz_metrics;
 
 struct mz_metrics *mz_metrics_new(void);
@@ -27,8 +27,8 @@ void mz_metrics_observe_request(struct mz_metrics *metrics, const char *route,
                                 double seconds);
 
 /* Returns the exposition text (malloc'd, caller frees) with its length in
- * *len, or NULL on allocation failure. app is borrowed. */
-char *mz_metrics_render(struct mz_metrics *metrics, struct mz_app *app,
+ * *len, or NULL on allocation failure. svc is borrowed. */
+char *mz_metrics_render(struct mz_metrics *metrics, struct mz_service *svc,
                         size_t *len);
 
 #endif

@@ -1,0 +1,97 @@
+/*-------------------------------------------------------------------------
+ * clients.c
+ *    Client attributes and consent, and erasure.
+ *
+ * A change of consent is written to the event log as a marker, so that
+ * learning stops and starts at the same place when the log is replayed;
+ * the consent in force is the client's entry's, read back if evicted.
+ *-------------------------------------------------------------------------
+ */
+#include "api/service/internal.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+/* Appends a consent marker for client_id to the event log and waits until
+ * it is learned. */
+static enum mz_status log_consent_change(struct mz_service *svc,
+                                         const char *client_id, bool granted)
+{
+    static atomic_uint_fast64_t marker_counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char event_id[96];
+    snprintf(event_id, sizeof event_id, "maison-consent-%lld.%09ld-%llu",
+             (long long)ts.tv_sec, ts.tv_nsec,
+             (unsigned long long)atomic_fetch_add(&marker_counter, 1));
+    struct mz_event_record marker = {
+        .event_id = event_id,
+        .client_id = client_id,
+        .type = granted ? MZ_EV_CONSENT_GRANTED : MZ_EV_CONSENT_WITHDRAWN,
+        .ts = ts.tv_sec,
+        .quantity = 1,
+        .item_index = -1,
+    };
+    return mz_service_append_events(svc, &marker, 1);
+}
+
+enum mz_status mz_service_set_attributes(struct mz_service *svc,
+                                         const char *client_id,
+                                         const struct mz_client_attributes *attrs,
+                                         mz_attributes_doc_fn write_doc,
+                                         bool *consent_out)
+{
+    enum mz_status status = mz_service_fetch_client(svc, client_id, false);
+    if (status != MZ_OK)
+        return status;
+    pthread_rwlock_rdlock(&svc->lock);
+    const struct mz_client_entry *entry =
+        mz_client_cache_get(svc->clients, client_id);
+    bool current = entry ? entry->consent : true;
+    pthread_rwlock_unlock(&svc->lock);
+    bool wanted = attrs->consent < 0 ? current : attrs->consent == 1;
+    if (wanted != current) {
+        status = log_consent_change(svc, client_id, wanted);
+        if (status != MZ_OK)
+            return status;
+    }
+    char *doc = write_doc(attrs->tier, attrs->region, wanted);
+    status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc)
+                 : MZ_ERR_NOMEM;
+    free(doc);
+    if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB)
+        mz_service_note_db_error(svc);
+    if (status == MZ_OK) {
+        pthread_rwlock_wrlock(&svc->lock);
+        struct mz_client_entry *target =
+            mz_client_cache_get_or_add(svc->clients, client_id);
+        if (target && mz_client_entry_set_attributes(target, attrs->tier,
+                                                     attrs->region))
+            target->has_attributes = true;
+        else
+            status = MZ_ERR_NOMEM;
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    *consent_out = wanted;
+    return status;
+}
+
+enum mz_status mz_service_erase_client(struct mz_service *svc,
+                                       const char *client_id)
+{
+    /* Holding the checkpoint mutex keeps a checkpoint that copied this
+     * client before the erasure from writing it back afterwards. */
+    pthread_mutex_lock(&svc->checkpoint_mutex);
+    enum mz_status status = mz_store_delete_client(svc->store, client_id);
+    if (status == MZ_OK) {
+        pthread_rwlock_wrlock(&svc->lock);
+        mz_client_cache_erase(svc->clients, client_id);
+        pthread_rwlock_unlock(&svc->lock);
+    } else if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB) {
+        mz_service_note_db_error(svc);
+    }
+    pthread_mutex_unlock(&svc->checkpoint_mutex);
+    return status;
+}

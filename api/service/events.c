@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ * events.c
+ *    Appending events to the log: the catalog check of each event, the
+ *    read-back of evicted clients before the batch reaches the writer
+ *    thread (so the writer never waits on a read), and the counts.
+ *-------------------------------------------------------------------------
+ */
+#include "api/service/internal.h"
+
+#include <stdlib.h>
+
+/* Refuses, in outcome, the records whose item is not a live catalog item
+ * and sets the others' item_index. */
+static void check_items(struct mz_service *svc, struct mz_event_record *records,
+                        enum mz_status *outcome, size_t n)
+{
+    pthread_rwlock_rdlock(&svc->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (outcome[i] != MZ_OK)
+            continue;
+        records[i].item_index = -1;
+        if (!records[i].item_id)
+            continue;
+        int32_t index = mz_catalog_find(svc->catalog, records[i].item_id);
+        const struct mz_item *item = mz_catalog_item(svc->catalog, index);
+        if (!item || item->retired)
+            outcome[i] = MZ_ERR_UNKNOWN_ITEM;
+        else
+            records[i].item_index = index;
+    }
+    pthread_rwlock_unlock(&svc->lock);
+}
+
+enum mz_status mz_service_append_events(struct mz_service *svc,
+                                        struct mz_event_record *records,
+                                        size_t n)
+{
+    if (n == 0)
+        return MZ_OK;
+    const char **ids = calloc(n, sizeof *ids);
+    if (!ids)
+        return MZ_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = records[i].client_id;
+    /* Held before fetched: an eviction between the fetch and the
+     * learning would make the writer learn into an empty client. */
+    enum mz_status status =
+        mz_client_cache_hold(svc->clients, ids, n) ? MZ_OK : MZ_ERR_NOMEM;
+    bool held = status == MZ_OK;
+    for (size_t i = 0; status == MZ_OK && i < n; i++)
+        status = mz_service_fetch_client(svc, ids[i], true);
+    if (status == MZ_OK) {
+        status = mz_event_writer_submit(svc->writer, records, n);
+        if (status != MZ_OK)
+            mz_service_note_db_error(svc);
+    }
+    if (held)
+        mz_client_cache_release(svc->clients, ids, n);
+    free(ids);
+    return status;
+}
+
+enum mz_status mz_service_submit_events(struct mz_service *svc,
+                                        struct mz_event_record *records,
+                                        enum mz_status *outcome, size_t n,
+                                        struct mz_submit_counts *counts)
+{
+    *counts = (struct mz_submit_counts){0};
+    check_items(svc, records, outcome, n);
+    /* The valid records, in their order, at the front of a copy. */
+    struct mz_event_record *valid = malloc(sizeof *valid * (n > 0 ? n : 1));
+    if (!valid)
+        return MZ_ERR_NOMEM;
+    size_t n_valid = 0;
+    for (size_t i = 0; i < n; i++)
+        if (outcome[i] == MZ_OK)
+            valid[n_valid++] = records[i];
+    counts->rejected = n - n_valid;
+    enum mz_status status = MZ_OK;
+    if (n_valid > 0)
+        status = mz_service_append_events(svc, valid, n_valid);
+    if (status == MZ_OK) {
+        size_t v = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (outcome[i] != MZ_OK)
+                continue;
+            records[i].seq = valid[v++].seq;
+            if (records[i].seq > 0)
+                counts->accepted++;
+            else
+                counts->duplicates++;
+        }
+        struct mz_service_counters *c = &svc->counters;
+        atomic_fetch_add(&c->events_accepted, counts->accepted);
+        atomic_fetch_add(&c->events_duplicate, counts->duplicates);
+        atomic_fetch_add(&c->events_rejected, counts->rejected);
+    }
+    free(valid);
+    return status;
+}

@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ * internal.h
+ *    The service's state, shared by the files of api/service/ and by no
+ *    one else (the handlers see only service.h).
+ *
+ * Concurrency: `lock` guards the catalog, the model, the client cache's
+ * table and the rules. Request threads read under the read lock; the
+ * event-log writer thread learns committed events, and catalog, rule,
+ * attribute and client changes are applied, under the write lock. So
+ * events are learned in log order by one thread.
+ *
+ * Lock order, outermost first: checkpoint_mutex, then catalog_write_mutex
+ * or rules_write_mutex, then lock, then a client's impressions_lock.
+ *
+ * Files:
+ *    service.c       life cycle, readiness, figures
+ *    startup.c       loading PostgreSQL's state and replaying the log
+ *    learning.c      learning committed events, in log order
+ *    checkpoint.c    checkpoints and the checkpointer thread
+ *    client_cache.c  the clients in memory (client_cache.h)
+ *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
+ *                    the operations of service.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_SERVICE_INTERNAL_H
+#define MZ_API_SERVICE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/service/client_cache.h"
+#include "api/service/service.h"
+#include "model/catalog.h"
+#include "model/model.h"
+#include "model/rules.h"
+#include "store/event_writer.h"
+#include "store/store.h"
+
+/* Counters read by /metrics; updated with relaxed atomics. */
+struct mz_service_counters {
+    atomic_uint_fast64_t events_accepted;
+    atomic_uint_fast64_t events_duplicate;
+    atomic_uint_fast64_t events_rejected;
+    atomic_uint_fast64_t events_learned;
+    atomic_uint_fast64_t consolidations;
+    atomic_uint_fast64_t checkpoints;
+    atomic_uint_fast64_t checkpoint_errors;
+    atomic_uint_fast64_t db_errors;
+};
+
+/* A brand's current rule set. */
+struct mz_brand_rules {
+    char *brand;                     /* owned */
+    int64_t version;
+    struct mz_rules *rules;          /* owned */
+};
+
+struct mz_service {
+    struct mz_store *store;          /* owned */
+    struct mz_event_writer *writer;  /* owned */
+
+    pthread_rwlock_t lock;           /* guards the five below */
+    struct mz_catalog *catalog;      /* owned */
+    struct mz_model *model;          /* owned */
+    struct mz_client_cache *clients; /* owned */
+    struct mz_brand_rules *rules;    /* owned array of n_rules */
+    size_t n_rules;
+    int64_t applied_seq;             /* last log position learned */
+    int64_t checkpoint_seq;          /* log position of the last checkpoint */
+    bool global_dirty;               /* global level changed since then */
+    bool replaying;                  /* start-up: learning may read clients
+                                        back from PostgreSQL */
+
+    pthread_mutex_t checkpoint_mutex;   /* one checkpoint, eviction or
+                                           erasure at a time */
+    pthread_mutex_t catalog_write_mutex;/* catalog writes in one order */
+    pthread_mutex_t rules_write_mutex;  /* rule versions in one order */
+
+    _Atomic int64_t last_checkpoint_ms; /* wall clock, for the flush lag */
+    int checkpoint_interval_s;
+    pthread_t checkpointer;
+    pthread_mutex_t stop_mutex;
+    pthread_cond_t stop_cond;
+    bool stopping;                   /* guarded by stop_mutex */
+    bool wake_checkpointer;          /* guarded by stop_mutex: too many
+                                        clients, checkpoint and evict now */
+    bool checkpointer_started;
+
+    struct mz_service_counters counters;
+};
+
+/* Milliseconds since the epoch, now. */
+int64_t mz_service_wall_ms(void);
+
+/* Counts one database error. */
+void mz_service_note_db_error(struct mz_service *svc);
+
+/* mz_client_cache_fetch, counting a database error. Call without the
+ * lock. */
+enum mz_status mz_service_fetch_client(struct mz_service *svc,
+                                       const char *client_id, bool create);
+
+/* ---- items.c --------------------------------------------------------- */
+
+/* Adds or replaces an item in memory (catalog and model row), taking
+ * item. Caller holds the write lock. Returns MZ_OK or MZ_ERR_NOMEM
+ * (item freed). */
+enum mz_status mz_service_apply_item(struct mz_service *svc,
+                                     struct mz_item *item);
+
+/* The id of every catalog index, for saving and loading the global
+ * level: a malloc'd array of borrowed strings (caller frees the array),
+ * or NULL. Caller holds the lock. */
+const char **mz_service_catalog_ids(const struct mz_service *svc);
+
+/* ---- rules.c --------------------------------------------------------- */
+
+/* Returns brand's rules (borrowed, valid under the lock), or NULL. */
+const struct mz_brand_rules *mz_service_brand_rules(const struct mz_service *svc,
+                                                    const char *brand);
+
+/* Sets brand's rules in memory, taking rules. Caller holds the write
+ * lock. */
+enum mz_status mz_service_apply_rules(struct mz_service *svc,
+                                      const char *brand, int64_t version,
+                                      struct mz_rules *rules);
+
+/* ---- learning.c ------------------------------------------------------ */
+
+/* Learns one committed event (the writer's callback and the replay).
+ * Caller holds the write lock. */
+void mz_service_learn_event(struct mz_service *svc,
+                            const struct mz_event_record *ev);
+
+/* The event-log writer's callback: learns a committed batch in log
+ * order, taking the write lock in slices. */
+void mz_service_on_events_committed(void *ctx,
+                                    const struct mz_event_record *const *events,
+                                    size_t n);
+
+/* ---- events.c -------------------------------------------------------- */
+
+/* Appends records[0..n-1] to the log once every client they name is in
+ * memory (read back when evicted) and held there, and waits until they
+ * are learned. Returns MZ_OK or the reason nothing was accepted. */
+enum mz_status mz_service_append_events(struct mz_service *svc,
+                                        struct mz_event_record *records,
+                                        size_t n);
+
+/* ---- checkpoint.c ---------------------------------------------------- */
+
+/* The checkpointer thread: a checkpoint every interval (or when woken),
+ * then an eviction. */
+void *mz_service_checkpointer_main(void *arg);
+
+/* Wakes the checkpointer early (the client cache grew past its limit). */
+void mz_service_wake_checkpointer(void *svc);
+
+/* ---- startup.c ------------------------------------------------------- */
+
+/* Loads the catalog, rules, the last checkpoint and the client
+ * attributes, then replays the log after the checkpoint. */
+enum mz_status mz_service_load_state(struct mz_service *svc, char *err,
+                                     size_t err_len);
+
+#endif

@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ * items.c
+ *    The catalog: upserts and deletions (PostgreSQL first, then memory,
+ *    one writer at a time so both see the same order) and reads.
+ *
+ * Catalog and model indices advance together, so an item's model row is
+ * its catalog index; a deleted item keeps its index, retired (never
+ * recommended nor learned from), and a re-inserted one keeps what it
+ * learned.
+ *-------------------------------------------------------------------------
+ */
+#include "api/service/internal.h"
+
+#include <stdlib.h>
+
+enum mz_status mz_service_apply_item(struct mz_service *svc,
+                                     struct mz_item *item)
+{
+    struct mz_string_list tokens = {0};
+    enum mz_status status = mz_item_tokens(item, &tokens);
+    if (status != MZ_OK) {
+        mz_item_free(item);
+        return status;
+    }
+    bool is_new = false;
+    int32_t index = mz_catalog_upsert(svc->catalog, item, &is_new);
+    if (index < 0) {
+        mz_string_list_clear(&tokens);
+        return MZ_ERR_NOMEM;
+    }
+    if (is_new) {
+        int32_t row = mz_model_add_item(svc->model,
+                                        (const char *const *)tokens.items,
+                                        tokens.count);
+        if (row != index) {
+            /* Keep the indices aligned: the item stays, retired. */
+            mz_string_list_clear(&tokens);
+            mz_catalog_remove(svc->catalog,
+                              mz_catalog_item(svc->catalog, index)->item_id);
+            return MZ_ERR_NOMEM;
+        }
+    } else if (!mz_model_set_item_tokens(svc->model, index,
+                                         (const char *const *)tokens.items,
+                                         tokens.count)) {
+        /* The catalog holds the new document; the attribute taste keeps
+         * the old tokens until the next update or start. */
+        mz_string_list_clear(&tokens);
+        return MZ_ERR_NOMEM;
+    }
+    mz_string_list_clear(&tokens);
+    return MZ_OK;
+}
+
+const char **mz_service_catalog_ids(const struct mz_service *svc)
+{
+    int32_t n = mz_catalog_count(svc->catalog);
+    const char **ids = malloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
+    if (!ids)
+        return NULL;
+    for (int32_t i = 0; i < n; i++)
+        ids[i] = mz_catalog_item(svc->catalog, i)->item_id;
+    return ids;
+}
+
+static bool is_db_error(enum mz_status status)
+{
+    return status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB;
+}
+
+enum mz_status mz_service_upsert_items(struct mz_service *svc,
+                                       struct mz_item **items,
+                                       const char *const *docs, size_t n)
+{
+    const char **ids = malloc(sizeof *ids * (n > 0 ? n : 1));
+    enum mz_status status = ids ? MZ_OK : MZ_ERR_NOMEM;
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = items[i]->item_id;
+    pthread_mutex_lock(&svc->catalog_write_mutex);
+    if (status == MZ_OK)
+        status = mz_store_upsert_items(svc->store, ids, docs, n);
+    size_t taken = 0;
+    if (status == MZ_OK) {
+        pthread_rwlock_wrlock(&svc->lock);
+        while (taken < n && status == MZ_OK)
+            status = mz_service_apply_item(svc, items[taken++]);
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    pthread_mutex_unlock(&svc->catalog_write_mutex);
+    for (size_t i = taken; i < n; i++)
+        mz_item_free(items[i]);
+    free(ids);
+    if (is_db_error(status))
+        mz_service_note_db_error(svc);
+    return status;
+}
+
+enum mz_status mz_service_read_item(struct mz_service *svc,
+                                    const char *item_id,
+                                    mz_item_reply_fn reply, void *ctx)
+{
+    pthread_rwlock_rdlock(&svc->lock);
+    const struct mz_item *item =
+        mz_catalog_item(svc->catalog, mz_catalog_find(svc->catalog, item_id));
+    enum mz_status status = item && !item->retired ? reply(ctx, item)
+                                                   : MZ_ERR_NOT_FOUND;
+    pthread_rwlock_unlock(&svc->lock);
+    return status;
+}
+
+enum mz_status mz_service_delete_item(struct mz_service *svc,
+                                      const char *item_id)
+{
+    pthread_mutex_lock(&svc->catalog_write_mutex);
+    enum mz_status status = mz_store_delete_item(svc->store, item_id);
+    if (status == MZ_OK) {
+        pthread_rwlock_wrlock(&svc->lock);
+        mz_catalog_remove(svc->catalog, item_id);
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    pthread_mutex_unlock(&svc->catalog_write_mutex);
+    if (is_db_error(status))
+        mz_service_note_db_error(svc);
+    return status;
+}

@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ * learning.c
+ *    Learning committed events, in log order: the event-log writer's
+ *    callback, and the same step for the start-up replay.
+ *
+ * The writer never waits on PostgreSQL here: every client a batch names
+ * was read back and held in memory before the batch was appended
+ * (events.c). Only the start-up replay, before any request is served,
+ * reads a client back under the write lock.
+ *-------------------------------------------------------------------------
+ */
+#include "api/service/internal.h"
+
+#include "model/log.h"
+
+/* Events applied per write-lock hold, so readers wait at most this long. */
+#define LEARN_EVENTS_PER_LOCK 256
+
+static int64_t consolidated_events(const struct mz_client *memory, int n_levels)
+{
+    int64_t total = 0;
+    for (int level = 1; level < n_levels; level++)
+        total += mz_client_level_events(memory, level);
+    return total;
+}
+
+/* The entry that ev teaches. An absent client is new (or was erased
+ * while its events were in flight, and starts again from them, as a
+ * replay of the log would); the replay reads evicted clients back. */
+static struct mz_client_entry *entry_for_event(struct mz_service *svc,
+                                               const char *client_id)
+{
+    if (!svc->replaying)
+        return mz_client_cache_get_or_add(svc->clients, client_id);
+    enum mz_status status = MZ_OK;
+    struct mz_client_entry *entry =
+        mz_client_cache_read_back(svc->clients, client_id, &status);
+    if (!entry) {
+        mz_service_note_db_error(svc);
+        mz_log_reason(MZ_LOG_ERROR,
+                      "client not learned from: its record could not be read",
+                      mz_status_code(status));
+    }
+    return entry;
+}
+
+void mz_service_learn_event(struct mz_service *svc,
+                            const struct mz_event_record *ev)
+{
+    if (ev->seq > svc->applied_seq)
+        svc->applied_seq = ev->seq;
+    struct mz_client_entry *entry = entry_for_event(svc, ev->client_id);
+    if (!entry)
+        return;
+    entry->events_logged++;
+    entry->dirty = true;
+
+    int32_t item = -1;
+    if (ev->item_id) {
+        item = mz_catalog_find(svc->catalog, ev->item_id);
+        const struct mz_item *record = mz_catalog_item(svc->catalog, item);
+        if (record && record->retired)
+            item = -1;
+    }
+    struct mz_event_obs obs = {
+        .item = item,
+        .type = ev->type,
+        .ts = ev->ts,
+        .seq = ev->seq,
+        .value = (float)ev->value,
+        .quantity = ev->quantity,
+        .dwell_ms = ev->dwell_ms,
+    };
+    if (ev->type == MZ_EV_CONSENT_WITHDRAWN) {
+        entry->consent = false;
+        mz_client_reset(entry->memory);
+        mz_client_facts_observe(entry->facts, &obs);
+        return;
+    }
+    if (ev->type == MZ_EV_CONSENT_GRANTED) {
+        entry->consent = true;
+        mz_client_facts_observe(entry->facts, &obs); /* facts resume */
+        return;
+    }
+    if (!entry->consent)
+        return; /* kept in the log, not learned from */
+
+    int n_levels = mz_model_config_of(svc->model)->n_levels;
+    int64_t before = consolidated_events(entry->memory, n_levels);
+    mz_model_observe(svc->model, entry->memory, &obs, true);
+    mz_client_facts_observe(entry->facts, &obs);
+    if (consolidated_events(entry->memory, n_levels) != before)
+        atomic_fetch_add_explicit(&svc->counters.consolidations, 1,
+                                  memory_order_relaxed);
+    atomic_fetch_add_explicit(&svc->counters.events_learned, 1,
+                              memory_order_relaxed);
+    svc->global_dirty = true;
+}
+
+void mz_service_on_events_committed(void *ctx,
+                                    const struct mz_event_record *const *events,
+                                    size_t n)
+{
+    struct mz_service *svc = ctx;
+    for (size_t start = 0; start < n; start += LEARN_EVENTS_PER_LOCK) {
+        size_t end = start + LEARN_EVENTS_PER_LOCK < n
+                         ? start + LEARN_EVENTS_PER_LOCK
+                         : n;
+        pthread_rwlock_wrlock(&svc->lock);
+        for (size_t i = start; i < end; i++)
+            mz_service_learn_event(svc, events[i]);
+        pthread_rwlock_unlock(&svc->lock);
+    }
+}

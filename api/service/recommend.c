@@ -1,0 +1,102 @@
+/*-------------------------------------------------------------------------
+ * recommend.c
+ *    Recommendations: the client's query scored against every item (the
+ *    model), the brand's rules picking the k best items that satisfy
+ *    every rule, the items shown counted for the frequency cap.
+ *-------------------------------------------------------------------------
+ */
+#include "api/service/internal.h"
+
+#include "api/scratch.h"
+
+/* Selects under the read lock and hands the view to reply. */
+static enum mz_status recommend_locked(struct mz_service *svc,
+                                       const struct mz_recommend_args *args,
+                                       mz_recommendation_reply_fn reply,
+                                       void *ctx)
+{
+    struct mz_client_entry *entry =
+        mz_client_cache_get(svc->clients, args->client_id);
+    bool consent = entry && entry->consent;
+    bool personalized = consent && mz_client_event_count(entry->memory) > 0;
+    const struct mz_client *memory = personalized ? entry->memory : NULL;
+    const struct mz_client_facts *facts = consent ? entry->facts : NULL;
+    int32_t context = args->context_item
+                          ? mz_catalog_find(svc->catalog, args->context_item)
+                          : -1;
+    int32_t n_items = mz_model_item_count(svc->model);
+    float *scores = mz_scratch_scores((size_t)n_items);
+    if (!scores)
+        return MZ_ERR_NOMEM;
+    const struct mz_brand_rules *brand_rules =
+        args->brand ? mz_service_brand_rules(svc, args->brand) : NULL;
+    mz_model_score(svc->model, memory, context, args->now, scores);
+    struct mz_select_request sr = {
+        .brand = args->brand,
+        .rules = brand_rules ? brand_rules->rules : NULL,
+        .region = args->region,
+        .client_region = entry ? entry->region : NULL,
+        .tier = entry ? entry->tier : NULL,
+        .facts = facts,
+        .exclude_items = context >= 0 ? &context : NULL,
+        .n_exclude_items = context >= 0 ? 1 : 0,
+        .now = args->now,
+        .k = args->k,
+        .skip_counts = !args->explain_rules,
+    };
+    struct mz_select_result sel;
+    /* The impressions lock covers the frequency-cap count and the
+     * recording of this list, so two concurrent requests of one client
+     * cannot both show an item over its cap. */
+    if (entry)
+        pthread_mutex_lock(&entry->impressions_lock);
+    enum mz_status status =
+        mz_rules_select(svc->catalog, scores, (size_t)n_items, &sr, &sel);
+    if (status == MZ_OK && entry && sel.count > 0) {
+        mz_client_facts_record_impressions(entry->facts, sel.items,
+                                           (size_t)sel.count, args->now);
+        entry->dirty = true; /* the next checkpoint keeps them */
+    }
+    if (entry)
+        pthread_mutex_unlock(&entry->impressions_lock);
+    if (status != MZ_OK)
+        return status;
+
+    const struct mz_item *items[MZ_SELECT_MAX_K];
+    for (int i = 0; i < sel.count; i++)
+        items[i] = mz_catalog_item(svc->catalog, sel.items[i]);
+    struct mz_reasons_request rr = {
+        .model = svc->model,
+        .catalog = svc->catalog,
+        .client = memory,
+        .facts = facts,
+        .context_item = context,
+        .now = args->now,
+    };
+    struct mz_recommendation_view view = {
+        .personalized = personalized,
+        .selection = &sel,
+        .items = items,
+        .reasons = &rr,
+        .has_rules = brand_rules != NULL,
+        .rules_version = brand_rules ? brand_rules->version : 0,
+    };
+    return reply(ctx, &view);
+}
+
+enum mz_status mz_service_recommend(struct mz_service *svc,
+                                    const struct mz_recommend_args *args,
+                                    mz_recommendation_reply_fn reply,
+                                    void *ctx)
+{
+    /* Even a client without events gets an entry, so the frequency cap
+     * can count what it is shown. */
+    enum mz_status status =
+        mz_service_fetch_client(svc, args->client_id, true);
+    if (status != MZ_OK)
+        return status;
+    pthread_rwlock_rdlock(&svc->lock);
+    status = recommend_locked(svc, args, reply, ctx);
+    pthread_rwlock_unlock(&svc->lock);
+    return status;
+}

@@ -1,0 +1,291 @@
+/*-------------------------------------------------------------------------
+ * service.h
+ *    The Maison service: every operation the API offers, as one C call
+ *    that owns its locks and the order of its effects. The HTTP handlers
+ *    in api/ turn a request into the arguments of one of these calls and
+ *    its result into JSON; they never see the state behind it.
+ *
+ * What a call does, in order, is decided here and only here:
+ *    - a change is written to PostgreSQL first, then applied in memory,
+ *      so what a reader sees is always durable;
+ *    - events are learned in log order by the event-log writer thread,
+ *      and POST /v1/events is answered once its events are learned;
+ *    - catalog and rule writes are serialised, so PostgreSQL and memory
+ *      see them in the same order.
+ *
+ * Reads hand the caller a borrowed view through a callback, called once
+ * under the service's read lock: everything the view points to is valid
+ * only during the callback, which must not call the service again. The
+ * callback returns MZ_OK, or an error (e.g. MZ_ERR_NOMEM while building
+ * its reply) that the read call then returns.
+ *
+ * Ownership: arguments are borrowed unless a comment says "takes".
+ *
+ * Interface routines:
+ *    mz_service_open / _close      - load, replay, start / stop, free
+ *    mz_service_checkpoint         - write the learned state now
+ *    mz_service_ready / _stats     - readiness, figures for /metrics
+ *    mz_service_submit_events      - append to the log, learn, count
+ *    mz_service_upsert_items / _read_item / _delete_item
+ *    mz_service_put_rules / _read_rules
+ *    mz_service_set_attributes / _erase_client
+ *    mz_service_recommend / _read_profile
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_SERVICE_H
+#define MZ_API_SERVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/catalog.h"
+#include "model/client_facts.h"
+#include "model/event.h"
+#include "model/model.h"
+#include "model/reasons.h"
+#include "model/rules.h"
+#include "model/status.h"
+#include "store/event_writer.h"
+
+struct mz_service;
+
+struct mz_service_config {
+    const char *conninfo;            /* borrowed libpq connection string */
+    int store_pool_size;             /* connections for request threads */
+    struct mz_model_config model;
+    int checkpoint_interval_s;       /* seconds between checkpoints */
+    size_t writer_batch_rows;        /* most events in one transaction */
+    size_t memory_limit;             /* bytes of clients kept in memory
+                                        (client_cache.h); 0: no limit */
+};
+
+/* Opens the store at cfg->conninfo (applying migrations), loads the
+ * catalog, rules, client attributes and the last checkpoint, replays the
+ * log after it, and starts the event-log writer and the checkpointer.
+ * Returns the service (caller closes) or NULL with the reason in err. */
+struct mz_service *mz_service_open(const struct mz_service_config *cfg,
+                                   char *err, size_t err_len);
+
+/* Stops the writer (committing what is queued), writes a final
+ * checkpoint, stops the checkpointer and frees everything; accepts NULL. */
+void mz_service_close(struct mz_service *svc);
+
+/* Writes the changed clients and the global level as of the last learned
+ * event. On failure they stay changed for the next attempt. */
+enum mz_status mz_service_checkpoint(struct mz_service *svc);
+
+/* Returns whether the service can take traffic; otherwise writes why
+ * into reason. */
+bool mz_service_ready(struct mz_service *svc, char *reason,
+                      size_t reason_len);
+
+struct mz_service_stats {
+    size_t clients_in_memory;
+    size_t max_clients;              /* 0: no limit */
+    size_t client_bytes;             /* resident bytes of one client */
+    int32_t items;                   /* live catalog items */
+    int64_t applied_seq;             /* last log position learned */
+    int64_t checkpoint_seq;
+    double flush_lag_s;              /* since the last good checkpoint */
+    uint64_t events_accepted;
+    uint64_t events_duplicate;
+    uint64_t events_rejected;
+    uint64_t events_learned;
+    uint64_t consolidations;
+    uint64_t checkpoints;
+    uint64_t checkpoint_errors;
+    uint64_t db_errors;
+    uint64_t clients_evicted;
+    uint64_t clients_loaded;
+    struct mz_event_writer_stats writer;
+};
+
+/* Fills *out with the service's figures. */
+void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out);
+
+/* ---- events ---------------------------------------------------------- */
+
+struct mz_submit_counts {
+    size_t accepted;                 /* new in the log, learned */
+    size_t duplicates;               /* event_id already in the log */
+    size_t rejected;                 /* refused by the caller or here */
+};
+
+/* Appends the records whose outcome[i] is MZ_OK on entry (the others
+ * were refused by the caller and are only counted) to the event log and
+ * returns once they are committed and learned. A record whose item is
+ * not a live catalog item is refused here: outcome[i] becomes
+ * MZ_ERR_UNKNOWN_ITEM. Sets records[i].seq (0 for a duplicate) and fills
+ * *counts. Returns MZ_OK, or MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB /
+ * MZ_ERR_NOMEM when nothing was accepted (the batch may be retried
+ * whole: event ids make that safe). records and outcome are n long. */
+enum mz_status mz_service_submit_events(struct mz_service *svc,
+                                        struct mz_event_record *records,
+                                        enum mz_status *outcome, size_t n,
+                                        struct mz_submit_counts *counts);
+
+/* ---- catalog --------------------------------------------------------- */
+
+/* Stores items[0..n-1] (takes every item, even on failure) with their
+ * canonical documents docs[i] (borrowed JSON texts) in PostgreSQL, then
+ * puts them in force, all or nothing. Returns MZ_OK or the store's
+ * error (nothing changed), or MZ_ERR_NOMEM. */
+enum mz_status mz_service_upsert_items(struct mz_service *svc,
+                                       struct mz_item **items,
+                                       const char *const *docs, size_t n);
+
+typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
+                                           const struct mz_item *item);
+
+/* Calls reply with the live item item_id. Returns MZ_ERR_NOT_FOUND when
+ * there is none, else what reply returned. */
+enum mz_status mz_service_read_item(struct mz_service *svc,
+                                    const char *item_id,
+                                    mz_item_reply_fn reply, void *ctx);
+
+/* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
+ * never recommended nor learned from; its learned row stays for a later
+ * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND or a store error. */
+enum mz_status mz_service_delete_item(struct mz_service *svc,
+                                      const char *item_id);
+
+/* ---- rules ----------------------------------------------------------- */
+
+/* Stores rules (takes it, even on failure) as brand's next version with
+ * its canonical document doc (borrowed JSON text), then puts it in force
+ * for the next recommendation. Sets *version. Returns MZ_OK or the
+ * store's error (nothing changed). */
+enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
+                                    struct mz_rules *rules, const char *doc,
+                                    int64_t *version);
+
+typedef enum mz_status (*mz_rules_reply_fn)(void *ctx, int64_t version,
+                                            const struct mz_rules *rules);
+
+/* Calls reply with brand's rules in force. Returns MZ_ERR_NOT_FOUND when
+ * the brand has none, else what reply returned. */
+enum mz_status mz_service_read_rules(struct mz_service *svc,
+                                     const char *brand,
+                                     mz_rules_reply_fn reply, void *ctx);
+
+/* ---- clients --------------------------------------------------------- */
+
+struct mz_client_attributes {
+    const char *tier;                /* borrowed; NULL: unknown */
+    const char *region;              /* borrowed; NULL: unknown */
+    int consent;                     /* 1 grant, 0 withdraw, -1 unchanged */
+};
+
+/* Writer of the stored attributes document (canonical JSON text, caller
+ * frees; NULL on allocation failure) for the attributes as they will be,
+ * with consent the personalisation consent in force afterwards. */
+typedef char *(*mz_attributes_doc_fn)(const char *tier, const char *region,
+                                      bool consent);
+
+/* Sets client_id's tier and region and, when it changes, the consent: a
+ * consent change is appended to the event log as a marker (so a replay
+ * stops and starts learning at the same place) and learned before the
+ * attributes are stored. Sets *consent_out to the consent in force.
+ * Returns MZ_OK or the store's error. */
+enum mz_status mz_service_set_attributes(struct mz_service *svc,
+                                         const char *client_id,
+                                         const struct mz_client_attributes *attrs,
+                                         mz_attributes_doc_fn write_doc,
+                                         bool *consent_out);
+
+/* Erases client_id everywhere: its events, attributes and state in
+ * PostgreSQL, then memory. No checkpoint can write it back. Returns
+ * MZ_OK (also for an unknown client) or the store's error. */
+enum mz_status mz_service_erase_client(struct mz_service *svc,
+                                       const char *client_id);
+
+/* ---- recommendations ------------------------------------------------- */
+
+struct mz_recommend_args {
+    const char *client_id;
+    const char *brand;               /* NULL: every brand */
+    const char *region;              /* NULL: the client's */
+    const char *context_item;        /* NULL: none */
+    int k;                           /* 1..MZ_SELECT_MAX_K */
+    bool explain_rules;              /* count what each rule removed */
+    int64_t now;                     /* request time, seconds */
+};
+
+/* What mz_service_recommend shows: every pointer borrowed, valid during
+ * the reply callback only. */
+struct mz_recommendation_view {
+    bool personalized;               /* the client's levels were used */
+    const struct mz_select_result *selection; /* items, scores, counts */
+    const struct mz_item *const *items;       /* selection->count */
+    const struct mz_reasons_request *reasons; /* for mz_reasons_build */
+    bool has_rules;                  /* the brand has a rule set */
+    int64_t rules_version;           /* when has_rules */
+};
+
+typedef enum mz_status (*mz_recommendation_reply_fn)(
+    void *ctx, const struct mz_recommendation_view *view);
+
+/* Scores the catalog for the client (reading it back if evicted; a new
+ * client gets an entry so the frequency cap can count what it is shown),
+ * selects the k best items the brand's rules allow, records them as
+ * shown, and calls reply. Returns MZ_OK, a store error when the client
+ * cannot be read, MZ_ERR_NOMEM, or what reply returned. */
+enum mz_status mz_service_recommend(struct mz_service *svc,
+                                    const struct mz_recommend_args *args,
+                                    mz_recommendation_reply_fn reply,
+                                    void *ctx);
+
+/* ---- profile --------------------------------------------------------- */
+
+#define MZ_PROFILE_TOP_ITEMS 5
+#define MZ_PROFILE_TOP_GROUPS 3
+
+/* A category or brand and its weight in a level. */
+struct mz_profile_group {
+    const char *name;
+    double weight;
+};
+
+/* What one memory source holds, in catalog terms. */
+struct mz_profile_level {
+    enum mz_level_source source;
+    int level;                       /* client level, -1 for the session
+                                        context and the catalog */
+    int64_t chunk_events;            /* level only */
+    int64_t events;                  /* level only */
+    int64_t last_consolidated_at;    /* level only; 0: never */
+    const char *item_ids[MZ_PROFILE_TOP_ITEMS];
+    float item_scores[MZ_PROFILE_TOP_ITEMS];
+    int n_items;
+    struct mz_profile_group categories[MZ_PROFILE_TOP_GROUPS];
+    int n_categories;
+    struct mz_profile_group brands[MZ_PROFILE_TOP_GROUPS];
+    int n_brands;
+};
+
+struct mz_profile_view {
+    const char *tier;                /* NULL: unknown */
+    const char *region;              /* NULL: unknown */
+    bool consent;
+    int64_t events_logged;           /* in the log, learned or not */
+    int64_t events_learned;
+    int n_levels;                    /* model levels, for source names */
+    const struct mz_profile_level *levels; /* empty without consent */
+    int n_sources;
+    const struct mz_client_facts *facts;   /* NULL without consent */
+    const struct mz_catalog *catalog;      /* names the facts' items */
+};
+
+typedef enum mz_status (*mz_profile_reply_fn)(
+    void *ctx, const struct mz_profile_view *view);
+
+/* Calls reply with what the service holds about client_id (reading it
+ * back if evicted). Returns MZ_ERR_NOT_FOUND for a client with no event
+ * and no attributes, a store error, MZ_ERR_NOMEM, or what reply
+ * returned. */
+enum mz_status mz_service_read_profile(struct mz_service *svc,
+                                       const char *client_id, int64_t now,
+                                       mz_profile_reply_fn reply, void *ctx);
+
+#endif
