@@ -6,9 +6,9 @@
  * The profile is what a boutique app shows before a sales associate
  * greets a client: attributes, what each memory level holds (top items,
  * categories and brands), and the facts (wishlist, cart, purchases,
- * visits). A change of consent is written to the event log as a marker,
- * so learning stops and starts at the same place when the log is
- * replayed.
+ * visits). What the service holds is api/service/profile.c's; this file
+ * writes it as JSON, and reads attribute bodies for
+ * api/service/clients.c (which logs consent changes as markers).
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>

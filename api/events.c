@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * events.c
- *    POST /v1/events: validate each event, append the valid ones to the
- *    event log (group commit) and answer once they are committed and
- *    learned.
+ *    POST /v1/events: validate each event, hand the batch to the service
+ *    (api/service/events.c: catalog check, event log, learning) and
+ *    answer with what it accepted.
  *
  * A malformed body or batch is refused whole (400/413). Inside a good
  * batch each event stands alone: an invalid one is listed in "rejected"

@@ -2,9 +2,9 @@
  * recommendations.c
  *    GET /v1/clients/{client_id}/recommendations
  *
- * The client's query is scored against every item (the model), the
- * brand's rules pick the top k that satisfy every rule, and each item
- * gets its reasons. The items shown are counted for the frequency cap.
+ * Reads the query arguments, asks the service (api/service/recommend.c:
+ * scoring, the brand's rules, the frequency-cap count) and writes its
+ * view as JSON, each item with its reasons.
  *-------------------------------------------------------------------------
  */
 #include <math.h>

@@ -61,8 +61,7 @@ enum mz_status mz_service_set_attributes(struct mz_service *svc,
     status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc)
                  : MZ_ERR_NOMEM;
     free(doc);
-    if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB)
-        mz_service_note_db_error(svc);
+    mz_service_count_store_error(svc, status);
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
         struct mz_client_entry *target =
@@ -89,9 +88,7 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
         pthread_rwlock_wrlock(&svc->lock);
         mz_client_cache_erase(svc->clients, client_id);
         pthread_rwlock_unlock(&svc->lock);
-    } else if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB) {
-        mz_service_note_db_error(svc);
     }
     pthread_mutex_unlock(&svc->checkpoint_mutex);
-    return status;
+    return mz_service_count_store_error(svc, status);
 }

@@ -98,6 +98,11 @@ int64_t mz_service_wall_ms(void);
 /* Counts one database error. */
 void mz_service_note_db_error(struct mz_service *svc);
 
+/* Returns status, having counted it when it is a database error
+ * (MZ_ERR_DB_UNAVAILABLE or MZ_ERR_DB). */
+enum mz_status mz_service_count_store_error(struct mz_service *svc,
+                                            enum mz_status status);
+
 /* mz_client_cache_fetch, counting a database error. Call without the
  * lock. */
 enum mz_status mz_service_fetch_client(struct mz_service *svc,

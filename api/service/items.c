@@ -62,11 +62,6 @@ const char **mz_service_catalog_ids(const struct mz_service *svc)
     return ids;
 }
 
-static bool is_db_error(enum mz_status status)
-{
-    return status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB;
-}
-
 enum mz_status mz_service_upsert_items(struct mz_service *svc,
                                        struct mz_item **items,
                                        const char *const *docs, size_t n)
@@ -89,9 +84,7 @@ enum mz_status mz_service_upsert_items(struct mz_service *svc,
     for (size_t i = taken; i < n; i++)
         mz_item_free(items[i]);
     free(ids);
-    if (is_db_error(status))
-        mz_service_note_db_error(svc);
-    return status;
+    return mz_service_count_store_error(svc, status);
 }
 
 enum mz_status mz_service_read_item(struct mz_service *svc,
@@ -118,7 +111,5 @@ enum mz_status mz_service_delete_item(struct mz_service *svc,
         pthread_rwlock_unlock(&svc->lock);
     }
     pthread_mutex_unlock(&svc->catalog_write_mutex);
-    if (is_db_error(status))
-        mz_service_note_db_error(svc);
-    return status;
+    return mz_service_count_store_error(svc, status);
 }

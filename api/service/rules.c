@@ -60,11 +60,9 @@ enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
         pthread_rwlock_unlock(&svc->lock);
     } else {
         mz_rules_free(rules);
-        if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB)
-            mz_service_note_db_error(svc);
     }
     pthread_mutex_unlock(&svc->rules_write_mutex);
-    return status;
+    return mz_service_count_store_error(svc, status);
 }
 
 enum mz_status mz_service_read_rules(struct mz_service *svc,

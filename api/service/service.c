@@ -167,11 +167,17 @@ void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out)
         mz_event_writer_stats(svc->writer, &out->writer);
 }
 
-enum mz_status mz_service_fetch_client(struct mz_service *svc,
-                                       const char *client_id, bool create)
+enum mz_status mz_service_count_store_error(struct mz_service *svc,
+                                            enum mz_status status)
 {
-    enum mz_status status = mz_client_cache_fetch(svc->clients, client_id, create);
     if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB)
         mz_service_note_db_error(svc);
     return status;
+}
+
+enum mz_status mz_service_fetch_client(struct mz_service *svc,
+                                       const char *client_id, bool create)
+{
+    return mz_service_count_store_error(
+        svc, mz_client_cache_fetch(svc->clients, client_id, create));
 }
