@@ -142,6 +142,44 @@ START_TEST(test_open_fails_cleanly_when_unreachable)
 }
 END_TEST
 
+/* libpq quotes a conninfo it cannot parse, password and all; the message
+ * reaches the log through err. */
+START_TEST(test_connection_errors_never_show_the_password)
+{
+    static const char *const bad[] = {
+        "postgresql://maison:hunter2-pw@[::1/db",         /* URI quoted */
+        "postgresql://maison:hunter2%zz-pw@localhost/db", /* token quoted */
+        "postgres://maison:hunter2-pw@localhost:99999/db",
+        "postgresql:///db?host=/nonexistent&password=hunter2-pw&x=hunter2-pw",
+        "host=/nonexistent password='hunter2-pw' sslmode=hunter2-pw",
+        "host=/nonexistent password=hunter2-pw sslmode=hunter2-pw",
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char err[512] = "";
+        struct mz_store *store = mz_store_open(bad[i], 1, err, sizeof err);
+        struct mz_event_writer *writer;
+
+        ck_assert_ptr_null(store);
+        ck_assert_msg(strstr(err, "cannot connect to PostgreSQL") != NULL,
+                      "case %zu: %s", i, err);
+        ck_assert_msg(strstr(err, "hunter2") == NULL, "case %zu: %s", i, err);
+        err[0] = '\0';
+        writer = mz_event_writer_start(bad[i], 10, NULL, NULL, err, sizeof err);
+        ck_assert_ptr_null(writer);
+        ck_assert_msg(strstr(err, "hunter2") == NULL, "case %zu: %s", i, err);
+    }
+    {
+        /* What is not the password stays, to find the typo by. */
+        char err[512] = "";
+
+        ck_assert_ptr_null(mz_store_open(bad[0], 1, err, sizeof err));
+        ck_assert_msg(strstr(err, "postgresql://maison:***@[::1/db") != NULL,
+                      "%s", err);
+    }
+}
+END_TEST
+
 /* ---- group commit ---------------------------------------------------- */
 
 #define GC_THREADS 16
@@ -930,6 +968,7 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_migrations_idempotent_and_safe_concurrently);
     tcase_add_test(tc, test_open_fails_cleanly_when_unreachable);
+    tcase_add_test(tc, test_connection_errors_never_show_the_password);
     tcase_add_test(tc, test_group_commit_exactly_once_with_duplicates_in_seq_order);
     tcase_add_test(tc, test_group_commit_throughput_64_submitters);
     tcase_add_test(tc, test_scan_events_in_log_order_after_seq);
