@@ -2,7 +2,7 @@
  * store.c
  *    The connection pool and every store call except the event writer:
  *    migrations, catalog, brand rules, client attributes, erasure,
- *    checkpoints, impressions, and the log scan used at startup.
+ *    checkpoints, and the log scan used at startup.
  *
  * Each call borrows a connection from the pool, (re)connecting it when it
  * is closed or broken, and runs named statements that are prepared on that
@@ -63,10 +63,6 @@ enum {
     S_STATES_LOAD,
     S_CLIENT_LOAD,
     S_EVENTS_SCAN,
-    S_EVENTS_LAST_SEQ,
-    S_IMPRESSIONS_PUT,
-    S_IMPRESSIONS_LOAD,
-    S_IMPRESSIONS_PRUNE,
     S_COUNT
 };
 
@@ -112,9 +108,8 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
     /* One statement is one transaction: every trace goes, or none. */
     [S_CLIENT_DELETE] = {S_CLIENT_DELETE, "mz_client_delete",
         "WITH e AS (DELETE FROM events WHERE client_id = $1),"
-        " s AS (DELETE FROM client_state WHERE client_id = $1),"
-        " a AS (DELETE FROM client_attributes WHERE client_id = $1) "
-        "DELETE FROM impressions WHERE client_id = $1", 1},
+        " s AS (DELETE FROM client_state WHERE client_id = $1) "
+        "DELETE FROM client_attributes WHERE client_id = $1", 1},
     /* A state only replaces one at most as new (seq), so a stale node
      * cannot clobber a newer state. */
     [S_STATES_UPSERT] = {S_STATES_UPSERT, "mz_states_upsert",
@@ -151,18 +146,6 @@ static const struct mz_pg_stmt stmts[S_COUNT] = {
         "SELECT seq, event_id, client_id, item_id, type,"
         " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
         "FROM events WHERE seq > $1 ORDER BY seq", 1},
-    [S_EVENTS_LAST_SEQ] = {S_EVENTS_LAST_SEQ, "mz_events_last_seq",
-        "SELECT coalesce(max(seq), 0) FROM events", 0},
-    [S_IMPRESSIONS_PUT] = {S_IMPRESSIONS_PUT, "mz_impressions_put",
-        "INSERT INTO impressions (client_id, item_id, shown_at) "
-        "SELECT $1, item, to_timestamp($3) FROM unnest($2::text[]) AS item",
-        3},
-    [S_IMPRESSIONS_LOAD] = {S_IMPRESSIONS_LOAD, "mz_impressions_load",
-        "SELECT client_id, item_id, extract(epoch FROM shown_at)::bigint "
-        "FROM impressions WHERE shown_at >= to_timestamp($1) "
-        "ORDER BY shown_at", 1},
-    [S_IMPRESSIONS_PRUNE] = {S_IMPRESSIONS_PRUNE, "mz_impressions_prune",
-        "DELETE FROM impressions WHERE shown_at < to_timestamp($1)", 1},
 };
 
 /* ---- the pool -------------------------------------------------------- */
@@ -962,127 +945,4 @@ enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
     struct scan_ctx x = {after_seq, fn, ctx, false};
 
     return with_conn(store, scan_op, &x);
-}
-
-static enum mz_status last_seq_op(struct mz_pg_conn *c, void *ctx)
-{
-    int64_t *seq = ctx;
-    PGresult *res;
-    enum mz_status st;
-
-    st = mz_pg_exec(c, &stmts[S_EVENTS_LAST_SEQ], NULL, NULL, NULL, 0, &res);
-    if (st != MZ_OK)
-        return st;
-    *seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return MZ_OK;
-}
-
-enum mz_status mz_store_last_seq(struct mz_store *store, int64_t *seq)
-{
-    return with_conn(store, last_seq_op, seq);
-}
-
-/* ---- impressions ----------------------------------------------------- */
-
-struct impressions_put_ctx {
-    const char *client_id;
-    const char *const *item_ids;
-    size_t n;
-    int64_t at;
-};
-
-static enum mz_status impressions_put_op(struct mz_pg_conn *c, void *ctx)
-{
-    struct impressions_put_ctx *x = ctx;
-    struct mz_pg_array items;
-    char at[24];
-    const char *values[3];
-    int lengths[3] = {0, 0, 0};
-    const int formats[3] = {0, 1, 0};
-    enum mz_status st;
-
-    mz_pg_array_init(&items, MZ_PG_OID_TEXT);
-    for (size_t i = 0; i < x->n; i++)
-        mz_pg_array_add_text(&items, x->item_ids[i]);
-    if (!mz_pg_array_finish(&items)) {
-        mz_pg_array_release(&items);
-        return MZ_ERR_NOMEM;
-    }
-    snprintf(at, sizeof at, "%" PRId64, x->at);
-    values[0] = x->client_id;
-    values[1] = items.buf;
-    lengths[1] = (int)items.len;
-    values[2] = at;
-    st = mz_pg_exec(c, &stmts[S_IMPRESSIONS_PUT], values, lengths, formats, 0,
-                    NULL);
-    mz_pg_array_release(&items);
-    return st;
-}
-
-enum mz_status mz_store_record_impressions(struct mz_store *store,
-                                           const char *client_id,
-                                           const char *const *item_ids,
-                                           size_t n, int64_t at)
-{
-    struct impressions_put_ctx x = {client_id, item_ids, n, at};
-
-    for (size_t i = 0; i < n; i++)
-        if (item_ids[i] == NULL)
-            return MZ_ERR_INVALID;
-    if (n == 0)
-        return MZ_OK;
-    return with_conn(store, impressions_put_op, &x);
-}
-
-struct impressions_load_ctx {
-    int64_t since;
-    mz_store_impression_fn fn;
-    void *ctx;
-};
-
-static bool impression_row(void *ctx, const PGresult *res)
-{
-    struct impressions_load_ctx *x = ctx;
-
-    return x->fn(x->ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
-                 strtoll(PQgetvalue(res, 0, 2), NULL, 10));
-}
-
-static enum mz_status impressions_load_op(struct mz_pg_conn *c, void *ctx)
-{
-    struct impressions_load_ctx *x = ctx;
-    char since[24];
-    const char *values[1] = {since};
-    enum mz_status st;
-
-    snprintf(since, sizeof since, "%" PRId64, x->since);
-    st = mz_pg_stream(c, &stmts[S_IMPRESSIONS_LOAD], values, NULL, NULL, 0,
-                      impression_row, x);
-    return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
-}
-
-enum mz_status mz_store_load_impressions(struct mz_store *store, int64_t since,
-                                         mz_store_impression_fn fn, void *ctx)
-{
-    struct impressions_load_ctx x = {since, fn, ctx};
-
-    return with_conn(store, impressions_load_op, &x);
-}
-
-static enum mz_status impressions_prune_op(struct mz_pg_conn *c, void *ctx)
-{
-    const int64_t *before = ctx;
-    char buf[24];
-    const char *values[1] = {buf};
-
-    snprintf(buf, sizeof buf, "%" PRId64, *before);
-    return mz_pg_exec(c, &stmts[S_IMPRESSIONS_PRUNE], values, NULL, NULL, 0,
-                      NULL);
-}
-
-enum mz_status mz_store_prune_impressions(struct mz_store *store,
-                                          int64_t before)
-{
-    return with_conn(store, impressions_prune_op, &before);
 }

@@ -24,9 +24,6 @@
  *    mz_store_discard_checkpoint - forget it (the log rebuilds it)
  *    mz_store_load_client        - one client's state and attributes
  *    mz_store_scan_events        - the log after a sequence number
- *    mz_store_last_seq           - the end of the log
- *    mz_store_record_impressions / _load_impressions / _prune_impressions
- *                                - what was shown, for frequency caps
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_H
@@ -97,8 +94,8 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
                                                mz_store_attributes_fn fn,
                                                void *ctx);
 
-/* Deletes the client's events, persisted state, attributes and
- * impressions in one transaction. MZ_OK even when nothing existed. */
+/* Deletes the client's events, persisted state (its impressions
+ * included) and attributes in one transaction. MZ_OK even when nothing existed. */
 enum mz_status mz_store_delete_client(struct mz_store *store,
                                       const char *client_id);
 
@@ -171,29 +168,5 @@ struct mz_event_record {
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
-
-/* Highest seq in the log (0 when empty). */
-enum mz_status mz_store_last_seq(struct mz_store *store, int64_t *seq);
-
-/* ---- impressions (frequency caps) ----------------------------------- */
-
-/* Records that item_ids[0..n-1] (borrowed) were shown to client_id at
- * time at (seconds since the epoch), in one statement. MZ_OK for n == 0. */
-enum mz_status mz_store_record_impressions(struct mz_store *store,
-                                           const char *client_id,
-                                           const char *const *item_ids,
-                                           size_t n, int64_t at);
-/* Calls fn for every impression at or after since (seconds since the
- * epoch), oldest first, streaming; strings borrowed for the call. fn
- * returns false to stop with MZ_ERR_INVALID. Used at start to rebuild the
- * in-memory frequency counters of the last cap window. */
-typedef bool (*mz_store_impression_fn)(void *ctx, const char *client_id,
-                                       const char *item_id, int64_t shown_at);
-enum mz_status mz_store_load_impressions(struct mz_store *store, int64_t since,
-                                         mz_store_impression_fn fn, void *ctx);
-/* Deletes impressions older than before (seconds since the epoch): no cap
- * window looks that far back. */
-enum mz_status mz_store_prune_impressions(struct mz_store *store,
-                                          int64_t before);
 
 #endif
