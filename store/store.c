@@ -203,6 +203,9 @@ struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
     store = calloc(1, sizeof *store);
     if (store == NULL)
         goto nomem;
+    /* Right after the calloc, so mz_store_close may always destroy them. */
+    pthread_mutex_init(&store->lock, NULL);
+    pthread_cond_init(&store->released, NULL);
     store->pool_size = pool_size;
     store->conninfo = strdup(conninfo);
     store->conns = calloc((size_t)pool_size, sizeof *store->conns);
