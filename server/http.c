@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "api/service/service.h"
 #include "api/http.h"
 #include "api/router.h"
+#include "model/log.h"
 #include "server/metrics.h"
 
 struct mz_http {
@@ -84,35 +84,22 @@ static bool append_body(struct request_ctx *rc, const char *data, size_t size)
     return true;
 }
 
-/* One JSON line per request on stderr, written with a single write(2) so
- * lines from concurrent requests do not interleave. */
+/* One line per request (model/log.h): what was asked, which route
+ * answered, how, how fast, how much. */
 static void log_request(const char *method, const char *path, const char *route,
                         int status, double seconds, size_t bytes)
 {
-    double duration_ms = round(seconds * 1e6) / 1e3;
-    json_t *line = json_pack("{s:s,s:s,s:s,s:s,s:i,s:f,s:I}", "level", "info",
-                             "method", method, "path", path, "route", route,
-                             "status", status, "duration_ms", duration_ms,
-                             "bytes", (json_int_t)bytes);
-    if (!line) /* a path that is not valid UTF-8 */
-        line = json_pack("{s:s,s:s,s:s,s:i,s:f}", "level", "info", "method",
-                         "?", "route", route, "status", status, "duration_ms",
-                         duration_ms);
-    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6))
-                      : NULL;
-    json_decref(line);
-    if (!text)
-        return;
-    size_t len = strlen(text);
-    char *out = realloc(text, len + 2);
-    if (!out) {
-        free(text);
-        return;
-    }
-    out[len] = '\n';
-    ssize_t written = write(STDERR_FILENO, out, len + 1);
-    (void)written; /* nothing better to do if stderr is gone */
-    free(out);
+    struct mz_log_line line;
+
+    mz_log_begin(&line, MZ_LOG_INFO, "request");
+    mz_log_str(&line, "method", method);
+    mz_log_str(&line, "path", path);
+    mz_log_str(&line, "route", route);
+    mz_log_int(&line, "status", status);
+    /* Microsecond resolution is all a request duration needs. */
+    mz_log_double(&line, "duration_ms", round(seconds * 1e6) / 1e3);
+    mz_log_int(&line, "bytes", (int64_t)bytes);
+    mz_log_end(&line);
 }
 
 /* Builds the answer for one complete request. */
@@ -213,22 +200,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 }
 
 /* libmicrohttpd's own messages (malformed requests, resource limits) as
- * JSON log lines like every other line on stderr. */
+ * log lines like every other line on stderr. */
 static void log_mhd_message(void *cls, const char *fmt, va_list ap)
 {
     char message[512];
+    struct mz_log_line line;
+
     vsnprintf(message, sizeof message, fmt, ap);
     size_t len = strlen(message);
     while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == '\r'))
         message[--len] = '\0';
-    json_t *line = json_pack("{s:s,s:s,s:s}", "level", "warning", "msg",
-                             "http", "detail", message);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    json_decref(line);
-    if (text) {
-        fprintf(stderr, "%s\n", text);
-        free(text);
-    }
+    mz_log_begin(&line, MZ_LOG_WARNING, "http");
+    mz_log_str(&line, "detail", message);
+    mz_log_end(&line);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection,

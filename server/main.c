@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "api/service/service.h"
+#include "model/log.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -33,15 +34,15 @@ static struct {
     struct mz_http *http;
 } server;
 
-static void log_line(const char *level, const char *msg, const char *detail)
+/* A life-cycle line: what happens, and the one thing it concerns. */
+static void log_line(enum mz_log_level level, const char *msg,
+                     const char *detail)
 {
-    json_t *line = json_pack("{s:s,s:s,s:s}", "level", level, "msg", msg,
-                             "detail", detail ? detail : "");
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-    if (text)
-        fprintf(stderr, "%s\n", text);
-    free(text);
-    json_decref(line);
+    struct mz_log_line line;
+
+    mz_log_begin(&line, level, msg);
+    mz_log_str(&line, "detail", detail ? detail : "");
+    mz_log_end(&line);
 }
 
 /* Makes the data directory when the embedded PostgreSQL needs it. */
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
     const char *database = server.config.database_url;
     if (!database) {
         if (!ensure_dir(server.config.data_dir)) {
-            log_line("error", "cannot create the data directory",
+            log_line(MZ_LOG_ERROR, "cannot create the data directory",
                      server.config.data_dir);
             return 1;
         }
@@ -93,11 +94,13 @@ int main(int argc, char **argv)
             server.config.data_dir, server.config.pg_bindir, conninfo,
             sizeof conninfo, err, sizeof err);
         if (!server.embedded_pg) {
-            log_line("error", "cannot start the embedded PostgreSQL", err);
+            log_line(MZ_LOG_ERROR, "cannot start the embedded PostgreSQL",
+                     err);
             return 1;
         }
         database = conninfo;
-        log_line("info", "embedded PostgreSQL running", server.config.data_dir);
+        log_line(MZ_LOG_INFO, "embedded PostgreSQL running",
+                 server.config.data_dir);
     }
 
     struct mz_service_config service_config = {
@@ -111,7 +114,7 @@ int main(int argc, char **argv)
     server.svc = mz_service_open(&service_config, err, sizeof err);
     server.metrics = mz_metrics_new();
     if (!server.svc || !server.metrics) {
-        log_line("error", "cannot load the service state", err);
+        log_line(MZ_LOG_ERROR, "cannot load the service state", err);
         shutdown_all();
         return 1;
     }
@@ -120,19 +123,20 @@ int main(int argc, char **argv)
                                 server.config.max_connections, server.svc,
                                 server.metrics, err, sizeof err);
     if (!server.http) {
-        log_line("error", "cannot start HTTP", err);
+        log_line(MZ_LOG_ERROR, "cannot start HTTP", err);
         shutdown_all();
         return 1;
     }
     char where[300];
     snprintf(where, sizeof where, "%s:%d", server.config.listen_host,
              server.config.listen_port);
-    log_line("info", "maisond listening", where);
+    log_line(MZ_LOG_INFO, "maisond listening", where);
 
     int signo = 0;
     sigwait(&stop_signals, &signo);
-    log_line("info", "stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_line(MZ_LOG_INFO, "stopping",
+             signo == SIGTERM ? "SIGTERM" : "SIGINT");
     shutdown_all();
-    log_line("info", "stopped", "state written to PostgreSQL");
+    log_line(MZ_LOG_INFO, "stopped", "state written to PostgreSQL");
     return 0;
 }

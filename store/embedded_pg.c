@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "model/log.h"
+
 #define MZ_EMBEDDED_PG_PORT "5432"
 #define MZ_EMBEDDED_PG_DBNAME "maison"
 /* Crash recovery of a large cluster can take a while; a healthy start
@@ -65,6 +67,17 @@ static int run(char *const argv[], const char *log_path)
         if (errno != EINTR)
             return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A line about one file or directory of the cluster. */
+static void log_file(enum mz_log_level level, const char *msg,
+                     const char *key, const char *path)
+{
+    struct mz_log_line line;
+
+    mz_log_begin(&line, level, msg);
+    mz_log_str(&line, key, path);
+    mz_log_end(&line);
 }
 
 static bool file_exists(const char *path)
@@ -231,6 +244,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
                      pg->pgdata);
             goto fail;
         }
+        log_file(MZ_LOG_INFO, "creating the embedded PostgreSQL cluster",
+                 "pgdata", pg->pgdata);
         if (run(argv, log_path) != 0) {
             snprintf(err, err_len, "initdb failed; see %s", log_path);
             goto fail;
@@ -259,7 +274,13 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
     if (pid > 0 && is_postgres(pid)) {
         char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-m", "fast", "-w",
                               "stop", NULL};
+        struct mz_log_line line;
 
+        mz_log_begin(&line, MZ_LOG_WARNING,
+                     "stopping the embedded PostgreSQL left running by an "
+                     "unclean exit, to restart it");
+        mz_log_int(&line, "pid", pid);
+        mz_log_end(&line);
         if (run(argv, log_path) != 0) {
             snprintf(err, err_len,
                      "a PostgreSQL server (pid %ld) already runs on %s and "
@@ -267,12 +288,17 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
             goto fail;
         }
     } else if (pid > 0) {
+        log_file(MZ_LOG_WARNING, "removing a stale PostgreSQL lock file",
+                 "path", path);
         unlink(path);
     }
     snprintf(path, sizeof path, "%s/.s.PGSQL." MZ_EMBEDDED_PG_PORT ".lock", dir);
     pid = lock_file_pid(path);
-    if (pid > 0 && !is_postgres(pid))
+    if (pid > 0 && !is_postgres(pid)) {
+        log_file(MZ_LOG_WARNING, "removing a stale PostgreSQL lock file",
+                 "path", path);
         unlink(path);
+    }
 
     snprintf(timeout, sizeof timeout, "%d", MZ_EMBEDDED_PG_START_TIMEOUT_S);
     {
@@ -361,7 +387,9 @@ void mz_embedded_pg_stop(struct mz_embedded_pg *pg)
 
         snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", pg->bindir);
         snprintf(log_path, sizeof log_path, "%s/../postgres.log", pg->pgdata);
-        run(argv, log_path);
+        if (run(argv, log_path) != 0)
+            log_file(MZ_LOG_ERROR, "the embedded PostgreSQL did not stop",
+                     "log", log_path);
     }
     free(pg);
 }

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "model/hash.h"
+#include "model/log.h"
 #include "store/pg.h"
 
 /* Reconnect backoff: first retry soon (a restart takes about a second),
@@ -413,7 +414,7 @@ static void *writer_main(void *arg)
             up = connect_writer(w, err, sizeof err) == MZ_OK;
             pthread_mutex_lock(&w->lock);
             if (up) {
-                fprintf(stderr, "maison: event writer: reconnected\n");
+                mz_log_msg(MZ_LOG_INFO, "event writer reconnected");
                 w->db_down = false;
                 backoff_ms = MZ_WRITER_BACKOFF_MIN_MS;
                 continue;
@@ -461,9 +462,10 @@ static void *writer_main(void *arg)
             /* Nothing of the batch was written (run_batch failed it). Fail
              * everything queued behind it now, rather than let each wait
              * its turn for a connection that is not coming back soon. */
-            fprintf(stderr, "maison: event writer: PostgreSQL unavailable"
-                            "%s%s; retrying in the background\n",
-                    w->pg.message[0] ? ": " : "", w->pg.message);
+            mz_log_reason(MZ_LOG_WARNING,
+                          "event writer: PostgreSQL unavailable; retrying in "
+                          "the background",
+                          w->pg.message[0] ? w->pg.message : NULL);
             mz_pg_conn_reset(&w->pg);
             w->db_down = true;
             finish(w->head, MZ_ERR_DB_UNAVAILABLE);

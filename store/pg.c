@@ -10,14 +10,165 @@
 #include "store/pg.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "model/log.h"
+
 /* A serialization failure means another transaction won a race; running
  * again almost always succeeds, but a livelock must not hang a request. */
 #define MZ_PG_TX_MAX_ATTEMPTS 8
+
+/* ---- passwords out of error messages ----------------------------------
+ * libpq's message for a conninfo it cannot parse may quote it whole
+ * ('... in URI: "postgresql://maison:secret@[::1"') or quote the token
+ * that failed (a password with a bad %-escape), and these messages reach
+ * the log. So every spelling of the password found in the conninfo is
+ * replaced in the message before anyone sees it. */
+
+#define MZ_PG_MAX_SECRETS 4
+#define MZ_PG_SECRET_MASK "***"
+
+struct secrets {
+    const char *text[MZ_PG_MAX_SECRETS];   /* borrowed, not NUL-ended */
+    size_t len[MZ_PG_MAX_SECRETS];
+    int n;
+};
+
+static void add_secret(struct secrets *s, const char *text, size_t len)
+{
+    if (len > 0 && s->n < MZ_PG_MAX_SECRETS) {
+        s->text[s->n] = text;
+        s->len[s->n] = len;
+        s->n++;
+    }
+}
+
+/* The password as written in a URI: "scheme://user:PASSWORD@..." (libpq
+ * looks for the '@' before the first '/') and "?password=PASSWORD&...". */
+static void uri_passwords(const char *rest, struct secrets *s)
+{
+    size_t auth = strcspn(rest, "@/");
+    const char *query = strchr(rest, '?');
+
+    if (rest[auth] == '@') {
+        const char *colon = memchr(rest, ':', auth);
+
+        if (colon != NULL)
+            add_secret(s, colon + 1, (size_t)(rest + auth - colon - 1));
+    }
+    while (query != NULL) {
+        size_t n;
+
+        query++;
+        n = strcspn(query, "&");
+        if (n > 9 && strncmp(query, "password=", 9) == 0)
+            add_secret(s, query + 9, n - 9);
+        query = query[n] ? query + n : NULL;
+    }
+}
+
+/* The password as written in "key=value key='value'" form, read the way
+ * libpq tokenises it; stops at the first malformed token. */
+static void keyword_passwords(const char *p, struct secrets *s)
+{
+    while (*p) {
+        const char *key, *value;
+        size_t key_len;
+
+        while (isspace((unsigned char)*p))
+            p++;
+        key = p;
+        while (*p && *p != '=' && !isspace((unsigned char)*p))
+            p++;
+        key_len = (size_t)(p - key);
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p != '=')
+            return;
+        p++;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\'') {
+            value = ++p;
+            while (*p && *p != '\'') {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+        } else {
+            value = p;
+            while (*p && !isspace((unsigned char)*p)) {
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+        }
+        if (key_len == 8 && strncmp(key, "password", 8) == 0)
+            add_secret(s, value, (size_t)(p - value));
+        if (*p == '\'')
+            p++;
+    }
+}
+
+/* Replaces every occurrence of secret in text (a buffer of size bytes,
+ * NUL-terminated) with the mask, cutting the result to fit. */
+static void mask_secret(char *text, size_t size, const char *secret,
+                        size_t secret_len)
+{
+    char *out = size > 0 ? malloc(size) : NULL;
+    size_t used = 0;
+    const char *p = text;
+
+    if (size == 0)
+        return;
+    if (out == NULL) {
+        /* Cannot rewrite it: better no message than a password. */
+        snprintf(text, size, "(connection error withheld: out of memory)");
+        return;
+    }
+    while (*p && used + 1 < size) {
+        if (strncmp(p, secret, secret_len) == 0) {
+            size_t n = sizeof MZ_PG_SECRET_MASK - 1;
+
+            if (used + n + 1 > size)
+                break;
+            memcpy(out + used, MZ_PG_SECRET_MASK, n);
+            used += n;
+            p += secret_len;
+        } else {
+            out[used++] = *p++;
+        }
+    }
+    out[used] = '\0';
+    memcpy(text, out, used + 1);
+    free(out);
+}
+
+/* Masks in text every spelling of the password conninfo holds: as
+ * written (a URI's %-escapes included) and as libpq decodes it. */
+static void scrub_passwords(char *text, size_t size, const char *conninfo)
+{
+    struct secrets s = {.n = 0};
+    PQconninfoOption *options = NULL;
+
+    if (strncmp(conninfo, "postgresql://", 13) == 0)
+        uri_passwords(conninfo + 13, &s);
+    else if (strncmp(conninfo, "postgres://", 11) == 0)
+        uri_passwords(conninfo + 11, &s);
+    else
+        keyword_passwords(conninfo, &s);
+    options = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = options; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            add_secret(&s, o->val, strlen(o->val));
+    for (int i = 0; i < s.n; i++)
+        mask_secret(text, size, s.text[i], s.len[i]);
+    PQconninfoFree(options);
+}
 
 enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
                              char *err, size_t err_len)
@@ -47,6 +198,7 @@ enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
             len--;
         snprintf(err, err_len, "cannot connect to PostgreSQL: %.*s", (int)len,
                  msg);
+        scrub_passwords(err, err_len, conninfo);
         mz_pg_conn_reset(c);
         return MZ_ERR_DB_UNAVAILABLE;
     }
@@ -96,8 +248,14 @@ enum mz_status mz_pg_failure(struct mz_pg_conn *c, const PGresult *res)
      * mz_pg_transaction; not worth a line in the log each time. */
     if (strcmp(c->sqlstate, "40001") == 0 || strcmp(c->sqlstate, "40P01") == 0)
         return MZ_ERR_DB;
-    fprintf(stderr, "maison: store: PostgreSQL error %s: %s\n", c->sqlstate,
-            c->message);
+    {
+        struct mz_log_line line;
+
+        mz_log_begin(&line, MZ_LOG_ERROR, "PostgreSQL error");
+        mz_log_str(&line, "sqlstate", c->sqlstate);
+        mz_log_str(&line, "reason", c->message);
+        mz_log_end(&line);
+    }
     return MZ_ERR_DB;
 }
 

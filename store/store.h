@@ -8,25 +8,30 @@
  * and returns MZ_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached (the
  * caller may retry later; nothing was written). Statements are prepared by
  * name on each connection. The event log has its own writer thread (see
- * event_writer.h). knows nothing of HTTP.
+ * event_writer.h). store/ knows nothing of HTTP.
  *
  * Ownership: strings and buffers passed in are borrowed; blobs handed to
  * callbacks are borrowed for the duration of the callback.
  *
- * Interface routines:
+ * Interface routines, by the file that implements them:
+ *  store.c
  *    mz_store_open / _close      - pool + migrations
+ *    mz_store_conninfo           - what it was opened with
  *    mz_store_ping               - is the database reachable
+ *  catalog_store.c
  *    mz_store_upsert_items / _delete_item / _load_items - catalog
+ *  rules_store.c
  *    mz_store_put_rules / _load_rules - brand rule sets, versioned
+ *  client_store.c
  *    mz_store_put_client_attributes / _load_client_attributes
  *    mz_store_delete_client      - erase every trace of a client
+ *    mz_store_load_client / _client_record_clear
+ *                                - one client's state and attributes
+ *  checkpoint_store.c
  *    mz_store_write_checkpoint / _read_checkpoint - learned state
  *    mz_store_discard_checkpoint - forget it (the log rebuilds it)
- *    mz_store_load_client        - one client's state and attributes
+ *  event_scan.c
  *    mz_store_scan_events        - the log after a sequence number
- *    mz_store_last_seq           - the end of the log
- *    mz_store_record_impressions / _load_impressions / _prune_impressions
- *                                - what was shown, for frequency caps
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_H
@@ -43,7 +48,8 @@ struct mz_store;
 
 /* Connects (conninfo is a libpq connection string), applies pending
  * migrations from store/sql (compiled in) and returns the pool, or NULL
- * with the reason in err. pool_size connections are opened lazily. */
+ * with the reason in err (which never holds the conninfo's password).
+ * pool_size connections are opened lazily. */
 struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
                                size_t err_len);
 void mz_store_close(struct mz_store *store);
@@ -54,7 +60,7 @@ const char *mz_store_conninfo(const struct mz_store *store);
  * MZ_ERR_DB_UNAVAILABLE. */
 enum mz_status mz_store_ping(struct mz_store *store);
 
-/* ---- catalog -------------------------------------------------------- */
+/* ---- catalog (catalog_store.c) ------------------------------------- */
 
 /* Upserts n items in one transaction: ids[i] with its API JSON text
  * docs[i]. All or nothing. */
@@ -73,7 +79,7 @@ typedef bool (*mz_store_item_fn)(void *ctx, const char *id, const char *doc,
 enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
                                    void *ctx);
 
-/* ---- brand rules ---------------------------------------------------- */
+/* ---- brand rules (rules_store.c) ----------------------------------- */
 
 /* Stores doc (JSON text) as the next version of brand's rules; sets
  * *version (1, 2, ...). */
@@ -86,7 +92,7 @@ typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand,
 enum mz_status mz_store_load_rules(struct mz_store *store, mz_store_rules_fn fn,
                                    void *ctx);
 
-/* ---- client attributes (tier, region, consent) ---------------------- */
+/* ---- client attributes, erasure, read-back (client_store.c) -------- */
 
 enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                                               const char *client_id,
@@ -97,12 +103,12 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
                                                mz_store_attributes_fn fn,
                                                void *ctx);
 
-/* Deletes the client's events, persisted state, attributes and
- * impressions in one transaction. MZ_OK even when nothing existed. */
+/* Deletes the client's events, persisted state (its impressions
+ * included) and attributes in one transaction. MZ_OK even when nothing existed. */
 enum mz_status mz_store_delete_client(struct mz_store *store,
                                       const char *client_id);
 
-/* ---- checkpoints of learned state ----------------------------------- */
+/* ---- checkpoints of learned state (checkpoint_store.c) ------------- */
 
 struct mz_client_blob {
     const char *client_id;
@@ -148,7 +154,7 @@ enum mz_status mz_store_load_client(struct mz_store *store,
                                     const char *client_id,
                                     struct mz_store_client_record *out);
 void mz_store_client_record_clear(struct mz_store_client_record *record);
-/* ---- the event log -------------------------------------------------- */
+/* ---- the event log (event_scan.c; writing: event_writer.h) --------- */
 
 /* One event as stored; strings borrowed. */
 struct mz_event_record {
@@ -171,29 +177,5 @@ struct mz_event_record {
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
-
-/* Highest seq in the log (0 when empty). */
-enum mz_status mz_store_last_seq(struct mz_store *store, int64_t *seq);
-
-/* ---- impressions (frequency caps) ----------------------------------- */
-
-/* Records that item_ids[0..n-1] (borrowed) were shown to client_id at
- * time at (seconds since the epoch), in one statement. MZ_OK for n == 0. */
-enum mz_status mz_store_record_impressions(struct mz_store *store,
-                                           const char *client_id,
-                                           const char *const *item_ids,
-                                           size_t n, int64_t at);
-/* Calls fn for every impression at or after since (seconds since the
- * epoch), oldest first, streaming; strings borrowed for the call. fn
- * returns false to stop with MZ_ERR_INVALID. Used at start to rebuild the
- * in-memory frequency counters of the last cap window. */
-typedef bool (*mz_store_impression_fn)(void *ctx, const char *client_id,
-                                       const char *item_id, int64_t shown_at);
-enum mz_status mz_store_load_impressions(struct mz_store *store, int64_t since,
-                                         mz_store_impression_fn fn, void *ctx);
-/* Deletes impressions older than before (seconds since the epoch): no cap
- * window looks that far back. */
-enum mz_status mz_store_prune_impressions(struct mz_store *store,
-                                          int64_t before);
 
 #endif

@@ -10,7 +10,8 @@
  * events are learned in log order by one thread.
  *
  * Lock order, outermost first: checkpoint_mutex, then catalog_write_mutex
- * or rules_write_mutex, then lock, then a client's impressions_lock.
+ * or rules_write_mutex, then the client cache's hold mutex, then lock,
+ * then a client's impressions_lock.
  *
  * Files:
  *    service.c       life cycle, readiness, figures

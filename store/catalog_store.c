@@ -1,0 +1,146 @@
+/*-------------------------------------------------------------------------
+ * catalog_store.c
+ *    The catalog in PostgreSQL: upserts in chunks of binary arrays, the
+ *    soft delete, and the load in the order that gives every item the
+ *    same catalog index at every start.
+ *
+ * Interface routines (store.h): mz_store_upsert_items,
+ * mz_store_delete_item, mz_store_load_items.
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "store/pg.h"
+#include "store/store.h"
+#include "store/store_internal.h"
+
+/* Within one call the last document of an id wins; new items take their
+ * place in the catalog order in the order given. */
+static const struct mz_pg_stmt items_upsert_stmt = {
+    MZ_STMT_ITEMS_UPSERT, "mz_items_upsert",
+    "INSERT INTO items (item_id, doc) "
+    "SELECT id, doc::jsonb FROM ("
+    "  SELECT DISTINCT ON (id) id, doc, n"
+    "  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, doc, n)"
+    "  ORDER BY id, n DESC) AS last ORDER BY n "
+    "ON CONFLICT (item_id) DO UPDATE "
+    "SET doc = EXCLUDED.doc, deleted = false, updated_at = now()", 2};
+/* A flag, not a DELETE: the row keeps its place in the catalog order (see
+ * store/sql/0002-item-soft-delete.sql). */
+static const struct mz_pg_stmt item_delete_stmt = {
+    MZ_STMT_ITEM_DELETE, "mz_item_delete",
+    "UPDATE items SET deleted = true, updated_at = now() "
+    "WHERE item_id = $1 AND NOT deleted", 1};
+static const struct mz_pg_stmt items_load_stmt = {
+    MZ_STMT_ITEMS_LOAD, "mz_items_load",
+    "SELECT item_id, doc::text, deleted FROM items ORDER BY ord", 0};
+
+struct items_ctx {
+    const char *const *ids;
+    const char *const *docs;
+    size_t n;
+};
+
+static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
+{
+    struct items_ctx *x = ctx;
+    enum mz_status st = MZ_OK;
+
+    for (size_t from = 0; from < x->n && st == MZ_OK;
+         from += MZ_STORE_CHUNK_ROWS) {
+        size_t to = from + MZ_STORE_CHUNK_ROWS < x->n ? from + MZ_STORE_CHUNK_ROWS
+                                                      : x->n;
+        struct mz_pg_array ids, docs;
+        const char *values[2];
+        int lengths[2];
+        const int formats[2] = {1, 1};
+
+        mz_pg_array_init(&ids, MZ_PG_OID_TEXT);
+        mz_pg_array_init(&docs, MZ_PG_OID_TEXT);
+        for (size_t i = from; i < to; i++) {
+            mz_pg_array_add_text(&ids, x->ids[i]);
+            mz_pg_array_add_text(&docs, x->docs[i]);
+        }
+        if (!mz_pg_array_finish(&ids) || !mz_pg_array_finish(&docs)) {
+            st = MZ_ERR_NOMEM;
+        } else {
+            values[0] = ids.buf;
+            lengths[0] = (int)ids.len;
+            values[1] = docs.buf;
+            lengths[1] = (int)docs.len;
+            st = mz_pg_exec(c, &items_upsert_stmt, values, lengths, formats,
+                            0, NULL);
+        }
+        mz_pg_array_release(&docs);
+        mz_pg_array_release(&ids);
+    }
+    return st;
+}
+
+static enum mz_status items_upsert_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_pg_transaction(c, "READ COMMITTED", items_upsert_body, ctx);
+}
+
+enum mz_status mz_store_upsert_items(struct mz_store *store,
+                                     const char *const *ids,
+                                     const char *const *docs, size_t n)
+{
+    struct items_ctx x = {ids, docs, n};
+
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == NULL || docs[i] == NULL)
+            return MZ_ERR_INVALID;
+    if (n == 0)
+        return MZ_OK;
+    return mz_store_with_conn(store, items_upsert_op, &x);
+}
+
+static enum mz_status item_delete_op(struct mz_pg_conn *c, void *ctx)
+{
+    const char *values[1] = {ctx};
+    PGresult *res;
+    enum mz_status st;
+
+    st = mz_pg_exec(c, &item_delete_stmt, values, NULL, NULL, 0, &res);
+    if (st != MZ_OK)
+        return st;
+    if (strcmp(PQcmdTuples(res), "0") == 0)
+        st = MZ_ERR_NOT_FOUND;
+    PQclear(res);
+    return st;
+}
+
+enum mz_status mz_store_delete_item(struct mz_store *store, const char *id)
+{
+    return mz_store_with_conn(store, item_delete_op, (void *)id);
+}
+
+struct items_load_ctx {
+    mz_store_item_fn fn;
+    void *ctx;
+};
+
+static bool item_row(void *ctx, const PGresult *res)
+{
+    struct items_load_ctx *x = ctx;
+
+    return x->fn(x->ctx, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+                 strcmp(PQgetvalue(res, 0, 2), "t") == 0);
+}
+
+static enum mz_status items_load_op(struct mz_pg_conn *c, void *ctx)
+{
+    enum mz_status st = mz_pg_stream(c, &items_load_stmt, NULL, NULL,
+                                     NULL, 0, item_row, ctx);
+
+    return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
+}
+
+enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
+                                   void *ctx)
+{
+    struct items_load_ctx x = {fn, ctx};
+
+    return mz_store_with_conn(store, items_load_op, &x);
+}

@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ * store_internal.h
+ *    What the files behind store.h share (not used outside store/): the
+ *    pool's one entry point, and the ids of every statement run on a
+ *    pooled connection.
+ *
+ * Each file of the store keeps its statements next to the code that runs
+ * them (a static const struct mz_pg_stmt each); their ids, which index
+ * the per-connection "prepared" bit set (store/pg.h), are all listed
+ * here so that two files can never pick the same one. The event writer
+ * runs on a connection of its own and numbers its statements itself.
+ *
+ * Interface routines:
+ *    mz_store_with_conn - run an operation on a pooled connection
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_STORE_INTERNAL_H
+#define MZ_STORE_INTERNAL_H
+
+#include "model/status.h"
+#include "store/pg.h"
+#include "store/store.h"
+
+/* Rows per statement when a call carries many (catalog upserts,
+ * checkpoints): large enough to amortise the round trip, small enough to
+ * stay far below PostgreSQL's 1 GB limit on one parameter. */
+#define MZ_STORE_CHUNK_ROWS 2000
+
+enum mz_store_stmt_id {
+    MZ_STMT_PING,                /* store.c */
+    MZ_STMT_ITEMS_UPSERT,        /* catalog_store.c */
+    MZ_STMT_ITEM_DELETE,
+    MZ_STMT_ITEMS_LOAD,
+    MZ_STMT_RULES_LOCK,          /* rules_store.c */
+    MZ_STMT_RULES_PUT,
+    MZ_STMT_RULES_LOAD,
+    MZ_STMT_ATTRIBUTES_PUT,      /* client_store.c */
+    MZ_STMT_ATTRIBUTES_LOAD,
+    MZ_STMT_CLIENT_DELETE,
+    MZ_STMT_CLIENT_LOAD,
+    MZ_STMT_STATES_UPSERT,       /* checkpoint_store.c */
+    MZ_STMT_STATES_DELETE,
+    MZ_STMT_CHECKPOINT_PUT,
+    MZ_STMT_CHECKPOINT_GET,
+    MZ_STMT_CHECKPOINT_DISCARD,
+    MZ_STMT_STATES_LOAD,
+    MZ_STMT_EVENTS_SCAN,         /* event_scan.c */
+    MZ_STMT_COUNT
+};
+_Static_assert(MZ_STMT_COUNT <= 64, "statement ids index a 64-bit set");
+
+/* One store call's work on a connection: runs statements on c and
+ * returns their status. */
+typedef enum mz_status (*mz_store_op)(struct mz_pg_conn *c, void *ctx);
+
+/* Runs op(c, ctx) on a connection of the pool, connecting it first if
+ * needed, and returns what op returns. When a connection that was idle in
+ * the pool turns out to be dead (the server restarted meanwhile), op runs
+ * once more on a fresh connection, unless it had already handed rows out
+ * (mz_pg_stream). MZ_ERR_DB_UNAVAILABLE when PostgreSQL cannot be
+ * reached. Blocks while every connection is busy. */
+enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
+                                  void *ctx);
+
+#endif
