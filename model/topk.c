@@ -28,48 +28,51 @@ static bool ranks_before(float score_a, int32_t item_a, float score_b,
 }
 
 /* Restores the heap property below slot: the root is the entry that ranks
- * last, every parent ranks after its children. */
+ * last, every parent ranks after its children. The entry at slot sinks
+ * through a hole (children move up, it is written once), which halves
+ * the stores of swapping. */
 static void sift_down(int32_t *items, float *scores, size_t len, size_t slot)
 {
-    for (;;) {
-        size_t worst = slot;
-        size_t left = 2 * slot + 1;
-        size_t right = left + 1;
+    int32_t item = items[slot];
+    float score = scores[slot];
 
-        if (left < len && ranks_before(scores[worst], items[worst],
-                                       scores[left], items[left]))
-            worst = left;
-        if (right < len && ranks_before(scores[worst], items[worst],
-                                        scores[right], items[right]))
-            worst = right;
-        if (worst == slot)
-            return;
-        int32_t item = items[slot];
-        float score = scores[slot];
-        items[slot] = items[worst];
-        scores[slot] = scores[worst];
-        items[worst] = item;
-        scores[worst] = score;
-        slot = worst;
+    for (;;) {
+        size_t child = 2 * slot + 1;
+
+        if (child >= len)
+            break;
+        /* The child that ranks last. */
+        if (child + 1 < len && ranks_before(scores[child], items[child],
+                                            scores[child + 1],
+                                            items[child + 1]))
+            child++;
+        if (!ranks_before(score, item, scores[child], items[child]))
+            break;
+        items[slot] = items[child];
+        scores[slot] = scores[child];
+        slot = child;
     }
+    items[slot] = item;
+    scores[slot] = score;
 }
 
+/* Moves the entry at slot up past every parent that ranks before it. */
 static void sift_up(int32_t *items, float *scores, size_t slot)
 {
+    int32_t item = items[slot];
+    float score = scores[slot];
+
     while (slot > 0) {
         size_t parent = (slot - 1) / 2;
 
-        if (!ranks_before(scores[parent], items[parent], scores[slot],
-                          items[slot]))
-            return;
-        int32_t item = items[slot];
-        float score = scores[slot];
+        if (!ranks_before(scores[parent], items[parent], score, item))
+            break;
         items[slot] = items[parent];
         scores[slot] = scores[parent];
-        items[parent] = item;
-        scores[parent] = score;
         slot = parent;
     }
+    items[slot] = item;
+    scores[slot] = score;
 }
 
 void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items,
