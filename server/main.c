@@ -69,7 +69,8 @@ int main(int argc, char **argv)
         mz_config_usage(stdout);
         return 0;
     }
-    /* Small BLAS calls are 2-10x slower with more threads (DESIGN.md 8). */
+    /* Small BLAS calls are 2-10x slower with more threads (measured on
+     * 2 cores with Debian's OpenBLAS 0.3.21). */
     openblas_set_num_threads(1);
     /* Requests allocate and free catalog-sized scratch; without these the
      * heap is trimmed and refaulted page by page on every request. */
