@@ -70,7 +70,9 @@ struct mz_pg_conn {
 
 /* Opens a connection for conninfo with a connect timeout (unless conninfo
  * sets its own). Returns MZ_OK, or MZ_ERR_DB_UNAVAILABLE with libpq's
- * message in err. Any previous connection of c is closed first. */
+ * message in err, where every spelling of conninfo's password is masked
+ * as "***" (libpq may quote a conninfo it cannot parse). Any previous
+ * connection of c is closed first. */
 enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
                              char *err, size_t err_len);
 /* Closes the connection (if any) and forgets what was prepared on it. */
