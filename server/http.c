@@ -270,7 +270,10 @@ void mz_http_stop(struct mz_http *http)
 {
     if (!http)
         return;
-    MHD_quiesce_daemon(http->daemon);
+    /* No MHD_quiesce_daemon first: in libmicrohttpd 0.9.75 it races with
+     * an epoll worker removing the same listen socket from its epoll set,
+     * and the loser aborts the process ("Failed to remove listen FD from
+     * epoll set"). Stopping closes the listen socket as well. */
     MHD_stop_daemon(http->daemon);
     free(http);
 }
