@@ -34,14 +34,17 @@ static struct {
     struct mz_http *http;
 } server;
 
-/* A life-cycle line: what happens, and the one thing it concerns. */
+/* A life-cycle line: what happens, and the one thing it concerns. An
+ * error names its cause "reason", as every layer's error lines do; other
+ * lines call it "detail". */
 static void log_line(enum mz_log_level level, const char *msg,
                      const char *detail)
 {
     struct mz_log_line line;
 
     mz_log_begin(&line, level, msg);
-    mz_log_str(&line, "detail", detail ? detail : "");
+    mz_log_str(&line, level == MZ_LOG_ERROR ? "reason" : "detail",
+               detail ? detail : "");
     mz_log_end(&line);
 }
 
