@@ -180,7 +180,7 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++) {
         int32_t neg = model->neg_ring[next_random(model) %
                                       (uint64_t)model->neg_len];
-        if (neg != item && !model->retired[neg])
+        if (neg != item)
             logistic_step(model, q, neg, 0.0f, grad_q);
     }
     /* q is made of item rows (K): the levels' items, each with its

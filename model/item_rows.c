@@ -5,7 +5,7 @@
  *    and replacing its tokens.
  *
  * Interface routines (see model.h): mz_model_add_item,
- * mz_model_set_item_tokens, mz_model_retire_item.
+ * mz_model_set_item_tokens.
  *
  * A cold row is the mean of pseudo-random vectors, one per token, each
  * drawn from splitmix64 seeded with the token's FNV-1a 64 xor cfg.seed,
@@ -64,7 +64,6 @@ static bool reserve_item(struct mz_model *model)
         !grow_array((void **)&model->ada_O, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->ada_bias, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->touched, old, cap, sizeof(int32_t)) ||
-        !grow_array((void **)&model->retired, old, cap, sizeof(uint8_t)) ||
         !grow_array((void **)&model->pop_all, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->pop_all_log, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->pop_recent, old, cap, sizeof(float)) ||
@@ -147,7 +146,6 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
         o_row[k] = k_row[k];
     }
     model->bias[item] = 0.0f;
-    model->retired[item] = 0;
     model->pop_all[item] = 0.0f;
     model->pop_all_log[item] = 0.0f;
     model->pop_recent[item] = 0.0f;
@@ -156,10 +154,4 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
     model->ada_bias[item] = 0.0f;
     model->n_items++;
     return item;
-}
-
-void mz_model_retire_item(struct mz_model *model, int32_t item)
-{
-    if (item >= 0 && item < model->n_items)
-        model->retired[item] = 1;
 }

@@ -65,7 +65,6 @@ void mz_model_free(struct mz_model *model)
     free(model->pop_recent);
     free(model->pop_all_log);
     free(model->pop_all);
-    free(model->retired);
     free(model->bias);
     free(model->O);
     free(model->K);
@@ -89,7 +88,7 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
     if (ev->seq != 0)
         client->last_seq = ev->seq;
     int32_t item = ev->item;
-    if (item < 0 || item >= model->n_items || model->retired[item])
+    if (item < 0 || item >= model->n_items)
         return;
     float weight = mz_model_event_weight(model, ev->type);
     if (weight == 0.0f)

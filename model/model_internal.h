@@ -29,7 +29,6 @@ struct mz_model {
     float *K;               /* owned, cap x dim: input (context) rows */
     float *O;               /* owned, cap x dim: output (scored) rows */
     float *bias;            /* owned, cap: learned logit bias */
-    uint8_t *retired;       /* owned, cap */
     float *pop_all;         /* owned, cap: weighted event count */
     float *pop_all_log;     /* owned, cap: log1p(pop_all), kept in step */
     float pop_all_log_max;
