@@ -1065,6 +1065,47 @@ START_TEST(test_restart_after_a_crash_replays_the_log_to_the_same_state)
 }
 END_TEST
 
+/* The same, and then an item that events after the checkpoint named is
+ * deleted before the crash. The server that did not stop learned those
+ * events with the item (it was live then); the replay must learn them the
+ * same way (README: a restart "even after kill -9" gives "the state of a
+ * server that never stopped").
+ *
+ * FAILS today: a real bug in api/service/learning.c, left for its owner.
+ * mz_service_learn_event maps an event to item -1 when the item is
+ * retired *now*, so the replay learns every logged event of an item
+ * deleted later as an item-less event, while live learning had learned
+ * it with the item: events_learned drops by the number of such events
+ * and the levels, the global level and so every client's scores differ
+ * (reported with the commit that added this case). */
+static void life_with_a_deletion_after_the_checkpoint(struct mz_service *svc,
+                                                      struct snapshot *before)
+{
+    upsert_catalog(svc);
+    populate(svc, N_CLIENTS, "c1", 0);
+    ck_assert_int_eq(mz_service_checkpoint(svc), MZ_OK);
+    populate(svc, N_CLIENTS, "c2", 2000);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-04"), MZ_OK);
+    take_snapshot(svc, N_SNAPSHOT, before);
+}
+
+START_TEST(test_replay_learns_events_of_an_item_deleted_after_them_like_live)
+{
+    struct mz_service_config cfg = small_config(fresh_db("crash_delete", 0));
+    struct snapshot *before = shared_snapshot();
+    static struct snapshot after;
+
+    crash_after(&cfg, life_with_a_deletion_after_the_checkpoint, before);
+    struct mz_service *svc = open_service(&cfg);
+    ck_assert_int_gt(stats_of(svc).applied_seq, stats_of(svc).checkpoint_seq);
+    take_snapshot(svc, N_SNAPSHOT, &after);
+    assert_same_snapshot(before, &after, N_SNAPSHOT, false,
+                         "after a crash and a replay past a deletion");
+    mz_service_close(svc);
+    munmap(before, sizeof *before);
+}
+END_TEST
+
 /* Waits (at most timeout_s) until the checkpointer has evicted down to
  * the limit; returns the last figures. */
 static struct mz_service_stats wait_for_eviction(struct mz_service *svc,
@@ -1171,6 +1212,7 @@ static Suite *service_suite(void)
     tcase_add_test(tc, test_deleted_item_is_never_recommended_nor_learned_from);
     tcase_add_test(tc, test_restart_gives_back_the_same_profiles_and_recommendations);
     tcase_add_test(tc, test_restart_after_a_crash_replays_the_log_to_the_same_state);
+    tcase_add_test(tc, test_replay_learns_events_of_an_item_deleted_after_them_like_live);
     tcase_add_test(tc, test_memory_limited_service_evicts_and_reads_clients_back_the_same);
     tcase_add_test(tc, test_memory_limited_service_learns_like_an_unlimited_one);
     suite_add_tcase(s, tc);
