@@ -134,7 +134,9 @@ enum mz_status mz_service_checkpoint(struct mz_service *svc)
         status = mz_store_write_checkpoint(svc->store, pc.seq, pc.blobs,
                                            pc.count, pc.global, pc.global_len);
         if (status == MZ_OK) {
+            pthread_rwlock_wrlock(&svc->lock); /* stats read it */
             svc->checkpoint_seq = pc.seq;
+            pthread_rwlock_unlock(&svc->lock);
             atomic_fetch_add_explicit(&svc->counters.checkpoints, 1,
                                       memory_order_relaxed);
         } else {

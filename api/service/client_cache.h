@@ -27,7 +27,7 @@
  * Interface routines:
  *    mz_client_cache_new / _free
  *    mz_client_cache_max_clients - the limit as a client count
- *    mz_client_cache_get / _get_or_add / _remove / _next / _count
+ *    mz_client_cache_get / _get_or_add / _next / _count
  *    mz_client_cache_fetch       - make sure a client is in memory
  *    mz_client_cache_read_back   - the same for a caller holding the lock
  *    mz_client_cache_hold / _release - keep clients in memory meanwhile

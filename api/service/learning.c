@@ -55,13 +55,12 @@ void mz_service_learn_event(struct mz_service *svc,
     entry->events_logged++;
     entry->dirty = true;
 
-    int32_t item = -1;
-    if (ev->item_id) {
-        item = mz_catalog_find(svc->catalog, ev->item_id);
-        const struct mz_item *record = mz_catalog_item(svc->catalog, item);
-        if (record && record->retired)
-            item = -1;
-    }
+    /* An item deleted since is still learned from: the event was
+     * accepted while it was live (submit refuses retired items), and the
+     * replay after a restart, which loads today's deletions, must learn
+     * what the live server learned. A retired item is never selected, so
+     * what its row learns shows nowhere until it is re-inserted. */
+    int32_t item = ev->item_id ? mz_catalog_find(svc->catalog, ev->item_id) : -1;
     struct mz_event_obs obs = {
         .item = item,
         .type = ev->type,
