@@ -63,6 +63,10 @@ bool mz_client_record_load(const struct mz_model *model,
         snprintf(err, err_len, "truncated record");
         return false;
     }
+    if (mz_rbuf_left(&r) != 0) {
+        snprintf(err, err_len, "trailing bytes after the record");
+        return false;
+    }
     char why[256] = "";
     struct mz_client *memory =
         mz_client_load(model, memory_bytes, memory_len, why, sizeof why);
