@@ -283,6 +283,28 @@ START_TEST(test_truncated_record_is_refused)
 }
 END_TEST
 
+START_TEST(test_trailing_bytes_after_the_facts_are_refused)
+{
+    struct fixture fx = default_fixture();
+    struct learned_client c = learned_client(&fx);
+    size_t len = 0;
+    uint8_t *bytes = save(&fx, &c, true, 61, &len);
+    uint8_t *longer = malloc(len + 1);
+
+    ck_assert_ptr_nonnull(longer);
+    /* One byte more before the checksum, resealed: only the length of
+     * what was read can tell. */
+    memcpy(longer, bytes, len - CHECKSUM_BYTES);
+    longer[len - CHECKSUM_BYTES] = 0;
+    reseal(longer, len + 1);
+    assert_refused(&fx, longer, len + 1, "trailing byte");
+    free(longer);
+    free(bytes);
+    learned_client_free(&c);
+    fixture_free(&fx);
+}
+END_TEST
+
 START_TEST(test_wrong_magic_or_version_is_refused)
 {
     struct fixture fx = default_fixture();
@@ -434,6 +456,7 @@ static Suite *client_record_suite(void)
     tcase_add_test(tc, test_save_then_load_gives_back_levels_facts_consent_and_count);
     tcase_add_test(tc, test_empty_client_round_trips);
     tcase_add_test(tc, test_truncated_record_is_refused);
+    tcase_add_test(tc, test_trailing_bytes_after_the_facts_are_refused);
     tcase_add_test(tc, test_wrong_magic_or_version_is_refused);
     tcase_add_test(tc, test_any_flipped_byte_is_refused);
     tcase_add_test(tc, test_corrupt_facts_after_valid_levels_is_refused_without_leak);
