@@ -13,16 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t fnv1a64(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
+#include "model/hash.h"
 
 void mz_wbuf_init(struct mz_wbuf *w)
 {
@@ -122,7 +113,7 @@ void mz_wbuf_raw(struct mz_wbuf *w, const void *v, size_t n)
 void *mz_wbuf_finish(struct mz_wbuf *w, size_t *len)
 {
     if (!w->failed)
-        mz_wbuf_u64(w, fnv1a64(w->data, w->len));
+        mz_wbuf_u64(w, mz_hash_bytes(w->data, w->len));
     if (w->failed)
         return NULL;
     *len = w->len;
@@ -143,7 +134,7 @@ bool mz_rbuf_open(struct mz_rbuf *r, const void *bytes, size_t len)
     uint64_t stored = 0;
     for (int i = 0; i < 8; i++)
         stored |= (uint64_t)p[len - 8 + i] << (8 * i);
-    if (stored != fnv1a64(p, len - 8))
+    if (stored != mz_hash_bytes(p, len - 8))
         return false;
     r->len = len - 8;
     r->failed = false;

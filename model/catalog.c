@@ -19,116 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hash.h"
 #include "model/timefmt.h"
 
 #define ITEM_MAX_LIST 64          /* regions, reserved_tiers, tags */
 #define ITEM_MAX_ATTRIBUTES 64
 
 /* ---------------------------------------------------------------------
- * String -> int32 map, open addressing with linear probing. Keys are
- * owned copies; the table is at most half full so probes stay short.
- * ---------------------------------------------------------------------
- */
-struct strmap_slot {
-    char *key;                    /* owned; NULL: empty */
-    uint64_t hash;
-    int32_t value;
-};
-
-struct strmap {
-    struct strmap_slot *slots;    /* owned */
-    size_t cap;                   /* a power of two, or 0 */
-    size_t count;
-};
-
-static uint64_t hash_string(const char *s)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-static void strmap_clear(struct strmap *map)
-{
-    for (size_t i = 0; i < map->cap; i++)
-        free(map->slots[i].key);
-    free(map->slots);
-    map->slots = NULL;
-    map->cap = map->count = 0;
-}
-
-static struct strmap_slot *strmap_slot_for(const struct strmap *map,
-                                           const char *key, uint64_t hash)
-{
-    size_t mask = map->cap - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        struct strmap_slot *slot = &map->slots[i];
-        if (!slot->key || (slot->hash == hash && strcmp(slot->key, key) == 0))
-            return slot;
-    }
-}
-
-static int32_t strmap_get(const struct strmap *map, const char *key)
-{
-    if (map->cap == 0 || !key)
-        return -1;
-    struct strmap_slot *slot = strmap_slot_for(map, key, hash_string(key));
-    return slot->key ? slot->value : -1;
-}
-
-static bool strmap_grow(struct strmap *map)
-{
-    size_t new_cap = map->cap ? map->cap * 2 : 16;
-    struct strmap_slot *slots = calloc(new_cap, sizeof(*slots));
-    if (!slots)
-        return false;
-    struct strmap old = *map;
-    map->slots = slots;
-    map->cap = new_cap;
-    for (size_t i = 0; i < old.cap; i++) {
-        if (old.slots[i].key)
-            *strmap_slot_for(map, old.slots[i].key, old.slots[i].hash) =
-                old.slots[i];
-    }
-    free(old.slots);
-    return true;
-}
-
-/* Inserts key -> value (key must be absent). Returns the stored key
- * (owned by the map) or NULL on allocation failure. */
-static const char *strmap_put(struct strmap *map, const char *key,
-                              int32_t value)
-{
-    if ((map->count + 1) * 2 > map->cap && !strmap_grow(map))
-        return NULL;
-    char *copy = strdup(key);
-    if (!copy)
-        return NULL;
-    uint64_t hash = hash_string(key);
-    struct strmap_slot *slot = strmap_slot_for(map, key, hash);
-    slot->key = copy;
-    slot->hash = hash;
-    slot->value = value;
-    map->count++;
-    return copy;
-}
-
-/* ---------------------------------------------------------------------
  * Interned names: id -> name array plus the map back.
  * ---------------------------------------------------------------------
  */
 struct intern {
-    struct strmap ids;
-    const char **names;           /* borrowed from ids' keys */
+    struct mz_hash_table *ids;    /* owned: name -> id */
+    const char **names;           /* owned array of ids' keys (borrowed) */
     int32_t count, cap;
 };
 
 static void intern_clear(struct intern *in)
 {
-    strmap_clear(&in->ids);
+    mz_hash_table_free(in->ids);
+    in->ids = NULL;
     free(in->names);
     in->names = NULL;
     in->count = in->cap = 0;
@@ -137,7 +47,7 @@ static void intern_clear(struct intern *in)
 /* Returns the id of name, interning it if new; -1 on allocation failure. */
 static int32_t intern_id(struct intern *in, const char *name)
 {
-    int32_t id = strmap_get(&in->ids, name);
+    int32_t id = mz_hash_table_get_index(in->ids, name);
     if (id >= 0)
         return id;
     if (in->count == in->cap) {
@@ -148,7 +58,8 @@ static int32_t intern_id(struct intern *in, const char *name)
         in->names = names;
         in->cap = new_cap;
     }
-    const char *stored = strmap_put(&in->ids, name, in->count);
+    const char *stored = mz_hash_table_put(
+        in->ids, name, (union mz_hash_value){ .index = in->count });
     if (!stored)
         return -1;
     in->names[in->count] = stored;
@@ -612,7 +523,7 @@ struct mz_catalog {
     struct mz_item_summary *summaries; /* owned, parallel to slots */
     int32_t count, cap;
     int32_t live;                 /* slots not retired */
-    struct strmap ids;            /* item_id -> index */
+    struct mz_hash_table *ids;    /* owned: item_id -> index */
     struct intern brands, categories, regions, tiers;
     struct id_list *brand_items;  /* owned, one per brand id */
     int32_t brand_items_cap;
@@ -620,7 +531,20 @@ struct mz_catalog {
 
 struct mz_catalog *mz_catalog_new(void)
 {
-    return calloc(1, sizeof(struct mz_catalog));
+    struct mz_catalog *catalog = calloc(1, sizeof(struct mz_catalog));
+    if (!catalog)
+        return NULL;
+    catalog->ids = mz_hash_table_new();
+    catalog->brands.ids = mz_hash_table_new();
+    catalog->categories.ids = mz_hash_table_new();
+    catalog->regions.ids = mz_hash_table_new();
+    catalog->tiers.ids = mz_hash_table_new();
+    if (!catalog->ids || !catalog->brands.ids || !catalog->categories.ids ||
+        !catalog->regions.ids || !catalog->tiers.ids) {
+        mz_catalog_free(catalog);
+        return NULL;
+    }
+    return catalog;
 }
 
 static void slot_clear(struct catalog_slot *slot)
@@ -639,7 +563,7 @@ void mz_catalog_free(struct mz_catalog *catalog)
         slot_clear(&catalog->slots[i]);
     free(catalog->slots);
     free(catalog->summaries);
-    strmap_clear(&catalog->ids);
+    mz_hash_table_free(catalog->ids);
     intern_clear(&catalog->brands);
     intern_clear(&catalog->categories);
     intern_clear(&catalog->regions);
@@ -764,7 +688,7 @@ int32_t mz_catalog_upsert(struct mz_catalog *catalog, struct mz_item *item,
         goto fail;
     item->retired = false;
 
-    index = strmap_get(&catalog->ids, item->item_id);
+    index = mz_hash_table_get_index(catalog->ids, item->item_id);
     if (index < 0) {
         if (catalog->count == catalog->cap) {
             int32_t new_cap = catalog->cap ? catalog->cap * 2 : 64;
@@ -783,7 +707,8 @@ int32_t mz_catalog_upsert(struct mz_catalog *catalog, struct mz_item *item,
         index = catalog->count;
         if (!id_list_insert(&catalog->brand_items[item->brand_id], index))
             goto fail;
-        if (!strmap_put(&catalog->ids, item->item_id, index)) {
+        if (!mz_hash_table_put(catalog->ids, item->item_id,
+                               (union mz_hash_value){ .index = index })) {
             id_list_remove(&catalog->brand_items[item->brand_id], index);
             goto fail;
         }
@@ -813,7 +738,7 @@ fail:
 
 int32_t mz_catalog_find(const struct mz_catalog *catalog, const char *item_id)
 {
-    return strmap_get(&catalog->ids, item_id);
+    return mz_hash_table_get_index(catalog->ids, item_id);
 }
 
 const struct mz_item *mz_catalog_item(const struct mz_catalog *catalog,
@@ -837,7 +762,7 @@ int32_t mz_catalog_live_count(const struct mz_catalog *catalog)
 enum mz_status mz_catalog_remove(struct mz_catalog *catalog,
                                  const char *item_id)
 {
-    int32_t index = strmap_get(&catalog->ids, item_id);
+    int32_t index = mz_hash_table_get_index(catalog->ids, item_id);
     if (index < 0 || catalog->slots[index].item->retired)
         return MZ_ERR_NOT_FOUND;
     catalog->slots[index].item->retired = true;
@@ -848,13 +773,13 @@ enum mz_status mz_catalog_remove(struct mz_catalog *catalog,
 
 int32_t mz_catalog_brand_id(const struct mz_catalog *catalog, const char *brand)
 {
-    return strmap_get(&catalog->brands.ids, brand);
+    return mz_hash_table_get_index(catalog->brands.ids, brand);
 }
 
 int32_t mz_catalog_category_id(const struct mz_catalog *catalog,
                                const char *category)
 {
-    return strmap_get(&catalog->categories.ids, category);
+    return mz_hash_table_get_index(catalog->categories.ids, category);
 }
 
 const char *mz_catalog_brand_name(const struct mz_catalog *catalog, int32_t id)
@@ -896,12 +821,12 @@ const int32_t *mz_catalog_brand_items(const struct mz_catalog *catalog,
 int32_t mz_catalog_region_id(const struct mz_catalog *catalog,
                              const char *region)
 {
-    return strmap_get(&catalog->regions.ids, region);
+    return mz_hash_table_get_index(catalog->regions.ids, region);
 }
 
 int32_t mz_catalog_tier_id(const struct mz_catalog *catalog, const char *tier)
 {
-    return strmap_get(&catalog->tiers.ids, tier);
+    return mz_hash_table_get_index(catalog->tiers.ids, tier);
 }
 
 const int32_t *mz_catalog_item_region_ids(const struct mz_catalog *catalog,

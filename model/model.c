@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hash.h"
+
 /* splitmix64: turns any 64-bit value into a well-mixed one; the step of
  * the PRNG and the finaliser of the token hash. */
 static uint64_t splitmix64(uint64_t *state)
@@ -145,18 +147,6 @@ static bool reserve_item(struct mz_model *model)
     return true;
 }
 
-/* FNV-1a 64 of a token, the start of its deterministic vector. */
-static uint64_t token_hash(const char *token)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (const unsigned char *p = (const unsigned char *)token; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* Adds the pseudo-random unit-variance vector of stream key to acc. */
 static void add_random_vector(uint64_t key, int dim, float *acc)
 {
@@ -175,7 +165,7 @@ static size_t token_hashes(const char *const *tokens, size_t n_tokens,
 
     for (size_t t = 0; t < n_tokens && n < MZ_ATTR_TOKENS_PER_ITEM; t++)
         if (tokens[t])
-            hashes[n++] = token_hash(tokens[t]);
+            hashes[n++] = mz_hash_string(tokens[t]);
     return n;
 }
 
@@ -206,7 +196,9 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
     for (size_t t = 0; t < n_tokens; t++) {
         if (!tokens[t])
             continue;
-        add_random_vector(token_hash(tokens[t]) ^ model->cfg.seed, dim, k_row);
+        /* The token's FNV-1a 64 starts its deterministic vector. */
+        add_random_vector(mz_hash_string(tokens[t]) ^ model->cfg.seed, dim,
+                          k_row);
         used++;
     }
     if (!mz_attributes_add_item(model->attrs, item, hashes, n_hashes))

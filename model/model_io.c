@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "model/bytes.h"
+#include "model/hash.h"
 
 static const uint8_t model_magic[3] = { 'M', 'Z', 'M' };
 #define MODEL_FORMAT_VERSION 2
@@ -111,60 +112,39 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
     return mz_wbuf_finish(&w, len);
 }
 
-/* Item ids of the model, by id, for mapping saved rows. */
-struct id_index {
-    const char *const *ids;  /* borrowed */
-    int32_t *slots;          /* owned, cap entries: item index or -1 */
-    uint32_t cap;
-};
-
-static uint32_t id_hash(const char *id, size_t len)
+/* Returns a table of the model's item ids (ids[0..n-1], NULLs skipped)
+ * to their index (caller frees), or NULL when out of memory. An id given
+ * twice maps to its first index. */
+static struct mz_hash_table *id_index_build(const char *const *ids,
+                                            int32_t n)
 {
-    uint32_t h = 2166136261u;
+    struct mz_hash_table *index = mz_hash_table_new();
 
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static bool id_index_build(struct id_index *x, const char *const *ids,
-                           int32_t n)
-{
-    x->ids = ids;
-    x->cap = 16;
-    while (x->cap < (uint32_t)n * 2)
-        x->cap *= 2;
-    x->slots = malloc(x->cap * sizeof *x->slots);
-    if (!x->slots)
-        return false;
-    for (uint32_t s = 0; s < x->cap; s++)
-        x->slots[s] = -1;
-    for (int32_t i = 0; i < n; i++) {
-        if (!ids[i])
+    for (int32_t i = 0; index && i < n; i++) {
+        if (!ids[i] || mz_hash_table_get(index, ids[i], NULL))
             continue;
-        uint32_t s = id_hash(ids[i], strlen(ids[i])) & (x->cap - 1);
-        while (x->slots[s] >= 0)
-            s = (s + 1) & (x->cap - 1);
-        x->slots[s] = i;
+        if (!mz_hash_table_put(index, ids[i],
+                               (union mz_hash_value){ .index = i })) {
+            mz_hash_table_free(index);
+            index = NULL;
+        }
     }
-    return true;
+    return index;
 }
 
-/* Returns the model index of the id id[0..len-1], or -1. */
-static int32_t id_index_find(const struct id_index *x, const char *id,
-                             size_t len)
+/* Returns the model index of the saved id id[0..len-1] (not
+ * NUL-terminated; len <= MAX_ID_BYTES), or -1. */
+static int32_t id_index_find(const struct mz_hash_table *index,
+                             const char *id, size_t len)
 {
-    uint32_t s = id_hash(id, len) & (x->cap - 1);
+    char key[MAX_ID_BYTES + 1];
 
-    while (x->slots[s] >= 0) {
-        const char *known = x->ids[x->slots[s]];
-        if (strlen(known) == len && memcmp(known, id, len) == 0)
-            return x->slots[s];
-        s = (s + 1) & (x->cap - 1);
-    }
-    return -1;
+    /* An id with a NUL inside names no item (no model id has one). */
+    if (memchr(id, '\0', len))
+        return -1;
+    memcpy(key, id, len);
+    key[len] = '\0';
+    return mz_hash_table_get_index(index, key);
 }
 
 /* Everything a snapshot replaces, built aside until it is all valid. */
@@ -248,7 +228,7 @@ enum mz_status mz_model_load(struct mz_model *model,
 {
     int dim = model->cfg.dim;
     struct staged s;
-    struct id_index index = { NULL, NULL, 0 };
+    struct mz_hash_table *index = NULL;
     int32_t *map = NULL;          /* saved row -> model index or -1 */
     int32_t *neg = NULL;
     int32_t n_neg = 0;
@@ -297,8 +277,9 @@ enum mz_status mz_model_load(struct mz_model *model,
         ids = (const char *const *)fallback_ids;
     }
     map = malloc(((size_t)n_saved + 1) * sizeof *map);
-    if (!map || !staged_init(&s, model) ||
-        !id_index_build(&index, ids, model->n_items))
+    if (map && staged_init(&s, model))
+        index = id_index_build(ids, model->n_items);
+    if (!index)
         goto nomem;
 
     float k_row[4096], o_row[4096];
@@ -330,7 +311,7 @@ enum mz_status mz_model_load(struct mz_model *model,
             why = "model snapshot: item fields out of range";
             goto cleanup;
         }
-        int32_t at = id_index_find(&index, id, id_len);
+        int32_t at = id_index_find(index, id, id_len);
         map[i] = at;
         if (at < 0)
             continue;
@@ -519,7 +500,7 @@ cleanup:
         free(fallback_ids);
     }
     free(neg);
-    free(index.slots);
+    mz_hash_table_free(index);
     free(map);
     staged_free(&s);
     return why ? status : MZ_OK;

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "model/hash.h"
 #include "store/pg.h"
 
 /* Reconnect backoff: first retry soon (a restart takes about a second),
@@ -75,9 +76,8 @@ struct submission {
     struct submission *next;
 };
 
-/* Open-addressing set of the batch's event_ids. */
-struct id_slot {
-    const char *id;                  /* borrowed; NULL: empty */
+/* One distinct event_id of a batch. */
+struct batch_id {
     struct mz_event_record *rec;     /* first record with this id */
     bool accepted;
 };
@@ -101,8 +101,8 @@ struct mz_event_writer {
     /* Used by the writer thread only. */
     struct mz_pg_conn pg;
     int64_t last_seq;                /* highest seq we know we committed */
-    struct id_slot *slots;           /* owned */
-    size_t slots_cap;                /* power of two */
+    struct mz_hash_table *batch_ids; /* owned: event_id -> uniques[] */
+    struct batch_id *uniques;        /* owned, rows_cap */
     struct mz_event_record **firsts; /* owned: unique records of a batch */
     struct mz_event_record **accepted; /* owned: inserted, for callback */
     size_t rows_cap;
@@ -116,52 +116,33 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static uint64_t hash_id(const char *s)
+/* The batch's entry for event_id id, or NULL when the batch has none. */
+static struct batch_id *find_batch_id(struct mz_event_writer *w,
+                                      const char *id)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
+    int32_t at = mz_hash_table_get_index(w->batch_ids, id);
 
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
+    return at >= 0 ? &w->uniques[at] : NULL;
 }
 
-static struct id_slot *find_slot(struct mz_event_writer *w, const char *id)
-{
-    size_t mask = w->slots_cap - 1;
-    size_t i = (size_t)hash_id(id) & mask;
-
-    /* Invariant: the table is at most half full, so probing ends. */
-    while (w->slots[i].id != NULL && strcmp(w->slots[i].id, id) != 0)
-        i = (i + 1) & mask;
-    return &w->slots[i];
-}
-
-/* Sizes the per-batch buffers for rows records. */
+/* Sizes the per-batch buffers for rows records and empties the batch's
+ * event_ids (the table keeps its slots from batch to batch). */
 static bool reserve_rows(struct mz_event_writer *w, size_t rows)
 {
-    size_t cap = 64;
-
-    while (cap < 2 * rows)
-        cap *= 2;
-    if (cap > w->slots_cap) {
-        free(w->slots);
-        w->slots = malloc(cap * sizeof *w->slots);
-        w->slots_cap = w->slots ? cap : 0;
-        if (w->slots == NULL)
-            return false;
-    }
+    mz_hash_table_clear(w->batch_ids);
+    if (rows > INT32_MAX)
+        return false;
     if (rows > w->rows_cap) {
         free(w->firsts);
         free(w->accepted);
+        free(w->uniques);
         w->firsts = malloc(rows * sizeof *w->firsts);
         w->accepted = malloc(rows * sizeof *w->accepted);
-        w->rows_cap = (w->firsts && w->accepted) ? rows : 0;
+        w->uniques = malloc(rows * sizeof *w->uniques);
+        w->rows_cap = (w->firsts && w->accepted && w->uniques) ? rows : 0;
         if (w->rows_cap == 0)
             return false;
     }
-    memset(w->slots, 0, w->slots_cap * sizeof *w->slots);
     return true;
 }
 
@@ -178,9 +159,9 @@ static void accept_rows(struct mz_event_writer *w, const PGresult *res,
                         size_t *n_accepted)
 {
     for (int r = 0; r < PQntuples(res); r++) {
-        struct id_slot *slot = find_slot(w, PQgetvalue(res, r, 0));
+        struct batch_id *slot = find_batch_id(w, PQgetvalue(res, r, 0));
 
-        if (slot->id == NULL || slot->accepted)
+        if (slot == NULL || slot->accepted)
             continue;
         slot->accepted = true;
         slot->rec->seq = strtoll(PQgetvalue(res, r, 1), NULL, 10);
@@ -295,13 +276,15 @@ static enum mz_status commit_batch(struct mz_event_writer *w,
     for (struct submission *s = batch; s != NULL; s = s->next) {
         for (size_t i = 0; i < s->n; i++) {
             struct mz_event_record *ev = &s->events[i];
-            struct id_slot *slot = find_slot(w, ev->event_id);
 
             ev->seq = 0;
-            if (slot->id != NULL)
+            if (find_batch_id(w, ev->event_id) != NULL)
                 continue;        /* repeated within the batch */
-            slot->id = ev->event_id;
-            slot->rec = ev;
+            if (!mz_hash_table_put(w->batch_ids, ev->event_id,
+                                   (union mz_hash_value){
+                                       .index = (int32_t)n_firsts }))
+                return MZ_ERR_NOMEM;
+            w->uniques[n_firsts] = (struct batch_id){ .rec = ev };
             w->firsts[n_firsts++] = ev;
         }
     }
@@ -321,7 +304,7 @@ static enum mz_status commit_batch(struct mz_event_writer *w,
              * the read index); the recovered ones are in accepted[]. */
             n_pending = 0;
             for (size_t i = 0; i < n_firsts; i++)
-                if (!find_slot(w, w->firsts[i]->event_id)->accepted)
+                if (!find_batch_id(w, w->firsts[i]->event_id)->accepted)
                     w->firsts[n_pending++] = w->firsts[i];
             n_firsts = n_pending;
             st = insert_rows(w, w->firsts, n_pending, &n_accepted);
@@ -517,7 +500,8 @@ struct mz_event_writer *mz_event_writer_start(const char *conninfo,
     w->on_committed = on_committed;
     w->ctx = ctx;
     w->conninfo = strdup(conninfo);
-    if (w->conninfo == NULL) {
+    w->batch_ids = mz_hash_table_new();
+    if (w->conninfo == NULL || w->batch_ids == NULL) {
         snprintf(err, err_len, "out of memory starting the event writer");
         goto fail;
     }
@@ -560,7 +544,8 @@ void mz_event_writer_stop(struct mz_event_writer *writer)
     pthread_mutex_destroy(&writer->lock);
     free(writer->accepted);
     free(writer->firsts);
-    free(writer->slots);
+    free(writer->uniques);
+    mz_hash_table_free(writer->batch_ids);
     free(writer->conninfo);
     free(writer);
 }

@@ -2,9 +2,10 @@
  * data.c
  *    Reading an evaluation data directory into dense arrays.
  *
- * Item and client ids are interned once, at load, in an open-addressing
- * hash table, so that every method afterwards indexes plain arrays: the
- * replay loops then cost what the methods cost, not string hashing.
+ * Item and client ids are interned once, at load, in the tree's hash
+ * table (model/hash.h), so that every method afterwards indexes plain
+ * arrays: the replay loops then cost what the methods cost, not string
+ * hashing.
  *
  * Interface routines: mz_eval_intern_*, mz_eval_data_load/_free.
  *-------------------------------------------------------------------------
@@ -18,35 +19,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/hash.h"
+
 struct mz_eval_intern {
-    char **names;          /* owned strings, by index */
+    struct mz_hash_table *index;  /* owned: name -> index */
+    const char **names;           /* owned array of index's keys (borrowed),
+                                     by index */
     int32_t count;
     int32_t names_cap;
-    int32_t *slots;        /* index + 1, 0 = empty; power-of-two size */
-    uint32_t slots_mask;
 };
-
-static uint64_t hash_string(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
 
 struct mz_eval_intern *mz_eval_intern_new(void)
 {
     struct mz_eval_intern *tab = calloc(1, sizeof(*tab));
     if (!tab)
         return NULL;
-    tab->slots = calloc(1024, sizeof(*tab->slots));
-    if (!tab->slots) {
+    tab->index = mz_hash_table_new();
+    if (!tab->index) {
         free(tab);
         return NULL;
     }
-    tab->slots_mask = 1023;
     return tab;
 }
 
@@ -54,43 +46,14 @@ void mz_eval_intern_free(struct mz_eval_intern *tab)
 {
     if (!tab)
         return;
-    for (int32_t i = 0; i < tab->count; i++)
-        free(tab->names[i]);
+    mz_hash_table_free(tab->index);
     free(tab->names);
-    free(tab->slots);
     free(tab);
 }
 
 int32_t mz_eval_intern_find(const struct mz_eval_intern *tab, const char *key)
 {
-    uint32_t pos = (uint32_t)hash_string(key) & tab->slots_mask;
-    /* Invariant: the table is at most half full, so an empty slot ends
-     * every probe sequence. */
-    while (tab->slots[pos]) {
-        int32_t index = tab->slots[pos] - 1;
-        if (strcmp(tab->names[index], key) == 0)
-            return index;
-        pos = (pos + 1) & tab->slots_mask;
-    }
-    return -1;
-}
-
-static bool intern_grow(struct mz_eval_intern *tab)
-{
-    uint32_t new_size = (tab->slots_mask + 1) * 2;
-    int32_t *slots = calloc(new_size, sizeof(*slots));
-    if (!slots)
-        return false;
-    for (int32_t i = 0; i < tab->count; i++) {
-        uint32_t pos = (uint32_t)hash_string(tab->names[i]) & (new_size - 1);
-        while (slots[pos])
-            pos = (pos + 1) & (new_size - 1);
-        slots[pos] = i + 1;
-    }
-    free(tab->slots);
-    tab->slots = slots;
-    tab->slots_mask = new_size - 1;
-    return true;
+    return mz_hash_table_get_index(tab->index, key);
 }
 
 int32_t mz_eval_intern_add(struct mz_eval_intern *tab, const char *key)
@@ -98,25 +61,19 @@ int32_t mz_eval_intern_add(struct mz_eval_intern *tab, const char *key)
     int32_t found = mz_eval_intern_find(tab, key);
     if (found >= 0)
         return found;
-    if ((uint32_t)(tab->count + 1) * 2 > tab->slots_mask + 1 &&
-        !intern_grow(tab))
-        return -1;
     if (tab->count == tab->names_cap) {
         int32_t cap = tab->names_cap ? tab->names_cap * 2 : 1024;
-        char **names = realloc(tab->names, (size_t)cap * sizeof(*names));
+        const char **names = realloc(tab->names, (size_t)cap * sizeof(*names));
         if (!names)
             return -1;
         tab->names = names;
         tab->names_cap = cap;
     }
-    char *copy = strdup(key);
-    if (!copy)
+    const char *stored = mz_hash_table_put(
+        tab->index, key, (union mz_hash_value){ .index = tab->count });
+    if (!stored)
         return -1;
-    uint32_t pos = (uint32_t)hash_string(key) & tab->slots_mask;
-    while (tab->slots[pos])
-        pos = (pos + 1) & tab->slots_mask;
-    tab->names[tab->count] = copy;
-    tab->slots[pos] = tab->count + 1;
+    tab->names[tab->count] = stored;
     return tab->count++;
 }
 
