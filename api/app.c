@@ -7,6 +7,7 @@
 #include "api/app.h"
 
 #include "api/client_cache.h"
+#include "api/json_item.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -456,14 +457,12 @@ static bool load_item(void *arg, const char *id, const char *doc, bool deleted)
     struct load_ctx *ctx = arg;
     json_error_t jerr;
     json_t *obj = json_loads(doc, 0, &jerr);
-    enum mz_status status = MZ_ERR_INVALID;
-    char why[256] = "";
-    struct mz_item *item = obj ? mz_item_from_json(obj, "", &status, why, sizeof why)
-                               : NULL;
+    struct mz_json_error why = {.message = ""};
+    struct mz_item *item = obj ? mz_json_read_item(obj, "", &why) : NULL;
     json_decref(obj);
     if (!item || mz_app_put_item(ctx->app, item) != MZ_OK) {
         snprintf(ctx->err, ctx->err_len, "catalog item %.64s: %s", id,
-                 why[0] ? why : "unreadable");
+                 why.message[0] ? why.message : "unreadable");
         return false;
     }
     /* A deleted item keeps its index (the model rows and the client

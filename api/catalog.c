@@ -14,6 +14,7 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_item.h"
 
 #define MAX_ITEMS_PER_BATCH 1000
 
@@ -49,19 +50,19 @@ static bool parse_items(const json_t *items, struct item_batch *batch,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        char prefix[32], err[512] = "";
-        enum mz_status status = MZ_ERR_INVALID;
+        char prefix[32];
+        struct mz_json_error err;
         snprintf(prefix, sizeof prefix, "items[%zu]", i);
-        struct mz_item *item = mz_item_from_json(json_array_get(items, i), prefix,
-                                                 &status, err, sizeof err);
-        json_t *canonical = item ? mz_item_to_json(item) : NULL;
+        struct mz_item *item = mz_json_read_item(json_array_get(items, i), prefix,
+                                                 &err);
+        json_t *canonical = item ? mz_json_write_item(item) : NULL;
         char *doc = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
         json_decref(canonical);
         batch->items[i] = item;
         batch->docs[i] = doc;
         batch->count = i + 1;
         if (!item) {
-            mz_response_error(resp, status, "%s", err);
+            mz_response_error(resp, err.status, "%s", err.message);
             return false;
         }
         if (!doc) {
@@ -142,7 +143,7 @@ void mz_handle_get_item(struct mz_app *app, const struct mz_request *req,
     const struct mz_item *item =
         mz_catalog_item(app->catalog, mz_catalog_find(app->catalog, item_id));
     if (item && !item->retired)
-        doc = mz_item_to_json(item);
+        doc = mz_json_write_item(item);
     pthread_rwlock_unlock(&app->lock);
     if (!doc && item && !item->retired) {
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");

@@ -53,7 +53,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/catalog.h"
+#include "model/item.h"
 #include "model/status.h"
 
 #define MZ_JSON_MESSAGE_BYTES 256

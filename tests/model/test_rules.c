@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/json_item.h"
 #include "model/rules.h"
 
 #define NOW 1795428000LL /* 2026-11-23T10:00:00Z */
@@ -57,11 +58,9 @@ static struct mz_catalog *catalog_of(const char *items_json)
     size_t i;
     json_t *obj;
     json_array_foreach(array, i, obj) {
-        enum mz_status status;
-        char err[256];
-        struct mz_item *item = mz_item_from_json(obj, "", &status, err,
-                                                 sizeof(err));
-        ck_assert_msg(item != NULL, "%s", err);
+        struct mz_json_error err;
+        struct mz_item *item = mz_json_read_item(obj, "", &err);
+        ck_assert_msg(item != NULL, "%s", err.message);
         ck_assert_int_eq(mz_catalog_upsert(cat, item, NULL), (int32_t)i);
     }
     json_decref(array);
