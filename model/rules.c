@@ -11,9 +11,10 @@
  *   2. one pass over the brand's items (or the whole catalog) that tests
  *      integers and doubles only, attributing each removed item to the
  *      first rule that removes it, and collecting the allowed indices;
- *   3. the best allowed items by score through a bounded heap, then a
- *      greedy fill that honours max_per_category; if the limit skipped so
- *      many that the heap ran dry, the allowed list is sorted in full.
+ *   3. the best allowed items by score through a bounded heap (topk.h,
+ *      the order mz_topk ranks by), then a greedy fill that honours
+ *      max_per_category; if the limit skipped so many that the heap ran
+ *      dry, the allowed list is ranked in full.
  * Nothing is cached in the rule set, so selections only read their
  * inputs and can run concurrently under the server's read lock.
  *
@@ -26,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model/topk.h"
 
 #define SECONDS_PER_DAY 86400
 #define MAX_DISMISSED_DAYS 3650
@@ -801,87 +804,30 @@ static enum mz_rule_id first_failing_rule(const struct mz_catalog *catalog,
     return MZ_RULE_COUNT;
 }
 
-/* A scored candidate; "better" is a higher score, then a lower index. */
-struct scored {
-    float score;
-    int32_t index;
-};
-
-static bool better(struct scored a, struct scored b)
-{
-    return a.score > b.score || (a.score == b.score && a.index < b.index);
-}
-
-static int compare_best_first(const void *a, const void *b)
-{
-    struct scored x = *(const struct scored *)a, y = *(const struct scored *)b;
-    return better(x, y) ? -1 : better(y, x) ? 1 : 0;
-}
-
-/* Min-heap on "better": heap[0] is the worst kept candidate. */
-static void heap_sift_down(struct scored *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t worst = i, l = 2 * i + 1, r = l + 1;
-        if (l < n && better(heap[worst], heap[l]))
-            worst = l;
-        if (r < n && better(heap[worst], heap[r]))
-            worst = r;
-        if (worst == i)
-            return;
-        struct scored t = heap[i];
-        heap[i] = heap[worst];
-        heap[worst] = t;
-        i = worst;
-    }
-}
-
-static void heap_push(struct scored *heap, size_t *n, struct scored s)
-{
-    size_t i = (*n)++;
-    heap[i] = s;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!better(heap[parent], heap[i]))
-            return;
-        struct scored t = heap[i];
-        heap[i] = heap[parent];
-        heap[parent] = t;
-        i = parent;
-    }
-}
-
-/* Offers s to the bounded heap of the best cap candidates. */
-static void heap_offer(struct scored *heap, size_t *n, size_t cap,
-                       struct scored s)
-{
-    if (*n < cap)
-        heap_push(heap, n, s);
-    else if (cap > 0 && better(s, heap[0])) {
-        heap[0] = s;
-        heap_sift_down(heap, *n, 0);
-    }
-}
-
-static struct scored scored_of(const float *scores, size_t n_scores,
-                               int32_t index)
+/* A candidate's score for ranking: an index past the scores, or scored
+ * NaN, ranks as -INFINITY, after every scored item (by index among
+ * themselves), so the order stays total and such an item can still fill
+ * a list that the rules leave short. */
+static float rank_score(const float *scores, size_t n_scores, int32_t index)
 {
     float score = (size_t)index < n_scores ? scores[index] : -INFINITY;
-    return (struct scored){isnan(score) ? -INFINITY : score, index};
+    return isnan(score) ? -INFINITY : score;
 }
 
-/* Fills out with the first k of ranked[0..n-1] (best first) that keep
- * every category within max_per_category (0: no limit), counting the
- * skipped ones. */
+/* Fills out with the first k of ranked_items[0..n-1] (best first, with
+ * their ranked_scores) that keep every category within max_per_category
+ * (0: no limit), counting the skipped ones. */
 static void fill_list(const struct mz_catalog *catalog,
-                      const struct scored *ranked, size_t n, int k,
-                      int max_per_category, struct mz_select_result *out)
+                      const int32_t *ranked_items, const float *ranked_scores,
+                      size_t n, int k, int max_per_category,
+                      struct mz_select_result *out)
 {
     int32_t categories[MZ_SELECT_MAX_K];
     out->count = 0;
     out->removed[MZ_RULE_MAX_PER_CATEGORY] = 0;
     for (size_t i = 0; i < n && out->count < k; i++) {
-        int32_t category = mz_catalog_item(catalog, ranked[i].index)->category_id;
+        int32_t category =
+            mz_catalog_item(catalog, ranked_items[i])->category_id;
         if (max_per_category > 0) {
             int same = 0;
             for (int j = 0; j < out->count; j++)
@@ -892,8 +838,8 @@ static void fill_list(const struct mz_catalog *catalog,
             }
         }
         categories[out->count] = category;
-        out->items[out->count] = ranked[i].index;
-        out->scores[out->count] = ranked[i].score;
+        out->items[out->count] = ranked_items[i];
+        out->scores[out->count] = ranked_scores[i];
         out->count++;
     }
 }
@@ -968,24 +914,26 @@ static bool passes(const struct scan *s, int32_t index)
                MZ_RULE_COUNT;
 }
 
-/* Whether index, visited in ascending order, could still enter a full
- * heap: a later index never beats an equal score, and NaN never does. */
-static bool may_enter(const struct scan *s, const struct scored *best,
-                      size_t n_best, size_t cap, int32_t index)
+/* Whether index, visited in ascending order, could still enter the heap
+ * of the best candidates: one comparison, cheaper than the rules. */
+static bool may_enter(const struct scan *s, const struct mz_topk_heap *best,
+                      int32_t index)
 {
-    if (n_best < cap)
-        return true;
-    if (cap == 0)
-        return false;
     float score = (size_t)index < s->n_scores ? s->scores[index] : -INFINITY;
-    return score > best[0].score;
+    return mz_topk_heap_admits_ascending(best, score);
+}
+
+/* Offers index to the heap of the best candidates. */
+static void offer(const struct scan *s, struct mz_topk_heap *best,
+                  int32_t index)
+{
+    mz_topk_heap_offer(best, rank_score(s->scores, s->n_scores, index), index);
 }
 
 /* Evaluates every candidate, attributing each removed one to its first
- * failing rule in out->removed, and keeps the best cap allowed ones.
+ * failing rule in out->removed, and keeps the best allowed ones in best.
  * Returns the number allowed. */
-static size_t scan_counting(const struct scan *s, struct scored *best,
-                            size_t *n_best, size_t cap,
+static size_t scan_counting(const struct scan *s, struct mz_topk_heap *best,
                             struct mz_select_result *out)
 {
     size_t n_allowed = 0;
@@ -1000,29 +948,26 @@ static size_t scan_counting(const struct scan *s, struct scored *best,
             }
         }
         n_allowed++;
-        if (may_enter(s, best, *n_best, cap, index))
-            heap_offer(best, n_best, cap,
-                       scored_of(s->scores, s->n_scores, index));
+        if (may_enter(s, best, index))
+            offer(s, best, index);
     }
     return n_allowed;
 }
 
-/* Keeps the best cap allowed candidates, testing the rules only for those
- * whose score could enter the heap. Returns whether an allowed candidate
- * may have been left out. */
-static bool scan_lazy(const struct scan *s, struct scored *best,
-                      size_t *n_best, size_t cap)
+/* Keeps the best allowed candidates in best, testing the rules only for
+ * those whose score could enter the heap. Returns whether an allowed
+ * candidate may have been left out. */
+static bool scan_lazy(const struct scan *s, struct mz_topk_heap *best)
 {
     bool left_out = false;
     for (size_t i = 0; i < s->n_candidates; i++) {
         int32_t index = candidate(s, i);
-        if (!may_enter(s, best, *n_best, cap, index)) {
+        if (!may_enter(s, best, index)) {
             left_out = true;
             continue;
         }
         if (passes(s, index))
-            heap_offer(best, n_best, cap,
-                       scored_of(s->scores, s->n_scores, index));
+            offer(s, best, index);
     }
     return left_out;
 }
@@ -1033,8 +978,11 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
                                struct mz_select_result *out)
 {
     struct compiled c = {0};
-    struct scored *allowed = NULL;
-    struct scored *best = NULL;
+    int32_t *allowed_items = NULL;
+    float *allowed_scores = NULL;
+    int32_t *best_items = NULL;
+    float *best_scores = NULL;
+    struct mz_topk_heap best, all;
     enum mz_status status = MZ_OK;
     struct scan s = {0};
     int max_per_category;
@@ -1077,47 +1025,55 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
     max_per_category = req->rules ? req->rules->max_per_category : 0;
     size_t cap = max_per_category > 0 ? (size_t)req->k * 4 + 16
                                       : (size_t)req->k;
-    best = malloc(cap * sizeof(*best));
-    if (!best) {
+    best_items = malloc(cap * sizeof(*best_items));
+    best_scores = malloc(cap * sizeof(*best_scores));
+    if (!best_items || !best_scores) {
         status = MZ_ERR_NOMEM;
         goto cleanup;
     }
-    size_t n_best = 0;
+    mz_topk_heap_init(&best, best_items, best_scores, cap);
     if (req->skip_counts) {
-        left_out = scan_lazy(&s, best, &n_best, cap);
+        left_out = scan_lazy(&s, &best);
     } else {
-        size_t n_allowed = scan_counting(&s, best, &n_best, cap, out);
+        size_t n_allowed = scan_counting(&s, &best, out);
         out->allowed = (int64_t)n_allowed;
-        left_out = n_best < n_allowed;
+        left_out = best.len < n_allowed;
     }
-    qsort(best, n_best, sizeof(*best), compare_best_first);
-    fill_list(catalog, best, n_best, req->k, max_per_category, out);
+    size_t n_best = mz_topk_heap_sort(&best);
+    fill_list(catalog, best_items, best_scores, n_best, req->k,
+              max_per_category, out);
     if (out->count < req->k && left_out) {
-        allowed = malloc(s.n_candidates * sizeof(*allowed));
-        if (!allowed) {
+        /* Every allowed candidate, ranked in full. */
+        allowed_items = malloc(s.n_candidates * sizeof(*allowed_items));
+        allowed_scores = malloc(s.n_candidates * sizeof(*allowed_scores));
+        if (!allowed_items || !allowed_scores) {
             status = MZ_ERR_NOMEM;
             goto cleanup;
         }
-        size_t n = 0;
+        mz_topk_heap_init(&all, allowed_items, allowed_scores, s.n_candidates);
         for (size_t i = 0; i < s.n_candidates; i++) {
             int32_t index = candidate(&s, i);
             if (passes(&s, index))
-                allowed[n++] = scored_of(scores, n_scores, index);
+                offer(&s, &all, index);
         }
-        qsort(allowed, n, sizeof(*allowed), compare_best_first);
-        fill_list(catalog, allowed, n, req->k, max_per_category, out);
+        size_t n = mz_topk_heap_sort(&all);
+        fill_list(catalog, allowed_items, allowed_scores, n, req->k,
+                  max_per_category, out);
     }
     if (out->count == 0) {
         /* An empty list must say why, so count even when asked not to. */
         if (req->skip_counts) {
-            size_t none = 0;
-            out->allowed = (int64_t)scan_counting(&s, best, &none, 0, out);
+            struct mz_topk_heap none;
+            mz_topk_heap_init(&none, NULL, NULL, 0);
+            out->allowed = (int64_t)scan_counting(&s, &none, out);
         }
         explain_empty(catalog, req, &c, out);
     }
 cleanup:
-    free(best);
-    free(allowed);
+    free(best_scores);
+    free(best_items);
+    free(allowed_scores);
+    free(allowed_items);
     free(c.item_bits);
     free(c.category_bits);
     return status;

@@ -2,10 +2,14 @@
  * topk.c
  *    Top-k selection with a bounded min-heap.
  *
- * One pass over the scores keeps the k best seen so far in a heap whose
- * root is the worst of them, so most entries cost one comparison against
- * the root. The heap lives in the caller's output arrays, so no memory is
- * allocated; a final heap sort puts it best first.
+ * One pass over the candidates keeps the k best seen so far in a heap
+ * whose root is the worst of them, so most candidates cost one
+ * comparison against the root. The heap lives in the caller's arrays, so
+ * no memory is allocated; a final heap sort puts it best first. The order
+ * (higher score, then lower index) is total on non-NaN scores, so the
+ * kept set and its order do not depend on the order of the offers.
+ *
+ * Interface routines: see topk.h.
  *-------------------------------------------------------------------------
  */
 #include "model/topk.h"
@@ -24,48 +28,97 @@ static bool ranks_before(float score_a, int32_t item_a, float score_b,
 }
 
 /* Restores the heap property below slot: the root is the entry that ranks
- * last, every parent ranks after its children. */
+ * last, every parent ranks after its children. The entry at slot sinks
+ * through a hole (children move up, it is written once), which halves
+ * the stores of swapping. */
 static void sift_down(int32_t *items, float *scores, size_t len, size_t slot)
 {
-    for (;;) {
-        size_t worst = slot;
-        size_t left = 2 * slot + 1;
-        size_t right = left + 1;
+    int32_t item = items[slot];
+    float score = scores[slot];
 
-        if (left < len && ranks_before(scores[worst], items[worst],
-                                       scores[left], items[left]))
-            worst = left;
-        if (right < len && ranks_before(scores[worst], items[worst],
-                                        scores[right], items[right]))
-            worst = right;
-        if (worst == slot)
-            return;
-        int32_t item = items[slot];
-        float score = scores[slot];
-        items[slot] = items[worst];
-        scores[slot] = scores[worst];
-        items[worst] = item;
-        scores[worst] = score;
-        slot = worst;
+    for (;;) {
+        size_t child = 2 * slot + 1;
+
+        if (child >= len)
+            break;
+        /* The child that ranks last. */
+        if (child + 1 < len && ranks_before(scores[child], items[child],
+                                            scores[child + 1],
+                                            items[child + 1]))
+            child++;
+        if (!ranks_before(score, item, scores[child], items[child]))
+            break;
+        items[slot] = items[child];
+        scores[slot] = scores[child];
+        slot = child;
     }
+    items[slot] = item;
+    scores[slot] = score;
 }
 
+/* Moves the entry at slot up past every parent that ranks before it. */
 static void sift_up(int32_t *items, float *scores, size_t slot)
 {
+    int32_t item = items[slot];
+    float score = scores[slot];
+
     while (slot > 0) {
         size_t parent = (slot - 1) / 2;
 
-        if (!ranks_before(scores[parent], items[parent], scores[slot],
-                          items[slot]))
-            return;
-        int32_t item = items[slot];
-        float score = scores[slot];
+        if (!ranks_before(scores[parent], items[parent], score, item))
+            break;
         items[slot] = items[parent];
         scores[slot] = scores[parent];
-        items[parent] = item;
-        scores[parent] = score;
         slot = parent;
     }
+    items[slot] = item;
+    scores[slot] = score;
+}
+
+void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items,
+                       float *scores, size_t cap)
+{
+    heap->items = items;
+    heap->scores = scores;
+    heap->len = 0;
+    heap->cap = cap;
+}
+
+void mz_topk_heap_offer(struct mz_topk_heap *heap, float score,
+                        int32_t index)
+{
+    if (heap->len < heap->cap) {
+        heap->items[heap->len] = index;
+        heap->scores[heap->len] = score;
+        sift_up(heap->items, heap->scores, heap->len);
+        heap->len++;
+        return;
+    }
+    /* Invariant: the root ranks last among the len kept entries. */
+    if (heap->cap == 0 ||
+        !ranks_before(score, index, heap->scores[0], heap->items[0]))
+        return;
+    heap->items[0] = index;
+    heap->scores[0] = score;
+    sift_down(heap->items, heap->scores, heap->len, 0);
+}
+
+size_t mz_topk_heap_sort(struct mz_topk_heap *heap)
+{
+    int32_t *items = heap->items;
+    float *scores = heap->scores;
+
+    /* Heap sort: repeatedly move the worst to the end of the array. */
+    for (size_t end = heap->len; end > 1; end--) {
+        int32_t item = items[0];
+        float score = scores[0];
+        items[0] = items[end - 1];
+        scores[0] = scores[end - 1];
+        items[end - 1] = item;
+        scores[end - 1] = score;
+        sift_down(items, scores, end - 1, 0);
+    }
+    return heap->len;
 }
 
 size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
@@ -88,7 +141,8 @@ size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
         return len;
     }
 
-    size_t len = 0;
+    struct mz_topk_heap heap;
+    mz_topk_heap_init(&heap, out_items, out_scores, k);
     for (size_t i = 0; i < n; i++) {
         float s = scores[i];
 
@@ -96,30 +150,8 @@ size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
             continue;
         if (isnan(s) || s == -INFINITY)
             continue;
-        if (len < k) {
-            out_items[len] = (int32_t)i;
-            out_scores[len] = s;
-            sift_up(out_items, out_scores, len);
-            len++;
-            continue;
-        }
-        /* Invariant: the root ranks last among the len kept entries. */
-        if (!ranks_before(s, (int32_t)i, out_scores[0], out_items[0]))
-            continue;
-        out_items[0] = (int32_t)i;
-        out_scores[0] = s;
-        sift_down(out_items, out_scores, len, 0);
+        if (mz_topk_heap_admits_ascending(&heap, s))
+            mz_topk_heap_offer(&heap, s, (int32_t)i);
     }
-
-    /* Heap sort: repeatedly move the worst to the end of the array. */
-    for (size_t end = len; end > 1; end--) {
-        int32_t item = out_items[0];
-        float score = out_scores[0];
-        out_items[0] = out_items[end - 1];
-        out_scores[0] = out_scores[end - 1];
-        out_items[end - 1] = item;
-        out_scores[end - 1] = score;
-        sift_down(out_items, out_scores, end - 1, 0);
-    }
-    return len;
+    return mz_topk_heap_sort(&heap);
 }

@@ -407,6 +407,50 @@ START_TEST(test_max_per_category_beyond_the_heap_margin)
 }
 END_TEST
 
+START_TEST(test_unscored_items_rank_last_by_index_in_the_full_ranking)
+{
+    /* As above, the list reaches past the heap's margin, so the allowed
+     * items are ranked in full: NaN, -INFINITY and an index past the
+     * scores all rank as -INFINITY, after every scored item, by index,
+     * in both passes and with or without counts. */
+    struct mz_catalog *cat = mz_catalog_new();
+    float scores[504];
+    for (int i = 0; i < 505; i++) {
+        struct mz_item *item = mz_item_new();
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        item->category = strdup(i < 500 ? "bags" : id);
+        snprintf(id, sizeof(id), "i%d", i);
+        item->item_id = strdup(id);
+        item->brand = strdup("x");
+        mz_catalog_upsert(cat, item, NULL);
+        if (i < 504)
+            scores[i] = (float)(1000 - i);
+    }
+    scores[500] = 0.5f;
+    scores[501] = NAN;
+    scores[502] = -INFINITY;
+    scores[503] = NAN;
+    struct mz_rules *rules = rules_of("{\"max_per_category\":1}");
+    for (int skip = 0; skip < 2; skip++) {
+        struct mz_select_request req = request(6);
+        req.rules = rules;
+        req.skip_counts = skip;
+        struct mz_select_result res;
+        ck_assert_int_eq(mz_rules_select(cat, scores, 504, &req, &res), MZ_OK);
+        const int32_t expected[6] = {0, 500, 501, 502, 503, 504};
+        ck_assert_int_eq(res.count, 6);
+        for (int i = 0; i < 6; i++)
+            ck_assert_int_eq(res.items[i], expected[i]);
+        ck_assert_float_eq(res.scores[1], 0.5f);
+        for (int i = 2; i < 6; i++)
+            ck_assert(res.scores[i] == -INFINITY);
+    }
+    mz_rules_free(rules);
+    mz_catalog_free(cat);
+}
+END_TEST
+
 START_TEST(test_client_rules_purchased_dismissed_capped)
 {
     struct mz_catalog *cat = catalog_of(PRICED_ITEMS);
@@ -748,6 +792,8 @@ int main(void)
     tcase_add_test(tc, test_categories_and_price_rules);
     tcase_add_test(tc, test_max_per_category_keeps_order);
     tcase_add_test(tc, test_max_per_category_beyond_the_heap_margin);
+    tcase_add_test(tc,
+                   test_unscored_items_rank_last_by_index_in_the_full_ranking);
     tcase_add_test(tc, test_client_rules_purchased_dismissed_capped);
     tcase_add_test(tc, test_exclude_items_of_the_request);
     tcase_add_test(tc, test_contradictory_rules_give_empty_list_with_reason);

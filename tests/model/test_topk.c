@@ -1,11 +1,15 @@
 /*-------------------------------------------------------------------------
  * test_topk.c
  *    Unit tests of model/topk.c: order, ties, mask, retired entries, and
- *    agreement with a full sort on random input.
+ *    agreement with a full sort on random input; the streaming heap the
+ *    rules' selection uses: the same order whatever the order of the
+ *    offers, -INFINITY kept as a score, cap 0, and the ascending-scan
+ *    admission test agreeing with what an offer keeps.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -124,6 +128,105 @@ START_TEST(test_topk_matches_full_sort)
 }
 END_TEST
 
+START_TEST(test_topk_heap_keeps_minus_infinity_as_a_score)
+{
+    int32_t items[4];
+    float scores[4];
+    struct mz_topk_heap heap;
+
+    mz_topk_heap_init(&heap, items, scores, 4);
+    mz_topk_heap_offer(&heap, -INFINITY, 3);
+    mz_topk_heap_offer(&heap, 1.0f, 2);
+    mz_topk_heap_offer(&heap, -INFINITY, 0);
+    ck_assert_uint_eq(mz_topk_heap_sort(&heap), 3);
+    ck_assert_int_eq(items[0], 2);
+    ck_assert_int_eq(items[1], 0);      /* -INFINITY ties by index */
+    ck_assert_int_eq(items[2], 3);
+    ck_assert(scores[2] == -INFINITY);
+}
+END_TEST
+
+START_TEST(test_topk_heap_with_cap_zero_keeps_nothing)
+{
+    struct mz_topk_heap heap;
+
+    mz_topk_heap_init(&heap, NULL, NULL, 0);
+    ck_assert(!mz_topk_heap_admits_ascending(&heap, 1.0f));
+    mz_topk_heap_offer(&heap, 1.0f, 0);
+    ck_assert_uint_eq(heap.len, 0);
+    ck_assert_uint_eq(mz_topk_heap_sort(&heap), 0);
+}
+END_TEST
+
+START_TEST(test_topk_heap_order_does_not_depend_on_offer_order)
+{
+    enum { N = 3000, K = 40 };
+    static float scores[N];
+    static int32_t order[N], by_rank[N];
+    int32_t items[K], ref_items[K];
+    float kept[K], ref_scores[K];
+    uint64_t state = 777u + (uint64_t)_i;
+
+    for (int i = 0; i < N; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        /* Few distinct values and some -INFINITY, so ties are common. */
+        uint32_t r = (uint32_t)(state >> 33) % 40;
+        scores[i] = r == 0 ? -INFINITY : (float)r;
+        order[i] = i;
+        by_rank[i] = i;
+    }
+    /* Shuffle the offers. */
+    for (int i = N - 1; i > 0; i--) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        int j = (int)((state >> 33) % (uint64_t)(i + 1));
+        int32_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    struct mz_topk_heap heap;
+    mz_topk_heap_init(&heap, items, kept, K);
+    for (int i = 0; i < N; i++)
+        mz_topk_heap_offer(&heap, scores[order[i]], order[i]);
+    ck_assert_uint_eq(mz_topk_heap_sort(&heap), K);
+
+    qsort_r(by_rank, N, sizeof by_rank[0], reference_cmp, scores);
+    for (int i = 0; i < K; i++) {
+        ck_assert_int_eq(items[i], by_rank[i]);
+        ck_assert_float_eq(kept[i], scores[by_rank[i]]);
+    }
+    /* mz_topk agrees where it does not skip -INFINITY. */
+    ck_assert_uint_eq(mz_topk(scores, N, NULL, K, ref_items, ref_scores), K);
+    for (int i = 0; i < K; i++)
+        ck_assert_int_eq(ref_items[i], items[i]);
+}
+END_TEST
+
+START_TEST(test_topk_heap_admits_ascending_agrees_with_offer)
+{
+    enum { N = 2000, K = 16 };
+    int32_t items[K], before[K];
+    float kept[K];
+    uint64_t state = 4242u + (uint64_t)_i;
+    struct mz_topk_heap heap;
+
+    mz_topk_heap_init(&heap, items, kept, K);
+    for (int i = 0; i < N; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        float score = (float)((state >> 33) % 30);
+        bool admitted = mz_topk_heap_admits_ascending(&heap, score);
+        size_t len = heap.len;
+        for (size_t j = 0; j < len; j++)
+            before[j] = items[j];
+        mz_topk_heap_offer(&heap, score, i);
+        bool changed = heap.len != len;
+        for (size_t j = 0; j < len && !changed; j++)
+            changed = before[j] != items[j];
+        ck_assert_int_eq(admitted, changed);
+    }
+    ck_assert(!mz_topk_heap_admits_ascending(&heap, NAN));
+}
+END_TEST
+
 static Suite *topk_suite(void)
 {
     Suite *s = suite_create("topk");
@@ -135,6 +238,12 @@ static Suite *topk_suite(void)
     tcase_add_test(tc, test_topk_skips_retired_and_nan);
     tcase_add_test(tc, test_topk_k_larger_than_n_and_zero);
     tcase_add_loop_test(tc, test_topk_matches_full_sort, 0, 4);
+    tcase_add_test(tc, test_topk_heap_keeps_minus_infinity_as_a_score);
+    tcase_add_test(tc, test_topk_heap_with_cap_zero_keeps_nothing);
+    tcase_add_loop_test(tc, test_topk_heap_order_does_not_depend_on_offer_order,
+                        0, 4);
+    tcase_add_loop_test(tc, test_topk_heap_admits_ascending_agrees_with_offer,
+                        0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
