@@ -8,6 +8,7 @@
 
 #include "api/client_cache.h"
 #include "api/json_item.h"
+#include "api/json_rules.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -477,14 +478,12 @@ static bool load_rules(void *arg, const char *brand, int64_t version,
 {
     struct load_ctx *ctx = arg;
     json_t *obj = json_loads(doc, 0, NULL);
-    enum mz_status status = MZ_ERR_INVALID;
-    char why[256] = "";
-    struct mz_rules *rules = obj ? mz_rules_from_json(obj, &status, why, sizeof why)
-                                 : NULL;
+    struct mz_json_error why = {.message = ""};
+    struct mz_rules *rules = obj ? mz_json_read_rules(obj, &why) : NULL;
     json_decref(obj);
     if (!rules || mz_app_set_rules(ctx->app, brand, version, rules) != MZ_OK) {
         snprintf(ctx->err, ctx->err_len, "rules of brand %.64s: %s", brand,
-                 why[0] ? why : "unreadable");
+                 why.message[0] ? why.message : "unreadable");
         return false;
     }
     return true;

@@ -14,6 +14,7 @@
 #include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_rules.h"
 #include "api/scratch.h"
 #include "model/reasons.h"
 
@@ -141,7 +142,7 @@ void mz_handle_recommendations(struct mz_app *app, const struct mz_request *req,
         };
         items = items_json(app, &sel, &rr);
         if (args.explain_rules) {
-            explain = mz_select_explain_json(&sel);
+            explain = mz_json_write_select_explain(&sel);
             if (explain)
                 json_object_set_new(explain, "version",
                                     brand_rules ? json_integer(brand_rules->version)

@@ -13,6 +13,7 @@
 #include "api/app.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_rules.h"
 
 /* Rule writes are serialised so that versions reach memory in order. */
 static pthread_mutex_t rules_write_mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -20,7 +21,7 @@ static pthread_mutex_t rules_write_mutex = PTHREAD_MUTEX_INITIALIZER;
 static json_t *rules_reply(const char *brand, int64_t version,
                            const struct mz_rules *rules)
 {
-    json_t *doc = mz_rules_to_json(rules);
+    json_t *doc = mz_json_write_rules(rules);
     if (!doc)
         return NULL;
     return json_pack("{s:s,s:I,s:o}", "brand", brand, "version",
@@ -40,13 +41,14 @@ void mz_handle_put_rules(struct mz_app *app, const struct mz_request *req,
     if (!body)
         return;
     enum mz_status status = MZ_ERR_INVALID;
-    char err[512] = "";
-    rules = mz_rules_from_json(body, &status, err, sizeof err);
+    struct mz_json_error err;
+    rules = mz_json_read_rules(body, &err);
     if (!rules) {
-        mz_response_error(resp, status, "%s", err[0] ? err : "invalid rules");
+        mz_response_error(resp, err.status, "%s",
+                          err.message[0] ? err.message : "invalid rules");
         goto cleanup;
     }
-    canonical = mz_rules_to_json(rules);
+    canonical = mz_json_write_rules(rules);
     doc = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
     if (!doc) {
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
