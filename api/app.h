@@ -28,6 +28,7 @@
 #ifndef MZ_API_APP_H
 #define MZ_API_APP_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

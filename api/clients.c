@@ -21,6 +21,7 @@
 #include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_facts.h"
 #include "api/scratch.h"
 #include "model/reasons.h"
 #include "model/timefmt.h"
@@ -187,7 +188,7 @@ void mz_handle_profile(struct mz_app *app, const struct mz_request *req,
         found = true;
         pthread_mutex_lock(&entry->impressions_lock);
         json_t *facts = entry->consent
-                            ? mz_client_facts_to_json(entry->facts, app->catalog)
+                            ? mz_json_write_facts(entry->facts, app->catalog)
                             : json_object();
         pthread_mutex_unlock(&entry->impressions_lock);
         json_t *levels = levels_json(app, entry, now);
