@@ -159,12 +159,4 @@ enum mz_status mz_app_put_item(struct mz_app *app, struct mz_item *item);
 enum mz_status mz_app_set_rules(struct mz_app *app, const char *brand,
                                 int64_t version, struct mz_rules *rules);
 
-/* Validates a client attributes object (borrowed): tier and region
- * (strings or null, copied into *tier / *region, caller frees) and
- * consent ({"personalization": bool} into *consent as 1/0, -1 when
- * absent). Returns MZ_ERR_INVALID with err naming the field. */
-enum mz_status mz_app_parse_attributes(const json_t *obj, char **tier,
-                                       char **region, int *consent, char *err,
-                                       size_t err_len);
-
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api/json_attributes.h"
 #include "model/bytes.h"
 
 /* A client's persisted record: the learned levels and the facts, plus
@@ -122,16 +123,14 @@ bool mz_cache_restore_attributes(struct mz_app *app, const char *client_id,
                                  const char *doc, bool create, char *err,
                                  size_t err_len)
 {
-    char *tier = NULL, *region = NULL;
-    int consent;
-    char why[256] = "";
+    struct mz_client_attributes attributes;
+    struct mz_json_error why = {.message = ""};
     struct mz_client_entry *entry = NULL;
     bool parsed = false;
     json_t *obj = json_loads(doc, 0, NULL);
     /* Consent is not taken from here: the record and the consent markers
      * of the log carry it in log order. */
-    if (mz_app_parse_attributes(obj, &tier, &region, &consent, why,
-                                sizeof why) == MZ_OK) {
+    if (mz_json_read_attributes(obj, &attributes, &why) == MZ_OK) {
         parsed = true;
         entry = create ? mz_client_table_get_or_add(app->clients, client_id)
                        : mz_client_table_get(app->clients, client_id);
@@ -139,14 +138,14 @@ bool mz_cache_restore_attributes(struct mz_app *app, const char *client_id,
     json_decref(obj);
     bool ok = parsed && (entry || !create);
     if (entry) {
-        ok = mz_client_entry_set_attributes(entry, tier, region);
+        ok = mz_client_entry_set_attributes(entry, attributes.tier,
+                                            attributes.region);
         entry->has_attributes = entry->has_attributes || ok;
     }
     if (!ok)
         snprintf(err, err_len, "attributes of client %.64s: %s", client_id,
-                 why[0] ? why : "out of memory");
-    free(tier);
-    free(region);
+                 why.message[0] ? why.message : "out of memory");
+    mz_client_attributes_clear(&attributes);
     return ok;
 }
 

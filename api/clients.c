@@ -20,6 +20,7 @@
 #include "api/app.h"
 #include "api/client_cache.h"
 #include "api/handlers.h"
+#include "api/json_attributes.h"
 #include "api/json_body.h"
 #include "api/json_facts.h"
 #include "api/scratch.h"
@@ -270,19 +271,20 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
                               struct mz_response *resp)
 {
     const char *client_id = req->params[0];
-    char *tier = NULL, *region = NULL, *doc = NULL;
+    struct mz_client_attributes attributes = {.consent = -1};
+    char *doc = NULL;
     json_t *canonical = NULL;
     if (!mz_require_id("client_id", client_id, resp))
         return;
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;
-    int consent = -1;
-    char err[256] = "";
-    enum mz_status status =
-        mz_app_parse_attributes(body, &tier, &region, &consent, err, sizeof err);
+    struct mz_json_error err;
+    enum mz_status status = mz_json_read_attributes(body, &attributes, &err);
+    const char *tier = attributes.tier, *region = attributes.region;
+    int consent = attributes.consent;
     if (status != MZ_OK) {
-        mz_response_error(resp, status, "%s", err);
+        mz_response_error(resp, status, "%s", err.message);
         goto cleanup;
     }
     /* The consent in force is the entry's: read it back if evicted. */
@@ -333,7 +335,6 @@ void mz_handle_put_attributes(struct mz_app *app, const struct mz_request *req,
 cleanup:
     json_decref(canonical);
     free(doc);
-    free(tier);
-    free(region);
+    mz_client_attributes_clear(&attributes);
     json_decref(body);
 }

@@ -406,6 +406,42 @@ static bool check_keys(const json_t *obj, const struct mz_json_field *spec,
     return true;
 }
 
+/* Reads the fields in the object's key order, then the absent ones (for
+ * their defaults and the required check) in table order. Any field may
+ * be filled when one fails, so all are released. */
+static bool parse_in_key_order(const json_t *obj,
+                               const struct mz_json_field *spec,
+                               const struct mz_json_field *end,
+                               const char *prefix, struct mz_json_error *err,
+                               int depth)
+{
+    int shown = end->max > 0 ? (int)end->max : MZ_JSON_SHOWN_KEY_BYTES;
+    const char *key;
+    json_t *value;
+    bool ok = true;
+    json_object_foreach((json_t *)obj, key, value) {
+        const struct mz_json_field *f = find_field(spec, key);
+        if (!f) {
+            char cut[MZ_JSON_PATH_BYTES], path[MZ_JSON_PATH_BYTES];
+            snprintf(cut, sizeof cut, "%.*s", shown, key);
+            mz_json_join(path, sizeof path, prefix, cut);
+            ok = mz_json_fail(err, MZ_ERR_INVALID, path, "unknown field");
+        } else if (!(json_is_null(value) && (f->flags & MZ_JSON_NULLABLE))) {
+            ok = read_field(obj, f, prefix, err, depth);
+        }
+        if (!ok)
+            break;
+    }
+    for (const struct mz_json_field *f = spec; ok && f < end; f++) {
+        const json_t *given = json_object_get(obj, f->name);
+        if (!given || (json_is_null(given) && (f->flags & MZ_JSON_NULLABLE)))
+            ok = read_field(obj, f, prefix, err, depth);
+    }
+    if (!ok)
+        release_fields(spec, end);
+    return ok;
+}
+
 static bool parse_object(const json_t *obj, const struct mz_json_field *spec,
                          const char *prefix, struct mz_json_error *err,
                          int depth)
@@ -416,9 +452,14 @@ static bool parse_object(const json_t *obj, const struct mz_json_field *spec,
                             MZ_JSON_MAX_DEPTH);
     if (!json_is_object(obj))
         return mz_json_fail(err, MZ_ERR_INVALID, prefix, "must be an object");
+    const struct mz_json_field *end = spec;
+    while (end->kind != MZ_JSON_END)
+        end++;
+    if (end->flags & MZ_JSON_KEY_ORDER)
+        return parse_in_key_order(obj, spec, end, prefix, err, depth);
     if (!check_keys(obj, spec, prefix, err))
         return false;
-    for (const struct mz_json_field *f = spec; f->kind != MZ_JSON_END; f++) {
+    for (const struct mz_json_field *f = spec; f < end; f++) {
         if (!read_field(obj, f, prefix, err, depth)) {
             release_fields(spec, f + 1);
             return false;
@@ -572,6 +613,13 @@ struct mz_json_field mz_json_end(size_t shown_key_bytes)
 {
     struct mz_json_field f = field(NULL, MZ_JSON_END, NULL);
     f.max = (int64_t)shown_key_bytes;
+    return f;
+}
+
+struct mz_json_field mz_json_end_in_key_order(size_t shown_key_bytes)
+{
+    struct mz_json_field f = mz_json_end(shown_key_bytes);
+    f.flags = MZ_JSON_KEY_ORDER;
     return f;
 }
 

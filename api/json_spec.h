@@ -18,6 +18,9 @@
  *      ("items[3].price: must be a number >= 0"). Messages name their
  *      limits from the field's bounds ({min}, {max}, {entries} in a
  *      message are replaced by them), so no limit is typed twice.
+ * A spec ended by mz_json_end_in_key_order() instead reads the keys in
+ * the object's order, an unknown key failing where it stands, then the
+ * absent fields: the first problem reported is the first one written.
  *
  * An absent field (or a null one, for a nullable field) leaves its
  * destination at the field's default: NULL for strings, an empty list,
@@ -39,7 +42,7 @@
  *    mz_json_spec_free      - release what a spec's destinations hold
  *    mz_json_string / _string_copy / _id / _id_copy / _int64 / _int32 /
  *        _number / _boolean / _string_list / _object / _object_with /
- *        _array_with / _custom / _end - the fields
+ *        _array_with / _custom / _end / _end_in_key_order - the fields
  *    mz_json_required / _nullable / _present / _says / _says_missing
  *                           - refinements of a field
  *    mz_json_fail, mz_json_join, mz_json_index - for callbacks
@@ -85,6 +88,7 @@ enum mz_json_kind {
 #define MZ_JSON_REQUIRED 0x1u        /* absent: "<path>: is required" */
 #define MZ_JSON_NULLABLE 0x2u        /* null reads as absent */
 #define MZ_JSON_COPY 0x4u            /* strings: *dst gets a malloc'd copy */
+#define MZ_JSON_KEY_ORDER 0x8u       /* terminator: read in key order */
 
 struct mz_json_error;
 
@@ -184,6 +188,8 @@ struct mz_json_field mz_json_custom(const char *name, mz_json_parse_fn parse,
 /* The terminator; an unknown key shows at most shown_key_bytes of itself
  * in its message (0: MZ_JSON_SHOWN_KEY_BYTES). */
 struct mz_json_field mz_json_end(size_t shown_key_bytes);
+/* The same, for a spec read in the object's key order (see above). */
+struct mz_json_field mz_json_end_in_key_order(size_t shown_key_bytes);
 
 /* ---- refinements (each returns f changed) ---------------------------- */
 

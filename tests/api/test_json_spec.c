@@ -558,6 +558,38 @@ START_TEST(test_fail_helpers)
 }
 END_TEST
 
+START_TEST(test_key_order_reports_the_first_problem_as_written)
+{
+    char *tier = NULL;
+    int32_t a = 0, b = 0;
+    bool has_b = true;
+    struct mz_json_field spec[] = {
+        mz_json_string_copy("tier", 1, 8, &tier),
+        mz_json_required(mz_json_int32("a", 0, 1, 0, &a)),
+        mz_json_present(mz_json_nullable(mz_json_int32("b", 0, 1, 1, &b)),
+                        &has_b),
+        mz_json_end_in_key_order(4),
+    };
+    /* Fields and unknown keys fail where they stand in the object. */
+    assert_refused("{\"b\":7,\"a\":7}", spec, "", "b: must be an integer 0..1");
+    assert_refused("{\"a\":7,\"colour\":1}", spec, "",
+                   "a: must be an integer 0..1");
+    assert_refused("{\"colour\":1,\"a\":7}", spec, "",
+                   "colo: unknown field");
+    /* Then absent fields: required, defaults. */
+    assert_refused("{\"tier\":\"vip\"}", spec, "p", "p.a: is required");
+    ck_assert_ptr_null(tier); /* released after the failure */
+    struct mz_json_error err;
+    ck_assert(run("{\"b\":null,\"tier\":\"vip\",\"a\":1}", spec, "", &err));
+    ck_assert_str_eq(tier, "vip");
+    ck_assert_int_eq(a, 1);
+    ck_assert_int_eq(b, 1);
+    ck_assert(!has_b);
+    mz_json_spec_free(spec);
+    ck_assert_ptr_null(tier);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_spec");
@@ -573,6 +605,7 @@ int main(void)
     tcase_add_test(tc, test_nested_objects_carry_the_path);
     tcase_add_test(tc, test_spec_nesting_is_bounded);
     tcase_add_test(tc, test_fail_helpers);
+    tcase_add_test(tc, test_key_order_reports_the_first_problem_as_written);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
