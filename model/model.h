@@ -178,10 +178,6 @@ int32_t mz_model_item_count(const struct mz_model *model);
 bool mz_model_set_item_tokens(struct mz_model *model, int32_t item,
                               const char *const *tokens, size_t n_tokens);
 
-/* Marks item as unavailable for learning and scoring (deleted from the
- * catalog); its index stays taken. */
-void mz_model_retire_item(struct mz_model *model, int32_t item);
-
 /* A new client at zero (its query is only its session context). */
 struct mz_client *mz_client_new(const struct mz_model *model);
 void mz_client_free(struct mz_client *client);
@@ -200,7 +196,8 @@ int64_t mz_client_level_events(const struct mz_client *client, int level);
 /* Learns from one event for one client: updates the client's levels at
  * once (level 0 every event, slower levels at their chunk boundaries) and,
  * when learn_global is true and the configuration allows, the global
- * level. ev->item may be -1 (item-less events touch only counters).
+ * level. ev->item may be -1 (item-less events touch only counters); the
+ * server passes -1 for an item the catalog has retired.
  * Replays after a restart call this again with the same events in the
  * same order and get the same state. */
 void mz_model_observe(struct mz_model *model, struct mz_client *client,
@@ -208,8 +205,10 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
 
 /* Writes the score of every item into scores[0..item_count-1] (higher is
  * better) for client (NULL: a non-personalised query) with context_item
- * (-1: none) as extra session context. Retired items get -INFINITY.
- * now_ts is the request time, for wall-clock decay of slow levels. */
+ * (-1: none) as extra session context. now_ts is the request time, for
+ * wall-clock decay of slow levels. The model knows nothing of deleted
+ * items: the catalog's retired flag is their one owner, and the rules'
+ * selection (and any other list) leaves them out. */
 void mz_model_score(const struct mz_model *model,
                     const struct mz_client *client, int32_t context_item,
                     int64_t now_ts, float *scores);

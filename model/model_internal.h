@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * model_internal.h
- *    The layout of struct mz_model and struct mz_client, shared by the
- *    files of the model layer only (model.c, client.c, score.c,
- *    model_io.c). Nothing outside model/ includes this.
+ *    The layout of struct mz_model and struct mz_client, and the routines
+ *    the files of the nested model share (model.c, item_rows.c, query.c,
+ *    global_level.c, client_levels.c, client.c, score.c, model_io.c,
+ *    model_config.c). Nothing outside model/ includes this.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_MODEL_INTERNAL_H
@@ -28,7 +29,6 @@ struct mz_model {
     float *K;               /* owned, cap x dim: input (context) rows */
     float *O;               /* owned, cap x dim: output (scored) rows */
     float *bias;            /* owned, cap: learned logit bias */
-    uint8_t *retired;       /* owned, cap */
     float *pop_all;         /* owned, cap: weighted event count */
     float *pop_all_log;     /* owned, cap: log1p(pop_all), kept in step */
     float pop_all_log_max;
@@ -90,6 +90,17 @@ struct mz_client {
     struct mz_item_memory pending[MZ_MAX_LEVELS];
 };
 
+/* splitmix64: turns any 64-bit value into a well-mixed one; the step of
+ * the model's PRNG and of the token vectors' streams. */
+static inline uint64_t mz_splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 /* r-th most recent item of the ring (r < ring_len), its ts and type. */
 static inline int32_t mz_client_ring_slot(const struct mz_client *c, int r)
 {
@@ -147,6 +158,28 @@ float mz_model_level_decay(const struct mz_model *model, int level,
 int mz_model_level_readout(const struct mz_model *model,
                            const struct mz_client *c, int level,
                            int64_t now_ts, int32_t *items, float *weights);
+
+/* The global level's share of one event of client c (as the event found
+ * it) on item with weight > 0 at ts, q being c's query (global_level.c):
+ * transitions from c's recent items, popularity, the re-visit rate, and
+ * an item2vec-style step (predict item from q against sampled
+ * negatives) summed into the open global chunk, applied every
+ * global_chunk events. */
+void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
+                           const float *q, int32_t item, float weight,
+                           int64_t ts);
+
+/* Fades c's levels for the time between its last item event and ts
+ * (client_levels.c); nothing when ts is not later. */
+void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
+                           int64_t ts);
+
+/* Teaches c's levels an event of type on item with weight (non-zero: > 0
+ * adds, < 0 takes weight off) at ts by the CMS rule, and puts it in the
+ * ring of recent items (client_levels.c). */
+void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
+                           int32_t item, enum mz_event_type type,
+                           float weight, int64_t ts);
 
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */

@@ -62,7 +62,10 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
         mz_wbuf_f32(&w, model->bias[i]);
         mz_wbuf_f32(&w, model->pop_all[i]);
         mz_wbuf_f32(&w, model->pop_recent[i]);
-        mz_wbuf_u8(&w, model->retired[i]);
+        /* Once the model's own copy of the catalog's retired flag; the
+         * format keeps the byte (always 0) so snapshots load across
+         * versions of maisond. */
+        mz_wbuf_u8(&w, 0);
         mz_wbuf_f32(&w, model->ada_K[i]);
         mz_wbuf_f32(&w, model->ada_O[i]);
         mz_wbuf_f32(&w, model->ada_bias[i]);
@@ -150,7 +153,6 @@ static int32_t id_index_find(const struct mz_hash_table *index,
 /* Everything a snapshot replaces, built aside until it is all valid. */
 struct staged {
     float *K, *O, *bias, *pop_all, *pop_recent, *ada_K, *ada_O, *ada_bias;
-    uint8_t *retired;
     float *grad_K, *grad_O, *grad_bias;
     uint32_t *grad_hits;
     int32_t *touched;
@@ -169,7 +171,6 @@ static void staged_free(struct staged *s)
     free(s->ada_bias);
     free(s->ada_O);
     free(s->ada_K);
-    free(s->retired);
     free(s->pop_recent);
     free(s->pop_all);
     free(s->bias);
@@ -190,7 +191,6 @@ static bool staged_init(struct staged *s, const struct mz_model *model)
     s->bias = malloc(n * sizeof(float));
     s->pop_all = malloc(n * sizeof(float));
     s->pop_recent = malloc(n * sizeof(float));
-    s->retired = malloc(n);
     s->ada_K = calloc(n, sizeof(float));
     s->ada_O = calloc(n, sizeof(float));
     s->ada_bias = calloc(n, sizeof(float));
@@ -202,7 +202,7 @@ static bool staged_init(struct staged *s, const struct mz_model *model)
     s->trans = mz_transitions_new((int32_t)n,
                                   (uint32_t)model->cfg.trans_max_per_item);
     if (!s->K || !s->O || !s->bias || !s->pop_all || !s->pop_recent ||
-        !s->retired || !s->ada_K || !s->ada_O || !s->ada_bias ||
+        !s->ada_K || !s->ada_O || !s->ada_bias ||
         !s->grad_K || !s->grad_O || !s->grad_bias ||
         !s->grad_hits || !s->touched || !s->trans)
         return false;
@@ -211,7 +211,6 @@ static bool staged_init(struct staged *s, const struct mz_model *model)
         memcpy(s->K, model->K, used * row);
         memcpy(s->O, model->O, used * row);
         memcpy(s->bias, model->bias, used * sizeof(float));
-        memcpy(s->retired, model->retired, used);
         memcpy(s->ada_K, model->ada_K, used * sizeof(float));
         memcpy(s->ada_O, model->ada_O, used * sizeof(float));
         memcpy(s->ada_bias, model->ada_bias, used * sizeof(float));
@@ -298,13 +297,16 @@ enum mz_status mz_model_load(struct mz_model *model,
         float bias = mz_rbuf_f32(&r);
         float pop_all = mz_rbuf_f32(&r);
         float pop_recent = mz_rbuf_f32(&r);
-        uint8_t retired = mz_rbuf_u8(&r);
+        /* The byte the model's retired flag left in the format: checked,
+         * then ignored (the catalog owns retirement). */
+        uint8_t old_retired = mz_rbuf_u8(&r);
         float ada[3];
         for (int a = 0; a < 3; a++)
             ada[a] = mz_rbuf_f32(&r);
         bool sane = !r.failed && fabsf(bias) <= MZ_BYTES_MAX_ABS &&
-                    retired <= 1 && pop_all >= 0.0f && isfinite(pop_all) &&
-                    pop_recent >= 0.0f && isfinite(pop_recent);
+                    old_retired <= 1 && pop_all >= 0.0f &&
+                    isfinite(pop_all) && pop_recent >= 0.0f &&
+                    isfinite(pop_recent);
         for (int a = 0; a < 3; a++)
             sane = sane && ada[a] >= 0.0f && isfinite(ada[a]);
         if (!sane) {
@@ -325,9 +327,6 @@ enum mz_status mz_model_load(struct mz_model *model,
         s.ada_K[at] = ada[0];
         s.ada_O[at] = ada[1];
         s.ada_bias[at] = ada[2];
-        /* The catalog decides what is retired now; a snapshot only adds
-         * what was retired then. */
-        s.retired[at] = (uint8_t)(s.retired[at] | retired);
     }
     int64_t pop_ref_ts = (int64_t)mz_rbuf_u64(&r);
 
@@ -439,7 +438,6 @@ enum mz_status mz_model_load(struct mz_model *model,
         memcpy(model->K, s.K, rows * row_bytes);
         memcpy(model->O, s.O, rows * row_bytes);
         memcpy(model->bias, s.bias, rows * sizeof(float));
-        memcpy(model->retired, s.retired, rows);
         memcpy(model->pop_all, s.pop_all, rows * sizeof(float));
         memcpy(model->pop_recent, s.pop_recent, rows * sizeof(float));
         memcpy(model->ada_K, s.ada_K, rows * sizeof(float));

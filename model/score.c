@@ -320,14 +320,10 @@ void mz_model_score(const struct mz_model *model,
     float pop_recent_scale = model->pop_recent_max > 0.0f
                                  ? cfg->w_pop_recent / model->pop_recent_max
                                  : 0.0f;
-    /* Retired items start at -INFINITY, which every term added below
-     * (all finite) leaves in place: no second pass over the catalog. */
     for (int32_t j = 0; j < n; j++)
-        scores[j] = model->retired[j]
-                        ? -INFINITY
-                        : cfg->w_bias * model->bias[j] +
-                              pop_all_scale * model->pop_all_log[j] +
-                              pop_recent_scale * model->pop_recent[j];
+        scores[j] = cfg->w_bias * model->bias[j] +
+                    pop_all_scale * model->pop_all_log[j] +
+                    pop_recent_scale * model->pop_recent[j];
 
     bool any = false;
     for (int k = 0; k < dim && !any; k++)
@@ -513,7 +509,4 @@ void mz_model_score_source(const struct mz_model *model,
         for (int32_t j = 0; j < n; j++)
             scores[j] = catalog_prior(model, j);
     }
-    for (int32_t j = 0; j < n; j++)
-        if (model->retired[j])
-            scores[j] = -INFINITY;
 }

@@ -32,9 +32,8 @@
  * allocated).
  * Higher is better; equal scores are ordered by lower index, so the result
  * is deterministic. allowed (borrowed, n bytes; NULL: everything allowed)
- * excludes entries whose byte is 0. Entries scored -INFINITY or NaN
- * (retired items) are never returned, so the result may be shorter than k
- * even when n >= k. */
+ * excludes entries whose byte is 0. Entries scored -INFINITY or NaN are
+ * never returned, so the result may be shorter than k even when n >= k. */
 size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
                size_t k, int32_t *out_items, float *out_scores);
 

@@ -391,6 +391,29 @@ def deleted_item_is_never_recommended():
           "a deleted item was recommended")
 
 
+@test
+def deleted_item_never_shows_in_a_profile():
+    # The model scores a deleted item like any other (retirement is the
+    # catalog's alone); the profile leaves it out by the catalog's flag.
+    it = item(uid("gone-pf"), "ephem-pf", "bags", 10.0)
+    SRV.put("/v1/catalog/items", {"items": [it]})
+    c = uid("pf-gone")
+    post_ok([ev(c, it["item_id"]) for _ in range(3)])
+
+    def top_items():
+        r = SRV.get("/v1/clients/%s/profile" % c)
+        check_eq(r.status, 200, "profile (%r)" % r)
+        return [t["item_id"] for level in r.json()["levels"]
+                for t in level["top_items"]]
+
+    check(it["item_id"] in top_items(),
+          "an item viewed three times is in the profile: %r" % top_items())
+    check_eq(SRV.delete("/v1/catalog/items/%s" % it["item_id"]).status, 204,
+             "DELETE")
+    check(it["item_id"] not in top_items(),
+          "a deleted item shows in the profile: %r" % top_items())
+
+
 # ================================================================ events
 
 

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  * test_model.c
- *    Unit tests of the model layer (model/model.c, client.c, score.c,
- *    model_io.c): learning moves scores, the nested chunk rule, reset,
- *    determinism of replays and of cold starts, byte round trips and the
- *    rejection of corrupted bytes.
+ *    Unit tests of the nested model through model.h (model/model.c,
+ *    item_rows.c, query.c, global_level.c, client_levels.c, client.c,
+ *    score.c, model_io.c, model_config.c): learning moves scores, the
+ *    nested chunk rule, reset, determinism of replays and of cold starts,
+ *    byte round trips and the rejection of corrupted bytes, and retired
+ *    items left to the catalog.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -13,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/catalog.h"
 #include "model/item_memory.h"
 #include "model/model.h"
+#include "model/rules_select.h"
 
 enum { N_ITEMS = 200, N_BRANDS = 10 };
 
@@ -685,19 +689,56 @@ START_TEST(test_cold_start_is_deterministic)
 }
 END_TEST
 
-START_TEST(test_retired_items_score_minus_infinity)
+/* The catalog of new_model's items: item i is "sku-i" (caller frees). */
+static struct mz_catalog *new_catalog(void)
+{
+    struct mz_catalog *catalog = mz_catalog_new();
+
+    ck_assert_ptr_nonnull(catalog);
+    for (int i = 0; i < N_ITEMS; i++) {
+        struct mz_item *item = mz_item_new();
+        char buf[32];
+        snprintf(buf, sizeof buf, "sku-%d", i);
+        item->item_id = strdup(buf);
+        snprintf(buf, sizeof buf, "b%d", i % N_BRANDS);
+        item->brand = strdup(buf);
+        snprintf(buf, sizeof buf, "c%d", i % 7);
+        item->category = strdup(buf);
+        ck_assert_int_eq(mz_catalog_upsert(catalog, item, NULL), i);
+    }
+    return catalog;
+}
+
+/* Retirement is the catalog's alone, as in the server: an event on an
+ * item the catalog retired reaches the model without its item
+ * (mz_app_apply_event), and the rules' selection never lists the item,
+ * however high the model still scores it. */
+START_TEST(test_retired_items_are_neither_learned_nor_selected)
 {
     struct mz_model *model = new_default_model();
     struct mz_client *client = mz_client_new(model);
+    struct mz_catalog *catalog = new_catalog();
     float scores[N_ITEMS];
 
-    mz_model_retire_item(model, 8);
+    ck_assert_int_eq(mz_catalog_remove(catalog, "sku-8"), MZ_OK);
     struct mz_event_obs ev = view(8, 1700000000);
+    if (mz_catalog_item(catalog, ev.item)->retired)
+        ev.item = -1;
     mz_model_observe(model, client, &ev, true);
     ck_assert_int_eq(mz_client_event_count(client), 0);
     mz_model_score(model, client, 8, 1700000001, scores);
-    ck_assert(isinf(scores[8]) && scores[8] < 0.0f);
     ck_assert(isfinite(scores[9]));
+    ck_assert_int_lt(rank_of(scores, 8), MZ_SELECT_MAX_K);
+
+    struct mz_select_request req = { .now = 1700000001, .k = MZ_SELECT_MAX_K };
+    struct mz_select_result res;
+    ck_assert_int_eq(mz_rules_select(catalog, scores, N_ITEMS, &req, &res),
+                     MZ_OK);
+    ck_assert_int_eq(res.count, MZ_SELECT_MAX_K);
+    for (int i = 0; i < res.count; i++)
+        ck_assert_int_ne(res.items[i], 8);
+    ck_assert_int_eq(res.removed[MZ_RULE_RETIRED], 1);
+    mz_catalog_free(catalog);
     mz_client_free(client);
     mz_model_free(model);
 }
@@ -853,11 +894,6 @@ START_TEST(test_score_source_ranks_what_each_memory_holds)
     ck_assert_int_eq(rank_of(scores, 61), 0);
     mz_client_free(other);
     mz_model_free(no_session);
-    /* ... and retired items never show. */
-    mz_model_retire_item(model, 61);
-    mz_model_score_source(model, client, MZ_SOURCE_CATALOG, 1700000030,
-                          scores);
-    ck_assert(isinf(scores[61]));
     mz_client_free(client);
     mz_model_free(model);
 }
@@ -972,7 +1008,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_replay_gives_bit_identical_state);
     tcase_add_test(tc, test_client_load_rejects_corrupt_bytes);
     tcase_add_test(tc, test_cold_start_is_deterministic);
-    tcase_add_test(tc, test_retired_items_score_minus_infinity);
+    tcase_add_test(tc, test_retired_items_are_neither_learned_nor_selected);
     tcase_add_test(tc, test_itemless_events_only_count);
     tcase_add_test(tc, test_dismissal_runs_stay_finite_and_savable);
     tcase_add_test(tc, test_client_state_is_small);

@@ -1,0 +1,79 @@
+/*-------------------------------------------------------------------------
+ * client_levels.c
+ *    How one event changes a client's levels: time away fades them, then
+ *    the Continuum Memory System rule adds the event's item (level 0 at
+ *    once, slower levels through their open chunks), and the event joins
+ *    the ring of recent items.
+ *
+ * Interface routines (see model_internal.h): mz_client_fade_levels,
+ * mz_client_learn_event.
+ *-------------------------------------------------------------------------
+ */
+#include "model/model_internal.h"
+
+/* The CMS rule for the client levels. An event adds its item with the
+ * event's weight w: level 0 at once, after keeping 1 - alpha_0 of its old
+ * weights; a slower level into its open chunk, and at the chunk boundary
+ * the level keeps 1 - alpha_l of its weights and takes the chunk's mean
+ * (nested = false: every level as level 0). A negative event takes |w|
+ * off the item everywhere, chunks included: a dismissal is not
+ * postponed. */
+static void learn_levels(const struct mz_model *model, struct mz_client *c,
+                         int32_t item, float weight, int64_t ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+
+    for (int l = 0; l < c->n_levels; l++) {
+        struct mz_item_memory *m = &c->level[l];
+        float keep = 1.0f - cfg->level_retention[l];
+
+        if (weight < 0.0f) {
+            mz_item_memory_weaken(m, item, -weight);
+            mz_item_memory_weaken(&c->pending[l], item, -weight);
+            continue;
+        }
+        if (l == 0 || !cfg->nested) {
+            mz_item_memory_scale(m, keep);
+            mz_item_memory_add(m, item, weight);
+            c->level_events[l]++;
+            c->consolidated_at[l] = ts;
+            continue;
+        }
+        mz_item_memory_add(&c->pending[l], item, weight);
+        if (++c->chunk_fill[l] < cfg->level_chunk[l])
+            continue;
+        mz_item_memory_merge(m, keep, &c->pending[l],
+                             1.0f / (float)cfg->level_chunk[l]);
+        mz_item_memory_clear(&c->pending[l]);
+        c->chunk_fill[l] = 0;
+        c->level_events[l] += cfg->level_chunk[l];
+        c->consolidated_at[l] = ts;
+    }
+}
+
+void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
+                           int64_t ts)
+{
+    if (c->last_ts > 0 && ts > c->last_ts) {
+        double away = mz_seconds_between(ts, c->last_ts);
+        for (int l = 0; l < c->n_levels; l++)
+            mz_item_memory_scale(&c->level[l],
+                                 mz_model_level_decay(model, l, away));
+    }
+}
+
+void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
+                           int32_t item, enum mz_event_type type,
+                           float weight, int64_t ts)
+{
+    learn_levels(model, c, item, weight, ts);
+
+    c->ring_item[c->ring_head] = item;
+    c->ring_ts[c->ring_head] = ts;
+    c->ring_type[c->ring_head] = (uint8_t)type;
+    c->ring_head = (c->ring_head + 1) % MZ_RING_SIZE;
+    if (c->ring_len < MZ_RING_SIZE)
+        c->ring_len++;
+    c->last_ts = ts;
+    c->events++;
+}

@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ * global_level.c
+ *    The global (catalog-wide, slowest) level's learning from one event:
+ *    transitions from the client's recent items, popularity, the re-visit
+ *    rate, and an item2vec-style logistic step of the client's query
+ *    against the item and sampled negatives, summed over global_chunk
+ *    events and applied at the boundary with a row-wise AdaGrad step.
+ *
+ * Interface routine (see model_internal.h): mz_model_learn_global.
+ *
+ * Randomness (the negatives) comes only from the model's PRNG, advanced
+ * here, so a replay draws the same negatives.
+ *-------------------------------------------------------------------------
+ */
+#include "model/model_internal.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+static uint64_t next_random(struct mz_model *model)
+{
+    return mz_splitmix64(&model->rng);
+}
+
+/* Counts item in the all-time and the recency-decayed popularity.
+ * pop_recent holds counts scaled by 2^((ts - pop_ref_ts) / half-life), so
+ * a bump touches one entry; when the scale grows large every entry is
+ * rescaled to a newer reference (rare: once per 32 half-lives). Readers
+ * only use pop_recent / pop_recent_max, which the scale cancels out of. */
+static void bump_popularity(struct mz_model *model, int32_t item,
+                            float weight, int64_t ts)
+{
+    model->pop_all[item] += weight;
+    model->pop_all_log[item] = log1pf(model->pop_all[item]);
+    if (model->pop_all_log[item] > model->pop_all_log_max)
+        model->pop_all_log_max = model->pop_all_log[item];
+
+    double half_life = model->cfg.pop_half_life_s;
+    double exponent = 0.0;
+    if (half_life > 0.0) {
+        exponent = mz_seconds_between(ts, model->pop_ref_ts) / half_life;
+        if (exponent > 32.0) {
+            float factor = (float)exp2(-exponent);
+            for (int32_t i = 0; i < model->n_items; i++)
+                model->pop_recent[i] *= factor;
+            model->pop_recent_max *= factor;
+            model->pop_ref_ts = ts;
+            exponent = 0.0;
+        }
+    }
+    model->pop_recent[item] += weight * (float)exp2(exponent);
+    if (model->pop_recent[item] > model->pop_recent_max)
+        model->pop_recent_max = model->pop_recent[item];
+}
+
+/* Counts how much of the client's session weight was on item (before
+ * the item itself joins the session). */
+static void count_revisit(struct mz_model *model, const struct mz_client *c,
+                          int32_t item, int64_t ts)
+{
+    float total = 0.0f;
+    float on_item = 0.0f;
+
+    for (int r = 0; r < c->ring_len; r++) {
+        float w = mz_model_session_weight(model, c, r, 0, ts);
+        total += w;
+        if (c->ring_item[mz_client_ring_slot(c, r)] == item)
+            on_item += w;
+    }
+    if (total > 0.0f) {
+        model->revisit_share_sum += (double)(on_item / total);
+        model->revisit_events += 1.0;
+    }
+}
+
+/* Records that row took part in the open chunk. */
+static void touch_row(struct mz_model *model, int32_t row)
+{
+    if (model->grad_hits[row]++ == 0)
+        model->touched[model->n_touched++] = row;
+}
+
+/* Returns the AdaGrad step of a row whose summed chunk gradient has mean
+ * square g2, updating its accumulator. */
+static float adagrad_step(float lr, float *acc, float g2)
+{
+    *acc += g2;
+    return lr / sqrtf(*acc + 1e-6f);
+}
+
+/* Closes the global chunk: every touched row takes its summed gradient
+ * with a row-wise AdaGrad step, so a popular item seen hundreds of times
+ * in one chunk moves a bounded step while a rare one still learns. */
+static void apply_global_chunk(struct mz_model *model)
+{
+    int dim = model->cfg.dim;
+    float lr = model->cfg.global_lr;
+
+    for (int32_t t = 0; t < model->n_touched; t++) {
+        int32_t row = model->touched[t];
+        float *k_row = model->K + (size_t)row * (size_t)dim;
+        float *o_row = model->O + (size_t)row * (size_t)dim;
+        float *gk = model->grad_K + (size_t)row * (size_t)dim;
+        float *go = model->grad_O + (size_t)row * (size_t)dim;
+        float gk2 = cblas_sdot(dim, gk, 1, gk, 1);
+        float go2 = cblas_sdot(dim, go, 1, go, 1);
+        /* A row is often only an input (a session item) or only an
+         * output (a target or negative) in a chunk: skip the other half. */
+        if (gk2 > 0.0f) {
+            float step_k = adagrad_step(lr, &model->ada_K[row],
+                                        gk2 / (float)dim);
+            cblas_saxpy(dim, -step_k, gk, 1, k_row, 1);
+            memset(gk, 0, (size_t)dim * sizeof(float));
+        }
+        if (go2 > 0.0f) {
+            float step_o = adagrad_step(lr, &model->ada_O[row],
+                                        go2 / (float)dim);
+            cblas_saxpy(dim, -step_o, go, 1, o_row, 1);
+            memset(go, 0, (size_t)dim * sizeof(float));
+        }
+        float gb = model->grad_bias[row];
+        if (gb != 0.0f)
+            model->bias[row] -= adagrad_step(lr, &model->ada_bias[row],
+                                             gb * gb) * gb;
+        model->grad_bias[row] = 0.0f;
+        model->grad_hits[row] = 0;
+    }
+    model->n_touched = 0;
+    model->chunk_events = 0;
+}
+
+/* Adds to the chunk the logistic-loss gradient of scoring x against q
+ * with label (1: the observed item, 0: a negative) and accumulates the
+ * gradient with respect to q into grad_q. */
+static void logistic_step(struct mz_model *model, const float *q, int32_t x,
+                          float label, float *grad_q)
+{
+    int dim = model->cfg.dim;
+    const float *o_row = model->O + (size_t)x * (size_t)dim;
+    float z = model->bias[x] + cblas_sdot(dim, q, 1, o_row, 1);
+    float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z))
+                        : expf(z) / (1.0f + expf(z));
+    float gz = p - label;
+    float *go = model->grad_O + (size_t)x * (size_t)dim;
+    cblas_saxpy(dim, gz, q, 1, go, 1);
+    cblas_saxpy(dim, gz, o_row, 1, grad_q, 1);
+    model->grad_bias[x] += gz;
+    touch_row(model, x);
+}
+
+void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
+                           const float *q, int32_t item, float weight,
+                           int64_t ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int dim = cfg->dim;
+
+    int distance = 1;
+    for (int r = 0; r < c->ring_len && distance <= cfg->trans_window; r++) {
+        int slot = mz_client_ring_slot(c, r);
+        if (mz_model_event_weight(model, c->ring_type[slot]) <= 0.0f)
+            continue;
+        int32_t source = c->ring_item[slot];
+        if (source != item) {
+            mz_transitions_add(model->trans, source, item,
+                               1.0f / (float)distance);
+            if (cfg->trans_backward > 0.0f)
+                mz_transitions_add(model->trans, item, source,
+                                   cfg->trans_backward / (float)distance);
+        }
+        distance++;
+    }
+    bump_popularity(model, item, weight, ts);
+    count_revisit(model, c, item, ts);
+
+    float grad_q[4096];
+    memset(grad_q, 0, (size_t)dim * sizeof(float));
+    logistic_step(model, q, item, 1.0f, grad_q);
+    for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++) {
+        int32_t neg = model->neg_ring[next_random(model) %
+                                      (uint64_t)model->neg_len];
+        if (neg != item)
+            logistic_step(model, q, neg, 0.0f, grad_q);
+    }
+    /* q is made of item rows (K): the levels' items, each with its
+     * weight in q, take their share of the gradient, and so do the
+     * session's items at their session weight even when session_dense
+     * keeps the session out of q: every recent item learns to point at
+     * what came next (skip-gram style), which measured better on both
+     * data sets than the session in q (tests/eval/README.md). */
+    for (int r = 0; r < c->ring_len; r++) {
+        float w = mz_model_session_weight(model, c, r, 0, ts);
+        if (w == 0.0f)
+            continue;
+        int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
+        cblas_saxpy(dim, w, grad_q, 1,
+                    model->grad_K + (size_t)source * (size_t)dim, 1);
+        touch_row(model, source);
+    }
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_levels_readout(model, c, ts, items, weights);
+    for (int i = 0; i < n; i++) {
+        cblas_saxpy(dim, weights[i], grad_q, 1,
+                    model->grad_K + (size_t)items[i] * (size_t)dim, 1);
+        touch_row(model, items[i]);
+    }
+
+    model->neg_ring[model->neg_pos] = item;
+    model->neg_pos = (model->neg_pos + 1) % MZ_NEG_RING_SIZE;
+    if (model->neg_len < MZ_NEG_RING_SIZE)
+        model->neg_len++;
+    model->global_events++;
+    if (++model->chunk_events >= cfg->global_chunk)
+        apply_global_chunk(model);
+}
