@@ -14,6 +14,7 @@
 #include "api/client_cache.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_reasons.h"
 #include "api/json_rules.h"
 #include "api/scratch.h"
 #include "model/reasons.h"
@@ -51,7 +52,9 @@ static json_t *items_json(const struct mz_app *app,
     json_t *items = json_array();
     for (int i = 0; items && i < sel->count; i++) {
         const struct mz_item *item = mz_catalog_item(app->catalog, sel->items[i]);
-        json_t *reasons = mz_reasons_build(rr, sel->items[i]);
+        struct mz_reason why[MZ_REASONS_MAX];
+        json_t *reasons = mz_json_write_reasons(
+            why, mz_reasons_build(rr, sel->items[i], why));
         json_t *entry = json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id",
                                   item->item_id, "score",
                                   isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
