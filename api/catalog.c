@@ -53,8 +53,8 @@ static bool parse_items(const json_t *items, struct item_batch *batch,
         char prefix[32];
         struct mz_json_error err;
         snprintf(prefix, sizeof prefix, "items[%zu]", i);
-        struct mz_item *item = mz_json_read_item(json_array_get(items, i), prefix,
-                                                 &err);
+        struct mz_item *item =
+            mz_json_read_item(json_array_get(items, i), prefix, &err);
         json_t *canonical = item ? mz_json_write_item(item) : NULL;
         char *doc = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
         json_decref(canonical);

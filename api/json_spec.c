@@ -49,8 +49,9 @@ bool mz_json_fail(struct mz_json_error *err, enum mz_status status,
  * only for encoding errors. */
 void mz_json_join(char *out, size_t len, const char *prefix, const char *name)
 {
-    int written = prefix && prefix[0] ? snprintf(out, len, "%s.%s", prefix, name)
-                                      : snprintf(out, len, "%s", name);
+    int written = prefix && prefix[0]
+                      ? snprintf(out, len, "%s.%s", prefix, name)
+                      : snprintf(out, len, "%s", name);
     if (written < 0)
         out[0] = '\0';
 }
@@ -139,8 +140,8 @@ static bool bad_value(const struct mz_json_field *f, const char *path,
                       struct mz_json_error *err)
 {
     char message[MZ_JSON_MESSAGE_BYTES];
-    expand(message, sizeof message, f->message ? f->message : default_message(f),
-           f);
+    expand(message, sizeof message,
+           f->message ? f->message : default_message(f), f);
     return mz_json_fail(err, MZ_ERR_INVALID, path, "%s", message);
 }
 
@@ -383,25 +384,29 @@ find_field(const struct mz_json_field *spec, const char *key)
     return NULL;
 }
 
+/* Fails with "<prefix>.<key>: unknown field", key cut to what the
+ * terminator end allows: keys come from the client. */
+static bool unknown_key(const char *key, const struct mz_json_field *end,
+                        const char *prefix, struct mz_json_error *err)
+{
+    char cut[MZ_JSON_PATH_BYTES], path[MZ_JSON_PATH_BYTES];
+    int shown = end->max > 0 ? (int)end->max : MZ_JSON_SHOWN_KEY_BYTES;
+    snprintf(cut, sizeof cut, "%.*s", shown, key);
+    mz_json_join(path, sizeof path, prefix, cut);
+    return mz_json_fail(err, MZ_ERR_INVALID, path, "unknown field");
+}
+
 /* Fails on the first key of obj (in the object's order) that spec does
  * not name. */
 static bool check_keys(const json_t *obj, const struct mz_json_field *spec,
-                       const char *prefix, struct mz_json_error *err)
+                       const struct mz_json_field *end, const char *prefix,
+                       struct mz_json_error *err)
 {
-    const struct mz_json_field *end = spec;
-    while (end->kind != MZ_JSON_END)
-        end++;
-    int shown = end->max > 0 ? (int)end->max : MZ_JSON_SHOWN_KEY_BYTES;
     const char *key;
     json_t *value;
     json_object_foreach((json_t *)obj, key, value) {
-        if (find_field(spec, key))
-            continue;
-        char cut[MZ_JSON_PATH_BYTES], path[MZ_JSON_PATH_BYTES];
-        /* Keys come from the client: show a bounded part of one. */
-        snprintf(cut, sizeof cut, "%.*s", shown, key);
-        mz_json_join(path, sizeof path, prefix, cut);
-        return mz_json_fail(err, MZ_ERR_INVALID, path, "unknown field");
+        if (!find_field(spec, key))
+            return unknown_key(key, end, prefix, err);
     }
     return true;
 }
@@ -415,20 +420,15 @@ static bool parse_in_key_order(const json_t *obj,
                                const char *prefix, struct mz_json_error *err,
                                int depth)
 {
-    int shown = end->max > 0 ? (int)end->max : MZ_JSON_SHOWN_KEY_BYTES;
     const char *key;
     json_t *value;
     bool ok = true;
     json_object_foreach((json_t *)obj, key, value) {
         const struct mz_json_field *f = find_field(spec, key);
-        if (!f) {
-            char cut[MZ_JSON_PATH_BYTES], path[MZ_JSON_PATH_BYTES];
-            snprintf(cut, sizeof cut, "%.*s", shown, key);
-            mz_json_join(path, sizeof path, prefix, cut);
-            ok = mz_json_fail(err, MZ_ERR_INVALID, path, "unknown field");
-        } else if (!(json_is_null(value) && (f->flags & MZ_JSON_NULLABLE))) {
+        if (!f)
+            ok = unknown_key(key, end, prefix, err);
+        else if (!(json_is_null(value) && (f->flags & MZ_JSON_NULLABLE)))
             ok = read_field(obj, f, prefix, err, depth);
-        }
         if (!ok)
             break;
     }
@@ -457,7 +457,7 @@ static bool parse_object(const json_t *obj, const struct mz_json_field *spec,
         end++;
     if (end->flags & MZ_JSON_KEY_ORDER)
         return parse_in_key_order(obj, spec, end, prefix, err, depth);
-    if (!check_keys(obj, spec, prefix, err))
+    if (!check_keys(obj, spec, end, prefix, err))
         return false;
     for (const struct mz_json_field *f = spec; f < end; f++) {
         if (!read_field(obj, f, prefix, err, depth)) {
