@@ -12,6 +12,7 @@
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_item.h"
 #include "api/service/service.h"
 
 #define MAX_ITEMS_PER_BATCH 1000
@@ -44,19 +45,19 @@ static bool parse_items(const json_t *items, struct item_batch *batch,
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        char prefix[32], err[512] = "";
-        enum mz_status status = MZ_ERR_INVALID;
+        char prefix[32];
+        struct mz_json_error err;
         snprintf(prefix, sizeof prefix, "items[%zu]", i);
-        struct mz_item *item = mz_item_from_json(json_array_get(items, i), prefix,
-                                                 &status, err, sizeof err);
-        json_t *canonical = item ? mz_item_to_json(item) : NULL;
+        struct mz_item *item =
+            mz_json_read_item(json_array_get(items, i), prefix, &err);
+        json_t *canonical = item ? mz_json_write_item(item) : NULL;
         char *doc = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
         json_decref(canonical);
         batch->items[i] = item;
         batch->docs[i] = doc;
         batch->count = i + 1;
         if (!item) {
-            mz_response_error(resp, status, "%s", err);
+            mz_response_error(resp, err.status, "%s", err.message);
             return false;
         }
         if (!doc) {
@@ -111,7 +112,7 @@ cleanup:
 static enum mz_status reply_item(void *ctx, const struct mz_item *item)
 {
     json_t **doc = ctx;
-    *doc = mz_item_to_json(item);
+    *doc = mz_json_write_item(item);
     return *doc ? MZ_OK : MZ_ERR_NOMEM;
 }
 

@@ -14,9 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "api/attributes.h"
 #include "api/handlers.h"
+#include "api/json_attributes.h"
 #include "api/json_body.h"
+#include "api/json_facts.h"
 #include "api/service/service.h"
 #include "model/reasons.h"
 #include "model/timefmt.h"
@@ -91,7 +92,7 @@ static enum mz_status reply_profile(void *arg,
             levels = NULL;
         }
     }
-    json_t *facts = view->facts ? mz_client_facts_to_json(view->facts, view->catalog)
+    json_t *facts = view->facts ? mz_json_write_facts(view->facts, view->catalog)
                                 : json_object();
     ctx->body = levels && facts
                     ? json_pack("{s:s,s:o,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
@@ -165,21 +166,20 @@ void mz_handle_put_attributes(struct mz_service *svc,
                               struct mz_response *resp)
 {
     const char *client_id = req->params[0];
-    char *tier = NULL, *region = NULL;
+    struct mz_client_attributes read = {.consent = -1};
     if (!mz_require_id("client_id", client_id, resp))
         return;
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;
-    int consent = -1;
-    char err[256] = "";
-    enum mz_status status =
-        mz_parse_attributes(body, &tier, &region, &consent, err, sizeof err);
+    struct mz_json_error err;
+    enum mz_status status = mz_json_read_attributes(body, &read, &err);
     if (status != MZ_OK) {
-        mz_response_error(resp, status, "%s", err);
+        mz_response_error(resp, status, "%s", err.message);
         goto cleanup;
     }
-    struct mz_client_attributes attrs = {tier, region, consent};
+    const char *tier = read.tier, *region = read.region;
+    struct mz_attributes_update attrs = {tier, region, read.consent};
     bool in_force = true;
     status = mz_service_set_attributes(svc, client_id, &attrs, attributes_doc,
                                        &in_force);
@@ -195,7 +195,6 @@ void mz_handle_put_attributes(struct mz_service *svc,
                                "consent", "personalization", in_force,
                                "client_id", client_id));
 cleanup:
-    free(tier);
-    free(region);
+    mz_client_attributes_clear(&read);
     json_decref(body);
 }

@@ -11,21 +11,16 @@
  * event ids make retries idempotent.
  *-------------------------------------------------------------------------
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_event.h"
 #include "api/service/service.h"
-#include "model/timefmt.h"
 
 #define MAX_EVENTS_PER_BATCH 1000
-#define MAX_QUANTITY 100000
-#define MAX_DWELL_MS (24 * 3600 * 1000)
-/* Year 9999: later timestamps cannot be written back as RFC 3339. */
-#define MAX_TS_SECONDS 253402300799LL
 
 struct event_error {
     const char *code;          /* static */
@@ -40,118 +35,18 @@ static bool fail(struct event_error *e, const char *code, const char *fmt,
     return false;
 }
 
-static bool read_id(const json_t *obj, const char *field, bool required,
-                    const char **out, struct event_error *e)
-{
-    const json_t *value = json_object_get(obj, field);
-    *out = NULL;
-    if (!value || json_is_null(value)) {
-        return required ? fail(e, "invalid_input", "%s: required", field)
-                        : true;
-    }
-    if (!json_is_string(value) || !mz_is_valid_id(json_string_value(value)))
-        return fail(e, "invalid_input",
-                    "%s: must be a string of 1 to 128 bytes", field);
-    *out = json_string_value(value);
-    return true;
-}
-
-/* ts is optional: a client that does not send one means "now", the time
- * the service received the event (stored in the log, so a replay sees the
- * same value). */
-static bool read_ts(const json_t *obj, int64_t now, int64_t *ts,
-                    struct event_error *e)
-{
-    const json_t *value = json_object_get(obj, "ts");
-    if (!value) {
-        *ts = now;
-        return true;
-    }
-    if (json_is_integer(value)) {
-        json_int_t seconds = json_integer_value(value);
-        if (seconds < 0 || seconds > MAX_TS_SECONDS)
-            return fail(e, "invalid_input",
-                        "%s: seconds since the epoch out of range", "ts");
-        *ts = seconds;
-        return true;
-    }
-    if (json_is_string(value) &&
-        mz_time_parse_rfc3339(json_string_value(value), ts) && *ts >= 0)
-        return true;
-    return fail(e, "invalid_input",
-                "%s: must be an RFC 3339 date-time or integer seconds", "ts");
-}
-
-static bool read_int(const json_t *obj, const char *field, int64_t min,
-                     int64_t max, int64_t def, int32_t *out,
-                     struct event_error *e)
-{
-    const json_t *value = json_object_get(obj, field);
-    if (!value) {
-        *out = (int32_t)def;
-        return true;
-    }
-    if (!json_is_integer(value) || json_integer_value(value) < min ||
-        json_integer_value(value) > max)
-        return fail(e, "invalid_input", "%s: must be an integer in range",
-                    field);
-    *out = (int32_t)json_integer_value(value);
-    return true;
-}
-
-static const char *const known_fields[] = {
-    "event_id", "client_id", "item_id", "type", "ts",
-    "channel", "value", "quantity", "dwell_ms",
-};
-
 /* Validates one event into rec (strings borrowed from obj). Returns false
  * with the reason in e. Whether its item is in the catalog is the
  * service's to say. */
 static bool parse_event(const json_t *obj, int64_t now,
                         struct mz_event_record *rec, struct event_error *e)
 {
-    memset(rec, 0, sizeof *rec);
-    if (!json_is_object(obj))
-        return fail(e, "invalid_input", "%s must be a JSON object", "event");
-    const char *key;
-    const json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof known_fields / sizeof *known_fields; i++)
-            known = known || strcmp(key, known_fields[i]) == 0;
-        if (!known) {
-            char field[64];
-            snprintf(field, sizeof field, "%.48s", key);
-            return fail(e, "invalid_input", "%s: unknown field", field);
-        }
-    }
-    const char *type_name = json_string_value(json_object_get(obj, "type"));
-    if (!read_id(obj, "event_id", true, &rec->event_id, e) ||
-        !read_id(obj, "client_id", true, &rec->client_id, e) ||
-        !read_id(obj, "item_id", false, &rec->item_id, e) ||
-        !read_id(obj, "channel", false, &rec->channel, e) ||
-        !read_ts(obj, now, &rec->ts, e) ||
-        !read_int(obj, "quantity", 1, MAX_QUANTITY, 1, &rec->quantity, e) ||
-        !read_int(obj, "dwell_ms", 0, MAX_DWELL_MS, 0, &rec->dwell_ms, e))
-        return false;
-    if (!type_name)
-        return fail(e, "invalid_input", "%s: required, a string", "type");
-    if (!mz_event_type_parse(type_name, &rec->type) ||
-        !mz_event_type_is_public(rec->type))
-        return fail(e, "invalid_input", "%s: unknown event type", "type");
-    const json_t *amount = json_object_get(obj, "value");
-    if (amount) {
-        if (!json_is_number(amount) || !isfinite(json_number_value(amount)) ||
-            json_number_value(amount) < 0)
-            return fail(e, "invalid_input", "%s: must be a number >= 0",
-                        "value");
-        rec->value = json_number_value(amount);
-    }
-    rec->item_index = -1;
-    if (mz_event_type_needs_item(rec->type) && !rec->item_id)
-        return fail(e, "invalid_input", "%s: required for this event type",
-                    "item_id");
-    return true;
+    struct mz_json_error err;
+    if (mz_json_read_event(obj, now, rec, &err))
+        return true;
+    e->code = err.code;
+    snprintf(e->message, sizeof e->message, "%s", err.message);
+    return false;
 }
 
 static json_t *rejection(size_t index, const struct event_error *e)

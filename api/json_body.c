@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/catalog.h"
+#include "model/item.h"
 
 json_t *mz_body_object(const struct mz_request *req, struct mz_response *resp)
 {

@@ -12,6 +12,8 @@
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_reasons.h"
+#include "api/json_rules.h"
 #include "api/service/service.h"
 #include "model/reasons.h"
 
@@ -41,7 +43,9 @@ static json_t *items_json(const struct mz_recommendation_view *view)
     json_t *items = json_array();
     for (int i = 0; items && i < sel->count; i++) {
         const struct mz_item *item = view->items[i];
-        json_t *reasons = mz_reasons_build(view->reasons, sel->items[i]);
+        struct mz_reason why[MZ_REASONS_MAX];
+        json_t *reasons = mz_json_write_reasons(
+            why, mz_reasons_build(view->reasons, sel->items[i], why));
         json_t *entry = json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id",
                                   item->item_id, "score",
                                   isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
@@ -68,7 +72,7 @@ static enum mz_status reply_recommendation(
     const struct mz_select_result *sel = view->selection;
     json_t *explain = NULL;
     if (ctx->args->explain_rules) {
-        explain = mz_select_explain_json(sel);
+        explain = mz_json_write_select_explain(sel);
         if (!explain)
             return MZ_ERR_NOMEM;
         json_object_set_new(explain, "version",

@@ -11,12 +11,13 @@
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_rules.h"
 #include "api/service/service.h"
 
 static json_t *rules_reply(const char *brand, int64_t version,
                            const struct mz_rules *rules)
 {
-    json_t *doc = mz_rules_to_json(rules);
+    json_t *doc = mz_json_write_rules(rules);
     if (!doc)
         return NULL;
     return json_pack("{s:s,s:I,s:o}", "brand", brand, "version",
@@ -35,21 +36,21 @@ void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;
-    enum mz_status status = MZ_ERR_INVALID;
-    char err[512] = "";
-    rules = mz_rules_from_json(body, &status, err, sizeof err);
+    struct mz_json_error err;
+    rules = mz_json_read_rules(body, &err);
     if (!rules) {
-        mz_response_error(resp, status, "%s", err[0] ? err : "invalid rules");
+        mz_response_error(resp, err.status, "%s",
+                          err.message[0] ? err.message : "invalid rules");
         goto cleanup;
     }
-    canonical = mz_rules_to_json(rules);
+    canonical = mz_json_write_rules(rules);
     doc = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
     if (!doc) {
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
         goto cleanup;
     }
     int64_t version = 0;
-    status = mz_service_put_rules(svc, brand, rules, doc, &version);
+    enum mz_status status = mz_service_put_rules(svc, brand, rules, doc, &version);
     rules = NULL; /* taken */
     if (status == MZ_OK) {
         reply = json_pack("{s:s,s:I,s:O}", "brand", brand, "version",

@@ -1,16 +1,14 @@
 /*-------------------------------------------------------------------------
  * catalog.h
- *    The catalog in memory: item metadata by dense index, lookup by id,
- *    brands and categories interned to small integers for fast masks.
+ *    The catalog in memory: item records (model/item.h) by dense index,
+ *    lookup by id, brands, categories, regions and tiers interned to
+ *    small integers for fast masks.
  *
  * Not thread-safe: the server guards it with the same read/write lock as
  * the model. Indices are assigned in upsert order and never reused; a
  * deleted item keeps its index (retired) so model rows stay aligned.
  *
  * Interface routines:
- *    mz_item_new / _free     - one item record
- *    mz_item_from_json       - validate an API/DB item object
- *    mz_item_to_json         - the item as the API shows it
  *    mz_catalog_new / _free
  *    mz_catalog_upsert       - insert or replace (takes ownership)
  *    mz_catalog_find         - index of an id, or -1
@@ -26,73 +24,19 @@
 #ifndef MZ_CATALOG_H
 #define MZ_CATALOG_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/item.h"
 #include "model/status.h"
-
-#define MZ_ID_MAX_BYTES 128          /* longest item, client, brand id */
-#define MZ_TIME_NONE_BEFORE INT64_MIN /* launch_at absent */
-#define MZ_TIME_NONE_AFTER INT64_MAX  /* end_at absent */
-
-struct mz_string_list {
-    char **items;                    /* owned strings */
-    size_t count;
-};
-
-struct mz_item {
-    char *item_id;                   /* owned */
-    char *brand;                     /* owned */
-    char *category;                  /* owned */
-    char currency[4];                /* ISO 4217, "" when absent */
-    double price;                    /* >= 0 */
-    bool available;
-    int64_t stock;                   /* -1: not tracked; 0: sold out */
-    int64_t launch_at;               /* seconds; MZ_TIME_NONE_BEFORE */
-    int64_t end_at;                  /* seconds; MZ_TIME_NONE_AFTER */
-    bool has_regions;                /* false: shown everywhere */
-    struct mz_string_list regions;
-    bool has_reserved_tiers;         /* false: every tier */
-    struct mz_string_list reserved_tiers;
-    struct mz_string_list tags;
-    json_t *attributes;              /* owned reference; an object */
-    /* Filled by the catalog on upsert: */
-    int32_t brand_id;                /* interned brand */
-    int32_t category_id;             /* interned category */
-    bool retired;                    /* deleted from the catalog */
-};
-
-/* Returns an empty record with the defaults of an absent field
- * (available, stock not tracked, no dates, no lists, attributes {}),
- * caller frees; NULL on allocation failure. */
-struct mz_item *mz_item_new(void);
-/* Frees item and everything it owns; accepts NULL. */
-void mz_item_free(struct mz_item *item);
-
-/* Validates obj (borrowed) as an API item and returns a new record
- * (caller frees), or NULL with *status set and the offending field and
- * reason written into err (e.g. "items[3].price: must be a number >= 0"
- * with prefix "items[3]"). prefix may be "". */
-struct mz_item *mz_item_from_json(const json_t *obj, const char *prefix,
-                                  enum mz_status *status, char *err,
-                                  size_t err_len);
-
-/* Returns a new JSON object (caller owns the reference) describing item
- * with the field names of the API; NULL on allocation failure. */
-json_t *mz_item_to_json(const struct mz_item *item);
-
-/* Attribute tokens for the model's cold start ("brand=..", "category=..",
- * "tag=..", "price_band=N", "attr:key=value"), into a malloc'd array of
- * malloc'd strings (caller frees with mz_string_list_clear). */
-enum mz_status mz_item_tokens(const struct mz_item *item,
-                              struct mz_string_list *tokens);
-void mz_string_list_clear(struct mz_string_list *list);
 
 struct mz_catalog;
 
+/* Returns an empty catalog (caller frees), or NULL on allocation
+ * failure. */
 struct mz_catalog *mz_catalog_new(void);
+/* Frees the catalog and every record in it; accepts NULL. */
 void mz_catalog_free(struct mz_catalog *catalog);
 
 /* Inserts item, or replaces the item with the same id, taking ownership

@@ -21,19 +21,18 @@
  *    mz_client_facts_new / _free / _reset
  *    mz_client_facts_observe            - apply one committed event
  *    mz_client_facts_record_impressions - items just recommended
- *    mz_client_facts_purchased_at / _dismissed_at / _in_wishlist /
- *        _in_cart / _impressions_since   - point queries
+ *    mz_client_facts_purchased_at / _in_wishlist / _in_cart /
+ *        _impressions_since             - point queries
  *    mz_client_facts_purchases / _dismissals / _wishlist / _cart /
  *        _visits / _recent_events / _impressions - the lists
  *    mz_client_facts_last_event_of      - latest ring entry for an item
  *    mz_client_facts_save / _load       - versioned bytes
- *    mz_client_facts_to_json            - the facts as the profile shows
+ *                                         (client_facts_io.c)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_CLIENT_FACTS_H
 #define MZ_CLIENT_FACTS_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,8 +126,6 @@ int64_t mz_client_facts_event_count(const struct mz_client_facts *facts);
  * *ts unchanged; ts may be NULL. */
 bool mz_client_facts_purchased_at(const struct mz_client_facts *facts,
                                   int32_t item, int64_t *ts);
-bool mz_client_facts_dismissed_at(const struct mz_client_facts *facts,
-                                  int32_t item, int64_t *ts);
 bool mz_client_facts_in_wishlist(const struct mz_client_facts *facts,
                                  int32_t item);
 bool mz_client_facts_in_cart(const struct mz_client_facts *facts,
@@ -175,14 +172,5 @@ struct mz_client_facts *mz_client_facts_load(const struct mz_catalog *catalog,
                                              const void *bytes, size_t len,
                                              enum mz_status *status,
                                              char *err, size_t err_len);
-
-/* The facts as the clienteling profile shows them (new reference, caller
- * owns; NULL on allocation failure): {"purchases":[{"item_id","at"}],
- * "dismissals":[...], "wishlist":[...], "cart":[{"item_id","quantity",
- * "at"}], "store_visits":["<rfc3339>"], "appointments":[...],
- * "events_attended":[...], "recent_events":[{"item_id","event","at"}]},
- * lists most recent first. Items are named through catalog (borrowed). */
-json_t *mz_client_facts_to_json(const struct mz_client_facts *facts,
-                                const struct mz_catalog *catalog);
 
 #endif

@@ -7,7 +7,8 @@
  * category name or a date taken from the catalog and the facts; when a
  * fact is missing the template that needs it is not used. The strongest
  * source gives the first reason; a second, different-named source that
- * also raises the score gives the second.
+ * also raises the score gives the second. The reasons are C structs;
+ * api/json_reasons.c writes them for the API.
  *
  * Interface routines: see reasons.h.
  *-------------------------------------------------------------------------
@@ -130,12 +131,11 @@ static void personal_text(const char *level, const char *because,
         snprintf(text, len, "%s on %s.", action, when);
 }
 
-/* Builds one reason object for source; NULL on allocation failure. */
-static json_t *reason_for(const struct mz_reasons_request *req, int32_t item,
-                          enum mz_level_source source, int n_levels)
+/* Fills out with the reason for source. */
+static void reason_for(const struct mz_reasons_request *req, int32_t item,
+                       enum mz_level_source source, int n_levels,
+                       struct mz_reason *out)
 {
-    char text[512];
-    const char *level = mz_reasons_source_name(source, n_levels);
     const struct mz_item *rec = mz_catalog_item(req->catalog, item);
     int32_t evidence = req->client
                            ? mz_model_evidence_item(req->model, req->client,
@@ -143,62 +143,52 @@ static json_t *reason_for(const struct mz_reasons_request *req, int32_t item,
                            : -1;
     const struct mz_item *because = mz_catalog_item(req->catalog, evidence);
 
+    *out = (struct mz_reason){
+        .source = source,
+        .level = mz_reasons_source_name(source, n_levels),
+    };
     if (source == MZ_SOURCE_CATALOG) {
-        if (because && evidence != item)
-            snprintf(text, sizeof(text),
+        if (because && evidence != item) {
+            out->because_item = because->item_id;
+            snprintf(out->text, sizeof(out->text),
                      "Shoppers who looked at %s also looked at this.",
                      because->item_id);
-        else if (rec->launch_at != MZ_TIME_NONE_BEFORE &&
-                 rec->launch_at <= req->now &&
-                 req->now - rec->launch_at < MZ_REASONS_NEW_ARRIVAL_S)
-            snprintf(text, sizeof(text), "New arrival.");
-        else
-            snprintf(text, sizeof(text), "Popular in %s right now.",
+        } else if (rec->launch_at != MZ_TIME_NONE_BEFORE &&
+                   rec->launch_at <= req->now &&
+                   req->now - rec->launch_at < MZ_REASONS_NEW_ARRIVAL_S) {
+            snprintf(out->text, sizeof(out->text), "New arrival.");
+        } else {
+            snprintf(out->text, sizeof(out->text), "Popular in %s right now.",
                      rec->category);
-        if (because && evidence != item)
-            return json_pack("{s:s, s:s, s:s}", "level", level,
-                             "because_item", because->item_id, "text", text);
-        return json_pack("{s:s, s:s}", "level", level, "text", text);
+        }
+        return;
     }
 
     struct mz_item_event ev;
     bool has_event = because && find_event(req->facts, evidence, &ev);
-    personal_text(level, because ? because->item_id : NULL,
+    personal_text(out->level, because ? because->item_id : NULL,
                   because ? because->category : NULL,
                   evidence >= 0 && evidence == req->context_item,
-                  has_event ? &ev : NULL, text, sizeof(text));
-    json_t *obj = json_pack("{s:s, s:s}", "level", level, "text", text);
-    if (!obj || !because)
-        return obj;
-    int rc = json_object_set_new(obj, "because_item",
-                                 json_string(because->item_id));
+                  has_event ? &ev : NULL, out->text, sizeof(out->text));
+    out->because_item = because ? because->item_id : NULL;
     if (has_event) {
-        char when[MZ_TIME_RFC3339_BYTES];
-        mz_time_format_rfc3339(ev.ts, when);
-        rc |= json_object_set_new(obj, "event",
-                                  json_string(mz_event_type_name(ev.type)));
-        rc |= json_object_set_new(obj, "at", json_string(when));
+        out->has_event = true;
+        out->event = ev.type;
+        out->at = ev.ts;
     }
-    if (rc != 0) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
 }
 
-json_t *mz_reasons_build(const struct mz_reasons_request *req, int32_t item)
+int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
+                     struct mz_reason out[MZ_REASONS_MAX])
 {
     float contrib[MZ_SOURCE_COUNT] = {0};
     enum mz_level_source order[MZ_SOURCE_COUNT];
     int n_order = 0;
     int n_levels = 0;
-    json_t *reasons = NULL;
+    int n_used = 0;
 
     if (!req || !req->catalog || !mz_catalog_item(req->catalog, item))
-        goto cleanup;
-    reasons = json_array();
-    if (!reasons)
-        goto cleanup;
+        return 0;
     if (req->model && req->client) {
         n_levels = mz_model_config_of(req->model)->n_levels;
         mz_model_explain(req->model, req->client, req->context_item, req->now,
@@ -218,29 +208,16 @@ json_t *mz_reasons_build(const struct mz_reasons_request *req, int32_t item)
             order[pos] = (enum mz_level_source)s;
         }
     }
-    const char *used[MZ_REASONS_MAX] = {0};
-    size_t n_used = 0;
     for (int i = 0; i < n_order && n_used < MZ_REASONS_MAX; i++) {
         const char *name = mz_reasons_source_name(order[i], n_levels);
         bool repeat = false;
-        for (size_t j = 0; j < n_used; j++)
-            repeat |= strcmp(used[j], name) == 0;
+        for (int j = 0; j < n_used; j++)
+            repeat |= strcmp(out[j].level, name) == 0;
         if (repeat)
             continue;
-        if (json_array_append_new(reasons,
-                                  reason_for(req, item, order[i], n_levels))) {
-            json_decref(reasons);
-            reasons = NULL;
-            goto cleanup;
-        }
-        used[n_used++] = name;
+        reason_for(req, item, order[i], n_levels, &out[n_used++]);
     }
-    if (n_used == 0 &&
-        json_array_append_new(reasons, reason_for(req, item, MZ_SOURCE_CATALOG,
-                                                  n_levels))) {
-        json_decref(reasons);
-        reasons = NULL;
-    }
-cleanup:
-    return reasons;
+    if (n_used == 0)
+        reason_for(req, item, MZ_SOURCE_CATALOG, n_levels, &out[n_used++]);
+    return n_used;
 }

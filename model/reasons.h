@@ -15,13 +15,14 @@
  *
  * Interface routines:
  *    mz_reasons_source_name  - a source's public name
- *    mz_reasons_build        - the reasons for one recommended item
+ *    mz_reasons_build        - the reasons for one recommended item, as C
+ *                              (api/json_reasons.c writes them)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_REASONS_H
 #define MZ_REASONS_H
 
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model/catalog.h"
@@ -30,6 +31,7 @@
 
 #define MZ_REASONS_MAX 2               /* reasons per item */
 #define MZ_REASONS_NEW_ARRIVAL_S (30 * 86400) /* launched this recently */
+#define MZ_REASON_TEXT_BYTES 512
 
 /* Returns "session", "recent", "long_term" or "catalog" for source in a
  * model of n_levels client levels; "catalog" for anything out of range. */
@@ -45,15 +47,32 @@ struct mz_reasons_request {
     int64_t now;                          /* request time, seconds */
 };
 
-/* Returns a new JSON array (caller owns) of 1..MZ_REASONS_MAX reasons for
- * item, strongest first, e.g.
- *   {"level":"session","because_item":"sku-123","event":"view",
- *    "at":"2026-11-23T10:02:11Z","text":"Viewed sku-123 in this session."}
- *   {"level":"catalog","text":"Popular in bags right now."}
- * "event" and "at" appear only when the facts hold the evidence event.
- * A second reason is given only for another source that also adds
- * positively to the score. Returns NULL on allocation failure or when
- * item is not in the catalog. */
-json_t *mz_reasons_build(const struct mz_reasons_request *req, int32_t item);
+/* One reason, as facts: which source it speaks for, the item of the
+ * client's history behind it and what the client did with that item,
+ * and the sentence. api/json_reasons.c writes it as
+ *   {"level":"session","text":"Viewed sku-123 in this session.",
+ *    "because_item":"sku-123","event":"view","at":"2026-11-23T10:02:11Z"}
+ *   {"level":"catalog","text":"Popular in bags right now."} */
+struct mz_reason {
+    enum mz_level_source source;         /* MZ_SOURCE_CATALOG: the item
+                                            space / popularity */
+    const char *level;                   /* static, the source's name */
+    const char *because_item;            /* borrowed from the catalog
+                                            (valid until its next write);
+                                            NULL: none */
+    bool has_event;                      /* the facts hold the evidence
+                                            event: */
+    enum mz_event_type event;            /*   its type */
+    int64_t at;                          /*   its time, seconds */
+    char text[MZ_REASON_TEXT_BYTES];     /* one of the fixed templates */
+};
+
+/* Fills out[0..n-1] with the n (1..MZ_REASONS_MAX) reasons for item,
+ * strongest first, and returns n; 0 when req is NULL or item is not in
+ * the catalog. has_event is set only when the facts hold the evidence
+ * event. A second reason is given only for another source that
+ * also adds positively to the score. Allocates nothing. */
+int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
+                     struct mz_reason out[MZ_REASONS_MAX]);
 
 #endif

@@ -1,156 +1,92 @@
 /*-------------------------------------------------------------------------
  * rules.h
- *    A brand's rule set (DESIGN.md section 5) and the selection of the
- *    top-k items that satisfy every rule.
+ *    A brand's rule set (DESIGN.md section 5) as a C struct: which
+ *    categories are allowed or excluded, price bounds (per tier too), the
+ *    per-category limit, the frequency cap, and the exclusion of purchased
+ *    and dismissed items. model/rules_select.h applies it.
  *
- * Rule-set JSON (every key optional; unknown keys are rejected):
- *   {"categories": {"allow": ["bags", ...], "exclude": ["outlet", ...]},
- *    "price": {"min": 0, "max": null,
- *              "min_by_tier": {"prospect": 500}, "max_by_tier": {...}},
- *    "max_per_category": 3,
- *    "frequency_cap": {"max_per_item_per_day": 3},
- *    "exclude_purchased": {"enabled": true,
- *                          "repurchasable_categories": ["fragrance"]},
- *    "exclude_dismissed_days": 30}
+ * A rule set is built by filling the struct: mz_rules_new gives one with
+ * nothing set (every rule off, dismissed items excluded for
+ * MZ_RULES_DEFAULT_DISMISSED_DAYS), the caller sets the rules it wants
+ * (api/json_rules.c does from the rule-set JSON, the tests by hand) and
+ * hands over the strings and lists it puts in (malloc'd; mz_rules_free
+ * releases them). The has_* flags record which parts were given, so that
+ * the set is written back as it was given (api/json_rules.c); selection
+ * reads only those with a meaning of their own (has_allow: an empty allow
+ * list allows nothing; has_price_min / has_price_max; has_*_by_tier).
+ * Values are trusted: the reader keeps them within the MZ_RULES_* bounds.
+ *
  * Absent means: no category restriction, no price bound, no per-category
  * limit, no frequency cap, purchased items allowed, dismissed items
- * excluded for 30 days. A tier's bound replaces "min"/"max" for clients
- * of that tier; clients of an unknown tier get "min"/"max".
- *
- * Item-level rules hold on every selection, with or without a rule set:
- * the item is not retired, is available with stock != 0, launch_at <= now
- * < end_at, its regions contain the region (the request's, else the
- * client's; an item with regions is excluded when neither is known), its
- * reserved_tiers contain the client's tier (unknown tier: excluded from
- * reserved items), it has the requested brand when one is given, and it
- * was not dismissed within exclude_dismissed_days.
- *
- * Rules of brand B apply only when the request names brand B (the caller
- * passes them); without a brand only the item-level rules apply.
- *
- * Contradictory rules (allow only excluded categories, min > max, ...)
- * are accepted: a selection then returns no items and says why.
- *
- * mz_rules_select only reads its inputs, so concurrent selections under a
- * read lock are safe.
+ * excluded for 30 days. A tier's bound replaces price_min / price_max for
+ * clients of that tier; clients of an unknown tier get price_min /
+ * price_max. Contradictory rules (allow only excluded categories,
+ * min > max, ...) are valid: a selection then returns no items and says
+ * why.
  *
  * Interface routines:
- *    mz_rules_from_json / _to_json / _free
- *    mz_rules_select          - top-k allowed items, per-rule counts
- *    mz_rule_name             - stable name of a rule ("price.min")
- *    mz_select_explain_json   - the per-rule counts as JSON
+ *    mz_rules_new / _free
+ *    mz_tier_bounds_clear  - release a tier -> bound map
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_RULES_H
 #define MZ_RULES_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/catalog.h"
-#include "model/client_facts.h"
-#include "model/status.h"
+#include "model/item.h"
 
 #define MZ_RULES_MAX_LIST 1000        /* entries of any list or tier map */
-#define MZ_RULES_MAX_STRING_BYTES 128
+#define MZ_RULES_MAX_STRING_BYTES 128 /* a category or tier name */
+#define MZ_RULES_MAX_INT 1000000      /* max_per_category, frequency cap */
+#define MZ_RULES_MAX_DISMISSED_DAYS 3650
 #define MZ_RULES_DEFAULT_DISMISSED_DAYS 30
-#define MZ_SELECT_MAX_K 100           /* most items one selection returns */
 
-/* Every rule that can remove an item, in the order a selection checks
- * them: an item removed by several rules is counted under the first. */
-enum mz_rule_id {
-    MZ_RULE_RETIRED = 0,           /* "retired" */
-    MZ_RULE_BRAND,                 /* "brand" */
-    MZ_RULE_EXCLUDE_ITEMS,         /* "exclude_items": the request's list */
-    MZ_RULE_AVAILABLE,             /* "available" */
-    MZ_RULE_STOCK,                 /* "stock" */
-    MZ_RULE_LAUNCH_AT,             /* "launch_at" */
-    MZ_RULE_END_AT,                /* "end_at" */
-    MZ_RULE_REGION,                /* "region" */
-    MZ_RULE_RESERVED_TIERS,        /* "reserved_tiers" */
-    MZ_RULE_CATEGORIES_ALLOW,      /* "categories.allow" */
-    MZ_RULE_CATEGORIES_EXCLUDE,    /* "categories.exclude" */
-    MZ_RULE_PRICE_MIN,             /* "price.min" (or min_by_tier) */
-    MZ_RULE_PRICE_MAX,             /* "price.max" (or max_by_tier) */
-    MZ_RULE_EXCLUDE_PURCHASED,     /* "exclude_purchased" */
-    MZ_RULE_EXCLUDE_DISMISSED,     /* "exclude_dismissed" */
-    MZ_RULE_FREQUENCY_CAP,         /* "frequency_cap" */
-    MZ_RULE_MAX_PER_CATEGORY,      /* "max_per_category": counted only
-                                      for items skipped while the list
-                                      filled */
-    MZ_RULE_COUNT
+/* One tier's price bound. */
+struct mz_tier_bound {
+    char *tier;                   /* owned */
+    double value;                 /* >= 0 */
 };
 
-struct mz_rules;
+/* Tier -> bound, in the order given (tier names distinct). */
+struct mz_tier_bounds {
+    struct mz_tier_bound *v;      /* owned */
+    size_t count;
+};
 
-/* Validates obj (borrowed) as a rule set and returns a new one (caller
- * frees), or NULL with *status MZ_ERR_INVALID and a message naming the
- * field in err (e.g. "price.min_by_tier.vip: must be a number >= 0",
- * "frequency_cap.per_week: unknown field"), or MZ_ERR_NOMEM. */
-struct mz_rules *mz_rules_from_json(const json_t *obj, enum mz_status *status,
-                                    char *err, size_t err_len);
-/* Frees rules; accepts NULL. */
+struct mz_rules {
+    bool has_categories;          /* "categories" given */
+    bool has_allow;               /* an empty allow list allows nothing */
+    struct mz_string_list allow;
+    bool has_exclude;
+    struct mz_string_list exclude;
+    bool has_price;               /* "price" given */
+    bool has_price_min;
+    double price_min;
+    bool has_price_max;           /* "max": null is stored as absent */
+    double price_max;
+    bool has_min_by_tier;
+    struct mz_tier_bounds min_by_tier;
+    bool has_max_by_tier;
+    struct mz_tier_bounds max_by_tier;
+    int32_t max_per_category;     /* 0: no limit */
+    int32_t frequency_cap;        /* max per item per day; 0: none */
+    bool has_exclude_purchased;   /* "exclude_purchased" given */
+    bool exclude_purchased;
+    bool has_repurchasable;
+    struct mz_string_list repurchasable;
+    bool has_dismissed_days;      /* "exclude_dismissed_days" given */
+    int32_t exclude_dismissed_days; /* 0: dismissed items allowed */
+};
+
+/* Returns a rule set with every rule off (caller frees), or NULL on
+ * allocation failure. */
+struct mz_rules *mz_rules_new(void);
+/* Frees rules and the strings and lists in it; accepts NULL. */
 void mz_rules_free(struct mz_rules *rules);
-/* The rule set in its canonical JSON form (new reference, caller owns;
- * NULL on allocation failure); from_json(to_json(r)) equals r. */
-json_t *mz_rules_to_json(const struct mz_rules *rules);
-
-/* Returns the stable name of rule ("price.min"); "unknown" if out of
- * range. */
-const char *mz_rule_name(enum mz_rule_id rule);
-
-/* One selection request. Every pointer is borrowed. */
-struct mz_select_request {
-    const char *brand;              /* NULL: every brand */
-    const struct mz_rules *rules;   /* brand's rule set; NULL: none */
-    const char *region;             /* request region; NULL: unknown */
-    const char *client_region;      /* used when region is NULL */
-    const char *tier;               /* client's tier; NULL: unknown */
-    const struct mz_client_facts *facts; /* NULL: no client facts (new
-                                       client or no consent) */
-    const int32_t *exclude_items;   /* e.g. the item being viewed */
-    size_t n_exclude_items;
-    int64_t now;                    /* request time, seconds */
-    int k;                          /* 1..MZ_SELECT_MAX_K */
-    bool skip_counts;               /* true: leave removed[] and allowed
-                                       at 0 (unless the list is empty)
-                                       and test the rules only on items
-                                       whose score could make the list;
-                                       several times faster. Set it
-                                       unless ?explain=rules. */
-};
-
-struct mz_select_result {
-    int32_t items[MZ_SELECT_MAX_K]; /* catalog indices, best first */
-    float scores[MZ_SELECT_MAX_K];
-    int count;                      /* <= k */
-    int64_t candidates;             /* items looked at (the brand's items,
-                                       or the whole catalog) */
-    int64_t allowed;                /* candidates passing every item rule */
-    int64_t removed[MZ_RULE_COUNT]; /* per rule, see enum mz_rule_id */
-    char reason[256];               /* why count == 0, else "" */
-};
-
-/* Picks into *out the k best items (by scores[index], borrowed, one per
- * catalog index, n_scores of them; a missing or NaN score counts as
- * -infinity) that satisfy every rule of req, at most max_per_category of
- * one category and none shown frequency_cap times in the 24 h before
- * req->now. Ties are broken by the lower index, so the result is
- * deterministic. An empty list is not an error: out->reason says why.
- * Returns MZ_OK, MZ_ERR_INVALID (k out of range, NULL catalog or scores;
- * out->reason says which) or MZ_ERR_NOMEM. */
-enum mz_status mz_rules_select(const struct mz_catalog *catalog,
-                               const float *scores, size_t n_scores,
-                               const struct mz_select_request *req,
-                               struct mz_select_result *out);
-
-/* The per-rule counts of result (borrowed) for ?explain=rules, as a new
- * JSON object (caller owns; NULL on allocation failure):
- * {"candidates":N, "allowed":N, "removed":{"price.min":12, ...}} with
- * only the rules that removed something, plus "reason" when the list is
- * empty. */
-json_t *mz_select_explain_json(const struct mz_select_result *result);
+/* Frees the tier names and the array, leaving the map empty. */
+void mz_tier_bounds_clear(struct mz_tier_bounds *bounds);
 
 #endif

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/attributes.h"
+#include "api/json_attributes.h"
 #include "model/client_record.h"
 #include "model/hash.h"
 #include "model/log.h"
@@ -301,14 +301,12 @@ bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
                                         const char *doc, bool create,
                                         char *err, size_t err_len)
 {
-    char *tier = NULL, *region = NULL;
-    int consent;
-    char why[256] = "";
+    struct mz_client_attributes attrs = {.consent = -1};
+    struct mz_json_error why = {.message = ""};
     json_t *obj = json_loads(doc, 0, NULL);
     /* Consent is not taken from here: the record and the consent markers
      * of the log carry it in log order. */
-    bool ok = mz_parse_attributes(obj, &tier, &region, &consent, why,
-                                  sizeof why) == MZ_OK;
+    bool ok = obj && mz_json_read_attributes(obj, &attrs, &why) == MZ_OK;
     json_decref(obj);
     struct mz_client_entry *entry = NULL;
     if (ok) {
@@ -317,14 +315,13 @@ bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
         ok = entry || !create;
     }
     if (entry) {
-        ok = mz_client_entry_set_attributes(entry, tier, region);
+        ok = mz_client_entry_set_attributes(entry, attrs.tier, attrs.region);
         entry->has_attributes = entry->has_attributes || ok;
     }
     if (!ok)
         snprintf(err, err_len, "attributes of client %.64s: %s", client_id,
-                 why[0] ? why : "out of memory");
-    free(tier);
-    free(region);
+                 why.message[0] ? why.message : "out of memory");
+    mz_client_attributes_clear(&attrs);
     return ok;
 }
 

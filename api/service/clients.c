@@ -39,7 +39,7 @@ static enum mz_status log_consent_change(struct mz_service *svc,
 
 enum mz_status mz_service_set_attributes(struct mz_service *svc,
                                          const char *client_id,
-                                         const struct mz_client_attributes *attrs,
+                                         const struct mz_attributes_update *attrs,
                                          mz_attributes_doc_fn write_doc,
                                          bool *consent_out)
 {

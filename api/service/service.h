@@ -45,6 +45,7 @@
 #include "model/model.h"
 #include "model/reasons.h"
 #include "model/rules.h"
+#include "model/rules_select.h"
 #include "model/status.h"
 #include "store/event_writer.h"
 
@@ -171,7 +172,7 @@ enum mz_status mz_service_read_rules(struct mz_service *svc,
 
 /* ---- clients --------------------------------------------------------- */
 
-struct mz_client_attributes {
+struct mz_attributes_update {
     const char *tier;                /* borrowed; NULL: unknown */
     const char *region;              /* borrowed; NULL: unknown */
     int consent;                     /* 1 grant, 0 withdraw, -1 unchanged */
@@ -190,7 +191,7 @@ typedef char *(*mz_attributes_doc_fn)(const char *tier, const char *region,
  * Returns MZ_OK or the store's error. */
 enum mz_status mz_service_set_attributes(struct mz_service *svc,
                                          const char *client_id,
-                                         const struct mz_client_attributes *attrs,
+                                         const struct mz_attributes_update *attrs,
                                          mz_attributes_doc_fn write_doc,
                                          bool *consent_out);
 

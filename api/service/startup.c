@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "api/json_item.h"
+#include "api/json_rules.h"
 #include "model/log.h"
 
 struct load_ctx {
@@ -29,15 +31,13 @@ struct load_ctx {
 static bool load_item(void *arg, const char *id, const char *doc, bool deleted)
 {
     struct load_ctx *ctx = arg;
-    char why[256] = "";
-    enum mz_status status = MZ_ERR_INVALID;
+    struct mz_json_error why = {.message = ""};
     json_t *obj = json_loads(doc, 0, NULL);
-    struct mz_item *item =
-        obj ? mz_item_from_json(obj, "", &status, why, sizeof why) : NULL;
+    struct mz_item *item = obj ? mz_json_read_item(obj, "", &why) : NULL;
     json_decref(obj);
     if (!item || mz_service_apply_item(ctx->svc, item) != MZ_OK) {
         snprintf(ctx->err, ctx->err_len, "catalog item %.64s: %s", id,
-                 why[0] ? why : "unreadable");
+                 why.message[0] ? why.message : "unreadable");
         return false;
     }
     /* A deleted item keeps its index (the model rows and the client
@@ -51,16 +51,14 @@ static bool load_rules(void *arg, const char *brand, int64_t version,
                        const char *doc)
 {
     struct load_ctx *ctx = arg;
-    char why[256] = "";
-    enum mz_status status = MZ_ERR_INVALID;
+    struct mz_json_error why = {.message = ""};
     json_t *obj = json_loads(doc, 0, NULL);
-    struct mz_rules *rules =
-        obj ? mz_rules_from_json(obj, &status, why, sizeof why) : NULL;
+    struct mz_rules *rules = obj ? mz_json_read_rules(obj, &why) : NULL;
     json_decref(obj);
     if (!rules ||
         mz_service_apply_rules(ctx->svc, brand, version, rules) != MZ_OK) {
         snprintf(ctx->err, ctx->err_len, "rules of brand %.64s: %s", brand,
-                 why[0] ? why : "unreadable");
+                 why.message[0] ? why.message : "unreadable");
         return false;
     }
     return true;

@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/json_facts.h"
+#include "api/json_item.h"
+#include "api/json_rules.h"
 #include "api/service/client_cache.h"
 #include "api/service/service.h"
 
@@ -121,12 +124,10 @@ static enum mz_status upsert_json(struct mz_service *svc, const char *items_json
     char **docs = calloc(n, sizeof *docs);
     ck_assert(items && docs);
     for (size_t i = 0; i < n; i++) {
-        char err[256] = "";
-        enum mz_status status = MZ_OK;
-        items[i] = mz_item_from_json(json_array_get(array, i), "", &status, err,
-                                     sizeof err);
-        ck_assert_msg(items[i] != NULL, "item %zu: %s", i, err);
-        json_t *canonical = mz_item_to_json(items[i]);
+        struct mz_json_error err = {.message = ""};
+        items[i] = mz_json_read_item(json_array_get(array, i), "", &err);
+        ck_assert_msg(items[i] != NULL, "item %zu: %s", i, err.message);
+        json_t *canonical = mz_json_write_item(items[i]);
         docs[i] = json_dumps(canonical, JSON_COMPACT);
         json_decref(canonical);
     }
@@ -350,7 +351,7 @@ static enum mz_status copy_profile(void *ctx, const struct mz_profile_view *view
         text_add(t, "\n");
     }
     if (view->facts) {
-        json_t *facts = mz_client_facts_to_json(view->facts, view->catalog);
+        json_t *facts = mz_json_write_facts(view->facts, view->catalog);
         char *dump = facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS)
                            : NULL;
         if (!dump) {
@@ -404,7 +405,7 @@ static char *attributes_doc(const char *tier, const char *region, bool consent)
 static bool set_attributes(struct mz_service *svc, const char *client_id,
                            const char *tier, const char *region, int consent)
 {
-    struct mz_client_attributes attrs = {tier, region, consent};
+    struct mz_attributes_update attrs = {tier, region, consent};
     bool in_force = !consent;
     ck_assert_int_eq(mz_service_set_attributes(svc, client_id, &attrs,
                                                attributes_doc, &in_force),
@@ -416,11 +417,10 @@ static int64_t put_rules(struct mz_service *svc, const char *brand,
                          const char *rules_json)
 {
     json_t *obj = json_loads(rules_json, 0, NULL);
-    char err[256] = "";
-    enum mz_status status = MZ_OK;
-    struct mz_rules *rules = mz_rules_from_json(obj, &status, err, sizeof err);
-    ck_assert_msg(rules != NULL, "%s: %s", rules_json, err);
-    json_t *canonical = mz_rules_to_json(rules);
+    struct mz_json_error err = {.message = ""};
+    struct mz_rules *rules = mz_json_read_rules(obj, &err);
+    ck_assert_msg(rules != NULL, "%s: %s", rules_json, err.message);
+    json_t *canonical = mz_json_write_rules(rules);
     char *doc = json_dumps(canonical, JSON_COMPACT);
     int64_t version = -1;
     ck_assert_int_eq(mz_service_put_rules(svc, brand, rules, doc, &version),

@@ -83,7 +83,7 @@ void mz_eval_data_free(struct mz_eval_data *data);
 
 /* Returns item as the catalog API takes it (a new reference, caller
  * owns), or NULL on allocation failure. The offline model derives its
- * cold-start tokens from this very object (mz_item_from_json and
+ * cold-start tokens from this very object (mz_json_read_item and
  * mz_item_tokens), so that it starts from what maisond would. */
 json_t *mz_eval_item_json(const struct mz_eval_data *data, int32_t item);
 

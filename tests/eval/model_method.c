@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_item.h"
 #include "model/catalog.h"
 #include "model/model.h"
 
@@ -115,24 +116,24 @@ static bool add_item(struct mz_model *model, const struct mz_eval_data *data,
     json_t *obj = mz_eval_item_json(data, i);
     struct mz_item *item = NULL;
     struct mz_string_list tokens = {0};
-    enum mz_status status = MZ_ERR_NOMEM;
-    char why[256] = "out of memory";
+    struct mz_json_error why = {.message = "out of memory"};
     bool ok = false;
 
     if (!obj)
         goto cleanup;
-    item = mz_item_from_json(obj, "", &status, why, sizeof(why));
+    item = mz_json_read_item(obj, "", &why);
     if (!item)
         goto cleanup;
-    status = mz_item_tokens(item, &tokens);
-    if (status != MZ_OK)
+    /* What can still fail is an allocation. */
+    snprintf(why.message, sizeof why.message, "out of memory");
+    if (mz_item_tokens(item, &tokens) != MZ_OK)
         goto cleanup;
     ok = mz_model_add_item(model, (const char *const *)tokens.items,
                            tokens.count) == i;
 cleanup:
     if (!ok)
         snprintf(err, err_len, "item %s: %s",
-                 mz_eval_intern_name(data->items, i), why);
+                 mz_eval_intern_name(data->items, i), why.message);
     mz_string_list_clear(&tokens);
     mz_item_free(item);
     json_decref(obj);

@@ -3,6 +3,7 @@
  *    Unit tests of model/reasons.c: source names, catalog reasons for a
  *    non-personalised request, and that personal reasons only state facts
  *    (the evidence item, event and time come from the client's facts).
+ *    Their JSON: tests/api/test_json_reasons.c.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -11,7 +12,6 @@
 #include <string.h>
 
 #include "model/reasons.h"
-#include "model/timefmt.h"
 
 #define NOW 1795428000LL /* 2026-11-23T10:00:00Z */
 #define DAY 86400
@@ -97,57 +97,47 @@ START_TEST(test_non_personalised_reasons_come_from_the_catalog)
     setup_fixture(&fx);
     struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
                                      .context_item = -1, .now = NOW};
-    json_t *r = mz_reasons_build(&req, 0);
-    ck_assert_ptr_nonnull(r);
-    ck_assert_uint_eq(json_array_size(r), 1);
-    json_t *first = json_array_get(r, 0);
-    ck_assert_str_eq(json_string_value(json_object_get(first, "level")),
-                     "catalog");
-    ck_assert_str_eq(json_string_value(json_object_get(first, "text")),
-                     "Popular in bags right now.");
-    ck_assert_ptr_null(json_object_get(first, "because_item"));
-    json_decref(r);
+    struct mz_reason r[MZ_REASONS_MAX];
+    ck_assert_int_eq(mz_reasons_build(&req, 0, r), 1);
+    ck_assert_int_eq(r[0].source, MZ_SOURCE_CATALOG);
+    ck_assert_str_eq(r[0].level, "catalog");
+    ck_assert_str_eq(r[0].text, "Popular in bags right now.");
+    ck_assert_ptr_null(r[0].because_item);
+    ck_assert(!r[0].has_event);
 
-    r = mz_reasons_build(&req, 2); /* launched three days ago */
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0),
-                                                       "text")),
-                     "New arrival.");
-    json_decref(r);
-    ck_assert_ptr_null(mz_reasons_build(&req, 99));
-    ck_assert_ptr_null(mz_reasons_build(NULL, 0));
+    ck_assert_int_eq(mz_reasons_build(&req, 2, r), 1); /* launched 3 days ago */
+    ck_assert_str_eq(r[0].text, "New arrival.");
+    ck_assert_int_eq(mz_reasons_build(&req, 99, r), 0);
+    ck_assert_int_eq(mz_reasons_build(NULL, 0, r), 0);
     teardown_fixture(&fx);
 }
 END_TEST
 
 /* Every reason has a known level and a sentence; evidence, when given,
  * names a catalog item and matches what the facts recorded. */
-static void assert_reasons_are_facts(const struct fixture *fx, json_t *r)
+static void assert_reasons_are_facts(const struct fixture *fx,
+                                     const struct mz_reason *r, int n)
 {
-    size_t i;
-    json_t *reason;
-    ck_assert_uint_ge(json_array_size(r), 1);
-    ck_assert_uint_le(json_array_size(r), MZ_REASONS_MAX);
-    json_array_foreach(r, i, reason) {
-        const char *level = json_string_value(json_object_get(reason, "level"));
-        const char *text = json_string_value(json_object_get(reason, "text"));
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_le(n, MZ_REASONS_MAX);
+    for (int i = 0; i < n; i++) {
+        const char *level = r[i].level;
+        const char *text = r[i].text;
         ck_assert_ptr_nonnull(level);
-        ck_assert_ptr_nonnull(text);
         ck_assert(strcmp(level, "session") == 0 ||
                   strcmp(level, "recent") == 0 ||
                   strcmp(level, "long_term") == 0 ||
                   strcmp(level, "catalog") == 0);
         ck_assert_int_eq(text[strlen(text) - 1], '.');
-        const char *because =
-            json_string_value(json_object_get(reason, "because_item"));
+        const char *because = r[i].because_item;
         if (!because) {
-            ck_assert_ptr_null(json_object_get(reason, "event"));
+            ck_assert(!r[i].has_event);
             continue;
         }
         int32_t item = mz_catalog_find(fx->catalog, because);
         ck_assert_int_ge(item, 0);
         ck_assert_ptr_nonnull(strstr(text, because));
-        json_t *event = json_object_get(reason, "event");
-        if (event) {
+        if (r[i].has_event) {
             /* The latest event with the item, or (for a long-term level
              * whose evidence is older than the recent events) its
              * purchase. */
@@ -158,12 +148,8 @@ static void assert_reasons_are_facts(const struct fixture *fx, json_t *r)
                                                        &bought_at));
                 ev = (struct mz_item_event){item, MZ_EV_PURCHASE, bought_at};
             }
-            ck_assert_str_eq(json_string_value(event),
-                             mz_event_type_name(ev.type));
-            char when[MZ_TIME_RFC3339_BYTES];
-            mz_time_format_rfc3339(ev.ts, when);
-            ck_assert_str_eq(json_string_value(json_object_get(reason, "at")),
-                             when);
+            ck_assert_int_eq(r[i].event, ev.type);
+            ck_assert_int_eq(r[i].at, ev.ts);
         }
     }
 }
@@ -180,25 +166,24 @@ START_TEST(test_personal_reasons_state_facts)
                                      .client = fx.client, .facts = fx.facts,
                                      .context_item = -1, .now = NOW};
     for (int32_t item = 0; item < 4; item++) {
-        json_t *r = mz_reasons_build(&req, item);
-        ck_assert_ptr_nonnull(r);
-        assert_reasons_are_facts(&fx, r);
+        struct mz_reason r[MZ_REASONS_MAX], again[MZ_REASONS_MAX];
+        int n = mz_reasons_build(&req, item, r);
+        assert_reasons_are_facts(&fx, r, n);
         /* The same inputs give the same reasons. */
-        json_t *again = mz_reasons_build(&req, item);
-        ck_assert(json_equal(r, again));
-        json_decref(r);
-        json_decref(again);
+        ck_assert_int_eq(mz_reasons_build(&req, item, again), n);
+        for (int i = 0; i < n; i++) {
+            ck_assert_str_eq(again[i].level, r[i].level);
+            ck_assert_str_eq(again[i].text, r[i].text);
+            ck_assert_ptr_eq(again[i].because_item, r[i].because_item);
+            ck_assert_int_eq(again[i].has_event, r[i].has_event);
+        }
     }
     /* Without facts there is no event or time to state. */
     req.facts = NULL;
-    json_t *r = mz_reasons_build(&req, 0);
-    size_t i;
-    json_t *reason;
-    json_array_foreach(r, i, reason) {
-        ck_assert_ptr_null(json_object_get(reason, "event"));
-        ck_assert_ptr_null(json_object_get(reason, "at"));
-    }
-    json_decref(r);
+    struct mz_reason r[MZ_REASONS_MAX];
+    int n = mz_reasons_build(&req, 0, r);
+    for (int i = 0; i < n; i++)
+        ck_assert(!r[i].has_event);
     teardown_fixture(&fx);
 }
 END_TEST
@@ -212,24 +197,16 @@ START_TEST(test_revisited_item_names_the_session_event)
     struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
                                      .client = fx.client, .facts = fx.facts,
                                      .context_item = -1, .now = NOW};
-    json_t *r = mz_reasons_build(&req, 1);
-    ck_assert_ptr_nonnull(r);
-    assert_reasons_are_facts(&fx, r);
-    char *dump = json_dumps(r, JSON_COMPACT);
-    fprintf(stderr, "reasons for a re-viewed item: %s\n", dump);
-    free(dump);
-    json_t *first = json_array_get(r, 0);
-    if (strcmp(json_string_value(json_object_get(first, "level")), "session") ==
-        0) {
-        ck_assert_str_eq(json_string_value(json_object_get(first,
-                                                           "because_item")),
-                         "bag-2");
-        ck_assert_str_eq(json_string_value(json_object_get(first, "text")),
-                         "Viewed bag-2 in this session.");
-        ck_assert_str_eq(json_string_value(json_object_get(first, "at")),
-                         "2026-11-23T09:58:40Z");
+    struct mz_reason r[MZ_REASONS_MAX];
+    int n = mz_reasons_build(&req, 1, r);
+    assert_reasons_are_facts(&fx, r, n);
+    if (strcmp(r[0].level, "session") == 0) {
+        ck_assert_str_eq(r[0].because_item, "bag-2");
+        ck_assert_str_eq(r[0].text, "Viewed bag-2 in this session.");
+        ck_assert(r[0].has_event);
+        ck_assert_int_eq(r[0].event, MZ_EV_VIEW);
+        ck_assert_int_eq(r[0].at, NOW - 80); /* 2026-11-23T09:58:40Z */
     }
-    json_decref(r);
     teardown_fixture(&fx);
 }
 END_TEST

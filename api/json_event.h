@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ * json_event.h
+ *    One event of POST /v1/events read into a struct mz_event_record
+ *    (store/store.h), with its syntactic checks: ids, type, time,
+ *    quantities. Whether the item is in the catalog is not checked here
+ *    (the caller does, under the app lock).
+ *
+ * Event JSON (unknown keys are rejected):
+ *   {"event_id": "e-1", "client_id": "c-42", "item_id": "bag-1",
+ *    "type": "view", "ts": "2026-11-23T10:00:00Z" | 1795428000,
+ *    "channel": "web", "value": 2400, "quantity": 1, "dwell_ms": 1500}
+ * event_id, client_id and type are required; item_id is required by the
+ * types that name an item; a missing ts is the time the service received
+ * the event.
+ *
+ * Interface routines:
+ *    mz_json_read_event  - validate one event object into a record
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_API_JSON_EVENT_H
+#define MZ_API_JSON_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/json_spec.h"
+#include "store/store.h"
+
+#define MZ_EVENT_MAX_QUANTITY 100000
+#define MZ_EVENT_MAX_DWELL_MS (24 * 3600 * 1000)
+/* Year 9999: later timestamps cannot be written back as RFC 3339. */
+#define MZ_EVENT_MAX_TS_SECONDS 253402300799LL
+
+/* Validates obj (borrowed) as one event into *rec: its strings are
+ * borrowed from obj (valid while obj lives), ts is now when absent,
+ * item_index is -1 (the caller maps item_id). Returns true, or false
+ * with err naming the field (e.g. "quantity: must be an integer in
+ * range", code "invalid_input") and rec holding no pointer into obj. */
+bool mz_json_read_event(const json_t *obj, int64_t now,
+                        struct mz_event_record *rec,
+                        struct mz_json_error *err);
+
+#endif

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ * client_facts_internal.h
+ *    The layout of struct mz_client_facts and its list operations, shared
+ *    by client_facts.c (the record and its updates) and client_facts_io.c
+ *    (the saved form) only. Nothing outside model/ includes this.
+ *
+ * Every list is a small array in log order that grows on demand up to
+ * its cap; a full list drops its oldest entry. Writers reserve room
+ * first (the *_reserve functions), so an allocation failure leaves the
+ * record as it was.
+ *-------------------------------------------------------------------------
+ */
+#ifndef MZ_CLIENT_FACTS_INTERNAL_H
+#define MZ_CLIENT_FACTS_INTERNAL_H
+
+#include <stddef.h>
+
+#include "model/client_facts.h"
+
+#define MZ_FACTS_MAGIC 0x46435a4du   /* "MZCF" little-endian */
+#define MZ_FACTS_VERSION 1u
+
+struct mz_item_time_list {
+    struct mz_item_time *v;       /* owned */
+    size_t count, cap;
+};
+
+struct mz_client_facts {
+    struct mz_item_time_list purchases;
+    struct mz_item_time_list dismissals;
+    struct mz_item_time_list wishlist;
+    struct mz_item_time_list impressions;
+    struct mz_cart_line *cart;    /* owned */
+    size_t cart_count, cart_cap;
+    int64_t *visits[MZ_VISIT_KIND_COUNT]; /* owned */
+    size_t visit_count[MZ_VISIT_KIND_COUNT];
+    size_t visit_cap[MZ_VISIT_KIND_COUNT];
+    struct mz_item_event *ring;   /* owned, log order */
+    size_t ring_count, ring_cap;
+    int64_t newest_impression;    /* largest shown_at recorded */
+    int64_t last_seq;
+    int64_t event_count;
+    bool paused;                  /* consent withdrawn */
+};
+
+/* Makes room for need entries (at most max) in list; false on allocation
+ * failure, with the list unchanged. */
+bool mz_facts_list_reserve(struct mz_item_time_list *list, size_t need,
+                           size_t max);
+/* Returns the position of item in list, or -1. */
+ptrdiff_t mz_facts_list_find(const struct mz_item_time_list *list,
+                             int32_t item);
+/* Appends (item, ts), dropping the oldest entry when the list holds max;
+ * room must have been reserved. */
+void mz_facts_list_append(struct mz_item_time_list *list, int32_t item,
+                          int64_t ts, size_t max);
+/* The same for the cart. */
+bool mz_facts_cart_reserve(struct mz_client_facts *facts, size_t need);
+ptrdiff_t mz_facts_cart_find(const struct mz_client_facts *facts,
+                             int32_t item);
+/* Records a visit of kind at ts (the oldest dropped when full); false on
+ * allocation failure, with the record unchanged. */
+bool mz_facts_visit_add(struct mz_client_facts *facts,
+                        enum mz_visit_kind kind, int64_t ts);
+/* Pushes ev's item event on the ring (the oldest dropped when full);
+ * false on allocation failure, with the record unchanged. */
+bool mz_facts_ring_push(struct mz_client_facts *facts,
+                        const struct mz_event_obs *ev);
+
+#endif

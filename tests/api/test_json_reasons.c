@@ -1,0 +1,288 @@
+/*-------------------------------------------------------------------------
+ * test_json_reasons.c
+ *    Unit tests of api/json_reasons.c: the reasons of model/reasons.c as
+ *    the API shows them (catalog reasons for a non-personalised request,
+ *    personal reasons stating only facts, the keys and their order).
+ *-------------------------------------------------------------------------
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/json_reasons.h"
+#include "model/timefmt.h"
+
+#define NOW 1795428000LL /* 2026-11-23T10:00:00Z */
+#define DAY 86400
+
+struct fixture {
+    struct mz_catalog *catalog;
+    struct mz_model *model;
+    struct mz_client *client;
+    struct mz_client_facts *facts;
+};
+
+static void add_item(struct fixture *fx, const char *id, const char *category,
+                     int64_t launch_at)
+{
+    struct mz_item *item = mz_item_new();
+    item->item_id = strdup(id);
+    item->brand = strdup("maison");
+    item->category = strdup(category);
+    item->price = 100;
+    item->launch_at = launch_at;
+    struct mz_string_list tokens = {0};
+    ck_assert_int_eq(mz_item_tokens(item, &tokens), MZ_OK);
+    int32_t index = mz_catalog_upsert(fx->catalog, item, NULL);
+    ck_assert_int_eq(mz_model_add_item(fx->model,
+                                       (const char *const *)tokens.items,
+                                       tokens.count),
+                     index);
+    mz_string_list_clear(&tokens);
+}
+
+static void setup_fixture(struct fixture *fx)
+{
+    struct mz_model_config cfg;
+    char err[128];
+    mz_model_config_defaults(&cfg);
+    fx->catalog = mz_catalog_new();
+    fx->model = mz_model_new(&cfg, err, sizeof(err));
+    ck_assert_msg(fx->model != NULL, "%s", err);
+    add_item(fx, "bag-1", "bags", MZ_TIME_NONE_BEFORE);
+    add_item(fx, "bag-2", "bags", MZ_TIME_NONE_BEFORE);
+    add_item(fx, "shoe-1", "shoes", NOW - 3 * DAY);
+    add_item(fx, "shoe-2", "shoes", MZ_TIME_NONE_BEFORE);
+    fx->client = mz_client_new(fx->model);
+    fx->facts = mz_client_facts_new();
+}
+
+static void teardown_fixture(struct fixture *fx)
+{
+    mz_client_facts_free(fx->facts);
+    mz_client_free(fx->client);
+    mz_model_free(fx->model);
+    mz_catalog_free(fx->catalog);
+}
+
+static void observe(struct fixture *fx, enum mz_event_type type, int32_t item,
+                    int64_t ts)
+{
+    static int64_t seq;
+    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
+                              .seq = ++seq, .quantity = 1};
+    mz_model_observe(fx->model, fx->client, &ev, false);
+    ck_assert_int_eq(mz_client_facts_observe(fx->facts, &ev), MZ_OK);
+}
+
+/* The reasons for item as the API writes them (caller decrefs). */
+static json_t *reasons_json(const struct mz_reasons_request *req, int32_t item)
+{
+    struct mz_reason why[MZ_REASONS_MAX];
+    return mz_json_write_reasons(why, mz_reasons_build(req, item, why));
+}
+
+START_TEST(test_non_personalised_reasons_come_from_the_catalog)
+{
+    struct fixture fx;
+    setup_fixture(&fx);
+    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
+                                     .context_item = -1, .now = NOW};
+    json_t *r = reasons_json(&req, 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(json_array_size(r), 1);
+    json_t *first = json_array_get(r, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(first, "level")),
+                     "catalog");
+    ck_assert_str_eq(json_string_value(json_object_get(first, "text")),
+                     "Popular in bags right now.");
+    ck_assert_ptr_null(json_object_get(first, "because_item"));
+    json_decref(r);
+
+    r = reasons_json(&req, 2); /* launched three days ago */
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0),
+                                                       "text")),
+                     "New arrival.");
+    json_decref(r);
+    /* No reasons (item not in the catalog): an empty array. */
+    r = reasons_json(&req, 99);
+    ck_assert_uint_eq(json_array_size(r), 0);
+    json_decref(r);
+    r = reasons_json(NULL, 0);
+    ck_assert_uint_eq(json_array_size(r), 0);
+    json_decref(r);
+    teardown_fixture(&fx);
+}
+END_TEST
+
+/* Every reason has a known level and a sentence; evidence, when given,
+ * names a catalog item and matches what the facts recorded. */
+static void assert_reasons_are_facts(const struct fixture *fx, json_t *r)
+{
+    size_t i;
+    json_t *reason;
+    ck_assert_uint_ge(json_array_size(r), 1);
+    ck_assert_uint_le(json_array_size(r), MZ_REASONS_MAX);
+    json_array_foreach(r, i, reason) {
+        const char *level = json_string_value(json_object_get(reason, "level"));
+        const char *text = json_string_value(json_object_get(reason, "text"));
+        ck_assert_ptr_nonnull(level);
+        ck_assert_ptr_nonnull(text);
+        ck_assert(strcmp(level, "session") == 0 ||
+                  strcmp(level, "recent") == 0 ||
+                  strcmp(level, "long_term") == 0 ||
+                  strcmp(level, "catalog") == 0);
+        ck_assert_int_eq(text[strlen(text) - 1], '.');
+        const char *because =
+            json_string_value(json_object_get(reason, "because_item"));
+        if (!because) {
+            ck_assert_ptr_null(json_object_get(reason, "event"));
+            continue;
+        }
+        int32_t item = mz_catalog_find(fx->catalog, because);
+        ck_assert_int_ge(item, 0);
+        ck_assert_ptr_nonnull(strstr(text, because));
+        json_t *event = json_object_get(reason, "event");
+        if (event) {
+            /* The latest event with the item, or (for a long-term level
+             * whose evidence is older than the recent events) its
+             * purchase. */
+            struct mz_item_event ev;
+            int64_t bought_at;
+            if (!mz_client_facts_last_event_of(fx->facts, item, &ev)) {
+                ck_assert(mz_client_facts_purchased_at(fx->facts, item,
+                                                       &bought_at));
+                ev = (struct mz_item_event){item, MZ_EV_PURCHASE, bought_at};
+            }
+            ck_assert_str_eq(json_string_value(event),
+                             mz_event_type_name(ev.type));
+            char when[MZ_TIME_RFC3339_BYTES];
+            mz_time_format_rfc3339(ev.ts, when);
+            ck_assert_str_eq(json_string_value(json_object_get(reason, "at")),
+                             when);
+        }
+    }
+}
+
+START_TEST(test_personal_reasons_state_facts)
+{
+    struct fixture fx;
+    setup_fixture(&fx);
+    observe(&fx, MZ_EV_PURCHASE, 3, NOW - 200 * DAY);
+    for (int i = 0; i < 40; i++)
+        observe(&fx, MZ_EV_VIEW, i % 2, NOW - 600 + i * 10);
+    observe(&fx, MZ_EV_ADD_TO_CART, 0, NOW - 30);
+    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
+                                     .client = fx.client, .facts = fx.facts,
+                                     .context_item = -1, .now = NOW};
+    for (int32_t item = 0; item < 4; item++) {
+        json_t *r = reasons_json(&req, item);
+        ck_assert_ptr_nonnull(r);
+        assert_reasons_are_facts(&fx, r);
+        /* The same inputs give the same reasons. */
+        json_t *again = reasons_json(&req, item);
+        ck_assert(json_equal(r, again));
+        json_decref(r);
+        json_decref(again);
+    }
+    /* Without facts there is no event or time to state. */
+    req.facts = NULL;
+    json_t *r = reasons_json(&req, 0);
+    size_t i;
+    json_t *reason;
+    json_array_foreach(r, i, reason) {
+        ck_assert_ptr_null(json_object_get(reason, "event"));
+        ck_assert_ptr_null(json_object_get(reason, "at"));
+    }
+    json_decref(r);
+    teardown_fixture(&fx);
+}
+END_TEST
+
+START_TEST(test_revisited_item_names_the_session_event)
+{
+    struct fixture fx;
+    setup_fixture(&fx);
+    for (int i = 0; i < 5; i++)
+        observe(&fx, MZ_EV_VIEW, 1, NOW - 120 + i * 10);
+    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
+                                     .client = fx.client, .facts = fx.facts,
+                                     .context_item = -1, .now = NOW};
+    json_t *r = reasons_json(&req, 1);
+    ck_assert_ptr_nonnull(r);
+    assert_reasons_are_facts(&fx, r);
+    char *dump = json_dumps(r, JSON_COMPACT);
+    fprintf(stderr, "reasons for a re-viewed item: %s\n", dump);
+    free(dump);
+    json_t *first = json_array_get(r, 0);
+    if (strcmp(json_string_value(json_object_get(first, "level")), "session") ==
+        0) {
+        ck_assert_str_eq(json_string_value(json_object_get(first,
+                                                           "because_item")),
+                         "bag-2");
+        ck_assert_str_eq(json_string_value(json_object_get(first, "text")),
+                         "Viewed bag-2 in this session.");
+        ck_assert_str_eq(json_string_value(json_object_get(first, "at")),
+                         "2026-11-23T09:58:40Z");
+    }
+    json_decref(r);
+    teardown_fixture(&fx);
+}
+END_TEST
+
+START_TEST(test_keys_in_the_order_the_api_shows)
+{
+    struct mz_reason r[3] = {
+        {.source = MZ_SOURCE_LEVEL0, .level = "session",
+         .because_item = "bag-2", .has_event = true, .event = MZ_EV_VIEW,
+         .at = NOW - 80, .text = "Viewed bag-2 in this session."},
+        {.source = MZ_SOURCE_CATALOG, .level = "catalog",
+         .because_item = "bag-1",
+         .text = "Shoppers who looked at bag-1 also looked at this."},
+        {.source = MZ_SOURCE_CATALOG, .level = "catalog",
+         .text = "New arrival."},
+    };
+    json_t *doc = mz_json_write_reasons(r, 3);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_str_eq(text,
+                     "[{\"level\":\"session\",\"text\":\"Viewed bag-2 in "
+                     "this session.\",\"because_item\":\"bag-2\",\"event\":"
+                     "\"view\",\"at\":\"2026-11-23T09:58:40Z\"},{\"level\":"
+                     "\"catalog\",\"because_item\":\"bag-1\",\"text\":"
+                     "\"Shoppers who looked at bag-1 also looked at this.\"},"
+                     "{\"level\":\"catalog\",\"text\":\"New arrival.\"}]");
+    free(text);
+    json_decref(doc);
+    /* A personal reason without evidence names no item. */
+    struct mz_reason taste = {.source = MZ_SOURCE_LEVEL0 + 2,
+                              .level = "long_term",
+                              .text = "Matches the client's long-standing "
+                                      "taste."};
+    doc = mz_json_write_reasons(&taste, 1);
+    text = json_dumps(doc, JSON_COMPACT);
+    ck_assert_str_eq(text, "[{\"level\":\"long_term\",\"text\":\"Matches "
+                           "the client's long-standing taste.\"}]");
+    free(text);
+    json_decref(doc);
+    doc = mz_json_write_reasons(NULL, 0);
+    ck_assert_uint_eq(json_array_size(doc), 0);
+    json_decref(doc);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("json_reasons");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_non_personalised_reasons_come_from_the_catalog);
+    tcase_add_test(tc, test_personal_reasons_state_facts);
+    tcase_add_test(tc, test_revisited_item_names_the_session_event);
+    tcase_add_test(tc, test_keys_in_the_order_the_api_shows);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
