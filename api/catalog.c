@@ -18,8 +18,8 @@
 #define MAX_ITEMS_PER_BATCH 1000
 
 struct item_batch {
-    struct mz_item **items;   /* owned */
-    char **docs;              /* owned canonical JSON texts */
+    struct mz_item **items; /* owned */
+    char **docs;            /* owned canonical JSON texts */
     size_t count;
 };
 
@@ -121,7 +121,8 @@ void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
 {
     const char *item_id = req->params[0];
     json_t *doc = NULL;
-    enum mz_status status = mz_service_read_item(svc, item_id, reply_item, &doc);
+    enum mz_status status =
+        mz_service_read_item(svc, item_id, reply_item, &doc);
     if (status == MZ_ERR_NOT_FOUND)
         mz_response_error(resp, status, "no item %s", item_id);
     else if (status != MZ_OK)

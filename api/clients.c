@@ -77,7 +77,7 @@ static json_t *level_json(const struct mz_profile_level *level, int n_levels)
 
 struct profile_reply {
     const char *client_id;
-    json_t *body;                    /* owned */
+    json_t *body; /* owned */
 };
 
 static enum mz_status reply_profile(void *arg,
@@ -92,21 +92,20 @@ static enum mz_status reply_profile(void *arg,
             levels = NULL;
         }
     }
-    json_t *facts = view->facts ? mz_json_write_facts(view->facts, view->catalog)
-                                : json_object();
-    ctx->body = levels && facts
-                    ? json_pack("{s:s,s:o,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
-                                ctx->client_id, "tier",
-                                view->tier ? json_string(view->tier) : json_null(),
-                                "region",
-                                view->region ? json_string(view->region)
-                                             : json_null(),
-                                "consent", "personalization", view->consent,
-                                "events_logged", (json_int_t)view->events_logged,
-                                "events_learned",
-                                (json_int_t)view->events_learned, "levels",
-                                levels)
-                    : NULL;
+    json_t *facts = view->facts
+                        ? mz_json_write_facts(view->facts, view->catalog)
+                        : json_object();
+    ctx->body =
+        levels && facts
+            ? json_pack(
+                  "{s:s,s:o,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
+                  ctx->client_id, "tier",
+                  view->tier ? json_string(view->tier) : json_null(), "region",
+                  view->region ? json_string(view->region) : json_null(),
+                  "consent", "personalization", view->consent, "events_logged",
+                  (json_int_t)view->events_logged, "events_learned",
+                  (json_int_t)view->events_learned, "levels", levels)
+            : NULL;
     if (ctx->body)
         json_object_update(ctx->body, facts);
     json_decref(levels);

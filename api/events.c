@@ -23,7 +23,7 @@
 #define MAX_EVENTS_PER_BATCH 1000
 
 struct event_error {
-    const char *code;          /* static */
+    const char *code; /* static */
     char message[256];
 };
 
@@ -92,10 +92,10 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
     }
     int64_t now = mz_now_seconds();
     for (size_t i = 0; i < n; i++)
-        outcome[i] = parse_event(json_array_get(events, i), now, &records[i],
-                                 &errors[i])
-                         ? MZ_OK
-                         : MZ_ERR_INVALID;
+        outcome[i] =
+            parse_event(json_array_get(events, i), now, &records[i], &errors[i])
+                ? MZ_OK
+                : MZ_ERR_INVALID;
     struct mz_submit_counts counts;
     enum mz_status status =
         mz_service_submit_events(svc, records, outcome, n, &counts);

@@ -14,7 +14,8 @@
 
 struct mz_service;
 
-typedef void (*mz_handler_fn)(struct mz_service *svc, const struct mz_request *req,
+typedef void (*mz_handler_fn)(struct mz_service *svc,
+                              const struct mz_request *req,
                               struct mz_response *resp);
 
 void mz_handle_healthz(struct mz_service *svc, const struct mz_request *req,
@@ -29,13 +30,16 @@ void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
 void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
-void mz_handle_recommendations(struct mz_service *svc, const struct mz_request *req,
+void mz_handle_recommendations(struct mz_service *svc,
+                               const struct mz_request *req,
                                struct mz_response *resp);
 void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp);
-void mz_handle_delete_client(struct mz_service *svc, const struct mz_request *req,
+void mz_handle_delete_client(struct mz_service *svc,
+                             const struct mz_request *req,
                              struct mz_response *resp);
-void mz_handle_put_attributes(struct mz_service *svc, const struct mz_request *req,
+void mz_handle_put_attributes(struct mz_service *svc,
+                              const struct mz_request *req,
                               struct mz_response *resp);
 void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);

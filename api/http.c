@@ -27,8 +27,8 @@ void mz_response_json(struct mz_response *resp, int http_status, json_t *json)
 {
     mz_response_clear(resp);
     /* Scores are floats: 9 significant digits round-trip them exactly. */
-    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(9))
-                      : NULL;
+    char *text =
+        json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(json);
     if (!text) {
         set_fallback(resp);
@@ -45,8 +45,8 @@ static void set_error(struct mz_response *resp, int http_status,
 {
     char message[512];
     vsnprintf(message, sizeof message, fmt, ap);
-    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code,
-                             "message", message);
+    json_t *body =
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
     if (!body) {
         /* message may hold bytes jansson refuses (invalid UTF-8 echoed
          * from the request); say so without them. */

@@ -18,10 +18,10 @@
 #include "api/json_spec.h"
 
 struct mz_client_attributes {
-    char *tier;                      /* owned; NULL: absent or null */
-    char *region;                    /* owned; NULL: absent or null */
-    int consent;                     /* personalization: 1 granted,
-                                        0 withdrawn, -1 not given */
+    char *tier;   /* owned; NULL: absent or null */
+    char *region; /* owned; NULL: absent or null */
+    int consent;  /* personalization: 1 granted,
+                     0 withdrawn, -1 not given */
 };
 
 /* Validates obj (borrowed): tier and region strings of

@@ -21,8 +21,8 @@ json_t *mz_body_object(const struct mz_request *req, struct mz_response *resp)
     json_error_t jerr;
     /* jansson bounds nesting depth itself and rejects invalid UTF-8 and
      * \u0000 inside strings. */
-    json_t *obj = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
-                             &jerr);
+    json_t *obj =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!obj) {
         mz_response_error(resp, MZ_ERR_INVALID,
                           "malformed JSON at line %d column %d: %s", jerr.line,
@@ -42,8 +42,10 @@ static size_t utf8_sequence_length(const unsigned char *s)
 {
     if (s[0] < 0x80)
         return 1;
-    size_t len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-                 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = (s[0] & 0xE0) == 0xC0   ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (len == 0 || s[0] == 0xC0 || s[0] == 0xC1 || s[0] > 0xF4)
         return 0;
     for (size_t i = 1; i < len; i++)

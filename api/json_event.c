@@ -56,8 +56,7 @@ static struct mz_json_field event_id(const char *name, bool required,
                                      const char **dst)
 {
     struct mz_json_field f = mz_json_nullable(mz_json_id(name, dst));
-    return required ? mz_json_says_missing(mz_json_required(f), "required")
-                    : f;
+    return required ? mz_json_says_missing(mz_json_required(f), "required") : f;
 }
 
 static struct mz_json_field count(const char *name, int32_t min, int32_t max,
@@ -68,8 +67,7 @@ static struct mz_json_field count(const char *name, int32_t min, int32_t max,
 }
 
 bool mz_json_read_event(const json_t *obj, int64_t now,
-                        struct mz_event_record *rec,
-                        struct mz_json_error *err)
+                        struct mz_event_record *rec, struct mz_json_error *err)
 {
     memset(rec, 0, sizeof *rec);
     rec->ts = now;
@@ -85,10 +83,9 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
         mz_json_custom("ts", read_ts, NULL, &rec->ts),
         count("quantity", 1, MZ_EVENT_MAX_QUANTITY, 1, &rec->quantity),
         count("dwell_ms", 0, MZ_EVENT_MAX_DWELL_MS, 0, &rec->dwell_ms),
-        mz_json_says_missing(
-            mz_json_required(mz_json_custom("type", read_type, NULL,
-                                            &rec->type)),
-            "required, a string"),
+        mz_json_says_missing(mz_json_required(mz_json_custom("type", read_type,
+                                                             NULL, &rec->type)),
+                             "required, a string"),
         mz_json_number("value", 0, INFINITY, 0, &rec->value),
         mz_json_end(SHOWN_KEY_BYTES),
     };

@@ -38,7 +38,6 @@
  * with err naming the field (e.g. "quantity: must be an integer in
  * range", code "invalid_input") and rec holding no pointer into obj. */
 bool mz_json_read_event(const json_t *obj, int64_t now,
-                        struct mz_event_record *rec,
-                        struct mz_json_error *err);
+                        struct mz_event_record *rec, struct mz_json_error *err);
 
 #endif

@@ -75,9 +75,9 @@ json_t *mz_json_write_facts(const struct mz_client_facts *facts,
     for (size_t i = n; i-- > 0;) {
         const char *id = item_id_of(catalog, cart[i].item);
         if (id && json_array_append_new(
-                      array, json_pack("{s:s, s:i, s:o}", "item_id", id,
-                                       "quantity", cart[i].quantity, "at",
-                                       time_json(cart[i].ts))))
+                      array,
+                      json_pack("{s:s, s:i, s:o}", "item_id", id, "quantity",
+                                cart[i].quantity, "at", time_json(cart[i].ts))))
             goto fail;
     }
     for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
@@ -97,11 +97,11 @@ json_t *mz_json_write_facts(const struct mz_client_facts *facts,
     const struct mz_item_event *ring = mz_client_facts_recent_events(facts, &n);
     for (size_t i = n; i-- > 0;) {
         const char *id = item_id_of(catalog, ring[i].item);
-        if (id && json_array_append_new(
-                      array,
-                      json_pack("{s:s, s:s, s:o}", "item_id", id, "event",
-                                mz_event_type_name(ring[i].type), "at",
-                                time_json(ring[i].ts))))
+        if (id &&
+            json_array_append_new(
+                array, json_pack("{s:s, s:s, s:o}", "item_id", id, "event",
+                                 mz_event_type_name(ring[i].type), "at",
+                                 time_json(ring[i].ts))))
             goto fail;
     }
     return obj;

@@ -114,7 +114,8 @@ static bool read_attributes(const json_t *value, const char *path, void *dst,
     out->v = calloc(n, sizeof *out->v);
     if (!out->v)
         return mz_json_fail(err, MZ_ERR_NOMEM, path, "out of memory");
-    json_object_foreach((json_t *)value, key, v) {
+    json_object_foreach((json_t *)value, key, v)
+    {
         size_t key_len = strlen(key);
         if (key_len == 0 || key_len > MZ_ID_MAX_BYTES)
             return mz_json_fail(err, MZ_ERR_INVALID, path,
@@ -156,14 +157,13 @@ struct mz_item *mz_json_read_item(const json_t *obj, const char *prefix,
         goto cleanup;
     }
     const struct mz_json_field spec[] = {
-        mz_json_required(mz_json_string_copy("item_id", 1, MZ_ID_MAX_BYTES,
-                                             &item->item_id)),
-        mz_json_required(mz_json_string_copy("brand", 1, MZ_ID_MAX_BYTES,
-                                             &item->brand)),
+        mz_json_required(
+            mz_json_string_copy("item_id", 1, MZ_ID_MAX_BYTES, &item->item_id)),
+        mz_json_required(
+            mz_json_string_copy("brand", 1, MZ_ID_MAX_BYTES, &item->brand)),
         mz_json_required(mz_json_string_copy("category", 1, MZ_ID_MAX_BYTES,
                                              &item->category)),
-        mz_json_required(mz_json_number("price", 0, INFINITY, 0,
-                                        &item->price)),
+        mz_json_required(mz_json_number("price", 0, INFINITY, 0, &item->price)),
         mz_json_custom("currency", read_currency, NULL, item->currency),
         mz_json_boolean("available", true, &item->available),
         mz_json_says(mz_json_int64("stock", 0, INT64_MAX, -1, &item->stock),

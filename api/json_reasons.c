@@ -14,15 +14,14 @@ static json_t *reason_json(const struct mz_reason *r)
     if (r->source == MZ_SOURCE_CATALOG) {
         if (r->because_item)
             return json_pack("{s:s, s:s, s:s}", "level", r->level,
-                             "because_item", r->because_item, "text",
-                             r->text);
+                             "because_item", r->because_item, "text", r->text);
         return json_pack("{s:s, s:s}", "level", r->level, "text", r->text);
     }
     json_t *obj = json_pack("{s:s, s:s}", "level", r->level, "text", r->text);
     if (!obj || !r->because_item)
         return obj;
-    int rc = json_object_set_new(obj, "because_item",
-                                 json_string(r->because_item));
+    int rc =
+        json_object_set_new(obj, "because_item", json_string(r->because_item));
     if (r->has_event) {
         char when[MZ_TIME_RFC3339_BYTES];
         mz_time_format_rfc3339(r->at, when);

@@ -34,7 +34,8 @@ static bool read_tier_bounds(const json_t *value, const char *path, void *dst,
     if (n > MZ_RULES_MAX_LIST)
         return mz_json_fail(err, MZ_ERR_INVALID, path,
                             "must have at most %d tiers", MZ_RULES_MAX_LIST);
-    json_object_foreach((json_t *)value, key, v) {
+    json_object_foreach((json_t *)value, key, v)
+    {
         size_t len = strlen(key);
         if (len == 0 || len > MZ_RULES_MAX_STRING_BYTES)
             return mz_json_fail(err, MZ_ERR_INVALID, path,
@@ -53,7 +54,8 @@ static bool read_tier_bounds(const json_t *value, const char *path, void *dst,
     out->v = calloc(n, sizeof *out->v);
     if (!out->v)
         return mz_json_fail(err, MZ_ERR_NOMEM, path, "out of memory");
-    json_object_foreach((json_t *)value, key, v) {
+    json_object_foreach((json_t *)value, key, v)
+    {
         out->v[out->count].tier = strdup(key);
         if (!out->v[out->count].tier)
             return mz_json_fail(err, MZ_ERR_NOMEM, path, "out of memory");
@@ -83,9 +85,9 @@ static struct mz_json_field tier_bounds(const char *name,
                                         bool *present)
 {
     return mz_json_present(
-        mz_json_says(mz_json_object_with(name, read_tier_bounds,
-                                         clear_tier_bounds, dst),
-                     "must be an object of tier: number"),
+        mz_json_says(
+            mz_json_object_with(name, read_tier_bounds, clear_tier_bounds, dst),
+            "must be an object of tier: number"),
         present);
 }
 
@@ -110,12 +112,12 @@ struct mz_rules *mz_json_read_rules(const json_t *obj,
         mz_json_end(MZ_RULES_MAX_STRING_BYTES),
     };
     const struct mz_json_field price[] = {
-        mz_json_present(mz_json_number("min", 0, INFINITY, 0,
-                                       &rules->price_min),
-                        &rules->has_price_min),
         mz_json_present(
-            mz_json_says(mz_json_nullable(mz_json_number(
-                             "max", 0, INFINITY, 0, &rules->price_max)),
+            mz_json_number("min", 0, INFINITY, 0, &rules->price_min),
+            &rules->has_price_min),
+        mz_json_present(
+            mz_json_says(mz_json_nullable(mz_json_number("max", 0, INFINITY, 0,
+                                                         &rules->price_max)),
                          "must be a number >= {min} or null"),
             &rules->has_price_max),
         tier_bounds("min_by_tier", &rules->min_by_tier,
@@ -142,9 +144,9 @@ struct mz_rules *mz_json_read_rules(const json_t *obj,
         mz_json_present(mz_json_object("price", price), &rules->has_price),
         mz_json_nullable(mz_json_int32("max_per_category", 1, MZ_RULES_MAX_INT,
                                        0, &rules->max_per_category)),
-        mz_json_says(mz_json_nullable(mz_json_object("frequency_cap",
-                                                     frequency_cap)),
-                     "must be an object or null"),
+        mz_json_says(
+            mz_json_nullable(mz_json_object("frequency_cap", frequency_cap)),
+            "must be an object or null"),
         mz_json_present(mz_json_object("exclude_purchased", exclude_purchased),
                         &rules->has_exclude_purchased),
         mz_json_present(mz_json_int32("exclude_dismissed_days", 0,

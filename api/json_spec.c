@@ -35,11 +35,10 @@ bool mz_json_fail(struct mz_json_error *err, enum mz_status status,
     err->status = status;
     err->code = mz_status_code(status);
     /* A message longer than the buffer is cut: the path comes first. */
-    int written = path && path[0]
-                      ? snprintf(err->message, sizeof err->message, "%s: %s",
-                                 path, message)
-                      : snprintf(err->message, sizeof err->message, "%s",
-                                 message);
+    int written = path && path[0] ? snprintf(err->message, sizeof err->message,
+                                             "%s: %s", path, message)
+                                  : snprintf(err->message, sizeof err->message,
+                                             "%s", message);
     if (written < 0)
         err->message[0] = '\0';
     return false;
@@ -213,10 +212,10 @@ static bool string_fits(const json_t *value, const struct mz_json_field *f)
 static bool read_string(const json_t *value, const struct mz_json_field *f,
                         const char *path, struct mz_json_error *err)
 {
-    bool fits = f->kind == MZ_JSON_ID
-                    ? json_is_string(value) &&
-                          mz_is_valid_id(json_string_value(value))
-                    : string_fits(value, f);
+    bool fits =
+        f->kind == MZ_JSON_ID
+            ? json_is_string(value) && mz_is_valid_id(json_string_value(value))
+            : string_fits(value, f);
     if (!fits)
         return bad_value(f, path, err);
     if (!(f->flags & MZ_JSON_COPY)) {
@@ -326,8 +325,7 @@ static void set_default(const struct mz_json_field *f)
 }
 
 static bool read_field(const json_t *obj, const struct mz_json_field *f,
-                       const char *prefix, struct mz_json_error *err,
-                       int depth)
+                       const char *prefix, struct mz_json_error *err, int depth)
 {
     char path[MZ_JSON_PATH_BYTES];
     const json_t *value = json_object_get(obj, f->name);
@@ -375,8 +373,8 @@ static bool read_field(const json_t *obj, const struct mz_json_field *f,
     }
 }
 
-static const struct mz_json_field *
-find_field(const struct mz_json_field *spec, const char *key)
+static const struct mz_json_field *find_field(const struct mz_json_field *spec,
+                                              const char *key)
 {
     for (const struct mz_json_field *f = spec; f->kind != MZ_JSON_END; f++)
         if (strcmp(f->name, key) == 0)
@@ -404,7 +402,8 @@ static bool check_keys(const json_t *obj, const struct mz_json_field *spec,
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         if (!find_field(spec, key))
             return unknown_key(key, end, prefix, err);
     }
@@ -423,7 +422,8 @@ static bool parse_in_key_order(const json_t *obj,
     const char *key;
     json_t *value;
     bool ok = true;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         const struct mz_json_field *f = find_field(spec, key);
         if (!f)
             ok = unknown_key(key, end, prefix, err);

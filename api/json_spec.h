@@ -59,36 +59,36 @@
 #include "model/item.h"
 #include "model/status.h"
 
-#define MZ_JSON_MESSAGE_BYTES 256
-#define MZ_JSON_PATH_BYTES 384       /* "items[999].attributes.<key>" */
-#define MZ_JSON_MAX_DEPTH 8          /* objects nested in a spec */
+#define MZ_JSON_MESSAGE_BYTES   256
+#define MZ_JSON_PATH_BYTES      384 /* "items[999].attributes.<key>" */
+#define MZ_JSON_MAX_DEPTH       8   /* objects nested in a spec */
 #define MZ_JSON_SHOWN_KEY_BYTES MZ_ID_MAX_BYTES /* of an unknown key */
 
 /* Why a parse failed. */
 struct mz_json_error {
-    enum mz_status status;           /* MZ_ERR_INVALID, MZ_ERR_NOMEM, ... */
-    const char *code;                /* static, mz_status_code(status) */
+    enum mz_status status;               /* MZ_ERR_INVALID, MZ_ERR_NOMEM, ... */
+    const char *code;                    /* static, mz_status_code(status) */
     char message[MZ_JSON_MESSAGE_BYTES]; /* "<path>: <what is wrong>" */
 };
 
 enum mz_json_kind {
-    MZ_JSON_END = 0,                 /* the terminator */
-    MZ_JSON_STRING,                  /* min..max bytes, no NUL */
-    MZ_JSON_ID,                      /* mz_is_valid_id (json_body.h) */
-    MZ_JSON_INTEGER,                 /* an integer in min..max */
-    MZ_JSON_NUMBER,                  /* finite, min_number..max_number */
+    MZ_JSON_END = 0, /* the terminator */
+    MZ_JSON_STRING,  /* min..max bytes, no NUL */
+    MZ_JSON_ID,      /* mz_is_valid_id (json_body.h) */
+    MZ_JSON_INTEGER, /* an integer in min..max */
+    MZ_JSON_NUMBER,  /* finite, min_number..max_number */
     MZ_JSON_BOOLEAN,
-    MZ_JSON_STRING_LIST,             /* array of strings, min..max bytes
-                                        each, at most max_entries */
-    MZ_JSON_OBJECT,                  /* a nested spec, or a callback */
-    MZ_JSON_ARRAY,                   /* a callback */
-    MZ_JSON_CUSTOM,                  /* any value, a callback */
+    MZ_JSON_STRING_LIST, /* array of strings, min..max bytes
+                            each, at most max_entries */
+    MZ_JSON_OBJECT,      /* a nested spec, or a callback */
+    MZ_JSON_ARRAY,       /* a callback */
+    MZ_JSON_CUSTOM,      /* any value, a callback */
 };
 
-#define MZ_JSON_REQUIRED 0x1u        /* absent: "<path>: is required" */
-#define MZ_JSON_NULLABLE 0x2u        /* null reads as absent */
-#define MZ_JSON_COPY 0x4u            /* strings: *dst gets a malloc'd copy */
-#define MZ_JSON_KEY_ORDER 0x8u       /* terminator: read in key order */
+#define MZ_JSON_REQUIRED  0x1u /* absent: "<path>: is required" */
+#define MZ_JSON_NULLABLE  0x2u /* null reads as absent */
+#define MZ_JSON_COPY      0x4u /* strings: *dst gets a malloc'd copy */
+#define MZ_JSON_KEY_ORDER 0x8u /* terminator: read in key order */
 
 struct mz_json_error;
 
@@ -103,25 +103,25 @@ typedef void (*mz_json_cleanup_fn)(void *dst);
 /* One field. Build fields with the constructors below rather than by
  * hand: they pick the kind that matches the destination's type. */
 struct mz_json_field {
-    const char *name;                /* static; NULL in the terminator */
+    const char *name; /* static; NULL in the terminator */
     enum mz_json_kind kind;
-    unsigned flags;                  /* MZ_JSON_* */
-    int64_t min, max;                /* INTEGER: the range; STRING, ID,
-                                        STRING_LIST: bytes of a string;
-                                        END: max = shown_key_bytes */
-    double min_number, max_number;   /* NUMBER */
-    size_t max_entries;              /* STRING_LIST */
-    int64_t def;                     /* INTEGER, BOOLEAN: when absent */
-    double def_number;               /* NUMBER: when absent */
-    size_t width;                    /* INTEGER: sizeof *dst (4 or 8) */
-    void *dst;                       /* borrowed; typed by the kind */
-    bool *present;                   /* borrowed; NULL: not wanted */
-    const char *message;             /* a bad value; NULL: the kind's */
-    const char *missing;             /* required and absent; NULL: "is
-                                        required" */
+    unsigned flags;                     /* MZ_JSON_* */
+    int64_t min, max;                   /* INTEGER: the range; STRING, ID,
+                                           STRING_LIST: bytes of a string;
+                                           END: max = shown_key_bytes */
+    double min_number, max_number;      /* NUMBER */
+    size_t max_entries;                 /* STRING_LIST */
+    int64_t def;                        /* INTEGER, BOOLEAN: when absent */
+    double def_number;                  /* NUMBER: when absent */
+    size_t width;                       /* INTEGER: sizeof *dst (4 or 8) */
+    void *dst;                          /* borrowed; typed by the kind */
+    bool *present;                      /* borrowed; NULL: not wanted */
+    const char *message;                /* a bad value; NULL: the kind's */
+    const char *missing;                /* required and absent; NULL: "is
+                                           required" */
     const struct mz_json_field *fields; /* OBJECT: nested spec */
-    mz_json_parse_fn parse;          /* OBJECT (no fields), ARRAY, CUSTOM */
-    mz_json_cleanup_fn cleanup;      /* for parse's allocations */
+    mz_json_parse_fn parse;             /* OBJECT (no fields), ARRAY, CUSTOM */
+    mz_json_cleanup_fn cleanup;         /* for parse's allocations */
 };
 
 /* Reads obj (borrowed) through spec into the destinations. prefix (may be
@@ -178,8 +178,7 @@ struct mz_json_field mz_json_object(const char *name,
  * type of an object or array ("must be an object", "must be an array"). */
 struct mz_json_field mz_json_object_with(const char *name,
                                          mz_json_parse_fn parse,
-                                         mz_json_cleanup_fn cleanup,
-                                         void *dst);
+                                         mz_json_cleanup_fn cleanup, void *dst);
 struct mz_json_field mz_json_array_with(const char *name,
                                         mz_json_parse_fn parse,
                                         mz_json_cleanup_fn cleanup, void *dst);

@@ -46,12 +46,11 @@ static json_t *items_json(const struct mz_recommendation_view *view)
         struct mz_reason why[MZ_REASONS_MAX];
         json_t *reasons = mz_json_write_reasons(
             why, mz_reasons_build(view->reasons, sel->items[i], why));
-        json_t *entry = json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id",
-                                  item->item_id, "score",
-                                  isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
-                                  "brand", item->brand, "category",
-                                  item->category, "reasons",
-                                  reasons ? reasons : json_array());
+        json_t *entry =
+            json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id", item->item_id,
+                      "score", isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
+                      "brand", item->brand, "category", item->category,
+                      "reasons", reasons ? reasons : json_array());
         if (!entry || json_array_append_new(items, entry) != 0) {
             json_decref(items);
             return NULL;
@@ -62,7 +61,7 @@ static json_t *items_json(const struct mz_recommendation_view *view)
 
 struct recommendation_reply {
     const struct mz_recommend_args *args;
-    json_t *body;                    /* owned */
+    json_t *body; /* owned */
 };
 
 static enum mz_status reply_recommendation(
@@ -80,16 +79,17 @@ static enum mz_status reply_recommendation(
                                             : json_null());
     }
     json_t *items = items_json(view);
-    ctx->body = items ? json_pack("{s:s,s:b,s:o}", "client_id",
-                                  ctx->args->client_id, "personalized",
-                                  view->personalized, "items", items)
-                      : NULL;
+    ctx->body =
+        items ? json_pack("{s:s,s:b,s:o}", "client_id", ctx->args->client_id,
+                          "personalized", view->personalized, "items", items)
+              : NULL;
     if (!ctx->body) {
         json_decref(explain);
         return MZ_ERR_NOMEM;
     }
     if (sel->count == 0 && sel->reason[0])
-        json_object_set_new(ctx->body, "empty_reason", json_string(sel->reason));
+        json_object_set_new(ctx->body, "empty_reason",
+                            json_string(sel->reason));
     if (explain)
         json_object_set_new(ctx->body, "rules", explain);
     return MZ_OK;

@@ -15,16 +15,16 @@
 #include <string.h>
 
 struct token_items {
-    int32_t *items;      /* owned */
+    int32_t *items; /* owned */
     uint32_t count;
     uint32_t cap;
 };
 
 struct mz_attributes {
-    uint64_t *slot_hash;         /* owned, slot_cap: 0 = empty */
-    int32_t *slot_token;         /* owned, slot_cap */
-    uint32_t slot_cap;           /* a power of two */
-    struct token_items *tokens;  /* owned, one per token id */
+    uint64_t *slot_hash;        /* owned, slot_cap: 0 = empty */
+    int32_t *slot_token;        /* owned, slot_cap */
+    uint32_t slot_cap;          /* a power of two */
+    struct token_items *tokens; /* owned, one per token id */
     int32_t n_tokens;
     int32_t tokens_cap;
     int32_t (*item_tokens)[MZ_ATTR_TOKENS_PER_ITEM]; /* owned, per item;
@@ -126,7 +126,7 @@ static int32_t intern(struct mz_attributes *a, uint64_t hash)
         a->tokens_cap = cap;
     }
     int32_t id = a->n_tokens++;
-    a->tokens[id] = (struct token_items){ NULL, 0, 0 };
+    a->tokens[id] = (struct token_items){NULL, 0, 0};
     a->slot_hash[at] = hash;
     a->slot_token[at] = id;
     return id;
@@ -153,7 +153,8 @@ bool mz_attributes_add_item(struct mz_attributes *a, int32_t item,
         return false;
     if (a->n_items == a->items_cap) {
         int32_t cap = a->items_cap ? a->items_cap * 2 : 1024;
-        void *rows = realloc(a->item_tokens, (size_t)cap * sizeof *a->item_tokens);
+        void *rows =
+            realloc(a->item_tokens, (size_t)cap * sizeof *a->item_tokens);
         if (!rows)
             return false;
         a->item_tokens = rows;

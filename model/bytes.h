@@ -21,17 +21,17 @@
 #include <stdint.h>
 
 struct mz_wbuf {
-    uint8_t *data;   /* owned until mz_wbuf_finish */
+    uint8_t *data; /* owned until mz_wbuf_finish */
     size_t len;
     size_t cap;
-    bool failed;     /* an allocation failed; data is then released */
+    bool failed; /* an allocation failed; data is then released */
 };
 
 struct mz_rbuf {
     const uint8_t *data; /* borrowed */
     size_t len;          /* payload length, checksum excluded */
     size_t pos;
-    bool failed;         /* a read went past the end */
+    bool failed; /* a read went past the end */
 };
 
 void mz_wbuf_init(struct mz_wbuf *w);

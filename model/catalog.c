@@ -22,24 +22,24 @@
 #include "model/intern.h"
 
 struct id_list {
-    int32_t *ids;                 /* owned */
+    int32_t *ids; /* owned */
     size_t count, cap;
 };
 
 struct catalog_slot {
-    struct mz_item *item;         /* owned */
-    int32_t *region_ids;          /* owned; interned item->regions */
-    int32_t *tier_ids;            /* owned; interned item->reserved_tiers */
+    struct mz_item *item; /* owned */
+    int32_t *region_ids;  /* owned; interned item->regions */
+    int32_t *tier_ids;    /* owned; interned item->reserved_tiers */
 };
 
 struct mz_catalog {
-    struct catalog_slot *slots;   /* owned, count used */
+    struct catalog_slot *slots;        /* owned, count used */
     struct mz_item_summary *summaries; /* owned, parallel to slots */
     int32_t count, cap;
-    int32_t live;                 /* slots not retired */
-    struct mz_hash_table *ids;    /* owned: item_id -> index */
+    int32_t live;              /* slots not retired */
+    struct mz_hash_table *ids; /* owned: item_id -> index */
     struct mz_intern *brands, *categories, *regions, *tiers; /* owned */
-    struct id_list *brand_items;  /* owned, one per brand id */
+    struct id_list *brand_items; /* owned, one per brand id */
     int32_t brand_items_cap;
 };
 
@@ -194,10 +194,10 @@ int32_t mz_catalog_upsert(struct mz_catalog *catalog, struct mz_item *item,
     if (item->brand_id < 0 || item->category_id < 0 ||
         !ensure_brand_list(catalog, item->brand_id))
         goto fail;
-    fresh.region_ids = intern_list(catalog->regions, &item->regions,
-                                   &ok_regions);
-    fresh.tier_ids = intern_list(catalog->tiers, &item->reserved_tiers,
-                                 &ok_tiers);
+    fresh.region_ids =
+        intern_list(catalog->regions, &item->regions, &ok_regions);
+    fresh.tier_ids =
+        intern_list(catalog->tiers, &item->reserved_tiers, &ok_tiers);
     if (!ok_regions || !ok_tiers)
         goto fail;
     item->retired = false;
@@ -222,7 +222,7 @@ int32_t mz_catalog_upsert(struct mz_catalog *catalog, struct mz_item *item,
         if (!id_list_insert(&catalog->brand_items[item->brand_id], index))
             goto fail;
         if (!mz_hash_table_put(catalog->ids, item->item_id,
-                               (union mz_hash_value){ .index = index })) {
+                               (union mz_hash_value){.index = index})) {
             id_list_remove(&catalog->brand_items[item->brand_id], index);
             goto fail;
         }
@@ -359,8 +359,8 @@ const int32_t *mz_catalog_item_tier_ids(const struct mz_catalog *catalog,
     return catalog->slots[index].tier_ids;
 }
 
-const struct mz_item_summary *
-mz_catalog_summaries(const struct mz_catalog *catalog)
+const struct mz_item_summary *mz_catalog_summaries(
+    const struct mz_catalog *catalog)
 {
     return catalog->summaries;
 }

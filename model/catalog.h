@@ -59,7 +59,8 @@ int32_t mz_catalog_live_count(const struct mz_catalog *catalog);
 enum mz_status mz_catalog_remove(struct mz_catalog *catalog,
                                  const char *item_id);
 /* Interned ids: -1 when the name was never seen. */
-int32_t mz_catalog_brand_id(const struct mz_catalog *catalog, const char *brand);
+int32_t mz_catalog_brand_id(const struct mz_catalog *catalog,
+                            const char *brand);
 int32_t mz_catalog_category_id(const struct mz_catalog *catalog,
                                const char *category);
 /* Names of interned ids (borrowed), NULL when out of range. */
@@ -91,11 +92,11 @@ const int32_t *mz_catalog_item_tier_ids(const struct mz_catalog *catalog,
                                         int32_t index, size_t *count);
 
 /* Flags of struct mz_item_summary. */
-#define MZ_ITEM_RETIRED 0x01u
-#define MZ_ITEM_UNAVAILABLE 0x02u    /* available == false */
-#define MZ_ITEM_SOLD_OUT 0x04u       /* stock == 0 */
+#define MZ_ITEM_RETIRED     0x01u
+#define MZ_ITEM_UNAVAILABLE 0x02u /* available == false */
+#define MZ_ITEM_SOLD_OUT    0x04u /* stock == 0 */
 #define MZ_ITEM_HAS_REGIONS 0x08u
-#define MZ_ITEM_HAS_TIERS 0x10u      /* has reserved_tiers */
+#define MZ_ITEM_HAS_TIERS   0x10u /* has reserved_tiers */
 
 /* The fields every selection tests, packed by index in one array so that
  * a scan over 50k items reads contiguous memory instead of chasing one
@@ -105,12 +106,12 @@ struct mz_item_summary {
     int64_t launch_at;
     int64_t end_at;
     int32_t category_id;
-    uint32_t flags;                  /* MZ_ITEM_* */
+    uint32_t flags; /* MZ_ITEM_* */
 };
 
 /* Returns the summaries of indices 0..mz_catalog_count()-1 (borrowed,
  * valid until the next write), or NULL for an empty catalog. */
-const struct mz_item_summary *
-mz_catalog_summaries(const struct mz_catalog *catalog);
+const struct mz_item_summary *mz_catalog_summaries(
+    const struct mz_catalog *catalog);
 
 #endif

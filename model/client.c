@@ -24,7 +24,7 @@
 
 /* "MZC" and the format version; bump the version when the layout
  * changes, and keep reading the old one if records of it may exist. */
-static const uint8_t client_magic[3] = { 'M', 'Z', 'C' };
+static const uint8_t client_magic[3] = {'M', 'Z', 'C'};
 #define CLIENT_FORMAT_VERSION 2
 
 size_t mz_client_resident_bytes(const struct mz_model *model)
@@ -194,8 +194,7 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         c->consolidated_at[l] = (int64_t)mz_rbuf_u64(&r);
         c->level_events[l] = (int64_t)mz_rbuf_u64(&r);
         uint32_t fill = mz_rbuf_u32(&r);
-        if (c->level_events[l] < 0 ||
-            fill >= (uint32_t)cfg->level_chunk[l]) {
+        if (c->level_events[l] < 0 || fill >= (uint32_t)cfg->level_chunk[l]) {
             why = "client state: level counters out of range";
             goto cleanup;
         }

@@ -25,8 +25,7 @@
  * never above max), or NULL on allocation failure with data untouched.
  * The typed wrappers below keep each array's own pointer type, so no
  * pointer is ever accessed through a void ** of another type. */
-static void *grow(void *data, size_t *cap, size_t elem, size_t need,
-                  size_t max)
+static void *grow(void *data, size_t *cap, size_t elem, size_t need, size_t max)
 {
     size_t new_cap = *cap ? *cap * 2 : 4;
     if (need > max)
@@ -71,8 +70,8 @@ static bool visits_reserve(struct mz_client_facts *facts,
     if (need <= facts->visit_cap[kind] ||
         facts->visit_cap[kind] >= MZ_FACTS_MAX_VISITS)
         return true;
-    int64_t *v = grow(facts->visits[kind], &facts->visit_cap[kind],
-                      sizeof(*v), need, MZ_FACTS_MAX_VISITS);
+    int64_t *v = grow(facts->visits[kind], &facts->visit_cap[kind], sizeof(*v),
+                      need, MZ_FACTS_MAX_VISITS);
     if (!v)
         return false;
     facts->visits[kind] = v;
@@ -83,16 +82,15 @@ static bool ring_reserve(struct mz_client_facts *facts, size_t need)
 {
     if (need <= facts->ring_cap || facts->ring_cap >= MZ_FACTS_RING)
         return true;
-    struct mz_item_event *v = grow(facts->ring, &facts->ring_cap, sizeof(*v),
-                                   need, MZ_FACTS_RING);
+    struct mz_item_event *v =
+        grow(facts->ring, &facts->ring_cap, sizeof(*v), need, MZ_FACTS_RING);
     if (!v)
         return false;
     facts->ring = v;
     return true;
 }
 
-ptrdiff_t mz_facts_list_find(const struct mz_item_time_list *list,
-                             int32_t item)
+ptrdiff_t mz_facts_list_find(const struct mz_item_time_list *list, int32_t item)
 {
     for (size_t i = 0; i < list->count; i++) {
         if (list->v[i].item == item)
@@ -126,8 +124,8 @@ void mz_facts_list_append(struct mz_item_time_list *list, int32_t item,
 }
 
 /* Records item at ts once: an earlier entry for it moves to the end. */
-static bool list_touch(struct mz_item_time_list *list, int32_t item,
-                       int64_t ts, size_t max)
+static bool list_touch(struct mz_item_time_list *list, int32_t item, int64_t ts,
+                       size_t max)
 {
     ptrdiff_t i = mz_facts_list_find(list, item);
     if (i < 0 && !mz_facts_list_reserve(list, list->count + 1, max))
@@ -224,8 +222,8 @@ static void cart_remove(struct mz_client_facts *facts, int32_t item,
         cart_remove_at(facts, (size_t)i);
 }
 
-bool mz_facts_visit_add(struct mz_client_facts *facts,
-                        enum mz_visit_kind kind, int64_t ts)
+bool mz_facts_visit_add(struct mz_client_facts *facts, enum mz_visit_kind kind,
+                        int64_t ts)
 {
     if (!visits_reserve(facts, kind, facts->visit_count[kind] + 1))
         return false;
@@ -270,9 +268,8 @@ static bool reserve_for_item_event(struct mz_client_facts *facts,
                                      facts->dismissals.count + 1,
                                      MZ_FACTS_MAX_DISMISSALS);
     case MZ_EV_WISHLIST:
-        return mz_facts_list_reserve(&facts->wishlist,
-                                     facts->wishlist.count + 1,
-                                     MZ_FACTS_MAX_WISHLIST);
+        return mz_facts_list_reserve(
+            &facts->wishlist, facts->wishlist.count + 1, MZ_FACTS_MAX_WISHLIST);
     case MZ_EV_ADD_TO_CART:
         return mz_facts_cart_reserve(facts, facts->cart_count + 1);
     default:
@@ -300,12 +297,12 @@ enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
     case MZ_EV_EVENT_ATTENDANCE:
         if (facts->paused)
             break;
-        if (!mz_facts_visit_add(
-                facts,
-                ev->type == MZ_EV_STORE_VISIT     ? MZ_VISIT_STORE
-                : ev->type == MZ_EV_APPOINTMENT ? MZ_VISIT_APPOINTMENT
-                                                : MZ_VISIT_EVENT,
-                ev->ts))
+        if (!mz_facts_visit_add(facts,
+                                ev->type == MZ_EV_STORE_VISIT ? MZ_VISIT_STORE
+                                : ev->type == MZ_EV_APPOINTMENT
+                                    ? MZ_VISIT_APPOINTMENT
+                                    : MZ_VISIT_EVENT,
+                                ev->ts))
             return MZ_ERR_NOMEM;
         facts->event_count++;
         break;
@@ -365,10 +362,9 @@ static void prune_impressions(struct mz_client_facts *facts)
     facts->impressions.count = kept;
 }
 
-enum mz_status
-mz_client_facts_record_impressions(struct mz_client_facts *facts,
-                                   const int32_t *items, size_t n,
-                                   int64_t shown_at)
+enum mz_status mz_client_facts_record_impressions(struct mz_client_facts *facts,
+                                                  const int32_t *items,
+                                                  size_t n, int64_t shown_at)
 {
     if (!mz_facts_list_reserve(&facts->impressions,
                                facts->impressions.count + n,
@@ -423,8 +419,7 @@ bool mz_client_facts_in_wishlist(const struct mz_client_facts *facts,
     return mz_facts_list_find(&facts->wishlist, item) >= 0;
 }
 
-bool mz_client_facts_in_cart(const struct mz_client_facts *facts,
-                             int32_t item)
+bool mz_client_facts_in_cart(const struct mz_client_facts *facts, int32_t item)
 {
     return mz_facts_cart_find(facts, item) >= 0;
 }
@@ -453,29 +448,29 @@ bool mz_client_facts_last_event_of(const struct mz_client_facts *facts,
     return false;
 }
 
-const struct mz_item_time *
-mz_client_facts_purchases(const struct mz_client_facts *facts, size_t *count)
+const struct mz_item_time *mz_client_facts_purchases(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->purchases.count;
     return facts->purchases.v;
 }
 
-const struct mz_item_time *
-mz_client_facts_dismissals(const struct mz_client_facts *facts, size_t *count)
+const struct mz_item_time *mz_client_facts_dismissals(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->dismissals.count;
     return facts->dismissals.v;
 }
 
-const struct mz_item_time *
-mz_client_facts_wishlist(const struct mz_client_facts *facts, size_t *count)
+const struct mz_item_time *mz_client_facts_wishlist(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->wishlist.count;
     return facts->wishlist.v;
 }
 
-const struct mz_cart_line *
-mz_client_facts_cart(const struct mz_client_facts *facts, size_t *count)
+const struct mz_cart_line *mz_client_facts_cart(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->cart_count;
     return facts->cart;
@@ -492,17 +487,15 @@ const int64_t *mz_client_facts_visits(const struct mz_client_facts *facts,
     return facts->visits[kind];
 }
 
-const struct mz_item_event *
-mz_client_facts_recent_events(const struct mz_client_facts *facts,
-                              size_t *count)
+const struct mz_item_event *mz_client_facts_recent_events(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->ring_count;
     return facts->ring;
 }
 
-const struct mz_item_time *
-mz_client_facts_impressions(const struct mz_client_facts *facts,
-                            size_t *count)
+const struct mz_item_time *mz_client_facts_impressions(
+    const struct mz_client_facts *facts, size_t *count)
 {
     *count = facts->impressions.count;
     return facts->impressions.v;

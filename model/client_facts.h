@@ -42,26 +42,26 @@
 #include "model/status.h"
 
 /* Capacities; when a list is full its oldest entry is dropped. */
-#define MZ_FACTS_MAX_PURCHASES 4096    /* distinct items, latest purchase */
-#define MZ_FACTS_MAX_DISMISSALS 4096   /* distinct items, latest dismissal */
-#define MZ_FACTS_MAX_WISHLIST 64
-#define MZ_FACTS_MAX_CART 64
-#define MZ_FACTS_MAX_VISITS 16       /* per kind of visit */
-#define MZ_FACTS_RING 32             /* last item events, for evidence */
-#define MZ_FACTS_MAX_IMPRESSIONS 16384 /* within the last 24 h */
+#define MZ_FACTS_MAX_PURCHASES       4096 /* distinct items, latest purchase */
+#define MZ_FACTS_MAX_DISMISSALS      4096 /* distinct items, latest dismissal */
+#define MZ_FACTS_MAX_WISHLIST        64
+#define MZ_FACTS_MAX_CART            64
+#define MZ_FACTS_MAX_VISITS          16    /* per kind of visit */
+#define MZ_FACTS_RING                32    /* last item events, for evidence */
+#define MZ_FACTS_MAX_IMPRESSIONS     16384 /* within the last 24 h */
 #define MZ_FACTS_IMPRESSION_WINDOW_S 86400
 
 /* One item with the time something happened to it. */
 struct mz_item_time {
-    int32_t item;                /* catalog index */
-    int64_t ts;                  /* seconds since the epoch */
+    int32_t item; /* catalog index */
+    int64_t ts;   /* seconds since the epoch */
 };
 
 /* One cart line: quantity is at least 1 while the line exists. */
 struct mz_cart_line {
     int32_t item;
     int32_t quantity;
-    int64_t ts;                  /* last add */
+    int64_t ts; /* last add */
 };
 
 /* One item event of the ring. */
@@ -73,9 +73,9 @@ struct mz_item_event {
 
 /* Kinds of in-person contact kept as timestamps. */
 enum mz_visit_kind {
-    MZ_VISIT_STORE = 0,          /* store_visit */
-    MZ_VISIT_APPOINTMENT,        /* appointment */
-    MZ_VISIT_EVENT,              /* event_attendance (private events) */
+    MZ_VISIT_STORE = 0,   /* store_visit */
+    MZ_VISIT_APPOINTMENT, /* appointment */
+    MZ_VISIT_EVENT,       /* event_attendance (private events) */
     MZ_VISIT_KIND_COUNT
 };
 
@@ -110,10 +110,9 @@ enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
  * newest recorded one are dropped, and at most MZ_FACTS_MAX_IMPRESSIONS
  * are kept (oldest dropped first). Negative items are skipped. Returns
  * MZ_OK, or MZ_ERR_NOMEM with facts unchanged. */
-enum mz_status
-mz_client_facts_record_impressions(struct mz_client_facts *facts,
-                                   const int32_t *items, size_t n,
-                                   int64_t shown_at);
+enum mz_status mz_client_facts_record_impressions(struct mz_client_facts *facts,
+                                                  const int32_t *items,
+                                                  size_t n, int64_t shown_at);
 
 /* Whether consent is currently withdrawn (events are being ignored). */
 bool mz_client_facts_paused(const struct mz_client_facts *facts);
@@ -128,8 +127,7 @@ bool mz_client_facts_purchased_at(const struct mz_client_facts *facts,
                                   int32_t item, int64_t *ts);
 bool mz_client_facts_in_wishlist(const struct mz_client_facts *facts,
                                  int32_t item);
-bool mz_client_facts_in_cart(const struct mz_client_facts *facts,
-                             int32_t item);
+bool mz_client_facts_in_cart(const struct mz_client_facts *facts, int32_t item);
 /* Number of impressions of item with shown_at > since (e.g. now - 86400). */
 int mz_client_facts_impressions_since(const struct mz_client_facts *facts,
                                       int32_t item, int64_t since);
@@ -140,23 +138,21 @@ bool mz_client_facts_last_event_of(const struct mz_client_facts *facts,
 
 /* The lists in log order (oldest first), borrowed; *count gets the
  * length. */
-const struct mz_item_time *
-mz_client_facts_purchases(const struct mz_client_facts *facts, size_t *count);
-const struct mz_item_time *
-mz_client_facts_dismissals(const struct mz_client_facts *facts, size_t *count);
-const struct mz_item_time *
-mz_client_facts_wishlist(const struct mz_client_facts *facts, size_t *count);
-const struct mz_cart_line *
-mz_client_facts_cart(const struct mz_client_facts *facts, size_t *count);
+const struct mz_item_time *mz_client_facts_purchases(
+    const struct mz_client_facts *facts, size_t *count);
+const struct mz_item_time *mz_client_facts_dismissals(
+    const struct mz_client_facts *facts, size_t *count);
+const struct mz_item_time *mz_client_facts_wishlist(
+    const struct mz_client_facts *facts, size_t *count);
+const struct mz_cart_line *mz_client_facts_cart(
+    const struct mz_client_facts *facts, size_t *count);
 const int64_t *mz_client_facts_visits(const struct mz_client_facts *facts,
                                       enum mz_visit_kind kind, size_t *count);
 /* The ring in chronological (log) order, oldest first. */
-const struct mz_item_event *
-mz_client_facts_recent_events(const struct mz_client_facts *facts,
-                              size_t *count);
-const struct mz_item_time *
-mz_client_facts_impressions(const struct mz_client_facts *facts,
-                            size_t *count);
+const struct mz_item_event *mz_client_facts_recent_events(
+    const struct mz_client_facts *facts, size_t *count);
+const struct mz_item_time *mz_client_facts_impressions(
+    const struct mz_client_facts *facts, size_t *count);
 
 /* Serialises facts into a malloc'd buffer of *len bytes (caller frees),
  * naming items by their ids in catalog (borrowed). Returns NULL on
@@ -170,7 +166,7 @@ void *mz_client_facts_save(const struct mz_client_facts *facts,
  * wrong-version bytes, or MZ_ERR_NOMEM. Never reads outside bytes. */
 struct mz_client_facts *mz_client_facts_load(const struct mz_catalog *catalog,
                                              const void *bytes, size_t len,
-                                             enum mz_status *status,
-                                             char *err, size_t err_len);
+                                             enum mz_status *status, char *err,
+                                             size_t err_len);
 
 #endif

@@ -17,11 +17,11 @@
 
 #include "model/client_facts.h"
 
-#define MZ_FACTS_MAGIC 0x46435a4du   /* "MZCF" little-endian */
+#define MZ_FACTS_MAGIC   0x46435a4du /* "MZCF" little-endian */
 #define MZ_FACTS_VERSION 1u
 
 struct mz_item_time_list {
-    struct mz_item_time *v;       /* owned */
+    struct mz_item_time *v; /* owned */
     size_t count, cap;
 };
 
@@ -30,17 +30,17 @@ struct mz_client_facts {
     struct mz_item_time_list dismissals;
     struct mz_item_time_list wishlist;
     struct mz_item_time_list impressions;
-    struct mz_cart_line *cart;    /* owned */
+    struct mz_cart_line *cart; /* owned */
     size_t cart_count, cart_cap;
     int64_t *visits[MZ_VISIT_KIND_COUNT]; /* owned */
     size_t visit_count[MZ_VISIT_KIND_COUNT];
     size_t visit_cap[MZ_VISIT_KIND_COUNT];
-    struct mz_item_event *ring;   /* owned, log order */
+    struct mz_item_event *ring; /* owned, log order */
     size_t ring_count, ring_cap;
-    int64_t newest_impression;    /* largest shown_at recorded */
+    int64_t newest_impression; /* largest shown_at recorded */
     int64_t last_seq;
     int64_t event_count;
-    bool paused;                  /* consent withdrawn */
+    bool paused; /* consent withdrawn */
 };
 
 /* Makes room for need entries (at most max) in list; false on allocation
@@ -56,12 +56,11 @@ void mz_facts_list_append(struct mz_item_time_list *list, int32_t item,
                           int64_t ts, size_t max);
 /* The same for the cart. */
 bool mz_facts_cart_reserve(struct mz_client_facts *facts, size_t need);
-ptrdiff_t mz_facts_cart_find(const struct mz_client_facts *facts,
-                             int32_t item);
+ptrdiff_t mz_facts_cart_find(const struct mz_client_facts *facts, int32_t item);
 /* Records a visit of kind at ts (the oldest dropped when full); false on
  * allocation failure, with the record unchanged. */
-bool mz_facts_visit_add(struct mz_client_facts *facts,
-                        enum mz_visit_kind kind, int64_t ts);
+bool mz_facts_visit_add(struct mz_client_facts *facts, enum mz_visit_kind kind,
+                        int64_t ts);
 /* Pushes ev's item event on the ring (the oldest dropped when full);
  * false on allocation failure, with the record unchanged. */
 bool mz_facts_ring_push(struct mz_client_facts *facts,

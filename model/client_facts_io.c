@@ -82,7 +82,7 @@ void *mz_client_facts_save(const struct mz_client_facts *facts,
 struct facts_reader {
     struct mz_rbuf r;
     const struct mz_catalog *catalog;
-    const char *error;            /* static text, NULL while all is well */
+    const char *error; /* static text, NULL while all is well */
     bool nomem;
 };
 
@@ -150,8 +150,8 @@ static void read_item_times(struct facts_reader *fr,
 
 struct mz_client_facts *mz_client_facts_load(const struct mz_catalog *catalog,
                                              const void *bytes, size_t len,
-                                             enum mz_status *status,
-                                             char *err, size_t err_len)
+                                             enum mz_status *status, char *err,
+                                             size_t err_len)
 {
     struct facts_reader fr = {.catalog = catalog};
     struct mz_client_facts *facts = NULL;
@@ -200,8 +200,7 @@ struct mz_client_facts *mz_client_facts_load(const struct mz_catalog *catalog,
                                  MZ_FACTS_MAX_IMPRESSIONS);
     }
     n = read_count(&fr, MZ_FACTS_MAX_CART);
-    if (reader_ok(&fr) && n &&
-        !mz_facts_cart_reserve(facts, n))
+    if (reader_ok(&fr) && n && !mz_facts_cart_reserve(facts, n))
         fr.nomem = true;
     for (size_t i = 0; i < n && reader_ok(&fr); i++) {
         int32_t item = read_item(&fr);

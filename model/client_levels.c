@@ -63,8 +63,8 @@ void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
 }
 
 void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
-                           int32_t item, enum mz_event_type type,
-                           float weight, int64_t ts)
+                           int32_t item, enum mz_event_type type, float weight,
+                           int64_t ts)
 {
     learn_levels(model, c, item, weight, ts);
 

@@ -11,7 +11,7 @@
 
 #include "model/bytes.h"
 
-#define CLIENT_RECORD_MAGIC 0x4d5a4345u /* "MZCE" */
+#define CLIENT_RECORD_MAGIC   0x4d5a4345u /* "MZCE" */
 #define CLIENT_RECORD_VERSION 1
 
 void *mz_client_record_save(const struct mz_client *memory,
@@ -48,7 +48,8 @@ bool mz_client_record_load(const struct mz_model *model,
 {
     memset(out, 0, sizeof *out);
     struct mz_rbuf r;
-    if (!mz_rbuf_open(&r, bytes, len) || mz_rbuf_u32(&r) != CLIENT_RECORD_MAGIC ||
+    if (!mz_rbuf_open(&r, bytes, len) ||
+        mz_rbuf_u32(&r) != CLIENT_RECORD_MAGIC ||
         mz_rbuf_u8(&r) != CLIENT_RECORD_VERSION) {
         snprintf(err, err_len, "not a client record");
         return false;

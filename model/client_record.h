@@ -27,8 +27,8 @@
 
 /* A record's parts. */
 struct mz_client_record {
-    struct mz_client *memory;        /* owned */
-    struct mz_client_facts *facts;   /* owned */
+    struct mz_client *memory;      /* owned */
+    struct mz_client_facts *facts; /* owned */
     bool consent;
     int64_t events_logged;
 };

@@ -28,8 +28,8 @@ static uint64_t next_random(struct mz_model *model)
  * a bump touches one entry; when the scale grows large every entry is
  * rescaled to a newer reference (rare: once per 32 half-lives). Readers
  * only use pop_recent / pop_recent_max, which the scale cancels out of. */
-static void bump_popularity(struct mz_model *model, int32_t item,
-                            float weight, int64_t ts)
+static void bump_popularity(struct mz_model *model, int32_t item, float weight,
+                            int64_t ts)
 {
     model->pop_all[item] += weight;
     model->pop_all_log[item] = log1pf(model->pop_all[item]);
@@ -108,21 +108,21 @@ static void apply_global_chunk(struct mz_model *model)
         /* A row is often only an input (a session item) or only an
          * output (a target or negative) in a chunk: skip the other half. */
         if (gk2 > 0.0f) {
-            float step_k = adagrad_step(lr, &model->ada_K[row],
-                                        gk2 / (float)dim);
+            float step_k =
+                adagrad_step(lr, &model->ada_K[row], gk2 / (float)dim);
             cblas_saxpy(dim, -step_k, gk, 1, k_row, 1);
             memset(gk, 0, (size_t)dim * sizeof(float));
         }
         if (go2 > 0.0f) {
-            float step_o = adagrad_step(lr, &model->ada_O[row],
-                                        go2 / (float)dim);
+            float step_o =
+                adagrad_step(lr, &model->ada_O[row], go2 / (float)dim);
             cblas_saxpy(dim, -step_o, go, 1, o_row, 1);
             memset(go, 0, (size_t)dim * sizeof(float));
         }
         float gb = model->grad_bias[row];
         if (gb != 0.0f)
-            model->bias[row] -= adagrad_step(lr, &model->ada_bias[row],
-                                             gb * gb) * gb;
+            model->bias[row] -=
+                adagrad_step(lr, &model->ada_bias[row], gb * gb) * gb;
         model->grad_bias[row] = 0.0f;
         model->grad_hits[row] = 0;
     }
@@ -139,8 +139,7 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
     int dim = model->cfg.dim;
     const float *o_row = model->O + (size_t)x * (size_t)dim;
     float z = model->bias[x] + cblas_sdot(dim, q, 1, o_row, 1);
-    float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z))
-                        : expf(z) / (1.0f + expf(z));
+    float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
     float gz = p - label;
     float *go = model->grad_O + (size_t)x * (size_t)dim;
     cblas_saxpy(dim, gz, q, 1, go, 1);
@@ -178,8 +177,8 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     memset(grad_q, 0, (size_t)dim * sizeof(float));
     logistic_step(model, q, item, 1.0f, grad_q);
     for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++) {
-        int32_t neg = model->neg_ring[next_random(model) %
-                                      (uint64_t)model->neg_len];
+        int32_t neg =
+            model->neg_ring[next_random(model) % (uint64_t)model->neg_len];
         if (neg != item)
             logistic_step(model, q, neg, 0.0f, grad_q);
     }

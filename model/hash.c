@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define FNV_OFFSET_BASIS 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_PRIME        0x100000001b3ULL
 
 /* Slots of a table's first allocation. */
 #define MIN_SLOTS 16
@@ -47,14 +47,14 @@ uint64_t mz_hash_string(const char *s)
 }
 
 struct slot {
-    char *key;                   /* owned copy; NULL: empty */
-    uint64_t hash;               /* mz_hash_string(key) */
+    char *key;     /* owned copy; NULL: empty */
+    uint64_t hash; /* mz_hash_string(key) */
     union mz_hash_value value;
 };
 
 struct mz_hash_table {
-    struct slot *slots;          /* owned, cap entries; NULL while cap 0 */
-    size_t cap;                  /* a power of two, or 0 */
+    struct slot *slots; /* owned, cap entries; NULL while cap 0 */
+    size_t cap;         /* a power of two, or 0 */
     size_t count;
 };
 

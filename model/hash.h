@@ -42,8 +42,8 @@ uint64_t mz_hash_string(const char *s);
 /* What a key maps to: which member is meaningful is the user's
  * convention, one per table. */
 union mz_hash_value {
-    int32_t index;   /* a dense index (catalog ids, interned names) */
-    void *ptr;       /* an object the caller owns (a client entry) */
+    int32_t index; /* a dense index (catalog ids, interned names) */
+    void *ptr;     /* an object the caller owns (a client entry) */
 };
 
 struct mz_hash_table;

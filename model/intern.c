@@ -12,8 +12,8 @@
 #include "model/hash.h"
 
 struct mz_intern {
-    struct mz_hash_table *ids;    /* owned: name -> id */
-    const char **names;           /* owned array of ids' keys (borrowed) */
+    struct mz_hash_table *ids; /* owned: name -> id */
+    const char **names;        /* owned array of ids' keys (borrowed) */
     int32_t count, cap;
 };
 
@@ -46,7 +46,8 @@ int32_t mz_intern_id(struct mz_intern *in, const char *name)
         return id;
     if (in->count == in->cap) {
         int32_t new_cap = in->cap ? in->cap * 2 : 16;
-        const char **names = realloc(in->names, (size_t)new_cap * sizeof(*names));
+        const char **names =
+            realloc(in->names, (size_t)new_cap * sizeof(*names));
         if (!names)
             return -1;
         in->names = names;
@@ -55,7 +56,7 @@ int32_t mz_intern_id(struct mz_intern *in, const char *name)
     /* The name array borrows the table's copy: it stays at one address
      * because interned keys are never removed. */
     const char *stored = mz_hash_table_put(
-        in->ids, name, (union mz_hash_value){ .index = in->count });
+        in->ids, name, (union mz_hash_value){.index = in->count});
     if (!stored)
         return -1;
     in->names[in->count] = stored;

@@ -24,14 +24,14 @@
 
 #include "model/status.h"
 
-#define MZ_ID_MAX_BYTES 128           /* longest item, client, brand id */
-#define MZ_TIME_NONE_BEFORE INT64_MIN /* launch_at absent */
-#define MZ_TIME_NONE_AFTER INT64_MAX  /* end_at absent */
-#define MZ_ITEM_MAX_LIST 64           /* regions, reserved_tiers, tags */
+#define MZ_ID_MAX_BYTES        128       /* longest item, client, brand id */
+#define MZ_TIME_NONE_BEFORE    INT64_MIN /* launch_at absent */
+#define MZ_TIME_NONE_AFTER     INT64_MAX /* end_at absent */
+#define MZ_ITEM_MAX_LIST       64        /* regions, reserved_tiers, tags */
 #define MZ_ITEM_MAX_ATTRIBUTES 64
 
 struct mz_string_list {
-    char **items;                    /* owned strings */
+    char **items; /* owned strings */
     size_t count;
 };
 
@@ -45,42 +45,42 @@ enum mz_attribute_kind {
 };
 
 struct mz_item_attribute {
-    char *key;                       /* owned, 1..MZ_ID_MAX_BYTES bytes */
+    char *key; /* owned, 1..MZ_ID_MAX_BYTES bytes */
     enum mz_attribute_kind kind;
     union {
-        char *string;                /* owned, at most MZ_ID_MAX_BYTES */
+        char *string; /* owned, at most MZ_ID_MAX_BYTES */
         int64_t integer;
-        double real;                 /* finite */
+        double real; /* finite */
         bool boolean;
     } value;
 };
 
 /* An item's attributes in the order they were given (keys distinct). */
 struct mz_item_attributes {
-    struct mz_item_attribute *v;     /* owned */
+    struct mz_item_attribute *v; /* owned */
     size_t count;
 };
 
 struct mz_item {
-    char *item_id;                   /* owned */
-    char *brand;                     /* owned */
-    char *category;                  /* owned */
-    char currency[4];                /* ISO 4217, "" when absent */
-    double price;                    /* >= 0 */
+    char *item_id;    /* owned */
+    char *brand;      /* owned */
+    char *category;   /* owned */
+    char currency[4]; /* ISO 4217, "" when absent */
+    double price;     /* >= 0 */
     bool available;
-    int64_t stock;                   /* -1: not tracked; 0: sold out */
-    int64_t launch_at;               /* seconds; MZ_TIME_NONE_BEFORE */
-    int64_t end_at;                  /* seconds; MZ_TIME_NONE_AFTER */
-    bool has_regions;                /* false: shown everywhere */
+    int64_t stock;     /* -1: not tracked; 0: sold out */
+    int64_t launch_at; /* seconds; MZ_TIME_NONE_BEFORE */
+    int64_t end_at;    /* seconds; MZ_TIME_NONE_AFTER */
+    bool has_regions;  /* false: shown everywhere */
     struct mz_string_list regions;
-    bool has_reserved_tiers;         /* false: every tier */
+    bool has_reserved_tiers; /* false: every tier */
     struct mz_string_list reserved_tiers;
     struct mz_string_list tags;
     struct mz_item_attributes attributes;
     /* Filled by the catalog on upsert: */
-    int32_t brand_id;                /* interned brand */
-    int32_t category_id;             /* interned category */
-    bool retired;                    /* deleted from the catalog */
+    int32_t brand_id;    /* interned brand */
+    int32_t category_id; /* interned category */
+    bool retired;        /* deleted from the catalog */
 };
 
 /* Returns an empty record with the defaults of an absent field

@@ -59,8 +59,7 @@ void mz_item_memory_add(struct mz_item_memory *m, int32_t item, float weight)
     m->count++;
 }
 
-void mz_item_memory_weaken(struct mz_item_memory *m, int32_t item,
-                           float amount)
+void mz_item_memory_weaken(struct mz_item_memory *m, int32_t item, float amount)
 {
     int slot = find_slot(m, item);
 

@@ -29,10 +29,10 @@
 #define MZ_ITEM_MEMORY_SLOTS 16
 
 struct mz_item_memory {
-    int32_t count;                         /* slots in use, 0..SLOTS */
-    int32_t item[MZ_ITEM_MEMORY_SLOTS];    /* slots 0..count-1, oldest
-                                              insertion first */
-    float weight[MZ_ITEM_MEMORY_SLOTS];    /* > 0 */
+    int32_t count;                      /* slots in use, 0..SLOTS */
+    int32_t item[MZ_ITEM_MEMORY_SLOTS]; /* slots 0..count-1, oldest
+                                           insertion first */
+    float weight[MZ_ITEM_MEMORY_SLOTS]; /* > 0 */
 };
 
 void mz_item_memory_clear(struct mz_item_memory *m);

@@ -139,8 +139,8 @@ int32_t mz_model_add_item(struct mz_model *model, const char *const *tokens,
     double norm2 = 0.0;
     for (int k = 0; k < dim; k++)
         norm2 += (double)k_row[k] * k_row[k];
-    float scale = norm2 > 0.0 ? model->cfg.init_scale / (float)sqrt(norm2)
-                              : 0.0f;
+    float scale =
+        norm2 > 0.0 ? model->cfg.init_scale / (float)sqrt(norm2) : 0.0f;
     for (int k = 0; k < dim; k++) {
         k_row[k] *= scale;
         o_row[k] = k_row[k];

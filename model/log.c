@@ -77,17 +77,17 @@ static size_t utf8_sequence(const unsigned char *s, size_t n)
     } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
         len = 3;
         if (s[0] == 0xE0)
-            lo = 0xA0;           /* overlong below U+0800 */
+            lo = 0xA0; /* overlong below U+0800 */
         else if (s[0] == 0xED)
-            hi = 0x9F;           /* U+D800..U+DFFF, surrogates */
+            hi = 0x9F; /* U+D800..U+DFFF, surrogates */
     } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
         len = 4;
         if (s[0] == 0xF0)
-            lo = 0x90;           /* overlong below U+10000 */
+            lo = 0x90; /* overlong below U+10000 */
         else if (s[0] == 0xF4)
-            hi = 0x8F;           /* past U+10FFFF */
+            hi = 0x8F; /* past U+10FFFF */
     } else {
-        return 0;                /* continuation byte, C0, C1, F5..FF */
+        return 0; /* continuation byte, C0, C1, F5..FF */
     }
     if (n < len || s[1] < lo || s[1] > hi)
         return 0;
@@ -268,7 +268,7 @@ void mz_log_end(struct mz_log_line *line)
         if (written < 0 && errno == EINTR)
             continue;
         if (written <= 0)
-            break;               /* stderr is gone: nowhere to say so */
+            break; /* stderr is gone: nowhere to say so */
         p += written;
         left -= (size_t)written;
     }
@@ -286,8 +286,7 @@ void mz_log_msg(enum mz_log_level level, const char *msg)
     mz_log_end(&line);
 }
 
-void mz_log_reason(enum mz_log_level level, const char *msg,
-                   const char *reason)
+void mz_log_reason(enum mz_log_level level, const char *msg, const char *reason)
 {
     struct mz_log_line line;
 

@@ -61,10 +61,10 @@
 #include <stdint.h>
 
 enum mz_log_level {
-    MZ_LOG_DEBUG,                /* "debug" */
-    MZ_LOG_INFO,                 /* "info": life-cycle steps, requests */
-    MZ_LOG_WARNING,              /* "warning": handled, but look at it */
-    MZ_LOG_ERROR                 /* "error": something failed */
+    MZ_LOG_DEBUG,   /* "debug" */
+    MZ_LOG_INFO,    /* "info": life-cycle steps, requests */
+    MZ_LOG_WARNING, /* "warning": handled, but look at it */
+    MZ_LOG_ERROR    /* "error": something failed */
 };
 
 /* Bytes of one line, newline included. */
@@ -76,8 +76,8 @@ enum mz_log_level {
 /* One line being built. Declare it on the stack; its fields are private
  * to log.c. */
 struct mz_log_line {
-    size_t len;                  /* bytes used in buf */
-    bool truncated;              /* a value was cut or a field dropped */
+    size_t len;     /* bytes used in buf */
+    bool truncated; /* a value was cut or a field dropped */
     char buf[MZ_LOG_LINE_MAX];
 };
 

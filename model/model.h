@@ -41,8 +41,8 @@
 #define MZ_MAX_LEVELS 4
 
 struct mz_model_config {
-    int dim;                               /* embedding size d */
-    int n_levels;                          /* client levels L, 1..MZ_MAX_LEVELS */
+    int dim;      /* embedding size d */
+    int n_levels; /* client levels L, 1..MZ_MAX_LEVELS */
     /* Level l remembers up to 16 items with weights. Level 0 adds each
      * event's item at once; a slower level collects level_chunk[l] events
      * and consolidates their mean into its memory at the chunk boundary
@@ -50,22 +50,22 @@ struct mz_model_config {
      * 1 - level_retention[l] of the old weights; time away fades them
      * with level_half_life_s[l]. level_lr[l] is how strongly the level
      * speaks in the query (its items' shares of the level, times it). */
-    int level_chunk[MZ_MAX_LEVELS];        /* events per consolidation, C_l */
-    float level_lr[MZ_MAX_LEVELS];         /* readout weight eta_l */
-    float level_retention[MZ_MAX_LEVELS];  /* forgetting alpha_l per update */
+    int level_chunk[MZ_MAX_LEVELS];          /* events per consolidation, C_l */
+    float level_lr[MZ_MAX_LEVELS];           /* readout weight eta_l */
+    float level_retention[MZ_MAX_LEVELS];    /* forgetting alpha_l per update */
     double level_half_life_s[MZ_MAX_LEVELS]; /* wall-clock decay; 0 = none */
     /* A slow level's item that is neither one of level 0's strongest
      * items nor their neighbour in the transition memory speaks at this
      * fraction (1: no gate): a new intent is not drowned by the old
      * taste, which is kept for when the client comes back to it. */
     float slow_gate_floor;
-    int global_chunk;                      /* events per global update, C_G */
+    int global_chunk; /* events per global update, C_G */
     float global_lr;
-    bool learn_global;                     /* false: item space frozen */
-    bool use_session;                      /* false: no session context */
-    bool nested;                           /* false: every level updates
-                                              every event (ablation) */
-    uint64_t seed;                         /* all randomness derives from it */
+    bool learn_global; /* false: item space frozen */
+    bool use_session;  /* false: no session context */
+    bool nested;       /* false: every level updates
+                          every event (ablation) */
+    uint64_t seed;     /* all randomness derives from it */
 
     /* How much each event type teaches the client levels: > 0 adds the
      * item with that weight, < 0 takes that much weight off it, 0 only
@@ -77,9 +77,9 @@ struct mz_model_config {
     int session_items;
     float session_decay;
     double session_half_life_s;
-    float session_dense;     /* the session's weight in the query q (0:
-                                it only scores re-visits; its items still
-                                teach the item space) */
+    float session_dense; /* the session's weight in the query q (0:
+                            it only scores re-visits; its items still
+                            teach the item space) */
     /* Global item space: sampled negatives per learned event and the norm
      * of a cold-start row. */
     int global_negatives;
@@ -90,8 +90,8 @@ struct mz_model_config {
      * hold (and of the context item), turning weights into shares of
      * (source total + trans_smoothing). */
     int trans_window;
-    float trans_backward;    /* the reverse pair b -> a gets this times
-                                1/distance (co-occurrence; 0: none) */
+    float trans_backward; /* the reverse pair b -> a gets this times
+                             1/distance (co-occurrence; 0: none) */
     int trans_max_per_item;
     float trans_smoothing;
     /* Recency-decayed popularity half-life in seconds of event time. */
@@ -125,8 +125,8 @@ struct mz_model_config {
 
 /* Level ids as used by mz_model_explain and the reasons. */
 enum mz_level_source {
-    MZ_SOURCE_SESSION = 0,    /* session context */
-    MZ_SOURCE_LEVEL0,         /* level l is MZ_SOURCE_LEVEL0 + l */
+    MZ_SOURCE_SESSION = 0, /* session context */
+    MZ_SOURCE_LEVEL0,      /* level l is MZ_SOURCE_LEVEL0 + l */
     MZ_SOURCE_CATALOG = MZ_SOURCE_LEVEL0 + MZ_MAX_LEVELS, /* item space,
                                  popularity, transitions: catalog-wide */
     MZ_SOURCE_COUNT

@@ -93,7 +93,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
 }
 
 bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
-                         size_t err_len)
+                           size_t err_len)
 {
     const char *why = NULL;
 
@@ -155,10 +155,14 @@ struct param {
     bool by_event_type; /* array indexed by event type name */
 };
 
-#define SCALAR(field, kind) \
-    { #field, kind, offsetof(struct mz_model_config, field), 1, false }
-#define ARRAY(field, kind, n) \
-    { #field, kind, offsetof(struct mz_model_config, field), n, false }
+#define SCALAR(field, kind)                                                    \
+    {                                                                          \
+#field, kind, offsetof(struct mz_model_config, field), 1, false        \
+    }
+#define ARRAY(field, kind, n)                                                  \
+    {                                                                          \
+#field, kind, offsetof(struct mz_model_config, field), n, false        \
+    }
 
 static const struct param params[] = {
     SCALAR(dim, PARAM_INT),
@@ -174,9 +178,8 @@ static const struct param params[] = {
     SCALAR(use_session, PARAM_BOOL),
     SCALAR(nested, PARAM_BOOL),
     SCALAR(seed, PARAM_U64),
-    { "event_weight", PARAM_FLOAT,
-      offsetof(struct mz_model_config, event_weight), MZ_EV_TYPE_COUNT,
-      true },
+    {"event_weight", PARAM_FLOAT,
+     offsetof(struct mz_model_config, event_weight), MZ_EV_TYPE_COUNT, true},
     SCALAR(session_items, PARAM_INT),
     SCALAR(session_decay, PARAM_FLOAT),
     SCALAR(session_half_life_s, PARAM_DOUBLE),
@@ -249,11 +252,16 @@ static bool parse_value(enum param_kind kind, const char *value, void *out)
 static size_t kind_size(enum param_kind kind)
 {
     switch (kind) {
-    case PARAM_INT: return sizeof(int);
-    case PARAM_FLOAT: return sizeof(float);
-    case PARAM_DOUBLE: return sizeof(double);
-    case PARAM_BOOL: return sizeof(bool);
-    case PARAM_U64: return sizeof(uint64_t);
+    case PARAM_INT:
+        return sizeof(int);
+    case PARAM_FLOAT:
+        return sizeof(float);
+    case PARAM_DOUBLE:
+        return sizeof(double);
+    case PARAM_BOOL:
+        return sizeof(bool);
+    case PARAM_U64:
+        return sizeof(uint64_t);
     }
     return 0;
 }
@@ -279,8 +287,10 @@ enum mz_status mz_model_config_set(struct mz_model_config *cfg,
         enum mz_event_type type;
         char *end = NULL;
         if (!dot || !dot[1]) {
-            snprintf(err, err_len, "'%.*s' is a list: name one element as "
-                     "%.*s.N", (int)base_len, name, (int)base_len, name);
+            snprintf(err, err_len,
+                     "'%.*s' is a list: name one element as "
+                     "%.*s.N",
+                     (int)base_len, name, (int)base_len, name);
             return MZ_ERR_INVALID;
         }
         if (p->by_event_type && mz_event_type_parse(dot + 1, &type))
@@ -297,8 +307,7 @@ enum mz_status mz_model_config_set(struct mz_model_config *cfg,
     }
     unsigned char parsed[8];
     if (!parse_value(p->kind, value, parsed)) {
-        snprintf(err, err_len, "'%s': '%s' is not a valid value", name,
-                 value);
+        snprintf(err, err_len, "'%s': '%s' is not a valid value", name, value);
         return MZ_ERR_INVALID;
     }
     size_t size = kind_size(p->kind);

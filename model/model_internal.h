@@ -25,15 +25,15 @@
 struct mz_model {
     struct mz_model_config cfg;
     int32_t n_items;
-    int32_t cap;            /* rows allocated in every per-item array */
-    float *K;               /* owned, cap x dim: input (context) rows */
-    float *O;               /* owned, cap x dim: output (scored) rows */
-    float *bias;            /* owned, cap: learned logit bias */
-    float *pop_all;         /* owned, cap: weighted event count */
-    float *pop_all_log;     /* owned, cap: log1p(pop_all), kept in step */
+    int32_t cap;        /* rows allocated in every per-item array */
+    float *K;           /* owned, cap x dim: input (context) rows */
+    float *O;           /* owned, cap x dim: output (scored) rows */
+    float *bias;        /* owned, cap: learned logit bias */
+    float *pop_all;     /* owned, cap: weighted event count */
+    float *pop_all_log; /* owned, cap: log1p(pop_all), kept in step */
     float pop_all_log_max;
-    float *pop_recent;      /* owned, cap: decayed count, scaled to
-                               pop_ref_ts (see bump_popularity) */
+    float *pop_recent; /* owned, cap: decayed count, scaled to
+                          pop_ref_ts (see bump_popularity) */
     float pop_recent_max;
     int64_t pop_ref_ts;
     struct mz_transitions *trans; /* owned */
@@ -41,18 +41,18 @@ struct mz_model {
 
     /* The pending global chunk: gradients summed since the last boundary,
      * applied (and zeroed) every global_chunk events. */
-    float *grad_K;          /* owned, cap x dim */
-    float *grad_O;          /* owned, cap x dim */
-    float *grad_bias;       /* owned, cap */
-    uint32_t *grad_hits;    /* owned, cap: contributions per row */
+    float *grad_K;       /* owned, cap x dim */
+    float *grad_O;       /* owned, cap x dim */
+    float *grad_bias;    /* owned, cap */
+    uint32_t *grad_hits; /* owned, cap: contributions per row */
     /* Row-wise AdaGrad: per item, the running sum of the mean squared
      * chunk gradient of its K row, O row and bias, which sets each row's
      * step so rare items learn fast and popular ones settle. */
-    float *ada_K;           /* owned, cap */
-    float *ada_O;           /* owned, cap */
-    float *ada_bias;        /* owned, cap */
-    int32_t *touched;       /* owned, cap: rows with hits, in first-hit
-                               order */
+    float *ada_K;     /* owned, cap */
+    float *ada_O;     /* owned, cap */
+    float *ada_bias;  /* owned, cap */
+    int32_t *touched; /* owned, cap: rows with hits, in first-hit
+                         order */
     int32_t n_touched;
     int32_t chunk_events;
     int64_t global_events;
@@ -70,10 +70,10 @@ struct mz_model {
 
 struct mz_client {
     int32_t n_levels;
-    int64_t events;          /* item events learned from */
-    int64_t all_events;      /* every event, item-less included */
+    int64_t events;     /* item events learned from */
+    int64_t all_events; /* every event, item-less included */
     int64_t last_seq;
-    int64_t last_ts;         /* ts of the last item event; 0: none */
+    int64_t last_ts; /* ts of the last item event; 0: none */
     int64_t consolidated_at[MZ_MAX_LEVELS];
     int64_t level_events[MZ_MAX_LEVELS];
     int32_t chunk_fill[MZ_MAX_LEVELS]; /* events in the open chunk */
@@ -147,8 +147,7 @@ float mz_model_repeat_scale(const struct mz_model *model,
                             int64_t now_ts);
 
 /* Decay factor of level l after dt seconds without events. */
-float mz_model_level_decay(const struct mz_model *model, int level,
-                           double dt);
+float mz_model_level_decay(const struct mz_model *model, int level, double dt);
 
 /* What level l of c contributes at now_ts: writes its items and their
  * readout weights (level_lr * wall-clock decay * the item's share of the
@@ -156,8 +155,8 @@ float mz_model_level_decay(const struct mz_model *model, int level,
  * items / weights (room for MZ_ITEM_MEMORY_SLOTS each); returns how many.
  * A level with level_lr 0 contributes nothing. */
 int mz_model_level_readout(const struct mz_model *model,
-                           const struct mz_client *c, int level,
-                           int64_t now_ts, int32_t *items, float *weights);
+                           const struct mz_client *c, int level, int64_t now_ts,
+                           int32_t *items, float *weights);
 
 /* The global level's share of one event of client c (as the event found
  * it) on item with weight > 0 at ts, q being c's query (global_level.c):
@@ -178,8 +177,8 @@ void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
  * adds, < 0 takes weight off) at ts by the CMS rule, and puts it in the
  * ring of recent items (client_levels.c). */
 void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
-                           int32_t item, enum mz_event_type type,
-                           float weight, int64_t ts);
+                           int32_t item, enum mz_event_type type, float weight,
+                           int64_t ts);
 
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */

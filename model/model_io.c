@@ -21,7 +21,7 @@
 #include "model/bytes.h"
 #include "model/hash.h"
 
-static const uint8_t model_magic[3] = { 'M', 'Z', 'M' };
+static const uint8_t model_magic[3] = {'M', 'Z', 'M'};
 #define MODEL_FORMAT_VERSION 2
 
 /* Longest item id a snapshot may carry (MZ_ID_MAX_BYTES in catalog.h,
@@ -98,8 +98,8 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
     for (int32_t a = 0; a < model->n_items; a++) {
         const int32_t *items;
         const float *weights;
-        uint32_t slots = mz_transitions_slots(model->trans, a, &items,
-                                              &weights);
+        uint32_t slots =
+            mz_transitions_slots(model->trans, a, &items, &weights);
         uint32_t count = 0;
         for (uint32_t s = 0; s < slots; s++)
             count += items[s] >= 0;
@@ -118,8 +118,7 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
 /* Returns a table of the model's item ids (ids[0..n-1], NULLs skipped)
  * to their index (caller frees), or NULL when out of memory. An id given
  * twice maps to its first index. */
-static struct mz_hash_table *id_index_build(const char *const *ids,
-                                            int32_t n)
+static struct mz_hash_table *id_index_build(const char *const *ids, int32_t n)
 {
     struct mz_hash_table *index = mz_hash_table_new();
 
@@ -127,7 +126,7 @@ static struct mz_hash_table *id_index_build(const char *const *ids,
         if (!ids[i] || mz_hash_table_get(index, ids[i], NULL))
             continue;
         if (!mz_hash_table_put(index, ids[i],
-                               (union mz_hash_value){ .index = i })) {
+                               (union mz_hash_value){.index = i})) {
             mz_hash_table_free(index);
             index = NULL;
         }
@@ -137,8 +136,8 @@ static struct mz_hash_table *id_index_build(const char *const *ids,
 
 /* Returns the model index of the saved id id[0..len-1] (not
  * NUL-terminated; len <= MAX_ID_BYTES), or -1. */
-static int32_t id_index_find(const struct mz_hash_table *index,
-                             const char *id, size_t len)
+static int32_t id_index_find(const struct mz_hash_table *index, const char *id,
+                             size_t len)
 {
     char key[MAX_ID_BYTES + 1];
 
@@ -199,12 +198,11 @@ static bool staged_init(struct staged *s, const struct mz_model *model)
     s->grad_bias = calloc(n, sizeof(float));
     s->grad_hits = calloc(n, sizeof(uint32_t));
     s->touched = calloc(n, sizeof(int32_t));
-    s->trans = mz_transitions_new((int32_t)n,
-                                  (uint32_t)model->cfg.trans_max_per_item);
+    s->trans =
+        mz_transitions_new((int32_t)n, (uint32_t)model->cfg.trans_max_per_item);
     if (!s->K || !s->O || !s->bias || !s->pop_all || !s->pop_recent ||
-        !s->ada_K || !s->ada_O || !s->ada_bias ||
-        !s->grad_K || !s->grad_O || !s->grad_bias ||
-        !s->grad_hits || !s->touched || !s->trans)
+        !s->ada_K || !s->ada_O || !s->ada_bias || !s->grad_K || !s->grad_O ||
+        !s->grad_bias || !s->grad_hits || !s->touched || !s->trans)
         return false;
     size_t used = (size_t)model->n_items;
     if (used) {
@@ -228,7 +226,7 @@ enum mz_status mz_model_load(struct mz_model *model,
     int dim = model->cfg.dim;
     struct staged s;
     struct mz_hash_table *index = NULL;
-    int32_t *map = NULL;          /* saved row -> model index or -1 */
+    int32_t *map = NULL; /* saved row -> model index or -1 */
     int32_t *neg = NULL;
     int32_t n_neg = 0;
     struct mz_rbuf r;
@@ -304,9 +302,8 @@ enum mz_status mz_model_load(struct mz_model *model,
         for (int a = 0; a < 3; a++)
             ada[a] = mz_rbuf_f32(&r);
         bool sane = !r.failed && fabsf(bias) <= MZ_BYTES_MAX_ABS &&
-                    old_retired <= 1 && pop_all >= 0.0f &&
-                    isfinite(pop_all) && pop_recent >= 0.0f &&
-                    isfinite(pop_recent);
+                    old_retired <= 1 && pop_all >= 0.0f && isfinite(pop_all) &&
+                    pop_recent >= 0.0f && isfinite(pop_recent);
         for (int a = 0; a < 3; a++)
             sane = sane && ada[a] >= 0.0f && isfinite(ada[a]);
         if (!sane) {
@@ -366,8 +363,8 @@ enum mz_status mz_model_load(struct mz_model *model,
     double revisit_share_sum = mz_rbuf_f64(&r);
     double revisit_events = mz_rbuf_f64(&r);
     uint64_t rng = mz_rbuf_u64(&r);
-    if (!isfinite(revisit_events) || !(revisit_events >= 0.0 &&
-          revisit_share_sum >= 0.0 &&
+    if (!isfinite(revisit_events) ||
+        !(revisit_events >= 0.0 && revisit_share_sum >= 0.0 &&
           revisit_share_sum <= revisit_events + 1e-6 * revisit_events)) {
         why = "model snapshot: re-visit counts out of range";
         goto cleanup;

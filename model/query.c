@@ -27,8 +27,7 @@ float mz_model_event_weight(const struct mz_model *model,
     return model->cfg.event_weight[type];
 }
 
-float mz_model_level_decay(const struct mz_model *model, int level,
-                           double dt)
+float mz_model_level_decay(const struct mz_model *model, int level, double dt)
 {
     double half_life = model->cfg.level_half_life_s[level];
 
@@ -44,8 +43,7 @@ float mz_model_session_weight(const struct mz_model *model,
     const struct mz_model_config *cfg = &model->cfg;
     int position = r + shift;
 
-    if (!cfg->use_session || position >= cfg->session_items ||
-        r >= c->ring_len)
+    if (!cfg->use_session || position >= cfg->session_items || r >= c->ring_len)
         return 0.0f;
     int slot = mz_client_ring_slot(c, r);
     if (mz_model_event_weight(model, c->ring_type[slot]) <= 0.0f)
@@ -71,7 +69,7 @@ static void current_context(const struct mz_client *c,
                             struct context_items *context)
 {
     const struct mz_item_memory *m = &c->level[0];
-    bool taken[MZ_ITEM_MEMORY_SLOTS] = { false };
+    bool taken[MZ_ITEM_MEMORY_SLOTS] = {false};
 
     context->n = 0;
     while (context->n < MZ_CONTEXT_ITEMS) {
@@ -113,8 +111,8 @@ static float slow_item_gate(const struct mz_model *model,
 }
 
 int mz_model_level_readout(const struct mz_model *model,
-                           const struct mz_client *c, int level,
-                           int64_t now_ts, int32_t *items, float *weights)
+                           const struct mz_client *c, int level, int64_t now_ts,
+                           int32_t *items, float *weights)
 {
     const struct mz_item_memory *m = &c->level[level];
     float speak = model->cfg.level_lr[level];
@@ -141,7 +139,7 @@ int mz_model_level_readout(const struct mz_model *model,
      * one unit of weight, so that a level time has emptied fades out. */
     float scale = speak * mz_model_level_decay(model, level, dt) /
                   (total > 1.0f ? total : 1.0f);
-    struct context_items context = { .n = 0 };
+    struct context_items context = {.n = 0};
     bool gated = level > 0 && model->cfg.slow_gate_floor < 1.0f;
     if (gated)
         current_context(c, &context);
@@ -213,8 +211,8 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
             for (int l = 0; l < c->n_levels; l++) {
                 int32_t items[MZ_ITEM_MEMORY_SLOTS];
                 float weights[MZ_ITEM_MEMORY_SLOTS];
-                int n = mz_model_level_readout(model, c, l, now_ts, items,
-                                               weights);
+                int n =
+                    mz_model_level_readout(model, c, l, now_ts, items, weights);
                 float *part = per_level + (size_t)l * (size_t)dim;
                 memset(part, 0, (size_t)dim * sizeof(float));
                 for (int i = 0; i < n; i++)
@@ -230,8 +228,7 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
             int n = mz_model_levels_readout(model, c, now_ts, items, weights);
             for (int i = 0; i < n; i++)
                 cblas_saxpy(dim, weights[i],
-                            model->K + (size_t)items[i] * (size_t)dim, 1, q,
-                            1);
+                            model->K + (size_t)items[i] * (size_t)dim, 1, q, 1);
         }
     }
     if (has_context) {
@@ -263,7 +260,7 @@ float mz_model_repeat_scale(const struct mz_model *model,
      * spoken. Shares are of at least one unit of session weight, so a
      * session that time has faded fades out too (and a faded total never
      * inflates a share past 1). */
-    double rate = (model->revisit_share_sum + 1.0) /
-                  (model->revisit_events + 10.0);
+    double rate =
+        (model->revisit_share_sum + 1.0) / (model->revisit_events + 10.0);
     return cfg->w_repeat * (float)rate / (total > 1.0f ? total : 1.0f);
 }

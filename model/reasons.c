@@ -125,8 +125,8 @@ static void personal_text(const char *level, const char *because,
     if (strcmp(level, "session") == 0)
         snprintf(text, len, "%s in this session.", action);
     else if (strcmp(level, "recent") == 0 && category)
-        snprintf(text, len, "%s on %s; has been looking at %s lately.",
-                 action, when, category);
+        snprintf(text, len, "%s on %s; has been looking at %s lately.", action,
+                 when, category);
     else
         snprintf(text, len, "%s on %s.", action, when);
 }
@@ -137,10 +137,10 @@ static void reason_for(const struct mz_reasons_request *req, int32_t item,
                        struct mz_reason *out)
 {
     const struct mz_item *rec = mz_catalog_item(req->catalog, item);
-    int32_t evidence = req->client
-                           ? mz_model_evidence_item(req->model, req->client,
-                                                    source, item)
-                           : -1;
+    int32_t evidence =
+        req->client
+            ? mz_model_evidence_item(req->model, req->client, source, item)
+            : -1;
     const struct mz_item *because = mz_catalog_item(req->catalog, evidence);
 
     *out = (struct mz_reason){

@@ -29,9 +29,9 @@
 #include "model/client_facts.h"
 #include "model/model.h"
 
-#define MZ_REASONS_MAX 2               /* reasons per item */
+#define MZ_REASONS_MAX           2            /* reasons per item */
 #define MZ_REASONS_NEW_ARRIVAL_S (30 * 86400) /* launched this recently */
-#define MZ_REASON_TEXT_BYTES 512
+#define MZ_REASON_TEXT_BYTES     512
 
 /* Returns "session", "recent", "long_term" or "catalog" for source in a
  * model of n_levels client levels; "catalog" for anything out of range. */
@@ -41,10 +41,10 @@ const char *mz_reasons_source_name(enum mz_level_source source, int n_levels);
 struct mz_reasons_request {
     const struct mz_model *model;
     const struct mz_catalog *catalog;
-    const struct mz_client *client;       /* NULL: non-personalised */
-    const struct mz_client_facts *facts;  /* NULL: no facts known */
-    int32_t context_item;                 /* -1: none */
-    int64_t now;                          /* request time, seconds */
+    const struct mz_client *client;      /* NULL: non-personalised */
+    const struct mz_client_facts *facts; /* NULL: no facts known */
+    int32_t context_item;                /* -1: none */
+    int64_t now;                         /* request time, seconds */
 };
 
 /* One reason, as facts: which source it speaks for, the item of the
@@ -54,17 +54,17 @@ struct mz_reasons_request {
  *    "because_item":"sku-123","event":"view","at":"2026-11-23T10:02:11Z"}
  *   {"level":"catalog","text":"Popular in bags right now."} */
 struct mz_reason {
-    enum mz_level_source source;         /* MZ_SOURCE_CATALOG: the item
-                                            space / popularity */
-    const char *level;                   /* static, the source's name */
-    const char *because_item;            /* borrowed from the catalog
-                                            (valid until its next write);
-                                            NULL: none */
-    bool has_event;                      /* the facts hold the evidence
-                                            event: */
-    enum mz_event_type event;            /*   its type */
-    int64_t at;                          /*   its time, seconds */
-    char text[MZ_REASON_TEXT_BYTES];     /* one of the fixed templates */
+    enum mz_level_source source;     /* MZ_SOURCE_CATALOG: the item
+                                        space / popularity */
+    const char *level;               /* static, the source's name */
+    const char *because_item;        /* borrowed from the catalog
+                                        (valid until its next write);
+                                        NULL: none */
+    bool has_event;                  /* the facts hold the evidence
+                                        event: */
+    enum mz_event_type event;        /*   its type */
+    int64_t at;                      /*   its time, seconds */
+    char text[MZ_REASON_TEXT_BYTES]; /* one of the fixed templates */
 };
 
 /* Fills out[0..n-1] with the n (1..MZ_REASONS_MAX) reasons for item,

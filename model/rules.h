@@ -38,46 +38,46 @@
 
 #include "model/item.h"
 
-#define MZ_RULES_MAX_LIST 1000        /* entries of any list or tier map */
-#define MZ_RULES_MAX_STRING_BYTES 128 /* a category or tier name */
-#define MZ_RULES_MAX_INT 1000000      /* max_per_category, frequency cap */
-#define MZ_RULES_MAX_DISMISSED_DAYS 3650
+#define MZ_RULES_MAX_LIST               1000 /* entries of any list or tier map */
+#define MZ_RULES_MAX_STRING_BYTES       128 /* a category or tier name */
+#define MZ_RULES_MAX_INT                1000000 /* max_per_category, frequency cap */
+#define MZ_RULES_MAX_DISMISSED_DAYS     3650
 #define MZ_RULES_DEFAULT_DISMISSED_DAYS 30
 
 /* One tier's price bound. */
 struct mz_tier_bound {
-    char *tier;                   /* owned */
-    double value;                 /* >= 0 */
+    char *tier;   /* owned */
+    double value; /* >= 0 */
 };
 
 /* Tier -> bound, in the order given (tier names distinct). */
 struct mz_tier_bounds {
-    struct mz_tier_bound *v;      /* owned */
+    struct mz_tier_bound *v; /* owned */
     size_t count;
 };
 
 struct mz_rules {
-    bool has_categories;          /* "categories" given */
-    bool has_allow;               /* an empty allow list allows nothing */
+    bool has_categories; /* "categories" given */
+    bool has_allow;      /* an empty allow list allows nothing */
     struct mz_string_list allow;
     bool has_exclude;
     struct mz_string_list exclude;
-    bool has_price;               /* "price" given */
+    bool has_price; /* "price" given */
     bool has_price_min;
     double price_min;
-    bool has_price_max;           /* "max": null is stored as absent */
+    bool has_price_max; /* "max": null is stored as absent */
     double price_max;
     bool has_min_by_tier;
     struct mz_tier_bounds min_by_tier;
     bool has_max_by_tier;
     struct mz_tier_bounds max_by_tier;
-    int32_t max_per_category;     /* 0: no limit */
-    int32_t frequency_cap;        /* max per item per day; 0: none */
-    bool has_exclude_purchased;   /* "exclude_purchased" given */
+    int32_t max_per_category;   /* 0: no limit */
+    int32_t frequency_cap;      /* max per item per day; 0: none */
+    bool has_exclude_purchased; /* "exclude_purchased" given */
     bool exclude_purchased;
     bool has_repurchasable;
     struct mz_string_list repurchasable;
-    bool has_dismissed_days;      /* "exclude_dismissed_days" given */
+    bool has_dismissed_days;        /* "exclude_dismissed_days" given */
     int32_t exclude_dismissed_days; /* 0: dismissed items allowed */
 };
 

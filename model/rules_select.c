@@ -59,26 +59,26 @@ const char *mz_rule_name(enum mz_rule_id rule)
 }
 
 /* Per-category state bits, one byte per interned category. */
-#define CAT_NOT_ALLOWED 1u
-#define CAT_EXCLUDED 2u
+#define CAT_NOT_ALLOWED   1u
+#define CAT_EXCLUDED      2u
 #define CAT_REPURCHASABLE 4u
 
 /* Per-item client bits, one byte per catalog index. */
-#define ITEM_EXCLUDED 1u
+#define ITEM_EXCLUDED  1u
 #define ITEM_PURCHASED 2u
 #define ITEM_DISMISSED 4u
-#define ITEM_CAPPED 8u
+#define ITEM_CAPPED    8u
 
 /* Everything the hot loop needs, resolved once per request. */
 struct compiled {
-    uint8_t *category_bits;       /* owned, n_categories bytes */
+    uint8_t *category_bits; /* owned, n_categories bytes */
     int32_t n_categories;
-    uint8_t *item_bits;           /* owned, n_items bytes; NULL: none set */
-    int32_t region_id;            /* -1: unknown or not in the catalog */
-    int32_t tier_id;              /* -1: unknown or not in the catalog */
-    double price_min;             /* -1: none */
-    double price_max;             /* INFINITY: none */
-    const char *contradiction;    /* static text or NULL */
+    uint8_t *item_bits;        /* owned, n_items bytes; NULL: none set */
+    int32_t region_id;         /* -1: unknown or not in the catalog */
+    int32_t tier_id;           /* -1: unknown or not in the catalog */
+    double price_min;          /* -1: none */
+    double price_max;          /* INFINITY: none */
+    const char *contradiction; /* static text or NULL */
     char contradiction_buf[192];
 };
 
@@ -92,7 +92,7 @@ static bool list_has(const struct mz_string_list *list, const char *name)
 }
 
 static const struct mz_tier_bound *find_tier(const struct mz_tier_bounds *b,
-                                          const char *tier)
+                                             const char *tier)
 {
     for (size_t i = 0; tier && i < b->count; i++) {
         if (strcmp(b->v[i].tier, tier) == 0)
@@ -104,8 +104,7 @@ static const struct mz_tier_bound *find_tier(const struct mz_tier_bounds *b,
 /* Marks category bits from the rule lists (names the catalog never saw
  * simply match nothing). */
 static void compile_categories(const struct mz_catalog *catalog,
-                               const struct mz_rules *rules,
-                               struct compiled *c)
+                               const struct mz_rules *rules, struct compiled *c)
 {
     if (rules->has_allow) {
         memset(c->category_bits, CAT_NOT_ALLOWED, (size_t)c->n_categories);
@@ -185,8 +184,8 @@ static bool compile_client(const struct mz_catalog *catalog,
 {
     int32_t n_items = mz_catalog_count(catalog);
     const struct mz_client_facts *facts = req->facts;
-    int dismissed_days = rules ? rules->exclude_dismissed_days
-                               : MZ_RULES_DEFAULT_DISMISSED_DAYS;
+    int dismissed_days =
+        rules ? rules->exclude_dismissed_days : MZ_RULES_DEFAULT_DISMISSED_DAYS;
     size_t n;
 
     if (!mark_items(c, n_items, req->exclude_items, req->n_exclude_items,
@@ -195,13 +194,15 @@ static bool compile_client(const struct mz_catalog *catalog,
     if (!facts)
         return true;
     if (rules && rules->exclude_purchased) {
-        const struct mz_item_time *bought = mz_client_facts_purchases(facts, &n);
+        const struct mz_item_time *bought =
+            mz_client_facts_purchases(facts, &n);
         for (size_t i = 0; i < n; i++) {
-            const struct mz_item *item = mz_catalog_item(catalog, bought[i].item);
-            if (!item || (item->category_id >= 0 &&
-                          item->category_id < c->n_categories &&
-                          (c->category_bits[item->category_id] &
-                           CAT_REPURCHASABLE)))
+            const struct mz_item *item =
+                mz_catalog_item(catalog, bought[i].item);
+            if (!item ||
+                (item->category_id >= 0 &&
+                 item->category_id < c->n_categories &&
+                 (c->category_bits[item->category_id] & CAT_REPURCHASABLE)))
                 continue;
             if (!mark_items(c, n_items, &bought[i].item, 1, ITEM_PURCHASED))
                 return false;
@@ -257,7 +258,8 @@ static bool compile_request(const struct mz_catalog *catalog,
     c->price_min = -1.0;
     c->price_max = INFINITY;
     if (rules) {
-        const struct mz_tier_bound *b = find_tier(&rules->min_by_tier, req->tier);
+        const struct mz_tier_bound *b =
+            find_tier(&rules->min_by_tier, req->tier);
         if (b)
             c->price_min = b->value;
         else if (rules->has_price_min)
@@ -287,8 +289,8 @@ static bool id_in(const int32_t *ids, size_t n, int32_t id)
  * read only the packed summary, except for the rare region and tier lists. */
 static enum mz_rule_id first_failing_rule(const struct mz_catalog *catalog,
                                           const struct mz_item_summary *sum,
-                                          const struct compiled *c,
-                                          int64_t now, int32_t index)
+                                          const struct compiled *c, int64_t now,
+                                          int32_t index)
 {
     const struct mz_item_summary *item = &sum[index];
     uint8_t bits = c->item_bits ? c->item_bits[index] : 0;
@@ -417,7 +419,7 @@ struct scan {
     const struct compiled *c;
     const float *scores;
     size_t n_scores;
-    const int32_t *brand_items;   /* NULL: every index */
+    const int32_t *brand_items; /* NULL: every index */
     size_t n_candidates;
     int64_t now;
 };
@@ -534,14 +536,18 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
         goto cleanup;
     }
     int32_t n_items = mz_catalog_count(catalog);
-    s = (struct scan){.catalog = catalog, .sum = mz_catalog_summaries(catalog),
-                      .c = &c, .scores = scores, .n_scores = n_scores,
-                      .n_candidates = (size_t)n_items, .now = req->now};
+    s = (struct scan){.catalog = catalog,
+                      .sum = mz_catalog_summaries(catalog),
+                      .c = &c,
+                      .scores = scores,
+                      .n_scores = n_scores,
+                      .n_candidates = (size_t)n_items,
+                      .now = req->now};
     out->candidates = n_items;
     if (req->brand) {
         int32_t brand_id = mz_catalog_brand_id(catalog, req->brand);
-        s.brand_items = mz_catalog_brand_items(catalog, brand_id,
-                                               &s.n_candidates);
+        s.brand_items =
+            mz_catalog_brand_items(catalog, brand_id, &s.n_candidates);
         /* Items of other brands are never looked at: they all count
          * under "brand". */
         out->removed[MZ_RULE_BRAND] = n_items - (int64_t)s.n_candidates;
@@ -556,8 +562,8 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
      * margin beyond k; only when the margin runs dry are all allowed
      * items collected and sorted (a second pass, rare in practice). */
     max_per_category = req->rules ? req->rules->max_per_category : 0;
-    size_t cap = max_per_category > 0 ? (size_t)req->k * 4 + 16
-                                      : (size_t)req->k;
+    size_t cap =
+        max_per_category > 0 ? (size_t)req->k * 4 + 16 : (size_t)req->k;
     best_items = malloc(cap * sizeof(*best_items));
     best_scores = malloc(cap * sizeof(*best_scores));
     if (!best_items || !best_scores) {

@@ -36,30 +36,30 @@
 #include "model/rules.h"
 #include "model/status.h"
 
-#define MZ_SELECT_MAX_K 100           /* most items one selection returns */
+#define MZ_SELECT_MAX_K 100 /* most items one selection returns */
 
 /* Every rule that can remove an item, in the order a selection checks
  * them: an item removed by several rules is counted under the first. */
 enum mz_rule_id {
-    MZ_RULE_RETIRED = 0,           /* "retired" */
-    MZ_RULE_BRAND,                 /* "brand" */
-    MZ_RULE_EXCLUDE_ITEMS,         /* "exclude_items": the request's list */
-    MZ_RULE_AVAILABLE,             /* "available" */
-    MZ_RULE_STOCK,                 /* "stock" */
-    MZ_RULE_LAUNCH_AT,             /* "launch_at" */
-    MZ_RULE_END_AT,                /* "end_at" */
-    MZ_RULE_REGION,                /* "region" */
-    MZ_RULE_RESERVED_TIERS,        /* "reserved_tiers" */
-    MZ_RULE_CATEGORIES_ALLOW,      /* "categories.allow" */
-    MZ_RULE_CATEGORIES_EXCLUDE,    /* "categories.exclude" */
-    MZ_RULE_PRICE_MIN,             /* "price.min" (or min_by_tier) */
-    MZ_RULE_PRICE_MAX,             /* "price.max" (or max_by_tier) */
-    MZ_RULE_EXCLUDE_PURCHASED,     /* "exclude_purchased" */
-    MZ_RULE_EXCLUDE_DISMISSED,     /* "exclude_dismissed" */
-    MZ_RULE_FREQUENCY_CAP,         /* "frequency_cap" */
-    MZ_RULE_MAX_PER_CATEGORY,      /* "max_per_category": counted only
-                                      for items skipped while the list
-                                      filled */
+    MZ_RULE_RETIRED = 0,        /* "retired" */
+    MZ_RULE_BRAND,              /* "brand" */
+    MZ_RULE_EXCLUDE_ITEMS,      /* "exclude_items": the request's list */
+    MZ_RULE_AVAILABLE,          /* "available" */
+    MZ_RULE_STOCK,              /* "stock" */
+    MZ_RULE_LAUNCH_AT,          /* "launch_at" */
+    MZ_RULE_END_AT,             /* "end_at" */
+    MZ_RULE_REGION,             /* "region" */
+    MZ_RULE_RESERVED_TIERS,     /* "reserved_tiers" */
+    MZ_RULE_CATEGORIES_ALLOW,   /* "categories.allow" */
+    MZ_RULE_CATEGORIES_EXCLUDE, /* "categories.exclude" */
+    MZ_RULE_PRICE_MIN,          /* "price.min" (or min_by_tier) */
+    MZ_RULE_PRICE_MAX,          /* "price.max" (or max_by_tier) */
+    MZ_RULE_EXCLUDE_PURCHASED,  /* "exclude_purchased" */
+    MZ_RULE_EXCLUDE_DISMISSED,  /* "exclude_dismissed" */
+    MZ_RULE_FREQUENCY_CAP,      /* "frequency_cap" */
+    MZ_RULE_MAX_PER_CATEGORY,   /* "max_per_category": counted only
+                                   for items skipped while the list
+                                   filled */
     MZ_RULE_COUNT
 };
 
@@ -69,23 +69,23 @@ const char *mz_rule_name(enum mz_rule_id rule);
 
 /* One selection request. Every pointer is borrowed. */
 struct mz_select_request {
-    const char *brand;              /* NULL: every brand */
-    const struct mz_rules *rules;   /* brand's rule set; NULL: none */
-    const char *region;             /* request region; NULL: unknown */
-    const char *client_region;      /* used when region is NULL */
-    const char *tier;               /* client's tier; NULL: unknown */
+    const char *brand;                   /* NULL: every brand */
+    const struct mz_rules *rules;        /* brand's rule set; NULL: none */
+    const char *region;                  /* request region; NULL: unknown */
+    const char *client_region;           /* used when region is NULL */
+    const char *tier;                    /* client's tier; NULL: unknown */
     const struct mz_client_facts *facts; /* NULL: no client facts (new
                                        client or no consent) */
-    const int32_t *exclude_items;   /* e.g. the item being viewed */
+    const int32_t *exclude_items;        /* e.g. the item being viewed */
     size_t n_exclude_items;
-    int64_t now;                    /* request time, seconds */
-    int k;                          /* 1..MZ_SELECT_MAX_K */
-    bool skip_counts;               /* true: leave removed[] and allowed
-                                       at 0 (unless the list is empty)
-                                       and test the rules only on items
-                                       whose score could make the list;
-                                       several times faster. Set it
-                                       unless ?explain=rules. */
+    int64_t now;      /* request time, seconds */
+    int k;            /* 1..MZ_SELECT_MAX_K */
+    bool skip_counts; /* true: leave removed[] and allowed
+                         at 0 (unless the list is empty)
+                         and test the rules only on items
+                         whose score could make the list;
+                         several times faster. Set it
+                         unless ?explain=rules. */
 };
 
 struct mz_select_result {

@@ -32,8 +32,8 @@ static void add_successors(const struct mz_model *model, int32_t source,
 {
     const int32_t *items;
     const float *weights;
-    uint32_t slots = mz_transitions_slots(model->trans, source, &items,
-                                          &weights);
+    uint32_t slots =
+        mz_transitions_slots(model->trans, source, &items, &weights);
     float total = mz_transitions_total(model->trans, source);
     float scale = model->cfg.w_trans * weight /
                   (total + model->cfg.trans_smoothing + 1e-12f);
@@ -59,7 +59,7 @@ static float successor_share(const struct mz_model *model, int32_t source,
  * readout weights: the strongest tokens and their weights, and the total
  * weight of the items (the denominator of a token's share). */
 #define MZ_ATTR_TASTE_TOKENS 16
-#define MZ_ATTR_CANDIDATES (MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS)
+#define MZ_ATTR_CANDIDATES   (MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS)
 
 struct attr_taste {
     int n;
@@ -75,8 +75,8 @@ static void attr_taste(const struct mz_model *model, const int32_t *items,
     int32_t cand[MZ_ATTR_CANDIDATES];
     float cand_weight[MZ_ATTR_CANDIDATES];
     int n_cand = 0;
-    uint32_t common = (uint32_t)(model->cfg.attr_max_share *
-                                 (float)model->n_items);
+    uint32_t common =
+        (uint32_t)(model->cfg.attr_max_share * (float)model->n_items);
 
     taste->n = 0;
     taste->total = 0.0f;
@@ -88,8 +88,7 @@ static void attr_taste(const struct mz_model *model, const int32_t *items,
         taste->total += weights[i];
         for (int k = 0; k < n_tokens; k++) {
             const int32_t *holders;
-            if (mz_attributes_items(model->attrs, tokens[k], &holders) >
-                common)
+            if (mz_attributes_items(model->attrs, tokens[k], &holders) > common)
                 continue;
             int at = 0;
             while (at < n_cand && cand[at] != tokens[k])
@@ -143,8 +142,8 @@ static void add_attr_taste(const struct mz_model *model,
 {
     for (int t = 0; t < taste->n; t++) {
         const int32_t *holders;
-        uint32_t n = mz_attributes_items(model->attrs, taste->token[t],
-                                         &holders);
+        uint32_t n =
+            mz_attributes_items(model->attrs, taste->token[t], &holders);
         for (uint32_t h = 0; h < n; h++)
             scores[holders[h]] +=
                 taste->weight[t] * attr_unit(model, taste, holders[h]);
@@ -204,13 +203,13 @@ static void add_held_items(const struct mz_model *model, const int32_t *items,
 
 /* Adds what level l of client holds to scores. */
 static void add_level(const struct mz_model *model,
-                      const struct mz_client *client, int level,
-                      int64_t now_ts, float *scores)
+                      const struct mz_client *client, int level, int64_t now_ts,
+                      float *scores)
 {
     int32_t items[MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_ITEM_MEMORY_SLOTS];
-    int n = mz_model_level_readout(model, client, level, now_ts, items,
-                                   weights);
+    int n =
+        mz_model_level_readout(model, client, level, now_ts, items, weights);
 
     add_held_items(model, items, weights, n, scores);
 }
@@ -235,8 +234,8 @@ static float level_share(const struct mz_model *model,
 {
     int32_t items[MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_ITEM_MEMORY_SLOTS];
-    int n = mz_model_level_readout(model, client, level, now_ts, items,
-                                   weights);
+    int n =
+        mz_model_level_readout(model, client, level, now_ts, items, weights);
     float share = 0.0f;
     struct attr_taste taste;
 
@@ -249,8 +248,8 @@ static float level_share(const struct mz_model *model,
         if (items[i] == item)
             share += model->cfg.w_recall * weights[i];
         if (unit != 0.0f)
-            share += weights[i] * unit *
-                     shared_taste(model, &taste, items[i], item);
+            share +=
+                weights[i] * unit * shared_taste(model, &taste, items[i], item);
     }
     return share;
 }
@@ -294,11 +293,11 @@ static float catalog_prior(const struct mz_model *model, int32_t item)
     float prior = cfg->w_bias * model->bias[item];
 
     if (model->pop_all_log_max > 0.0f)
-        prior += cfg->w_pop_all * model->pop_all_log[item] /
-                 model->pop_all_log_max;
+        prior +=
+            cfg->w_pop_all * model->pop_all_log[item] / model->pop_all_log_max;
     if (model->pop_recent_max > 0.0f)
-        prior += cfg->w_pop_recent * model->pop_recent[item] /
-                 model->pop_recent_max;
+        prior +=
+            cfg->w_pop_recent * model->pop_recent[item] / model->pop_recent_max;
     return prior;
 }
 
@@ -329,8 +328,8 @@ void mz_model_score(const struct mz_model *model,
     for (int k = 0; k < dim && !any; k++)
         any = q[k] != 0.0f;
     if (any && cfg->w_dense != 0.0f)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, cfg->w_dense,
-                    model->O, dim, q, 1, 1.0f, scores, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, cfg->w_dense, model->O,
+                    dim, q, 1, 1.0f, scores, 1);
 
     if (cfg->w_trans != 0.0f && context_item >= 0 && context_item < n)
         add_successors(model, context_item, 1.0f, scores);
@@ -351,7 +350,6 @@ void mz_model_score(const struct mz_model *model,
                     repeat * w;
         }
     }
-
 }
 
 void mz_model_explain(const struct mz_model *model,
@@ -368,18 +366,16 @@ void mz_model_explain(const struct mz_model *model,
     float q[4096];
     float session[4096];
     float per_level[MZ_MAX_LEVELS * 4096];
-    mz_model_query(model, client, context_item, now_ts, q, per_level,
-                   session);
+    mz_model_query(model, client, context_item, now_ts, q, per_level, session);
 
     contrib[MZ_SOURCE_SESSION] =
         cfg->w_dense * dot(o_row, session, dim) +
         mz_model_repeat_scale(model, client, context_item, now_ts) *
-            repeat_weight(model, client, context_item, now_ts,
-                                      item);
+            repeat_weight(model, client, context_item, now_ts, item);
     for (int l = 0; client && l < client->n_levels; l++)
         contrib[MZ_SOURCE_LEVEL0 + l] =
-            cfg->w_dense * dot(o_row, per_level + (size_t)l * (size_t)dim,
-                               dim) +
+            cfg->w_dense *
+                dot(o_row, per_level + (size_t)l * (size_t)dim, dim) +
             level_share(model, client, l, now_ts, item);
 
     float catalog = catalog_prior(model, item);
@@ -415,15 +411,14 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
         float unit = attr_unit(model, &taste, item);
         for (int i = 0; i < n; i++) {
             const float *k_row = model->K + (size_t)items[i] * (size_t)dim;
-            float value = items[i] == item
-                              ? INFINITY
-                              : successor_share(model, items[i], weights[i],
-                                                item) +
-                                    model->cfg.w_dense * weights[i] *
-                                        dot(k_row, o_row, dim) +
-                                    weights[i] * unit *
-                                        shared_taste(model, &taste, items[i],
-                                                     item);
+            float value =
+                items[i] == item
+                    ? INFINITY
+                    : successor_share(model, items[i], weights[i], item) +
+                          model->cfg.w_dense * weights[i] *
+                              dot(k_row, o_row, dim) +
+                          weights[i] * unit *
+                              shared_taste(model, &taste, items[i], item);
             if (value > best_value) {
                 best_value = value;
                 best = items[i];
@@ -440,8 +435,8 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
             continue;
         float value;
         if (source == MZ_SOURCE_SESSION) {
-            float w = mz_model_session_weight(model, client, r, 0,
-                                              client->last_ts);
+            float w =
+                mz_model_session_weight(model, client, r, 0, client->last_ts);
             if (w == 0.0f)
                 continue;
             /* A re-visit is its own best evidence. */
@@ -485,14 +480,13 @@ void mz_model_score_source(const struct mz_model *model,
         memory = session;
     else if (client && (int)source >= MZ_SOURCE_LEVEL0 &&
              (int)source < MZ_SOURCE_LEVEL0 + client->n_levels)
-        memory = per_level + (size_t)(source - MZ_SOURCE_LEVEL0) *
-                                 (size_t)dim;
+        memory = per_level + (size_t)(source - MZ_SOURCE_LEVEL0) * (size_t)dim;
 
     if (memory) {
         /* Unscaled by w_dense: this ranks what the memory holds, which
          * must not vanish when the blend gives the dense term no weight. */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, 1.0f, model->O,
-                    dim, memory, 1, 0.0f, scores, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, 1.0f, model->O, dim,
+                    memory, 1, 0.0f, scores, 1);
         if (source == MZ_SOURCE_SESSION) {
             float repeat = mz_model_repeat_scale(model, client, -1, now_ts);
             for (int r = 0; client && r < client->ring_len; r++) {
@@ -501,8 +495,7 @@ void mz_model_score_source(const struct mz_model *model,
                     scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
                         repeat * w;
             }
-        }
-        else
+        } else
             add_level(model, client, (int)source - MZ_SOURCE_LEVEL0, now_ts,
                       scores);
     } else if (source == MZ_SOURCE_CATALOG) {

@@ -42,9 +42,9 @@ static void sift_down(int32_t *items, float *scores, size_t len, size_t slot)
         if (child >= len)
             break;
         /* The child that ranks last. */
-        if (child + 1 < len && ranks_before(scores[child], items[child],
-                                            scores[child + 1],
-                                            items[child + 1]))
+        if (child + 1 < len &&
+            ranks_before(scores[child], items[child], scores[child + 1],
+                         items[child + 1]))
             child++;
         if (!ranks_before(score, item, scores[child], items[child]))
             break;
@@ -75,8 +75,8 @@ static void sift_up(int32_t *items, float *scores, size_t slot)
     scores[slot] = score;
 }
 
-void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items,
-                       float *scores, size_t cap)
+void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items, float *scores,
+                       size_t cap)
 {
     heap->items = items;
     heap->scores = scores;
@@ -84,8 +84,7 @@ void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items,
     heap->cap = cap;
 }
 
-void mz_topk_heap_offer(struct mz_topk_heap *heap, float score,
-                        int32_t index)
+void mz_topk_heap_offer(struct mz_topk_heap *heap, float score, int32_t index)
 {
     if (heap->len < heap->cap) {
         heap->items[heap->len] = index;
@@ -121,8 +120,8 @@ size_t mz_topk_heap_sort(struct mz_topk_heap *heap)
     return heap->len;
 }
 
-size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
-               size_t k, int32_t *out_items, float *out_scores)
+size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed, size_t k,
+               int32_t *out_items, float *out_scores)
 {
     if (k == 0 || n == 0)
         return 0;

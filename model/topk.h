@@ -34,16 +34,16 @@
  * is deterministic. allowed (borrowed, n bytes; NULL: everything allowed)
  * excludes entries whose byte is 0. Entries scored -INFINITY or NaN are
  * never returned, so the result may be shorter than k even when n >= k. */
-size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed,
-               size_t k, int32_t *out_items, float *out_scores);
+size_t mz_topk(const float *scores, size_t n, const uint8_t *allowed, size_t k,
+               int32_t *out_items, float *out_scores);
 
 /* The best cap candidates offered so far, as a min-heap whose root
  * (items[0], scores[0]) ranks last among them, kept in the caller's
  * arrays. Fields are read-only for the caller; len is how many are
  * kept. */
 struct mz_topk_heap {
-    int32_t *items;    /* borrowed, room for cap */
-    float *scores;     /* borrowed, room for cap */
+    int32_t *items; /* borrowed, room for cap */
+    float *scores;  /* borrowed, room for cap */
     size_t len;
     size_t cap;
 };
@@ -51,8 +51,8 @@ struct mz_topk_heap {
 /* Makes heap empty, keeping at most cap candidates in items[0..cap-1]
  * and scores[0..cap-1] (borrowed, written by offers; cap may be 0: then
  * nothing is ever kept). */
-void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items,
-                       float *scores, size_t cap);
+void mz_topk_heap_init(struct mz_topk_heap *heap, int32_t *items, float *scores,
+                       size_t cap);
 
 /* For a scan that offers indices in ascending order (each above every
  * index offered before): returns whether offering the next one with
@@ -74,8 +74,7 @@ static inline bool mz_topk_heap_admits_ascending(
  * ranks before the root, which it pushes out. score must not be NaN;
  * -INFINITY is an ordinary score here (mz_topk skips it, the rules keep
  * it). Offering an index twice keeps it twice. */
-void mz_topk_heap_offer(struct mz_topk_heap *heap, float score,
-                        int32_t index);
+void mz_topk_heap_offer(struct mz_topk_heap *heap, float score, int32_t index);
 
 /* Sorts the kept candidates best first into items[0..len-1] and
  * scores[0..len-1] and returns len. The arrays are then no longer a

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 
 struct successor_table {
-    int32_t *items;   /* owned, cap slots; -1 = empty */
-    float *weights;   /* owned, cap slots */
-    uint32_t cap;     /* 0 or a power of two */
+    int32_t *items; /* owned, cap slots; -1 = empty */
+    float *weights; /* owned, cap slots */
+    uint32_t cap;   /* 0 or a power of two */
     uint32_t count;
-    float total;      /* every weight ever added from this source */
+    float total; /* every weight ever added from this source */
 };
 
 struct mz_transitions {
@@ -62,7 +62,7 @@ bool mz_transitions_grow(struct mz_transitions *t, int32_t n_items)
     if (!tables)
         return false;
     for (int32_t i = t->n_items; i < n_items; i++)
-        tables[i] = (struct successor_table){ NULL, NULL, 0, 0, 0.0f };
+        tables[i] = (struct successor_table){NULL, NULL, 0, 0, 0.0f};
     t->tables = tables;
     t->n_items = n_items;
     return true;
@@ -137,8 +137,7 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
     return true;
 }
 
-float mz_transitions_get(const struct mz_transitions *t, int32_t a,
-                         int32_t b)
+float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b)
 {
     if (a < 0 || a >= t->n_items || b < 0)
         return 0.0f;
@@ -161,8 +160,7 @@ float mz_transitions_total(const struct mz_transitions *t, int32_t a)
     return t->tables[a].total;
 }
 
-void mz_transitions_set_total(struct mz_transitions *t, int32_t a,
-                              float total)
+void mz_transitions_set_total(struct mz_transitions *t, int32_t a, float total)
 {
     if (a >= 0 && a < t->n_items)
         t->tables[a].total = total;

@@ -51,11 +51,9 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
 
 /* Sets the total outgoing weight of a (restoring a snapshot, whose
  * totals also count successors that were never stored). */
-void mz_transitions_set_total(struct mz_transitions *t, int32_t a,
-                              float total);
+void mz_transitions_set_total(struct mz_transitions *t, int32_t a, float total);
 
-float mz_transitions_get(const struct mz_transitions *t, int32_t a,
-                         int32_t b);
+float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b);
 float mz_transitions_total(const struct mz_transitions *t, int32_t a);
 
 /* Successor table of a as parallel arrays (borrowed; valid until the next

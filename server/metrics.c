@@ -19,20 +19,19 @@
 #define MAX_SERIES 256
 #define MAX_ROUTES 32
 
-static const double bucket_bounds_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                         0.025,  0.05,  0.1,    0.25,  0.5,
-                                         1.0,    2.5};
+static const double bucket_bounds_s[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 #define N_BUCKETS (sizeof bucket_bounds_s / sizeof bucket_bounds_s[0])
 
 struct request_series {
-    const char *route;           /* static */
+    const char *route; /* static */
     char method[8];
     int status;
     unsigned long long count;
 };
 
 struct latency_series {
-    const char *route;           /* static */
+    const char *route;                     /* static */
     unsigned long long buckets[N_BUCKETS]; /* cumulative at render */
     unsigned long long count;
     double sum_s;
@@ -66,7 +65,7 @@ void mz_metrics_free(struct mz_metrics *metrics)
  * clients cannot grow the series. */
 static const char *method_label(const char *method)
 {
-    static const char *const known[] = {"GET", "PUT", "POST", "DELETE",
+    static const char *const known[] = {"GET",  "PUT",   "POST",   "DELETE",
                                         "HEAD", "PATCH", "OPTIONS"};
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
         if (strcmp(method, known[i]) == 0)
@@ -82,7 +81,8 @@ void mz_metrics_observe_request(struct mz_metrics *m, const char *route,
     pthread_mutex_lock(&m->mutex);
     struct request_series *rs = NULL;
     for (size_t i = 0; i < m->n_requests && !rs; i++)
-        if (m->requests[i].route == route && m->requests[i].status == http_status &&
+        if (m->requests[i].route == route &&
+            m->requests[i].status == http_status &&
             strcmp(m->requests[i].method, label) == 0)
             rs = &m->requests[i];
     if (!rs && m->n_requests < MAX_SERIES) {
@@ -154,8 +154,9 @@ static void append(struct text *t, const char *fmt, ...)
 
 static void render_http(struct mz_metrics *m, struct text *t)
 {
-    append(t, "# HELP maison_http_requests_total HTTP requests by route, "
-              "method and status.\n# TYPE maison_http_requests_total counter\n");
+    append(t,
+           "# HELP maison_http_requests_total HTTP requests by route, "
+           "method and status.\n# TYPE maison_http_requests_total counter\n");
     pthread_mutex_lock(&m->mutex);
     for (size_t i = 0; i < m->n_requests; i++) {
         const struct request_series *rs = &m->requests[i];
@@ -177,12 +178,13 @@ static void render_http(struct mz_metrics *m, struct text *t)
                    "le=\"%g\"} %llu\n",
                    ls->route, bucket_bounds_s[b], cumulative);
         }
-        append(t,
-               "maison_http_request_duration_seconds_bucket{route=\"%s\","
-               "le=\"+Inf\"} %llu\n"
-               "maison_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-               "maison_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-               ls->route, ls->count, ls->route, ls->sum_s, ls->route, ls->count);
+        append(
+            t,
+            "maison_http_request_duration_seconds_bucket{route=\"%s\","
+            "le=\"+Inf\"} %llu\n"
+            "maison_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+            "maison_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+            ls->route, ls->count, ls->route, ls->sum_s, ls->route, ls->count);
     }
     pthread_mutex_unlock(&m->mutex);
 }
@@ -194,7 +196,8 @@ static void render_one(struct text *t, const char *name, const char *type,
            name, value);
 }
 
-char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc, size_t *len)
+char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
+                        size_t *len)
 {
     struct text t = {.data = malloc(8192), .cap = 8192};
     if (!t.data)
@@ -204,14 +207,12 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc, size_t *le
     struct mz_service_stats stats;
     mz_service_stats(svc, &stats);
     render_one(&t, "maison_events_accepted_total", "counter",
-               "Events committed to the log.",
-               (double)stats.events_accepted);
+               "Events committed to the log.", (double)stats.events_accepted);
     render_one(&t, "maison_events_duplicate_total", "counter",
                "Events whose event_id was already in the log.",
                (double)stats.events_duplicate);
     render_one(&t, "maison_events_rejected_total", "counter",
-               "Events refused by validation.",
-               (double)stats.events_rejected);
+               "Events refused by validation.", (double)stats.events_rejected);
     render_one(&t, "maison_events_learned_total", "counter",
                "Events applied to the clients' memory levels.",
                (double)stats.events_learned);

@@ -24,13 +24,15 @@ static const struct mz_pg_stmt items_upsert_stmt = {
     "  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, doc, n)"
     "  ORDER BY id, n DESC) AS last ORDER BY n "
     "ON CONFLICT (item_id) DO UPDATE "
-    "SET doc = EXCLUDED.doc, deleted = false, updated_at = now()", 2};
+    "SET doc = EXCLUDED.doc, deleted = false, updated_at = now()",
+    2};
 /* A flag, not a DELETE: the row keeps its place in the catalog order (see
  * store/sql/0002-item-soft-delete.sql). */
 static const struct mz_pg_stmt item_delete_stmt = {
     MZ_STMT_ITEM_DELETE, "mz_item_delete",
     "UPDATE items SET deleted = true, updated_at = now() "
-    "WHERE item_id = $1 AND NOT deleted", 1};
+    "WHERE item_id = $1 AND NOT deleted",
+    1};
 static const struct mz_pg_stmt items_load_stmt = {
     MZ_STMT_ITEMS_LOAD, "mz_items_load",
     "SELECT item_id, doc::text, deleted FROM items ORDER BY ord", 0};
@@ -48,8 +50,9 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
 
     for (size_t from = 0; from < x->n && st == MZ_OK;
          from += MZ_STORE_CHUNK_ROWS) {
-        size_t to = from + MZ_STORE_CHUNK_ROWS < x->n ? from + MZ_STORE_CHUNK_ROWS
-                                                      : x->n;
+        size_t to = from + MZ_STORE_CHUNK_ROWS < x->n
+                        ? from + MZ_STORE_CHUNK_ROWS
+                        : x->n;
         struct mz_pg_array ids, docs;
         const char *values[2];
         int lengths[2];
@@ -68,8 +71,8 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
             lengths[0] = (int)ids.len;
             values[1] = docs.buf;
             lengths[1] = (int)docs.len;
-            st = mz_pg_exec(c, &items_upsert_stmt, values, lengths, formats,
-                            0, NULL);
+            st = mz_pg_exec(c, &items_upsert_stmt, values, lengths, formats, 0,
+                            NULL);
         }
         mz_pg_array_release(&docs);
         mz_pg_array_release(&ids);
@@ -131,8 +134,8 @@ static bool item_row(void *ctx, const PGresult *res)
 
 static enum mz_status items_load_op(struct mz_pg_conn *c, void *ctx)
 {
-    enum mz_status st = mz_pg_stream(c, &items_load_stmt, NULL, NULL,
-                                     NULL, 0, item_row, ctx);
+    enum mz_status st =
+        mz_pg_stream(c, &items_load_stmt, NULL, NULL, NULL, 0, item_row, ctx);
 
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }

@@ -27,18 +27,21 @@ static const struct mz_pg_stmt states_upsert_stmt = {
     "ORDER BY id, n DESC "
     "ON CONFLICT (client_id) DO UPDATE "
     "SET state = EXCLUDED.state, seq = EXCLUDED.seq, updated_at = now() "
-    "WHERE client_state.seq <= EXCLUDED.seq", 3};
+    "WHERE client_state.seq <= EXCLUDED.seq",
+    3};
 static const struct mz_pg_stmt states_delete_stmt = {
     MZ_STMT_STATES_DELETE, "mz_states_delete",
     "DELETE FROM client_state "
-    "WHERE client_id = ANY($1::text[]) AND seq <= $2", 2};
+    "WHERE client_id = ANY($1::text[]) AND seq <= $2",
+    2};
 static const struct mz_pg_stmt checkpoint_put_stmt = {
     MZ_STMT_CHECKPOINT_PUT, "mz_checkpoint_put",
     "INSERT INTO checkpoint (id, seq, global) VALUES (true, $1, $2) "
     "ON CONFLICT (id) DO UPDATE "
     "SET seq = EXCLUDED.seq, "
     "global = COALESCE(EXCLUDED.global, checkpoint.global), "
-    "written_at = now()", 2};
+    "written_at = now()",
+    2};
 static const struct mz_pg_stmt checkpoint_get_stmt = {
     MZ_STMT_CHECKPOINT_GET, "mz_checkpoint_get",
     "SELECT seq, global FROM checkpoint", 0};
@@ -161,8 +164,7 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
 static enum mz_status checkpoint_discard_op(struct mz_pg_conn *c, void *ctx)
 {
     (void)ctx;
-    return mz_pg_exec(c, &checkpoint_discard_stmt, NULL, NULL, NULL, 0,
-                      NULL);
+    return mz_pg_exec(c, &checkpoint_discard_stmt, NULL, NULL, NULL, 0, NULL);
 }
 
 enum mz_status mz_store_discard_checkpoint(struct mz_store *store)
@@ -172,7 +174,7 @@ enum mz_status mz_store_discard_checkpoint(struct mz_store *store)
 
 struct checkpoint_get_ctx {
     int64_t seq;
-    void *global;                /* owned until handed to the caller */
+    void *global; /* owned until handed to the caller */
     size_t global_len;
     mz_store_client_fn fn;
     void *ctx;
@@ -218,8 +220,7 @@ static enum mz_status checkpoint_get_body(struct mz_pg_conn *c, void *ctx)
     PQclear(res);
     if (x->fn == NULL)
         return MZ_OK;
-    st = mz_pg_stream(c, &states_load_stmt, NULL, NULL, NULL, 1, state_row,
-                      x);
+    st = mz_pg_stream(c, &states_load_stmt, NULL, NULL, NULL, 1, state_row, x);
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }
 

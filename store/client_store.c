@@ -21,24 +21,28 @@ static const struct mz_pg_stmt attributes_put_stmt = {
     MZ_STMT_ATTRIBUTES_PUT, "mz_attributes_put",
     "INSERT INTO client_attributes (client_id, doc) VALUES ($1, $2::jsonb) "
     "ON CONFLICT (client_id) DO UPDATE "
-    "SET doc = EXCLUDED.doc, updated_at = now()", 2};
+    "SET doc = EXCLUDED.doc, updated_at = now()",
+    2};
 static const struct mz_pg_stmt attributes_load_stmt = {
     MZ_STMT_ATTRIBUTES_LOAD, "mz_attributes_load",
     "SELECT client_id, doc::text FROM client_attributes "
-    "ORDER BY client_id", 0};
+    "ORDER BY client_id",
+    0};
 /* One statement is one transaction: every trace goes, or none. The
  * client's impressions are in its state. */
 static const struct mz_pg_stmt client_delete_stmt = {
     MZ_STMT_CLIENT_DELETE, "mz_client_delete",
     "WITH e AS (DELETE FROM events WHERE client_id = $1),"
     " s AS (DELETE FROM client_state WHERE client_id = $1) "
-    "DELETE FROM client_attributes WHERE client_id = $1", 1};
+    "DELETE FROM client_attributes WHERE client_id = $1",
+    1};
 /* One row whether or not either exists: NULLs for what is absent. */
 static const struct mz_pg_stmt client_load_stmt = {
     MZ_STMT_CLIENT_LOAD, "mz_client_load",
     "SELECT s.state, a.doc::text FROM (SELECT $1::text AS id) AS x "
     "LEFT JOIN client_state s ON s.client_id = x.id "
-    "LEFT JOIN client_attributes a ON a.client_id = x.id", 1};
+    "LEFT JOIN client_attributes a ON a.client_id = x.id",
+    1};
 
 /* A load that hands (text, text) rows to a callback. */
 struct pairs_ctx {
@@ -130,8 +134,8 @@ static enum mz_status client_load_op(struct mz_pg_conn *c, void *ctx)
     const char *values[1] = {x->client_id};
     PGresult *res;
     size_t ignored;
-    enum mz_status st = mz_pg_exec(c, &client_load_stmt, values, NULL,
-                                   NULL, 1, &res);
+    enum mz_status st =
+        mz_pg_exec(c, &client_load_stmt, values, NULL, NULL, 1, &res);
 
     if (st != MZ_OK)
         return st;

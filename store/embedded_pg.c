@@ -33,7 +33,7 @@
 
 #include "model/log.h"
 
-#define MZ_EMBEDDED_PG_PORT "5432"
+#define MZ_EMBEDDED_PG_PORT   "5432"
 #define MZ_EMBEDDED_PG_DBNAME "maison"
 /* Crash recovery of a large cluster can take a while; a healthy start
  * takes about a second. */
@@ -54,7 +54,8 @@ static int run(char *const argv[], const char *log_path)
     if (pid < 0)
         return -1;
     if (pid == 0) {
-        int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int fd =
+            open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);
@@ -70,8 +71,8 @@ static int run(char *const argv[], const char *log_path)
 }
 
 /* A line about one file or directory of the cluster. */
-static void log_file(enum mz_log_level level, const char *msg,
-                     const char *key, const char *path)
+static void log_file(enum mz_log_level level, const char *msg, const char *key,
+                     const char *path)
 {
     struct mz_log_line line;
 
@@ -125,7 +126,8 @@ static bool write_settings(const char *pgdata, const char *data_dir)
     fputs("# Written by maisond at every start; edit postgresql.conf instead.\n"
           "listen_addresses = ''\n"
           "port = " MZ_EMBEDDED_PG_PORT "\n"
-          "unix_socket_directories = '", f);
+          "unix_socket_directories = '",
+          f);
     for (const char *p = data_dir; *p; p++) {
         if (*p == '\'')
             fputc('\'', f);
@@ -150,7 +152,8 @@ static bool is_postgres(long pid)
     if (fgets(comm, sizeof comm, f) == NULL)
         comm[0] = '\0';
     fclose(f);
-    return strncmp(comm, "postgres", 8) == 0 || strncmp(comm, "postmaster", 10) == 0;
+    return strncmp(comm, "postgres", 8) == 0 ||
+           strncmp(comm, "postmaster", 10) == 0;
 }
 
 /* Reads the pid on the first line of a postmaster.pid-style lock file,
@@ -170,9 +173,8 @@ static long lock_file_pid(const char *path)
 
 struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
                                             const char *pg_bindir,
-                                            char *conninfo,
-                                            size_t conninfo_len, char *err,
-                                            size_t err_len)
+                                            char *conninfo, size_t conninfo_len,
+                                            char *err, size_t err_len)
 {
     struct mz_embedded_pg *pg = NULL;
     char dir[PATH_MAX], path[PATH_MAX + 64], log_path[PATH_MAX + 32];
@@ -203,7 +205,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
         return NULL;
     }
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, err_len, "cannot create %s: %s", data_dir, strerror(errno));
+        snprintf(err, err_len, "cannot create %s: %s", data_dir,
+                 strerror(errno));
         return NULL;
     }
     /* The socket directory must be absolute: libpq reads a host that does
@@ -216,7 +219,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
         sizeof(((struct sockaddr_un *)0)->sun_path)) {
         snprintf(err, err_len,
                  "data directory path too long for a Unix socket (%zu "
-                 "bytes): %s", strlen(dir), dir);
+                 "bytes): %s",
+                 strlen(dir), dir);
         return NULL;
     }
 
@@ -232,9 +236,10 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
     /* First use: create the cluster. */
     snprintf(path, sizeof path, "%s/PG_VERSION", pg->pgdata);
     if (!file_exists(path)) {
-        char *const argv[] = {initdb, "-D", pg->pgdata, "-U", "postgres",
-                              "-A", "trust", "-E", "UTF8",
-                              "--no-instructions", NULL};
+        char *const argv[] = {
+            initdb, "-D",    pg->pgdata, "-U",   "postgres",
+            "-A",   "trust", "-E",       "UTF8", "--no-instructions",
+            NULL};
         FILE *conf;
 
         if (file_exists(pg->pgdata)) {
@@ -254,7 +259,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
         conf = fopen(path, "a");
         if (conf == NULL ||
             fputs("\n# maisond: socket and listener settings\n"
-                  "include_if_exists = 'maison.conf'\n", conf) < 0 ||
+                  "include_if_exists = 'maison.conf'\n",
+                  conf) < 0 ||
             fclose(conf) != 0) {
             snprintf(err, err_len, "cannot write %s", path);
             goto fail;
@@ -272,8 +278,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
     snprintf(path, sizeof path, "%s/postmaster.pid", pg->pgdata);
     pid = lock_file_pid(path);
     if (pid > 0 && is_postgres(pid)) {
-        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-m", "fast", "-w",
-                              "stop", NULL};
+        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-m",
+                              "fast", "-w", "stop",     NULL};
         struct mz_log_line line;
 
         mz_log_begin(&line, MZ_LOG_WARNING,
@@ -284,7 +290,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
         if (run(argv, log_path) != 0) {
             snprintf(err, err_len,
                      "a PostgreSQL server (pid %ld) already runs on %s and "
-                     "would not stop; see %s", pid, pg->pgdata, log_path);
+                     "would not stop; see %s",
+                     pid, pg->pgdata, log_path);
             goto fail;
         }
     } else if (pid > 0) {
@@ -292,7 +299,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
                  "path", path);
         unlink(path);
     }
-    snprintf(path, sizeof path, "%s/.s.PGSQL." MZ_EMBEDDED_PG_PORT ".lock", dir);
+    snprintf(path, sizeof path, "%s/.s.PGSQL." MZ_EMBEDDED_PG_PORT ".lock",
+             dir);
     pid = lock_file_pid(path);
     if (pid > 0 && !is_postgres(pid)) {
         log_file(MZ_LOG_WARNING, "removing a stale PostgreSQL lock file",
@@ -302,8 +310,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
 
     snprintf(timeout, sizeof timeout, "%d", MZ_EMBEDDED_PG_START_TIMEOUT_S);
     {
-        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-l", log_path, "-w",
-                              "-t", timeout, "start", NULL};
+        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-l",    log_path,
+                              "-w",   "-t", timeout,    "start", NULL};
 
         if (run(argv, log_path) != 0) {
             snprintf(err, err_len, "PostgreSQL did not start; see %s",
@@ -328,7 +336,8 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
         if (time(NULL) > deadline) {
             snprintf(err, err_len,
                      "PostgreSQL started but does not accept connections; "
-                     "see %s", log_path);
+                     "see %s",
+                     log_path);
             goto fail;
         }
         nanosleep(&pause, NULL);
@@ -341,8 +350,10 @@ struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
                  PQerrorMessage(conn));
         goto fail;
     }
-    res = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = '"
-                       MZ_EMBEDDED_PG_DBNAME "'");
+    res = PQexec(
+        conn,
+        "SELECT 1 FROM pg_database WHERE datname = '" MZ_EMBEDDED_PG_DBNAME
+        "'");
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
         PQclear(res);
         res = PQexec(conn, "CREATE DATABASE " MZ_EMBEDDED_PG_DBNAME);
@@ -382,8 +393,8 @@ void mz_embedded_pg_stop(struct mz_embedded_pg *pg)
         return;
     snprintf(pidfile, sizeof pidfile, "%s/postmaster.pid", pg->pgdata);
     if (file_exists(pidfile)) {
-        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-m", "fast", "-w",
-                              "stop", NULL};
+        char *const argv[] = {pg_ctl, "-D", pg->pgdata, "-m",
+                              "fast", "-w", "stop",     NULL};
 
         snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", pg->bindir);
         snprintf(log_path, sizeof log_path, "%s/../postgres.log", pg->pgdata);

@@ -26,9 +26,8 @@ struct mz_embedded_pg;
  * already running from a previous unclean exit is stopped and restarted. */
 struct mz_embedded_pg *mz_embedded_pg_start(const char *data_dir,
                                             const char *pg_bindir,
-                                            char *conninfo,
-                                            size_t conninfo_len, char *err,
-                                            size_t err_len);
+                                            char *conninfo, size_t conninfo_len,
+                                            char *err, size_t err_len);
 /* Stops the cluster and frees the handle; accepts NULL. */
 void mz_embedded_pg_stop(struct mz_embedded_pg *pg);
 

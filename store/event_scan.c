@@ -21,7 +21,8 @@ static const struct mz_pg_stmt events_scan_stmt = {
     MZ_STMT_EVENTS_SCAN, "mz_events_scan",
     "SELECT seq, event_id, client_id, item_id, type,"
     " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
-    "FROM events WHERE seq > $1 ORDER BY seq", 1};
+    "FROM events WHERE seq > $1 ORDER BY seq",
+    1};
 
 struct scan_ctx {
     int64_t after_seq;
@@ -63,8 +64,8 @@ static enum mz_status scan_op(struct mz_pg_conn *c, void *ctx)
     enum mz_status st;
 
     snprintf(after, sizeof after, "%" PRId64, x->after_seq);
-    st = mz_pg_stream(c, &events_scan_stmt, values, NULL, NULL, 0,
-                      event_row, x);
+    st =
+        mz_pg_stream(c, &events_scan_stmt, values, NULL, NULL, 0, event_row, x);
     if (st == MZ_ERR_CONFLICT)
         st = x->bad_type ? MZ_ERR_INTERNAL : MZ_OK;
     return st;

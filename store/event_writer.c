@@ -47,29 +47,32 @@ enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
 static const struct mz_pg_stmt writer_stmts[] = {
     /* ORDER BY n: seq follows submission order within the batch, so one
      * client's events keep their order in the log. */
-    [S_INSERT] = {S_INSERT, "mz_events_insert",
-        "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
-        " value, quantity, dwell_ms) "
-        "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
-        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-        " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
-        " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
-        "ORDER BY n "
-        "ON CONFLICT (event_id) DO NOTHING "
-        "RETURNING event_id, seq", MZ_WRITER_COLUMNS},
+    [S_INSERT] =
+        {S_INSERT, "mz_events_insert",
+         "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
+         " value, quantity, dwell_ms) "
+         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
+         "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
+         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
+         "ORDER BY n "
+         "ON CONFLICT (event_id) DO NOTHING "
+         "RETURNING event_id, seq",
+         MZ_WRITER_COLUMNS},
     /* After a connection broke mid-statement we cannot know whether the
      * INSERT committed; rows of the batch newer than our last known seq
      * are ours. */
     [S_RECOVER] = {S_RECOVER, "mz_events_recover",
-        "SELECT event_id, seq FROM events "
-        "WHERE seq > $1 AND event_id = ANY($2::text[])", 2},
+                   "SELECT event_id, seq FROM events "
+                   "WHERE seq > $1 AND event_id = ANY($2::text[])",
+                   2},
     [S_LAST_SEQ] = {S_LAST_SEQ, "mz_events_writer_last_seq",
-        "SELECT coalesce(max(seq), 0) FROM events", 0},
+                    "SELECT coalesce(max(seq), 0) FROM events", 0},
 };
 
 /* One mz_event_writer_submit call, on the submitter's stack. */
 struct submission {
-    struct mz_event_record *events;  /* borrowed from the submitter */
+    struct mz_event_record *events; /* borrowed from the submitter */
     size_t n;
     enum mz_status status;
     bool done;
@@ -79,32 +82,32 @@ struct submission {
 
 /* One distinct event_id of a batch. */
 struct batch_id {
-    struct mz_event_record *rec;     /* first record with this id */
+    struct mz_event_record *rec; /* first record with this id */
     bool accepted;
 };
 
 struct mz_event_writer {
-    char *conninfo;                  /* owned */
+    char *conninfo; /* owned */
     size_t max_batch_rows;
     mz_events_committed_fn on_committed;
     void *ctx;
 
     pthread_t thread;
     bool thread_started;
-    pthread_mutex_t lock;            /* guards everything down to stats */
-    pthread_cond_t work;             /* queue, stop or backoff changed */
+    pthread_mutex_t lock; /* guards everything down to stats */
+    pthread_cond_t work;  /* queue, stop or backoff changed */
     struct submission *head;
     struct submission *tail;
     bool stopping;
-    bool db_down;                    /* no connection: submit fails fast */
+    bool db_down; /* no connection: submit fails fast */
     struct mz_event_writer_stats stats;
 
     /* Used by the writer thread only. */
     struct mz_pg_conn pg;
-    int64_t last_seq;                /* highest seq we know we committed */
-    struct mz_hash_table *batch_ids; /* owned: event_id -> uniques[] */
-    struct batch_id *uniques;        /* owned, rows_cap */
-    struct mz_event_record **firsts; /* owned: unique records of a batch */
+    int64_t last_seq;                  /* highest seq we know we committed */
+    struct mz_hash_table *batch_ids;   /* owned: event_id -> uniques[] */
+    struct batch_id *uniques;          /* owned, rows_cap */
+    struct mz_event_record **firsts;   /* owned: unique records of a batch */
     struct mz_event_record **accepted; /* owned: inserted, for callback */
     size_t rows_cap;
 };
@@ -118,8 +121,7 @@ static double now_ms(void)
 }
 
 /* The batch's entry for event_id id, or NULL when the batch has none. */
-static struct batch_id *find_batch_id(struct mz_event_writer *w,
-                                      const char *id)
+static struct batch_id *find_batch_id(struct mz_event_writer *w, const char *id)
 {
     int32_t at = mz_hash_table_get_index(w->batch_ids, id);
 
@@ -172,12 +174,12 @@ static void accept_rows(struct mz_event_writer *w, const PGresult *res,
 
 /* Builds the column arrays of the n unique records and runs the INSERT. */
 static enum mz_status insert_rows(struct mz_event_writer *w,
-                                  struct mz_event_record *const *recs,
-                                  size_t n, size_t *n_accepted)
+                                  struct mz_event_record *const *recs, size_t n,
+                                  size_t *n_accepted)
 {
     static const uint32_t oids[MZ_WRITER_COLUMNS] = {
-        MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
-        MZ_PG_OID_TEXT, MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
+        MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
+        MZ_PG_OID_TEXT,   MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
         MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4, MZ_PG_OID_INT4};
     struct mz_pg_array cols[MZ_WRITER_COLUMNS];
     const char *values[MZ_WRITER_COLUMNS];
@@ -280,12 +282,12 @@ static enum mz_status commit_batch(struct mz_event_writer *w,
 
             ev->seq = 0;
             if (find_batch_id(w, ev->event_id) != NULL)
-                continue;        /* repeated within the batch */
-            if (!mz_hash_table_put(w->batch_ids, ev->event_id,
-                                   (union mz_hash_value){
-                                       .index = (int32_t)n_firsts }))
+                continue; /* repeated within the batch */
+            if (!mz_hash_table_put(
+                    w->batch_ids, ev->event_id,
+                    (union mz_hash_value){.index = (int32_t)n_firsts}))
                 return MZ_ERR_NOMEM;
-            w->uniques[n_firsts] = (struct batch_id){ .rec = ev };
+            w->uniques[n_firsts] = (struct batch_id){.rec = ev};
             w->firsts[n_firsts++] = ev;
         }
     }
@@ -427,9 +429,8 @@ static void *writer_main(void *arg)
                 until.tv_nsec -= 1000000000L;
             }
             /* Woken early only by stop; submissions fail fast meanwhile. */
-            while (!w->stopping &&
-                   pthread_cond_timedwait(&w->work, &w->lock, &until) !=
-                       ETIMEDOUT)
+            while (!w->stopping && pthread_cond_timedwait(&w->work, &w->lock,
+                                                          &until) != ETIMEDOUT)
                 ;
             backoff_ms = backoff_ms * 2 > MZ_WRITER_BACKOFF_MAX_MS
                              ? MZ_WRITER_BACKOFF_MAX_MS
@@ -437,7 +438,7 @@ static void *writer_main(void *arg)
             continue;
         }
         if (w->head == NULL)
-            break;               /* stopping, and everything is committed */
+            break; /* stopping, and everything is committed */
 
         /* Take whole submissions up to max_batch_rows; a submission
          * larger than that goes alone rather than being split, so it
@@ -478,11 +479,9 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-struct mz_event_writer *mz_event_writer_start(const char *conninfo,
-                                              size_t max_batch_rows,
-                                              mz_events_committed_fn on_committed,
-                                              void *ctx, char *err,
-                                              size_t err_len)
+struct mz_event_writer *mz_event_writer_start(
+    const char *conninfo, size_t max_batch_rows,
+    mz_events_committed_fn on_committed, void *ctx, char *err, size_t err_len)
 {
     struct mz_event_writer *w = NULL;
     pthread_condattr_t attr;

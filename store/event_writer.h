@@ -29,18 +29,15 @@ struct mz_event_writer;
 
 /* Called on the writer thread after each commit with the accepted
  * (non-duplicate) events in seq order; events borrowed. */
-typedef void (*mz_events_committed_fn)(void *ctx,
-                                       const struct mz_event_record *const *events,
-                                       size_t n);
+typedef void (*mz_events_committed_fn)(
+    void *ctx, const struct mz_event_record *const *events, size_t n);
 
 /* Starts the writer thread on its own connection (conninfo borrowed,
  * copied). max_batch_rows bounds one transaction. Returns NULL with the
  * reason in err. */
-struct mz_event_writer *mz_event_writer_start(const char *conninfo,
-                                              size_t max_batch_rows,
-                                              mz_events_committed_fn on_committed,
-                                              void *ctx, char *err,
-                                              size_t err_len);
+struct mz_event_writer *mz_event_writer_start(
+    const char *conninfo, size_t max_batch_rows,
+    mz_events_committed_fn on_committed, void *ctx, char *err, size_t err_len);
 /* Commits what is queued, stops the thread, frees the writer; accepts
  * NULL. */
 void mz_event_writer_stop(struct mz_event_writer *writer);
@@ -62,8 +59,8 @@ struct mz_event_writer_stats {
     uint64_t rows_inserted;
     uint64_t rows_duplicate;
     uint64_t errors;
-    double last_commit_ms;     /* duration of the last transaction */
-    int64_t last_seq;          /* highest committed seq */
+    double last_commit_ms; /* duration of the last transaction */
+    int64_t last_seq;      /* highest committed seq */
 };
 void mz_event_writer_stats(struct mz_event_writer *writer,
                            struct mz_event_writer_stats *out);

@@ -24,11 +24,13 @@ static const struct mz_pg_stmt rules_put_stmt = {
     MZ_STMT_RULES_PUT, "mz_rules_put",
     "INSERT INTO brand_rules (brand, version, doc) "
     "SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb "
-    "FROM brand_rules WHERE brand = $1 RETURNING version", 2};
+    "FROM brand_rules WHERE brand = $1 RETURNING version",
+    2};
 static const struct mz_pg_stmt rules_load_stmt = {
     MZ_STMT_RULES_LOAD, "mz_rules_load",
     "SELECT DISTINCT ON (brand) brand, version, doc::text "
-    "FROM brand_rules ORDER BY brand, version DESC", 0};
+    "FROM brand_rules ORDER BY brand, version DESC",
+    0};
 
 struct rules_put_ctx {
     const char *brand;
@@ -88,8 +90,7 @@ static enum mz_status rules_load_op(struct mz_pg_conn *c, void *ctx)
 {
     enum mz_status st;
 
-    st = mz_pg_stream(c, &rules_load_stmt, NULL, NULL, NULL, 0, rules_row,
-                      ctx);
+    st = mz_pg_stream(c, &rules_load_stmt, NULL, NULL, NULL, 0, rules_row, ctx);
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }
 

@@ -87,8 +87,8 @@ enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
                                   const char *doc, int64_t *version);
 /* Calls fn with the current version of every brand's rules (fn returns
  * false to stop with MZ_ERR_INVALID). */
-typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand,
-                                  int64_t version, const char *doc);
+typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand, int64_t version,
+                                  const char *doc);
 enum mz_status mz_store_load_rules(struct mz_store *store, mz_store_rules_fn fn,
                                    void *ctx);
 
@@ -104,7 +104,8 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
                                                void *ctx);
 
 /* Deletes the client's events, persisted state (its impressions
- * included) and attributes in one transaction. MZ_OK even when nothing existed. */
+ * included) and attributes in one transaction. MZ_OK even when nothing existed.
+ */
 enum mz_status mz_store_delete_client(struct mz_store *store,
                                       const char *client_id);
 
@@ -112,7 +113,7 @@ enum mz_status mz_store_delete_client(struct mz_store *store,
 
 struct mz_client_blob {
     const char *client_id;
-    const void *bytes;       /* NULL: delete the client's persisted state */
+    const void *bytes; /* NULL: delete the client's persisted state */
     size_t len;
 };
 
@@ -143,9 +144,9 @@ enum mz_status mz_store_discard_checkpoint(struct mz_store *store);
 /* One client's persisted state (as the last checkpoint wrote it) and
  * attributes document, for a client that is not in memory. */
 struct mz_store_client_record {
-    void *state;             /* owned; NULL: no persisted state */
+    void *state; /* owned; NULL: no persisted state */
     size_t state_len;
-    char *attributes;        /* owned JSON text; NULL: none stored */
+    char *attributes; /* owned JSON text; NULL: none stored */
 };
 /* Reads client_id's record into *out (cleared first; free it with
  * mz_store_client_record_clear). MZ_OK with both NULL when the client
@@ -160,15 +161,15 @@ void mz_store_client_record_clear(struct mz_store_client_record *record);
 struct mz_event_record {
     const char *event_id;
     const char *client_id;
-    const char *item_id;     /* NULL for item-less events */
-    const char *channel;     /* NULL when absent */
+    const char *item_id; /* NULL for item-less events */
+    const char *channel; /* NULL when absent */
     enum mz_event_type type;
-    int64_t ts;              /* seconds since the epoch */
-    double value;            /* 0 when absent */
-    int32_t quantity;        /* 1 when absent */
-    int32_t dwell_ms;        /* 0 when absent */
-    int32_t item_index;      /* catalog index set by the caller, or -1 */
-    int64_t seq;             /* out: log position; 0 if a duplicate */
+    int64_t ts;         /* seconds since the epoch */
+    double value;       /* 0 when absent */
+    int32_t quantity;   /* 1 when absent */
+    int32_t dwell_ms;   /* 0 when absent */
+    int32_t item_index; /* catalog index set by the caller, or -1 */
+    int64_t seq;        /* out: log position; 0 if a duplicate */
 };
 
 /* Calls fn for every event with seq > after_seq in log order, streaming

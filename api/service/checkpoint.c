@@ -23,9 +23,9 @@
 #include "model/client_record.h"
 
 struct pending_checkpoint {
-    struct mz_client_blob *blobs;    /* owned array; ids and bytes owned */
+    struct mz_client_blob *blobs; /* owned array; ids and bytes owned */
     size_t count;
-    void *global;                    /* owned; NULL: the level is unchanged */
+    void *global; /* owned; NULL: the level is unchanged */
     size_t global_len;
     int64_t seq;
 };
@@ -59,9 +59,9 @@ static bool collect_client(struct mz_service *svc,
     }
     struct mz_client_blob *blob = &pc->blobs[pc->count++];
     blob->client_id = strdup(entry->client_id);
-    blob->bytes = mz_client_record_save(entry->memory, entry->facts,
-                                        svc->catalog, entry->consent,
-                                        entry->events_logged, &blob->len);
+    blob->bytes =
+        mz_client_record_save(entry->memory, entry->facts, svc->catalog,
+                              entry->consent, entry->events_logged, &blob->len);
     entry->dirty = false;
     return blob->client_id && blob->bytes;
 }

@@ -21,21 +21,21 @@
 #define EVICT_GRACE_MS 1000
 
 struct mz_client_cache {
-    const struct mz_model *model;    /* borrowed */
-    const struct mz_catalog *catalog;/* borrowed */
-    struct mz_store *store;          /* borrowed */
-    pthread_rwlock_t *lock;          /* borrowed: the service's state lock */
-    struct mz_hash_table *entries;   /* owned: id -> owned entry (ptr) */
-    size_t max_clients;              /* 0: no limit */
-    bool all_resident;               /* no persisted client is out of
-                                        memory: an absent id is new */
-    uint64_t erasures;               /* clients erased so far: a read-back
-                                        that overlapped one reads again */
+    const struct mz_model *model;     /* borrowed */
+    const struct mz_catalog *catalog; /* borrowed */
+    struct mz_store *store;           /* borrowed */
+    pthread_rwlock_t *lock;           /* borrowed: the service's state lock */
+    struct mz_hash_table *entries;    /* owned: id -> owned entry (ptr) */
+    size_t max_clients;               /* 0: no limit */
+    bool all_resident;                /* no persisted client is out of
+                                         memory: an absent id is new */
+    uint64_t erasures;                /* clients erased so far: a read-back
+                                         that overlapped one reads again */
     mz_cache_growth_fn on_growth;
     void *growth_ctx;
 
-    pthread_mutex_t hold_mutex;      /* guards held */
-    struct mz_hash_table *held;      /* owned: id -> hold count (index) */
+    pthread_mutex_t hold_mutex; /* guards held */
+    struct mz_hash_table *held; /* owned: id -> hold count (index) */
 
     atomic_uint_fast64_t evicted;
     atomic_uint_fast64_t loaded;
@@ -108,19 +108,16 @@ size_t mz_client_cache_max_clients(const struct mz_model *model,
 {
     if (memory_limit == 0)
         return 0;
-    size_t per_client = mz_client_resident_bytes(model) +
-                        MZ_CACHE_CLIENT_OVERHEAD;
+    size_t per_client =
+        mz_client_resident_bytes(model) + MZ_CACHE_CLIENT_OVERHEAD;
     size_t max = memory_limit / per_client;
     return max > 0 ? max : 1;
 }
 
-struct mz_client_cache *mz_client_cache_new(const struct mz_model *model,
-                                            const struct mz_catalog *catalog,
-                                            struct mz_store *store,
-                                            pthread_rwlock_t *state_lock,
-                                            size_t memory_limit,
-                                            mz_cache_growth_fn on_growth,
-                                            void *ctx)
+struct mz_client_cache *mz_client_cache_new(
+    const struct mz_model *model, const struct mz_catalog *catalog,
+    struct mz_store *store, pthread_rwlock_t *state_lock, size_t memory_limit,
+    mz_cache_growth_fn on_growth, void *ctx)
 {
     struct mz_client_cache *cache = calloc(1, sizeof *cache);
     if (!cache)
@@ -222,8 +219,8 @@ static void note_growth(struct mz_client_cache *cache)
         cache->on_growth(cache->growth_ctx);
 }
 
-struct mz_client_entry *mz_client_cache_get_or_add(struct mz_client_cache *cache,
-                                                   const char *client_id)
+struct mz_client_entry *mz_client_cache_get_or_add(
+    struct mz_client_cache *cache, const char *client_id)
 {
     struct mz_client_entry *entry = mz_client_cache_get(cache, client_id);
     if (entry)
@@ -242,12 +239,12 @@ struct mz_client_entry *mz_client_cache_get_or_add(struct mz_client_cache *cache
     return entry;
 }
 
-struct mz_client_entry *mz_client_cache_next(const struct mz_client_cache *cache,
-                                             size_t *cursor)
+struct mz_client_entry *mz_client_cache_next(
+    const struct mz_client_cache *cache, size_t *cursor)
 {
     union mz_hash_value value;
     return mz_hash_table_next(cache->entries, cursor, NULL, &value) ? value.ptr
-                                                                   : NULL;
+                                                                    : NULL;
 }
 
 /* Removes and frees client_id's entry; returns whether it existed. */
@@ -279,7 +276,8 @@ bool mz_client_cache_restore(struct mz_client_cache *cache,
         snprintf(err, err_len, "client %.64s: %s", client_id, why);
         return false;
     }
-    struct mz_client_entry *entry = mz_client_cache_get_or_add(cache, client_id);
+    struct mz_client_entry *entry =
+        mz_client_cache_get_or_add(cache, client_id);
     if (!entry) {
         snprintf(err, err_len, "client %.64s: out of memory", client_id);
         mz_client_free(record.memory);
@@ -297,9 +295,8 @@ bool mz_client_cache_restore(struct mz_client_cache *cache,
 }
 
 bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
-                                        const char *client_id,
-                                        const char *doc, bool create,
-                                        char *err, size_t err_len)
+                                        const char *client_id, const char *doc,
+                                        bool create, char *err, size_t err_len)
 {
     struct mz_client_attributes attrs = {.consent = -1};
     struct mz_json_error why = {.message = ""};
@@ -325,16 +322,17 @@ bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
     return ok;
 }
 
-/* ---- reading a client back ------------------------------------------------ */
+/* ---- reading a client back ------------------------------------------------
+ */
 
 /* Puts client_id into the table from record (either part may be NULL),
  * or empty when record has neither and create is true. Caller holds the
  * write lock. Returns the entry (NULL: none wanted, or an error in
  * *status). */
-static struct mz_client_entry *
-insert_record(struct mz_client_cache *cache, const char *client_id,
-              const struct mz_store_client_record *record, bool create,
-              enum mz_status *status)
+static struct mz_client_entry *insert_record(
+    struct mz_client_cache *cache, const char *client_id,
+    const struct mz_store_client_record *record, bool create,
+    enum mz_status *status)
 {
     char err[512] = "";
     struct mz_client_entry *entry = mz_client_cache_get(cache, client_id);
@@ -350,9 +348,8 @@ insert_record(struct mz_client_cache *cache, const char *client_id,
                                             record->state_len, err, sizeof err)
                   : mz_client_cache_get_or_add(cache, client_id) != NULL;
     if (ok && record->attributes)
-        ok = mz_client_cache_restore_attributes(cache, client_id,
-                                                record->attributes, true, err,
-                                                sizeof err);
+        ok = mz_client_cache_restore_attributes(
+            cache, client_id, record->attributes, true, err, sizeof err);
     entry = ok ? mz_client_cache_get(cache, client_id) : NULL;
     if (!entry) {
         /* A half-restored entry must not be checkpointed over the row. */
@@ -418,7 +415,8 @@ struct mz_client_entry *mz_client_cache_read_back(struct mz_client_cache *cache,
     return entry;
 }
 
-/* ---- holds ------------------------------------------------------------------ */
+/* ---- holds ------------------------------------------------------------------
+ */
 
 /* Adds delta to the hold count of id. Caller holds hold_mutex. Returns
  * false on allocation failure (nothing changed). */
@@ -434,8 +432,8 @@ static bool add_hold(struct mz_client_cache *cache, const char *id, int delta)
                              (union mz_hash_value){.index = count}) != NULL;
 }
 
-bool mz_client_cache_hold(struct mz_client_cache *cache,
-                          const char *const *ids, size_t n)
+bool mz_client_cache_hold(struct mz_client_cache *cache, const char *const *ids,
+                          size_t n)
 {
     pthread_mutex_lock(&cache->hold_mutex);
     size_t done = 0;
@@ -457,11 +455,12 @@ void mz_client_cache_release(struct mz_client_cache *cache,
     pthread_mutex_unlock(&cache->hold_mutex);
 }
 
-/* ---- eviction ------------------------------------------------------------- */
+/* ---- eviction -------------------------------------------------------------
+ */
 
 struct victim {
     int64_t last_used_ms;
-    const char *client_id;           /* borrowed from the table */
+    const char *client_id; /* borrowed from the table */
 };
 
 static int by_last_use(const void *a, const void *b)
@@ -482,7 +481,8 @@ size_t mz_client_cache_evict(struct mz_client_cache *cache)
     pthread_mutex_lock(&cache->hold_mutex);
     pthread_rwlock_wrlock(cache->lock);
     size_t count = mz_hash_table_count(cache->entries);
-    struct victim *victims = count > max ? malloc(count * sizeof *victims) : NULL;
+    struct victim *victims =
+        count > max ? malloc(count * sizeof *victims) : NULL;
     if (victims) {
         int64_t recent = monotonic_ms() - EVICT_GRACE_MS;
         size_t n = 0, cursor = 0;

@@ -58,20 +58,20 @@
 
 /* One client in memory. */
 struct mz_client_entry {
-    const char *client_id;           /* borrowed from the cache's table */
-    struct mz_client *memory;        /* owned: the learned levels */
-    struct mz_client_facts *facts;   /* owned */
-    char *tier;                      /* owned; NULL when unknown */
-    char *region;                    /* owned; NULL when unknown */
-    bool consent;                    /* personalisation allowed (default) */
-    bool has_attributes;             /* attributes were set */
-    bool dirty;                      /* changed since the last checkpoint */
-    int64_t events_logged;           /* events in the log, learned or not */
-    _Atomic int64_t last_used_ms;    /* last request or event (monotonic
-                                        clock), for the eviction order;
-                                        readers store it too */
-    pthread_mutex_t impressions_lock;/* guards facts' impressions, the one
-                                        thing readers write */
+    const char *client_id;            /* borrowed from the cache's table */
+    struct mz_client *memory;         /* owned: the learned levels */
+    struct mz_client_facts *facts;    /* owned */
+    char *tier;                       /* owned; NULL when unknown */
+    char *region;                     /* owned; NULL when unknown */
+    bool consent;                     /* personalisation allowed (default) */
+    bool has_attributes;              /* attributes were set */
+    bool dirty;                       /* changed since the last checkpoint */
+    int64_t events_logged;            /* events in the log, learned or not */
+    _Atomic int64_t last_used_ms;     /* last request or event (monotonic
+                                         clock), for the eviction order;
+                                         readers store it too */
+    pthread_mutex_t impressions_lock; /* guards facts' impressions, the one
+                                         thing readers write */
 };
 
 /* Called (without the cache's locks) when the cache wants an eviction
@@ -85,13 +85,10 @@ struct mz_client_cache;
  * the cache), guarded by state_lock (borrowed), holding about
  * memory_limit bytes (0: no limit). on_growth(ctx) asks for an eviction.
  * NULL on allocation failure. */
-struct mz_client_cache *mz_client_cache_new(const struct mz_model *model,
-                                            const struct mz_catalog *catalog,
-                                            struct mz_store *store,
-                                            pthread_rwlock_t *state_lock,
-                                            size_t memory_limit,
-                                            mz_cache_growth_fn on_growth,
-                                            void *ctx);
+struct mz_client_cache *mz_client_cache_new(
+    const struct mz_model *model, const struct mz_catalog *catalog,
+    struct mz_store *store, pthread_rwlock_t *state_lock, size_t memory_limit,
+    mz_cache_growth_fn on_growth, void *ctx);
 /* Frees every entry and the cache; accepts NULL. */
 void mz_client_cache_free(struct mz_client_cache *cache);
 
@@ -118,13 +115,13 @@ struct mz_client_entry *mz_client_cache_get(const struct mz_client_cache *cache,
  * consent on) when absent, or NULL on allocation failure. Caller holds
  * the write lock. Does not read PostgreSQL: use it for a client known
  * to be new or already fetched. */
-struct mz_client_entry *mz_client_cache_get_or_add(struct mz_client_cache *cache,
-                                                   const char *client_id);
+struct mz_client_entry *mz_client_cache_get_or_add(
+    struct mz_client_cache *cache, const char *client_id);
 
 /* Iterates: start with *cursor = 0; returns the next entry or NULL at the
  * end. Caller holds the lock; the table must not change meanwhile. */
-struct mz_client_entry *mz_client_cache_next(const struct mz_client_cache *cache,
-                                             size_t *cursor);
+struct mz_client_entry *mz_client_cache_next(
+    const struct mz_client_cache *cache, size_t *cursor);
 
 /* Makes sure client_id is in memory, reading it back from PostgreSQL when
  * it was evicted (or not loaded at start), and marks it used. A client
@@ -145,8 +142,8 @@ struct mz_client_entry *mz_client_cache_read_back(struct mz_client_cache *cache,
  * eviction passes over a held client, so events on their way to the log
  * find it there. Holds nest. Returns false on allocation failure (then
  * nothing is held). */
-bool mz_client_cache_hold(struct mz_client_cache *cache,
-                          const char *const *ids, size_t n);
+bool mz_client_cache_hold(struct mz_client_cache *cache, const char *const *ids,
+                          size_t n);
 /* Releases a hold made by mz_client_cache_hold with the same ids. */
 void mz_client_cache_release(struct mz_client_cache *cache,
                              const char *const *ids, size_t n);
@@ -177,9 +174,8 @@ bool mz_client_cache_restore(struct mz_client_cache *cache,
  * client is left alone). Returns false (with err) for a bad document or
  * out of memory. Caller holds the write lock. */
 bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
-                                        const char *client_id,
-                                        const char *doc, bool create,
-                                        char *err, size_t err_len);
+                                        const char *client_id, const char *doc,
+                                        bool create, char *err, size_t err_len);
 
 /* Notes that a client with stored state was not loaded at start (the
  * table was full): from now on an absent id may be in PostgreSQL.

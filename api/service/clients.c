@@ -37,11 +37,10 @@ static enum mz_status log_consent_change(struct mz_service *svc,
     return mz_service_append_events(svc, &marker, 1);
 }
 
-enum mz_status mz_service_set_attributes(struct mz_service *svc,
-                                         const char *client_id,
-                                         const struct mz_attributes_update *attrs,
-                                         mz_attributes_doc_fn write_doc,
-                                         bool *consent_out)
+enum mz_status mz_service_set_attributes(
+    struct mz_service *svc, const char *client_id,
+    const struct mz_attributes_update *attrs, mz_attributes_doc_fn write_doc,
+    bool *consent_out)
 {
     enum mz_status status = mz_service_fetch_client(svc, client_id, false);
     if (status != MZ_OK)
@@ -66,8 +65,8 @@ enum mz_status mz_service_set_attributes(struct mz_service *svc,
         pthread_rwlock_wrlock(&svc->lock);
         struct mz_client_entry *target =
             mz_client_cache_get_or_add(svc->clients, client_id);
-        if (target && mz_client_entry_set_attributes(target, attrs->tier,
-                                                     attrs->region))
+        if (target &&
+            mz_client_entry_set_attributes(target, attrs->tier, attrs->region))
             target->has_attributes = true;
         else
             status = MZ_ERR_NOMEM;

@@ -54,14 +54,14 @@ struct mz_service_counters {
 
 /* A brand's current rule set. */
 struct mz_brand_rules {
-    char *brand;                     /* owned */
+    char *brand; /* owned */
     int64_t version;
-    struct mz_rules *rules;          /* owned */
+    struct mz_rules *rules; /* owned */
 };
 
 struct mz_service {
-    struct mz_store *store;          /* owned */
-    struct mz_event_writer *writer;  /* owned */
+    struct mz_store *store;         /* owned */
+    struct mz_event_writer *writer; /* owned */
 
     pthread_rwlock_t lock;           /* guards the five below */
     struct mz_catalog *catalog;      /* owned */
@@ -69,25 +69,25 @@ struct mz_service {
     struct mz_client_cache *clients; /* owned */
     struct mz_brand_rules *rules;    /* owned array of n_rules */
     size_t n_rules;
-    int64_t applied_seq;             /* last log position learned */
-    int64_t checkpoint_seq;          /* log position of the last checkpoint */
-    bool global_dirty;               /* global level changed since then */
-    bool replaying;                  /* start-up: learning may read clients
-                                        back from PostgreSQL */
+    int64_t applied_seq;    /* last log position learned */
+    int64_t checkpoint_seq; /* log position of the last checkpoint */
+    bool global_dirty;      /* global level changed since then */
+    bool replaying;         /* start-up: learning may read clients
+                               back from PostgreSQL */
 
-    pthread_mutex_t checkpoint_mutex;   /* one checkpoint, eviction or
-                                           erasure at a time */
-    pthread_mutex_t catalog_write_mutex;/* catalog writes in one order */
-    pthread_mutex_t rules_write_mutex;  /* rule versions in one order */
+    pthread_mutex_t checkpoint_mutex;    /* one checkpoint, eviction or
+                                            erasure at a time */
+    pthread_mutex_t catalog_write_mutex; /* catalog writes in one order */
+    pthread_mutex_t rules_write_mutex;   /* rule versions in one order */
 
     _Atomic int64_t last_checkpoint_ms; /* wall clock, for the flush lag */
     int checkpoint_interval_s;
     pthread_t checkpointer;
     pthread_mutex_t stop_mutex;
     pthread_cond_t stop_cond;
-    bool stopping;                   /* guarded by stop_mutex */
-    bool wake_checkpointer;          /* guarded by stop_mutex: too many
-                                        clients, checkpoint and evict now */
+    bool stopping;          /* guarded by stop_mutex */
+    bool wake_checkpointer; /* guarded by stop_mutex: too many
+                               clients, checkpoint and evict now */
     bool checkpointer_started;
 
     struct mz_service_counters counters;
@@ -125,14 +125,13 @@ const char **mz_service_catalog_ids(const struct mz_service *svc);
 /* ---- rules.c --------------------------------------------------------- */
 
 /* Returns brand's rules (borrowed, valid under the lock), or NULL. */
-const struct mz_brand_rules *mz_service_brand_rules(const struct mz_service *svc,
-                                                    const char *brand);
+const struct mz_brand_rules *mz_service_brand_rules(
+    const struct mz_service *svc, const char *brand);
 
 /* Sets brand's rules in memory, taking rules. Caller holds the write
  * lock. */
-enum mz_status mz_service_apply_rules(struct mz_service *svc,
-                                      const char *brand, int64_t version,
-                                      struct mz_rules *rules);
+enum mz_status mz_service_apply_rules(struct mz_service *svc, const char *brand,
+                                      int64_t version, struct mz_rules *rules);
 
 /* ---- learning.c ------------------------------------------------------ */
 

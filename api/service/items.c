@@ -29,9 +29,8 @@ enum mz_status mz_service_apply_item(struct mz_service *svc,
         return MZ_ERR_NOMEM;
     }
     if (is_new) {
-        int32_t row = mz_model_add_item(svc->model,
-                                        (const char *const *)tokens.items,
-                                        tokens.count);
+        int32_t row = mz_model_add_item(
+            svc->model, (const char *const *)tokens.items, tokens.count);
         if (row != index) {
             /* Keep the indices aligned: the item stays, retired. */
             mz_string_list_clear(&tokens);
@@ -87,15 +86,14 @@ enum mz_status mz_service_upsert_items(struct mz_service *svc,
     return mz_service_count_store_error(svc, status);
 }
 
-enum mz_status mz_service_read_item(struct mz_service *svc,
-                                    const char *item_id,
+enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
                                     mz_item_reply_fn reply, void *ctx)
 {
     pthread_rwlock_rdlock(&svc->lock);
     const struct mz_item *item =
         mz_catalog_item(svc->catalog, mz_catalog_find(svc->catalog, item_id));
-    enum mz_status status = item && !item->retired ? reply(ctx, item)
-                                                   : MZ_ERR_NOT_FOUND;
+    enum mz_status status =
+        item && !item->retired ? reply(ctx, item) : MZ_ERR_NOT_FOUND;
     pthread_rwlock_unlock(&svc->lock);
     return status;
 }

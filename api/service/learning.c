@@ -60,7 +60,8 @@ void mz_service_learn_event(struct mz_service *svc,
      * replay after a restart, which loads today's deletions, must learn
      * what the live server learned. A retired item is never selected, so
      * what its row learns shows nowhere until it is re-inserted. */
-    int32_t item = ev->item_id ? mz_catalog_find(svc->catalog, ev->item_id) : -1;
+    int32_t item =
+        ev->item_id ? mz_catalog_find(svc->catalog, ev->item_id) : -1;
     struct mz_event_obs obs = {
         .item = item,
         .type = ev->type,

@@ -125,7 +125,8 @@ static enum mz_status profile_locked(struct mz_service *svc,
                                      const char *client_id, int64_t now,
                                      mz_profile_reply_fn reply, void *ctx)
 {
-    struct mz_client_entry *entry = mz_client_cache_get(svc->clients, client_id);
+    struct mz_client_entry *entry =
+        mz_client_cache_get(svc->clients, client_id);
     if (!entry || (entry->events_logged == 0 && !entry->has_attributes))
         return MZ_ERR_NOT_FOUND;
     const struct mz_model_config *cfg = mz_model_config_of(svc->model);
@@ -135,8 +136,8 @@ static enum mz_status profile_locked(struct mz_service *svc,
         enum mz_level_source sources[MZ_SOURCE_COUNT];
         int n = profile_sources(cfg, sources);
         for (; n_sources < n; n_sources++) {
-            enum mz_status status = describe_source(svc, entry, sources[n_sources],
-                                                    now, &levels[n_sources]);
+            enum mz_status status = describe_source(
+                svc, entry, sources[n_sources], now, &levels[n_sources]);
             if (status != MZ_OK)
                 return status;
         }

@@ -86,13 +86,11 @@ static enum mz_status recommend_locked(struct mz_service *svc,
 
 enum mz_status mz_service_recommend(struct mz_service *svc,
                                     const struct mz_recommend_args *args,
-                                    mz_recommendation_reply_fn reply,
-                                    void *ctx)
+                                    mz_recommendation_reply_fn reply, void *ctx)
 {
     /* Even a client without events gets an entry, so the frequency cap
      * can count what it is shown. */
-    enum mz_status status =
-        mz_service_fetch_client(svc, args->client_id, true);
+    enum mz_status status = mz_service_fetch_client(svc, args->client_id, true);
     if (status != MZ_OK)
         return status;
     pthread_rwlock_rdlock(&svc->lock);

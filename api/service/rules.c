@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct mz_brand_rules *mz_service_brand_rules(const struct mz_service *svc,
-                                                    const char *brand)
+const struct mz_brand_rules *mz_service_brand_rules(
+    const struct mz_service *svc, const char *brand)
 {
     for (size_t i = 0; i < svc->n_rules; i++)
         if (strcmp(svc->rules[i].brand, brand) == 0)
@@ -19,9 +19,8 @@ const struct mz_brand_rules *mz_service_brand_rules(const struct mz_service *svc
     return NULL;
 }
 
-enum mz_status mz_service_apply_rules(struct mz_service *svc,
-                                      const char *brand, int64_t version,
-                                      struct mz_rules *rules)
+enum mz_status mz_service_apply_rules(struct mz_service *svc, const char *brand,
+                                      int64_t version, struct mz_rules *rules)
 {
     struct mz_brand_rules *slot =
         (struct mz_brand_rules *)mz_service_brand_rules(svc, brand);
@@ -65,14 +64,14 @@ enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
     return mz_service_count_store_error(svc, status);
 }
 
-enum mz_status mz_service_read_rules(struct mz_service *svc,
-                                     const char *brand,
+enum mz_status mz_service_read_rules(struct mz_service *svc, const char *brand,
                                      mz_rules_reply_fn reply, void *ctx)
 {
     pthread_rwlock_rdlock(&svc->lock);
     const struct mz_brand_rules *current = mz_service_brand_rules(svc, brand);
-    enum mz_status status = current ? reply(ctx, current->version, current->rules)
-                                    : MZ_ERR_NOT_FOUND;
+    enum mz_status status = current
+                                ? reply(ctx, current->version, current->rules)
+                                : MZ_ERR_NOT_FOUND;
     pthread_rwlock_unlock(&svc->lock);
     return status;
 }

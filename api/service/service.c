@@ -43,17 +43,18 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
     svc->checkpoint_interval_s =
         cfg->checkpoint_interval_s > 0 ? cfg->checkpoint_interval_s : 30;
 
-    svc->store = mz_store_open(cfg->conninfo, cfg->store_pool_size, err, err_len);
+    svc->store =
+        mz_store_open(cfg->conninfo, cfg->store_pool_size, err, err_len);
     if (!svc->store)
         goto fail;
     svc->model = mz_model_new(&cfg->model, err, err_len);
     svc->catalog = mz_catalog_new();
-    svc->clients = svc->model && svc->catalog
-                       ? mz_client_cache_new(svc->model, svc->catalog,
-                                             svc->store, &svc->lock,
-                                             cfg->memory_limit,
-                                             mz_service_wake_checkpointer, svc)
-                       : NULL;
+    svc->clients =
+        svc->model && svc->catalog
+            ? mz_client_cache_new(svc->model, svc->catalog, svc->store,
+                                  &svc->lock, cfg->memory_limit,
+                                  mz_service_wake_checkpointer, svc)
+            : NULL;
     if (!svc->model || !svc->catalog || !svc->clients) {
         if (!err[0])
             snprintf(err, err_len, "out of memory");
@@ -63,10 +64,9 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
         goto fail;
     atomic_store(&svc->last_checkpoint_ms, mz_service_wall_ms());
 
-    svc->writer = mz_event_writer_start(mz_store_conninfo(svc->store),
-                                        cfg->writer_batch_rows,
-                                        mz_service_on_events_committed, svc,
-                                        err, err_len);
+    svc->writer = mz_event_writer_start(
+        mz_store_conninfo(svc->store), cfg->writer_batch_rows,
+        mz_service_on_events_committed, svc, err, err_len);
     if (!svc->writer)
         goto fail;
     if (pthread_create(&svc->checkpointer, NULL, mz_service_checkpointer_main,
@@ -148,10 +148,11 @@ void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out)
     out->client_bytes = mz_client_resident_bytes(svc->model);
     pthread_rwlock_unlock(&svc->lock);
     bool behind = out->applied_seq > out->checkpoint_seq;
-    out->flush_lag_s =
-        behind ? (double)(mz_service_wall_ms() -
-                          atomic_load(&svc->last_checkpoint_ms)) / 1000.0
-               : 0.0;
+    out->flush_lag_s = behind
+                           ? (double)(mz_service_wall_ms() -
+                                      atomic_load(&svc->last_checkpoint_ms)) /
+                                 1000.0
+                           : 0.0;
     struct mz_service_counters *c = &svc->counters;
     out->events_accepted = counter(&c->events_accepted);
     out->events_duplicate = counter(&c->events_duplicate);

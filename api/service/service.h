@@ -52,13 +52,13 @@
 struct mz_service;
 
 struct mz_service_config {
-    const char *conninfo;            /* borrowed libpq connection string */
-    int store_pool_size;             /* connections for request threads */
+    const char *conninfo; /* borrowed libpq connection string */
+    int store_pool_size;  /* connections for request threads */
     struct mz_model_config model;
-    int checkpoint_interval_s;       /* seconds between checkpoints */
-    size_t writer_batch_rows;        /* most events in one transaction */
-    size_t memory_limit;             /* bytes of clients kept in memory
-                                        (client_cache.h); 0: no limit */
+    int checkpoint_interval_s; /* seconds between checkpoints */
+    size_t writer_batch_rows;  /* most events in one transaction */
+    size_t memory_limit;       /* bytes of clients kept in memory
+                                  (client_cache.h); 0: no limit */
 };
 
 /* Opens the store at cfg->conninfo (applying migrations), loads the
@@ -78,17 +78,16 @@ enum mz_status mz_service_checkpoint(struct mz_service *svc);
 
 /* Returns whether the service can take traffic; otherwise writes why
  * into reason. */
-bool mz_service_ready(struct mz_service *svc, char *reason,
-                      size_t reason_len);
+bool mz_service_ready(struct mz_service *svc, char *reason, size_t reason_len);
 
 struct mz_service_stats {
     size_t clients_in_memory;
-    size_t max_clients;              /* 0: no limit */
-    size_t client_bytes;             /* resident bytes of one client */
-    int32_t items;                   /* live catalog items */
-    int64_t applied_seq;             /* last log position learned */
+    size_t max_clients;  /* 0: no limit */
+    size_t client_bytes; /* resident bytes of one client */
+    int32_t items;       /* live catalog items */
+    int64_t applied_seq; /* last log position learned */
     int64_t checkpoint_seq;
-    double flush_lag_s;              /* since the last good checkpoint */
+    double flush_lag_s; /* since the last good checkpoint */
     uint64_t events_accepted;
     uint64_t events_duplicate;
     uint64_t events_rejected;
@@ -108,9 +107,9 @@ void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out);
 /* ---- events ---------------------------------------------------------- */
 
 struct mz_submit_counts {
-    size_t accepted;                 /* new in the log, learned */
-    size_t duplicates;               /* event_id already in the log */
-    size_t rejected;                 /* refused by the caller or here */
+    size_t accepted;   /* new in the log, learned */
+    size_t duplicates; /* event_id already in the log */
+    size_t rejected;   /* refused by the caller or here */
 };
 
 /* Appends the records whose outcome[i] is MZ_OK on entry (the others
@@ -141,8 +140,7 @@ typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
 
 /* Calls reply with the live item item_id. Returns MZ_ERR_NOT_FOUND when
  * there is none, else what reply returned. */
-enum mz_status mz_service_read_item(struct mz_service *svc,
-                                    const char *item_id,
+enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
                                     mz_item_reply_fn reply, void *ctx);
 
 /* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
@@ -166,16 +164,15 @@ typedef enum mz_status (*mz_rules_reply_fn)(void *ctx, int64_t version,
 
 /* Calls reply with brand's rules in force. Returns MZ_ERR_NOT_FOUND when
  * the brand has none, else what reply returned. */
-enum mz_status mz_service_read_rules(struct mz_service *svc,
-                                     const char *brand,
+enum mz_status mz_service_read_rules(struct mz_service *svc, const char *brand,
                                      mz_rules_reply_fn reply, void *ctx);
 
 /* ---- clients --------------------------------------------------------- */
 
 struct mz_attributes_update {
-    const char *tier;                /* borrowed; NULL: unknown */
-    const char *region;              /* borrowed; NULL: unknown */
-    int consent;                     /* 1 grant, 0 withdraw, -1 unchanged */
+    const char *tier;   /* borrowed; NULL: unknown */
+    const char *region; /* borrowed; NULL: unknown */
+    int consent;        /* 1 grant, 0 withdraw, -1 unchanged */
 };
 
 /* Writer of the stored attributes document (canonical JSON text, caller
@@ -189,11 +186,10 @@ typedef char *(*mz_attributes_doc_fn)(const char *tier, const char *region,
  * stops and starts learning at the same place) and learned before the
  * attributes are stored. Sets *consent_out to the consent in force.
  * Returns MZ_OK or the store's error. */
-enum mz_status mz_service_set_attributes(struct mz_service *svc,
-                                         const char *client_id,
-                                         const struct mz_attributes_update *attrs,
-                                         mz_attributes_doc_fn write_doc,
-                                         bool *consent_out);
+enum mz_status mz_service_set_attributes(
+    struct mz_service *svc, const char *client_id,
+    const struct mz_attributes_update *attrs, mz_attributes_doc_fn write_doc,
+    bool *consent_out);
 
 /* Erases client_id everywhere: its events, attributes and state in
  * PostgreSQL, then memory. No checkpoint can write it back. Returns
@@ -205,23 +201,23 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
 
 struct mz_recommend_args {
     const char *client_id;
-    const char *brand;               /* NULL: every brand */
-    const char *region;              /* NULL: the client's */
-    const char *context_item;        /* NULL: none */
-    int k;                           /* 1..MZ_SELECT_MAX_K */
-    bool explain_rules;              /* count what each rule removed */
-    int64_t now;                     /* request time, seconds */
+    const char *brand;        /* NULL: every brand */
+    const char *region;       /* NULL: the client's */
+    const char *context_item; /* NULL: none */
+    int k;                    /* 1..MZ_SELECT_MAX_K */
+    bool explain_rules;       /* count what each rule removed */
+    int64_t now;              /* request time, seconds */
 };
 
 /* What mz_service_recommend shows: every pointer borrowed, valid during
  * the reply callback only. */
 struct mz_recommendation_view {
-    bool personalized;               /* the client's levels were used */
+    bool personalized; /* the client's levels were used */
     const struct mz_select_result *selection; /* items, scores, counts */
     const struct mz_item *const *items;       /* selection->count */
     const struct mz_reasons_request *reasons; /* for mz_reasons_build */
-    bool has_rules;                  /* the brand has a rule set */
-    int64_t rules_version;           /* when has_rules */
+    bool has_rules;                           /* the brand has a rule set */
+    int64_t rules_version;                    /* when has_rules */
 };
 
 typedef enum mz_status (*mz_recommendation_reply_fn)(
@@ -239,7 +235,7 @@ enum mz_status mz_service_recommend(struct mz_service *svc,
 
 /* ---- profile --------------------------------------------------------- */
 
-#define MZ_PROFILE_TOP_ITEMS 5
+#define MZ_PROFILE_TOP_ITEMS  5
 #define MZ_PROFILE_TOP_GROUPS 3
 
 /* A category or brand and its weight in a level. */
@@ -251,11 +247,11 @@ struct mz_profile_group {
 /* What one memory source holds, in catalog terms. */
 struct mz_profile_level {
     enum mz_level_source source;
-    int level;                       /* client level, -1 for the session
-                                        context and the catalog */
-    int64_t chunk_events;            /* level only */
-    int64_t events;                  /* level only */
-    int64_t last_consolidated_at;    /* level only; 0: never */
+    int level;                    /* client level, -1 for the session
+                                     context and the catalog */
+    int64_t chunk_events;         /* level only */
+    int64_t events;               /* level only */
+    int64_t last_consolidated_at; /* level only; 0: never */
     const char *item_ids[MZ_PROFILE_TOP_ITEMS];
     float item_scores[MZ_PROFILE_TOP_ITEMS];
     int n_items;
@@ -266,16 +262,16 @@ struct mz_profile_level {
 };
 
 struct mz_profile_view {
-    const char *tier;                /* NULL: unknown */
-    const char *region;              /* NULL: unknown */
+    const char *tier;   /* NULL: unknown */
+    const char *region; /* NULL: unknown */
     bool consent;
-    int64_t events_logged;           /* in the log, learned or not */
+    int64_t events_logged; /* in the log, learned or not */
     int64_t events_learned;
-    int n_levels;                    /* model levels, for source names */
+    int n_levels;                          /* model levels, for source names */
     const struct mz_profile_level *levels; /* empty without consent */
     int n_sources;
-    const struct mz_client_facts *facts;   /* NULL without consent */
-    const struct mz_catalog *catalog;      /* names the facts' items */
+    const struct mz_client_facts *facts; /* NULL without consent */
+    const struct mz_catalog *catalog;    /* names the facts' items */
 };
 
 typedef enum mz_status (*mz_profile_reply_fn)(

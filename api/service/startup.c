@@ -103,9 +103,8 @@ static enum mz_status load_checkpoint(struct load_ctx *ctx, int64_t *seq)
     struct mz_service *svc = ctx->svc;
     void *global = NULL;
     size_t global_len = 0;
-    enum mz_status status =
-        mz_store_read_checkpoint(svc->store, seq, &global, &global_len,
-                                 load_checkpoint_client, ctx);
+    enum mz_status status = mz_store_read_checkpoint(
+        svc->store, seq, &global, &global_len, load_checkpoint_client, ctx);
     if (status == MZ_OK && global) {
         const char **ids = mz_service_catalog_ids(svc);
         status = ids ? mz_model_load(svc->model, ids, global, global_len,
@@ -155,8 +154,8 @@ enum mz_status mz_service_load_state(struct mz_service *svc, char *err,
         status = discard_checkpoint(&ctx);
     }
     if (status == MZ_OK)
-        status = mz_store_load_client_attributes(svc->store, load_attributes,
-                                                 &ctx);
+        status =
+            mz_store_load_client_attributes(svc->store, load_attributes, &ctx);
     if (status != MZ_OK) {
         if (!err[0])
             snprintf(err, err_len, "loading state: %s", mz_status_code(status));

@@ -71,7 +71,8 @@ END_TEST
 
 START_TEST(test_wrong_method_is_405_with_allow)
 {
-    struct mz_request req = request("PATCH", "/v1/catalog/items/sku-1", NULL, NULL);
+    struct mz_request req =
+        request("PATCH", "/v1/catalog/items/sku-1", NULL, NULL);
     struct mz_response resp = {0};
     mz_api_handle(NULL, &req, &resp);
     assert_error(&resp, 405, "method_not_allowed");
@@ -127,7 +128,8 @@ END_TEST
 
 static void assert_body_rejected(const char *body)
 {
-    struct mz_request req = request("POST", "/v1/events", "application/json", body);
+    struct mz_request req =
+        request("POST", "/v1/events", "application/json", body);
     struct mz_response resp = {0};
     json_t *obj = mz_body_object(&req, &resp);
     ck_assert_ptr_null(obj);
@@ -223,7 +225,8 @@ static Suite *api_suite(void)
     tcase_add_test(routing, test_body_without_json_content_type_is_415);
     tcase_add_test(routing, test_empty_path_segment_does_not_match);
     tcase_add_test(routing, test_status_mapping);
-    tcase_add_test(routing, test_error_message_with_invalid_utf8_still_gives_json);
+    tcase_add_test(routing,
+                   test_error_message_with_invalid_utf8_still_gives_json);
     suite_add_tcase(s, routing);
     TCase *parsing = tcase_create("parsing");
     tcase_add_test(parsing, test_bad_bodies_are_400);

@@ -58,7 +58,8 @@ static const char *fresh_db(const char *name)
     sql_exec(base_url, sql);
     snprintf(sql, sizeof sql, "CREATE DATABASE mz_cache_%s", name);
     sql_exec(base_url, sql);
-    snprintf(conninfo, sizeof conninfo, "%s dbname=mz_cache_%s", base_url, name);
+    snprintf(conninfo, sizeof conninfo, "%s dbname=mz_cache_%s", base_url,
+             name);
     return conninfo;
 }
 
@@ -71,7 +72,7 @@ struct fixture {
     pthread_rwlock_t lock;
     struct mz_client_cache *cache;
     int growth_calls;
-    int64_t seq;                     /* of the last checkpoint written */
+    int64_t seq; /* of the last checkpoint written */
 };
 
 static void on_growth(void *ctx)
@@ -113,10 +114,9 @@ static void fixture_open(struct fixture *fx, const char *db, size_t max_clients)
         ck_assert_int_eq(mz_model_add_item(fx->model, tokens, 1), i);
     }
     pthread_rwlock_init(&fx->lock, NULL);
-    fx->cache = mz_client_cache_new(fx->model, fx->catalog, fx->store,
-                                    &fx->lock,
-                                    max_clients * bytes_per_client(fx->model),
-                                    on_growth, fx);
+    fx->cache = mz_client_cache_new(
+        fx->model, fx->catalog, fx->store, &fx->lock,
+        max_clients * bytes_per_client(fx->model), on_growth, fx);
     ck_assert_ptr_nonnull(fx->cache);
     ck_assert_uint_eq(mz_client_cache_limit(fx->cache), max_clients);
 }
@@ -178,9 +178,9 @@ static void *learned_record(const struct fixture *fx, int k, size_t *len)
 static void *entry_record(const struct fixture *fx,
                           const struct mz_client_entry *entry, size_t *len)
 {
-    void *bytes = mz_client_record_save(entry->memory, entry->facts,
-                                        fx->catalog, entry->consent,
-                                        entry->events_logged, len);
+    void *bytes =
+        mz_client_record_save(entry->memory, entry->facts, fx->catalog,
+                              entry->consent, entry->events_logged, len);
     ck_assert_ptr_nonnull(bytes);
     return bytes;
 }
@@ -196,13 +196,13 @@ static struct mz_client_entry *put_client(struct fixture *fx, int k)
     struct mz_client_blob blob = {id, bytes, len};
 
     client_id(id, sizeof id, k);
-    ck_assert_int_eq(mz_store_write_checkpoint(fx->store, ++fx->seq, &blob, 1,
-                                               NULL, 0),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(fx->store, ++fx->seq, &blob, 1, NULL, 0),
+        MZ_OK);
     pthread_rwlock_wrlock(&fx->lock);
-    ck_assert_msg(mz_client_cache_restore(fx->cache, id, bytes, len, err,
-                                          sizeof err),
-                  "restore %s: %s", id, err);
+    ck_assert_msg(
+        mz_client_cache_restore(fx->cache, id, bytes, len, err, sizeof err),
+        "restore %s: %s", id, err);
     struct mz_client_entry *entry = mz_client_cache_get(fx->cache, id);
     pthread_rwlock_unlock(&fx->lock);
     ck_assert_ptr_nonnull(entry);
@@ -235,7 +235,8 @@ static size_t count(struct fixture *fx)
     return n;
 }
 
-/* ---- entries -------------------------------------------------------------- */
+/* ---- entries --------------------------------------------------------------
+ */
 
 START_TEST(test_max_clients_is_the_memory_limit_over_one_clients_bytes)
 {
@@ -246,10 +247,10 @@ START_TEST(test_max_clients_is_the_memory_limit_over_one_clients_bytes)
     ck_assert_uint_eq(mz_client_cache_max_clients(fx.model, 0), 0);
     ck_assert_uint_eq(mz_client_cache_max_clients(fx.model, 1), 1);
     ck_assert_uint_eq(mz_client_cache_max_clients(fx.model, per_client - 1), 1);
-    ck_assert_uint_eq(mz_client_cache_max_clients(fx.model, 10 * per_client), 10);
-    ck_assert_uint_eq(mz_client_cache_max_clients(fx.model,
-                                                  11 * per_client - 1),
+    ck_assert_uint_eq(mz_client_cache_max_clients(fx.model, 10 * per_client),
                       10);
+    ck_assert_uint_eq(
+        mz_client_cache_max_clients(fx.model, 11 * per_client - 1), 10);
     /* No limit: nothing is ever full nor evicted. */
     pthread_rwlock_wrlock(&fx.lock);
     for (int k = 0; k < 50; k++) {
@@ -352,7 +353,8 @@ START_TEST(test_growing_an_eighth_past_the_limit_asks_for_an_eviction)
 }
 END_TEST
 
-/* ---- eviction --------------------------------------------------------------- */
+/* ---- eviction ---------------------------------------------------------------
+ */
 
 START_TEST(test_eviction_takes_least_recently_used_down_to_seven_eighths)
 {
@@ -407,18 +409,18 @@ START_TEST(test_eviction_never_takes_dirty_held_or_recently_used_clients)
         set_age(entries[k], 20000 - k * 1000); /* client 0 the oldest */
     }
     pthread_rwlock_wrlock(&fx.lock);
-    entries[0]->dirty = true;        /* changed since the checkpoint */
+    entries[0]->dirty = true; /* changed since the checkpoint */
     pthread_rwlock_unlock(&fx.lock);
     const char *held[] = {"client-01"};
     ck_assert(mz_client_cache_hold(fx.cache, held, 1));
     ck_assert(mz_client_cache_hold(fx.cache, held, 1)); /* holds nest */
-    set_age(entries[2], 200);        /* within the grace period */
+    set_age(entries[2], 200); /* within the grace period */
 
     /* 12 -> 7: the five oldest of the others go. */
     ck_assert_uint_eq(mz_client_cache_evict(fx.cache), 5);
     for (int k = 0; k < 12; k++)
-        ck_assert_msg(resident(&fx, k) == (k <= 2 || k >= 8), "client %d %s",
-                      k, resident(&fx, k) ? "kept" : "evicted");
+        ck_assert_msg(resident(&fx, k) == (k <= 2 || k >= 8), "client %d %s", k,
+                      resident(&fx, k) ? "kept" : "evicted");
 
     /* Make the spared three the only candidates: the limit is soft, they
      * stay while dirty, held or recent. */
@@ -471,7 +473,8 @@ START_TEST(test_eviction_waits_out_the_real_grace_period)
 }
 END_TEST
 
-/* ---- reading back ----------------------------------------------------------- */
+/* ---- reading back -----------------------------------------------------------
+ */
 
 START_TEST(test_fetch_reads_an_evicted_client_back_exactly_as_it_was)
 {
@@ -485,12 +488,13 @@ START_TEST(test_fetch_reads_an_evicted_client_back_exactly_as_it_was)
         struct mz_client_entry *entry = put_client(&fx, k);
         client_id(id, sizeof id, k);
         char doc[128], err[512] = "";
-        snprintf(doc, sizeof doc, "{\"tier\":\"tier-%d\",\"region\":\"eu\"}", k);
+        snprintf(doc, sizeof doc, "{\"tier\":\"tier-%d\",\"region\":\"eu\"}",
+                 k);
         ck_assert_int_eq(mz_store_put_client_attributes(fx.store, id, doc),
                          MZ_OK);
         pthread_rwlock_wrlock(&fx.lock);
-        ck_assert_msg(mz_client_cache_restore_attributes(fx.cache, id, doc,
-                                                         false, err, sizeof err),
+        ck_assert_msg(mz_client_cache_restore_attributes(
+                          fx.cache, id, doc, false, err, sizeof err),
                       "%s", err);
         before[k] = entry_record(&fx, entry, &before_len[k]);
         pthread_rwlock_unlock(&fx.lock);
@@ -574,14 +578,16 @@ START_TEST(test_fetch_asks_the_database_only_once_a_client_may_be_out)
     struct mz_client_blob blob = {"elsewhere", bytes, len};
     ck_assert_int_eq(mz_store_write_checkpoint(fx.store, 1, &blob, 1, NULL, 0),
                      MZ_OK);
-    ck_assert_int_eq(mz_client_cache_fetch(fx.cache, "elsewhere", false), MZ_OK);
+    ck_assert_int_eq(mz_client_cache_fetch(fx.cache, "elsewhere", false),
+                     MZ_OK);
     ck_assert_uint_eq(count(&fx), 0);
     ck_assert_uint_eq(mz_client_cache_loaded(fx.cache), 0);
 
     pthread_rwlock_wrlock(&fx.lock);
     mz_client_cache_note_not_resident(fx.cache);
     pthread_rwlock_unlock(&fx.lock);
-    ck_assert_int_eq(mz_client_cache_fetch(fx.cache, "elsewhere", false), MZ_OK);
+    ck_assert_int_eq(mz_client_cache_fetch(fx.cache, "elsewhere", false),
+                     MZ_OK);
     ck_assert_uint_eq(mz_client_cache_loaded(fx.cache), 1);
     pthread_rwlock_rdlock(&fx.lock);
     struct mz_client_entry *entry = mz_client_cache_get(fx.cache, "elsewhere");
@@ -641,7 +647,8 @@ START_TEST(test_erased_client_does_not_come_back)
     }
     ck_assert_uint_eq(count(&fx), 6);
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mz_client_cache_fetch(fx.cache, gone[i], false), MZ_OK);
+        ck_assert_int_eq(mz_client_cache_fetch(fx.cache, gone[i], false),
+                         MZ_OK);
         pthread_rwlock_rdlock(&fx.lock);
         ck_assert_ptr_null(mz_client_cache_get(fx.cache, gone[i]));
         pthread_rwlock_unlock(&fx.lock);
@@ -667,7 +674,8 @@ START_TEST(test_erased_client_does_not_come_back)
 }
 END_TEST
 
-/* ---- stored records and documents -------------------------------------------- */
+/* ---- stored records and documents
+ * -------------------------------------------- */
 
 START_TEST(test_restore_replaces_the_state_and_marks_the_entry_clean)
 {
@@ -680,9 +688,9 @@ START_TEST(test_restore_replaces_the_state_and_marks_the_entry_clean)
     pthread_rwlock_wrlock(&fx.lock);
     struct mz_client_entry *entry = mz_client_cache_get_or_add(fx.cache, "c");
     entry->dirty = true;
-    ck_assert_msg(mz_client_cache_restore(fx.cache, "c", bytes, len, err,
-                                          sizeof err),
-                  "%s", err);
+    ck_assert_msg(
+        mz_client_cache_restore(fx.cache, "c", bytes, len, err, sizeof err),
+        "%s", err);
     ck_assert_ptr_eq(mz_client_cache_get(fx.cache, "c"), entry);
     ck_assert(!entry->dirty);
     ck_assert_int_eq(entry->events_logged, 15);
@@ -725,8 +733,8 @@ START_TEST(test_restore_of_a_bad_record_fails_with_a_message)
 
     /* An existing entry keeps its state when the record is bad. */
     bytes[len / 2] ^= 0x10;
-    ck_assert(mz_client_cache_restore(fx.cache, "old", bytes, len, err,
-                                      sizeof err));
+    ck_assert(
+        mz_client_cache_restore(fx.cache, "old", bytes, len, err, sizeof err));
     struct mz_client_entry *entry = mz_client_cache_get(fx.cache, "old");
     entry->dirty = true;
     int64_t learned = mz_client_event_count(entry->memory);
@@ -749,9 +757,8 @@ START_TEST(test_restore_attributes_sets_tier_region_not_consent)
     fixture_open(&fx, "attributes", 8);
     pthread_rwlock_wrlock(&fx.lock);
     /* create = false leaves an absent client alone, successfully. */
-    ck_assert(mz_client_cache_restore_attributes(fx.cache, "absent",
-                                                 "{\"tier\":\"vip\"}", false,
-                                                 err, sizeof err));
+    ck_assert(mz_client_cache_restore_attributes(
+        fx.cache, "absent", "{\"tier\":\"vip\"}", false, err, sizeof err));
     ck_assert_uint_eq(mz_client_cache_count(fx.cache), 0);
     ck_assert_msg(mz_client_cache_restore_attributes(
                       fx.cache, "c",
@@ -766,9 +773,8 @@ START_TEST(test_restore_attributes_sets_tier_region_not_consent)
     ck_assert(entry->has_attributes);
     /* Consent comes from the record and the log's markers, not here. */
     ck_assert(entry->consent);
-    ck_assert(mz_client_cache_restore_attributes(fx.cache, "c",
-                                                 "{\"tier\":null}", false, err,
-                                                 sizeof err));
+    ck_assert(mz_client_cache_restore_attributes(
+        fx.cache, "c", "{\"tier\":null}", false, err, sizeof err));
     ck_assert_ptr_null(entry->tier);
     ck_assert_ptr_null(entry->region);
     pthread_rwlock_unlock(&fx.lock);
@@ -794,8 +800,8 @@ START_TEST(test_restore_attributes_of_a_bad_document_fails_with_a_message)
     ck_assert(mz_client_entry_set_attributes(entry, "gold", "us"));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "";
-        ck_assert_msg(!mz_client_cache_restore_attributes(fx.cache, "new", bad[i],
-                                                          true, err, sizeof err),
+        ck_assert_msg(!mz_client_cache_restore_attributes(
+                          fx.cache, "new", bad[i], true, err, sizeof err),
                       "accepted %s", bad[i]);
         ck_assert_msg(strstr(err, "new") != NULL, "%s: err %s", bad[i], err);
         err[0] = '\0';
@@ -817,20 +823,29 @@ static Suite *client_cache_suite(void)
     TCase *tc = tcase_create("postgres");
 
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_max_clients_is_the_memory_limit_over_one_clients_bytes);
-    tcase_add_test(tc, test_get_or_add_creates_one_empty_consenting_entry_per_id);
-    tcase_add_test(tc, test_growing_an_eighth_past_the_limit_asks_for_an_eviction);
-    tcase_add_test(tc, test_eviction_takes_least_recently_used_down_to_seven_eighths);
-    tcase_add_test(tc, test_eviction_never_takes_dirty_held_or_recently_used_clients);
+    tcase_add_test(tc,
+                   test_max_clients_is_the_memory_limit_over_one_clients_bytes);
+    tcase_add_test(tc,
+                   test_get_or_add_creates_one_empty_consenting_entry_per_id);
+    tcase_add_test(tc,
+                   test_growing_an_eighth_past_the_limit_asks_for_an_eviction);
+    tcase_add_test(
+        tc, test_eviction_takes_least_recently_used_down_to_seven_eighths);
+    tcase_add_test(
+        tc, test_eviction_never_takes_dirty_held_or_recently_used_clients);
     tcase_add_test(tc, test_eviction_waits_out_the_real_grace_period);
-    tcase_add_test(tc, test_fetch_reads_an_evicted_client_back_exactly_as_it_was);
-    tcase_add_test(tc, test_fetch_asks_the_database_only_once_a_client_may_be_out);
+    tcase_add_test(tc,
+                   test_fetch_reads_an_evicted_client_back_exactly_as_it_was);
+    tcase_add_test(tc,
+                   test_fetch_asks_the_database_only_once_a_client_may_be_out);
     tcase_add_test(tc, test_fetch_of_a_corrupt_row_fails_and_leaves_no_entry);
     tcase_add_test(tc, test_erased_client_does_not_come_back);
-    tcase_add_test(tc, test_restore_replaces_the_state_and_marks_the_entry_clean);
+    tcase_add_test(tc,
+                   test_restore_replaces_the_state_and_marks_the_entry_clean);
     tcase_add_test(tc, test_restore_of_a_bad_record_fails_with_a_message);
     tcase_add_test(tc, test_restore_attributes_sets_tier_region_not_consent);
-    tcase_add_test(tc, test_restore_attributes_of_a_bad_document_fails_with_a_message);
+    tcase_add_test(
+        tc, test_restore_attributes_of_a_bad_document_fails_with_a_message);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -85,8 +85,7 @@ START_TEST(test_each_field_named_with_its_limits)
     assert_refused("{\"consent\":true}", consent);
     assert_refused("{\"consent\":null}", consent);
     assert_refused("{\"consent\":{}}", consent);
-    assert_refused("{\"consent\":{\"personalization\":true,\"x\":1}}",
-                   consent);
+    assert_refused("{\"consent\":{\"personalization\":true,\"x\":1}}", consent);
     assert_refused("[]", "body must be a JSON object");
     struct mz_client_attributes a;
     struct mz_json_error err;

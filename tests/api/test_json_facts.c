@@ -33,8 +33,8 @@ static void observe(struct mz_client_facts *f, enum mz_event_type type,
                     int32_t item, int64_t ts)
 {
     static int64_t seq;
-    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
-                              .seq = ++seq, .quantity = 1};
+    struct mz_event_obs ev = {
+        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
     ck_assert_int_eq(mz_client_facts_observe(f, &ev), MZ_OK);
 }
 
@@ -50,21 +50,21 @@ START_TEST(test_to_json_most_recent_first)
     ck_assert_ptr_nonnull(obj);
     json_t *p = json_object_get(obj, "purchases");
     ck_assert_uint_eq(json_array_size(p), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(p, 0),
-                                                       "item_id")),
-                     "sku-2");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(p, 1),
-                                                       "at")),
-                     "2026-11-23T10:00:00Z");
-    ck_assert_int_eq(json_integer_value(json_object_get(
-                         json_array_get(json_object_get(obj, "cart"), 0),
-                         "quantity")),
-                     1);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(p, 0), "item_id")),
+        "sku-2");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(p, 1), "at")),
+        "2026-11-23T10:00:00Z");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(
+            json_array_get(json_object_get(obj, "cart"), 0), "quantity")),
+        1);
     ck_assert_uint_eq(json_array_size(json_object_get(obj, "store_visits")), 1);
     json_t *recent = json_object_get(obj, "recent_events");
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(recent, 0),
-                                                       "event")),
-                     "add_to_cart");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(recent, 0), "event")),
+        "add_to_cart");
     json_decref(obj);
     mz_client_facts_free(f);
     mz_catalog_free(cat);

@@ -312,16 +312,16 @@ START_TEST(test_tokens_ignore_attribute_order)
 {
     enum mz_status status;
     char err[256];
-    struct mz_item *a = item_from(
-        "{\"item_id\":\"a\",\"brand\":\"m\",\"category\":\"bags\","
-        "\"price\":1000,\"tags\":[\"x\"],"
-        "\"attributes\":{\"z\":1,\"a\":\"s\",\"m\":true}}",
-        &status, err, sizeof(err));
-    struct mz_item *b = item_from(
-        "{\"item_id\":\"b\",\"brand\":\"m\",\"category\":\"bags\","
-        "\"price\":1000,\"tags\":[\"x\"],"
-        "\"attributes\":{\"m\":true,\"z\":1,\"a\":\"s\"}}",
-        &status, err, sizeof(err));
+    struct mz_item *a =
+        item_from("{\"item_id\":\"a\",\"brand\":\"m\",\"category\":\"bags\","
+                  "\"price\":1000,\"tags\":[\"x\"],"
+                  "\"attributes\":{\"z\":1,\"a\":\"s\",\"m\":true}}",
+                  &status, err, sizeof(err));
+    struct mz_item *b =
+        item_from("{\"item_id\":\"b\",\"brand\":\"m\",\"category\":\"bags\","
+                  "\"price\":1000,\"tags\":[\"x\"],"
+                  "\"attributes\":{\"m\":true,\"z\":1,\"a\":\"s\"}}",
+                  &status, err, sizeof(err));
     struct mz_string_list ta = {0}, tb = {0};
     ck_assert_int_eq(mz_item_tokens(a, &ta), MZ_OK);
     ck_assert_int_eq(mz_item_tokens(b, &tb), MZ_OK);

@@ -70,8 +70,8 @@ static void observe(struct fixture *fx, enum mz_event_type type, int32_t item,
                     int64_t ts)
 {
     static int64_t seq;
-    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
-                              .seq = ++seq, .quantity = 1};
+    struct mz_event_obs ev = {
+        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
     mz_model_observe(fx->model, fx->client, &ev, false);
     ck_assert_int_eq(mz_client_facts_observe(fx->facts, &ev), MZ_OK);
 }
@@ -87,8 +87,10 @@ START_TEST(test_non_personalised_reasons_come_from_the_catalog)
 {
     struct fixture fx;
     setup_fixture(&fx);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .context_item = -1,
+                                     .now = NOW};
     json_t *r = reasons_json(&req, 0);
     ck_assert_ptr_nonnull(r);
     ck_assert_uint_eq(json_array_size(r), 1);
@@ -101,9 +103,9 @@ START_TEST(test_non_personalised_reasons_come_from_the_catalog)
     json_decref(r);
 
     r = reasons_json(&req, 2); /* launched three days ago */
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(r, 0),
-                                                       "text")),
-                     "New arrival.");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(r, 0), "text")),
+        "New arrival.");
     json_decref(r);
     /* No reasons (item not in the catalog): an empty array. */
     r = reasons_json(&req, 99);
@@ -124,15 +126,15 @@ static void assert_reasons_are_facts(const struct fixture *fx, json_t *r)
     json_t *reason;
     ck_assert_uint_ge(json_array_size(r), 1);
     ck_assert_uint_le(json_array_size(r), MZ_REASONS_MAX);
-    json_array_foreach(r, i, reason) {
+    json_array_foreach(r, i, reason)
+    {
         const char *level = json_string_value(json_object_get(reason, "level"));
         const char *text = json_string_value(json_object_get(reason, "text"));
         ck_assert_ptr_nonnull(level);
         ck_assert_ptr_nonnull(text);
-        ck_assert(strcmp(level, "session") == 0 ||
-                  strcmp(level, "recent") == 0 ||
-                  strcmp(level, "long_term") == 0 ||
-                  strcmp(level, "catalog") == 0);
+        ck_assert(
+            strcmp(level, "session") == 0 || strcmp(level, "recent") == 0 ||
+            strcmp(level, "long_term") == 0 || strcmp(level, "catalog") == 0);
         ck_assert_int_eq(text[strlen(text) - 1], '.');
         const char *because =
             json_string_value(json_object_get(reason, "because_item"));
@@ -151,8 +153,8 @@ static void assert_reasons_are_facts(const struct fixture *fx, json_t *r)
             struct mz_item_event ev;
             int64_t bought_at;
             if (!mz_client_facts_last_event_of(fx->facts, item, &ev)) {
-                ck_assert(mz_client_facts_purchased_at(fx->facts, item,
-                                                       &bought_at));
+                ck_assert(
+                    mz_client_facts_purchased_at(fx->facts, item, &bought_at));
                 ev = (struct mz_item_event){item, MZ_EV_PURCHASE, bought_at};
             }
             ck_assert_str_eq(json_string_value(event),
@@ -173,9 +175,12 @@ START_TEST(test_personal_reasons_state_facts)
     for (int i = 0; i < 40; i++)
         observe(&fx, MZ_EV_VIEW, i % 2, NOW - 600 + i * 10);
     observe(&fx, MZ_EV_ADD_TO_CART, 0, NOW - 30);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .client = fx.client, .facts = fx.facts,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .client = fx.client,
+                                     .facts = fx.facts,
+                                     .context_item = -1,
+                                     .now = NOW};
     for (int32_t item = 0; item < 4; item++) {
         json_t *r = reasons_json(&req, item);
         ck_assert_ptr_nonnull(r);
@@ -191,7 +196,8 @@ START_TEST(test_personal_reasons_state_facts)
     json_t *r = reasons_json(&req, 0);
     size_t i;
     json_t *reason;
-    json_array_foreach(r, i, reason) {
+    json_array_foreach(r, i, reason)
+    {
         ck_assert_ptr_null(json_object_get(reason, "event"));
         ck_assert_ptr_null(json_object_get(reason, "at"));
     }
@@ -206,9 +212,12 @@ START_TEST(test_revisited_item_names_the_session_event)
     setup_fixture(&fx);
     for (int i = 0; i < 5; i++)
         observe(&fx, MZ_EV_VIEW, 1, NOW - 120 + i * 10);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .client = fx.client, .facts = fx.facts,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .client = fx.client,
+                                     .facts = fx.facts,
+                                     .context_item = -1,
+                                     .now = NOW};
     json_t *r = reasons_json(&req, 1);
     ck_assert_ptr_nonnull(r);
     assert_reasons_are_facts(&fx, r);
@@ -218,9 +227,8 @@ START_TEST(test_revisited_item_names_the_session_event)
     json_t *first = json_array_get(r, 0);
     if (strcmp(json_string_value(json_object_get(first, "level")), "session") ==
         0) {
-        ck_assert_str_eq(json_string_value(json_object_get(first,
-                                                           "because_item")),
-                         "bag-2");
+        ck_assert_str_eq(
+            json_string_value(json_object_get(first, "because_item")), "bag-2");
         ck_assert_str_eq(json_string_value(json_object_get(first, "text")),
                          "Viewed bag-2 in this session.");
         ck_assert_str_eq(json_string_value(json_object_get(first, "at")),
@@ -234,13 +242,19 @@ END_TEST
 START_TEST(test_keys_in_the_order_the_api_shows)
 {
     struct mz_reason r[3] = {
-        {.source = MZ_SOURCE_LEVEL0, .level = "session",
-         .because_item = "bag-2", .has_event = true, .event = MZ_EV_VIEW,
-         .at = NOW - 80, .text = "Viewed bag-2 in this session."},
-        {.source = MZ_SOURCE_CATALOG, .level = "catalog",
+        {.source = MZ_SOURCE_LEVEL0,
+         .level = "session",
+         .because_item = "bag-2",
+         .has_event = true,
+         .event = MZ_EV_VIEW,
+         .at = NOW - 80,
+         .text = "Viewed bag-2 in this session."},
+        {.source = MZ_SOURCE_CATALOG,
+         .level = "catalog",
          .because_item = "bag-1",
          .text = "Shoppers who looked at bag-1 also looked at this."},
-        {.source = MZ_SOURCE_CATALOG, .level = "catalog",
+        {.source = MZ_SOURCE_CATALOG,
+         .level = "catalog",
          .text = "New arrival."},
     };
     json_t *doc = mz_json_write_reasons(r, 3);

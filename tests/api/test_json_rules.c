@@ -74,11 +74,10 @@ START_TEST(test_full_rule_set_round_trips)
     ck_assert_msg(again != NULL, "%s", err.message);
     json_t *out2 = mz_json_write_rules(again);
     ck_assert(json_equal(out, out2));
-    ck_assert(json_is_null(json_object_get(json_object_get(out, "price"),
-                                           "max")));
-    ck_assert_int_eq(json_integer_value(json_object_get(out,
-                                                        "max_per_category")),
-                     3);
+    ck_assert(
+        json_is_null(json_object_get(json_object_get(out, "price"), "max")));
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(out, "max_per_category")), 3);
     json_decref(out);
     json_decref(out2);
     mz_rules_free(rules);
@@ -210,15 +209,14 @@ START_TEST(test_canonical_text_byte_for_byte)
         "\"min_by_tier\":{\"prospect\":500},\"max\":null,\"min\":0},"
         "\"categories\":{\"exclude\":[\"outlet\"],\"allow\":[\"bags\","
         "\"shoes\"]}}");
-    ck_assert_str_eq(text,
-                     "{\"categories\":{\"allow\":[\"bags\",\"shoes\"],"
-                     "\"exclude\":[\"outlet\"]},\"price\":{\"min\":0.0,"
-                     "\"max\":null,\"min_by_tier\":{\"prospect\":500.0},"
-                     "\"max_by_tier\":{\"vip\":100000.0,\"client\":9.5}},"
-                     "\"max_per_category\":3,\"frequency_cap\":"
-                     "{\"max_per_item_per_day\":3},\"exclude_purchased\":"
-                     "{\"enabled\":true,\"repurchasable_categories\":"
-                     "[\"fragrance\"]},\"exclude_dismissed_days\":30}");
+    ck_assert_str_eq(text, "{\"categories\":{\"allow\":[\"bags\",\"shoes\"],"
+                           "\"exclude\":[\"outlet\"]},\"price\":{\"min\":0.0,"
+                           "\"max\":null,\"min_by_tier\":{\"prospect\":500.0},"
+                           "\"max_by_tier\":{\"vip\":100000.0,\"client\":9.5}},"
+                           "\"max_per_category\":3,\"frequency_cap\":"
+                           "{\"max_per_item_per_day\":3},\"exclude_purchased\":"
+                           "{\"enabled\":true,\"repurchasable_categories\":"
+                           "[\"fragrance\"]},\"exclude_dismissed_days\":30}");
     free(text);
     /* Nulls and defaults are not written back; an empty object is. */
     text = canonical("{\"max_per_category\":null,\"frequency_cap\":null,"
@@ -310,8 +308,8 @@ START_TEST(test_explain_of_an_empty_selection)
     }
     float scores[6] = {6, 5, 4, 3, 2, 1};
     struct mz_rules *rules = rules_of("{\"price\":{\"min\":100000}}");
-    struct mz_select_request req = {.now = NOW, .k = 5, .brand = "x",
-                                    .rules = rules, .skip_counts = true};
+    struct mz_select_request req = {
+        .now = NOW, .k = 5, .brand = "x", .rules = rules, .skip_counts = true};
     struct mz_select_result res;
     ck_assert_int_eq(mz_rules_select(cat, scores, 6, &req, &res), MZ_OK);
     ck_assert_int_eq(res.count, 0);

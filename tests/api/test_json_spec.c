@@ -149,8 +149,7 @@ START_TEST(test_bounds_and_wrong_types_name_the_field)
                    "price: must be a number >= 0");
     assert_refused("{\"price\":true}", spec, "",
                    "price: must be a number >= 0");
-    assert_refused("{\"ratio\":1.5}", spec, "",
-                   "ratio: must be a number 0..1");
+    assert_refused("{\"ratio\":1.5}", spec, "", "ratio: must be a number 0..1");
     assert_refused("{\"available\":1}", spec, "",
                    "available: must be a boolean");
     /* Null is a wrong type unless the field is nullable. */
@@ -180,10 +179,9 @@ START_TEST(test_required_nullable_and_messages)
     int32_t quantity = 0;
     bool has_channel = true;
     struct mz_json_field spec[] = {
-        mz_json_says_missing(
-            mz_json_required(mz_json_nullable(mz_json_id("event_id",
-                                                         &event_id))),
-            "required"),
+        mz_json_says_missing(mz_json_required(mz_json_nullable(
+                                 mz_json_id("event_id", &event_id))),
+                             "required"),
         mz_json_present(mz_json_nullable(mz_json_id("channel", &channel)),
                         &has_channel),
         mz_json_says(mz_json_int32("quantity", 1, 100, 1, &quantity),
@@ -368,7 +366,8 @@ static bool parse_numbers(const json_t *value, const char *path, void *dst,
     out->v = calloc(json_object_size(value) + 1, sizeof *out->v);
     if (!out->v)
         return mz_json_fail(err, MZ_ERR_NOMEM, path, "out of memory");
-    json_object_foreach((json_t *)value, key, v) {
+    json_object_foreach((json_t *)value, key, v)
+    {
         char where[MZ_JSON_PATH_BYTES];
         mz_json_join(where, sizeof where, path, key);
         if (json_integer_value(v) < 0)
@@ -397,7 +396,8 @@ static bool parse_when(const json_t *value, const char *path, void *dst,
         *(int64_t *)dst = 42;
         return true;
     }
-    return mz_json_fail(err, MZ_ERR_INVALID, path, "must be seconds or \"now\"");
+    return mz_json_fail(err, MZ_ERR_INVALID, path,
+                        "must be seconds or \"now\"");
 }
 
 START_TEST(test_callbacks)
@@ -430,8 +430,7 @@ START_TEST(test_callbacks)
     assert_refused("{\"range\":{}}", spec, "", "range: must be an array");
     assert_refused("{\"range\":[1]}", spec, "p", "p.range: must be [lo, hi]");
     assert_refused("{\"by_tier\":[]}", spec, "", "by_tier: must be an object");
-    assert_refused("{\"ts\":null}", spec, "",
-                   "ts: must be seconds or \"now\"");
+    assert_refused("{\"ts\":null}", spec, "", "ts: must be seconds or \"now\"");
     ck_assert_int_eq(when, -7);
     /* A callback failing half way is cleaned up, and so is one that
      * succeeded before a later field failed (ASan checks for leaks). */
@@ -466,10 +465,10 @@ START_TEST(test_nested_objects_carry_the_path)
     };
     struct mz_json_field spec[] = {
         mz_json_present(mz_json_object("price", price), &has_price),
-        mz_json_present(mz_json_says(mz_json_nullable(mz_json_object(
-                                         "cap", frequency)),
-                                     "must be an object or null"),
-                        &has_cap),
+        mz_json_present(
+            mz_json_says(mz_json_nullable(mz_json_object("cap", frequency)),
+                         "must be an object or null"),
+            &has_cap),
         mz_json_end(0),
     };
     assert_refused("{\"price\":{\"floor\":1}}", spec, "",
@@ -526,7 +525,8 @@ START_TEST(test_spec_nesting_is_bounded)
     ck_assert(!mz_json_parse(obj, specs[0], "", &err));
     ck_assert_int_eq(err.status, MZ_ERR_INTERNAL);
     ck_assert_str_eq(err.code, "internal");
-    ck_assert_ptr_nonnull(strstr(err.message, "o.o.o.o.o.o.o.o.o: spec nested"));
+    ck_assert_ptr_nonnull(
+        strstr(err.message, "o.o.o.o.o.o.o.o.o: spec nested"));
     json_decref(obj);
 }
 END_TEST
@@ -574,8 +574,7 @@ START_TEST(test_key_order_reports_the_first_problem_as_written)
     assert_refused("{\"b\":7,\"a\":7}", spec, "", "b: must be an integer 0..1");
     assert_refused("{\"a\":7,\"colour\":1}", spec, "",
                    "a: must be an integer 0..1");
-    assert_refused("{\"colour\":1,\"a\":7}", spec, "",
-                   "colo: unknown field");
+    assert_refused("{\"colour\":1,\"a\":7}", spec, "", "colo: unknown field");
     /* Then absent fields: required, defaults. */
     assert_refused("{\"tier\":\"vip\"}", spec, "p", "p.a: is required");
     ck_assert_ptr_null(tier); /* released after the failure */

@@ -36,7 +36,7 @@
 #include "api/service/service.h"
 
 /* Request time of every read, an hour after the first event. */
-#define NOW 1760003600
+#define NOW      1760003600
 #define FIRST_TS 1760000000
 
 static const char *base_url;
@@ -72,14 +72,16 @@ static const char *fresh_db(const char *name, int slot)
     return conninfo[slot];
 }
 
-/* ---- the service ---------------------------------------------------------- */
+/* ---- the service ----------------------------------------------------------
+ */
 
 static struct mz_service_config small_config(const char *conninfo)
 {
     struct mz_service_config cfg = {
         .conninfo = conninfo,
         .store_pool_size = 4,
-        .checkpoint_interval_s = 3600, /* only the checkpoints a case asks for */
+        .checkpoint_interval_s =
+            3600, /* only the checkpoints a case asks for */
         .writer_batch_rows = 1000,
         .memory_limit = 0,
     };
@@ -114,7 +116,8 @@ static void item_id(char *buf, size_t len, int i)
 }
 
 /* Upserts the items described by the JSON array text items_json. */
-static enum mz_status upsert_json(struct mz_service *svc, const char *items_json)
+static enum mz_status upsert_json(struct mz_service *svc,
+                                  const char *items_json)
 {
     json_error_t jerr;
     json_t *array = json_loads(items_json, 0, &jerr);
@@ -221,14 +224,15 @@ struct recommendation {
     int64_t rules_version;
 };
 
-static enum mz_status copy_recommendation(void *ctx,
-                                          const struct mz_recommendation_view *view)
+static enum mz_status copy_recommendation(
+    void *ctx, const struct mz_recommendation_view *view)
 {
     struct recommendation *out = ctx;
     out->personalized = view->personalized;
     out->count = view->selection->count;
     for (int i = 0; i < out->count; i++) {
-        snprintf(out->ids[i], sizeof out->ids[i], "%s", view->items[i]->item_id);
+        snprintf(out->ids[i], sizeof out->ids[i], "%s",
+                 view->items[i]->item_id);
         snprintf(out->brands[i], sizeof out->brands[i], "%s",
                  view->items[i]->brand);
         snprintf(out->categories[i], sizeof out->categories[i], "%s",
@@ -252,8 +256,8 @@ static struct recommendation recommend(struct mz_service *svc,
         .now = NOW,
     };
     memset(&out, 0, sizeof out);
-    ck_assert_int_eq(mz_service_recommend(svc, &args, copy_recommendation, &out),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_recommend(svc, &args, copy_recommendation, &out), MZ_OK);
     return out;
 }
 
@@ -310,13 +314,14 @@ struct profile {
     int64_t events_learned;
     int n_sources;
     bool has_facts;
-    char tier[MZ_ID_MAX_BYTES + 1];   /* "" when unknown */
+    char tier[MZ_ID_MAX_BYTES + 1]; /* "" when unknown */
     char region[MZ_ID_MAX_BYTES + 1];
     char level0_top[MZ_ID_MAX_BYTES + 1]; /* level 0's first item, or "" */
-    struct text text;                 /* everything */
+    struct text text;                     /* everything */
 };
 
-static enum mz_status copy_profile(void *ctx, const struct mz_profile_view *view)
+static enum mz_status copy_profile(void *ctx,
+                                   const struct mz_profile_view *view)
 {
     struct profile *out = ctx;
     out->consent = view->consent;
@@ -328,8 +333,9 @@ static enum mz_status copy_profile(void *ctx, const struct mz_profile_view *view
     snprintf(out->region, sizeof out->region, "%s",
              view->region ? view->region : "");
     struct text *t = &out->text;
-    text_add(t, "tier=%s region=%s consent=%d logged=%lld learned=%lld "
-                "levels=%d sources=%d\n",
+    text_add(t,
+             "tier=%s region=%s consent=%d logged=%lld learned=%lld "
+             "levels=%d sources=%d\n",
              view->tier ? view->tier : "-", view->region ? view->region : "-",
              view->consent, (long long)view->events_logged,
              (long long)view->events_learned, view->n_levels, view->n_sources);
@@ -352,8 +358,8 @@ static enum mz_status copy_profile(void *ctx, const struct mz_profile_view *view
     }
     if (view->facts) {
         json_t *facts = mz_json_write_facts(view->facts, view->catalog);
-        char *dump = facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS)
-                           : NULL;
+        char *dump =
+            facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!dump) {
             json_decref(facts);
             return MZ_ERR_NOMEM;
@@ -366,8 +372,8 @@ static enum mz_status copy_profile(void *ctx, const struct mz_profile_view *view
 }
 
 /* Reads client_id's profile into *out; returns the service's status. */
-static enum mz_status read_profile(struct mz_service *svc, const char *client_id,
-                                   struct profile *out)
+static enum mz_status read_profile(struct mz_service *svc,
+                                   const char *client_id, struct profile *out)
 {
     memset(out, 0, sizeof *out);
     return mz_service_read_profile(svc, client_id, NOW, copy_profile, out);
@@ -439,7 +445,8 @@ static enum mz_status copy_rules_version(void *ctx, int64_t version,
     return MZ_OK;
 }
 
-/* ---- life cycle ------------------------------------------------------------ */
+/* ---- life cycle ------------------------------------------------------------
+ */
 
 START_TEST(test_open_on_a_fresh_database_gives_an_empty_ready_service)
 {
@@ -467,7 +474,8 @@ START_TEST(test_open_on_a_fresh_database_gives_an_empty_ready_service)
 }
 END_TEST
 
-/* ---- items ----------------------------------------------------------------- */
+/* ---- items -----------------------------------------------------------------
+ */
 
 START_TEST(test_items_upserted_are_read_and_deleted_ones_are_not_found)
 {
@@ -504,7 +512,8 @@ START_TEST(test_items_upserted_are_read_and_deleted_ones_are_not_found)
 }
 END_TEST
 
-/* ---- events ----------------------------------------------------------------- */
+/* ---- events -----------------------------------------------------------------
+ */
 
 START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
 {
@@ -524,8 +533,7 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
         event("e-7", "bob", "item-04", MZ_EV_PURCHASE, FIRST_TS + 6),
     };
     enum mz_status outcome[] = {
-        MZ_OK, MZ_OK, MZ_OK, MZ_OK,
-        MZ_ERR_INVALID, /* refused by the caller */
+        MZ_OK, MZ_OK, MZ_OK, MZ_OK, MZ_ERR_INVALID, /* refused by the caller */
         MZ_OK, MZ_OK, MZ_OK,
     };
     struct mz_submit_counts counts;
@@ -597,9 +605,9 @@ START_TEST(test_recommendations_are_personalized_after_events_and_keep_to_k)
         ck_assert_int_eq(r.count, k < N_ITEMS ? k : N_ITEMS);
         for (int i = 0; i < r.count; i++) {
             struct mz_item item;
-            ck_assert_msg(mz_service_read_item(svc, r.ids[i], copy_item,
-                                               &item) == MZ_OK,
-                          "%s is not in the catalog", r.ids[i]);
+            ck_assert_msg(
+                mz_service_read_item(svc, r.ids[i], copy_item, &item) == MZ_OK,
+                "%s is not in the catalog", r.ids[i]);
             for (int j = 0; j < i; j++)
                 ck_assert_str_ne(r.ids[i], r.ids[j]);
             if (i > 0)
@@ -647,8 +655,8 @@ START_TEST(test_profile_is_not_found_until_a_client_has_events_then_shows_them)
     ck_assert_msg(strstr(p.text.buf, "\"item_id\":\"item-07\"") != NULL,
                   "the purchase is not in the facts: %s", p.text.buf);
     /* Level 0 holds what the client looked at: shoes. */
-    ck_assert_msg(strstr(p.text.buf, "level 0 chunk 1 events 17") != NULL,
-                  "%s", p.text.buf);
+    ck_assert_msg(strstr(p.text.buf, "level 0 chunk 1 events 17") != NULL, "%s",
+                  p.text.buf);
     ck_assert_str_ne(p.level0_top, "");
     int top = atoi(p.level0_top + strlen("item-"));
     ck_assert_msg(top % 3 == 1, "level 0's top item %s is not shoes",
@@ -657,31 +665,34 @@ START_TEST(test_profile_is_not_found_until_a_client_has_events_then_shows_them)
 }
 END_TEST
 
-/* ---- rules -------------------------------------------------------------------- */
+/* ---- rules
+ * -------------------------------------------------------------------- */
 
-START_TEST(test_rules_versions_increase_and_an_excluded_category_is_not_recommended)
+START_TEST(
+    test_rules_versions_increase_and_an_excluded_category_is_not_recommended)
 {
     struct mz_service_config cfg = small_config(fresh_db("rules", 0));
     struct mz_service *svc = open_service(&cfg);
     int64_t version = 0;
 
     upsert_catalog(svc);
-    ck_assert_int_eq(mz_service_read_rules(svc, "maison-a", copy_rules_version,
-                                           &version),
-                     MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        mz_service_read_rules(svc, "maison-a", copy_rules_version, &version),
+        MZ_ERR_NOT_FOUND);
     const int bags[] = {0, 6, 0, 6, 0, 6};
     browse(svc, "fay", bags, 6, "b", 0);
     struct recommendation r = recommend(svc, "fay", "maison-a", 6);
     ck_assert(recommends(&r, "item-00")); /* bags, what fay looked at */
 
-    ck_assert_int_eq(put_rules(svc, "maison-a", "{\"max_per_category\": 5}"), 1);
+    ck_assert_int_eq(put_rules(svc, "maison-a", "{\"max_per_category\": 5}"),
+                     1);
     ck_assert_int_eq(put_rules(svc, "maison-a",
                                "{\"categories\": {\"exclude\": [\"bags\"]}}"),
                      2);
     ck_assert_int_eq(put_rules(svc, "maison-b", "{}"), 1);
-    ck_assert_int_eq(mz_service_read_rules(svc, "maison-a", copy_rules_version,
-                                           &version),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_read_rules(svc, "maison-a", copy_rules_version, &version),
+        MZ_OK);
     ck_assert_int_eq(version, 2);
 
     r = recommend(svc, "fay", "maison-a", 6);
@@ -700,7 +711,8 @@ START_TEST(test_rules_versions_increase_and_an_excluded_category_is_not_recommen
 }
 END_TEST
 
-/* ---- clients ------------------------------------------------------------------ */
+/* ---- clients
+ * ------------------------------------------------------------------ */
 
 START_TEST(test_consent_withdrawal_stops_personalization_and_hides_the_levels)
 {
@@ -835,7 +847,8 @@ START_TEST(test_deleted_item_is_never_recommended_nor_learned_from)
 }
 END_TEST
 
-/* ---- restarts and the memory limit ---------------------------------------- */
+/* ---- restarts and the memory limit ----------------------------------------
+ */
 
 /* Clients with events, and one more (client-12) that decorate() gives
  * attributes only. */
@@ -921,15 +934,15 @@ static bool same_text(const char *what, const struct text *a,
             x += len_x + 1;
             y += len_y + 1;
         }
-        fprintf(stderr, "%s differs:\n  before: %.*s\n  after:  %.*s\n",
-                what, (int)strcspn(x, "\n"), x, (int)strcspn(y, "\n"), y);
+        fprintf(stderr, "%s differs:\n  before: %.*s\n  after:  %.*s\n", what,
+                (int)strcspn(x, "\n"), x, (int)strcspn(y, "\n"), y);
         return false;
     }
     for (int i = 0; i < a->n_scores; i++) {
         if (!same_score(a->scores[i], b->scores[i], exact)) {
-            fprintf(stderr, "%s differs: score %d (see \"~\" in %s) %a then %a\n",
-                    what, i, a->buf, (double)a->scores[i],
-                    (double)b->scores[i]);
+            fprintf(stderr,
+                    "%s differs: score %d (see \"~\" in %s) %a then %a\n", what,
+                    i, a->buf, (double)a->scores[i], (double)b->scores[i]);
             return false;
         }
     }
@@ -965,7 +978,8 @@ START_TEST(test_restart_gives_back_the_same_profiles_and_recommendations)
     static struct snapshot before, after;
 
     upsert_catalog(svc);
-    put_rules(svc, "maison-a", "{\"categories\": {\"exclude\": [\"scarves\"]}}");
+    put_rules(svc, "maison-a",
+              "{\"categories\": {\"exclude\": [\"scarves\"]}}");
     populate(svc, N_CLIENTS, "r1", 0);
     decorate(svc);
     ck_assert_int_eq(mz_service_checkpoint(svc), MZ_OK);
@@ -982,9 +996,9 @@ START_TEST(test_restart_gives_back_the_same_profiles_and_recommendations)
     ck_assert_int_eq(stats_of(svc).applied_seq, stats.applied_seq);
     ck_assert_int_eq(stats_of(svc).items, N_ITEMS);
     int64_t version = 0;
-    ck_assert_int_eq(mz_service_read_rules(svc, "maison-a", copy_rules_version,
-                                           &version),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_read_rules(svc, "maison-a", copy_rules_version, &version),
+        MZ_OK);
     ck_assert_int_eq(version, 1);
     mz_service_close(svc);
 
@@ -1122,8 +1136,8 @@ START_TEST(test_memory_limited_service_evicts_and_reads_clients_back_the_same)
     struct mz_service_config cfg = small_config(fresh_db("memory_limit", 0));
     struct mz_model *model = mz_model_new(&cfg.model, NULL, 0);
     const size_t max_clients = 4;
-    cfg.memory_limit =
-        max_clients * (mz_client_resident_bytes(model) + MZ_CACHE_CLIENT_OVERHEAD);
+    cfg.memory_limit = max_clients * (mz_client_resident_bytes(model) +
+                                      MZ_CACHE_CLIENT_OVERHEAD);
     ck_assert_uint_eq(mz_client_cache_max_clients(model, cfg.memory_limit),
                       max_clients);
     mz_model_free(model);
@@ -1145,7 +1159,8 @@ START_TEST(test_memory_limited_service_evicts_and_reads_clients_back_the_same)
     ck_assert_uint_le(stats.clients_in_memory, max_clients);
 
     take_snapshot(svc, N_SNAPSHOT, &after);
-    assert_same_snapshot(&before, &after, N_SNAPSHOT, true, "after an eviction");
+    assert_same_snapshot(&before, &after, N_SNAPSHOT, true,
+                         "after an eviction");
     ck_assert_uint_gt(stats_of(svc).clients_loaded, 0);
     mz_service_close(svc);
 }
@@ -1162,7 +1177,8 @@ START_TEST(test_memory_limited_service_learns_like_an_unlimited_one)
     cfg_a.checkpoint_interval_s = 1;
     struct mz_service *a = open_service(&cfg_a);
     struct mz_service *b = open_service(&cfg_b);
-    cfg_a.memory_limit = 4 * (stats_of(a).client_bytes + MZ_CACHE_CLIENT_OVERHEAD);
+    cfg_a.memory_limit =
+        4 * (stats_of(a).client_bytes + MZ_CACHE_CLIENT_OVERHEAD);
     mz_service_close(a);
     a = open_service(&cfg_a);
     struct mz_service *both[] = {a, b};
@@ -1195,20 +1211,34 @@ static Suite *service_suite(void)
     TCase *tc = tcase_create("postgres");
 
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_open_on_a_fresh_database_gives_an_empty_ready_service);
-    tcase_add_test(tc, test_items_upserted_are_read_and_deleted_ones_are_not_found);
-    tcase_add_test(tc, test_submit_counts_accepted_duplicates_and_rejected_events);
-    tcase_add_test(tc, test_recommendations_are_personalized_after_events_and_keep_to_k);
-    tcase_add_test(tc, test_profile_is_not_found_until_a_client_has_events_then_shows_them);
-    tcase_add_test(tc, test_rules_versions_increase_and_an_excluded_category_is_not_recommended);
-    tcase_add_test(tc, test_consent_withdrawal_stops_personalization_and_hides_the_levels);
+    tcase_add_test(tc,
+                   test_open_on_a_fresh_database_gives_an_empty_ready_service);
+    tcase_add_test(tc,
+                   test_items_upserted_are_read_and_deleted_ones_are_not_found);
+    tcase_add_test(tc,
+                   test_submit_counts_accepted_duplicates_and_rejected_events);
+    tcase_add_test(
+        tc, test_recommendations_are_personalized_after_events_and_keep_to_k);
+    tcase_add_test(
+        tc,
+        test_profile_is_not_found_until_a_client_has_events_then_shows_them);
+    tcase_add_test(
+        tc,
+        test_rules_versions_increase_and_an_excluded_category_is_not_recommended);
+    tcase_add_test(
+        tc, test_consent_withdrawal_stops_personalization_and_hides_the_levels);
     tcase_add_test(tc, test_erased_client_is_not_found_even_after_a_restart);
     tcase_add_test(tc, test_deleted_item_is_never_recommended_nor_learned_from);
-    tcase_add_test(tc, test_restart_gives_back_the_same_profiles_and_recommendations);
-    tcase_add_test(tc, test_restart_after_a_crash_replays_the_log_to_the_same_state);
-    tcase_add_test(tc, test_replay_learns_events_of_an_item_deleted_after_them_like_live);
-    tcase_add_test(tc, test_memory_limited_service_evicts_and_reads_clients_back_the_same);
-    tcase_add_test(tc, test_memory_limited_service_learns_like_an_unlimited_one);
+    tcase_add_test(
+        tc, test_restart_gives_back_the_same_profiles_and_recommendations);
+    tcase_add_test(
+        tc, test_restart_after_a_crash_replays_the_log_to_the_same_state);
+    tcase_add_test(
+        tc, test_replay_learns_events_of_an_item_deleted_after_them_like_live);
+    tcase_add_test(
+        tc, test_memory_limited_service_evicts_and_reads_clients_back_the_same);
+    tcase_add_test(tc,
+                   test_memory_limited_service_learns_like_an_unlimited_one);
     suite_add_tcase(s, tc);
     return s;
 }

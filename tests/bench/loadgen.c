@@ -41,18 +41,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 1024
-#define MAX_SECONDS 600
-#define MAX_RATE 200000
+#define MAX_CONNS          1024
+#define MAX_SECONDS        600
+#define MAX_RATE           200000
 #define RESPONSE_BUF_BYTES (256 * 1024)
-#define REQUEST_BUF_BYTES 4096
-#define DRAIN_SECONDS 5.0
+#define REQUEST_BUF_BYTES  4096
+#define DRAIN_SECONDS      5.0
 
 struct conn {
     int fd;
-    bool busy;                  /* a request is outstanding */
-    double scheduled_s;         /* when the outstanding request was due */
-    char *buf;                  /* response bytes received so far */
+    bool busy;          /* a request is outstanding */
+    double scheduled_s; /* when the outstanding request was due */
+    char *buf;          /* response bytes received so far */
     size_t len;
 };
 
@@ -64,11 +64,11 @@ struct options {
     long ids;
     unsigned long seed;
     const char *path;
-    const char *latency_file;   /* NULL: none */
+    const char *latency_file; /* NULL: none */
 };
 
 struct stats {
-    uint32_t *latency_us;       /* one per completed request */
+    uint32_t *latency_us; /* one per completed request */
     size_t n_latency;
     size_t cap_latency;
     long ok;
@@ -116,23 +116,38 @@ static bool parse_options(int argc, char **argv, struct options *o)
     o->latency_file = NULL;
     while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:h")) != -1) {
         switch (c) {
-        case 'p': o->port = atoi(optarg); break;
-        case 'r': o->rate = atof(optarg); break;
-        case 'd': o->seconds = atof(optarg); break;
-        case 'c': o->conns = atoi(optarg); break;
-        case 'n': o->ids = atol(optarg); break;
-        case 's': o->seed = strtoul(optarg, NULL, 10); break;
-        case 'o': o->latency_file = optarg; break;
-        default: return false;
+        case 'p':
+            o->port = atoi(optarg);
+            break;
+        case 'r':
+            o->rate = atof(optarg);
+            break;
+        case 'd':
+            o->seconds = atof(optarg);
+            break;
+        case 'c':
+            o->conns = atoi(optarg);
+            break;
+        case 'n':
+            o->ids = atol(optarg);
+            break;
+        case 's':
+            o->seed = strtoul(optarg, NULL, 10);
+            break;
+        case 'o':
+            o->latency_file = optarg;
+            break;
+        default:
+            return false;
         }
     }
     if (optind != argc - 1)
         return false;
     o->path = argv[optind];
     return o->port > 0 && o->port < 65536 && o->rate > 0 &&
-           o->rate <= MAX_RATE && o->seconds > 0 &&
-           o->seconds <= MAX_SECONDS && o->conns > 0 &&
-           o->conns <= MAX_CONNS && o->ids > 0 && o->path[0] == '/';
+           o->rate <= MAX_RATE && o->seconds > 0 && o->seconds <= MAX_SECONDS &&
+           o->conns > 0 && o->conns <= MAX_CONNS && o->ids > 0 &&
+           o->path[0] == '/';
 }
 
 /* Connects a non-blocking socket to 127.0.0.1:port; -1 on failure. */
@@ -181,7 +196,7 @@ static bool conn_open(struct conn *c, int epfd, int port)
 static void conn_close(struct conn *c)
 {
     if (c->fd >= 0)
-        close(c->fd);   /* closing removes it from the epoll set */
+        close(c->fd); /* closing removes it from the epoll set */
     c->fd = -1;
     c->busy = false;
     c->len = 0;
@@ -258,7 +273,7 @@ static long response_length(const char *buf, size_t len, int *status)
         }
     }
     if (content_length < 0)
-        return -1;      /* chunked or close-delimited: not used by us */
+        return -1; /* chunked or close-delimited: not used by us */
     if ((size_t)(end + 4 - buf) + (size_t)content_length > len)
         return 0;
     return (long)(end + 4 - buf) + content_length;
@@ -274,8 +289,7 @@ static void record(struct stats *st, double latency_s, bool ok)
     }
     st->ok++;
     if (st->n_latency < st->cap_latency)
-        st->latency_us[st->n_latency++] =
-            us > 4e9 ? UINT32_MAX : (uint32_t)us;
+        st->latency_us[st->n_latency++] = us > 4e9 ? UINT32_MAX : (uint32_t)us;
 }
 
 /* Reads what is available on c; completes its request when the whole
@@ -303,7 +317,7 @@ static bool conn_read(struct conn *c, struct stats *st, double now)
         break;
     }
     if (!c->busy)
-        return !closed && c->len == 0;  /* unsolicited bytes */
+        return !closed && c->len == 0; /* unsolicited bytes */
     total = response_length(c->buf, c->len, &status);
     if (total < 0)
         return false;
@@ -429,7 +443,7 @@ int main(int argc, char **argv)
             if (sent < total && any_idle)
                 wait_s = t0 + (double)sent / o.rate - now;
             else
-                wait_s = 0.05;  /* all busy or all sent: wait for answers */
+                wait_s = 0.05; /* all busy or all sent: wait for answers */
         }
         if (wait_s < 0)
             wait_s = 0;
@@ -453,7 +467,7 @@ int main(int argc, char **argv)
     }
     for (i = 0; i < o.conns; i++)
         if (conns[i].busy)
-            record(&st, 0, false);      /* unanswered within the drain */
+            record(&st, 0, false); /* unanswered within the drain */
     unsent = total - sent;
     st.errors += unsent;
 
@@ -471,9 +485,9 @@ int main(int argc, char **argv)
         printf("loadgen: requests=%ld ok=%ld errors=%ld unsent=%ld "
                "rate=%.1f p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
                "max_ms=%.3f\n",
-               total, st.ok, st.errors, unsent, achieved, percentile_ms(&st, 0.50),
-               percentile_ms(&st, 0.99), percentile_ms(&st, 0.999),
-               percentile_ms(&st, 1.0));
+               total, st.ok, st.errors, unsent, achieved,
+               percentile_ms(&st, 0.50), percentile_ms(&st, 0.99),
+               percentile_ms(&st, 0.999), percentile_ms(&st, 1.0));
     }
     rc = st.ok > 0 ? 0 : 1;
     if (o.latency_file && !write_latencies(&st, o.latency_file))

@@ -21,37 +21,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SR_MAX_STEPS 10            /* Ludewig & Jannach's default */
-#define HISTORY_SCAN 100           /* co-occurrence with at most this many
-                                      previous events of the client */
-#define POP_RECENT_WINDOW 10000    /* events counted by pop_recent */
-#define FILL_SCALE 1e-7f           /* popularity fill, below any rule:
-                                      the smallest cosine is ~1/clients */
+#define SR_MAX_STEPS 10 /* Ludewig & Jannach's default */
+#define HISTORY_SCAN                                                           \
+    100                         /* co-occurrence with at most this many        \
+                                   previous events of the client */
+#define POP_RECENT_WINDOW 10000 /* events counted by pop_recent */
+#define FILL_SCALE                                                             \
+    1e-7f /* popularity fill, below any rule:                                  \
+             the smallest cosine is ~1/clients */
 
 struct sparse_row {
-    int32_t *keys;                 /* owned; -1 = empty slot */
-    float *vals;                   /* owned */
-    uint32_t cap;                  /* power of two, or 0 */
+    int32_t *keys; /* owned; -1 = empty slot */
+    float *vals;   /* owned */
+    uint32_t cap;  /* power of two, or 0 */
     uint32_t count;
 };
 
 struct client_history {
-    int32_t *items;                /* owned, in event order */
+    int32_t *items; /* owned, in event order */
     uint32_t count, cap;
 };
 
 struct baseline {
     enum mz_eval_baseline_variant variant;
     int32_t n_items, n_clients;
-    float *pop;                    /* owned: count per item */
+    float *pop; /* owned: count per item */
     float pop_max;
-    int32_t *window;               /* owned ring of recent items (pop_recent) */
+    int32_t *window; /* owned ring of recent items (pop_recent) */
     size_t window_pos, window_fill;
     struct client_history *history; /* owned, per client */
-    size_t history_bytes;          /* sum of the histories' capacity */
-    struct sparse_row *rows;       /* owned, per item: rules or co-counts */
-    float *clients_with_item;      /* owned (iknn): clients whose history
-                                      contains the item */
+    size_t history_bytes;           /* sum of the histories' capacity */
+    struct sparse_row *rows;        /* owned, per item: rules or co-counts */
+    float *clients_with_item;       /* owned (iknn): clients whose history
+                                       contains the item */
 };
 
 static uint32_t slot_of(int32_t key, uint32_t mask)
@@ -132,8 +134,8 @@ static void *baseline_create(const struct mz_eval_method *method,
             goto nomem;
     }
     if (b->variant == MZ_EVAL_IKNN) {
-        b->clients_with_item = calloc((size_t)b->n_items,
-                                      sizeof(*b->clients_with_item));
+        b->clients_with_item =
+            calloc((size_t)b->n_items, sizeof(*b->clients_with_item));
         if (!b->clients_with_item)
             goto nomem;
     }
@@ -238,8 +240,7 @@ static void baseline_score(void *state, int32_t client, int64_t now_ts,
             continue;
         float w = row->vals[k];
         if (b->variant == MZ_EVAL_IKNN)
-            w /= sqrtf(b->clients_with_item[last] *
-                       b->clients_with_item[item]);
+            w /= sqrtf(b->clients_with_item[last] * b->clients_with_item[item]);
         scores[item] += w;
     }
 }

@@ -22,9 +22,9 @@
 #include "model/hash.h"
 
 struct mz_eval_intern {
-    struct mz_hash_table *index;  /* owned: name -> index */
-    const char **names;           /* owned array of index's keys (borrowed),
-                                     by index */
+    struct mz_hash_table *index; /* owned: name -> index */
+    const char **names;          /* owned array of index's keys (borrowed),
+                                    by index */
     int32_t count;
     int32_t names_cap;
 };
@@ -70,7 +70,7 @@ int32_t mz_eval_intern_add(struct mz_eval_intern *tab, const char *key)
         tab->names_cap = cap;
     }
     const char *stored = mz_hash_table_put(
-        tab->index, key, (union mz_hash_value){ .index = tab->count });
+        tab->index, key, (union mz_hash_value){.index = tab->count});
     if (!stored)
         return -1;
     tab->names[tab->count] = stored;
@@ -82,8 +82,7 @@ int32_t mz_eval_intern_count(const struct mz_eval_intern *tab)
     return tab->count;
 }
 
-const char *mz_eval_intern_name(const struct mz_eval_intern *tab,
-                                int32_t index)
+const char *mz_eval_intern_name(const struct mz_eval_intern *tab, int32_t index)
 {
     return tab->names[index];
 }
@@ -200,13 +199,13 @@ static bool parse_type(const char *name, enum mz_event_type *type)
         const char *name;
         enum mz_event_type type;
     } synonyms[] = {
-        {"addtocart", MZ_EV_ADD_TO_CART},  {"add-to-cart", MZ_EV_ADD_TO_CART},
-        {"cart", MZ_EV_ADD_TO_CART},       {"transaction", MZ_EV_PURCHASE},
-        {"buy", MZ_EV_PURCHASE},           {"order", MZ_EV_PURCHASE},
-        {"rating", MZ_EV_PURCHASE},        {"review", MZ_EV_PURCHASE},
-        {"like", MZ_EV_WISHLIST},          {"favorite", MZ_EV_WISHLIST},
-        {"favourite", MZ_EV_WISHLIST},     {"pv", MZ_EV_VIEW},
-        {"fav", MZ_EV_WISHLIST},           {"clicks", MZ_EV_CLICK},
+        {"addtocart", MZ_EV_ADD_TO_CART}, {"add-to-cart", MZ_EV_ADD_TO_CART},
+        {"cart", MZ_EV_ADD_TO_CART},      {"transaction", MZ_EV_PURCHASE},
+        {"buy", MZ_EV_PURCHASE},          {"order", MZ_EV_PURCHASE},
+        {"rating", MZ_EV_PURCHASE},       {"review", MZ_EV_PURCHASE},
+        {"like", MZ_EV_WISHLIST},         {"favorite", MZ_EV_WISHLIST},
+        {"favourite", MZ_EV_WISHLIST},    {"pv", MZ_EV_VIEW},
+        {"fav", MZ_EV_WISHLIST},          {"clicks", MZ_EV_CLICK},
     };
     char lower[64];
     size_t len = strlen(name);
@@ -249,8 +248,8 @@ static bool read_events(struct mz_eval_data *data, const char *path,
             continue;
         if (nf < 3) {
             snprintf(err, err_len,
-                     "%s:%ld: expected client_id\\titem_id\\tts[\\ttype]",
-                     path, lineno);
+                     "%s:%ld: expected client_id\\titem_id\\tts[\\ttype]", path,
+                     lineno);
             goto cleanup;
         }
         if (n == cap) {
@@ -327,12 +326,12 @@ struct mz_eval_data *mz_eval_data_load(const char *dir, char *err,
     if (!read_items(data, path, &tokens_cap, err, err_len))
         goto fail;
     snprintf(path, sizeof(path), "%s/train.tsv", dir);
-    if (!read_events(data, path, &data->train, &data->n_train, &tokens_cap,
-                     err, err_len))
+    if (!read_events(data, path, &data->train, &data->n_train, &tokens_cap, err,
+                     err_len))
         goto fail;
     snprintf(path, sizeof(path), "%s/test.tsv", dir);
-    if (!read_events(data, path, &data->test, &data->n_test, &tokens_cap,
-                     err, err_len))
+    if (!read_events(data, path, &data->test, &data->n_test, &tokens_cap, err,
+                     err_len))
         goto fail;
     int32_t n_items = mz_eval_intern_count(data->items);
     if (!grow_tokens(data, &tokens_cap, n_items + 1)) {

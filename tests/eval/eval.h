@@ -61,14 +61,14 @@ struct mz_eval_event {
 };
 
 struct mz_eval_data {
-    char *name;                      /* owned: the directory's base name */
-    struct mz_eval_intern *items;    /* owned */
-    struct mz_eval_intern *clients;  /* owned */
-    char ***item_tokens;             /* owned: per item, items.tsv tokens */
-    size_t *item_n_tokens;           /* owned */
-    struct mz_eval_event *train;     /* owned, file order */
+    char *name;                     /* owned: the directory's base name */
+    struct mz_eval_intern *items;   /* owned */
+    struct mz_eval_intern *clients; /* owned */
+    char ***item_tokens;            /* owned: per item, items.tsv tokens */
+    size_t *item_n_tokens;          /* owned */
+    struct mz_eval_event *train;    /* owned, file order */
     size_t n_train;
-    struct mz_eval_event *test;      /* owned, file order */
+    struct mz_eval_event *test; /* owned, file order */
     size_t n_test;
 };
 
@@ -118,9 +118,9 @@ struct mz_eval_method_ops {
 
 struct mz_eval_method {
     const char *name;
-    const char *about;               /* one line for --help and README */
+    const char *about; /* one line for --help and README */
     const struct mz_eval_method_ops *ops;
-    int variant;                     /* which ablation / baseline knob */
+    int variant; /* which ablation / baseline knob */
 };
 
 /* Returns the table of all methods (static) and its length in *count. */
@@ -130,38 +130,38 @@ const struct mz_eval_method *mz_eval_method_find(const char *name);
 
 /* Our model (model/), variant = enum mz_eval_model_variant. */
 enum mz_eval_model_variant {
-    MZ_EVAL_MAISON = 0,         /* mz_model_config_defaults */
-    MZ_EVAL_MAISON_L0,          /* level 0 only */
-    MZ_EVAL_MAISON_SLOW,        /* the slowest level only */
-    MZ_EVAL_MAISON_FLAT,        /* nested = false */
+    MZ_EVAL_MAISON = 0,          /* mz_model_config_defaults */
+    MZ_EVAL_MAISON_L0,           /* level 0 only */
+    MZ_EVAL_MAISON_SLOW,         /* the slowest level only */
+    MZ_EVAL_MAISON_FLAT,         /* nested = false */
     MZ_EVAL_MAISON_FROZEN_ITEMS, /* learn_global = false */
-    MZ_EVAL_MAISON_NO_SESSION,  /* use_session = false */
-    MZ_EVAL_MAISON_NO_TRANS,    /* w_trans = 0: no transition memory */
-    MZ_EVAL_MAISON_LEVELS_ONLY, /* only O q + b: levels and item space */
-    MZ_EVAL_MAISON_NO_DENSE,    /* w_dense = w_bias = 0: no O q + b */
-    MZ_EVAL_MAISON_NO_ATTR      /* w_attr = 0: no attribute taste */
+    MZ_EVAL_MAISON_NO_SESSION,   /* use_session = false */
+    MZ_EVAL_MAISON_NO_TRANS,     /* w_trans = 0: no transition memory */
+    MZ_EVAL_MAISON_LEVELS_ONLY,  /* only O q + b: levels and item space */
+    MZ_EVAL_MAISON_NO_DENSE,     /* w_dense = w_bias = 0: no O q + b */
+    MZ_EVAL_MAISON_NO_ATTR       /* w_attr = 0: no attribute taste */
 };
 extern const struct mz_eval_method_ops mz_eval_model_ops;
 
 /* The baselines (baselines.c), variant = enum mz_eval_baseline_variant. */
 enum mz_eval_baseline_variant {
-    MZ_EVAL_POP = 0,            /* most popular, all time */
-    MZ_EVAL_POP_RECENT,         /* most popular in the last events */
-    MZ_EVAL_SR,                 /* sequential rules */
-    MZ_EVAL_IKNN                /* item-kNN, cosine on co-occurrence */
+    MZ_EVAL_POP = 0,    /* most popular, all time */
+    MZ_EVAL_POP_RECENT, /* most popular in the last events */
+    MZ_EVAL_SR,         /* sequential rules */
+    MZ_EVAL_IKNN        /* item-kNN, cosine on co-occurrence */
 };
 extern const struct mz_eval_method_ops mz_eval_baseline_ops;
 
 /* ---- protocols --------------------------------------------------------- */
 
 struct mz_eval_options {
-    bool frozen;                     /* next-item: no global learning on test */
-    size_t limit_cases;              /* 0: all */
-    size_t pairs;                    /* taste-shift pairs */
+    bool frozen;        /* next-item: no global learning on test */
+    size_t limit_cases; /* 0: all */
+    size_t pairs;       /* taste-shift pairs */
     uint64_t seed;
-    bool progress;                   /* progress line on stderr */
-    bool data_clock;                 /* --url: post the data's ts, not the
-                                        time of posting */
+    bool progress;                     /* progress line on stderr */
+    bool data_clock;                   /* --url: post the data's ts, not the
+                                          time of posting */
     const char *const *model_settings; /* borrowed: --set "name=value"
                                           strings, applied to every
                                           maison method before its
@@ -170,14 +170,14 @@ struct mz_eval_options {
 };
 
 struct mz_eval_result {
-    const char *method;              /* borrowed */
+    const char *method; /* borrowed */
     size_t cases;
     double hr20, mrr20, ndcg20;
-    double events_per_s;             /* learning throughput */
+    double events_per_s; /* learning throughput */
     double bytes_per_client;
-    double seconds;                  /* wall time of the whole run */
-    size_t short_lists;              /* cases where fewer than 20 items
-                                        came back (NaN or -inf scores) */
+    double seconds;     /* wall time of the whole run */
+    size_t short_lists; /* cases where fewer than 20 items
+                           came back (NaN or -inf scores) */
 };
 
 /* The positions after a switch over which taste-shift reports HR@20. */
@@ -185,12 +185,12 @@ struct mz_eval_result {
 extern const int mz_eval_shift_horizon[MZ_EVAL_SHIFT_HORIZONS];
 
 struct mz_eval_shift_result {
-    const char *method;              /* borrowed */
+    const char *method; /* borrowed */
     size_t pairs;
-    size_t pool;                     /* clients held out of training */
-    double fresh[MZ_EVAL_SHIFT_HORIZONS];  /* B's events from a new client */
-    double shift[MZ_EVAL_SHIFT_HORIZONS];  /* B's events after A's */
-    double back[MZ_EVAL_SHIFT_HORIZONS];   /* A's events after A, B */
+    size_t pool;                          /* clients held out of training */
+    double fresh[MZ_EVAL_SHIFT_HORIZONS]; /* B's events from a new client */
+    double shift[MZ_EVAL_SHIFT_HORIZONS]; /* B's events after A's */
+    double back[MZ_EVAL_SHIFT_HORIZONS];  /* A's events after A, B */
 };
 
 /* Each runs one method over data and fills *res; false on failure (err

@@ -32,22 +32,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 1000                 /* items or events per request */
-#define API_MAX_K 100              /* the API's bound on k */
-#define EVAL_BRAND "b"             /* the brand of every item we put */
+#define BATCH              1000 /* items or events per request */
+#define API_MAX_K          100  /* the API's bound on k */
+#define EVAL_BRAND         "b"  /* the brand of every item we put */
 #define MAX_RESPONSE_BYTES (64u << 20)
 
 struct http_conn {
     char host[256];
     char port[16];
-    int fd;                        /* -1 when not connected */
-    char *buf;                     /* owned: received, not yet consumed */
+    int fd;    /* -1 when not connected */
+    char *buf; /* owned: received, not yet consumed */
     size_t buf_len, buf_cap;
 };
 
 struct http_response {
     int status;
-    char *body;                    /* owned, NUL-terminated */
+    char *body; /* owned, NUL-terminated */
     size_t body_len;
 };
 
@@ -249,8 +249,7 @@ static bool read_response(struct http_conn *conn, struct http_response *resp)
  * connection when a kept-alive one turns out closed. */
 static bool http_request(struct http_conn *conn, const char *method,
                          const char *path, const char *body,
-                         struct http_response *resp, char *err,
-                         size_t err_len)
+                         struct http_response *resp, char *err, size_t err_len)
 {
     size_t body_len = body ? strlen(body) : 0;
     char head[1024];
@@ -273,8 +272,8 @@ static bool http_request(struct http_conn *conn, const char *method,
             return true;
         http_close(conn);
     }
-    snprintf(err, err_len, "%s %s: connection failed or bad response",
-             method, path);
+    snprintf(err, err_len, "%s %s: connection failed or bad response", method,
+             path);
     return false;
 }
 
@@ -326,8 +325,8 @@ static bool put_catalog(struct http_conn *conn, const struct mz_eval_data *data,
         for (int32_t i = start; ok && i < n_items && i < start + BATCH; i++)
             ok = json_array_append_new(items, mz_eval_item_json(data, i)) == 0;
         if (ok)
-            ok = request_json(conn, "PUT", "/v1/catalog/items", body, NULL,
-                              err, err_len);
+            ok = request_json(conn, "PUT", "/v1/catalog/items", body, NULL, err,
+                              err_len);
         else
             snprintf(err, err_len, "out of memory");
         json_decref(body);
@@ -339,11 +338,11 @@ static bool put_catalog(struct http_conn *conn, const struct mz_eval_data *data,
 
 /* Events waiting to be posted, in order. */
 struct pending {
-    json_t *events;                /* owned array */
-    bool data_clock;               /* send the data's ts, not the time of
-                                      posting */
+    json_t *events;  /* owned array */
+    bool data_clock; /* send the data's ts, not the time of
+                        posting */
     size_t accepted, duplicates, rejected;
-    double seconds;                /* spent posting */
+    double seconds; /* spent posting */
 };
 
 static bool pending_add(struct pending *p, const struct mz_eval_data *data,
@@ -369,8 +368,8 @@ static bool pending_add(struct pending *p, const struct mz_eval_data *data,
                          (json_int_t)ts)) == 0;
 }
 
-static bool pending_flush(struct pending *p, struct http_conn *conn,
-                          char *err, size_t err_len)
+static bool pending_flush(struct pending *p, struct http_conn *conn, char *err,
+                          size_t err_len)
 {
     json_t *reply = NULL;
     if (json_array_size(p->events) == 0)
@@ -381,10 +380,10 @@ static bool pending_flush(struct pending *p, struct http_conn *conn,
                                    err, err_len);
     p->seconds += mz_eval_now() - t;
     if (ok) {
-        p->accepted += (size_t)json_integer_value(
-            json_object_get(reply, "accepted"));
-        p->duplicates += (size_t)json_integer_value(
-            json_object_get(reply, "duplicates"));
+        p->accepted +=
+            (size_t)json_integer_value(json_object_get(reply, "accepted"));
+        p->duplicates +=
+            (size_t)json_integer_value(json_object_get(reply, "duplicates"));
         p->rejected += json_array_size(json_object_get(reply, "rejected"));
         json_array_clear(p->events);
     }
@@ -414,8 +413,8 @@ static void path_escape(char *path, size_t path_len, const char *id)
  * failure. */
 static int remote_rank(struct http_conn *conn, const struct mz_eval_data *data,
                        int32_t client, size_t k, bool with_brand,
-                       const int32_t *exclude, size_t n_exclude,
-                       int32_t target, char *err, size_t err_len)
+                       const int32_t *exclude, size_t n_exclude, int32_t target,
+                       char *err, size_t err_len)
 {
     char path[1024] = "/v1/clients/";
     json_t *reply = NULL;
@@ -433,7 +432,8 @@ static int remote_rank(struct http_conn *conn, const struct mz_eval_data *data,
     json_t *entry;
     int kept = 0;
     rank = 0;
-    json_array_foreach(items, index, entry) {
+    json_array_foreach(items, index, entry)
+    {
         const char *id = json_string_value(json_object_get(entry, "item_id"));
         int32_t item = id ? mz_eval_intern_find(data->items, id) : -1;
         bool excluded = false;
@@ -472,7 +472,8 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
     memset(res, 0, sizeof(*res));
     res->method = "maisond";
     if (opt->frozen) {
-        snprintf(err, err_len, "--frozen cannot apply to a server, which "
+        snprintf(err, err_len,
+                 "--frozen cannot apply to a server, which "
                  "always learns from the events it accepts");
         return false;
     }
@@ -495,11 +496,11 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
         fprintf(stderr, "catalog: %d items put\n",
                 mz_eval_intern_count(data->items));
     if (last_item) {
-        json_t *rules = json_pack("{s:{s:b}}", "exclude_purchased", "enabled",
-                                  1);
-        bool put = rules && request_json(&conn, "PUT",
-                                         "/v1/brands/" EVAL_BRAND "/rules",
-                                         rules, NULL, err, err_len);
+        json_t *rules =
+            json_pack("{s:{s:b}}", "exclude_purchased", "enabled", 1);
+        bool put = rules &&
+                   request_json(&conn, "PUT", "/v1/brands/" EVAL_BRAND "/rules",
+                                rules, NULL, err, err_len);
         json_decref(rules);
         if (!put)
             goto cleanup;
@@ -526,8 +527,8 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
                 goto cleanup;
             if (opt->progress &&
                 ((e + 1) % (64 * BATCH) == 0 || e + 1 == data->n_train))
-                fprintf(stderr, "\r%-20s %-6s %9zu / %-9zu", "maisond",
-                        "train", e + 1, data->n_train);
+                fprintf(stderr, "\r%-20s %-6s %9zu / %-9zu", "maisond", "train",
+                        e + 1, data->n_train);
         }
     }
     if (opt->progress)
@@ -553,8 +554,8 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
                                    hist[ev->client], hist_count[ev->client],
                                    ev->item, err, err_len);
             } else {
-                rank = remote_rank(&conn, data, ev->client, MZ_EVAL_TOPK,
-                                   false, NULL, 0, ev->item, err, err_len);
+                rank = remote_rank(&conn, data, ev->client, MZ_EVAL_TOPK, false,
+                                   NULL, 0, ev->item, err, err_len);
             }
             if (rank < 0)
                 goto cleanup;
@@ -575,10 +576,13 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
     if (!pending_flush(&pend, &conn, err, err_len))
         goto cleanup;
     if (opt->progress)
-        fprintf(stderr, "\nevents: %zu accepted, %zu duplicates, %zu rejected"
-                "\n", pend.accepted, pend.duplicates, pend.rejected);
+        fprintf(stderr,
+                "\nevents: %zu accepted, %zu duplicates, %zu rejected"
+                "\n",
+                pend.accepted, pend.duplicates, pend.rejected);
     if (truncated)
-        fprintf(stderr, "maison-eval: warning: %zu cases needed k > %d to "
+        fprintf(stderr,
+                "maison-eval: warning: %zu cases needed k > %d to "
                 "exclude the history client-side; ranked within k = %d\n",
                 truncated, API_MAX_K, API_MAX_K);
     /* Learning throughput over HTTP: events per second spent posting

@@ -30,15 +30,13 @@ static const struct mz_eval_method methods[] = {
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_SESSION},
     {"maison_no_trans", "no transition memory (w_trans = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_TRANS},
-    {"maison_levels_only",
-     "the levels only (use_session = false, w_pop_* = 0)",
+    {"maison_levels_only", "the levels only (use_session = false, w_pop_* = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_LEVELS_ONLY},
     {"maison_no_dense", "without O q + b (w_dense = w_bias = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_DENSE},
     {"maison_no_attr", "without the attribute taste (w_attr = 0)",
      &mz_eval_model_ops, MZ_EVAL_MAISON_NO_ATTR},
-    {"pop", "most popular items, all time", &mz_eval_baseline_ops,
-     MZ_EVAL_POP},
+    {"pop", "most popular items, all time", &mz_eval_baseline_ops, MZ_EVAL_POP},
     {"pop_recent", "most popular items in the last 10,000 events",
      &mz_eval_baseline_ops, MZ_EVAL_POP_RECENT},
     {"sr", "sequential rules, 1/distance over 10 steps, popularity fill",
@@ -47,7 +45,7 @@ static const struct mz_eval_method methods[] = {
      &mz_eval_baseline_ops, MZ_EVAL_IKNN},
 };
 
-#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+#define N_METHODS    (sizeof(methods) / sizeof(methods[0]))
 #define MAX_SELECTED 64
 #define MAX_SETTINGS 64
 
@@ -112,11 +110,10 @@ static bool parse_methods(const char *list,
 static json_t *result_json(const struct mz_eval_result *r)
 {
     return json_pack("{s:s, s:I, s:f, s:f, s:f, s:I, s:I, s:f}", "method",
-                     r->method, "cases", (json_int_t)r->cases, "hr20",
-                     r->hr20, "mrr20", r->mrr20, "ndcg20", r->ndcg20,
-                     "events_per_s", (json_int_t)r->events_per_s,
-                     "bytes_per_client", (json_int_t)r->bytes_per_client,
-                     "seconds", r->seconds);
+                     r->method, "cases", (json_int_t)r->cases, "hr20", r->hr20,
+                     "mrr20", r->mrr20, "ndcg20", r->ndcg20, "events_per_s",
+                     (json_int_t)r->events_per_s, "bytes_per_client",
+                     (json_int_t)r->bytes_per_client, "seconds", r->seconds);
 }
 
 static json_t *rates_json(const double *rates)
@@ -131,9 +128,9 @@ static json_t *shift_json(const struct mz_eval_shift_result *r)
 {
     return json_pack("{s:s, s:I, s:I, s:o, s:o, s:o}", "method", r->method,
                      "pairs", (json_int_t)r->pairs, "held_out_clients",
-                     (json_int_t)r->pool, "fresh_hr20",
-                     rates_json(r->fresh), "switch_hr20", rates_json(r->shift),
-                     "return_hr20", rates_json(r->back));
+                     (json_int_t)r->pool, "fresh_hr20", rates_json(r->fresh),
+                     "switch_hr20", rates_json(r->shift), "return_hr20",
+                     rates_json(r->back));
 }
 
 static void print_table_header(const char *dataset, const char *protocol,
@@ -214,18 +211,42 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': dir = optarg; break;
-        case 'p': protocol = optarg; break;
-        case 'j': json = true; break;
-        case 'm': method_list = optarg; break;
-        case 'f': opt.frozen = true; break;
-        case 'l': opt.limit_cases = strtoull(optarg, NULL, 10); break;
-        case 't': taste_shift = true; break;
-        case 'P': opt.pairs = strtoull(optarg, NULL, 10); break;
-        case 's': opt.seed = strtoull(optarg, NULL, 10); break;
-        case 'u': url = optarg; break;
-        case 'q': opt.progress = false; break;
-        case 'c': opt.data_clock = true; break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'p':
+            protocol = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'm':
+            method_list = optarg;
+            break;
+        case 'f':
+            opt.frozen = true;
+            break;
+        case 'l':
+            opt.limit_cases = strtoull(optarg, NULL, 10);
+            break;
+        case 't':
+            taste_shift = true;
+            break;
+        case 'P':
+            opt.pairs = strtoull(optarg, NULL, 10);
+            break;
+        case 's':
+            opt.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'u':
+            url = optarg;
+            break;
+        case 'q':
+            opt.progress = false;
+            break;
+        case 'c':
+            opt.data_clock = true;
+            break;
         case 'S':
             if (opt.n_model_settings == MAX_SETTINGS) {
                 fprintf(stderr, "maison-eval: at most %d --set\n",
@@ -235,14 +256,18 @@ int main(int argc, char **argv)
             settings[opt.n_model_settings++] = optarg;
             opt.model_settings = settings;
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     bool last_item = protocol && strcmp(protocol, "last-item") == 0;
     if (!dir || optind != argc ||
-        (!taste_shift && (!protocol || (!last_item &&
-                                        strcmp(protocol, "next-item") != 0)))) {
+        (!taste_shift &&
+         (!protocol || (!last_item && strcmp(protocol, "next-item") != 0)))) {
         usage(stderr);
         return 2;
     }
@@ -263,9 +288,10 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     if (opt.progress)
-        fprintf(stderr, "%s: %d items, %d clients, %zu train, %zu test events"
-                " (loaded in %.1f s)\n", data->name,
-                mz_eval_intern_count(data->items),
+        fprintf(stderr,
+                "%s: %d items, %d clients, %zu train, %zu test events"
+                " (loaded in %.1f s)\n",
+                data->name, mz_eval_intern_count(data->items),
                 mz_eval_intern_count(data->clients), data->n_train,
                 data->n_test, mz_eval_now() - t_load);
     const char *protocol_name =
@@ -319,9 +345,10 @@ int main(int argc, char **argv)
             continue;
         }
         if (r.short_lists)
-            fprintf(stderr, "maison-eval: warning: %s: %zu of %zu cases got "
-                    "fewer than %d items (NaN or -inf scores)\n", r.method,
-                    r.short_lists, r.cases, MZ_EVAL_TOPK);
+            fprintf(stderr,
+                    "maison-eval: warning: %s: %zu of %zu cases got "
+                    "fewer than %d items (NaN or -inf scores)\n",
+                    r.method, r.short_lists, r.cases, MZ_EVAL_TOPK);
         if (!json) {
             if (!header_done++)
                 print_table_header(data->name, protocol_name, &opt, last_item);

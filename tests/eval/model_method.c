@@ -21,8 +21,8 @@
 #include "model/model.h"
 
 struct model_method {
-    struct mz_model *model;        /* owned */
-    struct mz_client **clients;    /* owned, per client; NULL until seen */
+    struct mz_model *model;     /* owned */
+    struct mz_client **clients; /* owned, per client; NULL until seen */
     int32_t n_clients;
 };
 
@@ -151,8 +151,8 @@ static void *model_method_create(const struct mz_eval_method *method,
 
     if (!m)
         goto nomem;
-    if (!variant_config((enum mz_eval_model_variant)method->variant, opt,
-                        &cfg, why, sizeof(why))) {
+    if (!variant_config((enum mz_eval_model_variant)method->variant, opt, &cfg,
+                        why, sizeof(why))) {
         snprintf(err, err_len, "%s", why);
         model_method_free(m);
         return NULL;

@@ -22,10 +22,10 @@
 
 #include "model/topk.h"
 
-#define PROGRESS_EVERY 65536
-#define SHIFT_POSITIONS 20         /* the longest horizon */
-#define SHIFT_MIN_HISTORY 10       /* shorter histories make no taste */
-#define SHIFT_STEP_S 60            /* synthetic time between spliced events */
+#define PROGRESS_EVERY    65536
+#define SHIFT_POSITIONS   20 /* the longest horizon */
+#define SHIFT_MIN_HISTORY 10 /* shorter histories make no taste */
+#define SHIFT_STEP_S      60 /* synthetic time between spliced events */
 
 const int mz_eval_shift_horizon[MZ_EVAL_SHIFT_HORIZONS] = {1, 5, 10, 20};
 
@@ -188,9 +188,9 @@ cleanup:
 
 /* Per-client item histories, growing as events are replayed. */
 struct histories {
-    int32_t **items;               /* owned, per client */
-    enum mz_event_type **types;    /* owned, per client */
-    uint32_t *count, *cap;         /* owned */
+    int32_t **items;            /* owned, per client */
+    enum mz_event_type **types; /* owned, per client */
+    uint32_t *count, *cap;      /* owned */
     int32_t n_clients;
 };
 
@@ -218,8 +218,7 @@ static bool histories_init(struct histories *h, int32_t n_clients)
     return h->items && h->types && h->count && h->cap;
 }
 
-static bool histories_add(struct histories *h,
-                          const struct mz_eval_event *ev)
+static bool histories_add(struct histories *h, const struct mz_eval_event *ev)
 {
     int32_t c = ev->client;
     if (h->count[c] == h->cap[c]) {
@@ -283,8 +282,8 @@ bool mz_eval_last_item(const struct mz_eval_method *method,
          * recommended. The mask is restored right after. */
         for (uint32_t k = 0; k < hn; k++)
             allowed[h[k]] = 0;
-        int rank = mz_eval_rank(scores, n_items, allowed, ev->item,
-                                &res->short_lists);
+        int rank =
+            mz_eval_rank(scores, n_items, allowed, ev->item, &res->short_lists);
         mz_eval_add_case(res, rank);
         for (uint32_t k = 0; k < hn; k++)
             allowed[h[k]] = 1;
@@ -326,8 +325,8 @@ static uint64_t splitmix64(uint64_t *x)
  * *ts advances by SHIFT_STEP_S per event. */
 static void shift_phase(const struct mz_eval_method *method, void *state,
                         int32_t client, const int32_t *items,
-                        const enum mz_event_type *types, uint32_t n,
-                        bool score, int64_t *ts, float *scores, size_t n_items,
+                        const enum mz_event_type *types, uint32_t n, bool score,
+                        int64_t *ts, float *scores, size_t n_items,
                         double *hits, double *counts)
 {
     for (uint32_t k = 0; k < n; k++) {
@@ -397,8 +396,10 @@ bool mz_eval_taste_shift(const struct mz_eval_method *method,
         if (hist.count[c] >= SHIFT_MIN_HISTORY)
             eligible[n_eligible++] = c;
     if (n_eligible < 2) {
-        snprintf(err, err_len, "taste-shift: fewer than 2 clients with %d "
-                 "events or more", SHIFT_MIN_HISTORY);
+        snprintf(err, err_len,
+                 "taste-shift: fewer than 2 clients with %d "
+                 "events or more",
+                 SHIFT_MIN_HISTORY);
         goto cleanup;
     }
     /* The pairs come from a pool of clients whose events the global level

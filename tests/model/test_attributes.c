@@ -13,7 +13,7 @@
 START_TEST(test_items_listed_under_their_tokens)
 {
     struct mz_attributes *a = mz_attributes_new();
-    const uint64_t first[] = { 11, 22 }, second[] = { 22, 33 }, none[] = { 0 };
+    const uint64_t first[] = {11, 22}, second[] = {22, 33}, none[] = {0};
     const int32_t *items;
     int32_t tokens[MZ_ATTR_TOKENS_PER_ITEM];
 
@@ -53,7 +53,7 @@ START_TEST(test_repeats_and_bound_per_item)
     /* A repeated token lists the item once. */
     ck_assert_uint_eq(mz_attributes_items(a, tokens[0], &items), 1);
     /* Many items, one token: the table and the lists grow. */
-    const uint64_t shared[] = { 42 };
+    const uint64_t shared[] = {42};
     for (int32_t i = 1; i < 5000; i++)
         ck_assert(mz_attributes_add_item(a, i, shared, 1));
     ck_assert_int_eq(mz_attributes_of_item(a, 4999, tokens), 1);
@@ -66,7 +66,7 @@ END_TEST
 START_TEST(test_set_item_moves_it_between_tokens)
 {
     struct mz_attributes *a = mz_attributes_new();
-    const uint64_t red[] = { 1 }, blue[] = { 2 }, red_blue[] = { 1, 2 };
+    const uint64_t red[] = {1}, blue[] = {2}, red_blue[] = {1, 2};
     int32_t tokens[MZ_ATTR_TOKENS_PER_ITEM];
     const int32_t *items;
 
@@ -86,7 +86,7 @@ START_TEST(test_set_item_moves_it_between_tokens)
     ck_assert_int_eq(items[1], 2);
     ck_assert_int_eq(items[2], 3);
     /* Both, then none; a new token is interned on the way. */
-    const uint64_t green[] = { 3 };
+    const uint64_t green[] = {3};
     ck_assert(mz_attributes_set_item(a, 1, red_blue, 2));
     ck_assert_uint_eq(mz_attributes_items(a, t_red, &items), 2);
     ck_assert_int_eq(items[1], 1);

@@ -40,13 +40,13 @@ START_TEST(test_catalog_upsert_find_replace)
 {
     struct mz_catalog *cat = mz_catalog_new();
     bool is_new = false;
-    ck_assert_int_eq(mz_catalog_upsert(cat, make_item("a", "x", "bags", 1),
-                                       &is_new), 0);
+    ck_assert_int_eq(
+        mz_catalog_upsert(cat, make_item("a", "x", "bags", 1), &is_new), 0);
     ck_assert(is_new);
-    ck_assert_int_eq(mz_catalog_upsert(cat, make_item("b", "y", "shoes", 2),
-                                       &is_new), 1);
-    ck_assert_int_eq(mz_catalog_upsert(cat, make_item("a", "y", "bags", 3),
-                                       &is_new), 0);
+    ck_assert_int_eq(
+        mz_catalog_upsert(cat, make_item("b", "y", "shoes", 2), &is_new), 1);
+    ck_assert_int_eq(
+        mz_catalog_upsert(cat, make_item("a", "y", "bags", 3), &is_new), 0);
     ck_assert(!is_new);
     ck_assert_int_eq(mz_catalog_count(cat), 2);
     ck_assert_int_eq(mz_catalog_live_count(cat), 2);
@@ -60,8 +60,8 @@ START_TEST(test_catalog_upsert_find_replace)
     size_t n;
     mz_catalog_brand_items(cat, mz_catalog_brand_id(cat, "x"), &n);
     ck_assert_uint_eq(n, 0);
-    const int32_t *ys = mz_catalog_brand_items(cat, mz_catalog_brand_id(cat, "y"),
-                                               &n);
+    const int32_t *ys =
+        mz_catalog_brand_items(cat, mz_catalog_brand_id(cat, "y"), &n);
     ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(ys[0], 0);
     ck_assert_int_eq(ys[1], 1);
@@ -93,8 +93,8 @@ START_TEST(test_catalog_remove_keeps_index_and_revives)
     ck_assert_int_eq(mz_catalog_find(cat, "a"), 0);
     ck_assert(mz_catalog_item(cat, 0)->retired);
     ck_assert_int_eq(mz_catalog_live_count(cat), 1);
-    ck_assert_int_eq(mz_catalog_upsert(cat, make_item("a", "x", "bags", 5),
-                                       &is_new), 0);
+    ck_assert_int_eq(
+        mz_catalog_upsert(cat, make_item("a", "x", "bags", 5), &is_new), 0);
     ck_assert(!is_new);
     ck_assert(!mz_catalog_item(cat, 0)->retired);
     ck_assert_int_eq(mz_catalog_live_count(cat), 2);
@@ -133,10 +133,8 @@ START_TEST(test_catalog_many_items_lookup)
         snprintf(id, sizeof(id), "sku-%d", i);
         snprintf(brand, sizeof(brand), "b%d", i % 7);
         snprintf(category, sizeof(category), "c%d", i % 13);
-        ck_assert_int_eq(mz_catalog_upsert(cat, make_item(id, brand, category,
-                                                          i),
-                                           NULL),
-                         i);
+        ck_assert_int_eq(
+            mz_catalog_upsert(cat, make_item(id, brand, category, i), NULL), i);
     }
     for (int i = 0; i < 20000; i += 7) {
         snprintf(id, sizeof(id), "sku-%d", i);

@@ -19,8 +19,8 @@ static void observe(struct mz_client_facts *f, enum mz_event_type type,
                     int32_t item, int64_t ts)
 {
     static int64_t seq;
-    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
-                              .seq = ++seq, .quantity = 1};
+    struct mz_event_obs ev = {
+        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
     ck_assert_int_eq(mz_client_facts_observe(f, &ev), MZ_OK);
 }
 
@@ -66,8 +66,8 @@ END_TEST
 START_TEST(test_cart_quantities)
 {
     struct mz_client_facts *f = mz_client_facts_new();
-    struct mz_event_obs ev = {.item = 3, .type = MZ_EV_ADD_TO_CART, .ts = 1,
-                              .quantity = 2};
+    struct mz_event_obs ev = {
+        .item = 3, .type = MZ_EV_ADD_TO_CART, .ts = 1, .quantity = 2};
     mz_client_facts_observe(f, &ev);
     observe(f, MZ_EV_ADD_TO_CART, 3, 2);
     size_t n;
@@ -170,8 +170,7 @@ START_TEST(test_impressions_roll_over_24h)
     int64_t t0 = 1000000;
     ck_assert_int_eq(mz_client_facts_record_impressions(f, items, 3, t0),
                      MZ_OK);
-    ck_assert_int_eq(mz_client_facts_record_impressions(f, items, 1,
-                                                        t0 + 3600),
+    ck_assert_int_eq(mz_client_facts_record_impressions(f, items, 1, t0 + 3600),
                      MZ_OK);
     ck_assert_int_eq(mz_client_facts_impressions_since(f, 1, t0 - DAY), 2);
     ck_assert_int_eq(mz_client_facts_impressions_since(f, 2, t0 - DAY), 1);

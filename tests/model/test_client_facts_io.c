@@ -36,8 +36,8 @@ static void observe(struct mz_client_facts *f, enum mz_event_type type,
                     int32_t item, int64_t ts)
 {
     static int64_t seq;
-    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
-                              .seq = ++seq, .quantity = 1};
+    struct mz_event_obs ev = {
+        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
     ck_assert_int_eq(mz_client_facts_observe(f, &ev), MZ_OK);
 }
 
@@ -81,8 +81,8 @@ START_TEST(test_replay_is_deterministic_and_round_trips)
 
     enum mz_status status;
     char err[128];
-    struct mz_client_facts *c = mz_client_facts_load(cat, sa, la, &status,
-                                                     err, sizeof(err));
+    struct mz_client_facts *c =
+        mz_client_facts_load(cat, sa, la, &status, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_int_eq(status, MZ_OK);
     size_t lc;
@@ -112,8 +112,8 @@ START_TEST(test_load_maps_ids_onto_another_catalog)
     void *bytes = mz_client_facts_save(f, cat, &len);
     enum mz_status status;
     char err[128];
-    struct mz_client_facts *g = mz_client_facts_load(reversed, bytes, len,
-                                                     &status, err, sizeof(err));
+    struct mz_client_facts *g =
+        mz_client_facts_load(reversed, bytes, len, &status, err, sizeof(err));
     ck_assert_msg(g != NULL, "%s", err);
     int32_t sku2 = mz_catalog_find(reversed, "sku-2");
     ck_assert_int_eq(sku2, 5);
@@ -122,9 +122,8 @@ START_TEST(test_load_maps_ids_onto_another_catalog)
     mz_client_facts_purchases(g, &n);
     ck_assert_uint_eq(n, 1); /* sku-9 is not in the catalog */
     struct mz_item_event ev;
-    ck_assert(mz_client_facts_last_event_of(g, mz_catalog_find(reversed,
-                                                               "sku-3"),
-                                            &ev));
+    ck_assert(mz_client_facts_last_event_of(
+        g, mz_catalog_find(reversed, "sku-3"), &ev));
     free(bytes);
     mz_client_facts_free(f);
     mz_client_facts_free(g);
@@ -145,20 +144,20 @@ START_TEST(test_load_rejects_garbage_safely)
 
     for (size_t cut = 0; cut < len; cut++) {
         status = MZ_OK;
-        ck_assert_ptr_null(mz_client_facts_load(cat, bytes, cut, &status, err,
-                                                sizeof(err)));
+        ck_assert_ptr_null(
+            mz_client_facts_load(cat, bytes, cut, &status, err, sizeof(err)));
         ck_assert_int_eq(status, MZ_ERR_INVALID);
     }
     uint8_t *copy = malloc(len);
     for (size_t i = 0; i < len; i += 3) {
         memcpy(copy, bytes, len);
         copy[i] ^= 0x5a;
-        ck_assert_ptr_null(mz_client_facts_load(cat, copy, len, &status, err,
-                                                sizeof(err)));
+        ck_assert_ptr_null(
+            mz_client_facts_load(cat, copy, len, &status, err, sizeof(err)));
     }
     free(copy);
-    ck_assert_ptr_null(mz_client_facts_load(cat, NULL, 0, &status, err,
-                                            sizeof(err)));
+    ck_assert_ptr_null(
+        mz_client_facts_load(cat, NULL, 0, &status, err, sizeof(err)));
 
     /* A well-formed record of an unknown version. */
     struct mz_wbuf w;
@@ -167,8 +166,8 @@ START_TEST(test_load_rejects_garbage_safely)
     mz_wbuf_u32(&w, 99);
     size_t vlen;
     void *v = mz_wbuf_finish(&w, &vlen);
-    ck_assert_ptr_null(mz_client_facts_load(cat, v, vlen, &status, err,
-                                            sizeof(err)));
+    ck_assert_ptr_null(
+        mz_client_facts_load(cat, v, vlen, &status, err, sizeof(err)));
     ck_assert_str_eq(err, "client facts: unsupported format version");
     free(v);
 
@@ -182,8 +181,8 @@ START_TEST(test_load_rejects_garbage_safely)
     mz_wbuf_u8(&w, 0);
     mz_wbuf_u32(&w, 1000000);
     v = mz_wbuf_finish(&w, &vlen);
-    ck_assert_ptr_null(mz_client_facts_load(cat, v, vlen, &status, err,
-                                            sizeof(err)));
+    ck_assert_ptr_null(
+        mz_client_facts_load(cat, v, vlen, &status, err, sizeof(err)));
     ck_assert_str_eq(err, "client facts: list longer than its cap");
     free(v);
     free(bytes);

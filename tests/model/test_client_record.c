@@ -91,8 +91,8 @@ static struct learned_client learned_client(const struct fixture *fx)
 {
     struct learned_client c = {mz_client_new(fx->model), mz_client_facts_new()};
     static const enum mz_event_type types[] = {
-        MZ_EV_VIEW, MZ_EV_CLICK, MZ_EV_WISHLIST, MZ_EV_ADD_TO_CART,
-        MZ_EV_VIEW, MZ_EV_PURCHASE, MZ_EV_DISMISS, MZ_EV_VIEW,
+        MZ_EV_VIEW, MZ_EV_CLICK,    MZ_EV_WISHLIST, MZ_EV_ADD_TO_CART,
+        MZ_EV_VIEW, MZ_EV_PURCHASE, MZ_EV_DISMISS,  MZ_EV_VIEW,
     };
 
     ck_assert_ptr_nonnull(c.memory);
@@ -113,9 +113,9 @@ static struct learned_client learned_client(const struct fixture *fx)
         ck_assert_int_eq(mz_client_facts_observe(c.facts, &ev), MZ_OK);
     }
     int32_t shown[] = {1, 2, 3};
-    ck_assert_int_eq(mz_client_facts_record_impressions(c.facts, shown, 3,
-                                                        1700003700),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_client_facts_record_impressions(c.facts, shown, 3, 1700003700),
+        MZ_OK);
     return c;
 }
 
@@ -212,9 +212,9 @@ START_TEST(test_save_then_load_gives_back_levels_facts_consent_and_count)
         mz_model_score(fx.model, out.memory, -1, 1700004000, b);
         ck_assert_mem_eq(a, b, sizeof a);
         /* ... and the whole record saves to the same bytes. */
-        void *again = mz_client_record_save(out.memory, out.facts, fx.catalog,
-                                            out.consent, out.events_logged,
-                                            &len2);
+        void *again =
+            mz_client_record_save(out.memory, out.facts, fx.catalog,
+                                  out.consent, out.events_logged, &len2);
         ck_assert_ptr_nonnull(again);
         ck_assert_uint_eq(len2, len);
         ck_assert_mem_eq(again, bytes, len);
@@ -432,9 +432,9 @@ START_TEST(test_record_does_not_depend_on_dim)
     ck_assert_msg(mz_client_record_load(other_dim.model, other_dim.catalog,
                                         bytes, len, &out, err, sizeof err),
                   "load under dim %d: %s", cfg.dim, err);
-    void *again = mz_client_record_save(out.memory, out.facts,
-                                        other_dim.catalog, out.consent,
-                                        out.events_logged, &len2);
+    void *again =
+        mz_client_record_save(out.memory, out.facts, other_dim.catalog,
+                              out.consent, out.events_logged, &len2);
     ck_assert_uint_eq(len2, len);
     ck_assert_mem_eq(again, bytes, len);
     free(again);
@@ -453,13 +453,15 @@ static Suite *client_record_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, test_save_then_load_gives_back_levels_facts_consent_and_count);
+    tcase_add_test(
+        tc, test_save_then_load_gives_back_levels_facts_consent_and_count);
     tcase_add_test(tc, test_empty_client_round_trips);
     tcase_add_test(tc, test_truncated_record_is_refused);
     tcase_add_test(tc, test_trailing_bytes_after_the_facts_are_refused);
     tcase_add_test(tc, test_wrong_magic_or_version_is_refused);
     tcase_add_test(tc, test_any_flipped_byte_is_refused);
-    tcase_add_test(tc, test_corrupt_facts_after_valid_levels_is_refused_without_leak);
+    tcase_add_test(
+        tc, test_corrupt_facts_after_valid_levels_is_refused_without_leak);
     tcase_add_test(tc, test_record_of_another_model_shape_is_refused);
     tcase_add_test(tc, test_record_does_not_depend_on_dim);
     suite_add_tcase(s, tc);

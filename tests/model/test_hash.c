@@ -54,7 +54,7 @@ END_TEST
 
 static union mz_hash_value index_value(int32_t index)
 {
-    return (union mz_hash_value){ .index = index };
+    return (union mz_hash_value){.index = index};
 }
 
 START_TEST(test_hash_table_put_get_and_replace)
@@ -71,8 +71,8 @@ START_TEST(test_hash_table_put_get_and_replace)
     char key[] = "sku-1";
     const char *stored = mz_hash_table_put(t, key, index_value(7));
     ck_assert_ptr_nonnull(stored);
-    ck_assert_ptr_ne(stored, key);            /* a copy, owned by t */
-    key[0] = 'X';                             /* the caller's buffer */
+    ck_assert_ptr_ne(stored, key); /* a copy, owned by t */
+    key[0] = 'X';                  /* the caller's buffer */
     ck_assert_str_eq(stored, "sku-1");
     ck_assert_int_eq(mz_hash_table_get_index(t, "sku-1"), 7);
     ck_assert(mz_hash_table_get(t, "sku-1", NULL));
@@ -148,7 +148,7 @@ START_TEST(test_hash_table_remove_shifts_back_collision_runs)
         ck_assert_ptr_nonnull(mz_hash_table_put(t, keys[i], index_value(i)));
     /* Removing from the front, the middle and the end of the run leaves
      * every other key reachable. */
-    int order[RUN] = { 0, 3, 6, 1, 5, 2, 4 };
+    int order[RUN] = {0, 3, 6, 1, 5, 2, 4};
     for (int r = 0; r < RUN; r++) {
         ck_assert(mz_hash_table_remove(t, keys[order[r]], &v));
         ck_assert_int_eq(v.index, order[r]);
@@ -166,8 +166,8 @@ START_TEST(test_hash_table_remove_shifts_back_collision_runs)
     ck_assert_ptr_nonnull(mz_hash_table_put(t, keys[0], index_value(0)));
     ck_assert_ptr_nonnull(mz_hash_table_put(t, keys[1], index_value(1)));
     for (int i = 0; i < 3; i++)
-        ck_assert_ptr_nonnull(mz_hash_table_put(t, late[i],
-                                                index_value(10 + i)));
+        ck_assert_ptr_nonnull(
+            mz_hash_table_put(t, late[i], index_value(10 + i)));
     ck_assert(mz_hash_table_remove(t, keys[0], NULL));
     ck_assert(mz_hash_table_remove(t, late[1], NULL));
     ck_assert_int_eq(mz_hash_table_get_index(t, keys[1]), 1);
@@ -253,7 +253,7 @@ START_TEST(test_hash_table_pointer_values_stay_the_callers)
         e->id = i;
         snprintf(buf, sizeof buf, "client-%d", i);
         ck_assert_ptr_nonnull(
-            mz_hash_table_put(t, buf, (union mz_hash_value){ .ptr = e }));
+            mz_hash_table_put(t, buf, (union mz_hash_value){.ptr = e}));
     }
     ck_assert(mz_hash_table_get(t, "client-17", &v));
     ck_assert_int_eq(((struct entry *)v.ptr)->id, 17);
@@ -278,7 +278,7 @@ START_TEST(test_hash_table_matches_brute_force_map)
     /* Few distinct keys and many operations: runs form, break and form
      * again, the table grows while keys come and go. */
     enum { KEYS = 600, OPS = 60000 };
-    static int32_t reference[KEYS];       /* -1: absent */
+    static int32_t reference[KEYS]; /* -1: absent */
     struct mz_hash_table *t = mz_hash_table_new();
     uint64_t state = 99u + (uint64_t)_i;
     size_t present = 0;
@@ -324,8 +324,8 @@ static Suite *hash_suite(void)
     tcase_add_test(tc, test_hash_fnv1a64_test_vectors);
     tcase_add_test(tc, test_hash_bytes_checksum_is_fnv1a64_of_the_payload);
     tcase_add_test(tc, test_hash_table_put_get_and_replace);
-    tcase_add_test(tc,
-                   test_hash_table_grows_past_load_factor_keeping_keys_in_place);
+    tcase_add_test(
+        tc, test_hash_table_grows_past_load_factor_keeping_keys_in_place);
     tcase_add_test(tc, test_hash_table_remove_shifts_back_collision_runs);
     tcase_add_test(tc, test_hash_table_iterates_every_key_once);
     tcase_add_test(tc, test_hash_table_clear_keeps_it_usable);

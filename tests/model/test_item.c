@@ -24,8 +24,8 @@ static struct mz_item *make_item(const char *id, double price)
 
 static void add_tag(struct mz_item *item, const char *tag)
 {
-    item->tags.items = realloc(item->tags.items,
-                               (item->tags.count + 1) * sizeof(char *));
+    item->tags.items =
+        realloc(item->tags.items, (item->tags.count + 1) * sizeof(char *));
     item->tags.items[item->tags.count++] = strdup(tag);
 }
 
@@ -127,8 +127,8 @@ START_TEST(test_tokens_of_reals_and_price_bands)
     static const struct {
         double price;
         const char *token;
-    } bands[] = {{1, "price_band=1"}, {1.99, "price_band=1"},
-                 {2, "price_band=2"}, {1000, "price_band=10"},
+    } bands[] = {{1, "price_band=1"},     {1.99, "price_band=1"},
+                 {2, "price_band=2"},     {1000, "price_band=10"},
                  {1024, "price_band=11"}, {1e300, "price_band=62"}};
     for (size_t i = 0; i < sizeof(bands) / sizeof(bands[0]); i++) {
         item->price = bands[i].price;

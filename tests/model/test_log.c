@@ -232,15 +232,17 @@ START_TEST(test_invalid_utf8_bytes_are_replaced)
         const char *in;
         const char *out;
     } cases[] = {
-        {"a\xff" "b", "a\\ufffdb"},                  /* never valid */
-        {"\xc3\x28", "\\ufffd("},                    /* bad continuation */
-        {"\x80\xbf", "\\ufffd\\ufffd"},              /* lone continuations */
-        {"\xc0\xaf", "\\ufffd\\ufffd"},              /* overlong '/' */
-        {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},   /* overlong, 3 bytes */
-        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},   /* surrogate U+D800 */
+        {"a\xff"
+         "b",
+         "a\\ufffdb"},                             /* never valid */
+        {"\xc3\x28", "\\ufffd("},                  /* bad continuation */
+        {"\x80\xbf", "\\ufffd\\ufffd"},            /* lone continuations */
+        {"\xc0\xaf", "\\ufffd\\ufffd"},            /* overlong '/' */
+        {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"}, /* overlong, 3 bytes */
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"}, /* surrogate U+D800 */
         {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* > U+10FFFF */
         {"\xf8\x88\x80\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"},
-        {"ok\xe2\x82", "ok\\ufffd\\ufffd"},          /* cut at the end */
+        {"ok\xe2\x82", "ok\\ufffd\\ufffd"}, /* cut at the end */
         {"\xe2\x82\xe2\x82\xac", "\\ufffd\\ufffd\xe2\x82\xac"}, /* then valid */
     };
 
@@ -355,7 +357,7 @@ END_TEST
 
 /* ---- concurrent writers ---------------------------------------------- */
 
-#define WRITERS 8
+#define WRITERS          8
 #define LINES_PER_WRITER 200
 
 struct reader {

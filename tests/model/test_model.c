@@ -34,7 +34,7 @@ static struct mz_model *new_model(const struct mz_model_config *cfg)
         char brand[32], category[32];
         snprintf(brand, sizeof brand, "brand=b%d", i % N_BRANDS);
         snprintf(category, sizeof category, "category=c%d", i % 7);
-        const char *tokens[] = { brand, category };
+        const char *tokens[] = {brand, category};
         ck_assert_int_eq(mz_model_add_item(model, tokens, 2), i);
     }
     return model;
@@ -51,8 +51,13 @@ static struct mz_model *new_default_model(void)
 static struct mz_event_obs view(int32_t item, int64_t ts)
 {
     struct mz_event_obs ev = {
-        .item = item, .type = MZ_EV_VIEW, .ts = ts, .seq = ts,
-        .value = 0.0f, .quantity = 1, .dwell_ms = 0,
+        .item = item,
+        .type = MZ_EV_VIEW,
+        .ts = ts,
+        .seq = ts,
+        .value = 0.0f,
+        .quantity = 1,
+        .dwell_ms = 0,
     };
     return ev;
 }
@@ -60,9 +65,9 @@ static struct mz_event_obs view(int32_t item, int64_t ts)
 /* A deterministic stream of browsing: client c walks brand c % N_BRANDS. */
 static struct mz_event_obs stream_event(int c, int step)
 {
-    int32_t item = (int32_t)(((c + step * 3) % (N_ITEMS / N_BRANDS)) *
-                                 N_BRANDS +
-                             c % N_BRANDS);
+    int32_t item =
+        (int32_t)(((c + step * 3) % (N_ITEMS / N_BRANDS)) * N_BRANDS +
+                  c % N_BRANDS);
     struct mz_event_obs ev = view(item, 1700000000 + step * 30);
     ev.seq = step + 1;
     if (step % 11 == 5)
@@ -112,31 +117,34 @@ START_TEST(test_config_set_by_name_parses_in_full)
     char err[128] = "";
 
     mz_model_config_defaults(&cfg);
-    ck_assert_int_eq(mz_model_config_set(&cfg, "w_trans", "4.5", err,
-                                         sizeof err), MZ_OK);
+    ck_assert_int_eq(
+        mz_model_config_set(&cfg, "w_trans", "4.5", err, sizeof err), MZ_OK);
     ck_assert_float_eq(cfg.w_trans, 4.5f);
-    ck_assert_int_eq(mz_model_config_set(&cfg, "level_chunk.2", "32", err,
-                                         sizeof err), MZ_OK);
+    ck_assert_int_eq(
+        mz_model_config_set(&cfg, "level_chunk.2", "32", err, sizeof err),
+        MZ_OK);
     ck_assert_int_eq(cfg.level_chunk[2], 32);
     ck_assert_int_eq(mz_model_config_set(&cfg, "event_weight.purchase", "7",
-                                         err, sizeof err), MZ_OK);
+                                         err, sizeof err),
+                     MZ_OK);
     ck_assert_float_eq(cfg.event_weight[MZ_EV_PURCHASE], 7.0f);
-    ck_assert_int_eq(mz_model_config_set(&cfg, "nested", "false", err,
-                                         sizeof err), MZ_OK);
+    ck_assert_int_eq(
+        mz_model_config_set(&cfg, "nested", "false", err, sizeof err), MZ_OK);
     ck_assert(!cfg.nested);
 
     /* Anything not entirely valid leaves cfg as it was. */
     before = cfg;
     const char *bad[][2] = {
-        {"no_such", "1"}, {"w_trans", "4x"}, {"w_trans", ""},
-        {"w_trans", "nan"}, {"level_lr", "0.1"}, {"level_lr.9", "0.1"},
-        {"level_lr.-1", "0.1"}, {"w_trans.1", "2"}, {"dim", "99999999999"},
+        {"no_such", "1"},           {"w_trans", "4x"},   {"w_trans", ""},
+        {"w_trans", "nan"},         {"level_lr", "0.1"}, {"level_lr.9", "0.1"},
+        {"level_lr.-1", "0.1"},     {"w_trans.1", "2"},  {"dim", "99999999999"},
         {"event_weight.nope", "1"}, {"nested", "yes"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        ck_assert_int_eq(mz_model_config_set(&cfg, bad[i][0], bad[i][1], err,
-                                             sizeof err), MZ_ERR_INVALID);
+        ck_assert_int_eq(
+            mz_model_config_set(&cfg, bad[i][0], bad[i][1], err, sizeof err),
+            MZ_ERR_INVALID);
         ck_assert_str_ne(err, "");
     }
     ck_assert_int_eq(memcmp(&cfg, &before, sizeof cfg), 0);
@@ -245,18 +253,16 @@ START_TEST(test_slow_level_keeps_what_was_repeated)
         struct mz_event_obs ev = view(t % 2 ? favourite : 60 + t % 7, ts++);
         mz_model_observe(model, client, &ev, false);
     }
-    for (int32_t other = 100; other < 100 + 3 * MZ_ITEM_MEMORY_SLOTS;
-         other++) {
+    for (int32_t other = 100; other < 100 + 3 * MZ_ITEM_MEMORY_SLOTS; other++) {
         struct mz_event_obs ev = view(other, ts++);
         mz_model_observe(model, client, &ev, false);
     }
-    ck_assert_int_eq(mz_model_evidence_item(model, client,
-                                            MZ_SOURCE_LEVEL0 + slowest,
-                                            favourite),
+    ck_assert_int_eq(mz_model_evidence_item(
+                         model, client, MZ_SOURCE_LEVEL0 + slowest, favourite),
                      favourite);
-    ck_assert_int_ne(mz_model_evidence_item(model, client, MZ_SOURCE_LEVEL0,
-                                            favourite),
-                     favourite);
+    ck_assert_int_ne(
+        mz_model_evidence_item(model, client, MZ_SOURCE_LEVEL0, favourite),
+        favourite);
     mz_client_free(client);
     mz_model_free(model);
 }
@@ -271,7 +277,7 @@ START_TEST(test_slow_level_waits_while_the_intent_is_new)
     for (int gate = 1; gate >= 0; gate--) {
         struct mz_model_config cfg;
         mz_model_config_defaults(&cfg);
-        cfg.w_dense = 0.0f;  /* successors only: exact zeros */
+        cfg.w_dense = 0.0f; /* successors only: exact zeros */
         cfg.slow_gate_floor = gate ? 0.0f : 1.0f;
         struct mz_model *model = new_model(&cfg);
         struct mz_client *crowd = mz_client_new(model);
@@ -328,7 +334,7 @@ START_TEST(test_attribute_taste_favours_the_clients_brand)
         struct mz_model_config cfg;
         mz_model_config_defaults(&cfg);
         cfg.w_attr = with_attr ? 0.5f : 0.0f;
-        cfg.w_dense = 0.0f; /* the item space also knows brands */
+        cfg.w_dense = 0.0f;        /* the item space also knows brands */
         cfg.attr_max_share = 0.1f; /* a brand is 10% of this catalog */
         struct mz_model *model = new_model(&cfg);
         struct mz_client *shopper = mz_client_new(model);
@@ -355,8 +361,8 @@ START_TEST(test_attribute_taste_favours_the_clients_brand)
         /* The catalog moves item 14 to brand 3 (13 % 7 is 6, 14 % 7 is
          * 0: the category differs) and item 13 to brand 4: the taste
          * follows the catalog, not the tokens of the first insert. */
-        const char *to_brand3[] = { "brand=b3", "category=c0" };
-        const char *to_brand4[] = { "brand=b4", "category=c6" };
+        const char *to_brand3[] = {"brand=b3", "category=c0"};
+        const char *to_brand4[] = {"brand=b4", "category=c6"};
         ck_assert(mz_model_set_item_tokens(model, 14, to_brand3, 2));
         ck_assert(mz_model_set_item_tokens(model, 13, to_brand4, 2));
         ck_assert(!mz_model_set_item_tokens(model, N_ITEMS, to_brand3, 2));
@@ -415,12 +421,11 @@ START_TEST(test_explain_adds_up_to_score)
     }
     /* The last item viewed is its own session evidence. */
     struct mz_event_obs last = stream_event(4, 39);
-    ck_assert_int_eq(mz_model_evidence_item(model, client, MZ_SOURCE_SESSION,
-                                            last.item),
-                     last.item);
-    ck_assert_int_eq(mz_model_evidence_item(model, NULL, MZ_SOURCE_SESSION,
-                                            last.item),
-                     -1);
+    ck_assert_int_eq(
+        mz_model_evidence_item(model, client, MZ_SOURCE_SESSION, last.item),
+        last.item);
+    ck_assert_int_eq(
+        mz_model_evidence_item(model, NULL, MZ_SOURCE_SESSION, last.item), -1);
     mz_client_free(client);
     mz_model_free(model);
 }
@@ -450,9 +455,8 @@ START_TEST(test_transitions_recommend_what_followed)
     ck_assert_int_eq(rank_of(scores, 123), 0);
     mz_model_explain(model, fresh, -1, 1700010001, 123, contrib);
     ck_assert_float_gt(contrib[MZ_SOURCE_CATALOG], 0.0f);
-    ck_assert_int_eq(mz_model_evidence_item(model, fresh, MZ_SOURCE_CATALOG,
-                                            123),
-                     10);
+    ck_assert_int_eq(
+        mz_model_evidence_item(model, fresh, MZ_SOURCE_CATALOG, 123), 10);
     /* Non-personalised with a context item sees the same rule. */
     mz_model_score(model, NULL, 10, 1700010001, scores);
     scores[10] = -INFINITY;
@@ -503,8 +507,8 @@ START_TEST(test_client_save_load_round_trip_is_bit_identical)
     size_t len = 0, len2 = 0;
     void *bytes = mz_client_save(client, &len);
     ck_assert_ptr_nonnull(bytes);
-    struct mz_client *loaded = mz_client_load(model, bytes, len, err,
-                                              sizeof err);
+    struct mz_client *loaded =
+        mz_client_load(model, bytes, len, err, sizeof err);
     ck_assert_msg(loaded != NULL, "load: %s", err);
     void *again = mz_client_save(loaded, &len2);
     ck_assert_uint_eq(len, len2);
@@ -533,8 +537,7 @@ END_TEST
 /* Runs the same interleaved stream of 8 clients through a fresh model and
  * returns the saved bytes of the model and of client 0 (caller frees). */
 static void run_stream(void **model_bytes, size_t *model_len,
-                       void **client_bytes, size_t *client_len,
-                       float *scores)
+                       void **client_bytes, size_t *client_len, float *scores)
 {
     struct mz_model_config cfg;
     mz_model_config_defaults(&cfg);
@@ -610,8 +613,8 @@ START_TEST(test_client_load_rejects_corrupt_bytes)
             state = state * 6364136223846793005ULL + 1;
             copy[i] = (uint8_t)(state >> 56);
         }
-        ck_assert_ptr_null(mz_client_load(model, copy, n < len ? n : len,
-                                          err, sizeof err));
+        ck_assert_ptr_null(
+            mz_client_load(model, copy, n < len ? n : len, err, sizeof err));
     }
     /* A model of another shape refuses the record. */
     struct mz_model_config cfg;
@@ -725,7 +728,7 @@ START_TEST(test_retired_items_are_never_selected)
     ck_assert(isfinite(scores[9]));
     ck_assert_int_lt(rank_of(scores, 8), MZ_SELECT_MAX_K);
 
-    struct mz_select_request req = { .now = 1700000001, .k = MZ_SELECT_MAX_K };
+    struct mz_select_request req = {.now = 1700000001, .k = MZ_SELECT_MAX_K};
     struct mz_select_result res;
     ck_assert_int_eq(mz_rules_select(catalog, scores, N_ITEMS, &req, &res),
                      MZ_OK);
@@ -766,8 +769,7 @@ START_TEST(test_client_state_is_small)
     struct mz_model *model = new_default_model();
 
     ck_assert_uint_le(mz_client_resident_bytes(model), 2048);
-    ck_assert_uint_ge(mz_client_resident_bytes(model),
-                      3 * 64 * sizeof(float));
+    ck_assert_uint_ge(mz_client_resident_bytes(model), 3 * 64 * sizeof(float));
     mz_model_free(model);
 }
 END_TEST
@@ -802,11 +804,10 @@ START_TEST(test_model_save_load_maps_rows_by_id)
         char brand[32], category[32];
         snprintf(brand, sizeof brand, "brand=b%d", src % N_BRANDS);
         snprintf(category, sizeof category, "category=c%d", src % 7);
-        const char *tokens[] = { brand, category };
+        const char *tokens[] = {brand, category};
         mz_model_add_item(copy, tokens, 2);
     }
-    ck_assert_int_eq(mz_model_load(copy, reversed, bytes, len, err,
-                                   sizeof err),
+    ck_assert_int_eq(mz_model_load(copy, reversed, bytes, len, err, sizeof err),
                      MZ_OK);
     float a[N_ITEMS], b[N_ITEMS];
     mz_model_score(model, NULL, 12, 1700000000, a);
@@ -871,8 +872,7 @@ START_TEST(test_score_source_ranks_what_each_memory_holds)
         mz_model_observe(model, client, &ev, false);
     }
     /* The session holds the item just viewed... */
-    mz_model_score_source(model, client, MZ_SOURCE_SESSION, 1700000030,
-                          scores);
+    mz_model_score_source(model, client, MZ_SOURCE_SESSION, 1700000030, scores);
     ck_assert_int_eq(rank_of(scores, 61), 0);
     /* ... and so does level 0 when no session context explains the item
      * first (levels learn the surprise left after the session). */
@@ -919,8 +919,8 @@ START_TEST(test_model_snapshot_mid_chunk_resumes_identically)
     for (int c = 0; c < 4; c++) {
         size_t client_len = 0;
         void *client_bytes = mz_client_save(a[c], &client_len);
-        b[c] = mz_client_load(restored, client_bytes, client_len, err,
-                              sizeof err);
+        b[c] =
+            mz_client_load(restored, client_bytes, client_len, err, sizeof err);
         ck_assert_ptr_nonnull(b[c]);
         free(client_bytes);
     }
@@ -971,7 +971,8 @@ START_TEST(test_dismissal_runs_stay_finite_and_savable)
     void *bytes = mz_client_save(client, &len);
     ck_assert_ptr_nonnull(bytes);
     char err[256] = "";
-    struct mz_client *again = mz_client_load(model, bytes, len, err, sizeof err);
+    struct mz_client *again =
+        mz_client_load(model, bytes, len, err, sizeof err);
     ck_assert_msg(again != NULL, "%s", err);
     mz_client_free(again);
     free(bytes);

@@ -70,8 +70,8 @@ static void observe(struct fixture *fx, enum mz_event_type type, int32_t item,
                     int64_t ts)
 {
     static int64_t seq;
-    struct mz_event_obs ev = {.item = item, .type = type, .ts = ts,
-                              .seq = ++seq, .quantity = 1};
+    struct mz_event_obs ev = {
+        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
     mz_model_observe(fx->model, fx->client, &ev, false);
     ck_assert_int_eq(mz_client_facts_observe(fx->facts, &ev), MZ_OK);
 }
@@ -95,8 +95,10 @@ START_TEST(test_non_personalised_reasons_come_from_the_catalog)
 {
     struct fixture fx;
     setup_fixture(&fx);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .context_item = -1,
+                                     .now = NOW};
     struct mz_reason r[MZ_REASONS_MAX];
     ck_assert_int_eq(mz_reasons_build(&req, 0, r), 1);
     ck_assert_int_eq(r[0].source, MZ_SOURCE_CATALOG);
@@ -124,10 +126,9 @@ static void assert_reasons_are_facts(const struct fixture *fx,
         const char *level = r[i].level;
         const char *text = r[i].text;
         ck_assert_ptr_nonnull(level);
-        ck_assert(strcmp(level, "session") == 0 ||
-                  strcmp(level, "recent") == 0 ||
-                  strcmp(level, "long_term") == 0 ||
-                  strcmp(level, "catalog") == 0);
+        ck_assert(
+            strcmp(level, "session") == 0 || strcmp(level, "recent") == 0 ||
+            strcmp(level, "long_term") == 0 || strcmp(level, "catalog") == 0);
         ck_assert_int_eq(text[strlen(text) - 1], '.');
         const char *because = r[i].because_item;
         if (!because) {
@@ -144,8 +145,8 @@ static void assert_reasons_are_facts(const struct fixture *fx,
             struct mz_item_event ev;
             int64_t bought_at;
             if (!mz_client_facts_last_event_of(fx->facts, item, &ev)) {
-                ck_assert(mz_client_facts_purchased_at(fx->facts, item,
-                                                       &bought_at));
+                ck_assert(
+                    mz_client_facts_purchased_at(fx->facts, item, &bought_at));
                 ev = (struct mz_item_event){item, MZ_EV_PURCHASE, bought_at};
             }
             ck_assert_int_eq(r[i].event, ev.type);
@@ -162,9 +163,12 @@ START_TEST(test_personal_reasons_state_facts)
     for (int i = 0; i < 40; i++)
         observe(&fx, MZ_EV_VIEW, i % 2, NOW - 600 + i * 10);
     observe(&fx, MZ_EV_ADD_TO_CART, 0, NOW - 30);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .client = fx.client, .facts = fx.facts,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .client = fx.client,
+                                     .facts = fx.facts,
+                                     .context_item = -1,
+                                     .now = NOW};
     for (int32_t item = 0; item < 4; item++) {
         struct mz_reason r[MZ_REASONS_MAX], again[MZ_REASONS_MAX];
         int n = mz_reasons_build(&req, item, r);
@@ -194,9 +198,12 @@ START_TEST(test_revisited_item_names_the_session_event)
     setup_fixture(&fx);
     for (int i = 0; i < 5; i++)
         observe(&fx, MZ_EV_VIEW, 1, NOW - 120 + i * 10);
-    struct mz_reasons_request req = {.model = fx.model, .catalog = fx.catalog,
-                                     .client = fx.client, .facts = fx.facts,
-                                     .context_item = -1, .now = NOW};
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .client = fx.client,
+                                     .facts = fx.facts,
+                                     .context_item = -1,
+                                     .now = NOW};
     struct mz_reason r[MZ_REASONS_MAX];
     int n = mz_reasons_build(&req, 1, r);
     assert_reasons_are_facts(&fx, r, n);

@@ -79,8 +79,8 @@ static void price(struct mz_rules *rules, double min, double max)
     rules->price_max = max >= 0 ? max : 0;
 }
 
-static void add_tier(struct mz_tier_bounds *bounds, bool *has,
-                     const char *tier, double value)
+static void add_tier(struct mz_tier_bounds *bounds, bool *has, const char *tier,
+                     double value)
 {
     *has = true;
     bounds->v = realloc(bounds->v, (bounds->count + 1) * sizeof(*bounds->v));
@@ -114,15 +114,14 @@ static struct mz_select_request request(int k)
 }
 
 /* Runs a selection and returns the item ids, space-separated. */
-static const char *select_ids(const struct mz_catalog *cat,
-                              const float *scores,
+static const char *select_ids(const struct mz_catalog *cat, const float *scores,
                               const struct mz_select_request *req,
                               struct mz_select_result *out)
 {
     static char ids[2048];
-    ck_assert_int_eq(mz_rules_select(cat, scores,
-                                     (size_t)mz_catalog_count(cat), req, out),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_rules_select(cat, scores, (size_t)mz_catalog_count(cat), req, out),
+        MZ_OK);
     ids[0] = '\0';
     for (int i = 0; i < out->count; i++) {
         const struct mz_item *it = mz_catalog_item(cat, out->items[i]);
@@ -158,9 +157,9 @@ START_TEST(test_item_level_rules_without_rule_set)
     struct mz_item *sold = new_item("sold", "x", "c", 1);
     sold->stock = 0;
     struct mz_item *soon = new_item("soon", "x", "c", 1);
-    soon->launch_at = NOW + 1;             /* 2026-11-23T10:00:01Z */
+    soon->launch_at = NOW + 1; /* 2026-11-23T10:00:01Z */
     struct mz_item *over = new_item("over", "x", "c", 1);
-    over->end_at = NOW;                    /* 2026-11-23T11:00:00+01:00 */
+    over->end_at = NOW; /* 2026-11-23T11:00:00+01:00 */
     struct mz_item *jp = new_item("jp", "x", "c", 1);
     set_names(&jp->regions, NAMES("JP"));
     jp->has_regions = true;
@@ -170,9 +169,10 @@ START_TEST(test_item_level_rules_without_rule_set)
     struct mz_item *live = new_item("live", "x", "c", 1);
     live->launch_at = NOW;
     live->stock = 1;
-    struct mz_catalog *cat = catalog_of((struct mz_item *[]){
-        new_item("ok", "x", "c", 1), off, sold, soon, over, jp, vip,
-        new_item("other", "y", "c", 1), new_item("gone", "x", "c", 1), live, NULL});
+    struct mz_catalog *cat = catalog_of(
+        (struct mz_item *[]){new_item("ok", "x", "c", 1), off, sold, soon, over,
+                             jp, vip, new_item("other", "y", "c", 1),
+                             new_item("gone", "x", "c", 1), live, NULL});
     ck_assert_int_eq(mz_catalog_remove(cat, "gone"), MZ_OK);
     float scores[10] = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
     struct mz_select_request req = request(10);
@@ -211,9 +211,10 @@ static struct mz_catalog *priced_items(void)
 {
     return catalog_of((struct mz_item *[]){
         new_item("bag1", "x", "bags", 300), new_item("bag2", "x", "bags", 900),
-        new_item("shoe1", "x", "shoes", 700), new_item("out1", "x", "outlet", 50),
-        new_item("frag1", "x", "fragrance", 120), new_item("bag3", "x", "bags", 5000),
-        NULL});
+        new_item("shoe1", "x", "shoes", 700),
+        new_item("out1", "x", "outlet", 50),
+        new_item("frag1", "x", "fragrance", 120),
+        new_item("bag3", "x", "bags", 5000), NULL});
 }
 
 START_TEST(test_categories_and_price_rules)
@@ -465,9 +466,9 @@ START_TEST(test_contradictory_rules_give_empty_list_with_reason)
     add_tier(&rules->min_by_tier, &rules->has_min_by_tier, "vip", 0);
     req.rules = rules;
     ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
-    ck_assert(strstr(res.reason, "contradictory rules: the minimum price "
-                                 "1000.00 is above the maximum price 60.00") ==
-              res.reason);
+    ck_assert(strstr(res.reason,
+                     "contradictory rules: the minimum price "
+                     "1000.00 is above the maximum price 60.00") == res.reason);
     req.tier = "vip";
     ck_assert_str_eq(select_ids(cat, scores, &req, &res), "out1");
     mz_rules_free(rules);
@@ -520,8 +521,7 @@ START_TEST(test_bad_requests)
     req.k = 3;
     ck_assert_int_eq(mz_rules_select(NULL, scores, 6, &req, &res),
                      MZ_ERR_INVALID);
-    ck_assert_int_eq(mz_rules_select(cat, NULL, 6, &req, &res),
-                     MZ_ERR_INVALID);
+    ck_assert_int_eq(mz_rules_select(cat, NULL, 6, &req, &res), MZ_ERR_INVALID);
     /* Fewer scores than items: the rest rank last. */
     float two[2] = {-5, -6};
     ck_assert_int_eq(mz_rules_select(cat, two, 2, &req, &res), MZ_OK);
@@ -647,8 +647,8 @@ START_TEST(test_fifty_thousand_items_well_under_a_millisecond)
     exclude_purchased(rules, true);
     struct mz_client_facts *facts = mz_client_facts_new();
     for (int i = 0; i < 64; i++) {
-        struct mz_event_obs ev = {.item = i * 7, .type = MZ_EV_PURCHASE,
-                                  .ts = NOW - i};
+        struct mz_event_obs ev = {
+            .item = i * 7, .type = MZ_EV_PURCHASE, .ts = NOW - i};
         mz_client_facts_observe(facts, &ev);
     }
     struct mz_select_request req = request(20);
@@ -663,9 +663,8 @@ START_TEST(test_fifty_thousand_items_well_under_a_millisecond)
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (int r = 0; r < runs; r++)
-            ck_assert_int_eq(mz_rules_select(cat, scores, (size_t)n, &req,
-                                             &res),
-                             MZ_OK);
+            ck_assert_int_eq(
+                mz_rules_select(cat, scores, (size_t)n, &req, &res), MZ_OK);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 +
                      (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
@@ -694,7 +693,8 @@ int main(void)
     tcase_add_test(tc, test_categories_and_price_rules);
     tcase_add_test(tc, test_max_per_category_keeps_order);
     tcase_add_test(tc, test_max_per_category_beyond_the_heap_margin);
-    tcase_add_test(tc, test_unscored_items_rank_last_by_index_in_the_full_ranking);
+    tcase_add_test(tc,
+                   test_unscored_items_rank_last_by_index_in_the_full_ranking);
     tcase_add_test(tc, test_client_rules_purchased_dismissed_capped);
     tcase_add_test(tc, test_exclude_items_of_the_request);
     tcase_add_test(tc, test_contradictory_rules_give_empty_list_with_reason);

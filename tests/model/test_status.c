@@ -27,8 +27,8 @@ START_TEST(test_every_status_has_a_code_and_an_http_status)
                           "code %s is not lower_case", code);
         ck_assert_msg(http >= 200 && http <= 599, "status %d: HTTP %d", s,
                       http);
-        ck_assert_msg((s == MZ_OK) == (http < 400),
-                      "status %d: HTTP %d", s, http);
+        ck_assert_msg((s == MZ_OK) == (http < 400), "status %d: HTTP %d", s,
+                      http);
     }
 }
 END_TEST
@@ -80,8 +80,8 @@ START_TEST(test_values_outside_the_enum_are_internal)
 {
     ck_assert_str_eq(mz_status_code(MZ_STATUS_COUNT), "internal");
     ck_assert_int_eq(mz_status_http(MZ_STATUS_COUNT), 500);
-    ck_assert_str_eq(mz_status_code((enum mz_status)-1), "internal");
-    ck_assert_int_eq(mz_status_http((enum mz_status)-1), 500);
+    ck_assert_str_eq(mz_status_code((enum mz_status) - 1), "internal");
+    ck_assert_int_eq(mz_status_http((enum mz_status) - 1), 500);
 }
 END_TEST
 

@@ -17,7 +17,7 @@
 
 START_TEST(test_topk_returns_best_first)
 {
-    const float scores[] = { 0.5f, 3.0f, -1.0f, 2.0f, 7.0f, 0.0f };
+    const float scores[] = {0.5f, 3.0f, -1.0f, 2.0f, 7.0f, 0.0f};
     int32_t items[3];
     float best[3];
 
@@ -32,7 +32,7 @@ END_TEST
 
 START_TEST(test_topk_breaks_ties_by_lower_index)
 {
-    const float scores[] = { 1.0f, 2.0f, 2.0f, 1.0f, 2.0f, 1.0f };
+    const float scores[] = {1.0f, 2.0f, 2.0f, 1.0f, 2.0f, 1.0f};
     int32_t items[4];
     float best[4];
 
@@ -46,8 +46,8 @@ END_TEST
 
 START_TEST(test_topk_mask_excludes_entries)
 {
-    const float scores[] = { 9.0f, 8.0f, 7.0f, 6.0f };
-    const uint8_t allowed[] = { 0, 1, 0, 1 };
+    const float scores[] = {9.0f, 8.0f, 7.0f, 6.0f};
+    const uint8_t allowed[] = {0, 1, 0, 1};
     int32_t items[4];
 
     ck_assert_uint_eq(mz_topk(scores, 4, allowed, 4, items, NULL), 2);
@@ -58,7 +58,7 @@ END_TEST
 
 START_TEST(test_topk_skips_retired_and_nan)
 {
-    const float scores[] = { -INFINITY, NAN, -5.0f, -INFINITY };
+    const float scores[] = {-INFINITY, NAN, -5.0f, -INFINITY};
     int32_t items[4];
     float best[4];
 
@@ -69,7 +69,7 @@ END_TEST
 
 START_TEST(test_topk_k_larger_than_n_and_zero)
 {
-    const float scores[] = { 1.0f, 3.0f };
+    const float scores[] = {1.0f, 3.0f};
     int32_t items[8];
     float best[8];
 
@@ -121,8 +121,7 @@ START_TEST(test_topk_matches_full_sort)
         ck_assert_float_eq(best[i], scores[order[i]]);
     }
     /* Without a score buffer (k > 256 takes the allocating path). */
-    ck_assert_uint_eq(mz_topk(scores, N, allowed, K, items_no_scores, NULL),
-                      K);
+    ck_assert_uint_eq(mz_topk(scores, N, allowed, K, items_no_scores, NULL), K);
     for (int i = 0; i < K; i++)
         ck_assert_int_eq(items_no_scores[i], order[i]);
 }
@@ -140,7 +139,7 @@ START_TEST(test_topk_heap_keeps_minus_infinity_as_a_score)
     mz_topk_heap_offer(&heap, -INFINITY, 0);
     ck_assert_uint_eq(mz_topk_heap_sort(&heap), 3);
     ck_assert_int_eq(items[0], 2);
-    ck_assert_int_eq(items[1], 0);      /* -INFINITY ties by index */
+    ck_assert_int_eq(items[1], 0); /* -INFINITY ties by index */
     ck_assert_int_eq(items[2], 3);
     ck_assert(scores[2] == -INFINITY);
 }

@@ -78,8 +78,7 @@ static struct mz_store *open_store(const char *conninfo)
 }
 
 static void fill_event(struct mz_event_record *ev, const char *event_id,
-                       const char *client_id, const char *item_id,
-                       int64_t ts)
+                       const char *client_id, const char *item_id, int64_t ts)
 {
     memset(ev, 0, sizeof *ev);
     ev->event_id = event_id;
@@ -121,11 +120,12 @@ START_TEST(test_migrations_idempotent_and_safe_concurrently)
     }
     store = open_store(conninfo);
     mz_store_close(store);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM schema_version"),
-                     sql_value(conninfo, "SELECT max(version) FROM schema_version"));
-    ck_assert_int_eq(sql_value(conninfo,
-                               "SELECT count(*) FROM schema_version "
-                               "WHERE version = 1"), 1);
+    ck_assert_int_eq(
+        sql_value(conninfo, "SELECT count(*) FROM schema_version"),
+        sql_value(conninfo, "SELECT max(version) FROM schema_version"));
+    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM schema_version "
+                                         "WHERE version = 1"),
+                     1);
     /* 0003 dropped the table impressions moved out of. */
     ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM pg_tables "
                                          "WHERE tablename = 'impressions'"),
@@ -137,8 +137,8 @@ START_TEST(test_open_fails_cleanly_when_unreachable)
 {
     char err[512] = "";
     double start = now_s();
-    struct mz_store *store =
-        mz_store_open("host=/nonexistent-dir port=1 dbname=x", 2, err, sizeof err);
+    struct mz_store *store = mz_store_open(
+        "host=/nonexistent-dir port=1 dbname=x", 2, err, sizeof err);
 
     ck_assert_ptr_null(store);
     ck_assert_msg(strstr(err, "PostgreSQL") != NULL, "err: %s", err);
@@ -186,7 +186,7 @@ END_TEST
 
 /* ---- group commit ---------------------------------------------------- */
 
-#define GC_THREADS 16
+#define GC_THREADS    16
 #define GC_PER_THREAD 50
 
 struct committed_log {
@@ -218,7 +218,7 @@ struct submitter {
     struct mz_event_writer *writer;
     int thread;
     int n_events;
-    int repeats;                 /* rounds of submissions */
+    int repeats; /* rounds of submissions */
     char (*ids)[48];
     struct mz_event_record *events;
     enum mz_status status;
@@ -231,12 +231,13 @@ static void *submitter_main(void *arg)
     s->status = MZ_OK;
     for (int r = 0; r < s->repeats && s->status == MZ_OK; r++) {
         for (int i = 0; i < s->n_events; i++) {
-            snprintf(s->ids[i], sizeof s->ids[i], "r%d-t%d-e%d", r, s->thread, i);
+            snprintf(s->ids[i], sizeof s->ids[i], "r%d-t%d-e%d", r, s->thread,
+                     i);
             fill_event(&s->events[i], s->ids[i], "client-gc", "item-1",
                        1700000000 + i);
         }
-        s->status = mz_event_writer_submit(s->writer, s->events,
-                                           (size_t)s->n_events);
+        s->status =
+            mz_event_writer_submit(s->writer, s->events, (size_t)s->n_events);
     }
     return NULL;
 }
@@ -247,8 +248,8 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
     struct mz_store *store = open_store(conninfo);
     struct committed_log log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false};
     char err[512] = "";
-    struct mz_event_writer *writer =
-        mz_event_writer_start(conninfo, 500, on_committed, &log, err, sizeof err);
+    struct mz_event_writer *writer = mz_event_writer_start(
+        conninfo, 500, on_committed, &log, err, sizeof err);
     pthread_t threads[GC_THREADS];
     struct submitter subs[GC_THREADS];
     static char ids[GC_THREADS][GC_PER_THREAD + 2][48];
@@ -258,8 +259,8 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
 
     ck_assert_msg(writer != NULL, "writer: %s", err);
     for (int t = 0; t < GC_THREADS; t++) {
-        subs[t] = (struct submitter){writer, t, GC_PER_THREAD, 1, ids[t],
-                                     events[t], MZ_ERR_INTERNAL};
+        subs[t] = (struct submitter){writer, t,         GC_PER_THREAD,  1,
+                                     ids[t], events[t], MZ_ERR_INTERNAL};
         pthread_create(&threads[t], NULL, submitter_main, &subs[t]);
     }
     for (int t = 0; t < GC_THREADS; t++) {
@@ -273,9 +274,9 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
     }
     ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"),
                      GC_THREADS * GC_PER_THREAD);
-    ck_assert_int_eq(sql_value(conninfo,
-                               "SELECT count(DISTINCT seq) FROM events"),
-                     GC_THREADS * GC_PER_THREAD);
+    ck_assert_int_eq(
+        sql_value(conninfo, "SELECT count(DISTINCT seq) FROM events"),
+        GC_THREADS * GC_PER_THREAD);
     ck_assert(!log.out_of_order);
     ck_assert_int_eq(log.events, GC_THREADS * GC_PER_THREAD);
 
@@ -344,8 +345,8 @@ START_TEST(test_group_commit_throughput_64_submitters)
     ck_assert_msg(writer != NULL, "writer: %s", err);
     start = now_s();
     for (int t = 0; t < THREADS; t++) {
-        subs[t] = (struct submitter){writer, t, PER, ROUNDS, ids[t], events[t],
-                                     MZ_ERR_INTERNAL};
+        subs[t] = (struct submitter){
+            writer, t, PER, ROUNDS, ids[t], events[t], MZ_ERR_INTERNAL};
         pthread_create(&threads[t], NULL, submitter_main, &subs[t]);
     }
     for (int t = 0; t < THREADS; t++) {
@@ -508,16 +509,19 @@ START_TEST(test_checkpoint_round_trip)
     int i;
 
     /* Nothing yet. */
-    ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
-                                              NULL, NULL), MZ_OK);
+    ck_assert_int_eq(
+        mz_store_read_checkpoint(store, &seq, &global, &global_len, NULL, NULL),
+        MZ_OK);
     ck_assert_int_eq(seq, 0);
     ck_assert_ptr_null(global);
 
-    ck_assert_int_eq(mz_store_write_checkpoint(store, 10, c1, 3, global1,
-                                               sizeof global1), MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 10, c1, 3, global1, sizeof global1),
+        MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
-                                              blob_fn, &log), MZ_OK);
+                                              blob_fn, &log),
+                     MZ_OK);
     ck_assert_int_eq(seq, 10);
     ck_assert_uint_eq(global_len, sizeof global1);
     ck_assert_mem_eq(global, global1, sizeof global1);
@@ -530,14 +534,17 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(log.lens[blob_index(&log, "carol")], 0);
 
     /* A newer checkpoint replaces alice, deletes bob, keeps carol. */
-    ck_assert_int_eq(mz_store_write_checkpoint(store, 20, c2, 2, global2,
-                                               sizeof global2), MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 20, c2, 2, global2, sizeof global2),
+        MZ_OK);
     /* A stale writer (older seq) cannot clobber alice. */
-    ck_assert_int_eq(mz_store_write_checkpoint(store, 15, stale, 1, global2,
-                                               sizeof global2), MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 15, stale, 1, global2, sizeof global2),
+        MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
-                                              blob_fn, &log), MZ_OK);
+                                              blob_fn, &log),
+                     MZ_OK);
     ck_assert_int_eq(log.n, 2);
     ck_assert_int_lt(blob_index(&log, "bob"), 0);
     i = blob_index(&log, "alice");
@@ -549,8 +556,9 @@ START_TEST(test_checkpoint_round_trip)
      * snapshot is kept, the position moves on. */
     ck_assert_int_eq(mz_store_write_checkpoint(store, 30, stale, 1, NULL, 0),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
-                                              NULL, NULL), MZ_OK);
+    ck_assert_int_eq(
+        mz_store_read_checkpoint(store, &seq, &global, &global_len, NULL, NULL),
+        MZ_OK);
     ck_assert_int_eq(seq, 30);
     ck_assert_uint_eq(global_len, sizeof global2);
     ck_assert_mem_eq(global, global2, sizeof global2);
@@ -691,12 +699,12 @@ START_TEST(test_rules_versions_and_attributes_round_trip)
     ck_assert_str_eq(log.b[0], "{\"r\": 2}");
     ck_assert_int_eq(log.v[1], 1);
 
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "c1",
-                                                    "{\"tier\": \"vip\"}"),
-                     MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "c1",
-                                                    "{\"tier\": \"gold\"}"),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_client_attributes(store, "c1", "{\"tier\": \"vip\"}"),
+        MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_client_attributes(store, "c1", "{\"tier\": \"gold\"}"),
+        MZ_OK);
     ck_assert_int_eq(mz_store_put_client_attributes(store, "c2", "{}"), MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_client_attributes(store, pair_fn, &log),
@@ -742,11 +750,11 @@ START_TEST(test_concurrent_rule_puts_get_distinct_versions)
         pthread_join(threads[t], NULL);
         ck_assert_int_eq(racers[t].status, MZ_OK);
     }
-    ck_assert_int_eq(sql_value(conninfo, "SELECT max(version) FROM brand_rules"),
-                     40);
-    ck_assert_int_eq(sql_value(conninfo,
-                               "SELECT count(DISTINCT version) FROM brand_rules"),
-                     40);
+    ck_assert_int_eq(
+        sql_value(conninfo, "SELECT max(version) FROM brand_rules"), 40);
+    ck_assert_int_eq(
+        sql_value(conninfo, "SELECT count(DISTINCT version) FROM brand_rules"),
+        40);
     mz_store_close(store);
 }
 END_TEST
@@ -773,13 +781,15 @@ START_TEST(test_delete_client_erases_everything)
     mz_event_writer_stop(writer);
     ck_assert_int_eq(mz_store_write_checkpoint(store, 3, blobs, 2, NULL, 0),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "gone", "{}"), MZ_OK);
+    ck_assert_int_eq(mz_store_put_client_attributes(store, "gone", "{}"),
+                     MZ_OK);
     ck_assert_int_eq(sql_value(conninfo, count_gone), 4);
 
     ck_assert_int_eq(mz_store_delete_client(store, "gone"), MZ_OK);
     ck_assert_int_eq(sql_value(conninfo, count_gone), 0);
     ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"), 1);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM client_state"), 1);
+    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM client_state"),
+                     1);
     /* Erasing an unknown client is not an error. */
     ck_assert_int_eq(mz_store_delete_client(store, "never-seen"), MZ_OK);
     mz_store_close(store);
@@ -794,8 +804,8 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     struct mz_store *store = open_store(conninfo);
     struct committed_log log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false};
     char err[512];
-    struct mz_event_writer *writer =
-        mz_event_writer_start(conninfo, 100, on_committed, &log, err, sizeof err);
+    struct mz_event_writer *writer = mz_event_writer_start(
+        conninfo, 100, on_committed, &log, err, sizeof err);
     struct mz_event_record ev[2];
     struct pair_log items;
     const char *ids[] = {"i1"};
@@ -920,7 +930,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_migrations_idempotent_and_safe_concurrently);
     tcase_add_test(tc, test_open_fails_cleanly_when_unreachable);
     tcase_add_test(tc, test_connection_errors_never_show_the_password);
-    tcase_add_test(tc, test_group_commit_exactly_once_with_duplicates_in_seq_order);
+    tcase_add_test(tc,
+                   test_group_commit_exactly_once_with_duplicates_in_seq_order);
     tcase_add_test(tc, test_group_commit_throughput_64_submitters);
     tcase_add_test(tc, test_scan_events_in_log_order_after_seq);
     tcase_add_test(tc, test_checkpoint_round_trip);
