@@ -156,6 +156,17 @@ void mz_client_facts_free(struct mz_client_facts *facts)
     free(facts);
 }
 
+/* Forgets what only personalisation and the profile use -- wishlist,
+ * cart, visits, the ring -- and keeps what the rules need. */
+static void forget_personal(struct mz_client_facts *facts)
+{
+    facts->wishlist.count = 0;
+    facts->cart_count = 0;
+    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++)
+        facts->visit_count[k] = 0;
+    facts->ring_count = 0;
+}
+
 void mz_client_facts_reset(struct mz_client_facts *facts)
 {
     /* Counts go to zero; buffers are kept for reuse. */
@@ -277,6 +288,28 @@ static bool reserve_for_item_event(struct mz_client_facts *facts,
     }
 }
 
+/* While consent is withdrawn: records only what the rules read
+ * (purchases, returns, dismissals), nothing for the ring, wishlist or
+ * cart, and does not count the event. False on allocation failure, with
+ * the record unchanged. */
+static bool observe_for_rules(struct mz_client_facts *facts,
+                              const struct mz_event_obs *ev)
+{
+    switch (ev->type) {
+    case MZ_EV_PURCHASE:
+        return list_touch(&facts->purchases, ev->item, ev->ts,
+                          MZ_FACTS_MAX_PURCHASES);
+    case MZ_EV_RETURN:
+        list_remove_item(&facts->purchases, ev->item);
+        return true;
+    case MZ_EV_DISMISS:
+        return list_touch(&facts->dismissals, ev->item, ev->ts,
+                          MZ_FACTS_MAX_DISMISSALS);
+    default:
+        return true;
+    }
+}
+
 enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
                                        const struct mz_event_obs *ev)
 {
@@ -284,7 +317,7 @@ enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
 
     switch (ev->type) {
     case MZ_EV_CONSENT_WITHDRAWN:
-        mz_client_facts_reset(facts);
+        forget_personal(facts);
         facts->paused = true;
         facts->last_seq = ev->seq;
         return MZ_OK;
@@ -307,9 +340,13 @@ enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
         facts->event_count++;
         break;
     default:
-        if (facts->paused || ev->item < 0 || (int)ev->type < 0 ||
-            ev->type >= MZ_EV_TYPE_COUNT)
+        if (ev->item < 0 || (int)ev->type < 0 || ev->type >= MZ_EV_TYPE_COUNT)
             break;
+        if (facts->paused) {
+            if (!observe_for_rules(facts, ev))
+                return MZ_ERR_NOMEM;
+            break;
+        }
         if (!reserve_for_item_event(facts, ev->type))
             return MZ_ERR_NOMEM;
         /* Nothing below can fail: every list has room. */

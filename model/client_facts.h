@@ -5,6 +5,7 @@
  *    boutique, and which items the service already showed them. The
  *    rules (exclusions, frequency caps), the reasons and the clienteling
  *    profile read these; the model's levels are a separate, learned view.
+ *    Without consent only what the rules need is kept (see _observe).
  *
  * The facts are a deterministic function of the client's events in log
  * order plus the impressions the service records: replaying the same
@@ -97,9 +98,14 @@ void mz_client_facts_reset(struct mz_client_facts *facts);
  *   add_to_cart / remove_from_cart: the line's quantity goes up / down by
  *     ev->quantity (at least 1); a line at 0 disappears;
  *   store_visit / appointment / event_attendance: timestamp kept;
- *   consent_withdrawn: everything is forgotten (like _reset) and later
- *     events are ignored until consent_granted, so a replay of the log
- *     gives the same facts whatever the server did in between.
+ *   consent_withdrawn: what only personalisation and the profile use
+ *     (wishlist, cart, visits, the ring) is forgotten, and until
+ *     consent_granted later events record only what the rules need:
+ *     purchases, returns and dismissals (not counted in event_count).
+ *     Purchases, dismissals and impressions are kept throughout, since
+ *     the rules (exclusions, frequency cap) protect every client, consent
+ *     or not. A replay of the log gives the same facts whatever the
+ *     server did in between.
  * Item events with item < 0 are ignored. Returns MZ_OK, or MZ_ERR_NOMEM
  * with facts unchanged. */
 enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
@@ -114,7 +120,8 @@ enum mz_status mz_client_facts_record_impressions(struct mz_client_facts *facts,
                                                   const int32_t *items,
                                                   size_t n, int64_t shown_at);
 
-/* Whether consent is currently withdrawn (events are being ignored). */
+/* Whether consent is currently withdrawn (only what the rules need is
+ * recorded). */
 bool mz_client_facts_paused(const struct mz_client_facts *facts);
 /* Sequence number of the last event observed (0: none). */
 int64_t mz_client_facts_last_seq(const struct mz_client_facts *facts);

@@ -17,8 +17,12 @@
 
 #include "model/client_facts.h"
 
+/* Version 2: purchases, dismissals and impressions survive
+ * consent_withdrawn and are recorded while it lasts; a version-1 record of
+ * a client without consent lacks them, so it is refused and the log
+ * replayed instead. */
 #define MZ_FACTS_MAGIC   0x46435a4du /* "MZCF" little-endian */
-#define MZ_FACTS_VERSION 1u
+#define MZ_FACTS_VERSION 2u
 
 struct mz_item_time_list {
     struct mz_item_time *v; /* owned */

@@ -75,7 +75,8 @@ struct mz_select_request {
     const char *client_region;           /* used when region is NULL */
     const char *tier;                    /* client's tier; NULL: unknown */
     const struct mz_client_facts *facts; /* NULL: no client facts (new
-                                       client or no consent) */
+                                       client); given with or without
+                                       consent */
     const int32_t *exclude_items;        /* e.g. the item being viewed */
     size_t n_exclude_items;
     int64_t now;      /* request time, seconds */

@@ -82,8 +82,13 @@ void mz_service_learn_event(struct mz_service *svc,
         mz_client_facts_observe(entry->facts, &obs); /* facts resume */
         return;
     }
-    if (!entry->consent)
-        return; /* kept in the log, not learned from */
+    if (!entry->consent) {
+        /* Not learned from, but the rules still protect the client: the
+         * facts record the purchases, returns and dismissals they read
+         * (and nothing else while consent is withdrawn). */
+        mz_client_facts_observe(entry->facts, &obs);
+        return;
+    }
 
     int n_levels = mz_model_config_of(svc->model)->n_levels;
     int64_t before = consolidated_events(entry->memory, n_levels);

@@ -20,6 +20,10 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     bool consent = entry && entry->consent;
     bool personalized = consent && mz_client_event_count(entry->memory) > 0;
     const struct mz_client *memory = personalized ? entry->memory : NULL;
+    /* The rules protect every client, so the selection reads the facts
+     * (purchases, dismissals, impressions) whatever the consent; the
+     * reasons, which are personalisation, read them only with consent. */
+    const struct mz_client_facts *rule_facts = entry ? entry->facts : NULL;
     const struct mz_client_facts *facts = consent ? entry->facts : NULL;
     int32_t context = args->context_item
                           ? mz_catalog_find(svc->catalog, args->context_item)
@@ -37,7 +41,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
         .region = args->region,
         .client_region = entry ? entry->region : NULL,
         .tier = entry ? entry->tier : NULL,
-        .facts = facts,
+        .facts = rule_facts,
         .exclude_items = context >= 0 ? &context : NULL,
         .n_exclude_items = context >= 0 ? 1 : 0,
         .now = args->now,

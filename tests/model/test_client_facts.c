@@ -141,23 +141,73 @@ START_TEST(test_ring_last_event_of_item)
 }
 END_TEST
 
-START_TEST(test_consent_withdrawn_forgets_and_pauses)
+START_TEST(test_consent_withdrawn_keeps_what_the_rules_need)
 {
     struct mz_client_facts *f = mz_client_facts_new();
+    int32_t shown[] = {4};
     observe(f, MZ_EV_PURCHASE, 1, 10);
+    observe(f, MZ_EV_DISMISS, 5, 10);
+    observe(f, MZ_EV_WISHLIST, 6, 10);
+    observe(f, MZ_EV_ADD_TO_CART, 7, 10);
     observe(f, MZ_EV_APPOINTMENT, -1, 11);
+    ck_assert_int_eq(mz_client_facts_record_impressions(f, shown, 1, 11),
+                     MZ_OK);
     observe(f, MZ_EV_CONSENT_WITHDRAWN, -1, 12);
     ck_assert(mz_client_facts_paused(f));
-    ck_assert(!mz_client_facts_purchased_at(f, 1, NULL));
-    observe(f, MZ_EV_PURCHASE, 2, 13);
-    ck_assert(!mz_client_facts_purchased_at(f, 2, NULL));
-    observe(f, MZ_EV_CONSENT_GRANTED, -1, 14);
-    ck_assert(!mz_client_facts_paused(f));
-    observe(f, MZ_EV_PURCHASE, 3, 15);
-    ck_assert(mz_client_facts_purchased_at(f, 3, NULL));
+    /* Kept: what the exclusions and the frequency cap read. */
+    ck_assert(mz_client_facts_purchased_at(f, 1, NULL));
     size_t n;
+    mz_client_facts_dismissals(f, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(mz_client_facts_impressions_since(f, 4, 0), 1);
+    /* Forgotten: what only personalisation and the profile use. */
+    ck_assert(!mz_client_facts_in_wishlist(f, 6));
+    ck_assert(!mz_client_facts_in_cart(f, 7));
     mz_client_facts_visits(f, MZ_VISIT_APPOINTMENT, &n);
     ck_assert_uint_eq(n, 0);
+    mz_client_facts_recent_events(f, &n);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mz_client_facts_record_impressions(f, shown, 1, 12),
+                     MZ_OK);
+    ck_assert_int_eq(mz_client_facts_impressions_since(f, 4, 0), 2);
+    mz_client_facts_free(f);
+}
+END_TEST
+
+START_TEST(test_without_consent_only_rule_facts_are_recorded)
+{
+    struct mz_client_facts *f = mz_client_facts_new();
+    observe(f, MZ_EV_CONSENT_WITHDRAWN, -1, 1);
+    int64_t counted = mz_client_facts_event_count(f);
+    observe(f, MZ_EV_PURCHASE, 2, 13);
+    observe(f, MZ_EV_PURCHASE, 3, 13);
+    observe(f, MZ_EV_RETURN, 3, 14);
+    observe(f, MZ_EV_DISMISS, 8, 14);
+    observe(f, MZ_EV_WISHLIST, 6, 14);
+    observe(f, MZ_EV_ADD_TO_CART, 7, 14);
+    observe(f, MZ_EV_VIEW, 9, 14);
+    observe(f, MZ_EV_STORE_VISIT, -1, 14);
+    int64_t ts = 0;
+    ck_assert(mz_client_facts_purchased_at(f, 2, &ts));
+    ck_assert_int_eq(ts, 13);
+    ck_assert(!mz_client_facts_purchased_at(f, 3, NULL)); /* returned */
+    size_t n;
+    const struct mz_item_time *gone = mz_client_facts_dismissals(f, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(gone[0].item, 8);
+    ck_assert(!mz_client_facts_in_wishlist(f, 6));
+    ck_assert(!mz_client_facts_in_cart(f, 7));
+    mz_client_facts_recent_events(f, &n);
+    ck_assert_uint_eq(n, 0);
+    mz_client_facts_visits(f, MZ_VISIT_STORE, &n);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(mz_client_facts_event_count(f), counted);
+    /* Consent again: everything is recorded again. */
+    observe(f, MZ_EV_CONSENT_GRANTED, -1, 15);
+    ck_assert(!mz_client_facts_paused(f));
+    observe(f, MZ_EV_WISHLIST, 6, 16);
+    ck_assert(mz_client_facts_in_wishlist(f, 6));
+    ck_assert(mz_client_facts_purchased_at(f, 2, NULL));
     ck_assert_int_gt(mz_client_facts_last_seq(f), 0);
     mz_client_facts_free(f);
 }
@@ -204,7 +254,8 @@ int main(void)
     tcase_add_test(tc, test_cart_quantities);
     tcase_add_test(tc, test_lists_are_capped_oldest_dropped);
     tcase_add_test(tc, test_ring_last_event_of_item);
-    tcase_add_test(tc, test_consent_withdrawn_forgets_and_pauses);
+    tcase_add_test(tc, test_consent_withdrawn_keeps_what_the_rules_need);
+    tcase_add_test(tc, test_without_consent_only_rule_facts_are_recorded);
     tcase_add_test(tc, test_impressions_roll_over_24h);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -58,6 +58,12 @@ static void replay(struct mz_client_facts *f, int n_events, int n_items)
         };
         if ((x >> 50) % 17 == 0)
             ev.type = MZ_EV_EVENT_ATTENDANCE;
+        /* Consent comes and goes, and is withdrawn at the end, so the
+         * saved form holds the facts recorded without consent too. */
+        if (i % 700 == 350 || i == n_events - 100)
+            ev.type = MZ_EV_CONSENT_WITHDRAWN;
+        else if (i % 700 == 600)
+            ev.type = MZ_EV_CONSENT_GRANTED;
         mz_client_facts_observe(f, &ev);
         if (i % 10 == 0) {
             int32_t shown[3] = {ev.item, (ev.item + 1) % n_items, 0};
@@ -171,10 +177,28 @@ START_TEST(test_load_rejects_garbage_safely)
     ck_assert_str_eq(err, "client facts: unsupported format version");
     free(v);
 
-    /* A list that claims more entries than its cap. */
+    /* A version-1 record (before the rules' facts outlived a consent
+     * withdrawal) is refused, so the service replays the log instead. */
     mz_wbuf_init(&w);
     mz_wbuf_u32(&w, 0x46435a4du);
     mz_wbuf_u32(&w, 1);
+    mz_wbuf_u64(&w, 0);
+    mz_wbuf_u64(&w, 0);
+    mz_wbuf_u64(&w, 0);
+    mz_wbuf_u8(&w, 0);
+    for (int list = 0; list < 4 + 1 + MZ_VISIT_KIND_COUNT + 1; list++)
+        mz_wbuf_u32(&w, 0);
+    v = mz_wbuf_finish(&w, &vlen);
+    ck_assert_ptr_null(
+        mz_client_facts_load(cat, v, vlen, &status, err, sizeof(err)));
+    ck_assert_int_eq(status, MZ_ERR_INVALID);
+    ck_assert_str_eq(err, "client facts: unsupported format version");
+    free(v);
+
+    /* A list that claims more entries than its cap. */
+    mz_wbuf_init(&w);
+    mz_wbuf_u32(&w, 0x46435a4du);
+    mz_wbuf_u32(&w, 2);
     mz_wbuf_u64(&w, 0);
     mz_wbuf_u64(&w, 0);
     mz_wbuf_u64(&w, 0);
