@@ -3,6 +3,12 @@
  *    Recommendations: the client's query scored against every item (the
  *    model), the brand's rules picking the k best items that satisfy
  *    every rule, the items shown counted for the frequency cap.
+ *
+ * A request does not make a client: an id the service does not know gets
+ * an entry (kept in memory and written at the next checkpoint) only when
+ * the brand asked for has a frequency cap, the one rule that needs what
+ * such a client was shown. Otherwise it is answered without an entry, so
+ * ids seen only in requests cost neither memory nor a client_state row.
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
@@ -88,13 +94,30 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     return reply(ctx, &view);
 }
 
+/* Whether brand's rules (NULL: no brand) cap how often an item is shown.
+ * Takes the read lock. */
+static bool brand_caps_frequency(struct mz_service *svc, const char *brand)
+{
+    if (!brand)
+        return false;
+    pthread_rwlock_rdlock(&svc->lock);
+    const struct mz_brand_rules *brand_rules =
+        mz_service_brand_rules(svc, brand);
+    bool capped = brand_rules && brand_rules->rules &&
+                  brand_rules->rules->frequency_cap > 0;
+    pthread_rwlock_unlock(&svc->lock);
+    return capped;
+}
+
 enum mz_status mz_service_recommend(struct mz_service *svc,
                                     const struct mz_recommend_args *args,
                                     mz_recommendation_reply_fn reply, void *ctx)
 {
-    /* Even a client without events gets an entry, so the frequency cap
-     * can count what it is shown. */
-    enum mz_status status = mz_service_fetch_client(svc, args->client_id, true);
+    /* A client without events gets an entry only under a frequency cap,
+     * so the cap can count what it is shown (a cap put between this look
+     * and the selection counts from the client's next request). */
+    enum mz_status status = mz_service_fetch_client(
+        svc, args->client_id, brand_caps_frequency(svc, args->brand));
     if (status != MZ_OK)
         return status;
     pthread_rwlock_rdlock(&svc->lock);
