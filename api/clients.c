@@ -95,21 +95,24 @@ static enum mz_status reply_profile(void *arg,
     json_t *facts = view->facts
                         ? mz_json_write_facts(view->facts, view->catalog)
                         : json_object();
+    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
     ctx->body =
-        levels && facts
-            ? json_pack(
-                  "{s:s,s:o,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
-                  ctx->client_id, "tier",
-                  view->tier ? json_string(view->tier) : json_null(), "region",
-                  view->region ? json_string(view->region) : json_null(),
-                  "consent", "personalization", view->consent, "events_logged",
-                  (json_int_t)view->events_logged, "events_learned",
-                  (json_int_t)view->events_learned, "levels", levels)
+        levels && facts && tiers
+            ? json_pack("{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
+                        ctx->client_id, "tier",
+                        view->tier ? json_string(view->tier) : json_null(),
+                        "tiers", tiers, "region",
+                        view->region ? json_string(view->region) : json_null(),
+                        "consent", "personalization", view->consent,
+                        "events_logged", (json_int_t)view->events_logged,
+                        "events_learned", (json_int_t)view->events_learned,
+                        "levels", levels)
             : NULL;
     if (ctx->body)
         json_object_update(ctx->body, facts);
     json_decref(levels);
     json_decref(facts);
+    json_decref(tiers);
     return ctx->body ? MZ_OK : MZ_ERR_NOMEM;
 }
 
@@ -148,13 +151,27 @@ void mz_handle_delete_client(struct mz_service *svc,
     mz_response_empty(resp, 204);
 }
 
-/* The stored attributes document: {"tier":..,"region":..,"consent":{..}}. */
-static char *attributes_doc(const char *tier, const char *region, bool consent)
+/* The attributes as stored and as replied:
+ * {"tier":..,"tiers":{..},"region":..,"consent":{..}}; NULL on allocation
+ * failure. */
+static json_t *attributes_json(const struct mz_attributes_update *attrs,
+                               bool consent)
 {
-    json_t *doc = json_pack("{s:o,s:o,s:{s:b}}", "tier",
-                            tier ? json_string(tier) : json_null(), "region",
-                            region ? json_string(region) : json_null(),
-                            "consent", "personalization", consent);
+    json_t *tiers = mz_json_write_brand_tiers(attrs->tiers);
+    return tiers ? json_pack(
+                       "{s:o,s:o,s:o,s:{s:b}}", "tier",
+                       attrs->tier ? json_string(attrs->tier) : json_null(),
+                       "tiers", tiers, "region",
+                       attrs->region ? json_string(attrs->region) : json_null(),
+                       "consent", "personalization", consent)
+                 : NULL;
+}
+
+/* The stored attributes document (see attributes_json). */
+static char *attributes_doc(const struct mz_attributes_update *attrs,
+                            bool consent)
+{
+    json_t *doc = attributes_json(attrs, consent);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;
@@ -177,8 +194,8 @@ void mz_handle_put_attributes(struct mz_service *svc,
         mz_response_error(resp, status, "%s", err.message);
         goto cleanup;
     }
-    const char *tier = read.tier, *region = read.region;
-    struct mz_attributes_update attrs = {tier, region, read.consent};
+    struct mz_attributes_update attrs = {read.tier, &read.tiers, read.region,
+                                         read.consent};
     bool in_force = true;
     status = mz_service_set_attributes(svc, client_id, &attrs, attributes_doc,
                                        &in_force);
@@ -187,12 +204,13 @@ void mz_handle_put_attributes(struct mz_service *svc,
                           mz_status_code(status));
         goto cleanup;
     }
-    mz_response_json(resp, 200,
-                     json_pack("{s:o,s:o,s:{s:b},s:s}", "tier",
-                               tier ? json_string(tier) : json_null(), "region",
-                               region ? json_string(region) : json_null(),
-                               "consent", "personalization", in_force,
-                               "client_id", client_id));
+    json_t *reply = attributes_json(&attrs, in_force);
+    if (reply &&
+        json_object_set_new(reply, "client_id", json_string(client_id)) != 0) {
+        json_decref(reply);
+        reply = NULL;
+    }
+    mz_response_json(resp, 200, reply);
 cleanup:
     mz_client_attributes_clear(&read);
     json_decref(body);

@@ -63,6 +63,7 @@ static void entry_free(struct mz_client_entry *entry)
     mz_client_free(entry->memory);
     mz_client_facts_free(entry->facts);
     free(entry->tier);
+    mz_brand_tiers_clear(&entry->tiers);
     free(entry->region);
     pthread_mutex_destroy(&entry->impressions_lock);
     free(entry);
@@ -85,19 +86,26 @@ static struct mz_client_entry *entry_new(const struct mz_model *model)
 }
 
 bool mz_client_entry_set_attributes(struct mz_client_entry *entry,
-                                    const char *tier, const char *region)
+                                    const char *tier,
+                                    const struct mz_brand_tiers *tiers,
+                                    const char *region)
 {
     char *new_tier = tier ? strdup(tier) : NULL;
     char *new_region = region ? strdup(region) : NULL;
-    if ((tier && !new_tier) || (region && !new_region)) {
+    struct mz_brand_tiers new_tiers;
+    bool copied = mz_brand_tiers_copy(&new_tiers, tiers);
+    if ((tier && !new_tier) || (region && !new_region) || !copied) {
         free(new_tier);
         free(new_region);
+        mz_brand_tiers_clear(&new_tiers);
         return false;
     }
     free(entry->tier);
     free(entry->region);
+    mz_brand_tiers_clear(&entry->tiers);
     entry->tier = new_tier;
     entry->region = new_region;
+    entry->tiers = new_tiers;
     return true;
 }
 
@@ -312,7 +320,8 @@ bool mz_client_cache_restore_attributes(struct mz_client_cache *cache,
         ok = entry || !create;
     }
     if (entry) {
-        ok = mz_client_entry_set_attributes(entry, attrs.tier, attrs.region);
+        ok = mz_client_entry_set_attributes(entry, attrs.tier, &attrs.tiers,
+                                            attrs.region);
         entry->has_attributes = entry->has_attributes || ok;
     }
     if (!ok)

@@ -34,7 +34,7 @@
  *    mz_client_cache_evict       - evict down to 7/8 of max_clients
  *    mz_client_cache_erase       - remove a client that was erased
  *    mz_client_cache_restore     - an entry from a stored record
- *    mz_client_cache_restore_attributes - tier and region from storage
+ *    mz_client_cache_restore_attributes - tiers and region from storage
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_CLIENT_CACHE_H
@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/client_facts.h"
 #include "model/model.h"
@@ -61,7 +62,9 @@ struct mz_client_entry {
     const char *client_id;            /* borrowed from the cache's table */
     struct mz_client *memory;         /* owned: the learned levels */
     struct mz_client_facts *facts;    /* owned */
-    char *tier;                       /* owned; NULL when unknown */
+    char *tier;                       /* owned; NULL when unknown; the
+                                         default for brands not in tiers */
+    struct mz_brand_tiers tiers;      /* owned: the tier at some brands */
     char *region;                     /* owned; NULL when unknown */
     bool consent;                     /* personalisation allowed (default) */
     bool has_attributes;              /* attributes were set */
@@ -169,7 +172,7 @@ bool mz_client_cache_restore(struct mz_client_cache *cache,
                              const char *client_id, const void *bytes,
                              size_t len, char *err, size_t err_len);
 
-/* Sets the tier and region of client_id's entry from a stored attributes
+/* Sets the tiers and region of client_id's entry from a stored attributes
  * document (creating the entry when create is true; otherwise an absent
  * client is left alone). Returns false (with err) for a bad document or
  * out of memory. Caller holds the write lock. */
@@ -190,9 +193,12 @@ bool mz_client_cache_full(const struct mz_client_cache *cache);
  * the log). Caller holds the write lock. */
 void mz_client_cache_reset(struct mz_client_cache *cache);
 
-/* Replaces the entry's tier and region (borrowed, copied; NULL clears).
- * Returns false on allocation failure, leaving the entry unchanged. */
+/* Replaces the entry's default tier, tiers per brand and region (all
+ * borrowed, copied; NULL clears). Returns false on allocation failure,
+ * leaving the entry unchanged. */
 bool mz_client_entry_set_attributes(struct mz_client_entry *entry,
-                                    const char *tier, const char *region);
+                                    const char *tier,
+                                    const struct mz_brand_tiers *tiers,
+                                    const char *region);
 
 #endif

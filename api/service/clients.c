@@ -56,7 +56,7 @@ enum mz_status mz_service_set_attributes(
         if (status != MZ_OK)
             return status;
     }
-    char *doc = write_doc(attrs->tier, attrs->region, wanted);
+    char *doc = write_doc(attrs, wanted);
     status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc)
                  : MZ_ERR_NOMEM;
     free(doc);
@@ -65,8 +65,8 @@ enum mz_status mz_service_set_attributes(
         pthread_rwlock_wrlock(&svc->lock);
         struct mz_client_entry *target =
             mz_client_cache_get_or_add(svc->clients, client_id);
-        if (target &&
-            mz_client_entry_set_attributes(target, attrs->tier, attrs->region))
+        if (target && mz_client_entry_set_attributes(
+                          target, attrs->tier, attrs->tiers, attrs->region))
             target->has_attributes = true;
         else
             status = MZ_ERR_NOMEM;

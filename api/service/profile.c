@@ -144,6 +144,7 @@ static enum mz_status profile_locked(struct mz_service *svc,
     }
     struct mz_profile_view view = {
         .tier = entry->tier,
+        .tiers = &entry->tiers,
         .region = entry->region,
         .consent = entry->consent,
         .events_logged = entry->events_logged,

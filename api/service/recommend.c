@@ -46,7 +46,10 @@ static enum mz_status recommend_locked(struct mz_service *svc,
         .rules = brand_rules ? brand_rules->rules : NULL,
         .region = args->region,
         .client_region = entry ? entry->region : NULL,
-        .tier = entry ? entry->tier : NULL,
+        /* The rules of brand B see the client's tier at B. */
+        .tier = entry
+                    ? mz_brand_tiers_at(&entry->tiers, args->brand, entry->tier)
+                    : NULL,
         .facts = rule_facts,
         .exclude_items = context >= 0 ? &context : NULL,
         .n_exclude_items = context >= 0 ? 1 : 0,

@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/client_facts.h"
 #include "model/event.h"
@@ -170,18 +171,21 @@ enum mz_status mz_service_read_rules(struct mz_service *svc, const char *brand,
 /* ---- clients --------------------------------------------------------- */
 
 struct mz_attributes_update {
-    const char *tier;   /* borrowed; NULL: unknown */
-    const char *region; /* borrowed; NULL: unknown */
-    int consent;        /* 1 grant, 0 withdraw, -1 unchanged */
+    const char *tier;                   /* borrowed; NULL: unknown; the
+                                           default for brands not in tiers */
+    const struct mz_brand_tiers *tiers; /* borrowed; NULL: none */
+    const char *region;                 /* borrowed; NULL: unknown */
+    int consent;                        /* 1 grant, 0 withdraw, -1 unchanged */
 };
 
 /* Writer of the stored attributes document (canonical JSON text, caller
- * frees; NULL on allocation failure) for the attributes as they will be,
- * with consent the personalisation consent in force afterwards. */
-typedef char *(*mz_attributes_doc_fn)(const char *tier, const char *region,
+ * frees; NULL on allocation failure) for the attributes as they will be
+ * (attrs, borrowed; its consent ignored), with consent the
+ * personalisation consent in force afterwards. */
+typedef char *(*mz_attributes_doc_fn)(const struct mz_attributes_update *attrs,
                                       bool consent);
 
-/* Sets client_id's tier and region and, when it changes, the consent: a
+/* Sets client_id's tiers and region and, when it changes, the consent: a
  * consent change is appended to the event log as a marker (so a replay
  * stops and starts learning at the same place) and learned before the
  * attributes are stored. Sets *consent_out to the consent in force.
@@ -262,8 +266,9 @@ struct mz_profile_level {
 };
 
 struct mz_profile_view {
-    const char *tier;   /* NULL: unknown */
-    const char *region; /* NULL: unknown */
+    const char *tier;                   /* NULL: unknown */
+    const struct mz_brand_tiers *tiers; /* the tier at some brands */
+    const char *region;                 /* NULL: unknown */
     bool consent;
     int64_t events_logged; /* in the log, learned or not */
     int64_t events_learned;

@@ -314,12 +314,23 @@ START_TEST(test_get_or_add_creates_one_empty_consenting_entry_per_id)
     /* Setting attributes copies them. */
     char tier[] = "vip";
     entry = mz_client_cache_get(fx.cache, "client-03");
-    ck_assert(mz_client_entry_set_attributes(entry, tier, NULL));
+    char brand[] = "maison-a", at_brand[] = "prospect";
+    struct mz_brand_tier one = {brand, at_brand};
+    struct mz_brand_tiers tiers = {&one, 1};
+    ck_assert(mz_client_entry_set_attributes(entry, tier, &tiers, NULL));
     tier[0] = 'X';
+    brand[0] = 'X';
+    at_brand[0] = 'X';
     ck_assert_str_eq(entry->tier, "vip");
+    ck_assert_uint_eq(entry->tiers.count, 1);
+    ck_assert_str_eq(mz_brand_tiers_at(&entry->tiers, "maison-a", "?"),
+                     "prospect");
+    ck_assert_str_eq(mz_brand_tiers_at(&entry->tiers, "maison-b", "vip"),
+                     "vip");
     ck_assert_ptr_null(entry->region);
-    ck_assert(mz_client_entry_set_attributes(entry, NULL, "eu"));
+    ck_assert(mz_client_entry_set_attributes(entry, NULL, NULL, "eu"));
     ck_assert_ptr_null(entry->tier);
+    ck_assert_uint_eq(entry->tiers.count, 0);
     ck_assert_str_eq(entry->region, "eu");
 
     mz_client_cache_reset(fx.cache);
@@ -797,7 +808,7 @@ START_TEST(test_restore_attributes_of_a_bad_document_fails_with_a_message)
     fixture_open(&fx, "attributes_bad", 8);
     pthread_rwlock_wrlock(&fx.lock);
     struct mz_client_entry *entry = mz_client_cache_get_or_add(fx.cache, "c");
-    ck_assert(mz_client_entry_set_attributes(entry, "gold", "us"));
+    ck_assert(mz_client_entry_set_attributes(entry, "gold", NULL, "us"));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512] = "";
         ck_assert_msg(!mz_client_cache_restore_attributes(

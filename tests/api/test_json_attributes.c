@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  * test_json_attributes.c
- *    Unit tests of api/json_attributes.c: tier, region and consent read
- *    into the C struct, null and absent alike, each wrong type named,
+ *    Unit tests of api/json_attributes.c: tier, tiers per brand, region
+ *    and consent read into the C struct, null and absent alike, the tiers
+ *    bounded and written back, each wrong type named,
  *    unknown keys, the first problem as written reported first, and no
  *    leak on failure.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/json_attributes.h"
@@ -32,6 +34,7 @@ static void assert_refused(const char *text, const char *message)
     ck_assert_str_eq(err.message, message);
     ck_assert_ptr_null(a.tier);
     ck_assert_ptr_null(a.region);
+    ck_assert_uint_eq(a.tiers.count, 0);
     ck_assert_int_eq(a.consent, -1);
 }
 
@@ -121,6 +124,77 @@ START_TEST(test_first_problem_as_written_and_unknown_keys)
 }
 END_TEST
 
+START_TEST(test_tiers_per_brand_read_bounded_and_written_back)
+{
+    struct mz_client_attributes a;
+    struct mz_json_error err;
+    ck_assert_int_eq(read_text("{\"tier\":\"client\",\"tiers\":"
+                               "{\"maison-a\":\"vip\",\"maison-b\":"
+                               "\"prospect\"}}",
+                               &a, &err),
+                     MZ_OK);
+    ck_assert_str_eq(a.tier, "client");
+    ck_assert_uint_eq(a.tiers.count, 2);
+    ck_assert_str_eq(mz_brand_tiers_at(&a.tiers, "maison-a", a.tier), "vip");
+    ck_assert_str_eq(mz_brand_tiers_at(&a.tiers, "maison-b", a.tier),
+                     "prospect");
+    ck_assert_str_eq(mz_brand_tiers_at(&a.tiers, "maison-c", a.tier), "client");
+    ck_assert_str_eq(mz_brand_tiers_at(&a.tiers, NULL, a.tier), "client");
+    json_t *back = mz_json_write_brand_tiers(&a.tiers);
+    char *text = json_dumps(back, JSON_COMPACT);
+    ck_assert_str_eq(text, "{\"maison-a\":\"vip\",\"maison-b\":"
+                           "\"prospect\"}");
+    free(text);
+    json_decref(back);
+    mz_client_attributes_clear(&a);
+    ck_assert_uint_eq(a.tiers.count, 0);
+    ck_assert_ptr_null(a.tiers.v);
+
+    /* null and {} are no tier per brand; the writer gives {}. */
+    ck_assert_int_eq(read_text("{\"tiers\":null}", &a, &err), MZ_OK);
+    ck_assert_uint_eq(a.tiers.count, 0);
+    ck_assert_int_eq(read_text("{\"tiers\":{}}", &a, &err), MZ_OK);
+    ck_assert_uint_eq(a.tiers.count, 0);
+    back = mz_json_write_brand_tiers(NULL);
+    ck_assert_uint_eq(json_object_size(back), 0);
+    json_decref(back);
+
+    /* Bounds: the number of brands, the length of ids and tiers. */
+    char message[256], body[64 * 32 + 64];
+    size_t used = (size_t)snprintf(body, sizeof body, "{\"tiers\":{");
+    for (int i = 0; i <= MZ_BRAND_TIERS_MAX; i++)
+        used += (size_t)snprintf(body + used, sizeof body - used,
+                                 "%s\"b%d\":\"vip\"", i ? "," : "", i);
+    snprintf(body + used, sizeof body - used, "}}");
+    snprintf(message, sizeof message, "tiers: must have at most %d brands",
+             MZ_BRAND_TIERS_MAX);
+    assert_refused(body, message);
+    char id[MZ_ID_MAX_BYTES + 2], text2[512];
+    memset(id, 'b', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    snprintf(text2, sizeof text2, "{\"tiers\":{\"%s\":\"vip\"}}", id);
+    snprintf(message, sizeof message, "tiers: brand ids must be 1..%d bytes",
+             MZ_ID_MAX_BYTES);
+    assert_refused(text2, message);
+    assert_refused("{\"tiers\":{\"\":\"vip\"}}", message);
+    snprintf(text2, sizeof text2, "{\"tiers\":{\"a\":\"%s\"}}", id);
+    snprintf(message, sizeof message,
+             "tiers.a: must be a string of 1 to %d bytes", MZ_ID_MAX_BYTES);
+    assert_refused(text2, message);
+    assert_refused("{\"tiers\":{\"a\":\"\"}}", message);
+    assert_refused("{\"tiers\":{\"a\":null}}", message);
+    assert_refused("{\"tiers\":{\"a\":\"vip\",\"b\":3}}",
+                   "tiers.b: must be a string of 1 to 128 bytes");
+    assert_refused("{\"tiers\":[\"vip\"]}",
+                   "tiers: must be an object of brand: tier, or null");
+    assert_refused("{\"tiers\":\"vip\"}",
+                   "tiers: must be an object of brand: tier, or null");
+    /* Copies made before a later failure are released (ASan checks). */
+    assert_refused("{\"tiers\":{\"a\":\"vip\"},\"region\":5}",
+                   "region: must be a string of 1 to 128 bytes");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_attributes");
@@ -128,6 +202,7 @@ int main(void)
     tcase_add_test(tc, test_attributes_read_into_the_struct);
     tcase_add_test(tc, test_each_field_named_with_its_limits);
     tcase_add_test(tc, test_first_problem_as_written_and_unknown_keys);
+    tcase_add_test(tc, test_tiers_per_brand_read_bounded_and_written_back);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

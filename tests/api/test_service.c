@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/json_attributes.h"
 #include "api/json_facts.h"
 #include "api/json_item.h"
 #include "api/json_rules.h"
@@ -397,12 +398,15 @@ static enum mz_status copy_item(void *ctx, const struct mz_item *item)
 }
 
 /* The stored attributes document, as api/clients.c writes it. */
-static char *attributes_doc(const char *tier, const char *region, bool consent)
+static char *attributes_doc(const struct mz_attributes_update *attrs,
+                            bool consent)
 {
-    json_t *doc = json_pack("{s:o,s:o,s:{s:b}}", "tier",
-                            tier ? json_string(tier) : json_null(), "region",
-                            region ? json_string(region) : json_null(),
-                            "consent", "personalization", consent);
+    json_t *doc =
+        json_pack("{s:o,s:o,s:o,s:{s:b}}", "tier",
+                  attrs->tier ? json_string(attrs->tier) : json_null(), "tiers",
+                  mz_json_write_brand_tiers(attrs->tiers), "region",
+                  attrs->region ? json_string(attrs->region) : json_null(),
+                  "consent", "personalization", consent);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
     return text;
@@ -411,7 +415,7 @@ static char *attributes_doc(const char *tier, const char *region, bool consent)
 static bool set_attributes(struct mz_service *svc, const char *client_id,
                            const char *tier, const char *region, int consent)
 {
-    struct mz_attributes_update attrs = {tier, region, consent};
+    struct mz_attributes_update attrs = {tier, NULL, region, consent};
     bool in_force = !consent;
     ck_assert_int_eq(mz_service_set_attributes(svc, client_id, &attrs,
                                                attributes_doc, &in_force),

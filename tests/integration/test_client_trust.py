@@ -10,7 +10,11 @@
 - A client without consent is still protected by the brand rules, also
   over a restart from a checkpoint: what it bought and dismissed stays
   excluded, while its profile shows no levels and no facts.
-Takes about 10 s.
+- Tier is per brand: a client VIP at one house and a prospect at another
+  (PUT attributes "tiers", beside the default "tier") sees the first
+  house's reserved items and not the second's; the reply and the profile
+  give the tiers back, also after a restart.
+Takes about 15 s.
 """
 
 import sys
@@ -39,6 +43,11 @@ def catalog():
                           ["bags", "shoes"][i % 2], 100.0 + i))
     for i in range(40):
         items.append(item("capped%02d" % i, "capped", "bags", 100.0 + i))
+    for house in ("house-a", "house-b"):
+        for i in range(6):
+            items.append(item("%s-open%d" % (house, i), house, "bags", 200.0))
+            items.append(item("%s-vip%d" % (house, i), house, "bags", 300.0,
+                              reserved_tiers=["vip"]))
     return items
 
 
@@ -135,6 +144,47 @@ def test_rules_protect_a_client_without_consent_over_a_restart():
             time.sleep(2.5)
             check_eq(SRV.stop(), 0, "maisond exit status after SIGTERM")
             SRV.start()
+
+
+@test
+def test_tier_is_per_brand():
+    cid = "cl-two-houses"
+    tiers = {"house-a": "vip", "house-b": "prospect"}
+    r = SRV.put("/v1/clients/%s/attributes" % cid,
+                {"tier": "client", "tiers": tiers})
+    check(r.status == 200, "PUT attributes with tiers: %r" % r)
+    check_eq(r.json().get("tiers"), tiers, "tiers in the attributes reply")
+    check_eq(r.json().get("tier"), "client", "default tier in the reply")
+    for when in ("before", "after"):
+        at_a = recs(cid, brand="house-a", k=20)
+        at_b = recs(cid, brand="house-b", k=20)
+        check(sorted(at_a) == sorted(["house-a-open%d" % i for i in range(6)]
+                                     + ["house-a-vip%d" % i
+                                        for i in range(6)]),
+              "%s a restart, a VIP at house-a does not see all its items "
+              "there: %r" % (when, at_a))
+        check(sorted(at_b) == sorted("house-b-open%d" % i for i in range(6)),
+              "%s a restart, a prospect at house-b sees its reserved items "
+              "(or misses open ones): %r" % (when, at_b))
+        # Without a brand, the default tier ("client") holds: no reserved
+        # item of either house.
+        anywhere = recs(cid, k=100)
+        check(not [i for i in anywhere if "-vip" in i],
+              "%s a restart, the default tier let reserved items through: "
+              "%r" % (when, anywhere))
+        r = SRV.get("/v1/clients/%s/profile" % cid)
+        check(r.status == 200, "profile: %r" % r)
+        check_eq(r.json().get("tiers"), tiers,
+                 "tiers in the profile %s a restart" % when)
+        if when == "before":
+            check_eq(SRV.stop(), 0, "maisond exit status after SIGTERM")
+            SRV.start()
+    r = SRV.put("/v1/clients/%s/attributes" % cid, {"tier": "vip"})
+    check(r.status == 200 and r.json().get("tiers") == {},
+          "PUT without tiers must clear them: %r" % r)
+    r = SRV.put("/v1/clients/%s/attributes" % cid,
+                {"tiers": {"b%d" % i: "vip" for i in range(65)}})
+    check(r.status == 400, "65 brands in tiers must be refused: %r" % r)
 
 
 def main():
