@@ -56,6 +56,7 @@
 
 struct mz_service;
 struct mz_store;
+struct mz_principal; /* below, with the API keys */
 
 struct mz_service_config {
     const char *conninfo; /* borrowed libpq connection string */
@@ -122,24 +123,29 @@ struct mz_submit_counts {
  * were refused by the caller and are only counted) to the event log and
  * returns once they are committed and learned. A record whose item is
  * not a live catalog item is refused here: outcome[i] becomes
- * MZ_ERR_UNKNOWN_ITEM. Sets records[i].seq (0 for a duplicate) and fills
+ * MZ_ERR_UNKNOWN_ITEM; one whose item's brand is outside scope (the
+ * caller's key; NULL: every brand) becomes MZ_ERR_FORBIDDEN. Sets records[i].seq (0 for a duplicate) and fills
  * *counts. Returns MZ_OK, or MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB /
  * MZ_ERR_NOMEM when nothing was accepted (the batch may be retried
  * whole: event ids make that safe). records and outcome are n long. */
 enum mz_status mz_service_submit_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         enum mz_status *outcome, size_t n,
+                                        const struct mz_principal *scope,
                                         struct mz_submit_counts *counts);
 
 /* ---- catalog --------------------------------------------------------- */
 
 /* Stores items[0..n-1] (takes every item, even on failure) with their
  * canonical documents docs[i] (borrowed JSON texts) in PostgreSQL, then
- * puts them in force, all or nothing. Returns MZ_OK or the store's
- * error (nothing changed), or MZ_ERR_NOMEM. */
+ * puts them in force, all or nothing. Returns MZ_OK, MZ_ERR_FORBIDDEN
+ * when an item, new or as stored, is of a brand outside scope (the
+ * caller's key; NULL: every brand), the store's error (nothing
+ * changed), or MZ_ERR_NOMEM. */
 enum mz_status mz_service_upsert_items(struct mz_service *svc,
                                        struct mz_item **items,
-                                       const char *const *docs, size_t n);
+                                       const char *const *docs, size_t n,
+                                       const struct mz_principal *scope);
 
 typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
                                            const struct mz_item *item);
@@ -151,9 +157,12 @@ enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
 
 /* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
  * never recommended nor learned from; its learned row stays for a later
- * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND or a store error. */
+ * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND, MZ_ERR_FORBIDDEN (a live
+ * item of a brand outside scope, the caller's key; NULL: every brand) or
+ * a store error. */
 enum mz_status mz_service_delete_item(struct mz_service *svc,
-                                      const char *item_id);
+                                      const char *item_id,
+                                      const struct mz_principal *scope);
 
 /* ---- rules ----------------------------------------------------------- */
 
@@ -207,7 +216,10 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
 
 struct mz_recommend_args {
     const char *client_id;
-    const char *brand;        /* NULL: every brand */
+    const char *brand;        /* NULL: every brand (of brands) */
+    const char *const *brands; /* brand NULL: only these n_brands (the
+                                  key's scope); NULL: every brand */
+    size_t n_brands;
     const char *region;       /* NULL: the client's */
     const char *context_item; /* NULL: none */
     int k;                    /* 1..MZ_SELECT_MAX_K */

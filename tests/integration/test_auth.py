@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """test_auth: API keys, roles and brand scopes, route by route.
 
+A key scoped to some brands: rules, items and recommendations of another
+brand are 403 (a catalog batch with one such item is refused whole), and
+an event on another brand's item is rejected alone with code "forbidden".
+
 One maisond against the temporary cluster of tests/harness/with_pg.sh; it
 makes its admin key at the first start (<data-dir>/admin.key). Other keys
 are made over HTTP or with `maisond keys`.
@@ -281,6 +285,88 @@ def cli_refuses_bad_arguments():
 
 
 @test
+def rules_of_another_brand_are_403():
+    k = new_key(["merchandising"], brands=["atelier"])["key"]
+    check_eq(SRV.put("/v1/brands/atelier/rules", {}, key=k).status, 200,
+             "own brand")
+    check_eq(SRV.get("/v1/brands/atelier/rules", key=k).status, 200,
+             "own brand read")
+    check_error(SRV.put("/v1/brands/bolt/rules", {}, key=k), 403, "forbidden")
+    check_error(SRV.get("/v1/brands/bolt/rules", key=k), 403, "forbidden")
+
+
+@test
+def a_catalog_batch_with_an_item_of_another_brand_is_refused_whole():
+    k = new_key(["merchandising"], brands=["atelier"])["key"]
+    mine, theirs = uid("mine"), uid("theirs")
+    r = SRV.put("/v1/catalog/items", {"items": [
+        item(mine), item(theirs, brand="bolt")]}, key=k)
+    check_error(r, 403, "forbidden")
+    check_eq(SRV.get("/v1/catalog/items/" + mine).status, 404,
+             "nothing of the refused batch applied")
+    # Taking over another brand's item by its id is refused too.
+    check_error(SRV.put("/v1/catalog/items", {"items": [item("seed-bolt")]},
+                        key=k), 403, "forbidden")
+    check_eq(SRV.get("/v1/catalog/items/seed-bolt").json()["brand"], "bolt",
+             "seed-bolt unchanged")
+    check_eq(SRV.put("/v1/catalog/items", {"items": [item(mine)]},
+                     key=k).status, 200, "own brand only")
+
+
+@test
+def an_item_of_another_brand_cannot_be_read_or_deleted():
+    k = new_key(["merchandising"], brands=["atelier"])["key"]
+    check_eq(SRV.get("/v1/catalog/items/seed", key=k).status, 200, "own")
+    check_error(SRV.get("/v1/catalog/items/seed-bolt", key=k), 403,
+                "forbidden")
+    check_error(SRV.delete("/v1/catalog/items/seed-bolt", key=k), 403,
+                "forbidden")
+    check_eq(SRV.get("/v1/catalog/items/seed-bolt").status, 200,
+             "still there")
+
+
+@test
+def scoped_recommendations_show_only_the_scope():
+    k = new_key(["clienteling"], brands=["atelier"])["key"]
+    check_error(SRV.get("/v1/clients/c-scope/recommendations?brand=bolt",
+                        key=k), 403, "forbidden")
+    r = SRV.get("/v1/clients/c-scope/recommendations?brand=atelier&k=50",
+                key=k)
+    check_eq(r.status, 200, "own brand: %r" % r)
+    r = SRV.get("/v1/clients/c-scope/recommendations?k=50", key=k)
+    check_eq(r.status, 200, "no brand: %r" % r)
+    brands = {i["brand"] for i in r.json()["items"]}
+    check(brands == {"atelier"}, "scoped key sees only atelier: %r" % brands)
+    everyone = SRV.get("/v1/clients/c-scope/recommendations?k=50").json()
+    check("bolt" in {i["brand"] for i in everyone["items"]},
+          "an all-brands key sees bolt")
+
+
+@test
+def an_event_on_another_brands_item_is_rejected_forbidden():
+    k = new_key(["ingest"], brands=["atelier"])["key"]
+    r = SRV.post("/v1/events", {"events": [
+        {"event_id": uid("e"), "client_id": "c-ev", "item_id": "seed",
+         "type": "view"},
+        {"event_id": uid("e"), "client_id": "c-ev", "item_id": "seed-bolt",
+         "type": "view"}]}, key=k)
+    check_eq(r.status, 200, "batch: %r" % r)
+    doc = r.json()
+    check_eq(doc["accepted"], 1, "accepted")
+    check_eq(len(doc["rejected"]), 1, "rejected: %r" % doc)
+    check_eq(doc["rejected"][0]["index"], 1, "rejected index: %r" % doc)
+    check_eq(doc["rejected"][0]["error"]["code"], "forbidden",
+             "rejection code")
+
+
+@test
+def a_scoped_key_cannot_read_profiles():
+    k = new_key(["clienteling"], brands=["atelier"])["key"]
+    check_error(SRV.get("/v1/clients/c-auth/profile", key=k), 403,
+                "forbidden")
+
+
+@test
 def no_secret_appears_in_the_log_or_the_metrics():
     metrics = SRV.get("/metrics").text
     with open(SRV.log_path) as f:
@@ -300,7 +386,10 @@ def main():
         try:
             SRV.start()
             r = SRV.put("/v1/catalog/items", {"items": [
-                item("seed"), item("seed-bolt", brand="bolt")]})
+                item("seed"), item("seed-bolt", brand="bolt")] + [
+                item("a%d" % i, price=100.0 + i) for i in range(6)] + [
+                item("b%d" % i, brand="bolt", price=90.0 + i)
+                for i in range(6)]})
             if r.status != 200:
                 raise mt.StartError("loading the test catalog: %r" % r)
         except mt.StartError as e:
