@@ -145,6 +145,7 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
     }
     mz_response_json(resp, 201, reply);
     reply = NULL;
+    explicit_bzero(created.token, sizeof created.token);
 cleanup:
     json_decref(reply);
     mz_string_list_clear(&roles);

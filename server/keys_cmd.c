@@ -3,9 +3,9 @@
  *    `maisond keys create|list|revoke`, and the admin.key file.
  *
  * The command talks to PostgreSQL only (store/), never to a running
- * maisond: a running daemon loads keys at start, so a key made or revoked
- * here takes effect at its next start (POST and DELETE /v1/keys take
- * effect at once).
+ * maisond: a running daemon reloads its keys after each checkpoint, so a
+ * key made or revoked here takes effect within its checkpoint interval
+ * (POST and DELETE /v1/keys take effect at once).
  *-------------------------------------------------------------------------
  */
 #include "server/keys_cmd.h"
@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,22 @@ bool mz_write_admin_key(const char *data_dir, const char *token, char *err,
         unlink(tmp);
     }
     return ok;
+}
+
+/* Whether a live process holds data_dir's embedded PostgreSQL (a running
+ * maisond, most likely): starting it here would stop that one's. */
+static bool embedded_pg_in_use(const char *data_dir)
+{
+    char path[4096];
+    long pid = 0;
+    snprintf(path, sizeof path, "%s/pg/postmaster.pid", data_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
 static int usage(FILE *out, int status)
@@ -210,6 +227,14 @@ int mz_keys_command(int argc, char **argv)
     struct mz_embedded_pg *pg = NULL;
     const char *database = a.database_url;
     if (!database) {
+        if (embedded_pg_in_use(a.data_dir)) {
+            fprintf(stderr,
+                    "maisond keys: the PostgreSQL of %s is running (a "
+                    "maisond uses it?); use --database-url, or the HTTP API "
+                    "(/v1/keys) of that maisond\n",
+                    a.data_dir);
+            return 1;
+        }
         if (mkdir(a.data_dir, 0700) != 0 && errno != EEXIST) {
             fprintf(stderr, "maisond keys: cannot create %s\n", a.data_dir);
             return 1;

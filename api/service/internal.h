@@ -194,6 +194,11 @@ void mz_service_wake_checkpointer(void *svc);
 enum mz_status mz_service_load_keys(struct mz_service *svc, char *err,
                                     size_t err_len);
 
+/* Reloads the keys from PostgreSQL (the checkpointer, after each
+ * checkpoint: keys made or revoked by `maisond keys`); on failure the
+ * keys in memory stay in force. */
+void mz_service_reload_keys(struct mz_service *svc);
+
 /* Frees the keys in memory. */
 void mz_service_free_keys(struct mz_service *svc);
 

@@ -12,7 +12,9 @@
  *
  * A key made or revoked here is written to PostgreSQL first, then to
  * memory, under keys_write_mutex; keys_lock (a read lock per request)
- * guards the array.
+ * guards the array. The checkpointer reloads the keys from PostgreSQL
+ * after each checkpoint, so what `maisond keys` makes or revokes takes
+ * effect within a checkpoint interval.
  *
  * Interface routines: see service.h, the API keys section.
  *-------------------------------------------------------------------------
@@ -234,20 +236,30 @@ static bool key_fill(struct mz_service_key *key, const char *key_id,
     return true;
 }
 
-/* Appends key (taken) to svc->keys. Caller holds keys_lock for writing. */
-static bool keys_append(struct mz_service *svc, struct mz_service_key *key)
+/* Appends key (taken) to the array *keys of *n. */
+static bool keys_append(struct mz_service_key **keys, size_t *n,
+                        struct mz_service_key *key)
 {
-    struct mz_service_key *grown =
-        realloc(svc->keys, (svc->n_keys + 1) * sizeof *svc->keys);
+    struct mz_service_key *grown = realloc(*keys, (*n + 1) * sizeof **keys);
     if (!grown)
         return false;
-    svc->keys = grown;
-    svc->keys[svc->n_keys++] = *key;
+    *keys = grown;
+    (*keys)[(*n)++] = *key;
     return true;
 }
 
+static void keys_free(struct mz_service_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        key_clear(&keys[i]);
+    free(keys);
+}
+
+/* The keys read from PostgreSQL. */
 struct load_ctx {
-    struct mz_service *svc;
+    struct mz_service_key *keys; /* owned, live ones */
+    size_t n_keys;
+    size_t ever; /* rows, revoked ones included */
     char *err;
     size_t err_len;
 };
@@ -255,8 +267,7 @@ struct load_ctx {
 static bool load_key(void *arg, const struct mz_store_key *row)
 {
     struct load_ctx *x = arg;
-    struct mz_service *svc = x->svc;
-    svc->keys_ever++;
+    x->ever++;
     if (row->revoked)
         return true;
     unsigned roles = 0;
@@ -284,13 +295,37 @@ static bool load_key(void *arg, const struct mz_store_key *row)
                        row->rate_requests_per_s, row->rate_burst,
                        row->created_at);
     free(copy);
-    if (ok && !keys_append(svc, &key)) {
+    if (ok && !keys_append(&x->keys, &x->n_keys, &key)) {
         key_clear(&key);
         ok = false;
     }
     if (!ok)
         snprintf(x->err, x->err_len, "out of memory");
     return ok;
+}
+
+/* Reads every key from PostgreSQL and puts the live ones in force in
+ * place of those in memory (nothing changes on failure). */
+static enum mz_status load_keys(struct mz_service *svc, char *err,
+                                size_t err_len)
+{
+    struct load_ctx x = {.err = err, .err_len = err_len};
+    pthread_mutex_lock(&svc->keys_write_mutex);
+    enum mz_status st = mz_store_load_keys(svc->store, load_key, &x);
+    if (st == MZ_OK) {
+        pthread_rwlock_wrlock(&svc->keys_lock);
+        struct mz_service_key *old = svc->keys;
+        size_t n_old = svc->n_keys;
+        svc->keys = x.keys;
+        svc->n_keys = x.n_keys;
+        svc->keys_ever = x.ever;
+        pthread_rwlock_unlock(&svc->keys_lock);
+        keys_free(old, n_old);
+    } else {
+        keys_free(x.keys, x.n_keys);
+    }
+    pthread_mutex_unlock(&svc->keys_write_mutex);
+    return st;
 }
 
 enum mz_status mz_service_load_keys(struct mz_service *svc, char *err,
@@ -300,19 +335,27 @@ enum mz_status mz_service_load_keys(struct mz_service *svc, char *err,
         snprintf(err, err_len, "libsodium cannot start");
         return MZ_ERR_INTERNAL;
     }
-    struct load_ctx x = {svc, err, err_len};
-    enum mz_status st = mz_store_load_keys(svc->store, load_key, &x);
+    enum mz_status st = load_keys(svc, err, err_len);
     if (st != MZ_OK && !err[0])
         snprintf(err, err_len, "cannot load the API keys: %s",
                  mz_status_code(st));
     return st;
 }
 
+void mz_service_reload_keys(struct mz_service *svc)
+{
+    char err[256] = "";
+    enum mz_status st = load_keys(svc, err, sizeof err);
+    if (st != MZ_OK) {
+        mz_service_count_store_error(svc, st);
+        mz_log_msg(MZ_LOG_WARNING, "API keys not reloaded; the ones in "
+                                   "memory stay in force");
+    }
+}
+
 void mz_service_free_keys(struct mz_service *svc)
 {
-    for (size_t i = 0; i < svc->n_keys; i++)
-        key_clear(&svc->keys[i]);
-    free(svc->keys);
+    keys_free(svc->keys, svc->n_keys);
     svc->keys = NULL;
     svc->n_keys = 0;
 }
@@ -399,7 +442,7 @@ enum mz_status mz_service_create_key(struct mz_service *svc,
     }
     if (st == MZ_OK) {
         pthread_rwlock_wrlock(&svc->keys_lock);
-        if (!keys_append(svc, &key)) {
+        if (!keys_append(&svc->keys, &svc->n_keys, &key)) {
             key_clear(&key);
             st = MZ_ERR_NOMEM;
         }

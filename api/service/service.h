@@ -403,7 +403,8 @@ enum mz_status mz_service_revoke_key(struct mz_service *svc,
 bool mz_service_has_no_key(struct mz_service *svc);
 
 /* Makes a key for spec and stores it (store borrowed) without a service:
- * for the keys command, which a running maisond sees at its next start.
+ * for the keys command; a running maisond sees it when it next reloads
+ * its keys (after a checkpoint).
  * Same results as mz_service_create_key. */
 enum mz_status mz_keys_mint(struct mz_store *store,
                             const struct mz_key_spec *spec,

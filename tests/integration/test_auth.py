@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import uuid
 
 import maison_test as mt
@@ -51,6 +52,15 @@ def check_401(r, what):
     check_error(r, 401, "unauthorized")
     check_eq(r.header("WWW-Authenticate"), "Bearer",
              "%s: WWW-Authenticate" % what)
+
+
+def eventually(fn, what, timeout_s=10.0):
+    """Polls fn() until it is true (the daemon reloads keys after each
+    checkpoint, every second here)."""
+    deadline = time.monotonic() + timeout_s
+    while not fn():
+        check(time.monotonic() < deadline, what)
+        time.sleep(0.1)
 
 
 def cli(*args):
@@ -263,18 +273,25 @@ def cli_creates_lists_and_revokes_keys():
     check_eq(rc, 0, "keys list exit status (%s)" % err)
     check(key_id in out and "cli-key" in out, "listed: %r" % out)
     check(token not in out, "no secret in keys list")
-    SRV.stop()
-    SRV.start()
-    check_eq(SRV.put("/v1/brands/atelier/rules", {}, key=token).status, 200,
-             "the CLI key works as a bearer key")
+    # The running daemon picks it up when it reloads its keys.
+    eventually(lambda: SRV.put("/v1/brands/atelier/rules", {},
+                               key=token).status == 200,
+               "the CLI key works as a bearer key without a restart")
     check_eq(SRV.get("/metrics", key=token).status, 200, "its second role")
+    check_error(SRV.put("/v1/brands/cirque/rules", {}, key=token), 403,
+                "forbidden")
     rc, out, err = cli("revoke", key_id)
     check_eq(rc, 0, "keys revoke exit status (%s)" % err)
     rc, _, _ = cli("revoke", key_id)
     check_eq(rc, 1, "revoking twice fails")
+    eventually(lambda: SRV.get("/v1/brands/atelier/rules",
+                               key=token).status == 401,
+               "the CLI revocation reaches the running daemon")
+    check_401(SRV.get("/v1/brands/atelier/rules", key=token), "revoked key")
     SRV.stop()
     SRV.start()
-    check_401(SRV.get("/v1/brands/atelier/rules", key=token), "revoked key")
+    check_401(SRV.get("/v1/brands/atelier/rules", key=token),
+              "revoked key after a restart")
 
 
 @test
@@ -381,7 +398,8 @@ def no_secret_appears_in_the_log_or_the_metrics():
 def main():
     global SRV
     mt.require_environment()
-    SRV = mt.Maisond(name="maisond-auth")
+    # Checkpoints every second: the keys the CLI makes are reloaded then.
+    SRV = mt.Maisond(name="maisond-auth", checkpoint_interval_s=1)
     try:
         try:
             SRV.start()
