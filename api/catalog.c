@@ -95,9 +95,8 @@ void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
     }
     if (!parse_items(items, &batch, resp))
         goto cleanup;
-    enum mz_status status =
-        mz_service_upsert_items(svc, batch.items, (const char *const *)batch.docs,
-                                n, req->principal);
+    enum mz_status status = mz_service_upsert_items(
+        svc, batch.items, (const char *const *)batch.docs, n, req->principal);
     for (size_t i = 0; i < n; i++)
         batch.items[i] = NULL; /* taken */
     if (status == MZ_ERR_FORBIDDEN) {

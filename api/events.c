@@ -97,9 +97,8 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                 ? MZ_OK
                 : MZ_ERR_INVALID;
     struct mz_submit_counts counts;
-    enum mz_status status =
-        mz_service_submit_events(svc, records, outcome, n, req->principal,
-                                 &counts);
+    enum mz_status status = mz_service_submit_events(svc, records, outcome, n,
+                                                     req->principal, &counts);
     if (status != MZ_OK) {
         mz_response_error(resp, status,
                           "no event accepted: the event log cannot be "

@@ -47,9 +47,9 @@ static json_t *key_json(const char *key_id, const char *name, unsigned roles,
 {
     char created[MZ_TIME_RFC3339_BYTES];
     mz_time_format_rfc3339(created_at, created);
-    json_t *rate = rps > 0 ? json_pack("{s:f,s:i}", "requests_per_s", rps,
-                                       "burst", burst)
-                           : json_null();
+    json_t *rate =
+        rps > 0 ? json_pack("{s:f,s:i}", "requests_per_s", rps, "burst", burst)
+                : json_null();
     return json_pack("{s:s,s:s,s:o*,s:o*,s:o*,s:s}", "key_id", key_id, "name",
                      name, "roles", roles_json(roles), "brands",
                      brands_json(all, brands, n), "rate_limit", rate,
@@ -75,13 +75,13 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
     };
     const struct mz_json_field spec[] = {
         mz_json_string("name", 0, MZ_KEY_NAME_MAX_BYTES, &name),
-        mz_json_required(mz_json_string_list("roles", 1, 32, MZ_ROLE_COUNT,
-                                             &roles)),
+        mz_json_required(
+            mz_json_string_list("roles", 1, 32, MZ_ROLE_COUNT, &roles)),
         mz_json_string_list("brands", 1, MZ_ID_MAX_BYTES, MZ_KEY_MAX_BRANDS,
                             &brands),
-        mz_json_present(mz_json_nullable(mz_json_object("rate_limit",
-                                                        rate_limit)),
-                        &has_rate),
+        mz_json_present(
+            mz_json_nullable(mz_json_object("rate_limit", rate_limit)),
+            &has_rate),
         mz_json_end(0),
     };
     struct mz_json_error err;
@@ -135,11 +135,12 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
                           mz_status_code(status));
         goto cleanup;
     }
-    reply = key_json(created.key_id, key_spec.name, role_bits, all,
-                     key_spec.brands, key_spec.n_brands,
-                     key_spec.rate_requests_per_s, key_spec.rate_burst,
-                     created.created_at);
-    if (!reply || json_object_set_new(reply, "key", json_string(created.token))) {
+    reply =
+        key_json(created.key_id, key_spec.name, role_bits, all, key_spec.brands,
+                 key_spec.n_brands, key_spec.rate_requests_per_s,
+                 key_spec.rate_burst, created.created_at);
+    if (!reply ||
+        json_object_set_new(reply, "key", json_string(created.token))) {
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
         goto cleanup;
     }

@@ -39,8 +39,8 @@ bool mz_write_admin_key(const char *data_dir, const char *token, char *err,
         return false;
     }
     size_t len = strlen(token);
-    bool ok = write(fd, token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 &&
-              fsync(fd) == 0;
+    bool ok = write(fd, token, len) == (ssize_t)len &&
+              write(fd, "\n", 1) == 1 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (ok && rename(tmp, path) != 0)
         ok = false;
@@ -116,8 +116,8 @@ static int do_create(struct mz_store *store, const struct keys_args *a)
     const char *brands[MZ_KEY_MAX_BRANDS];
     size_t n = 0;
     char *copy = a->brands ? strdup(a->brands) : NULL;
-    if (a->brands && (!copy || !split_brands(copy, brands, MZ_KEY_MAX_BRANDS,
-                                             &n))) {
+    if (a->brands &&
+        (!copy || !split_brands(copy, brands, MZ_KEY_MAX_BRANDS, &n))) {
         fprintf(stderr, "maisond keys create: --brands: at most %d brand ids\n",
                 MZ_KEY_MAX_BRANDS);
         free(copy);
@@ -201,14 +201,28 @@ int mz_keys_command(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (c) {
-        case 'r': a.roles = optarg; break;
-        case 'b': a.brands = optarg; break;
-        case 'n': a.name = optarg; break;
-        case 'u': a.database_url = optarg; break;
-        case 'd': a.data_dir = optarg; break;
-        case 'p': a.pg_bindir = optarg; break;
-        case 'h': return usage(stdout, 0);
-        default: return usage(stderr, 2);
+        case 'r':
+            a.roles = optarg;
+            break;
+        case 'b':
+            a.brands = optarg;
+            break;
+        case 'n':
+            a.name = optarg;
+            break;
+        case 'u':
+            a.database_url = optarg;
+            break;
+        case 'd':
+            a.data_dir = optarg;
+            break;
+        case 'p':
+            a.pg_bindir = optarg;
+            break;
+        case 'h':
+            return usage(stdout, 0);
+        default:
+            return usage(stderr, 2);
         }
     }
     const char *key_id = optind < argc ? argv[optind++] : NULL;

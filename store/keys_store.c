@@ -48,10 +48,9 @@ static enum mz_status key_put_op(struct mz_pg_conn *c, void *ctx)
     snprintf(burst, sizeof burst, "%d", key->rate_burst);
     snprintf(created, sizeof created, "%lld", (long long)key->created_at);
     bool rated = key->rate_requests_per_s > 0;
-    const char *values[8] = {key->key_id,      key->name,
-                             key->secret_hash, key->roles,
-                             key->brands,      rated ? rps : NULL,
-                             rated ? burst : NULL, created};
+    const char *values[8] = {
+        key->key_id, key->name,          key->secret_hash,     key->roles,
+        key->brands, rated ? rps : NULL, rated ? burst : NULL, created};
 
     return mz_pg_exec(c, &key_put_stmt, values, NULL, NULL, 0, NULL);
 }

@@ -110,10 +110,10 @@ struct mz_service {
 
     /* API keys (keys.c): their own lock, so authentication never waits
      * for learning. keys_write_mutex orders PostgreSQL and memory. */
-    pthread_rwlock_t keys_lock;       /* guards the two below */
-    struct mz_service_key *keys;      /* owned array of n_keys */
+    pthread_rwlock_t keys_lock;  /* guards the two below */
+    struct mz_service_key *keys; /* owned array of n_keys */
     size_t n_keys;
-    _Atomic size_t keys_ever;         /* made, revoked ones included */
+    _Atomic size_t keys_ever; /* made, revoked ones included */
     pthread_mutex_t keys_write_mutex;
 };
 

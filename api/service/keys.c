@@ -80,8 +80,7 @@ bool mz_keys_parse_roles(const char *names, char sep, unsigned *roles,
     return *roles != 0;
 }
 
-bool mz_principal_allows_brand(const struct mz_principal *p,
-                               const char *brand)
+bool mz_principal_allows_brand(const struct mz_principal *p, const char *brand)
 {
     if (p->all_brands)
         return true;
@@ -207,9 +206,8 @@ static void key_clear(struct mz_service_key *key)
 /* Fills key from the given fields; false on ENOMEM (key cleared). */
 static bool key_fill(struct mz_service_key *key, const char *key_id,
                      const unsigned char hash[HASH_BYTES], const char *name,
-                     unsigned roles, const char *const *brands,
-                     size_t n_brands, double rps, int burst,
-                     int64_t created_at)
+                     unsigned roles, const char *const *brands, size_t n_brands,
+                     double rps, int burst, int64_t created_at)
 {
     memset(key, 0, sizeof *key);
     snprintf(key->key_id, sizeof key->key_id, "%s", key_id);
@@ -276,8 +274,8 @@ static bool load_key(void *arg, const struct mz_store_key *row)
     if (!mz_keys_parse_roles(row->roles, '\n', &roles, why, sizeof why) ||
         sodium_hex2bin(hash, sizeof hash, row->secret_hash,
                        strlen(row->secret_hash), NULL, NULL, NULL) != 0) {
-        snprintf(x->err, x->err_len, "key %s: bad stored row (%s)",
-                 row->key_id, why);
+        snprintf(x->err, x->err_len, "key %s: bad stored row (%s)", row->key_id,
+                 why);
         return false;
     }
     const char *brands[MZ_KEY_MAX_BRANDS];
@@ -291,9 +289,9 @@ static bool load_key(void *arg, const struct mz_store_key *row)
             brands[n++] = b;
     }
     struct mz_service_key key;
-    bool ok = key_fill(&key, row->key_id, hash, row->name, roles, brands, n,
-                       row->rate_requests_per_s, row->rate_burst,
-                       row->created_at);
+    bool ok =
+        key_fill(&key, row->key_id, hash, row->name, roles, brands, n,
+                 row->rate_requests_per_s, row->rate_burst, row->created_at);
     free(copy);
     if (ok && !keys_append(&x->keys, &x->n_keys, &key)) {
         key_clear(&key);
@@ -489,8 +487,7 @@ enum mz_status mz_service_list_keys(struct mz_service *svc,
     return st;
 }
 
-enum mz_status mz_service_revoke_key(struct mz_service *svc,
-                                     const char *key_id)
+enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id)
 {
     pthread_mutex_lock(&svc->keys_write_mutex);
     enum mz_status st = mz_service_count_store_error(

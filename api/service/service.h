@@ -124,10 +124,11 @@ struct mz_submit_counts {
  * returns once they are committed and learned. A record whose item is
  * not a live catalog item is refused here: outcome[i] becomes
  * MZ_ERR_UNKNOWN_ITEM; one whose item's brand is outside scope (the
- * caller's key; NULL: every brand) becomes MZ_ERR_FORBIDDEN. Sets records[i].seq (0 for a duplicate) and fills
- * *counts. Returns MZ_OK, or MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB /
- * MZ_ERR_NOMEM when nothing was accepted (the batch may be retried
- * whole: event ids make that safe). records and outcome are n long. */
+ * caller's key; NULL: every brand) becomes MZ_ERR_FORBIDDEN. Sets
+ * records[i].seq (0 for a duplicate) and fills *counts. Returns MZ_OK, or
+ * MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB / MZ_ERR_NOMEM when nothing was accepted
+ * (the batch may be retried whole: event ids make that safe). records and
+ * outcome are n long. */
 enum mz_status mz_service_submit_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         enum mz_status *outcome, size_t n,
@@ -216,7 +217,7 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
 
 struct mz_recommend_args {
     const char *client_id;
-    const char *brand;        /* NULL: every brand (of brands) */
+    const char *brand;         /* NULL: every brand (of brands) */
     const char *const *brands; /* brand NULL: only these n_brands (the
                                   key's scope); NULL: every brand */
     size_t n_brands;
@@ -305,11 +306,11 @@ enum mz_status mz_service_read_profile(struct mz_service *svc,
 
 /* ---- API keys -------------------------------------------------------- */
 
-/* Roles, one bit each; a key holds one or more. Admin may do everything. */
+/* Roles, one bit each; a key holds one or more. Admin may do everything;
+ * clienteling: recommendations, profiles, events, client attributes. */
 #define MZ_ROLE_ADMIN         0x01u /* everything, keys */
 #define MZ_ROLE_MERCHANDISING 0x02u /* catalog items and rules */
-#define MZ_ROLE_CLIENTELING   0x04u /* recommendations, profiles, events,
-                                       client attributes */
+#define MZ_ROLE_CLIENTELING   0x04u /* the client-facing reads and writes */
 #define MZ_ROLE_INGEST        0x08u /* POST /v1/events */
 #define MZ_ROLE_PRIVACY       0x10u /* erasure, consent */
 #define MZ_ROLE_OPS           0x20u /* /metrics */
@@ -318,7 +319,7 @@ enum mz_status mz_service_read_profile(struct mz_service *svc,
 #define MZ_KEY_MAX_BRANDS 32
 #define MZ_KEY_ID_CHARS   16 /* hex of 8 random bytes */
 /* "mz_" key_id "_" 64 hex of the 32-byte secret, and a NUL. */
-#define MZ_KEY_TOKEN_BYTES (3 + MZ_KEY_ID_CHARS + 1 + 64 + 1)
+#define MZ_KEY_TOKEN_BYTES    (3 + MZ_KEY_ID_CHARS + 1 + 64 + 1)
 #define MZ_KEY_NAME_MAX_BYTES 200
 
 /* Returns the bit of a role name ("admin", ...), or 0 for none. */
@@ -336,15 +337,14 @@ struct mz_principal {
 };
 
 /* Returns whether p may act on brand. */
-bool mz_principal_allows_brand(const struct mz_principal *p,
-                               const char *brand);
+bool mz_principal_allows_brand(const struct mz_principal *p, const char *brand);
 
 /* A key to make: brands NULL / n_brands 0 means every brand. */
 struct mz_key_spec {
     const char *name;
     unsigned roles; /* at least one MZ_ROLE_* */
     const char *const *brands;
-    size_t n_brands; /* <= MZ_KEY_MAX_BRANDS */
+    size_t n_brands;            /* <= MZ_KEY_MAX_BRANDS */
     double rate_requests_per_s; /* <= 0: none (stored, not enforced) */
     int rate_burst;
 };
