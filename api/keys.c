@@ -120,6 +120,11 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
             goto cleanup;
         }
     }
+    if ((role_bits & MZ_ROLE_ADMIN) && !all) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "brands: an admin key holds every brand ([\"*\"])");
+        goto cleanup;
+    }
     struct mz_key_spec key_spec = {
         .name = name ? name : "",
         .roles = role_bits,

@@ -123,6 +123,12 @@ static int do_create(struct mz_store *store, const struct keys_args *a)
         free(copy);
         return 2;
     }
+    if ((roles & MZ_ROLE_ADMIN) && n > 0) {
+        fprintf(stderr, "maisond keys create: an admin key holds every brand: "
+                        "no --brands\n");
+        free(copy);
+        return 2;
+    }
     struct mz_key_spec spec = {.name = a->name ? a->name : "",
                                .roles = roles,
                                .brands = brands,

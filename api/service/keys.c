@@ -153,8 +153,11 @@ static enum mz_status mint_and_store(struct mz_store *store,
                                      struct mz_key_created *out,
                                      unsigned char hash[HASH_BYTES])
 {
+    /* An admin may make any key, so an admin key scoped to some brands
+     * would be a scope in name only. */
     if (spec->roles == 0 || (spec->roles >> MZ_ROLE_COUNT) != 0 ||
-        spec->n_brands > MZ_KEY_MAX_BRANDS)
+        spec->n_brands > MZ_KEY_MAX_BRANDS ||
+        ((spec->roles & MZ_ROLE_ADMIN) && spec->n_brands > 0))
         return MZ_ERR_INVALID;
     if (sodium_init() < 0)
         return MZ_ERR_INTERNAL;

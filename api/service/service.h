@@ -378,7 +378,8 @@ enum mz_status mz_service_authenticate(struct mz_service *svc,
                                        struct mz_principal *out);
 
 /* Makes a key for spec: stores it in PostgreSQL, then puts it in force.
- * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands),
+ * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands, an
+ * admin key scoped to some brands),
  * MZ_ERR_NOMEM or the store's error (nothing changed). */
 enum mz_status mz_service_create_key(struct mz_service *svc,
                                      const struct mz_key_spec *spec,

@@ -247,7 +247,9 @@ def bad_key_requests_are_400():
                         ({"roles": ["ops"], "brands": ["*", "a"]}, "brands"),
                         ({"roles": ["ops"], "colour": 1}, "colour"),
                         ({"roles": ["ops"], "rate_limit": {"burst": 2}},
-                         "requests_per_s")):
+                         "requests_per_s"),
+                        ({"roles": ["admin"], "brands": ["atelier"]},
+                         "brands")):
         check_error(SRV.post("/v1/keys", body), 400, "invalid_input", field)
 
 
@@ -299,6 +301,8 @@ def cli_refuses_bad_arguments():
     check_eq(cli("create")[0], 2, "create without --role")
     check_eq(cli("create", "--role", "root")[0], 2, "unknown role")
     check_eq(cli("revoke")[0], 2, "revoke without an id")
+    check_eq(cli("create", "--role", "admin", "--brands", "atelier")[0], 2,
+             "a scoped admin key")
 
 
 @test
