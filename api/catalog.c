@@ -4,7 +4,8 @@
  *
  * A batch is validated whole before anything is written: one bad item
  * rejects the batch with a 400 naming it. The service stores it, all or
- * nothing.
+ * nothing; for a key scoped to some brands, one item of another brand
+ * (as given or as stored) refuses the whole batch with a 403.
  *-------------------------------------------------------------------------
  */
 #include <stdlib.h>
@@ -95,9 +96,15 @@ void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
     if (!parse_items(items, &batch, resp))
         goto cleanup;
     enum mz_status status = mz_service_upsert_items(
-        svc, batch.items, (const char *const *)batch.docs, n);
+        svc, batch.items, (const char *const *)batch.docs, n, req->principal);
     for (size_t i = 0; i < n; i++)
         batch.items[i] = NULL; /* taken */
+    if (status == MZ_ERR_FORBIDDEN) {
+        mz_response_error(resp, status,
+                          "catalog not updated: an item is of a brand "
+                          "outside this key's scope");
+        goto cleanup;
+    }
     if (status != MZ_OK) {
         mz_response_error(resp, status, "catalog not updated: %s",
                           mz_status_code(status));
@@ -109,33 +116,45 @@ cleanup:
     json_decref(body);
 }
 
-static enum mz_status reply_item(void *ctx, const struct mz_item *item)
+struct item_reply {
+    const struct mz_principal *scope; /* NULL: every brand */
+    json_t *doc;
+};
+
+static enum mz_status reply_item(void *arg, const struct mz_item *item)
 {
-    json_t **doc = ctx;
-    *doc = mz_json_write_item(item);
-    return *doc ? MZ_OK : MZ_ERR_NOMEM;
+    struct item_reply *ctx = arg;
+    if (ctx->scope && !mz_principal_allows_brand(ctx->scope, item->brand))
+        return MZ_ERR_FORBIDDEN;
+    ctx->doc = mz_json_write_item(item);
+    return ctx->doc ? MZ_OK : MZ_ERR_NOMEM;
 }
 
 void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp)
 {
     const char *item_id = req->params[0];
-    json_t *doc = NULL;
+    struct item_reply ctx = {req->principal, NULL};
     enum mz_status status =
-        mz_service_read_item(svc, item_id, reply_item, &doc);
+        mz_service_read_item(svc, item_id, reply_item, &ctx);
     if (status == MZ_ERR_NOT_FOUND)
         mz_response_error(resp, status, "no item %s", item_id);
+    else if (status == MZ_ERR_FORBIDDEN)
+        mz_response_error(resp, status,
+                          "item %s is of a brand outside this key's scope",
+                          item_id);
     else if (status != MZ_OK)
         mz_response_error(resp, status, "out of memory");
     else
-        mz_response_json(resp, 200, doc);
+        mz_response_json(resp, 200, ctx.doc);
 }
 
 void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp)
 {
     const char *item_id = req->params[0];
-    enum mz_status status = mz_service_delete_item(svc, item_id);
+    enum mz_status status =
+        mz_service_delete_item(svc, item_id, req->principal);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "item %s not deleted: %s", item_id,
                           mz_status_code(status));

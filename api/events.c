@@ -97,8 +97,8 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                 ? MZ_OK
                 : MZ_ERR_INVALID;
     struct mz_submit_counts counts;
-    enum mz_status status =
-        mz_service_submit_events(svc, records, outcome, n, &counts);
+    enum mz_status status = mz_service_submit_events(svc, records, outcome, n,
+                                                     req->principal, &counts);
     if (status != MZ_OK) {
         mz_response_error(resp, status,
                           "no event accepted: the event log cannot be "
@@ -110,6 +110,9 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
         if (outcome[i] == MZ_ERR_UNKNOWN_ITEM)
             fail(&errors[i], mz_status_code(MZ_ERR_UNKNOWN_ITEM),
                  "%s: not in the catalog", "item_id");
+        if (outcome[i] == MZ_ERR_FORBIDDEN)
+            fail(&errors[i], mz_status_code(MZ_ERR_FORBIDDEN),
+                 "%s: of a brand outside this key's scope", "item_id");
         if (outcome[i] != MZ_OK)
             json_array_append_new(rejected, rejection(i, &errors[i]));
     }

@@ -2,7 +2,7 @@
  * handlers.h
  *    One handler per route, grouped one file per resource:
  *    api/health.c, api/catalog.c, api/events.c, api/recommendations.c,
- *    api/clients.c, api/rules.c. All borrow svc and req and fill resp; a
+ *    api/clients.c, api/rules.c, api/keys.c. All borrow svc and req and fill resp; a
  *    handler turns the request into one service call (api/service/) and
  *    its result into JSON.
  *-------------------------------------------------------------------------
@@ -45,5 +45,11 @@ void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
 void mz_handle_get_rules(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
+void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
+                        struct mz_response *resp);
+void mz_handle_get_keys(struct mz_service *svc, const struct mz_request *req,
+                        struct mz_response *resp);
+void mz_handle_delete_key(struct mz_service *svc, const struct mz_request *req,
+                          struct mz_response *resp);
 
 #endif

@@ -23,6 +23,8 @@
 #define MZ_MAX_BODY_BYTES (1024 * 1024)
 #define MZ_MAX_PATH_PARAMS 2
 
+struct mz_principal; /* api/service/service.h */
+
 /* Looks up a query-string argument; NULL when absent. */
 typedef const char *(*mz_query_fn)(void *ctx, const char *key);
 
@@ -30,12 +32,16 @@ struct mz_request {
     const char *method;          /* borrowed: "GET", ... */
     const char *path;            /* borrowed, already percent-decoded */
     const char *content_type;    /* borrowed; NULL when absent */
+    const char *authorization;   /* borrowed Authorization header; NULL
+                                    when absent */
     const char *body;            /* borrowed; NULL when empty */
     size_t body_len;
     mz_query_fn query;           /* never NULL */
     void *query_ctx;
     const char *params[MZ_MAX_PATH_PARAMS]; /* path captures, set by the
                                                router, borrowed */
+    const struct mz_principal *principal; /* the caller's key, set by the
+                                             router; NULL on open routes */
 };
 
 struct mz_response {
@@ -44,6 +50,7 @@ struct mz_response {
     size_t body_len;
     const char *content_type;    /* static string */
     const char *allow;           /* static; Allow header for 405, or NULL */
+    const char *www_authenticate; /* static; WWW-Authenticate for 401 */
     const char *route;           /* static route pattern, for metrics */
 };
 

@@ -103,6 +103,21 @@ void mz_handle_recommendations(struct mz_service *svc,
     if (!mz_require_id("client_id", args.client_id, resp) ||
         !read_args(req, &args, resp))
         return;
+    /* A key scoped to some brands sees only them. */
+    const struct mz_principal *scope = req->principal;
+    const char *scope_brands[MZ_KEY_MAX_BRANDS];
+    if (scope && !scope->all_brands) {
+        if (args.brand && !mz_principal_allows_brand(scope, args.brand)) {
+            mz_response_error(resp, MZ_ERR_FORBIDDEN,
+                              "brand %s is outside this key's scope",
+                              args.brand);
+            return;
+        }
+        for (size_t i = 0; i < scope->n_brands; i++)
+            scope_brands[i] = scope->brands[i];
+        args.brands = scope_brands;
+        args.n_brands = scope->n_brands;
+    }
     args.now = mz_now_seconds();
     struct recommendation_reply ctx = {&args, NULL};
     enum mz_status status =

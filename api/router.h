@@ -3,16 +3,20 @@
  *    The static route table of the API: method + path pattern -> handler.
  *
  * mz_api_handle is the single entry of the API layer: it matches the
- * route (404 / 405 with Allow), checks the Content-Type of bodies (415),
- * and calls the handler, which fills the response.
+ * route (404 / 405 with Allow), checks the Content-Type of bodies (415)
+ * and the caller's key against the roles and brand scope the route names
+ * (401 / 403), and calls the handler, which fills the response.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_ROUTER_H
 #define MZ_API_ROUTER_H
 
+#include <stdbool.h>
+
 #include "api/http.h"
 
 struct mz_service;
+struct mz_principal;
 
 /* Handles req against app (borrowed) and fills resp (caller clears it).
  * Never fails: every problem becomes an error response. */
@@ -22,5 +26,14 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
 /* Returns the static route pattern req->path matches (for metrics
  * labels), or "unmatched". */
 const char *mz_api_route_of(const char *path);
+
+/* Authenticates authorization (an Authorization header value, borrowed;
+ * NULL when absent) and checks that the key holds one of roles (admin
+ * holds them all). Returns true with *principal filled, or false with
+ * resp set to 401 (with WWW-Authenticate) or 403. For routes outside the
+ * table, such as /metrics. */
+bool mz_api_authorize(struct mz_service *svc, const char *authorization,
+                      unsigned roles, struct mz_principal *principal,
+                      struct mz_response *resp);
 
 #endif

@@ -507,6 +507,50 @@ static bool scan_lazy(const struct scan *s, struct mz_topk_heap *best)
     return left_out;
 }
 
+static int compare_index(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The items of req->brands, ascending (the scans visit candidates in
+ * index order): a malloc'd array in *items (caller frees; NULL when
+ * empty) of *count. Returns false on ENOMEM. */
+static bool brand_set_items(const struct mz_catalog *catalog,
+                            const struct mz_select_request *req,
+                            int32_t **items, size_t *count)
+{
+    size_t total = 0, n;
+    *items = NULL;
+    *count = 0;
+    for (size_t b = 0; b < req->n_brands; b++) {
+        int32_t id = mz_catalog_brand_id(catalog, req->brands[b]);
+        if (id >= 0 && mz_catalog_brand_items(catalog, id, &n))
+            total += n;
+    }
+    if (total == 0)
+        return true;
+    *items = malloc(total * sizeof **items);
+    if (!*items)
+        return false;
+    for (size_t b = 0; b < req->n_brands; b++) {
+        int32_t id = mz_catalog_brand_id(catalog, req->brands[b]);
+        const int32_t *list =
+            id >= 0 ? mz_catalog_brand_items(catalog, id, &n) : NULL;
+        if (list) {
+            memcpy(*items + *count, list, n * sizeof *list);
+            *count += n;
+        }
+    }
+    qsort(*items, *count, sizeof **items, compare_index);
+    size_t kept = 0; /* a brand named twice gives its items once */
+    for (size_t i = 0; i < *count; i++)
+        if (kept == 0 || (*items)[kept - 1] != (*items)[i])
+            (*items)[kept++] = (*items)[i];
+    *count = kept;
+    return true;
+}
+
 enum mz_status mz_rules_select(const struct mz_catalog *catalog,
                                const float *scores, size_t n_scores,
                                const struct mz_select_request *req,
@@ -514,6 +558,7 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
 {
     struct compiled c = {0};
     int32_t *allowed_items = NULL;
+    int32_t *scoped_items = NULL;
     float *allowed_scores = NULL;
     int32_t *best_items = NULL;
     float *best_scores = NULL;
@@ -553,6 +598,13 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
         out->removed[MZ_RULE_BRAND] = n_items - (int64_t)s.n_candidates;
         if (!s.brand_items)
             s.n_candidates = 0;
+    } else if (req->brands) {
+        if (!brand_set_items(catalog, req, &scoped_items, &s.n_candidates)) {
+            status = MZ_ERR_NOMEM;
+            goto cleanup;
+        }
+        s.brand_items = scoped_items;
+        out->removed[MZ_RULE_BRAND] = n_items - (int64_t)s.n_candidates;
     }
     if (!compile_request(catalog, req, &c)) {
         status = MZ_ERR_NOMEM;
@@ -613,6 +665,7 @@ cleanup:
     free(best_items);
     free(allowed_scores);
     free(allowed_items);
+    free(scoped_items);
     free(c.item_bits);
     free(c.category_bits);
     return status;

@@ -69,7 +69,11 @@ const char *mz_rule_name(enum mz_rule_id rule);
 
 /* One selection request. Every pointer is borrowed. */
 struct mz_select_request {
-    const char *brand;                   /* NULL: every brand */
+    const char *brand;         /* NULL: every brand (of brands) */
+    const char *const *brands; /* brand NULL: only items of these
+                                  n_brands brands (an API key's
+                                  scope); NULL: every brand */
+    size_t n_brands;
     const struct mz_rules *rules;        /* brand's rule set; NULL: none */
     const char *region;                  /* request region; NULL: unknown */
     const char *client_region;           /* used when region is NULL */

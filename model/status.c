@@ -36,6 +36,8 @@ static const struct status_row status_table[MZ_STATUS_COUNT] = {
     [MZ_ERR_INTERNAL] = {"internal", 500},
     [MZ_ERR_UNKNOWN_ITEM] = {"unknown_item", 400},
     [MZ_ERR_NOT_READY] = {"not_ready", 503},
+    [MZ_ERR_UNAUTHORIZED] = {"unauthorized", 401},
+    [MZ_ERR_FORBIDDEN] = {"forbidden", 403},
 };
 
 /* The row of status, or NULL for a value outside the enum. */

@@ -46,6 +46,10 @@ enum mz_status {
                                  today only a per-event rejection code */
     MZ_ERR_NOT_READY,         /* /readyz: the database does not answer or
                                  the state is not loaded: "not_ready", 503 */
+    MZ_ERR_UNAUTHORIZED,      /* no API key, or one that is unknown or
+                                 revoked: "unauthorized", 401 */
+    MZ_ERR_FORBIDDEN,         /* the key lacks the role or the brand:
+                                 "forbidden", 403 */
     MZ_STATUS_COUNT
 };
 

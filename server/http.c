@@ -102,6 +102,12 @@ static void log_request(const char *method, const char *path, const char *route,
     mz_log_end(&line);
 }
 
+static const char *authorization(struct MHD_Connection *connection)
+{
+    return MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_AUTHORIZATION);
+}
+
 /* Builds the answer for one complete request. */
 static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
                      const char *url, const char *method,
@@ -121,6 +127,10 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
                               method);
             return;
         }
+        struct mz_principal principal;
+        if (!mz_api_authorize(http->svc, authorization(connection),
+                              MZ_ROLE_OPS, &principal, resp))
+            return;
         size_t len = 0;
         char *text = mz_metrics_render(http->metrics, http->svc, &len);
         if (!text) {
@@ -138,6 +148,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         .path = url,
         .content_type = MHD_lookup_connection_value(
             connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .authorization = authorization(connection),
         .body = rc->body,
         .body_len = rc->body_len,
         .query = lookup_query,
@@ -159,6 +170,9 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
                                 resp->content_type);
     if (resp->allow)
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (resp->www_authenticate)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                resp->www_authenticate);
     enum MHD_Result ret =
         MHD_queue_response(connection, (unsigned)resp->http_status, response);
     MHD_destroy_response(response);

@@ -22,6 +22,7 @@
 #include "model/log.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/keys_cmd.h"
 #include "server/metrics.h"
 #include "store/embedded_pg.h"
 
@@ -54,6 +55,45 @@ static bool ensure_dir(const char *path)
     return mkdir(path, 0700) == 0 || errno == EEXIST;
 }
 
+/* Secure by default: at the first start (no key was ever made) makes one
+ * admin key and writes its secret to DATA_DIR/admin.key, mode 0600. The
+ * log says where, never the secret. */
+static bool ensure_admin_key(void)
+{
+    if (!mz_service_has_no_key(server.svc))
+        return true;
+    char err[1024] = "";
+    if (!ensure_dir(server.config.data_dir)) {
+        log_line(MZ_LOG_ERROR, "cannot create the data directory",
+                 server.config.data_dir);
+        return false;
+    }
+    struct mz_key_spec spec = {.name = "admin (first start)",
+                               .roles = MZ_ROLE_ADMIN};
+    struct mz_key_created created;
+    enum mz_status st = mz_service_create_key(server.svc, &spec, &created);
+    if (st != MZ_OK) {
+        log_line(MZ_LOG_ERROR, "cannot create the first admin key",
+                 mz_status_code(st));
+        return false;
+    }
+    bool ok = mz_write_admin_key(server.config.data_dir, created.token, err,
+                                 sizeof err);
+    memset(created.token, 0, sizeof created.token);
+    if (!ok) {
+        /* Nobody holds its secret: revoke it, so the next start tries
+         * again. */
+        mz_service_revoke_key(server.svc, created.key_id);
+        log_line(MZ_LOG_ERROR, "cannot write the first admin key", err);
+        return false;
+    }
+    char where[4200];
+    snprintf(where, sizeof where, "%s/admin.key (key_id %s)",
+             server.config.data_dir, created.key_id);
+    log_line(MZ_LOG_INFO, "first start: admin key created", where);
+    return true;
+}
+
 static void shutdown_all(void)
 {
     mz_http_stop(server.http);
@@ -66,6 +106,8 @@ int main(int argc, char **argv)
 {
     char err[1024] = "";
     char conninfo[1024] = "";
+    if (argc > 1 && strcmp(argv[1], "keys") == 0)
+        return mz_keys_command(argc - 1, argv + 1);
     if (!mz_config_parse(&server.config, argc, argv, stderr))
         return 2;
     if (server.config.help) {
@@ -119,6 +161,10 @@ int main(int argc, char **argv)
     server.metrics = mz_metrics_new();
     if (!server.svc || !server.metrics) {
         log_line(MZ_LOG_ERROR, "cannot load the service state", err);
+        shutdown_all();
+        return 1;
+    }
+    if (!ensure_admin_key()) {
         shutdown_all();
         return 1;
     }

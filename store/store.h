@@ -22,6 +22,8 @@
  *    mz_store_upsert_items / _delete_item / _load_items - catalog
  *  rules_store.c
  *    mz_store_put_rules / _load_rules - brand rule sets, versioned
+ *  keys_store.c
+ *    mz_store_put_key / _revoke_key / _load_keys - API keys (hashes)
  *  client_store.c
  *    mz_store_put_client_attributes / _load_client_attributes
  *    mz_store_delete_client      - erase every trace of a client
@@ -91,6 +93,34 @@ typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand, int64_t version,
                                   const char *doc);
 enum mz_status mz_store_load_rules(struct mz_store *store, mz_store_rules_fn fn,
                                    void *ctx);
+
+/* ---- API keys (keys_store.c) --------------------------------------- */
+
+/* One key as stored; strings borrowed. roles and brands are lines: names
+ * joined by '\n' (brands "*": every brand). The secret is never here,
+ * only secret_hash (hex). */
+struct mz_store_key {
+    const char *key_id;
+    const char *name;
+    const char *secret_hash;
+    const char *roles;
+    const char *brands;
+    double rate_requests_per_s; /* <= 0: none given */
+    int rate_burst;
+    int64_t created_at; /* seconds since the epoch */
+    bool revoked;       /* load only */
+};
+
+/* Inserts key (a new key_id). Returns MZ_OK or the database error. */
+enum mz_status mz_store_put_key(struct mz_store *store,
+                                const struct mz_store_key *key);
+/* Marks key_id revoked; MZ_ERR_NOT_FOUND when absent or already revoked. */
+enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id);
+/* Calls fn for every key, revoked ones included, oldest first (fn returns
+ * false to stop with MZ_ERR_INVALID). */
+typedef bool (*mz_store_key_fn)(void *ctx, const struct mz_store_key *key);
+enum mz_status mz_store_load_keys(struct mz_store *store, mz_store_key_fn fn,
+                                  void *ctx);
 
 /* ---- client attributes, erasure, read-back (client_store.c) -------- */
 

@@ -34,6 +34,9 @@ enum mz_store_stmt_id {
     MZ_STMT_RULES_LOCK,          /* rules_store.c */
     MZ_STMT_RULES_PUT,
     MZ_STMT_RULES_LOAD,
+    MZ_STMT_KEY_PUT,             /* keys_store.c */
+    MZ_STMT_KEY_REVOKE,
+    MZ_STMT_KEYS_LOAD,
     MZ_STMT_ATTRIBUTES_PUT,      /* client_store.c */
     MZ_STMT_ATTRIBUTES_LOAD,
     MZ_STMT_CLIENT_DELETE,

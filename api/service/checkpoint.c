@@ -195,6 +195,7 @@ void *mz_service_checkpointer_main(void *arg)
          * when most are. */
         mz_service_checkpoint(svc);
         evict(svc);
+        mz_service_reload_keys(svc);
         pthread_mutex_lock(&svc->stop_mutex);
     }
     pthread_mutex_unlock(&svc->stop_mutex);

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 
 /* Refuses, in outcome, the records whose item is not a live catalog item
- * and sets the others' item_index. */
+ * or is of a brand outside scope (NULL: every brand), and sets the
+ * others' item_index. */
 static void check_items(struct mz_service *svc, struct mz_event_record *records,
-                        enum mz_status *outcome, size_t n)
+                        enum mz_status *outcome, size_t n,
+                        const struct mz_principal *scope)
 {
     pthread_rwlock_rdlock(&svc->lock);
     for (size_t i = 0; i < n; i++) {
@@ -25,6 +27,8 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
         const struct mz_item *item = mz_catalog_item(svc->catalog, index);
         if (!item || item->retired)
             outcome[i] = MZ_ERR_UNKNOWN_ITEM;
+        else if (scope && !mz_principal_allows_brand(scope, item->brand))
+            outcome[i] = MZ_ERR_FORBIDDEN;
         else
             records[i].item_index = index;
     }
@@ -63,10 +67,11 @@ enum mz_status mz_service_append_events(struct mz_service *svc,
 enum mz_status mz_service_submit_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         enum mz_status *outcome, size_t n,
+                                        const struct mz_principal *scope,
                                         struct mz_submit_counts *counts)
 {
     *counts = (struct mz_submit_counts){0};
-    check_items(svc, records, outcome, n);
+    check_items(svc, records, outcome, n, scope);
     /* The valid records, in their order, at the front of a copy. */
     struct mz_event_record *valid = malloc(sizeof *valid * (n > 0 ? n : 1));
     if (!valid)

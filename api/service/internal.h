@@ -11,7 +11,8 @@
  *
  * Lock order, outermost first: checkpoint_mutex, then catalog_write_mutex
  * or rules_write_mutex, then the client cache's hold mutex, then lock,
- * then a client's impressions_lock.
+ * then a client's impressions_lock. keys_write_mutex, then keys_lock, are
+ * taken alone.
  *
  * Files:
  *    service.c       life cycle, readiness, figures
@@ -21,6 +22,7 @@
  *    client_cache.c  the clients in memory (client_cache.h)
  *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
  *                    the operations of service.h
+ *    keys.c          API keys: authentication, create, list, revoke
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_INTERNAL_H
@@ -59,6 +61,20 @@ struct mz_brand_rules {
     struct mz_rules *rules; /* owned */
 };
 
+/* A live API key in memory; the secret only as its hash. */
+struct mz_service_key {
+    char key_id[MZ_KEY_ID_CHARS + 1];
+    unsigned char hash[32]; /* crypto_generichash of the secret */
+    char *name;             /* owned */
+    unsigned roles;
+    bool all_brands;
+    char **brands; /* owned, n_brands */
+    size_t n_brands;
+    double rate_requests_per_s;
+    int rate_burst;
+    int64_t created_at;
+};
+
 struct mz_service {
     struct mz_store *store;         /* owned */
     struct mz_event_writer *writer; /* owned */
@@ -91,6 +107,14 @@ struct mz_service {
     bool checkpointer_started;
 
     struct mz_service_counters counters;
+
+    /* API keys (keys.c): their own lock, so authentication never waits
+     * for learning. keys_write_mutex orders PostgreSQL and memory. */
+    pthread_rwlock_t keys_lock;  /* guards the two below */
+    struct mz_service_key *keys; /* owned array of n_keys */
+    size_t n_keys;
+    _Atomic size_t keys_ever; /* made, revoked ones included */
+    pthread_mutex_t keys_write_mutex;
 };
 
 /* Milliseconds since the epoch, now. */
@@ -163,6 +187,20 @@ void *mz_service_checkpointer_main(void *arg);
 
 /* Wakes the checkpointer early (the client cache grew past its limit). */
 void mz_service_wake_checkpointer(void *svc);
+
+/* ---- keys.c ---------------------------------------------------------- */
+
+/* Loads every live key from PostgreSQL into memory. */
+enum mz_status mz_service_load_keys(struct mz_service *svc, char *err,
+                                    size_t err_len);
+
+/* Reloads the keys from PostgreSQL (the checkpointer, after each
+ * checkpoint: keys made or revoked by `maisond keys`); on failure the
+ * keys in memory stay in force. */
+void mz_service_reload_keys(struct mz_service *svc);
+
+/* Frees the keys in memory. */
+void mz_service_free_keys(struct mz_service *svc);
 
 /* ---- startup.c ------------------------------------------------------- */
 

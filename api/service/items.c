@@ -61,15 +61,39 @@ const char **mz_service_catalog_ids(const struct mz_service *svc)
     return ids;
 }
 
+/* MZ_ERR_FORBIDDEN when an item, as given or as the catalog holds it
+ * (deleted ones too: a re-insert keeps what it learned), is of a brand
+ * outside scope. Caller holds catalog_write_mutex, so no write slips in
+ * between the check and the upsert. */
+static enum mz_status check_scope(struct mz_service *svc,
+                                  struct mz_item *const *items, size_t n,
+                                  const struct mz_principal *scope)
+{
+    enum mz_status status = MZ_OK;
+    pthread_rwlock_rdlock(&svc->lock);
+    for (size_t i = 0; status == MZ_OK && i < n; i++) {
+        const struct mz_item *old = mz_catalog_item(
+            svc->catalog, mz_catalog_find(svc->catalog, items[i]->item_id));
+        if (!mz_principal_allows_brand(scope, items[i]->brand) ||
+            (old && !mz_principal_allows_brand(scope, old->brand)))
+            status = MZ_ERR_FORBIDDEN;
+    }
+    pthread_rwlock_unlock(&svc->lock);
+    return status;
+}
+
 enum mz_status mz_service_upsert_items(struct mz_service *svc,
                                        struct mz_item **items,
-                                       const char *const *docs, size_t n)
+                                       const char *const *docs, size_t n,
+                                       const struct mz_principal *scope)
 {
     const char **ids = malloc(sizeof *ids * (n > 0 ? n : 1));
     enum mz_status status = ids ? MZ_OK : MZ_ERR_NOMEM;
     for (size_t i = 0; ids && i < n; i++)
         ids[i] = items[i]->item_id;
     pthread_mutex_lock(&svc->catalog_write_mutex);
+    if (status == MZ_OK && scope)
+        status = check_scope(svc, items, n, scope);
     if (status == MZ_OK)
         status = mz_store_upsert_items(svc->store, ids, docs, n);
     size_t taken = 0;
@@ -99,10 +123,23 @@ enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
 }
 
 enum mz_status mz_service_delete_item(struct mz_service *svc,
-                                      const char *item_id)
+                                      const char *item_id,
+                                      const struct mz_principal *scope)
 {
+    enum mz_status status = MZ_OK;
     pthread_mutex_lock(&svc->catalog_write_mutex);
-    enum mz_status status = mz_store_delete_item(svc->store, item_id);
+    if (scope) {
+        /* Under the write mutex: no upsert can change its brand now. */
+        pthread_rwlock_rdlock(&svc->lock);
+        const struct mz_item *item = mz_catalog_item(
+            svc->catalog, mz_catalog_find(svc->catalog, item_id));
+        if (item && !item->retired &&
+            !mz_principal_allows_brand(scope, item->brand))
+            status = MZ_ERR_FORBIDDEN;
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    if (status == MZ_OK)
+        status = mz_store_delete_item(svc->store, item_id);
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
         mz_catalog_remove(svc->catalog, item_id);

@@ -43,6 +43,8 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     mz_model_score(svc->model, memory, context, args->now, scores);
     struct mz_select_request sr = {
         .brand = args->brand,
+        .brands = args->brands,
+        .n_brands = args->n_brands,
         .rules = brand_rules ? brand_rules->rules : NULL,
         .region = args->region,
         .client_region = entry ? entry->region : NULL,

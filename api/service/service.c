@@ -39,6 +39,8 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
     pthread_mutex_init(&svc->catalog_write_mutex, NULL);
     pthread_mutex_init(&svc->rules_write_mutex, NULL);
     pthread_mutex_init(&svc->stop_mutex, NULL);
+    pthread_rwlock_init(&svc->keys_lock, NULL);
+    pthread_mutex_init(&svc->keys_write_mutex, NULL);
     pthread_cond_init(&svc->stop_cond, NULL);
     svc->checkpoint_interval_s =
         cfg->checkpoint_interval_s > 0 ? cfg->checkpoint_interval_s : 30;
@@ -60,7 +62,8 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
             snprintf(err, err_len, "out of memory");
         goto fail;
     }
-    if (mz_service_load_state(svc, err, err_len) != MZ_OK)
+    if (mz_service_load_state(svc, err, err_len) != MZ_OK ||
+        mz_service_load_keys(svc, err, err_len) != MZ_OK)
         goto fail;
     atomic_store(&svc->last_checkpoint_ms, mz_service_wall_ms());
 
@@ -91,6 +94,7 @@ static void free_state(struct mz_service *svc)
     mz_client_cache_free(svc->clients);
     mz_catalog_free(svc->catalog);
     mz_model_free(svc->model);
+    mz_service_free_keys(svc);
 }
 
 void mz_service_close(struct mz_service *svc)
@@ -115,6 +119,8 @@ void mz_service_close(struct mz_service *svc)
     free_state(svc);
     pthread_cond_destroy(&svc->stop_cond);
     pthread_mutex_destroy(&svc->stop_mutex);
+    pthread_mutex_destroy(&svc->keys_write_mutex);
+    pthread_rwlock_destroy(&svc->keys_lock);
     pthread_mutex_destroy(&svc->rules_write_mutex);
     pthread_mutex_destroy(&svc->catalog_write_mutex);
     pthread_mutex_destroy(&svc->checkpoint_mutex);

@@ -30,6 +30,10 @@
  *    mz_service_put_rules / _read_rules
  *    mz_service_set_attributes / _erase_client
  *    mz_service_recommend / _read_profile
+ *    mz_service_authenticate       - Authorization header -> principal
+ *    mz_service_create_key / _list_keys / _revoke_key / _has_no_key
+ *    mz_role_from_name / mz_role_name, mz_principal_allows_brand,
+ *    mz_keys_mint / mz_keys_parse_roles - keys without a service (CLI)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_H
@@ -41,6 +45,7 @@
 
 #include "model/brand_tiers.h"
 #include "model/catalog.h"
+#include "model/item.h"
 #include "model/client_facts.h"
 #include "model/event.h"
 #include "model/model.h"
@@ -51,6 +56,8 @@
 #include "store/event_writer.h"
 
 struct mz_service;
+struct mz_store;
+struct mz_principal; /* below, with the API keys */
 
 struct mz_service_config {
     const char *conninfo; /* borrowed libpq connection string */
@@ -117,24 +124,30 @@ struct mz_submit_counts {
  * were refused by the caller and are only counted) to the event log and
  * returns once they are committed and learned. A record whose item is
  * not a live catalog item is refused here: outcome[i] becomes
- * MZ_ERR_UNKNOWN_ITEM. Sets records[i].seq (0 for a duplicate) and fills
- * *counts. Returns MZ_OK, or MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB /
- * MZ_ERR_NOMEM when nothing was accepted (the batch may be retried
- * whole: event ids make that safe). records and outcome are n long. */
+ * MZ_ERR_UNKNOWN_ITEM; one whose item's brand is outside scope (the
+ * caller's key; NULL: every brand) becomes MZ_ERR_FORBIDDEN. Sets
+ * records[i].seq (0 for a duplicate) and fills *counts. Returns MZ_OK, or
+ * MZ_ERR_DB_UNAVAILABLE / MZ_ERR_DB / MZ_ERR_NOMEM when nothing was accepted
+ * (the batch may be retried whole: event ids make that safe). records and
+ * outcome are n long. */
 enum mz_status mz_service_submit_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         enum mz_status *outcome, size_t n,
+                                        const struct mz_principal *scope,
                                         struct mz_submit_counts *counts);
 
 /* ---- catalog --------------------------------------------------------- */
 
 /* Stores items[0..n-1] (takes every item, even on failure) with their
  * canonical documents docs[i] (borrowed JSON texts) in PostgreSQL, then
- * puts them in force, all or nothing. Returns MZ_OK or the store's
- * error (nothing changed), or MZ_ERR_NOMEM. */
+ * puts them in force, all or nothing. Returns MZ_OK, MZ_ERR_FORBIDDEN
+ * when an item, new or as stored, is of a brand outside scope (the
+ * caller's key; NULL: every brand), the store's error (nothing
+ * changed), or MZ_ERR_NOMEM. */
 enum mz_status mz_service_upsert_items(struct mz_service *svc,
                                        struct mz_item **items,
-                                       const char *const *docs, size_t n);
+                                       const char *const *docs, size_t n,
+                                       const struct mz_principal *scope);
 
 typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
                                            const struct mz_item *item);
@@ -146,9 +159,12 @@ enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
 
 /* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
  * never recommended nor learned from; its learned row stays for a later
- * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND or a store error. */
+ * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND, MZ_ERR_FORBIDDEN (a live
+ * item of a brand outside scope, the caller's key; NULL: every brand) or
+ * a store error. */
 enum mz_status mz_service_delete_item(struct mz_service *svc,
-                                      const char *item_id);
+                                      const char *item_id,
+                                      const struct mz_principal *scope);
 
 /* ---- rules ----------------------------------------------------------- */
 
@@ -205,7 +221,10 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
 
 struct mz_recommend_args {
     const char *client_id;
-    const char *brand;        /* NULL: every brand */
+    const char *brand;         /* NULL: every brand (of brands) */
+    const char *const *brands; /* brand NULL: only these n_brands (the
+                                  key's scope); NULL: every brand */
+    size_t n_brands;
     const char *region;       /* NULL: the client's */
     const char *context_item; /* NULL: none */
     int k;                    /* 1..MZ_SELECT_MAX_K */
@@ -289,5 +308,118 @@ typedef enum mz_status (*mz_profile_reply_fn)(
 enum mz_status mz_service_read_profile(struct mz_service *svc,
                                        const char *client_id, int64_t now,
                                        mz_profile_reply_fn reply, void *ctx);
+
+/* ---- API keys -------------------------------------------------------- */
+
+/* Roles, one bit each; a key holds one or more. Admin may do everything;
+ * clienteling: recommendations, profiles, events, client attributes. */
+#define MZ_ROLE_ADMIN         0x01u /* everything, keys */
+#define MZ_ROLE_MERCHANDISING 0x02u /* catalog items and rules */
+#define MZ_ROLE_CLIENTELING   0x04u /* the client-facing reads and writes */
+#define MZ_ROLE_INGEST        0x08u /* POST /v1/events */
+#define MZ_ROLE_PRIVACY       0x10u /* erasure, consent */
+#define MZ_ROLE_OPS           0x20u /* /metrics */
+#define MZ_ROLE_COUNT         6
+
+#define MZ_KEY_MAX_BRANDS 32
+#define MZ_KEY_ID_CHARS   16 /* hex of 8 random bytes */
+/* "mz_" key_id "_" 64 hex of the 32-byte secret, and a NUL. */
+#define MZ_KEY_TOKEN_BYTES    (3 + MZ_KEY_ID_CHARS + 1 + 64 + 1)
+#define MZ_KEY_NAME_MAX_BYTES 200
+
+/* Returns the bit of a role name ("admin", ...), or 0 for none. */
+unsigned mz_role_from_name(const char *name);
+/* Returns the name of the single role bit role (static), or NULL. */
+const char *mz_role_name(unsigned role);
+
+/* Who made a request: a copy, owned by the caller. */
+struct mz_principal {
+    char key_id[MZ_KEY_ID_CHARS + 1];
+    unsigned roles;  /* MZ_ROLE_* */
+    bool all_brands; /* brands ["*"] */
+    size_t n_brands;
+    char brands[MZ_KEY_MAX_BRANDS][MZ_ID_MAX_BYTES + 1];
+};
+
+/* Returns whether p may act on brand. */
+bool mz_principal_allows_brand(const struct mz_principal *p, const char *brand);
+
+/* A key to make: brands NULL / n_brands 0 means every brand. */
+struct mz_key_spec {
+    const char *name;
+    unsigned roles; /* at least one MZ_ROLE_* */
+    const char *const *brands;
+    size_t n_brands;            /* <= MZ_KEY_MAX_BRANDS */
+    double rate_requests_per_s; /* <= 0: none (stored, not enforced) */
+    int rate_burst;
+};
+
+/* A new key: token is the bearer secret, shown once and never stored. */
+struct mz_key_created {
+    char key_id[MZ_KEY_ID_CHARS + 1];
+    char token[MZ_KEY_TOKEN_BYTES];
+    int64_t created_at; /* seconds */
+};
+
+/* What the service holds of one key (no secret); borrowed. */
+struct mz_key_view {
+    const char *key_id;
+    const char *name;
+    unsigned roles;
+    bool all_brands;
+    const char *const *brands;
+    size_t n_brands;
+    double rate_requests_per_s; /* <= 0: none */
+    int rate_burst;
+    int64_t created_at;
+};
+
+/* Checks authorization, the value of an Authorization header (borrowed;
+ * NULL when absent): "Bearer <token>" of a live key. Fills *out and
+ * returns MZ_OK, or MZ_ERR_UNAUTHORIZED (missing, malformed, unknown or
+ * revoked). The secret is compared in constant time. */
+enum mz_status mz_service_authenticate(struct mz_service *svc,
+                                       const char *authorization,
+                                       struct mz_principal *out);
+
+/* Makes a key for spec: stores it in PostgreSQL, then puts it in force.
+ * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands, an
+ * admin key scoped to some brands),
+ * MZ_ERR_NOMEM or the store's error (nothing changed). */
+enum mz_status mz_service_create_key(struct mz_service *svc,
+                                     const struct mz_key_spec *spec,
+                                     struct mz_key_created *out);
+
+typedef enum mz_status (*mz_keys_reply_fn)(void *ctx,
+                                           const struct mz_key_view *keys,
+                                           size_t n);
+
+/* Calls reply with every live key, oldest first. Returns what it
+ * returned. */
+enum mz_status mz_service_list_keys(struct mz_service *svc,
+                                    mz_keys_reply_fn reply, void *ctx);
+
+/* Revokes key_id in PostgreSQL, then in memory: its next request fails.
+ * Returns MZ_OK, MZ_ERR_NOT_FOUND or the store's error. */
+enum mz_status mz_service_revoke_key(struct mz_service *svc,
+                                     const char *key_id);
+
+/* Returns whether no key was ever made (revoked ones count as made): the
+ * first start, when maisond makes the admin key. */
+bool mz_service_has_no_key(struct mz_service *svc);
+
+/* Makes a key for spec and stores it (store borrowed) without a service:
+ * for the keys command; a running maisond sees it when it next reloads
+ * its keys (after a checkpoint).
+ * Same results as mz_service_create_key. */
+enum mz_status mz_keys_mint(struct mz_store *store,
+                            const struct mz_key_spec *spec,
+                            struct mz_key_created *out);
+
+/* Parses a list of role names separated by sep (",", or "\n" for the
+ * store's lines) into *roles. Returns false on an unknown or empty name,
+ * naming it in why. */
+bool mz_keys_parse_roles(const char *names, char sep, unsigned *roles,
+                         char *why, size_t why_len);
 
 #endif

@@ -136,7 +136,7 @@ static enum mz_status upsert_json(struct mz_service *svc,
         json_decref(canonical);
     }
     enum mz_status status =
-        mz_service_upsert_items(svc, items, (const char *const *)docs, n);
+        mz_service_upsert_items(svc, items, (const char *const *)docs, n, NULL);
     for (size_t i = 0; i < n; i++)
         free(docs[i]);
     free(docs);
@@ -188,7 +188,7 @@ static struct mz_submit_counts submit(struct mz_service *svc,
     ck_assert_uint_le(n, 64);
     for (size_t i = 0; i < n; i++)
         outcome[i] = MZ_OK;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, n, &counts),
+    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, n, NULL, &counts),
                      MZ_OK);
     return counts;
 }
@@ -506,11 +506,11 @@ START_TEST(test_items_upserted_are_read_and_deleted_ones_are_not_found)
     ck_assert_double_eq(item.price, 999);
     ck_assert_int_eq(stats_of(svc).items, N_ITEMS);
 
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-03"), MZ_OK);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-03", NULL), MZ_OK);
     ck_assert_int_eq(mz_service_read_item(svc, "item-03", copy_item, &item),
                      MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-03"), MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_service_delete_item(svc, "no-such"), MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-03", NULL), MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_service_delete_item(svc, "no-such", NULL), MZ_ERR_NOT_FOUND);
     ck_assert_int_eq(stats_of(svc).items, N_ITEMS - 1);
     mz_service_close(svc);
 }
@@ -525,7 +525,7 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
     struct mz_service *svc = open_service(&cfg);
 
     upsert_catalog(svc);
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-11"), MZ_OK);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-11", NULL), MZ_OK);
     struct mz_event_record events[] = {
         event("e-1", "alice", "item-00", MZ_EV_VIEW, FIRST_TS),
         event("e-2", "alice", "item-01", MZ_EV_CLICK, FIRST_TS + 1),
@@ -542,7 +542,7 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
     };
     struct mz_submit_counts counts;
 
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, &counts),
+    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
                      MZ_OK);
     ck_assert_uint_eq(counts.accepted, 4);   /* e-1, e-2, e-5, e-7 */
     ck_assert_uint_eq(counts.duplicates, 1); /* e-1 again */
@@ -569,7 +569,7 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
     /* The whole batch again: only duplicates (and the same refusals). */
     for (int i = 0; i < 8; i++)
         outcome[i] = i == 4 ? MZ_ERR_INVALID : MZ_OK;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, &counts),
+    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
                      MZ_OK);
     ck_assert_uint_eq(counts.accepted, 0);
     ck_assert_uint_eq(counts.duplicates, 5);
@@ -580,7 +580,7 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
 
     /* Nothing valid: nothing appended. */
     outcome[0] = MZ_ERR_INVALID;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 1, &counts),
+    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 1, NULL, &counts),
                      MZ_OK);
     ck_assert_uint_eq(counts.rejected, 1);
     ck_assert_uint_eq(counts.accepted + counts.duplicates, 0);
@@ -820,7 +820,7 @@ START_TEST(test_deleted_item_is_never_recommended_nor_learned_from)
     ck_assert(r.personalized);
     ck_assert(recommends(&r, "item-05"));
 
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-05"), MZ_OK);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-05", NULL), MZ_OK);
     ck_assert_int_eq(mz_service_read_item(svc, "item-05", copy_item, &item),
                      MZ_ERR_NOT_FOUND);
     r = recommend(svc, "kim", NULL, MZ_SELECT_MAX_K);
@@ -834,7 +834,7 @@ START_TEST(test_deleted_item_is_never_recommended_nor_learned_from)
         event("late", "kim", "item-05", MZ_EV_VIEW, FIRST_TS + 5000);
     enum mz_status outcome = MZ_OK;
     struct mz_submit_counts counts;
-    ck_assert_int_eq(mz_service_submit_events(svc, &ev, &outcome, 1, &counts),
+    ck_assert_int_eq(mz_service_submit_events(svc, &ev, &outcome, 1, NULL, &counts),
                      MZ_OK);
     ck_assert_int_eq(outcome, MZ_ERR_UNKNOWN_ITEM);
     ck_assert_uint_eq(counts.rejected, 1);
@@ -1097,7 +1097,7 @@ static void life_with_a_deletion_after_the_checkpoint(struct mz_service *svc,
     populate(svc, N_CLIENTS, "c1", 0);
     ck_assert_int_eq(mz_service_checkpoint(svc), MZ_OK);
     populate(svc, N_CLIENTS, "c2", 2000);
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-04"), MZ_OK);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-04", NULL), MZ_OK);
     take_snapshot(svc, N_SNAPSHOT, before);
 }
 

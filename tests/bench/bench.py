@@ -92,13 +92,24 @@ def _seconds(tok):
                                 "m": 60.0}[m.group(2)]
 
 
+def authorization():
+    """The Authorization value of the bench's maisond (its admin key), or
+    None before it runs."""
+    if SRV is not None and SRV.admin_key:
+        return "Bearer " + SRV.admin_key
+    return None
+
+
 def wrk(url, seconds, script=None, env=None):
+    """wrk; its lua scripts send authorization() (BENCH_AUTHORIZATION)."""
     cmd = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds,
            "--latency", "--timeout", "10s"]
     if script:
         cmd += ["-s", script]
     cmd.append(url)
     e = dict(os.environ)
+    if authorization():
+        e["BENCH_AUTHORIZATION"] = authorization()
     e.update(env or {})
     out = run(cmd, timeout=seconds + 60, env=e)
     res = {"raw": out}
@@ -123,6 +134,8 @@ def loadgen(port, path, rate, seconds, conns=32, ids=None,
            "-c", str(conns), "-n", str(ids or CLIENTS)]
     if latency_file:
         cmd += ["-o", latency_file]
+    if authorization():
+        cmd += ["-H", "Authorization: " + authorization()]
     cmd.append(path)
     out = run(cmd, timeout=seconds + 60)
     m = re.search(r"loadgen: (.*)$", out, re.M)

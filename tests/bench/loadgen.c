@@ -65,6 +65,8 @@ struct options {
     unsigned long seed;
     const char *path;
     const char *latency_file; /* NULL: none */
+    const char *header;       /* one more request header line ("Name:
+                                 value", e.g. the API key); NULL: none */
 };
 
 struct stats {
@@ -97,7 +99,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] "
-            "[-s SEED] [-o FILE] PATH\n"
+            "[-s SEED] [-o FILE] [-H HEADER] PATH\n"
             "  open-loop GET load on 127.0.0.1:PORT; '{}' in PATH becomes a "
             "random id in [0, IDS)\n");
 }
@@ -114,7 +116,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
     o->seed = 1;
     o->path = NULL;
     o->latency_file = NULL;
-    while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:h")) != -1) {
+    o->header = NULL;
+    while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:H:h")) != -1) {
         switch (c) {
         case 'p':
             o->port = atoi(optarg);
@@ -136,6 +139,9 @@ static bool parse_options(int argc, char **argv, struct options *o)
             break;
         case 'o':
             o->latency_file = optarg;
+            break;
+        case 'H':
+            o->header = optarg;
             break;
         default:
             return false;
@@ -223,8 +229,9 @@ static size_t format_request(char *buf, size_t cap, const struct options *o)
     target[t] = '\0';
     n = snprintf(buf, cap,
                  "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                 "Connection: keep-alive\r\n\r\n",
-                 target, o->port);
+                 "Connection: keep-alive\r\n%s%s\r\n",
+                 target, o->port, o->header ? o->header : "",
+                 o->header ? "\r\n" : "");
     return n < 0 ? 0 : (size_t)n;
 }
 

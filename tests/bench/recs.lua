@@ -1,7 +1,10 @@
 -- recs.lua: wrk script for the recommendation throughput benchmark:
--- GET /v1/clients/c<random>/recommendations?k=10 over the loaded clients.
+-- GET /v1/clients/c<random>/recommendations?k=10 over the loaded clients,
+-- with the API key of BENCH_AUTHORIZATION ("Bearer mz_...") when set.
 local nclients = tonumber(os.getenv("BENCH_CLIENTS") or "10000")
 local query = os.getenv("BENCH_QUERY") or "k=10"
+local auth = os.getenv("BENCH_AUTHORIZATION")
+local headers = auth and {["Authorization"] = auth} or {}
 local next_thread = 0
 
 function setup(thread)
@@ -16,5 +19,5 @@ end
 function request()
    return wrk.format("GET", string.format(
       "/v1/clients/c%d/recommendations?%s",
-      math.random(0, nclients - 1), query))
+      math.random(0, nclients - 1), query), headers)
 end

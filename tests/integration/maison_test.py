@@ -3,6 +3,8 @@
 - Maisond: starts the real daemon on a free loopback port against
   MAISON_TEST_DATABASE_URL (set by tests/harness/with_pg.sh) with a temporary
   --data-dir, waits for GET /readyz, stops it with SIGTERM or kills it -9.
+  Its HTTP shortcuts send the admin key the daemon wrote to
+  <data-dir>/admin.key (key=None sends none, key="..." another one).
 - request(): one HTTP request on a fresh connection, raw bytes in, status,
   headers and raw body out; stops sending a large body as soon as the server
   answers early (413 before the whole body is read).
@@ -253,6 +255,9 @@ class StartError(Exception):
     pass
 
 
+_ADMIN_KEYS = {}        # database_url -> the admin key made against it
+
+
 class Maisond:
     """One maisond process on 127.0.0.1:<free port>.
 
@@ -275,6 +280,7 @@ class Maisond:
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "%s.stderr" % name)
         self.starts = 0
+        self.admin_key = None           # read from admin.key after start
 
     def argv(self):
         args = [self.binary, "--listen", "127.0.0.1:%d" % self.port,
@@ -304,7 +310,27 @@ class Maisond:
                                      stdin=subprocess.DEVNULL)
         log.close()
         self.wait_ready(timeout_s)
+        self.admin_key = self.read_admin_key()
         return self
+
+    def read_admin_key(self):
+        """The secret maisond wrote at the first start against its
+        database, or None. A daemon with a fresh data dir on a database
+        that already has keys writes none: it gets the key seen before for
+        that database."""
+        try:
+            with open(os.path.join(self.data_dir, "admin.key")) as f:
+                _ADMIN_KEYS[self.database_url] = f.read().strip()
+        except OSError:
+            pass
+        return _ADMIN_KEYS.get(self.database_url)
+
+    def auth_headers(self, key="admin"):
+        """{"Authorization": "Bearer <key>"} (the admin key by default), or
+        {} for key None."""
+        if key == "admin":
+            key = self.admin_key
+        return {"Authorization": "Bearer " + key} if key else {}
 
     def wait_ready(self, timeout_s=60.0):
         deadline = time.monotonic() + timeout_s
@@ -374,8 +400,10 @@ class Maisond:
         return 0
 
     # -- HTTP shortcuts -------------------------------------------------
-    def req(self, method, path, body=None, **kw):
-        return request(self.port, method, path, body, **kw)
+    def req(self, method, path, body=None, key="admin", **kw):
+        headers = self.auth_headers(key)
+        headers.update(kw.pop("headers", None) or {})
+        return request(self.port, method, path, body, headers=headers, **kw)
 
     def get(self, path, **kw):
         return self.req("GET", path, **kw)

@@ -92,14 +92,16 @@ class KeepAlive:
     """One keep-alive connection; reconnects once when the server closed
     it between two requests."""
 
-    def __init__(self, port):
+    def __init__(self, port, auth_headers=None):
         self.port = port
+        self.auth_headers = auth_headers or {}
         self.conn = None
 
     def request(self, method, path, body=None):
         data = None if body is None else json.dumps(
             body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json"} if data else {}
+        headers.update(self.auth_headers)
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
@@ -578,7 +580,7 @@ def run_workload():
     rng = random.Random(seed)
     now = int(time.time())
     t0 = time.monotonic()
-    conn = KeepAlive(SRV.port)
+    conn = KeepAlive(SRV.port, SRV.auth_headers())
 
     items = gen_catalog(rng, now)
     for start in range(0, len(items), 1000):

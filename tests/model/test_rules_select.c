@@ -150,6 +150,33 @@ START_TEST(test_selection_best_first_ties_by_index)
 }
 END_TEST
 
+/* A key scoped to some brands: without a brand, only their items, each
+ * once even when a brand is named twice; none when none of them exist. */
+START_TEST(test_brand_set_limits_the_candidates)
+{
+    struct mz_catalog *cat = catalog_of((struct mz_item *[]){
+        new_item("x1", "x", "bags", 1), new_item("y1", "y", "bags", 1),
+        new_item("z1", "z", "bags", 1), new_item("x2", "x", "bags", 1),
+        new_item("y2", "y", "bags", 1), NULL});
+    float scores[] = {1.0f, 5.0f, 9.0f, 2.0f, 3.0f};
+    struct mz_select_request req = request(10);
+    struct mz_select_result res;
+    req.brands = NAMES("x", "y", "x");
+    req.n_brands = 3;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "y1 y2 x2 x1");
+    ck_assert_int_eq(res.removed[MZ_RULE_BRAND], 1);
+    req.skip_counts = true;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "y1 y2 x2 x1");
+    req.brands = NAMES("nobody");
+    req.n_brands = 1;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
+    req.brands = NAMES("z");
+    req.brand = "x"; /* a named brand wins: the caller checked the scope */
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "x2 x1");
+    mz_catalog_free(cat);
+}
+END_TEST
+
 START_TEST(test_item_level_rules_without_rule_set)
 {
     struct mz_item *off = new_item("off", "x", "c", 1);
@@ -689,6 +716,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_selection_best_first_ties_by_index);
+    tcase_add_test(tc, test_brand_set_limits_the_candidates);
     tcase_add_test(tc, test_item_level_rules_without_rule_set);
     tcase_add_test(tc, test_categories_and_price_rules);
     tcase_add_test(tc, test_max_per_category_keeps_order);
