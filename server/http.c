@@ -2,11 +2,20 @@
  * http.c
  *    libmicrohttpd glue.
  *
- * Per-request context is created on the first access-handler call and
- * freed in the completed callback. The first call only returns MHD_YES:
- * queueing a response then made libmicrohttpd drop keep-alive, 4x
- * slower (measured with libmicrohttpd 0.9.75). Upload chunks are appended up to MZ_MAX_BODY_BYTES; past
- * that the rest is read and discarded and the answer is 413.
+ * The per-request context is created when the request line arrives (the
+ * URI log callback, which also takes the query string away from
+ * libmicrohttpd, see on_request_line) and freed in the completed
+ * callback. The path reaches the router as sent: libmicrohttpd's
+ * unescape callback is the identity, and api/router.c decodes segment by
+ * segment.
+ *
+ * The first access-handler call sees the complete head: a head that
+ * breaks a limit is answered there, before any of its body is read, and
+ * the connection is closed. Otherwise the first call only returns
+ * MHD_YES: queueing a response then made libmicrohttpd drop keep-alive,
+ * 4x slower (measured with libmicrohttpd 0.9.75). Upload chunks are
+ * appended up to MZ_MAX_BODY_BYTES; past that the rest is read and
+ * discarded and the answer is 413.
  *-------------------------------------------------------------------------
  */
 #include "server/http.h"
@@ -34,12 +43,18 @@ struct mz_http {
     struct mz_metrics *metrics;      /* borrowed */
 };
 
+/* Created when the request line arrives (on_request_line), so that the
+ * query string can be taken before libmicrohttpd parses it. */
 struct request_ctx {
+    bool seen;                       /* on_request was called */
     char *body;                      /* owned, NUL-terminated */
     size_t body_len;
     size_t body_cap;
     bool too_large;
+    bool target_too_long;            /* path and query over MZ_MAX_URL_BYTES */
     struct timespec started;
+    const char *query;               /* query_text, or NULL: no '?' */
+    char query_text[];               /* as sent, not decoded */
 };
 
 static double seconds_since(const struct timespec *start)
@@ -50,10 +65,48 @@ static double seconds_since(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static const char *lookup_query(void *ctx, const char *key)
+/* libmicrohttpd's URI log callback: the request line is complete, the
+ * headers are not read yet. Creates the request's context with a copy of
+ * the query string, then empties the query in libmicrohttpd's buffer, so
+ * that libmicrohttpd 0.9.75 does not parse it: it stores every argument
+ * as a record in the connection's memory pool and, when the pool runs out
+ * (about 1,000 arguments in 64 KiB), overwrites the state of its own 431
+ * answer and leaves the connection hanging until the timeout. The
+ * arguments are decoded by the router instead (api/router.c). This relies
+ * on 0.9.75 calling this callback after it found the '?' and before it
+ * parses what follows, with uri pointing into its read buffer;
+ * tests/integration/test_hostile_http.py pins it. */
+static void *on_request_line(void *cls, const char *uri,
+                             struct MHD_Connection *connection)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
-                                       MHD_GET_ARGUMENT_KIND, key);
+    (void)cls;
+    (void)connection;
+    char *mark = uri ? strchr(uri, '?') : NULL;
+    bool too_long = uri && strlen(uri) > MZ_MAX_URL_BYTES;
+    size_t query_len = mark && !too_long ? strlen(mark + 1) : 0;
+    struct request_ctx *rc = calloc(1, sizeof *rc + query_len + 1);
+
+    if (rc) {
+        clock_gettime(CLOCK_MONOTONIC, &rc->started);
+        rc->target_too_long = too_long;
+        if (mark && !too_long) {
+            memcpy(rc->query_text, mark + 1, query_len + 1);
+            rc->query = rc->query_text;
+        }
+    }
+    if (mark)
+        mark[1] = '\0';
+    return rc;
+}
+
+/* libmicrohttpd's unescape callback, for the path: leaves it as sent, so
+ * that the router splits it before it decodes each segment. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection,
+                           char *s)
+{
+    (void)cls;
+    (void)connection;
+    return strlen(s);
 }
 
 /* Appends data to the body, or marks the request too large. */
@@ -138,16 +191,43 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         .path = url,
         .content_type = MHD_lookup_connection_value(
             connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .raw_query = rc->query,
         .body = rc->body,
         .body_len = rc->body_len,
-        .query = lookup_query,
-        .query_ctx = connection,
     };
     mz_api_handle(http->svc, &req, resp);
 }
 
+/* An error body for a status that has no enum mz_status (the limits of
+ * the request head are HTTP's alone). */
+static void head_error(struct mz_response *resp, int http_status,
+                       const char *code, const char *message)
+{
+    mz_response_json(resp, http_status,
+                     json_pack("{s:{s:s,s:s}}", "error", "code", code,
+                               "message", message));
+}
+
+/* Whether the head of the request (complete: this is the first call)
+ * breaks a limit; if so resp is the answer. Checked before any byte of
+ * the body is read, and the connection is closed after the answer. */
+static bool refuse_head(struct request_ctx *rc, struct mz_response *resp)
+{
+    if (rc->target_too_long) {
+        char message[96];
+
+        snprintf(message, sizeof message,
+                 "the request target (path and query) is over %d bytes",
+                 MZ_MAX_URL_BYTES);
+        head_error(resp, 414, "uri_too_long", message);
+        return true;
+    }
+    return false;
+}
+
+/* close: ask libmicrohttpd to close the connection after the answer. */
 static enum MHD_Result send_response(struct MHD_Connection *connection,
-                                     struct mz_response *resp)
+                                     struct mz_response *resp, bool close)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer(
         resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
@@ -159,9 +239,30 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
                                 resp->content_type);
     if (resp->allow)
         MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (close)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION,
+                                "close");
     enum MHD_Result ret =
         MHD_queue_response(connection, (unsigned)resp->http_status, response);
     MHD_destroy_response(response);
+    return ret;
+}
+
+/* Sends resp, then counts and logs the request. */
+static enum MHD_Result answer(struct mz_http *http,
+                              struct MHD_Connection *connection,
+                              const char *url, const char *method,
+                              struct request_ctx *rc, struct mz_response *resp,
+                              bool close)
+{
+    size_t bytes = resp->body_len;
+    int status = resp->http_status;
+    const char *route = resp->route ? resp->route : "unmatched";
+    enum MHD_Result ret = send_response(connection, resp, close);
+    mz_response_clear(resp);
+    double seconds = seconds_since(&rc->started);
+    mz_metrics_observe_request(http->metrics, route, method, status, seconds);
+    log_request(method, url, route, status, seconds, bytes);
     return ret;
 }
 
@@ -172,12 +273,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 {
     struct mz_http *http = cls;
     struct request_ctx *rc = *con_cls;
-    if (!rc) {
-        rc = calloc(1, sizeof *rc);
-        if (!rc)
-            return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &rc->started);
-        *con_cls = rc;
+    (void)version;
+    if (!rc)
+        return MHD_NO; /* out of memory when the request line came */
+    if (!rc->seen) {
+        struct mz_response resp = {.http_status = 500};
+
+        rc->seen = true;
+        if (refuse_head(rc, &resp)) {
+            resp.route = mz_api_route_of(url);
+            return answer(http, connection, url, method, rc, &resp, true);
+        }
+        /* Nothing else here: answering a well-formed request on the
+         * first call made libmicrohttpd drop keep-alive. */
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -188,15 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     }
     struct mz_response resp = {.http_status = 500};
     dispatch(http, connection, url, method, rc, &resp);
-    size_t bytes = resp.body_len;
-    int status = resp.http_status;
-    const char *route = resp.route ? resp.route : "unmatched";
-    enum MHD_Result ret = send_response(connection, &resp);
-    mz_response_clear(&resp);
-    double seconds = seconds_since(&rc->started);
-    mz_metrics_observe_request(http->metrics, route, method, status, seconds);
-    log_request(method, url, route, status, seconds, bytes);
-    return ret;
+    return answer(http, connection, url, method, rc, &resp, false);
 }
 
 /* libmicrohttpd's own messages (malformed requests, resource limits) as
@@ -255,6 +355,8 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         /* Room for long query strings and headers; bodies are ours. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_END);

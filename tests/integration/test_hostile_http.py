@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""test_hostile_http: hostile input from outside, over raw sockets.
+
+Each test pins down one defect found by trying the server from outside:
+paths and query strings that decode to a NUL or a control character are
+refused (they used to cut the path: DELETE .../victim%00/recommendations
+erased "victim"); identifiers that hold '/' or other reserved characters
+are addressable percent-encoded; a request line with a thousand query
+arguments is answered at once (libmicrohttpd 0.9.75 used to hang it for
+the whole timeout); an over-long request target is a JSON 414.
+
+All traffic goes to the daemon on 127.0.0.1, every loop is bounded.
+"""
+
+import socket
+import sys
+import time
+import urllib.parse
+import uuid
+
+import maison_test as mt
+from maison_test import check, check_eq, check_error, test
+
+SRV = None
+
+
+def uid(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def item(item_id, brand="hostile", category="bags", price=100.0):
+    return {"item_id": item_id, "brand": brand, "category": category,
+            "price": price, "currency": "EUR", "available": True, "stock": 5,
+            "attributes": {}, "tags": []}
+
+
+def ev(client_id, item_id, type_="view"):
+    return {"event_id": uid("ev"), "client_id": client_id,
+            "item_id": item_id, "type": type_, "ts": int(time.time())}
+
+
+def enc(text):
+    """Percent-encodes every reserved character, '/' included."""
+    return urllib.parse.quote(text, safe="")
+
+
+# ------------------------------------------------------------ raw HTTP
+
+
+class RawResponse:
+    def __init__(self, status, headers, body, rest):
+        self.status = status
+        self.headers = headers          # lower-cased name -> value
+        self.body = body
+        self.rest = rest                # bytes after this response
+
+    def json(self):
+        return mt.Response(self.status, "", self.headers, self.body).json()
+
+    def __repr__(self):
+        return "<raw HTTP %s %r%s>" % (self.status, self.body[:200],
+                                       " +%d bytes" % len(self.rest)
+                                       if self.rest else "")
+
+
+def parse_response(data):
+    """The first HTTP response in data (bytes), or None when there is no
+    complete head."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    body = data[end + 4:end + 4 + length]
+    return RawResponse(status, headers, body, data[end + 4 + length:])
+
+
+def raw(data, timeout=10.0):
+    """Sends data on a new connection, reads until the server closes (or
+    timeout) and returns (first response or None, seconds taken)."""
+    t0 = time.monotonic()
+    out = mt.raw_exchange(SRV.port, data, timeout=timeout)
+    return parse_response(out), time.monotonic() - t0
+
+
+def get_line(target, extra=b""):
+    return (b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Connection: close\r\n" + extra + b"\r\n")
+
+
+def check_json_error(resp, status, code, what):
+    check(resp is not None, "%s: no answer" % what)
+    check_eq(resp.status, status, "%s: status (%r)" % (what, resp))
+    check("application/json" in resp.headers.get("content-type", ""),
+          "%s: Content-Type %r, body %r" % (what,
+                                            resp.headers.get("content-type"),
+                                            resp.body[:200]))
+    err = resp.json().get("error")
+    check(isinstance(err, dict) and err.get("code") == code and
+          isinstance(err.get("message"), str) and err["message"],
+          "%s: error body %r" % (what, resp.body[:300]))
+
+
+def client_events(client_id):
+    r = SRV.get("/v1/clients/%s/profile" % enc(client_id))
+    check_eq(r.status, 200, "profile of %s (%r)" % (client_id, r))
+    return r.json()
+
+
+# ------------------------------------------------------------ paths
+
+
+@test
+def an_escaped_nul_in_the_path_is_refused_and_erases_nothing():
+    victim = uid("victim")
+    r = SRV.post("/v1/events", {"events": [ev(victim, "h-1")]})
+    check_eq(r.status, 200, "POST events (%r)" % r)
+    before = client_events(victim)
+    resp, _ = raw(b"DELETE /v1/clients/" + victim.encode() +
+                  b"%00/recommendations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Connection: close\r\n\r\n")
+    check_json_error(resp, 400, "invalid_input", "DELETE victim%00/...")
+    check_eq(client_events(victim), before,
+             "the victim's profile after the refused DELETE")
+    resp, _ = raw(get_line(b"/v1/catalog/items/h-1%00junk"))
+    check_json_error(resp, 400, "invalid_input", "GET h-1%00junk")
+
+
+@test
+def escaped_control_characters_and_malformed_escapes_in_the_path_are_400():
+    for target in (b"/v1/catalog/items/h-1%0A", b"/v1/catalog/items/h%7F1",
+                   b"/v1/catalog/items/h%1b1", b"/v1/catalog/items/h-1%zz",
+                   b"/v1/catalog/items/h-1%4", b"/v1/catalog/items/h-%",
+                   b"/healthz%00"):
+        resp, _ = raw(get_line(target))
+        check_json_error(resp, 400, "invalid_input", target.decode())
+
+
+@test
+def an_escaped_nul_or_control_character_in_the_query_is_400():
+    client = uid("q")
+    for query in (b"brand=hostile%00x", b"k=5%00", b"k%00=5",
+                  b"region=EU%0D%0AX-Injected:%201", b"brand=%zz",
+                  b"brand=ok&context_item=h-1%00"):
+        resp, _ = raw(get_line(b"/v1/clients/" + client.encode() +
+                               b"/recommendations?" + query))
+        check_json_error(resp, 400, "invalid_input", query.decode())
+    resp, _ = raw(get_line(b"/healthz?x=%00"))
+    check_json_error(resp, 400, "invalid_input", "/healthz?x=%00")
+
+
+@test
+def query_arguments_are_decoded_plus_as_space_and_the_first_one_counts():
+    client = uid("q")
+    r = SRV.get("/v1/clients/%s/recommendations?k=%%32&k=7" % client)
+    check_eq(r.status, 200, "k=%%32 (%r)" % r)
+    check(len(r.json()["items"]) <= 2, "k=%%32 must mean 2: %r" % r.json())
+    r = SRV.get("/v1/clients/%s/recommendations?brand=no+such+brand" % client)
+    check_eq(r.status, 200, "brand with '+' (%r)" % r)
+    check_eq(r.json()["items"], [], "items of a brand that does not exist")
+
+
+@test
+def ids_with_a_slash_or_reserved_characters_are_addressable_percent_encoded():
+    ids = ["bag/1", "a?b#c", "sp ace+plus", "50%off", "caf\u00e9/\u00e9t\u00e9",
+           "semi;colon=eq&amp"]
+    r = SRV.put("/v1/catalog/items", {"items": [item(i) for i in ids]})
+    check_eq(r.status, 200, "PUT items (%r)" % r)
+    for i in ids:
+        r = SRV.get("/v1/catalog/items/%s" % enc(i))
+        check_eq(r.status, 200, "GET item %r (%r)" % (i, r))
+        check_eq(r.json().get("item_id"), i, "item_id of GET %r" % i)
+    client = "client/with?reserved#chars %"
+    r = SRV.post("/v1/events", {"events": [ev(client, "bag/1", "click")]})
+    check_eq(r.status, 200, "POST events (%r)" % r)
+    doc = client_events(client)
+    check_eq(doc.get("client_id"), client, "profile client_id")
+    r = SRV.get("/v1/clients/%s/recommendations?k=3" % enc(client))
+    check_eq(r.status, 200, "recommendations (%r)" % r)
+    check_eq(r.json().get("client_id"), client, "recommendations client_id")
+    r = SRV.put("/v1/clients/%s/attributes" % enc(client), {"tier": "vip"})
+    check_eq(r.status, 200, "PUT attributes (%r)" % r)
+    r = SRV.put("/v1/brands/%s/rules" % enc("brand/x"), {"max_per_category": 2})
+    check_eq(r.status, 200, "PUT rules of brand/x (%r)" % r)
+    check_eq(r.json().get("brand"), "brand/x", "brand of the rules")
+    r = SRV.delete("/v1/clients/%s" % enc(client))
+    check_eq(r.status, 204, "DELETE client (%r)" % r)
+    r = SRV.delete("/v1/catalog/items/%s" % enc("bag/1"))
+    check(r.status in (200, 204), "DELETE item bag/1 (%r)" % r)
+    check_eq(SRV.get("/v1/catalog/items/%s" % enc("bag/1")).status, 404,
+             "GET bag/1 after its DELETE")
+    # A raw '/' still separates segments: "bag/1" unescaped is no item.
+    check_eq(SRV.get("/v1/catalog/items/a?b").status, 404, "raw a?b")
+
+
+# ------------------------------------------------------------ query strings
+
+
+@test
+def a_thousand_query_arguments_are_answered_at_once():
+    query = b"&".join(b"p=%d" % i for i in range(1000))
+    resp, took = raw(get_line(b"/healthz?" + query), timeout=20)
+    check(resp is not None and resp.status == 200,
+          "GET /healthz with 1,000 arguments: %r after %.1f s" % (resp, took))
+    check(took < 5, "1,000 arguments answered after %.1f s" % took)
+    resp, took = raw(get_line(b"/healthz?" + b"&" * 3000), timeout=20)
+    check(resp is not None and resp.status == 200,
+          "GET /healthz with 3,000 '&': %r after %.1f s" % (resp, took))
+    client = uid("many")
+    r = SRV.get("/v1/clients/%s/recommendations?%s&k=1"
+                % (client, "&".join("x%d=%d" % (i, i) for i in range(900))))
+    check_eq(r.status, 200, "recommendations after 900 arguments (%r)" % r)
+    check(len(r.json()["items"]) <= 1, "k=1 after 900 arguments")
+
+
+@test
+def a_request_target_over_8_KiB_is_a_json_414_and_the_connection_closes():
+    for target in (b"/healthz?a=" + b"x" * 9000,
+                   b"/v1/catalog/items/" + b"y" * 20000,
+                   b"/healthz?" + b"&" * 40000):
+        resp, took = raw(get_line(target), timeout=20)
+        check_json_error(resp, 414, "uri_too_long", "%d-byte target"
+                         % len(target))
+        check(took < 5, "414 after %.1f s" % took)
+        check_eq(resp.rest, b"", "bytes after the 414")
+
+
+@test
+def a_target_of_exactly_8_KiB_is_served():
+    target = b"/healthz?a="
+    target += b"z" * (8192 - len(target))
+    resp, _ = raw(get_line(target))
+    check(resp is not None and resp.status == 200, "8 KiB target: %r" % resp)
+
+
+def after_each(name):
+    if not SRV.alive():
+        raise mt.TestFailure("maisond died; log tail:\n%s" % SRV.log_tail())
+
+
+def main():
+    global SRV
+    mt.require_environment()
+    SRV = mt.Maisond(name="maisond-hostile")
+    try:
+        try:
+            SRV.start()
+            r = SRV.put("/v1/catalog/items",
+                        {"items": [item("h-%d" % i) for i in range(1, 6)]})
+            if r.status != 200:
+                raise mt.StartError("catalog: %r" % r)
+        except mt.StartError as e:
+            print("FAIL setup: %s" % e)
+            print("0 passed, 1 failed")
+            return 1
+        return mt.run_tests(after_each=after_each)
+    finally:
+        SRV.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
