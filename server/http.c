@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/service/service.h"
@@ -36,6 +37,18 @@
 #include "api/router.h"
 #include "model/log.h"
 #include "server/metrics.h"
+
+/* libmicrohttpd's memory per connection: the request head, its header
+ * records (64 bytes each) and the answer's head. The whole pool is
+ * zeroed before each request of a keep-alive connection, so it costs
+ * time as well as memory; heads beyond it get libmicrohttpd's own
+ * (HTML) 414 or 431. */
+#define MZ_HTTP_POOL_BYTES (64 * 1024)
+/* The limits of a request head, well inside the pool, so that a head
+ * over them reaches on_request and gets a JSON 431 (MZ_MAX_URL_BYTES,
+ * api/http.h, bounds the request target the same way: 414). */
+#define MZ_HTTP_MAX_HEADER_FIELDS 100
+#define MZ_HTTP_MAX_HEADER_BYTES (16 * 1024)
 
 struct mz_http {
     struct MHD_Daemon *daemon;
@@ -208,18 +221,99 @@ static void head_error(struct mz_response *resp, int http_status,
                                "message", message));
 }
 
-/* Whether the head of the request (complete: this is the first call)
- * breaks a limit; if so resp is the answer. Checked before any byte of
- * the body is read, and the connection is closed after the answer. */
-static bool refuse_head(struct request_ctx *rc, struct mz_response *resp)
-{
-    if (rc->target_too_long) {
-        char message[96];
+/* What refuse_head needs to know of the header fields. */
+struct head_scan {
+    unsigned fields;
+    size_t bytes;                    /* as "name: value\r\n" lines */
+    unsigned content_length;         /* fields of each name */
+    unsigned transfer_encoding;
+    bool not_chunked;                /* a Transfer-Encoding but "chunked" */
+    bool bad_name;                   /* a name that is not an RFC 9110 token */
+};
 
+static bool is_token(const char *s, size_t len)
+{
+    static const char specials[] = "!#$%&'*+-.^_`|~";
+
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (c != '\0' && strchr(specials, c))))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    struct head_scan *h = cls;
+    (void)kind;
+
+    h->fields++;
+    h->bytes += key_size + value_size + 4;
+    if (!is_token(key, key_size))
+        h->bad_name = true;
+    if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0)
+        h->content_length++;
+    if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
+        h->transfer_encoding++;
+        if (value_size != 7 || strncasecmp(value, "chunked", 7) != 0)
+            h->not_chunked = true;
+    }
+    return MHD_YES;
+}
+
+/* Whether the head of the request (complete: this is the first call)
+ * breaks a limit or frames its body ambiguously; if so resp is the
+ * answer. Checked before any byte of the body is read, and the
+ * connection is closed after the answer: when two parties may read
+ * different bodies (Content-Length twice, or with Transfer-Encoding),
+ * the bytes after the head could hold a smuggled second request. */
+static bool refuse_head(struct MHD_Connection *connection,
+                        struct request_ctx *rc, struct mz_response *resp)
+{
+    struct head_scan h = {0};
+    char message[160];
+
+    if (rc->target_too_long) {
         snprintf(message, sizeof message,
                  "the request target (path and query) is over %d bytes",
                  MZ_MAX_URL_BYTES);
         head_error(resp, 414, "uri_too_long", message);
+        return true;
+    }
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, scan_field, &h);
+    if (h.fields > MZ_HTTP_MAX_HEADER_FIELDS ||
+        h.bytes > MZ_HTTP_MAX_HEADER_BYTES) {
+        snprintf(message, sizeof message,
+                 "%u header fields of %zu bytes; at most %d fields of %d "
+                 "bytes in all",
+                 h.fields, h.bytes, MZ_HTTP_MAX_HEADER_FIELDS,
+                 MZ_HTTP_MAX_HEADER_BYTES);
+        head_error(resp, 431, "headers_too_large", message);
+        return true;
+    }
+    if (h.bad_name) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "a header field name is not a token (RFC 9110)");
+        return true;
+    }
+    if (h.content_length > 1 || h.transfer_encoding > 1 ||
+        (h.content_length > 0 && h.transfer_encoding > 0)) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "the body is framed twice: %u Content-Length and "
+                          "%u Transfer-Encoding fields; send one of them, "
+                          "once",
+                          h.content_length, h.transfer_encoding);
+        return true;
+    }
+    if (h.not_chunked) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "Transfer-Encoding must be \"chunked\"");
         return true;
     }
     return false;
@@ -280,7 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         struct mz_response resp = {.http_status = 500};
 
         rc->seen = true;
-        if (refuse_head(rc, &resp)) {
+        if (refuse_head(connection, rc, &resp)) {
             resp.route = mz_api_route_of(url);
             return answer(http, connection, url, method, rc, &resp, true);
         }
@@ -357,8 +451,7 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        /* Room for long query strings and headers; bodies are ours. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MZ_HTTP_POOL_BYTES,
         MHD_OPTION_END);
     if (!http->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%d", host, port);
