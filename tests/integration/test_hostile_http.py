@@ -12,6 +12,7 @@ the whole timeout); an over-long request target is a JSON 414.
 All traffic goes to the daemon on 127.0.0.1, every loop is bounded.
 """
 
+import os
 import socket
 import sys
 import time
@@ -377,6 +378,67 @@ def heads_beyond_the_connection_memory_get_libmicrohttpds_answer_at_once():
               "%s: expected %d, got %r" % (what, status, resp))
         check(took < 5, "%s: answered after %.1f s" % (what, took))
     check_eq(SRV.get("/healthz").status, 200, "/healthz afterwards")
+
+
+# ------------------------------------------------------------ PostgreSQL
+
+
+def pg_restart(mode):
+    data = os.environ["MAISON_TEST_PG_DATA"]
+    log = os.path.join(os.path.dirname(data), "postgres.log")
+    # -l: without a log file pg_ctl's child keeps our stdout pipe open.
+    p = mt._pg_ctl("restart", "-m", mode, "-w", "-t", "60", "-l", log)
+    check(p.returncode == 0, "pg_ctl restart -m %s: %s"
+          % (mode, p.stdout.decode()))
+
+
+def never_500(r, what):
+    check(r.status != 500, "%s right after a PostgreSQL restart: %r"
+          % (what, r))
+    if r.status == 503:
+        check_error(r, 503, "database_unavailable")
+
+
+@test
+def the_first_writes_after_a_postgres_restart_are_not_500():
+    for mode in ("immediate", "fast"):
+        clients = [uid("pg-%s" % mode) for _ in range(3)]
+        for c in clients:
+            check_eq(SRV.post("/v1/events", {"events": [ev(c, "h-4")]}).status,
+                     200, "POST events before the restart")
+            check_eq(SRV.put("/v1/clients/%s/attributes" % c,
+                             {"tier": "vip"}).status, 200, "PUT attributes")
+        check_eq(SRV.put("/v1/brands/pg/rules",
+                         {"max_per_category": 3}).status, 200, "PUT rules")
+        pg_restart(mode)
+        batch = [ev(uid("pg-new"), "h-4"), ev(clients[0], "h-5")]
+        r = SRV.post("/v1/events", {"events": batch}, timeout=30)
+        never_500(r, "-m %s: the first POST /v1/events" % mode)
+        first_ok = r.status == 200
+        never_500(SRV.put("/v1/brands/pg/rules", {"max_per_category": 2},
+                          timeout=30), "-m %s: PUT rules" % mode)
+        never_500(SRV.put("/v1/clients/%s/attributes" % clients[1],
+                          {"tier": "regular"}, timeout=30),
+                  "-m %s: PUT attributes" % mode)
+        never_500(SRV.put("/v1/catalog/items", {"items": [item("h-pg")]},
+                          timeout=30), "-m %s: PUT items" % mode)
+        r = SRV.delete("/v1/catalog/items/h-pg", timeout=30)
+        never_500(r, "-m %s: DELETE item" % mode)
+        deadline = time.monotonic() + 30
+        while True:
+            r = SRV.post("/v1/events", {"events": batch}, timeout=30)
+            never_500(r, "-m %s: POST /v1/events again" % mode)
+            if r.status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        check_eq(r.status, 200, "-m %s: events after the restart" % mode)
+        if first_ok:
+            check_eq(r.json()["duplicates"], 2,
+                     "-m %s: the batch answered 200 was stored" % mode)
+    with open(SRV.log_path, "rb") as f:
+        stray = [line for line in f.read().decode("utf-8", "replace")
+                 .splitlines() if line and not line.startswith(("{", "---"))]
+    check_eq(stray, [], "log lines that are not JSON")
 
 
 def after_each(name):
