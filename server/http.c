@@ -27,6 +27,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -36,6 +37,7 @@
 #include "api/http.h"
 #include "api/router.h"
 #include "model/log.h"
+#include "server/listener.h"
 #include "server/metrics.h"
 
 /* libmicrohttpd's memory per connection: the request head, its header
@@ -49,17 +51,28 @@
  * api/http.h, bounds the request target the same way: 414). */
 #define MZ_HTTP_MAX_HEADER_FIELDS 100
 #define MZ_HTTP_MAX_HEADER_BYTES (16 * 1024)
+/* libmicrohttpd's inactivity timeout, also the time a keep-alive
+ * connection may take from one answer to the next request's complete
+ * head, and a body from its head (server/listener.c). */
+#define MZ_HTTP_IDLE_TIMEOUT_S 60
+/* At a stop, how long the requests already read may take to be
+ * answered. */
+#define MZ_HTTP_DRAIN_MS 10000
 
 struct mz_http {
     struct MHD_Daemon *daemon;
-    struct mz_service *svc;              /* borrowed */
+    struct mz_listener *listener;    /* owned */
+    struct mz_service *svc;          /* borrowed */
     struct mz_metrics *metrics;      /* borrowed */
+    atomic_bool draining;            /* stopping: close after each answer */
 };
 
 /* Created when the request line arrives (on_request_line), so that the
  * query string can be taken before libmicrohttpd parses it. */
 struct request_ctx {
-    bool seen;                       /* on_request was called */
+    bool seen;                       /* on_request was called (and the
+                                        listener told) */
+    int fd;                          /* the connection's socket */
     char *body;                      /* owned, NUL-terminated */
     size_t body_len;
     size_t body_cap;
@@ -69,6 +82,13 @@ struct request_ctx {
     const char *query;               /* query_text, or NULL: no '?' */
     char query_text[];               /* as sent, not decoded */
 };
+
+static int socket_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+        connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
 
 static double seconds_since(const struct timespec *start)
 {
@@ -374,7 +394,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         struct mz_response resp = {.http_status = 500};
 
         rc->seen = true;
+        rc->fd = socket_of(connection);
+        mz_listener_request_started(http->listener, rc->fd);
         if (refuse_head(connection, rc, &resp)) {
+            mz_listener_request_read(http->listener, rc->fd);
             resp.route = mz_api_route_of(url);
             return answer(http, connection, url, method, rc, &resp, true);
         }
@@ -388,9 +411,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    mz_listener_request_read(http->listener, rc->fd);
     struct mz_response resp = {.http_status = 500};
     dispatch(http, connection, url, method, rc, &resp);
-    return answer(http, connection, url, method, rc, &resp, false);
+    return answer(http, connection, url, method, rc, &resp,
+                  atomic_load(&http->draining));
 }
 
 /* libmicrohttpd's own messages (malformed requests, resource limits) as
@@ -412,21 +437,48 @@ static void log_mhd_message(void *cls, const char *fmt, va_list ap)
 static void on_completed(void *cls, struct MHD_Connection *connection,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+    struct mz_http *http = cls;
     struct request_ctx *rc = *con_cls;
+    (void)connection;
+    (void)toe;
     if (!rc)
         return;
+    if (rc->seen)
+        mz_listener_request_completed(http->listener, rc->fd);
     free(rc->body);
     free(rc);
     *con_cls = NULL;
 }
 
-struct mz_http *mz_http_start(const char *host, int port, int threads,
-                              int max_connections, struct mz_service *svc,
+/* libmicrohttpd's connection notifications, for the listener. */
+static void on_connection(void *cls, struct MHD_Connection *connection,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct mz_http *http = cls;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        mz_listener_connection_started(http->listener, socket_of(connection));
+    else
+        mz_listener_connection_closed(http->listener, socket_of(connection));
+}
+
+/* The listener's hand-over: libmicrohttpd closes fd when it refuses. */
+static bool hand_over(void *ctx, int fd, const struct sockaddr *addr,
+                      socklen_t addr_len)
+{
+    struct mz_http *http = ctx;
+    return MHD_add_connection(http->daemon, fd, addr, addr_len) == MHD_YES;
+}
+
+struct mz_http *mz_http_start(const struct mz_http_options *opt,
+                              struct mz_service *svc,
                               struct mz_metrics *metrics, char *err,
                               size_t err_len)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons((uint16_t)port)};
+                               .sin_port = htons((uint16_t)opt->port)};
+    const char *host = opt->host;
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
                   &addr.sin_addr) != 1) {
         snprintf(err, err_len, "listen address %s is not an IPv4 address", host);
@@ -437,24 +489,54 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    const struct mz_listener_limits limits = {
+        .max_connections = opt->max_connections,
+        .max_connections_per_ip = opt->max_connections_per_ip,
+        .header_timeout_s = opt->header_timeout_s,
+        .idle_timeout_s = MZ_HTTP_IDLE_TIMEOUT_S,
+        .body_timeout_s = MZ_HTTP_IDLE_TIMEOUT_S,
+    };
     http->svc = svc;
     http->metrics = metrics;
+    atomic_init(&http->draining, false);
+    http->listener = mz_listener_open(&addr, &limits, err, err_len);
+    if (!http->listener) {
+        free(http);
+        return NULL;
+    }
+    /* No listening socket of its own: the listener accepts (limits per
+     * address, deadlines) and hands connections over, and a stop can
+     * close the listening socket while requests finish (MHD_quiesce_daemon
+     * races with an epoll worker in 0.9.75 and aborts the process:
+     * "Failed to remove listen FD from epoll set"). The listener admits
+     * at most max_connections; libmicrohttpd splits its own limit among
+     * its threads by socket number, so it gets that many per thread and
+     * never refuses first. */
     http->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, http,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_USE_NO_LISTEN_SOCKET,
+        0, NULL, NULL, on_request, http,
         /* First, so every message of the daemon goes through it. */
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)opt->max_connections * (unsigned)opt->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MZ_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MZ_HTTP_POOL_BYTES,
         MHD_OPTION_END);
     if (!http->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%d", host, port);
+        snprintf(err, err_len, "cannot start the HTTP daemon");
+        mz_listener_close(http->listener);
+        free(http);
+        return NULL;
+    }
+    if (!mz_listener_start(http->listener, hand_over, http, err, err_len)) {
+        MHD_stop_daemon(http->daemon);
+        mz_listener_close(http->listener);
         free(http);
         return NULL;
     }
@@ -465,10 +547,21 @@ void mz_http_stop(struct mz_http *http)
 {
     if (!http)
         return;
-    /* No MHD_quiesce_daemon first: in libmicrohttpd 0.9.75 it races with
-     * an epoll worker removing the same listen socket from its epoll set,
-     * and the loser aborts the process ("Failed to remove listen FD from
-     * epoll set"). Stopping closes the listen socket as well. */
+    /* Stop accepting, let every request already read be answered (each
+     * answer now closes its connection), then stop the daemon, which
+     * closes the idle connections. */
+    atomic_store(&http->draining, true);
+    mz_listener_stop_accepting(http->listener);
+    int in_flight = 0;
+    if (!mz_listener_wait_idle(http->listener, MZ_HTTP_DRAIN_MS, &in_flight)) {
+        struct mz_log_line line;
+
+        mz_log_begin(&line, MZ_LOG_WARNING, "stopping with requests in flight");
+        mz_log_int(&line, "requests", in_flight);
+        mz_log_int(&line, "waited_ms", MZ_HTTP_DRAIN_MS);
+        mz_log_end(&line);
+    }
     MHD_stop_daemon(http->daemon);
+    mz_listener_close(http->listener);
     free(http);
 }

@@ -12,9 +12,11 @@ the whole timeout); an over-long request target is a JSON 414.
 All traffic goes to the daemon on 127.0.0.1, every loop is bounded.
 """
 
+import http.client
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
@@ -439,6 +441,200 @@ def the_first_writes_after_a_postgres_restart_are_not_500():
         stray = [line for line in f.read().decode("utf-8", "replace")
                  .splitlines() if line and not line.startswith(("{", "---"))]
     check_eq(stray, [], "log lines that are not JSON")
+
+
+# ------------------------------------------------------------ connections
+
+
+def connect_from(port, source, timeout=2.0):
+    """A connection to 127.0.0.1:port from the loopback address source."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def closed_by_server(s):
+    """Whether the server closed s (end of stream or reset); waits at most
+    s's timeout."""
+    try:
+        return s.recv(4096) == b""
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+
+
+def healthz_from(port, source):
+    s = connect_from(port, source)
+    try:
+        s.sendall(get_line(b"/healthz"))
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+        return parse_response(data)
+    finally:
+        s.close()
+
+
+@test
+def one_address_cannot_lock_the_others_out_and_slow_heads_are_cut():
+    per_ip, header_s = 40, 3
+    srv = mt.Maisond(name="maisond-connections", extra_args=[
+        "--max-connections", "200", "--max-connections-per-ip", str(per_ip),
+        "--header-timeout-s", str(header_s)])
+    hogs, slow = [], []
+    try:
+        srv.start()
+        # 250 idle connections from 127.0.0.2: more than the 200 the
+        # server takes in all, so without a per-address limit nobody else
+        # would get in for the whole timeout.
+        for _ in range(250):
+            try:
+                hogs.append(connect_from(srv.port, "127.0.0.2"))
+            except OSError:
+                break
+        time.sleep(0.5)
+        for n in range(22):
+            t0 = time.monotonic()
+            try:
+                resp = healthz_from(srv.port, "127.0.0.1")
+            except OSError as e:
+                raise mt.TestFailure("probe %d from 127.0.0.1 with 250 idle "
+                                     "connections from 127.0.0.2: %s" % (n, e))
+            check(resp is not None and resp.status == 200,
+                  "probe %d: %r" % (n, resp))
+            check(time.monotonic() - t0 < 2, "probe %d took %.1f s"
+                  % (n, time.monotonic() - t0))
+        for h in hogs:
+            h.settimeout(0.01)
+        still_open = sum(1 for h in hogs if not closed_by_server(h))
+        check(still_open <= per_ip, "%d connections from 127.0.0.2 still "
+              "open, limit %d" % (still_open, per_ip))
+        # Idle connections that never send a head are closed after
+        # --header-timeout-s.
+        deadline = time.monotonic() + header_s + 3
+        for h in hogs:
+            h.settimeout(max(0.01, deadline - time.monotonic()))
+            check(closed_by_server(h), "an idle connection is still open "
+                  "%d s after it was accepted" % (header_s + 3))
+        # A head trickling a field every 0.5 s is cut at the deadline too:
+        # the bytes do not push it back.
+        t0 = time.monotonic()
+        for _ in range(20):
+            s = connect_from(srv.port, "127.0.0.3")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(s)
+        cut = [None] * len(slow)
+        while None in cut and time.monotonic() - t0 < header_s + 5:
+            for i, s in enumerate(slow):
+                if cut[i] is not None:
+                    continue
+                try:
+                    s.sendall(b"X-Slow: %d\r\n" % i)
+                except OSError:
+                    cut[i] = time.monotonic() - t0
+                    continue
+                s.settimeout(0.02)
+                if closed_by_server(s):
+                    cut[i] = time.monotonic() - t0
+            time.sleep(0.5)
+        check(None not in cut, "%d of 20 trickling heads still open after "
+              "%d s" % (cut.count(None), header_s + 5))
+        check(max(cut) < header_s + 2, "trickling heads cut after %.1f s, "
+              "deadline %d s" % (max(cut), header_s))
+        check(min(cut) >= header_s - 1, "a trickling head cut after %.1f s, "
+              "before its %d s" % (min(cut), header_s))
+        # The count of each address went back down: 127.0.0.2 gets its
+        # full share again, and a complete request is never cut.
+        for n in range(per_ip):
+            resp = healthz_from(srv.port, "127.0.0.2")
+            check(resp is not None and resp.status == 200,
+                  "request %d from 127.0.0.2 afterwards: %r" % (n, resp))
+        check_eq(srv.stop(), 0, "exit status")
+    finally:
+        for s in hogs + slow:
+            s.close()
+        srv.cleanup()
+
+
+# ------------------------------------------------------------ stopping
+
+
+def ingest_until_refused(port, tag, batches, results, stop):
+    """Posts batches of new events on new connections until stop is set
+    and a request fails; results[batch index] = status or error name."""
+    n = 0
+    while True:
+        events = [{"event_id": "%s-%d-%d" % (tag, n, k),
+                   "client_id": "%s-c%d" % (tag, k % 7), "item_id": "h-1",
+                   "type": "view", "ts": int(time.time())} for k in range(40)]
+        batches.append(events)
+        try:
+            r = mt.request(port, "POST", "/v1/events", {"events": events},
+                           timeout=30)
+            results.append(r.status if r.status == 200 else
+                           (r.status, r.body[:200]))
+        except (OSError, http.client.HTTPException) as e:
+            results.append(type(e).__name__)
+            if stop.is_set():
+                return
+        n += 1
+        if n > 5000:
+            return
+
+
+@test
+def sigterm_answers_every_request_already_read_before_exiting():
+    for round_ in range(3):
+        srv = mt.Maisond(name="maisond-drain-%d" % round_)
+        try:
+            srv.start()
+            check_eq(srv.put("/v1/catalog/items",
+                             {"items": [item("h-1")]}).status, 200, "catalog")
+            stop = threading.Event()
+            work = []
+            for t in range(8):
+                tag = "drain%d-%s-t%d" % (round_, uuid.uuid4().hex[:6], t)
+                batches, results = [], []
+                th = threading.Thread(target=ingest_until_refused, args=(
+                    srv.port, tag, batches, results, stop))
+                work.append((th, batches, results))
+                th.start()
+            deadline = time.monotonic() + 20
+            while (sum(r.count(200) for _, _, r in work) < 40 and
+                   time.monotonic() < deadline):
+                time.sleep(0.01)
+            stop.set()
+            rc = srv.stop(timeout_s=60)
+            for th, _, _ in work:
+                th.join(60)
+                check(not th.is_alive(), "an ingesting thread hung")
+            check_eq(rc, 0, "exit status after SIGTERM during ingestion")
+            stored = set(mt.psql("SELECT event_id FROM events WHERE event_id "
+                                 "LIKE 'drain%d-%%'" % round_).split())
+            for _, batches, results in work:
+                for events, outcome in zip(batches, results):
+                    ids = {e["event_id"] for e in events}
+                    kept = len(ids & stored)
+                    check(kept in (0, len(ids)), "a batch was stored in "
+                          "part: %d of %d" % (kept, len(ids)))
+                    if outcome == 200:
+                        check_eq(kept, len(ids), "a batch answered 200 was "
+                                 "not stored")
+                    else:
+                        check_eq(kept, 0, "a batch was stored but answered "
+                                 "%r" % (outcome,))
+                        check(not isinstance(outcome, tuple) or
+                              outcome[0] == 503,
+                              "a batch answered %r during the stop"
+                              % (outcome,))
+        finally:
+            srv.cleanup()
 
 
 def after_each(name):
