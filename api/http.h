@@ -21,6 +21,9 @@
 #include "model/status.h"
 
 #define MZ_MAX_BODY_BYTES (1024 * 1024)
+/* The longest request target (path and query) served; server/http.c
+ * answers 414 beyond it. */
+#define MZ_MAX_URL_BYTES 8192
 #define MZ_MAX_PATH_PARAMS 2
 
 struct mz_principal; /* api/service/service.h */
@@ -30,16 +33,20 @@ typedef const char *(*mz_query_fn)(void *ctx, const char *key);
 
 struct mz_request {
     const char *method;          /* borrowed: "GET", ... */
-    const char *path;            /* borrowed, already percent-decoded */
+    const char *path;            /* borrowed, as sent: not decoded */
+    const char *raw_query;       /* borrowed: after '?', as sent; NULL
+                                    when the target has no '?' */
     const char *content_type;    /* borrowed; NULL when absent */
     const char *authorization;   /* borrowed Authorization header; NULL
                                     when absent */
     const char *body;            /* borrowed; NULL when empty */
     size_t body_len;
-    mz_query_fn query;           /* never NULL */
+    mz_query_fn query;           /* decoded arguments of raw_query; set
+                                    by the router */
     void *query_ctx;
-    const char *params[MZ_MAX_PATH_PARAMS]; /* path captures, set by the
-                                               router, borrowed */
+    const char *params[MZ_MAX_PATH_PARAMS]; /* path captures, decoded,
+                                               set by the router,
+                                               borrowed */
     const struct mz_principal *principal; /* the caller's key, set by the
                                              router; NULL on open routes */
 };

@@ -1,10 +1,20 @@
 /*-------------------------------------------------------------------------
  * router.c
- *    Route table and dispatch.
+ *    Route table and dispatch; percent-decoding of the path and query.
  *
- * Patterns are literal segments and "{name}" for one captured segment. The
- * table is small, so matching is a linear scan; a path that matches a
- * pattern under another method gives 405 with the allowed methods.
+ * The path arrives as the client sent it (libmicrohttpd decodes nothing,
+ * server/http.c). It is split at '/' first and each segment decoded
+ * alone, so an identifier holding '/' is addressable as one segment
+ * ("a%2Fb"), and a segment can never hide a second one. A path or query
+ * with a malformed escape, or that decodes to a control character (NUL
+ * included: "victim%00/x" must not become "victim"), is refused with 400
+ * before any route runs: identifiers never hold control characters
+ * (api/json_body.c), so such a request names nothing that exists.
+ *
+ * Patterns are literal segments and "{name}" for one captured, non-empty
+ * segment. The table is small, so matching is a linear scan; a path that
+ * matches a pattern under another method gives 405 with the allowed
+ * methods.
  *
  * Each route names who may call it: the roles (any one of them; admin
  * may call everything; 0: open to all) and its brand scope, checked here
@@ -81,46 +91,208 @@ static const struct route routes[] = {
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
-/* Captured segments are copied here so handlers see NUL-terminated ids. */
-struct captures {
-    char text[MZ_MAX_PATH_PARAMS][1024];
-    int count;
+/* More segments than any pattern has. */
+#define MZ_PATH_MAX_SEGMENTS 8
+
+/* ---- percent-decoding ------------------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool is_control(unsigned char c)
+{
+    return c < 0x20 || c == 0x7F;
+}
+
+/* Decodes len bytes of raw into out (room for len bytes), '+' as a space
+ * when plus_is_space (query strings). Returns the decoded length, or -1
+ * for a malformed escape or a control character, sent raw or escaped. */
+static long percent_decode(const char *raw, size_t len, bool plus_is_space,
+                           char *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)raw[i];
+
+        if (c == '%') {
+            int hi = len - i >= 3 ? hex_value(raw[i + 1]) : -1;
+            int lo = len - i >= 3 ? hex_value(raw[i + 2]) : -1;
+
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        if (is_control(c))
+            return -1;
+        out[n++] = (char)c;
+    }
+    return (long)n;
+}
+
+/* ---- the path --------------------------------------------------------- */
+
+/* A path split at '/' into decoded, NUL-terminated segments. */
+struct path {
+    char text[MZ_MAX_URL_BYTES + 1];
+    const char *seg[MZ_PATH_MAX_SEGMENTS];
+    int count;                /* -1: no route can match (see decode_path) */
 };
 
-/* Returns whether path matches pattern, filling caps. A captured segment
- * must be non-empty. */
-static bool match_pattern(const char *pattern, const char *path,
-                          struct captures *caps)
+/* Fills p from raw. Returns false when a segment is malformed (a bad
+ * escape or a control character). A path that cannot match any route
+ * (not starting with '/', longer than MZ_MAX_URL_BYTES, more segments
+ * than any pattern) is not an error: p->count is -1. */
+static bool decode_path(const char *raw, struct path *p)
 {
-    caps->count = 0;
-    const char *p = pattern, *s = path;
-    while (*p && *s) {
-        if (p[0] == '{') {
-            const char *end = strchr(s, '/');
-            size_t len = end ? (size_t)(end - s) : strlen(s);
-            if (len == 0 || caps->count >= MZ_MAX_PATH_PARAMS ||
-                len >= sizeof caps->text[0])
+    size_t len = strlen(raw), used = 0;
+    const char *s = raw + 1;
+
+    p->count = -1;
+    if (raw[0] != '/' || len > MZ_MAX_URL_BYTES) {
+        /* Still refuse what must be refused, whatever the route. */
+        for (size_t i = 0; i < len; i++)
+            if (is_control((unsigned char)raw[i]))
                 return false;
-            memcpy(caps->text[caps->count], s, len);
-            caps->text[caps->count][len] = '\0';
-            caps->count++;
-            s += len;
-            p = strchr(p, '}') + 1;
-        } else if (*p == *s) {
-            p++;
-            s++;
-        } else {
+        return true;
+    }
+    p->count = 0;
+    for (;;) {
+        const char *end = strchr(s, '/');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        long decoded = percent_decode(s, n, false, p->text + used);
+
+        if (decoded < 0)
+            return false;
+        if (p->count < MZ_PATH_MAX_SEGMENTS)
+            p->seg[p->count] = p->text + used;
+        p->count++;
+        used += (size_t)decoded;
+        p->text[used++] = '\0';
+        if (!end)
+            break;
+        s = end + 1;
+    }
+    if (p->count > MZ_PATH_MAX_SEGMENTS)
+        p->count = -1;
+    return true;
+}
+
+/* Returns whether the decoded path p matches pattern; params[] gets the
+ * captured segments (borrowed from p). */
+static bool match_pattern(const char *pattern, const struct path *p,
+                          const char **params)
+{
+    const char *pat = pattern + 1;
+    int i = 0, n_params = 0;
+
+    for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
+        params[c] = NULL;
+    for (;;) {
+        const char *end = strchr(pat, '/');
+        size_t n = end ? (size_t)(end - pat) : strlen(pat);
+
+        if (i >= p->count)
+            return false;
+        const char *seg = p->seg[i];
+        if (pat[0] == '{') {
+            if (seg[0] == '\0' || n_params >= MZ_MAX_PATH_PARAMS)
+                return false;
+            params[n_params++] = seg;
+        } else if (strlen(seg) != n || memcmp(seg, pat, n) != 0) {
             return false;
         }
+        i++;
+        if (!end)
+            break;
+        pat = end + 1;
     }
-    return *p == '\0' && *s == '\0';
+    return i == p->count;
 }
+
+/* ---- the query -------------------------------------------------------- */
+
+/* The decoded arguments "key\0value\0key\0value\0...", in order. An
+ * argument without '=' has no value and is left out, as if absent. */
+struct query {
+    char text[MZ_MAX_URL_BYTES + 2];
+    size_t len;
+};
+
+/* Fills q from raw (NULL: no query). Returns false for a malformed
+ * escape or a control character. The decoded text is never longer than
+ * raw plus one byte, hence the size of q->text. */
+static bool decode_query(const char *raw, struct query *q)
+{
+    q->len = 0;
+    if (!raw)
+        return true;
+    if (strlen(raw) > MZ_MAX_URL_BYTES)
+        return false;
+    while (*raw) {
+        size_t n = strcspn(raw, "&");
+        const char *eq = memchr(raw, '=', n);
+
+        if (eq) {
+            size_t key_len = (size_t)(eq - raw);
+            long k = percent_decode(raw, key_len, true, q->text + q->len);
+            long v = k < 0 ? -1
+                           : percent_decode(eq + 1, n - key_len - 1, true,
+                                            q->text + q->len + (size_t)k + 1);
+            if (v < 0)
+                return false;
+            q->text[q->len + (size_t)k] = '\0';
+            q->len += (size_t)k + 1 + (size_t)v;
+            q->text[q->len++] = '\0';
+        } else if (percent_decode(raw, n, true, q->text + q->len) < 0) {
+            return false;
+        }
+        raw += n;
+        if (*raw == '&')
+            raw++;
+    }
+    return true;
+}
+
+/* The query callback of struct mz_request: the first value of key. */
+static const char *query_lookup(void *ctx, const char *key)
+{
+    const struct query *q = ctx;
+    size_t i = 0;
+
+    while (i < q->len) {
+        const char *k = q->text + i;
+        const char *v = k + strlen(k) + 1;
+
+        if (strcmp(k, key) == 0)
+            return v;
+        i = (size_t)(v - q->text) + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
 
 const char *mz_api_route_of(const char *path)
 {
-    struct captures caps;
+    struct path p;
+    const char *params[MZ_MAX_PATH_PARAMS];
+
+    if (!decode_path(path, &p))
+        return "unmatched";
     for (size_t i = 0; i < N_ROUTES; i++)
-        if (match_pattern(routes[i].pattern, path, &caps))
+        if (match_pattern(routes[i].pattern, &p, params))
             return routes[i].pattern;
     return "unmatched";
 }
@@ -161,9 +333,10 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
 }
 
 /* Checks req's key against route r (its roles and brand scope, the path
- * captured in caps); fills resp and returns false when refused. */
+ * segments captured in params); fills resp and returns false when
+ * refused. */
 static bool authorize_route(struct mz_service *svc, const struct route *r,
-                            const struct captures *caps,
+                            const char *const *params,
                             const struct mz_request *req,
                             struct mz_principal *principal,
                             struct mz_response *resp)
@@ -173,10 +346,10 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
     if (!mz_api_authorize(svc, req->authorization, r->roles, principal, resp))
         return false;
     if (r->scope == SCOPE_PATH_BRAND &&
-        !mz_principal_allows_brand(principal, caps->text[0])) {
+        !mz_principal_allows_brand(principal, params[0])) {
         mz_response_error(resp, MZ_ERR_FORBIDDEN,
                           "key %s is not scoped to brand %s",
-                          principal->key_id, caps->text[0]);
+                          principal->key_id, params[0]);
         return false;
     }
     if (r->scope == SCOPE_ALL_BRANDS && !principal->all_brands) {
@@ -193,12 +366,30 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp)
 {
     struct mz_principal principal;
-    struct captures caps;
+    struct path path;
+    struct query query;
+    const char *params[MZ_MAX_PATH_PARAMS];
     const struct route *path_match = NULL;
+
+    resp->route = "unmatched";
+    if (!decode_path(req->path, &path)) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "path: a malformed %%-escape or a control "
+                          "character");
+        return;
+    }
+    if (!decode_query(req->raw_query, &query)) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "query string: a malformed %%-escape or a "
+                          "control character");
+        return;
+    }
+    req->query = query_lookup;
+    req->query_ctx = &query;
 
     for (size_t i = 0; i < N_ROUTES; i++) {
         const struct route *r = &routes[i];
-        if (!match_pattern(r->pattern, req->path, &caps))
+        if (!match_pattern(r->pattern, &path, params))
             continue;
         path_match = r;
         if (strcmp(r->method, req->method) != 0)
@@ -211,13 +402,13 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                               "Content-Type must be application/json");
             return;
         }
-        if (!authorize_route(svc, r, &caps, req, &principal, resp))
+        if (!authorize_route(svc, r, params, req, &principal, resp))
             return;
-        for (int c = 0; c < caps.count; c++)
-            req->params[c] = caps.text[c];
+        for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
+            req->params[c] = params[c];
         req->principal = r->roles == OPEN ? NULL : &principal;
         r->handler(svc, req, resp);
-        for (int c = 0; c < caps.count; c++)
+        for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
             req->params[c] = NULL;
         req->principal = NULL;
         return;
@@ -229,6 +420,5 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                           req->method, path_match->pattern);
         return;
     }
-    resp->route = "unmatched";
     mz_response_error(resp, MZ_ERR_NOT_FOUND, "no route for %s", req->path);
 }

@@ -18,13 +18,15 @@
 struct mz_service;
 struct mz_principal;
 
-/* Handles req against app (borrowed) and fills resp (caller clears it).
- * Never fails: every problem becomes an error response. */
+/* Handles req against svc (borrowed) and fills resp (caller clears it):
+ * decodes req->path segment by segment and req->raw_query (400 for a
+ * malformed escape or a control character), sets req->query, matches the
+ * route. Never fails: every problem becomes an error response. */
 void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp);
 
-/* Returns the static route pattern req->path matches (for metrics
- * labels), or "unmatched". */
+/* Returns the static route pattern path (as sent, not decoded) matches,
+ * for metrics labels, or "unmatched". */
 const char *mz_api_route_of(const char *path);
 
 /* Authenticates authorization (an Authorization header value, borrowed;

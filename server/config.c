@@ -21,6 +21,8 @@ enum option_id {
     OPT_DATA_DIR,
     OPT_THREADS,
     OPT_MAX_CONNECTIONS,
+    OPT_MAX_CONNECTIONS_PER_IP,
+    OPT_HEADER_TIMEOUT,
     OPT_CHECKPOINT_INTERVAL,
     OPT_MEMORY_LIMIT,
     OPT_PG_BINDIR,
@@ -51,6 +53,15 @@ static const struct option_doc option_docs[] = {
      "HTTP worker threads (default 2)"},
     {OPT_MAX_CONNECTIONS, "max-connections", "MAISON_MAX_CONNECTIONS", "N",
      "most concurrent HTTP connections (default 1024)"},
+    {OPT_MAX_CONNECTIONS_PER_IP, "max-connections-per-ip",
+     "MAISON_MAX_CONNECTIONS_PER_IP", "N",
+     "most concurrent HTTP connections from one client address; more are "
+     "closed at once; behind a proxy every connection comes from its "
+     "address: raise it to --max-connections; 0: no limit (default 256)"},
+    {OPT_HEADER_TIMEOUT, "header-timeout-s", "MAISON_HEADER_TIMEOUT_S", "S",
+     "seconds a new connection has to send its first request line and "
+     "headers, however slowly they trickle, before it is closed "
+     "(default 10)"},
     {OPT_CHECKPOINT_INTERVAL, "checkpoint-interval-s",
      "MAISON_CHECKPOINT_INTERVAL_S", "S",
      "seconds between checkpoints of learned state (default 30)"},
@@ -222,6 +233,10 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_int(value, 1, 256, &cfg->threads);
     case OPT_MAX_CONNECTIONS:
         return parse_int(value, 1, 65536, &cfg->max_connections);
+    case OPT_MAX_CONNECTIONS_PER_IP:
+        return parse_int(value, 0, 65536, &cfg->max_connections_per_ip);
+    case OPT_HEADER_TIMEOUT:
+        return parse_int(value, 1, 3600, &cfg->header_timeout_s);
     case OPT_CHECKPOINT_INTERVAL:
         return parse_int(value, 1, 86400, &cfg->checkpoint_interval_s);
     case OPT_MEMORY_LIMIT:
@@ -265,6 +280,8 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->pg_bindir = MZ_PG_BINDIR;
     cfg->threads = 2;
     cfg->max_connections = 1024;
+    cfg->max_connections_per_ip = 256;
+    cfg->header_timeout_s = 10;
     cfg->checkpoint_interval_s = 30;
     cfg->memory_limit = default_memory_limit();
     mz_model_config_defaults(&cfg->model);

@@ -26,6 +26,8 @@ struct mz_config {
     const char *pg_bindir;       /* borrowed */
     int threads;                 /* HTTP worker threads */
     int max_connections;
+    int max_connections_per_ip;  /* 0: no limit */
+    int header_timeout_s;
     int checkpoint_interval_s;
     size_t memory_limit;         /* bytes of clients in memory; 0: none */
     struct mz_model_config model;

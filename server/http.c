@@ -2,11 +2,20 @@
  * http.c
  *    libmicrohttpd glue.
  *
- * Per-request context is created on the first access-handler call and
- * freed in the completed callback. The first call only returns MHD_YES:
- * queueing a response then made libmicrohttpd drop keep-alive, 4x
- * slower (measured with libmicrohttpd 0.9.75). Upload chunks are appended up to MZ_MAX_BODY_BYTES; past
- * that the rest is read and discarded and the answer is 413.
+ * The per-request context is created when the request line arrives (the
+ * URI log callback, which also takes the query string away from
+ * libmicrohttpd, see on_request_line) and freed in the completed
+ * callback. The path reaches the router as sent: libmicrohttpd's
+ * unescape callback is the identity, and api/router.c decodes segment by
+ * segment.
+ *
+ * The first access-handler call sees the complete head: a head that
+ * breaks a limit is answered there, before any of its body is read, and
+ * the connection is closed. Otherwise the first call only returns
+ * MHD_YES: queueing a response then made libmicrohttpd drop keep-alive,
+ * 4x slower (measured with libmicrohttpd 0.9.75). Upload chunks are
+ * appended up to MZ_MAX_BODY_BYTES; past that the rest is read and
+ * discarded and the answer is 413.
  *-------------------------------------------------------------------------
  */
 #include "server/http.h"
@@ -18,29 +27,68 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "api/service/service.h"
 #include "api/http.h"
 #include "api/router.h"
 #include "model/log.h"
+#include "server/listener.h"
 #include "server/metrics.h"
+
+/* libmicrohttpd's memory per connection: the request head, its header
+ * records (64 bytes each) and the answer's head. The whole pool is
+ * zeroed before each request of a keep-alive connection, so it costs
+ * time as well as memory; heads beyond it get libmicrohttpd's own
+ * (HTML) 414 or 431. */
+#define MZ_HTTP_POOL_BYTES (64 * 1024)
+/* The limits of a request head, well inside the pool, so that a head
+ * over them reaches on_request and gets a JSON 431 (MZ_MAX_URL_BYTES,
+ * api/http.h, bounds the request target the same way: 414). */
+#define MZ_HTTP_MAX_HEADER_FIELDS 100
+#define MZ_HTTP_MAX_HEADER_BYTES (16 * 1024)
+/* libmicrohttpd's inactivity timeout, also the time a keep-alive
+ * connection may take from one answer to the next request's complete
+ * head, and a body from its head (server/listener.c). */
+#define MZ_HTTP_IDLE_TIMEOUT_S 60
+/* At a stop, how long the requests already read may take to be
+ * answered. */
+#define MZ_HTTP_DRAIN_MS 10000
 
 struct mz_http {
     struct MHD_Daemon *daemon;
-    struct mz_service *svc;              /* borrowed */
+    struct mz_listener *listener;    /* owned */
+    struct mz_service *svc;          /* borrowed */
     struct mz_metrics *metrics;      /* borrowed */
+    atomic_bool draining;            /* stopping: close after each answer */
 };
 
+/* Created when the request line arrives (on_request_line), so that the
+ * query string can be taken before libmicrohttpd parses it. */
 struct request_ctx {
+    bool seen;                       /* on_request was called (and the
+                                        listener told) */
+    int fd;                          /* the connection's socket */
     char *body;                      /* owned, NUL-terminated */
     size_t body_len;
     size_t body_cap;
     bool too_large;
+    bool target_too_long;            /* path and query over MZ_MAX_URL_BYTES */
     struct timespec started;
+    const char *query;               /* query_text, or NULL: no '?' */
+    char query_text[];               /* as sent, not decoded */
 };
+
+static int socket_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+        connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
 
 static double seconds_since(const struct timespec *start)
 {
@@ -50,10 +98,48 @@ static double seconds_since(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static const char *lookup_query(void *ctx, const char *key)
+/* libmicrohttpd's URI log callback: the request line is complete, the
+ * headers are not read yet. Creates the request's context with a copy of
+ * the query string, then empties the query in libmicrohttpd's buffer, so
+ * that libmicrohttpd 0.9.75 does not parse it: it stores every argument
+ * as a record in the connection's memory pool and, when the pool runs out
+ * (about 1,000 arguments in 64 KiB), overwrites the state of its own 431
+ * answer and leaves the connection hanging until the timeout. The
+ * arguments are decoded by the router instead (api/router.c). This relies
+ * on 0.9.75 calling this callback after it found the '?' and before it
+ * parses what follows, with uri pointing into its read buffer;
+ * tests/integration/test_hostile_http.py pins it. */
+static void *on_request_line(void *cls, const char *uri,
+                             struct MHD_Connection *connection)
 {
-    return MHD_lookup_connection_value((struct MHD_Connection *)ctx,
-                                       MHD_GET_ARGUMENT_KIND, key);
+    (void)cls;
+    (void)connection;
+    char *mark = uri ? strchr(uri, '?') : NULL;
+    bool too_long = uri && strlen(uri) > MZ_MAX_URL_BYTES;
+    size_t query_len = mark && !too_long ? strlen(mark + 1) : 0;
+    struct request_ctx *rc = calloc(1, sizeof *rc + query_len + 1);
+
+    if (rc) {
+        clock_gettime(CLOCK_MONOTONIC, &rc->started);
+        rc->target_too_long = too_long;
+        if (mark && !too_long) {
+            memcpy(rc->query_text, mark + 1, query_len + 1);
+            rc->query = rc->query_text;
+        }
+    }
+    if (mark)
+        mark[1] = '\0';
+    return rc;
+}
+
+/* libmicrohttpd's unescape callback, for the path: leaves it as sent, so
+ * that the router splits it before it decodes each segment. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *connection,
+                           char *s)
+{
+    (void)cls;
+    (void)connection;
+    return strlen(s);
 }
 
 /* Appends data to the body, or marks the request too large. */
@@ -149,16 +235,124 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         .content_type = MHD_lookup_connection_value(
             connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .authorization = authorization(connection),
+        .raw_query = rc->query,
         .body = rc->body,
         .body_len = rc->body_len,
-        .query = lookup_query,
-        .query_ctx = connection,
     };
     mz_api_handle(http->svc, &req, resp);
 }
 
+/* An error body for a status that has no enum mz_status (the limits of
+ * the request head are HTTP's alone). */
+static void head_error(struct mz_response *resp, int http_status,
+                       const char *code, const char *message)
+{
+    mz_response_json(resp, http_status,
+                     json_pack("{s:{s:s,s:s}}", "error", "code", code,
+                               "message", message));
+}
+
+/* What refuse_head needs to know of the header fields. */
+struct head_scan {
+    unsigned fields;
+    size_t bytes;                    /* as "name: value\r\n" lines */
+    unsigned content_length;         /* fields of each name */
+    unsigned transfer_encoding;
+    bool not_chunked;                /* a Transfer-Encoding but "chunked" */
+    bool bad_name;                   /* a name that is not an RFC 9110 token */
+};
+
+static bool is_token(const char *s, size_t len)
+{
+    static const char specials[] = "!#$%&'*+-.^_`|~";
+
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+              (c >= 'A' && c <= 'Z') || (c != '\0' && strchr(specials, c))))
+            return false;
+    }
+    return true;
+}
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+    struct head_scan *h = cls;
+    (void)kind;
+
+    h->fields++;
+    h->bytes += key_size + value_size + 4;
+    if (!is_token(key, key_size))
+        h->bad_name = true;
+    if (key_size == 14 && strncasecmp(key, "Content-Length", 14) == 0)
+        h->content_length++;
+    if (key_size == 17 && strncasecmp(key, "Transfer-Encoding", 17) == 0) {
+        h->transfer_encoding++;
+        if (value_size != 7 || strncasecmp(value, "chunked", 7) != 0)
+            h->not_chunked = true;
+    }
+    return MHD_YES;
+}
+
+/* Whether the head of the request (complete: this is the first call)
+ * breaks a limit or frames its body ambiguously; if so resp is the
+ * answer. Checked before any byte of the body is read, and the
+ * connection is closed after the answer: when two parties may read
+ * different bodies (Content-Length twice, or with Transfer-Encoding),
+ * the bytes after the head could hold a smuggled second request. */
+static bool refuse_head(struct MHD_Connection *connection,
+                        struct request_ctx *rc, struct mz_response *resp)
+{
+    struct head_scan h = {0};
+    char message[160];
+
+    if (rc->target_too_long) {
+        snprintf(message, sizeof message,
+                 "the request target (path and query) is over %d bytes",
+                 MZ_MAX_URL_BYTES);
+        head_error(resp, 414, "uri_too_long", message);
+        return true;
+    }
+    MHD_get_connection_values_n(connection, MHD_HEADER_KIND, scan_field, &h);
+    if (h.fields > MZ_HTTP_MAX_HEADER_FIELDS ||
+        h.bytes > MZ_HTTP_MAX_HEADER_BYTES) {
+        snprintf(message, sizeof message,
+                 "%u header fields of %zu bytes; at most %d fields of %d "
+                 "bytes in all",
+                 h.fields, h.bytes, MZ_HTTP_MAX_HEADER_FIELDS,
+                 MZ_HTTP_MAX_HEADER_BYTES);
+        head_error(resp, 431, "headers_too_large", message);
+        return true;
+    }
+    if (h.bad_name) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "a header field name is not a token (RFC 9110)");
+        return true;
+    }
+    if (h.content_length > 1 || h.transfer_encoding > 1 ||
+        (h.content_length > 0 && h.transfer_encoding > 0)) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "the body is framed twice: %u Content-Length and "
+                          "%u Transfer-Encoding fields; send one of them, "
+                          "once",
+                          h.content_length, h.transfer_encoding);
+        return true;
+    }
+    if (h.not_chunked) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "Transfer-Encoding must be \"chunked\"");
+        return true;
+    }
+    return false;
+}
+
+/* close: ask libmicrohttpd to close the connection after the answer. */
 static enum MHD_Result send_response(struct MHD_Connection *connection,
-                                     struct mz_response *resp)
+                                     struct mz_response *resp, bool close)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer(
         resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
@@ -173,9 +367,30 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
     if (resp->www_authenticate)
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 resp->www_authenticate);
+    if (close)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION,
+                                "close");
     enum MHD_Result ret =
         MHD_queue_response(connection, (unsigned)resp->http_status, response);
     MHD_destroy_response(response);
+    return ret;
+}
+
+/* Sends resp, then counts and logs the request. */
+static enum MHD_Result answer(struct mz_http *http,
+                              struct MHD_Connection *connection,
+                              const char *url, const char *method,
+                              struct request_ctx *rc, struct mz_response *resp,
+                              bool close)
+{
+    size_t bytes = resp->body_len;
+    int status = resp->http_status;
+    const char *route = resp->route ? resp->route : "unmatched";
+    enum MHD_Result ret = send_response(connection, resp, close);
+    mz_response_clear(resp);
+    double seconds = seconds_since(&rc->started);
+    mz_metrics_observe_request(http->metrics, route, method, status, seconds);
+    log_request(method, url, route, status, seconds, bytes);
     return ret;
 }
 
@@ -186,12 +401,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
 {
     struct mz_http *http = cls;
     struct request_ctx *rc = *con_cls;
-    if (!rc) {
-        rc = calloc(1, sizeof *rc);
-        if (!rc)
-            return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &rc->started);
-        *con_cls = rc;
+    (void)version;
+    if (!rc)
+        return MHD_NO; /* out of memory when the request line came */
+    if (!rc->seen) {
+        struct mz_response resp = {.http_status = 500};
+
+        rc->seen = true;
+        rc->fd = socket_of(connection);
+        mz_listener_request_started(http->listener, rc->fd);
+        if (refuse_head(connection, rc, &resp)) {
+            mz_listener_request_read(http->listener, rc->fd);
+            resp.route = mz_api_route_of(url);
+            return answer(http, connection, url, method, rc, &resp, true);
+        }
+        /* Nothing else here: answering a well-formed request on the
+         * first call made libmicrohttpd drop keep-alive. */
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -200,17 +425,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    mz_listener_request_read(http->listener, rc->fd);
     struct mz_response resp = {.http_status = 500};
     dispatch(http, connection, url, method, rc, &resp);
-    size_t bytes = resp.body_len;
-    int status = resp.http_status;
-    const char *route = resp.route ? resp.route : "unmatched";
-    enum MHD_Result ret = send_response(connection, &resp);
-    mz_response_clear(&resp);
-    double seconds = seconds_since(&rc->started);
-    mz_metrics_observe_request(http->metrics, route, method, status, seconds);
-    log_request(method, url, route, status, seconds, bytes);
-    return ret;
+    return answer(http, connection, url, method, rc, &resp,
+                  atomic_load(&http->draining));
 }
 
 /* libmicrohttpd's own messages (malformed requests, resource limits) as
@@ -232,21 +451,48 @@ static void log_mhd_message(void *cls, const char *fmt, va_list ap)
 static void on_completed(void *cls, struct MHD_Connection *connection,
                          void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+    struct mz_http *http = cls;
     struct request_ctx *rc = *con_cls;
+    (void)connection;
+    (void)toe;
     if (!rc)
         return;
+    if (rc->seen)
+        mz_listener_request_completed(http->listener, rc->fd);
     free(rc->body);
     free(rc);
     *con_cls = NULL;
 }
 
-struct mz_http *mz_http_start(const char *host, int port, int threads,
-                              int max_connections, struct mz_service *svc,
+/* libmicrohttpd's connection notifications, for the listener. */
+static void on_connection(void *cls, struct MHD_Connection *connection,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct mz_http *http = cls;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        mz_listener_connection_started(http->listener, socket_of(connection));
+    else
+        mz_listener_connection_closed(http->listener, socket_of(connection));
+}
+
+/* The listener's hand-over: libmicrohttpd closes fd when it refuses. */
+static bool hand_over(void *ctx, int fd, const struct sockaddr *addr,
+                      socklen_t addr_len)
+{
+    struct mz_http *http = ctx;
+    return MHD_add_connection(http->daemon, fd, addr, addr_len) == MHD_YES;
+}
+
+struct mz_http *mz_http_start(const struct mz_http_options *opt,
+                              struct mz_service *svc,
                               struct mz_metrics *metrics, char *err,
                               size_t err_len)
 {
     struct sockaddr_in addr = {.sin_family = AF_INET,
-                               .sin_port = htons((uint16_t)port)};
+                               .sin_port = htons((uint16_t)opt->port)};
+    const char *host = opt->host;
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
                   &addr.sin_addr) != 1) {
         snprintf(err, err_len, "listen address %s is not an IPv4 address", host);
@@ -257,23 +503,54 @@ struct mz_http *mz_http_start(const char *host, int port, int threads,
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    const struct mz_listener_limits limits = {
+        .max_connections = opt->max_connections,
+        .max_connections_per_ip = opt->max_connections_per_ip,
+        .header_timeout_s = opt->header_timeout_s,
+        .idle_timeout_s = MZ_HTTP_IDLE_TIMEOUT_S,
+        .body_timeout_s = MZ_HTTP_IDLE_TIMEOUT_S,
+    };
     http->svc = svc;
     http->metrics = metrics;
+    atomic_init(&http->draining, false);
+    http->listener = mz_listener_open(&addr, &limits, err, err_len);
+    if (!http->listener) {
+        free(http);
+        return NULL;
+    }
+    /* No listening socket of its own: the listener accepts (limits per
+     * address, deadlines) and hands connections over, and a stop can
+     * close the listening socket while requests finish (MHD_quiesce_daemon
+     * races with an epoll worker in 0.9.75 and aborts the process:
+     * "Failed to remove listen FD from epoll set"). The listener admits
+     * at most max_connections; libmicrohttpd splits its own limit among
+     * its threads by socket number, so it gets that many per thread and
+     * never refuses first. */
     http->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL,
-        NULL, on_request, http,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+            MHD_USE_NO_LISTEN_SOCKET,
+        0, NULL, NULL, on_request, http,
         /* First, so every message of the daemon goes through it. */
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        /* Room for long query strings and headers; bodies are ours. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)opt->max_connections * (unsigned)opt->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MZ_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
+        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MZ_HTTP_POOL_BYTES,
         MHD_OPTION_END);
     if (!http->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%d", host, port);
+        snprintf(err, err_len, "cannot start the HTTP daemon");
+        mz_listener_close(http->listener);
+        free(http);
+        return NULL;
+    }
+    if (!mz_listener_start(http->listener, hand_over, http, err, err_len)) {
+        MHD_stop_daemon(http->daemon);
+        mz_listener_close(http->listener);
         free(http);
         return NULL;
     }
@@ -284,10 +561,21 @@ void mz_http_stop(struct mz_http *http)
 {
     if (!http)
         return;
-    /* No MHD_quiesce_daemon first: in libmicrohttpd 0.9.75 it races with
-     * an epoll worker removing the same listen socket from its epoll set,
-     * and the loser aborts the process ("Failed to remove listen FD from
-     * epoll set"). Stopping closes the listen socket as well. */
+    /* Stop accepting, let every request already read be answered (each
+     * answer now closes its connection), then stop the daemon, which
+     * closes the idle connections. */
+    atomic_store(&http->draining, true);
+    mz_listener_stop_accepting(http->listener);
+    int in_flight = 0;
+    if (!mz_listener_wait_idle(http->listener, MZ_HTTP_DRAIN_MS, &in_flight)) {
+        struct mz_log_line line;
+
+        mz_log_begin(&line, MZ_LOG_WARNING, "stopping with requests in flight");
+        mz_log_int(&line, "requests", in_flight);
+        mz_log_int(&line, "waited_ms", MZ_HTTP_DRAIN_MS);
+        mz_log_end(&line);
+    }
     MHD_stop_daemon(http->daemon);
+    mz_listener_close(http->listener);
     free(http);
 }

@@ -6,7 +6,8 @@
  *
  * Interface routines:
  *    mz_http_start - listen and serve on a thread pool
- *    mz_http_stop  - stop accepting, finish in-flight requests, close
+ *    mz_http_stop  - stop accepting, answer the requests already read,
+ *                    close
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_SERVER_HTTP_H
@@ -18,16 +19,28 @@ struct mz_service;
 struct mz_metrics;
 struct mz_http;
 
-/* Starts serving host:port with threads workers. svc and metrics are
- * borrowed and must outlive the server. Returns NULL with the reason in
- * err. */
-struct mz_http *mz_http_start(const char *host, int port, int threads,
-                              int max_connections, struct mz_service *svc,
+struct mz_http_options {
+    const char *host;            /* borrowed: an IPv4 address, or
+                                    "localhost" */
+    int port;
+    int threads;                 /* worker threads */
+    int max_connections;         /* open at once, in all */
+    int max_connections_per_ip;  /* open at once from one address; 0: any */
+    int header_timeout_s;        /* a new connection's first request head
+                                    must be complete within it */
+};
+
+/* Starts serving opt->host:opt->port (opt is read during the call). svc
+ * and metrics are borrowed and must outlive the server. Returns NULL with
+ * the reason in err. */
+struct mz_http *mz_http_start(const struct mz_http_options *opt,
+                              struct mz_service *svc,
                               struct mz_metrics *metrics, char *err,
                               size_t err_len);
 
-/* Stops accepting, lets requests in progress finish, frees; accepts
- * NULL. */
+/* Stops accepting (new connections are refused), waits up to 10 s until
+ * every request already read has been answered, closes every
+ * connection, frees; accepts NULL. */
 void mz_http_stop(struct mz_http *http);
 
 #endif

@@ -6,7 +6,8 @@
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait, so shut-down runs as ordinary code: stop accepting,
- * finish in-flight requests, commit queued events, checkpoint, exit 0.
+ * answer the requests already read (mz_http_stop), commit queued events,
+ * checkpoint, exit 0.
  *-------------------------------------------------------------------------
  */
 #include <cblas.h>
@@ -168,10 +169,16 @@ int main(int argc, char **argv)
         shutdown_all();
         return 1;
     }
-    server.http = mz_http_start(server.config.listen_host,
-                                server.config.listen_port, server.config.threads,
-                                server.config.max_connections, server.svc,
-                                server.metrics, err, sizeof err);
+    const struct mz_http_options http_options = {
+        .host = server.config.listen_host,
+        .port = server.config.listen_port,
+        .threads = server.config.threads,
+        .max_connections = server.config.max_connections,
+        .max_connections_per_ip = server.config.max_connections_per_ip,
+        .header_timeout_s = server.config.header_timeout_s,
+    };
+    server.http = mz_http_start(&http_options, server.svc, server.metrics, err,
+                                sizeof err);
     if (!server.http) {
         log_line(MZ_LOG_ERROR, "cannot start HTTP", err);
         shutdown_all();

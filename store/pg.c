@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,27 @@ static void scrub_passwords(char *text, size_t size, const char *conninfo)
     PQconninfoFree(options);
 }
 
+/* libpq's notice processor: the server's warnings (a restart sends
+ * "terminating connection due to immediate shutdown command" to every
+ * client) as log lines, not plain text between them. */
+static void log_notice(void *arg, const char *message)
+{
+    struct mz_log_line line;
+    size_t len = strlen(message);
+
+    (void)arg;
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == ' '))
+        len--;
+    mz_log_begin(&line, MZ_LOG_WARNING, "PostgreSQL notice");
+    {
+        char text[512];
+
+        snprintf(text, sizeof text, "%.*s", (int)len, message);
+        mz_log_str(&line, "detail", text);
+    }
+    mz_log_end(&line);
+}
+
 enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
                              char *err, size_t err_len)
 {
@@ -202,6 +224,7 @@ enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
         mz_pg_conn_reset(c);
         return MZ_ERR_DB_UNAVAILABLE;
     }
+    PQsetNoticeProcessor(c->conn, log_notice, NULL);
     return MZ_OK;
 }
 
@@ -212,11 +235,31 @@ void mz_pg_conn_reset(struct mz_pg_conn *c)
     c->conn = NULL;
     c->prepared = 0;
     c->sqlstate[0] = '\0';
+    c->lost = false;
+    c->maybe_committed = false;
 }
 
 bool mz_pg_conn_ok(const struct mz_pg_conn *c)
 {
-    return c->conn != NULL && PQstatus(c->conn) == CONNECTION_OK;
+    return c->conn != NULL && !c->lost && PQstatus(c->conn) == CONNECTION_OK;
+}
+
+bool mz_pg_conn_alive(struct mz_pg_conn *c)
+{
+    struct pollfd p;
+
+    if (!mz_pg_conn_ok(c))
+        return false;
+    p.fd = PQsocket(c->conn);
+    p.events = POLLIN;
+    p.revents = 0;
+    /* An idle connection has nothing to read unless the server spoke:
+     * then read it, and libpq finds out whether the stream ended. */
+    if (p.fd < 0 || (poll(&p, 1, 0) > 0 &&
+                     (PQconsumeInput(c->conn) == 0 ||
+                      PQstatus(c->conn) != CONNECTION_OK)))
+        c->lost = true;
+    return !c->lost;
 }
 
 enum mz_status mz_pg_failure(struct mz_pg_conn *c, const PGresult *res)
@@ -231,14 +274,22 @@ enum mz_status mz_pg_failure(struct mz_pg_conn *c, const PGresult *res)
         len--;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
     snprintf(c->message, sizeof c->message, "%.*s", (int)len, msg);
-    if (c->conn == NULL || PQstatus(c->conn) == CONNECTION_BAD)
+    /* Every error the server sends has a SQLSTATE; one without comes from
+     * libpq itself, which here means the connection broke. libpq 15 may
+     * still call such a connection good: when the server is gone before
+     * a statement is written (an immediate shutdown), the write fails,
+     * the result says "server closed the connection unexpectedly" and
+     * PQstatus stays CONNECTION_OK. Class 08 is a connection exception;
+     * 57P01..57P03 are the server shutting down or starting up. */
+    if (c->conn == NULL || PQstatus(c->conn) == CONNECTION_BAD ||
+        c->sqlstate[0] == '\0' || strncmp(c->sqlstate, "08", 2) == 0 ||
+        strncmp(c->sqlstate, "57P0", 4) == 0) {
+        c->lost = true;
         return MZ_ERR_DB_UNAVAILABLE;
-    /* Class 08 is a connection exception; 57P01..57P03 are the server
-     * shutting down or starting up; 53300 is "too many connections". All
-     * mean "try again later", not "your request is wrong". */
-    if (strncmp(c->sqlstate, "08", 2) == 0 ||
-        strncmp(c->sqlstate, "57P0", 4) == 0 ||
-        strcmp(c->sqlstate, "53300") == 0)
+    }
+    /* 53300 is "too many connections": try again later, not "your request
+     * is wrong". */
+    if (strcmp(c->sqlstate, "53300") == 0)
         return MZ_ERR_DB_UNAVAILABLE;
     /* Class 22 is a data exception: the input (say, a document that is
      * not JSON) is wrong, not the database. */
@@ -264,6 +315,16 @@ static bool result_ok(const PGresult *res)
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* After a statement failed with st: when the connection broke while a
+ * statement that commits on its own (autocommit) was on the wire, the
+ * server may have run and committed it. */
+static void note_unknown_outcome(struct mz_pg_conn *c, enum mz_status st,
+                                 bool autocommit)
+{
+    if (st == MZ_ERR_DB_UNAVAILABLE && c->lost && autocommit)
+        c->maybe_committed = true;
 }
 
 /* Prepares stmt on c unless that was done since the last (re)connect. */
@@ -296,16 +357,19 @@ enum mz_status mz_pg_exec(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
 {
     PGresult *r = NULL;
     enum mz_status st;
+    bool autocommit;
 
     if (res != NULL)
         *res = NULL;
     st = prepare(c, stmt);
     if (st != MZ_OK)
         return st;
+    autocommit = PQtransactionStatus(c->conn) == PQTRANS_IDLE;
     r = PQexecPrepared(c->conn, stmt->name, stmt->n_params, values, lengths,
                        formats, result_format);
     if (!result_ok(r)) {
         st = mz_pg_failure(c, r);
+        note_unknown_outcome(c, st, autocommit);
         PQclear(r);
         return st;
     }
@@ -323,14 +387,18 @@ enum mz_status mz_pg_stream(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
                             mz_pg_row_fn row, void *ctx)
 {
     enum mz_status st = prepare(c, stmt);
-    bool stopped = false;
+    bool stopped = false, autocommit;
     PGresult *r;
 
     if (st != MZ_OK)
         return st;
+    autocommit = PQtransactionStatus(c->conn) == PQTRANS_IDLE;
     if (!PQsendQueryPrepared(c->conn, stmt->name, stmt->n_params, values,
-                             lengths, formats, result_format))
-        return mz_pg_failure(c, NULL);
+                             lengths, formats, result_format)) {
+        st = mz_pg_failure(c, NULL);
+        note_unknown_outcome(c, st, autocommit);
+        return st;
+    }
     PQsetSingleRowMode(c->conn);
     /* Invariant: every result is consumed until PQgetResult returns NULL,
      * so the connection is idle again when we return. */
@@ -360,6 +428,7 @@ enum mz_status mz_pg_stream(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
     }
     if (st == MZ_OK && !stopped && PQstatus(c->conn) == CONNECTION_BAD)
         st = mz_pg_failure(c, NULL);
+    note_unknown_outcome(c, st, autocommit);
     if (st == MZ_OK && stopped)
         st = MZ_ERR_CONFLICT;
     return st;
@@ -370,13 +439,21 @@ enum mz_status mz_pg_exec_simple(struct mz_pg_conn *c, const char *sql)
     PGresult *r;
     enum mz_status st = MZ_OK;
 
+    bool autocommit;
+
     if (!mz_pg_conn_ok(c))
         return MZ_ERR_DB_UNAVAILABLE;
+    /* BEGIN changes nothing; COMMIT commits whatever the state. */
+    autocommit = strncmp(sql, "BEGIN", 5) != 0 &&
+                 (strncmp(sql, "COMMIT", 6) == 0 ||
+                  PQtransactionStatus(c->conn) == PQTRANS_IDLE);
     r = PQexec(c->conn, sql);
-    if (!result_ok(r))
+    if (!result_ok(r)) {
         st = mz_pg_failure(c, r);
-    else
+        note_unknown_outcome(c, st, autocommit);
+    } else {
         c->sqlstate[0] = '\0';
+    }
     PQclear(r);
     return st;
 }

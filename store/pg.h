@@ -66,6 +66,10 @@ struct mz_pg_conn {
     char sqlstate[6];            /* of the last failure, "" if none */
     char message[256];           /* of the last failure, "" if none */
     unsigned long rows_streamed; /* rows handed out by mz_pg_stream */
+    bool lost;                   /* the connection broke: reconnect */
+    bool maybe_committed;        /* it broke during a statement that
+                                    may have committed (an autocommit
+                                    statement, or COMMIT) */
 };
 
 /* Opens a connection for conninfo with a connect timeout (unless conninfo
@@ -77,14 +81,22 @@ enum mz_status mz_pg_connect(struct mz_pg_conn *c, const char *conninfo,
                              char *err, size_t err_len);
 /* Closes the connection (if any) and forgets what was prepared on it. */
 void mz_pg_conn_reset(struct mz_pg_conn *c);
-/* Whether c holds a connection that libpq still believes is good. */
+/* Whether c holds a connection that libpq still believes is good and
+ * that no failure showed broken. */
 bool mz_pg_conn_ok(const struct mz_pg_conn *c);
+/* Whether c's idle connection is still alive: mz_pg_conn_ok, and what
+ * the server sent while it was idle (a restarting server's farewell, the
+ * end of the stream) leaves it good. Costs a poll(2), no round trip.
+ * For a connection taken out of a pool; a dead one is marked lost. */
+bool mz_pg_conn_alive(struct mz_pg_conn *c);
 
 /* Runs stmt (preparing it first if needed) with text or binary
  * parameters. On MZ_OK *res (caller PQclear's) holds the tuples or command
  * result; on failure *res is NULL and the status says whether the database
- * was unreachable (MZ_ERR_DB_UNAVAILABLE) or answered with an error
- * (MZ_ERR_DB, SQLSTATE in c->sqlstate). res may be NULL to discard. */
+ * was unreachable (MZ_ERR_DB_UNAVAILABLE: c->lost is set, and
+ * c->maybe_committed when the statement ran outside a transaction and
+ * may have taken effect) or answered with an error (MZ_ERR_DB, SQLSTATE
+ * in c->sqlstate). res may be NULL to discard. */
 enum mz_status mz_pg_exec(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
                           const char *const *values, const int *lengths,
                           const int *formats, int result_format,
@@ -101,7 +113,10 @@ enum mz_status mz_pg_stream(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
 /* Runs literal SQL through the simple protocol; same failure rules. */
 enum mz_status mz_pg_exec_simple(struct mz_pg_conn *c, const char *sql);
 
-/* Maps a failed connection or result to a status, recording SQLSTATE. */
+/* Maps a failed connection or result to a status, recording SQLSTATE.
+ * A failure that shows the connection broken (libpq reports it with no
+ * SQLSTATE, or the server's class 08 / 57P0x) sets c->lost and gives
+ * MZ_ERR_DB_UNAVAILABLE. */
 enum mz_status mz_pg_failure(struct mz_pg_conn *c, const PGresult *res);
 
 /* Runs body inside BEGIN ISOLATION LEVEL isolation ... COMMIT. When the

@@ -6,9 +6,11 @@
  *
  * Each call borrows a connection from the pool, (re)connecting it when it
  * is closed or broken, and runs named statements that are prepared on that
- * connection when first used. When a connection that was idle in the pool
- * turns out to be dead (the server restarted meanwhile), the call is run
- * once more on a fresh connection before MZ_ERR_DB_UNAVAILABLE is given.
+ * connection when first used. A connection that died while idle in the
+ * pool (the server restarted meanwhile) is found when it is taken, at the
+ * cost of a poll(2), and replaced before use. When one breaks under a call
+ * anyway, the call is run once more on a fresh connection if nothing of it
+ * can have been committed; otherwise MZ_ERR_DB_UNAVAILABLE is given.
  *
  * The calls themselves live by what they touch: catalog_store.c,
  * rules_store.c, client_store.c, checkpoint_store.c, event_scan.c.
@@ -69,7 +71,9 @@ static int acquire(struct mz_store *store, bool *reused)
     store->busy[idx] = true;
     pthread_mutex_unlock(&store->lock);
 
-    *reused = mz_pg_conn_ok(&store->conns[idx]);
+    /* A connection that died while idle (the server restarted) is
+     * found here, before any statement is sent on it. */
+    *reused = mz_pg_conn_alive(&store->conns[idx]);
     if (!*reused &&
         mz_pg_connect(&store->conns[idx], store->conninfo, err, sizeof err) !=
             MZ_OK) {
@@ -88,7 +92,7 @@ static void release(struct mz_store *store, int idx)
 
     /* A connection left inside a transaction (a bug, or a failure between
      * statements) would poison the next user; drop it instead. */
-    if (c->conn != NULL && (PQstatus(c->conn) != CONNECTION_OK ||
+    if (c->conn != NULL && (!mz_pg_conn_ok(c) ||
                             PQtransactionStatus(c->conn) != PQTRANS_IDLE))
         mz_pg_conn_reset(c);
     pthread_mutex_lock(&store->lock);
@@ -110,10 +114,15 @@ enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
         return MZ_ERR_DB_UNAVAILABLE;
     c = &store->conns[idx];
     c->rows_streamed = 0;
+    c->maybe_committed = false;
     st = op(c, ctx);
-    /* A pooled connection may have died while idle (server restart): run
-     * again once on a new one, unless rows were already handed out. */
-    if (st == MZ_ERR_DB_UNAVAILABLE && reused && c->rows_streamed == 0 &&
+    /* The pooled connection broke under op (the server went away after
+     * the check in acquire): run op once more on a new connection, unless
+     * rows were already handed out, or a statement that commits on its
+     * own was on the wire (running op again could apply it twice: then
+     * the caller answers 503 and the client retries). */
+    if (st == MZ_ERR_DB_UNAVAILABLE && reused && c->lost &&
+        c->rows_streamed == 0 && !c->maybe_committed &&
         mz_pg_connect(c, store->conninfo, err, sizeof err) == MZ_OK)
         st = op(c, ctx);
     release(store, idx);

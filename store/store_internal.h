@@ -57,11 +57,13 @@ _Static_assert(MZ_STMT_COUNT <= 64, "statement ids index a 64-bit set");
 typedef enum mz_status (*mz_store_op)(struct mz_pg_conn *c, void *ctx);
 
 /* Runs op(c, ctx) on a connection of the pool, connecting it first if
- * needed, and returns what op returns. When a connection that was idle in
- * the pool turns out to be dead (the server restarted meanwhile), op runs
- * once more on a fresh connection, unless it had already handed rows out
- * (mz_pg_stream). MZ_ERR_DB_UNAVAILABLE when PostgreSQL cannot be
- * reached. Blocks while every connection is busy. */
+ * needed (and when the pooled one died while idle: the server restarted
+ * meanwhile), and returns what op returns. When the connection breaks
+ * under op, op runs once more on a fresh connection, unless it had
+ * already handed rows out (mz_pg_stream) or a statement that commits on
+ * its own was on the wire (c->maybe_committed: it may have been applied).
+ * MZ_ERR_DB_UNAVAILABLE when PostgreSQL cannot be reached. Blocks while
+ * every connection is busy. */
 enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
                                   void *ctx);
 
