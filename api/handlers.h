@@ -2,9 +2,9 @@
  * handlers.h
  *    One handler per route, grouped one file per resource:
  *    api/health.c, api/catalog.c, api/events.c, api/recommendations.c,
- *    api/clients.c, api/rules.c, api/keys.c. All borrow svc and req and fill resp; a
- *    handler turns the request into one service call (api/service/) and
- *    its result into JSON.
+ *    api/clients.c, api/rules.c, api/keys.c. All borrow svc and req and fill
+ *resp; a handler turns the request into one service call (api/service/) and its
+ *result into JSON.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_HANDLERS_H

@@ -23,7 +23,7 @@
 #define MZ_MAX_BODY_BYTES (1024 * 1024)
 /* The longest request target (path and query) served; server/http.c
  * answers 414 beyond it. */
-#define MZ_MAX_URL_BYTES 8192
+#define MZ_MAX_URL_BYTES   8192
 #define MZ_MAX_PATH_PARAMS 2
 
 struct mz_principal; /* api/service/service.h */
@@ -32,33 +32,33 @@ struct mz_principal; /* api/service/service.h */
 typedef const char *(*mz_query_fn)(void *ctx, const char *key);
 
 struct mz_request {
-    const char *method;          /* borrowed: "GET", ... */
-    const char *path;            /* borrowed, as sent: not decoded */
-    const char *raw_query;       /* borrowed: after '?', as sent; NULL
-                                    when the target has no '?' */
-    const char *content_type;    /* borrowed; NULL when absent */
-    const char *authorization;   /* borrowed Authorization header; NULL
-                                    when absent */
-    const char *body;            /* borrowed; NULL when empty */
+    const char *method;        /* borrowed: "GET", ... */
+    const char *path;          /* borrowed, as sent: not decoded */
+    const char *raw_query;     /* borrowed: after '?', as sent; NULL
+                                  when the target has no '?' */
+    const char *content_type;  /* borrowed; NULL when absent */
+    const char *authorization; /* borrowed Authorization header; NULL
+                                  when absent */
+    const char *body;          /* borrowed; NULL when empty */
     size_t body_len;
-    mz_query_fn query;           /* decoded arguments of raw_query; set
-                                    by the router */
+    mz_query_fn query; /* decoded arguments of raw_query; set
+                          by the router */
     void *query_ctx;
     const char *params[MZ_MAX_PATH_PARAMS]; /* path captures, decoded,
                                                set by the router,
                                                borrowed */
-    const struct mz_principal *principal; /* the caller's key, set by the
-                                             router; NULL on open routes */
+    const struct mz_principal *principal;   /* the caller's key, set by the
+                                               router; NULL on open routes */
 };
 
 struct mz_response {
     int http_status;
-    char *body;                  /* owned (malloc); NULL for no body */
+    char *body; /* owned (malloc); NULL for no body */
     size_t body_len;
-    const char *content_type;    /* static string */
-    const char *allow;           /* static; Allow header for 405, or NULL */
+    const char *content_type;     /* static string */
+    const char *allow;            /* static; Allow header for 405, or NULL */
     const char *www_authenticate; /* static; WWW-Authenticate for 401 */
-    const char *route;           /* static route pattern, for metrics */
+    const char *route;            /* static route pattern, for metrics */
 };
 
 /* Sets resp to status with body serialised from json, stealing the

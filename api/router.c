@@ -40,20 +40,20 @@ enum brand_scope {
     SCOPE_ALL_BRANDS, /* data of every brand: only a key of ["*"] */
 };
 
-#define OPEN 0u
-#define ADMIN MZ_ROLE_ADMIN
-#define MERCH MZ_ROLE_MERCHANDISING
+#define OPEN        0u
+#define ADMIN       MZ_ROLE_ADMIN
+#define MERCH       MZ_ROLE_MERCHANDISING
 #define CLIENTELING MZ_ROLE_CLIENTELING
-#define INGEST MZ_ROLE_INGEST
-#define PRIVACY MZ_ROLE_PRIVACY
+#define INGEST      MZ_ROLE_INGEST
+#define PRIVACY     MZ_ROLE_PRIVACY
 
 struct route {
     const char *method;
     const char *pattern;
-    const char *allow;        /* every method of this pattern, for 405 */
-    bool has_body;            /* requires a JSON body */
+    const char *allow; /* every method of this pattern, for 405 */
+    bool has_body;     /* requires a JSON body */
     mz_handler_fn handler;
-    unsigned roles;           /* MZ_ROLE_*: any one may call; OPEN */
+    unsigned roles; /* MZ_ROLE_*: any one may call; OPEN */
     enum brand_scope scope;
 };
 
@@ -147,7 +147,7 @@ static long percent_decode(const char *raw, size_t len, bool plus_is_space,
 struct path {
     char text[MZ_MAX_URL_BYTES + 1];
     const char *seg[MZ_PATH_MAX_SEGMENTS];
-    int count;                /* -1: no route can match (see decode_path) */
+    int count; /* -1: no route can match (see decode_path) */
 };
 
 /* Fills p from raw. Returns false when a segment is malformed (a bad
@@ -348,8 +348,8 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
     if (r->scope == SCOPE_PATH_BRAND &&
         !mz_principal_allows_brand(principal, params[0])) {
         mz_response_error(resp, MZ_ERR_FORBIDDEN,
-                          "key %s is not scoped to brand %s",
-                          principal->key_id, params[0]);
+                          "key %s is not scoped to brand %s", principal->key_id,
+                          params[0]);
         return false;
     }
     if (r->scope == SCOPE_ALL_BRANDS && !principal->all_brands) {

@@ -36,8 +36,8 @@ enum option_id {
 struct option_doc {
     int id;
     const char *flag;
-    const char *env;             /* NULL: no environment variable */
-    const char *arg;             /* NULL: takes no argument */
+    const char *env; /* NULL: no environment variable */
+    const char *arg; /* NULL: takes no argument */
     const char *help;
 };
 
@@ -128,11 +128,22 @@ static bool parse_size(const char *text, size_t *out)
         return false;
     unsigned shift = 0;
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': shift = 10; break;
-    case 'm': case 'M': shift = 20; break;
-    case 'g': case 'G': shift = 30; break;
-    default: return false;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        break;
+    default:
+        return false;
     }
     if (*end && end[1])
         return false;
@@ -176,7 +187,8 @@ static bool parse_model_settings(struct mz_config *cfg, const char *text,
         size_t len = strcspn(p, ",");
         const char *eq = memchr(p, '=', len);
         if (len >= sizeof pair || !eq) {
-            fprintf(err_out, "maisond: --model: expected NAME=VALUE in '%.*s'\n",
+            fprintf(err_out,
+                    "maisond: --model: expected NAME=VALUE in '%.*s'\n",
                     (int)len, p);
             return false;
         }

@@ -20,19 +20,19 @@
 struct mz_config {
     char listen_host[256];
     int listen_port;
-    const char *database_url;    /* borrowed from argv/environ; NULL:
-                                    the embedded PostgreSQL */
-    const char *data_dir;        /* borrowed */
-    const char *pg_bindir;       /* borrowed */
-    int threads;                 /* HTTP worker threads */
+    const char *database_url; /* borrowed from argv/environ; NULL:
+                                 the embedded PostgreSQL */
+    const char *data_dir;     /* borrowed */
+    const char *pg_bindir;    /* borrowed */
+    int threads;              /* HTTP worker threads */
     int max_connections;
-    int max_connections_per_ip;  /* 0: no limit */
+    int max_connections_per_ip; /* 0: no limit */
     int header_timeout_s;
     int checkpoint_interval_s;
-    size_t memory_limit;         /* bytes of clients in memory; 0: none */
+    size_t memory_limit; /* bytes of clients in memory; 0: none */
     struct mz_model_config model;
-    const char *model_settings;  /* borrowed: --model's NAME=VALUE,...
-                                    (already applied to model) */
+    const char *model_settings; /* borrowed: --model's NAME=VALUE,...
+                                   (already applied to model) */
     bool help;
 };
 

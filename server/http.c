@@ -50,7 +50,7 @@
  * over them reaches on_request and gets a JSON 431 (MZ_MAX_URL_BYTES,
  * api/http.h, bounds the request target the same way: 414). */
 #define MZ_HTTP_MAX_HEADER_FIELDS 100
-#define MZ_HTTP_MAX_HEADER_BYTES (16 * 1024)
+#define MZ_HTTP_MAX_HEADER_BYTES  (16 * 1024)
 /* libmicrohttpd's inactivity timeout, also the time a keep-alive
  * connection may take from one answer to the next request's complete
  * head, and a body from its head (server/listener.c). */
@@ -61,32 +61,32 @@
 
 struct mz_http {
     struct MHD_Daemon *daemon;
-    struct mz_listener *listener;    /* owned */
-    struct mz_service *svc;          /* borrowed */
-    struct mz_metrics *metrics;      /* borrowed */
-    atomic_bool draining;            /* stopping: close after each answer */
+    struct mz_listener *listener; /* owned */
+    struct mz_service *svc;       /* borrowed */
+    struct mz_metrics *metrics;   /* borrowed */
+    atomic_bool draining;         /* stopping: close after each answer */
 };
 
 /* Created when the request line arrives (on_request_line), so that the
  * query string can be taken before libmicrohttpd parses it. */
 struct request_ctx {
-    bool seen;                       /* on_request was called (and the
-                                        listener told) */
-    int fd;                          /* the connection's socket */
-    char *body;                      /* owned, NUL-terminated */
+    bool seen;  /* on_request was called (and the
+                   listener told) */
+    int fd;     /* the connection's socket */
+    char *body; /* owned, NUL-terminated */
     size_t body_len;
     size_t body_cap;
     bool too_large;
-    bool target_too_long;            /* path and query over MZ_MAX_URL_BYTES */
+    bool target_too_long; /* path and query over MZ_MAX_URL_BYTES */
     struct timespec started;
-    const char *query;               /* query_text, or NULL: no '?' */
-    char query_text[];               /* as sent, not decoded */
+    const char *query; /* query_text, or NULL: no '?' */
+    char query_text[]; /* as sent, not decoded */
 };
 
 static int socket_of(struct MHD_Connection *connection)
 {
-    const union MHD_ConnectionInfo *info = MHD_get_connection_info(
-        connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
     return info ? info->connect_fd : -1;
 }
 
@@ -201,8 +201,8 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
 {
     if (rc->too_large) {
         resp->route = mz_api_route_of(url);
-        mz_response_error(resp, MZ_ERR_TOO_LARGE,
-                          "request body over %d bytes", MZ_MAX_BODY_BYTES);
+        mz_response_error(resp, MZ_ERR_TOO_LARGE, "request body over %d bytes",
+                          MZ_MAX_BODY_BYTES);
         return;
     }
     if (strcmp(url, "/metrics") == 0) {
@@ -214,8 +214,8 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
             return;
         }
         struct mz_principal principal;
-        if (!mz_api_authorize(http->svc, authorization(connection),
-                              MZ_ROLE_OPS, &principal, resp))
+        if (!mz_api_authorize(http->svc, authorization(connection), MZ_ROLE_OPS,
+                              &principal, resp))
             return;
         size_t len = 0;
         char *text = mz_metrics_render(http->metrics, http->svc, &len);
@@ -247,19 +247,19 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
 static void head_error(struct mz_response *resp, int http_status,
                        const char *code, const char *message)
 {
-    mz_response_json(resp, http_status,
-                     json_pack("{s:{s:s,s:s}}", "error", "code", code,
-                               "message", message));
+    mz_response_json(
+        resp, http_status,
+        json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
 }
 
 /* What refuse_head needs to know of the header fields. */
 struct head_scan {
     unsigned fields;
-    size_t bytes;                    /* as "name: value\r\n" lines */
-    unsigned content_length;         /* fields of each name */
+    size_t bytes;            /* as "name: value\r\n" lines */
+    unsigned content_length; /* fields of each name */
     unsigned transfer_encoding;
-    bool not_chunked;                /* a Transfer-Encoding but "chunked" */
-    bool bad_name;                   /* a name that is not an RFC 9110 token */
+    bool not_chunked; /* a Transfer-Encoding but "chunked" */
+    bool bad_name;    /* a name that is not an RFC 9110 token */
 };
 
 static bool is_token(const char *s, size_t len)
@@ -368,8 +368,7 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 resp->www_authenticate);
     if (close)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION,
-                                "close");
+        MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret =
         MHD_queue_response(connection, (unsigned)resp->http_status, response);
     MHD_destroy_response(response);
@@ -495,7 +494,8 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
     const char *host = opt->host;
     if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
                   &addr.sin_addr) != 1) {
-        snprintf(err, err_len, "listen address %s is not an IPv4 address", host);
+        snprintf(err, err_len, "listen address %s is not an IPv4 address",
+                 host);
         return NULL;
     }
     struct mz_http *http = calloc(1, sizeof *http);

@@ -20,14 +20,14 @@ struct mz_metrics;
 struct mz_http;
 
 struct mz_http_options {
-    const char *host;            /* borrowed: an IPv4 address, or
-                                    "localhost" */
+    const char *host; /* borrowed: an IPv4 address, or
+                         "localhost" */
     int port;
-    int threads;                 /* worker threads */
-    int max_connections;         /* open at once, in all */
-    int max_connections_per_ip;  /* open at once from one address; 0: any */
-    int header_timeout_s;        /* a new connection's first request head
-                                    must be complete within it */
+    int threads;                /* worker threads */
+    int max_connections;        /* open at once, in all */
+    int max_connections_per_ip; /* open at once from one address; 0: any */
+    int header_timeout_s;       /* a new connection's first request head
+                                   must be complete within it */
 };
 
 /* Starts serving opt->host:opt->port (opt is read during the call). svc

@@ -63,59 +63,59 @@
 #define MZ_LISTENER_MAX_SLOTS (1 << 20)
 
 enum phase {
-    PHASE_HEAD,                  /* waiting for a request's head */
-    PHASE_BODY,                  /* head read, reading the body */
-    PHASE_ANSWER,                /* request read, being answered */
+    PHASE_HEAD,   /* waiting for a request's head */
+    PHASE_BODY,   /* head read, reading the body */
+    PHASE_ANSWER, /* request read, being answered */
 };
 
 /* in_use, confirmed, cut and addr are guarded by the lock; the atomics
  * are written by the connection's thread (see the file header). */
 struct slot {
     bool in_use;
-    bool confirmed;              /* the daemon reported it started */
-    bool cut;                    /* shut down past its deadline */
-    uint32_t addr;               /* IPv4, network byte order */
-    atomic_int phase;            /* enum phase */
-    atomic_uint requests;        /* requests started on it */
-    atomic_llong deadline_ms;    /* monotonic; 0: none */
+    bool confirmed;           /* the daemon reported it started */
+    bool cut;                 /* shut down past its deadline */
+    uint32_t addr;            /* IPv4, network byte order */
+    atomic_int phase;         /* enum phase */
+    atomic_uint requests;     /* requests started on it */
+    atomic_llong deadline_ms; /* monotonic; 0: none */
 };
 
 /* Open connections of one address (open addressing, linear probing). */
 struct addr_count {
     uint32_t addr;
-    int count;                   /* 0: empty */
+    int count; /* 0: empty */
 };
 
 struct refusals {
-    long per_ip;                 /* over max_connections_per_ip */
-    long total;                  /* over max_connections */
-    long no_slot;                /* socket number beyond the table */
-    long handed_back;            /* the daemon refused it */
-    long accept_errors;          /* out of descriptors or memory */
-    long head_late;              /* cut: head past its deadline */
-    long body_late;              /* cut: body past its deadline */
-    uint32_t last_addr;          /* of the last per-address refusal */
+    long per_ip;        /* over max_connections_per_ip */
+    long total;         /* over max_connections */
+    long no_slot;       /* socket number beyond the table */
+    long handed_back;   /* the daemon refused it */
+    long accept_errors; /* out of descriptors or memory */
+    long head_late;     /* cut: head past its deadline */
+    long body_late;     /* cut: body past its deadline */
+    uint32_t last_addr; /* of the last per-address refusal */
 };
 
 struct mz_listener {
     struct mz_listener_limits limits;
-    int listen_fd;               /* -1 once closed */
-    int wake_fd[2];              /* pipe: read end, write end */
+    int listen_fd;  /* -1 once closed */
+    int wake_fd[2]; /* pipe: read end, write end */
     pthread_t thread;
     bool thread_started;
     mz_listener_add_fn add;
     void *add_ctx;
 
-    pthread_mutex_t lock;        /* guards everything below */
-    pthread_cond_t changed;      /* listening went false */
-    bool stop_requested;         /* stop accepting */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t changed; /* listening went false */
+    bool stop_requested;    /* stop accepting */
     bool listening;
-    bool quit;                   /* the thread must return */
-    struct slot *slots;          /* owned, n_slots, indexed by socket */
+    bool quit;          /* the thread must return */
+    struct slot *slots; /* owned, n_slots, indexed by socket */
     int n_slots;
-    int max_fd;                  /* highest socket that had a slot */
-    int live;                    /* slots in use */
-    struct addr_count *addrs;    /* owned, addr_mask + 1 of them */
+    int max_fd;               /* highest socket that had a slot */
+    int live;                 /* slots in use */
+    struct addr_count *addrs; /* owned, addr_mask + 1 of them */
     size_t addr_mask;
     struct refusals refused;
 };
@@ -335,8 +335,8 @@ static void report(struct mz_listener *l)
     struct mz_log_line line;
     char addr[INET_ADDRSTRLEN] = "";
 
-    if (r->per_ip + r->total + r->no_slot + r->handed_back +
-            r->accept_errors + r->head_late + r->body_late ==
+    if (r->per_ip + r->total + r->no_slot + r->handed_back + r->accept_errors +
+            r->head_late + r->body_late ==
         0)
         return;
     mz_log_begin(&line, MZ_LOG_WARNING, "connections refused or cut");
@@ -374,8 +374,8 @@ static void *listener_main(void *arg)
         int64_t now = now_ms();
         bool quit, stop;
 
-        fds[0].fd = l->listen_fd >= 0 && now >= paused_until ? l->listen_fd
-                                                             : -1;
+        fds[0].fd =
+            l->listen_fd >= 0 && now >= paused_until ? l->listen_fd : -1;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
         fds[1].fd = l->wake_fd[0];
@@ -467,13 +467,12 @@ struct mz_listener *mz_listener_open(const struct sockaddr_in *addr,
         snprintf(err, err_len, "cannot create a pipe: %s", strerror(errno));
         goto fail;
     }
-    l->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                          0);
+    l->listen_fd =
+        socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (l->listen_fd < 0 ||
-        setsockopt(l->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-                   sizeof one) != 0 ||
-        bind(l->listen_fd, (const struct sockaddr *)addr, sizeof *addr) !=
+        setsockopt(l->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) !=
             0 ||
+        bind(l->listen_fd, (const struct sockaddr *)addr, sizeof *addr) != 0 ||
         listen(l->listen_fd, SOMAXCONN) != 0) {
         snprintf(err, err_len, "cannot listen on %s:%d: %s", where,
                  ntohs(addr->sin_port), strerror(errno));
@@ -487,8 +486,8 @@ fail:
     return NULL;
 }
 
-bool mz_listener_start(struct mz_listener *l, mz_listener_add_fn add,
-                       void *ctx, char *err, size_t err_len)
+bool mz_listener_start(struct mz_listener *l, mz_listener_add_fn add, void *ctx,
+                       char *err, size_t err_len)
 {
     int rc;
 

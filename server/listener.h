@@ -57,8 +57,8 @@ struct mz_listener *mz_listener_open(const struct sockaddr_in *addr,
 
 /* Starts the thread that accepts connections, hands them to add(ctx,
  * ...) and enforces the deadlines. Returns false with the reason in err. */
-bool mz_listener_start(struct mz_listener *l, mz_listener_add_fn add,
-                       void *ctx, char *err, size_t err_len);
+bool mz_listener_start(struct mz_listener *l, mz_listener_add_fn add, void *ctx,
+                       char *err, size_t err_len);
 
 /* The daemon's reports, each naming the connection by its socket; safe
  * from any thread. started: the daemon took the connection over (only

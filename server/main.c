@@ -141,8 +141,7 @@ int main(int argc, char **argv)
             server.config.data_dir, server.config.pg_bindir, conninfo,
             sizeof conninfo, err, sizeof err);
         if (!server.embedded_pg) {
-            log_line(MZ_LOG_ERROR, "cannot start the embedded PostgreSQL",
-                     err);
+            log_line(MZ_LOG_ERROR, "cannot start the embedded PostgreSQL", err);
             return 1;
         }
         database = conninfo;
@@ -191,8 +190,7 @@ int main(int argc, char **argv)
 
     int signo = 0;
     sigwait(&stop_signals, &signo);
-    log_line(MZ_LOG_INFO, "stopping",
-             signo == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_line(MZ_LOG_INFO, "stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
     shutdown_all();
     log_line(MZ_LOG_INFO, "stopped", "state written to PostgreSQL");
     return 0;

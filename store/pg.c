@@ -34,7 +34,7 @@
 #define MZ_PG_SECRET_MASK "***"
 
 struct secrets {
-    const char *text[MZ_PG_MAX_SECRETS];   /* borrowed, not NUL-ended */
+    const char *text[MZ_PG_MAX_SECRETS]; /* borrowed, not NUL-ended */
     size_t len[MZ_PG_MAX_SECRETS];
     int n;
 };
@@ -255,9 +255,9 @@ bool mz_pg_conn_alive(struct mz_pg_conn *c)
     p.revents = 0;
     /* An idle connection has nothing to read unless the server spoke:
      * then read it, and libpq finds out whether the stream ended. */
-    if (p.fd < 0 || (poll(&p, 1, 0) > 0 &&
-                     (PQconsumeInput(c->conn) == 0 ||
-                      PQstatus(c->conn) != CONNECTION_OK)))
+    if (p.fd < 0 ||
+        (poll(&p, 1, 0) > 0 &&
+         (PQconsumeInput(c->conn) == 0 || PQstatus(c->conn) != CONNECTION_OK)))
         c->lost = true;
     return !c->lost;
 }
@@ -266,8 +266,9 @@ enum mz_status mz_pg_failure(struct mz_pg_conn *c, const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
-    const char *msg = res ? PQresultErrorMessage(res)
-                          : c->conn ? PQerrorMessage(c->conn) : "";
+    const char *msg = res       ? PQresultErrorMessage(res)
+                      : c->conn ? PQerrorMessage(c->conn)
+                                : "";
     size_t len = strlen(msg);
 
     while (len > 0 && msg[len - 1] == '\n')
@@ -352,8 +353,7 @@ static enum mz_status prepare(struct mz_pg_conn *c,
 
 enum mz_status mz_pg_exec(struct mz_pg_conn *c, const struct mz_pg_stmt *stmt,
                           const char *const *values, const int *lengths,
-                          const int *formats, int result_format,
-                          PGresult **res)
+                          const int *formats, int result_format, PGresult **res)
 {
     PGresult *r = NULL;
     enum mz_status st;
@@ -499,8 +499,8 @@ enum mz_status mz_pg_transaction(struct mz_pg_conn *c, const char *isolation,
 
             clock_gettime(CLOCK_MONOTONIC, &now);
             pause.tv_sec = 0;
-            pause.tv_nsec = (long)(attempt + 1) * 2000000L +
-                            (now.tv_nsec % 2000000L);
+            pause.tv_nsec =
+                (long)(attempt + 1) * 2000000L + (now.tv_nsec % 2000000L);
             nanosleep(&pause, NULL);
         }
     }
@@ -547,8 +547,7 @@ void mz_pg_array_init(struct mz_pg_array *a, uint32_t elem_oid)
         a->len = MZ_PG_ARRAY_HEADER;
 }
 
-void mz_pg_array_add_bytes(struct mz_pg_array *a, const void *bytes,
-                           size_t len)
+void mz_pg_array_add_bytes(struct mz_pg_array *a, const void *bytes, size_t len)
 {
     char *p;
 
@@ -572,7 +571,7 @@ static void array_add_null(struct mz_pg_array *a)
 
     if (p == NULL)
         return;
-    put_u32(p, UINT32_MAX);      /* length -1 marks NULL */
+    put_u32(p, UINT32_MAX); /* length -1 marks NULL */
     a->len += 4;
     a->n++;
     a->has_null = true;

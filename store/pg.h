@@ -30,10 +30,10 @@
 #include "model/status.h"
 
 /* Element type OIDs, as fixed in PostgreSQL's pg_type.dat. */
-#define MZ_PG_OID_BYTEA 17
-#define MZ_PG_OID_INT8 20
-#define MZ_PG_OID_INT4 23
-#define MZ_PG_OID_TEXT 25
+#define MZ_PG_OID_BYTEA  17
+#define MZ_PG_OID_INT8   20
+#define MZ_PG_OID_INT4   23
+#define MZ_PG_OID_TEXT   25
 #define MZ_PG_OID_FLOAT8 701
 
 /* How long a connection attempt may take before the database counts as
@@ -131,7 +131,7 @@ enum mz_status mz_pg_transaction(struct mz_pg_conn *c, const char *isolation,
  * element by element. A failed allocation is remembered and reported by
  * mz_pg_array_finish, so callers check once. */
 struct mz_pg_array {
-    char *buf;                   /* owned */
+    char *buf; /* owned */
     size_t len;
     size_t cap;
     uint32_t n;

@@ -34,16 +34,16 @@
 #define MZ_STORE_MIGRATION_LOCK "120265148428142"
 
 struct mz_store {
-    char *conninfo;              /* owned */
-    pthread_mutex_t lock;        /* guards busy[] */
-    pthread_cond_t released;     /* a connection went back to the pool */
+    char *conninfo;          /* owned */
+    pthread_mutex_t lock;    /* guards busy[] */
+    pthread_cond_t released; /* a connection went back to the pool */
     int pool_size;
-    struct mz_pg_conn *conns;    /* owned, pool_size of them */
-    bool *busy;                  /* owned, pool_size of them */
+    struct mz_pg_conn *conns; /* owned, pool_size of them */
+    bool *busy;               /* owned, pool_size of them */
 };
 
-static const struct mz_pg_stmt ping_stmt = {MZ_STMT_PING, "mz_ping",
-                                            "SELECT 1", 0};
+static const struct mz_pg_stmt ping_stmt = {MZ_STMT_PING, "mz_ping", "SELECT 1",
+                                            0};
 
 /* ---- the pool -------------------------------------------------------- */
 
@@ -74,9 +74,8 @@ static int acquire(struct mz_store *store, bool *reused)
     /* A connection that died while idle (the server restarted) is
      * found here, before any statement is sent on it. */
     *reused = mz_pg_conn_alive(&store->conns[idx]);
-    if (!*reused &&
-        mz_pg_connect(&store->conns[idx], store->conninfo, err, sizeof err) !=
-            MZ_OK) {
+    if (!*reused && mz_pg_connect(&store->conns[idx], store->conninfo, err,
+                                  sizeof err) != MZ_OK) {
         pthread_mutex_lock(&store->lock);
         store->busy[idx] = false;
         pthread_cond_signal(&store->released);
@@ -92,8 +91,8 @@ static void release(struct mz_store *store, int idx)
 
     /* A connection left inside a transaction (a bug, or a failure between
      * statements) would poison the next user; drop it instead. */
-    if (c->conn != NULL && (!mz_pg_conn_ok(c) ||
-                            PQtransactionStatus(c->conn) != PQTRANS_IDLE))
+    if (c->conn != NULL &&
+        (!mz_pg_conn_ok(c) || PQtransactionStatus(c->conn) != PQTRANS_IDLE))
         mz_pg_conn_reset(c);
     pthread_mutex_lock(&store->lock);
     store->busy[idx] = false;
@@ -133,7 +132,7 @@ enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
 
 struct migrate_ctx {
     int applied;
-    const char *failed;          /* name of the migration that failed */
+    const char *failed; /* name of the migration that failed */
 };
 
 static enum mz_status migrate_body(struct mz_pg_conn *c, void *ctx)
@@ -145,18 +144,19 @@ static enum mz_status migrate_body(struct mz_pg_conn *c, void *ctx)
 
     /* The lock is held until COMMIT, so a second process starting at the
      * same moment waits here and then finds the migrations applied. */
-    st = mz_pg_exec_simple(c, "SELECT pg_advisory_xact_lock("
-                              MZ_STORE_MIGRATION_LOCK ")");
+    st = mz_pg_exec_simple(
+        c, "SELECT pg_advisory_xact_lock(" MZ_STORE_MIGRATION_LOCK ")");
     if (st != MZ_OK)
         return st;
-    st = mz_pg_exec_simple(c,
-        "CREATE TABLE IF NOT EXISTS schema_version ("
-        " version integer PRIMARY KEY,"
-        " name text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now())");
+    st =
+        mz_pg_exec_simple(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+                             " version integer PRIMARY KEY,"
+                             " name text NOT NULL,"
+                             " applied_at timestamptz NOT NULL DEFAULT now())");
     if (st != MZ_OK)
         return st;
-    res = PQexec(c->conn, "SELECT coalesce(max(version), 0) FROM schema_version");
+    res =
+        PQexec(c->conn, "SELECT coalesce(max(version), 0) FROM schema_version");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         st = mz_pg_failure(c, res);
         PQclear(res);

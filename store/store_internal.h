@@ -27,27 +27,27 @@
 #define MZ_STORE_CHUNK_ROWS 2000
 
 enum mz_store_stmt_id {
-    MZ_STMT_PING,                /* store.c */
-    MZ_STMT_ITEMS_UPSERT,        /* catalog_store.c */
+    MZ_STMT_PING,         /* store.c */
+    MZ_STMT_ITEMS_UPSERT, /* catalog_store.c */
     MZ_STMT_ITEM_DELETE,
     MZ_STMT_ITEMS_LOAD,
-    MZ_STMT_RULES_LOCK,          /* rules_store.c */
+    MZ_STMT_RULES_LOCK, /* rules_store.c */
     MZ_STMT_RULES_PUT,
     MZ_STMT_RULES_LOAD,
-    MZ_STMT_KEY_PUT,             /* keys_store.c */
+    MZ_STMT_KEY_PUT, /* keys_store.c */
     MZ_STMT_KEY_REVOKE,
     MZ_STMT_KEYS_LOAD,
-    MZ_STMT_ATTRIBUTES_PUT,      /* client_store.c */
+    MZ_STMT_ATTRIBUTES_PUT, /* client_store.c */
     MZ_STMT_ATTRIBUTES_LOAD,
     MZ_STMT_CLIENT_DELETE,
     MZ_STMT_CLIENT_LOAD,
-    MZ_STMT_STATES_UPSERT,       /* checkpoint_store.c */
+    MZ_STMT_STATES_UPSERT, /* checkpoint_store.c */
     MZ_STMT_STATES_DELETE,
     MZ_STMT_CHECKPOINT_PUT,
     MZ_STMT_CHECKPOINT_GET,
     MZ_STMT_CHECKPOINT_DISCARD,
     MZ_STMT_STATES_LOAD,
-    MZ_STMT_EVENTS_SCAN,         /* event_scan.c */
+    MZ_STMT_EVENTS_SCAN, /* event_scan.c */
     MZ_STMT_COUNT
 };
 _Static_assert(MZ_STMT_COUNT <= 64, "statement ids index a 64-bit set");

@@ -188,8 +188,9 @@ static struct mz_submit_counts submit(struct mz_service *svc,
     ck_assert_uint_le(n, 64);
     for (size_t i = 0; i < n; i++)
         outcome[i] = MZ_OK;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, n, NULL, &counts),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_submit_events(svc, events, outcome, n, NULL, &counts),
+        MZ_OK);
     return counts;
 }
 
@@ -509,8 +510,10 @@ START_TEST(test_items_upserted_are_read_and_deleted_ones_are_not_found)
     ck_assert_int_eq(mz_service_delete_item(svc, "item-03", NULL), MZ_OK);
     ck_assert_int_eq(mz_service_read_item(svc, "item-03", copy_item, &item),
                      MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_service_delete_item(svc, "item-03", NULL), MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_service_delete_item(svc, "no-such", NULL), MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_service_delete_item(svc, "item-03", NULL),
+                     MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_service_delete_item(svc, "no-such", NULL),
+                     MZ_ERR_NOT_FOUND);
     ck_assert_int_eq(stats_of(svc).items, N_ITEMS - 1);
     mz_service_close(svc);
 }
@@ -542,8 +545,9 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
     };
     struct mz_submit_counts counts;
 
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
+        MZ_OK);
     ck_assert_uint_eq(counts.accepted, 4);   /* e-1, e-2, e-5, e-7 */
     ck_assert_uint_eq(counts.duplicates, 1); /* e-1 again */
     ck_assert_uint_eq(counts.rejected, 3);   /* e-3, e-4, e-6 */
@@ -569,8 +573,9 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
     /* The whole batch again: only duplicates (and the same refusals). */
     for (int i = 0; i < 8; i++)
         outcome[i] = i == 4 ? MZ_ERR_INVALID : MZ_OK;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_submit_events(svc, events, outcome, 8, NULL, &counts),
+        MZ_OK);
     ck_assert_uint_eq(counts.accepted, 0);
     ck_assert_uint_eq(counts.duplicates, 5);
     ck_assert_uint_eq(counts.rejected, 3);
@@ -580,8 +585,9 @@ START_TEST(test_submit_counts_accepted_duplicates_and_rejected_events)
 
     /* Nothing valid: nothing appended. */
     outcome[0] = MZ_ERR_INVALID;
-    ck_assert_int_eq(mz_service_submit_events(svc, events, outcome, 1, NULL, &counts),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_submit_events(svc, events, outcome, 1, NULL, &counts),
+        MZ_OK);
     ck_assert_uint_eq(counts.rejected, 1);
     ck_assert_uint_eq(counts.accepted + counts.duplicates, 0);
     mz_service_close(svc);
@@ -834,8 +840,8 @@ START_TEST(test_deleted_item_is_never_recommended_nor_learned_from)
         event("late", "kim", "item-05", MZ_EV_VIEW, FIRST_TS + 5000);
     enum mz_status outcome = MZ_OK;
     struct mz_submit_counts counts;
-    ck_assert_int_eq(mz_service_submit_events(svc, &ev, &outcome, 1, NULL, &counts),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_submit_events(svc, &ev, &outcome, 1, NULL, &counts), MZ_OK);
     ck_assert_int_eq(outcome, MZ_ERR_UNKNOWN_ITEM);
     ck_assert_uint_eq(counts.rejected, 1);
     mz_service_close(svc);
