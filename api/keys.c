@@ -13,7 +13,7 @@
 
 #include "api/handlers.h"
 #include "api/json_body.h"
-#include "api/json_spec.h"
+#include "api/json_key.h"
 #include "api/service/service.h"
 #include "model/timefmt.h"
 
@@ -59,79 +59,25 @@ static json_t *key_json(const char *key_id, const char *name, unsigned roles,
 void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp)
 {
-    const char *name = NULL;
-    struct mz_string_list roles = {0}, brands = {0};
-    double rps = 0;
-    int32_t burst = 0;
-    bool has_rate = false;
+    struct mz_key_body key = {0};
     json_t *reply = NULL;
     json_t *body = mz_body_object(req, resp);
     if (!body)
         return;
-    const struct mz_json_field rate_limit[] = {
-        mz_json_required(mz_json_number("requests_per_s", 0.001, 1e9, 0, &rps)),
-        mz_json_int32("burst", 1, 1000000, 1, &burst),
-        mz_json_end(0),
-    };
-    const struct mz_json_field spec[] = {
-        mz_json_string("name", 0, MZ_KEY_NAME_MAX_BYTES, &name),
-        mz_json_required(
-            mz_json_string_list("roles", 1, 32, MZ_ROLE_COUNT, &roles)),
-        mz_json_string_list("brands", 1, MZ_ID_MAX_BYTES, MZ_KEY_MAX_BRANDS,
-                            &brands),
-        mz_json_present(
-            mz_json_nullable(mz_json_object("rate_limit", rate_limit)),
-            &has_rate),
-        mz_json_end(0),
-    };
     struct mz_json_error err;
-    if (!mz_json_parse(body, spec, "", &err)) {
+    if (!mz_json_read_key(body, &key, &err)) {
         mz_response_error(resp, err.status, "%s", err.message);
         goto cleanup;
     }
-    unsigned role_bits = 0;
-    for (size_t i = 0; i < roles.count; i++) {
-        unsigned bit = mz_role_from_name(roles.items[i]);
-        if (!bit) {
-            mz_response_error(resp, MZ_ERR_INVALID,
-                              "roles[%zu]: unknown role (admin, merchandising,"
-                              " clienteling, ingest, privacy or ops)",
-                              i);
-            goto cleanup;
-        }
-        role_bits |= bit;
-    }
-    if (!role_bits) {
-        mz_response_error(resp, MZ_ERR_INVALID, "roles: at least one role");
-        goto cleanup;
-    }
-    bool all = brands.count == 0;
-    for (size_t i = 0; i < brands.count; i++) {
-        if (strcmp(brands.items[i], "*") == 0) {
-            if (brands.count != 1) {
-                mz_response_error(resp, MZ_ERR_INVALID,
-                                  "brands: \"*\" must stand alone");
-                goto cleanup;
-            }
-            all = true;
-        } else if (!mz_is_valid_id(brands.items[i])) {
-            mz_response_error(resp, MZ_ERR_INVALID,
-                              "brands[%zu]: must be a brand id", i);
-            goto cleanup;
-        }
-    }
-    if ((role_bits & MZ_ROLE_ADMIN) && !all) {
-        mz_response_error(resp, MZ_ERR_INVALID,
-                          "brands: an admin key holds every brand ([\"*\"])");
-        goto cleanup;
-    }
+    bool all = key.all_brands;
+    unsigned role_bits = key.role_bits;
     struct mz_key_spec key_spec = {
-        .name = name ? name : "",
+        .name = key.name ? key.name : "",
         .roles = role_bits,
-        .brands = all ? NULL : (const char *const *)brands.items,
-        .n_brands = all ? 0 : brands.count,
-        .rate_requests_per_s = has_rate ? rps : 0,
-        .rate_burst = has_rate ? burst : 0,
+        .brands = all ? NULL : (const char *const *)key.brands.items,
+        .n_brands = all ? 0 : key.brands.count,
+        .rate_requests_per_s = key.has_rate ? key.rate_requests_per_s : 0,
+        .rate_burst = key.has_rate ? key.rate_burst : 0,
     };
     struct mz_key_created created;
     enum mz_status status = mz_service_create_key(svc, &key_spec, &created);
@@ -154,8 +100,7 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
     explicit_bzero(created.token, sizeof created.token);
 cleanup:
     json_decref(reply);
-    mz_string_list_clear(&roles);
-    mz_string_list_clear(&brands);
+    mz_key_body_clear(&key);
     json_decref(body);
 }
 
