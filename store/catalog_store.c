@@ -99,24 +99,9 @@ enum mz_status mz_store_upsert_items(struct mz_store *store,
     return mz_store_with_conn(store, items_upsert_op, &x);
 }
 
-static enum mz_status item_delete_op(struct mz_pg_conn *c, void *ctx)
-{
-    const char *values[1] = {ctx};
-    PGresult *res;
-    enum mz_status st;
-
-    st = mz_pg_exec(c, &item_delete_stmt, values, NULL, NULL, 0, &res);
-    if (st != MZ_OK)
-        return st;
-    if (strcmp(PQcmdTuples(res), "0") == 0)
-        st = MZ_ERR_NOT_FOUND;
-    PQclear(res);
-    return st;
-}
-
 enum mz_status mz_store_delete_item(struct mz_store *store, const char *id)
 {
-    return mz_store_with_conn(store, item_delete_op, (void *)id);
+    return mz_store_change_row(store, &item_delete_stmt, id);
 }
 
 struct items_load_ctx {

@@ -61,23 +61,9 @@ enum mz_status mz_store_put_key(struct mz_store *store,
     return mz_store_with_conn(store, key_put_op, (void *)key);
 }
 
-static enum mz_status key_revoke_op(struct mz_pg_conn *c, void *ctx)
-{
-    const char *values[1] = {ctx};
-    PGresult *res = NULL;
-    enum mz_status st =
-        mz_pg_exec(c, &key_revoke_stmt, values, NULL, NULL, 0, &res);
-    if (st != MZ_OK)
-        return st;
-    if (strcmp(PQcmdTuples(res), "0") == 0)
-        st = MZ_ERR_NOT_FOUND;
-    PQclear(res);
-    return st;
-}
-
 enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id)
 {
-    return mz_store_with_conn(store, key_revoke_op, (void *)key_id);
+    return mz_store_change_row(store, &key_revoke_stmt, key_id);
 }
 
 struct keys_load_ctx {

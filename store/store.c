@@ -276,3 +276,30 @@ enum mz_status mz_store_ping(struct mz_store *store)
 
     return st == MZ_OK ? MZ_OK : MZ_ERR_DB_UNAVAILABLE;
 }
+
+struct change_row {
+    const struct mz_pg_stmt *stmt;   /* borrowed */
+    const char *param;               /* borrowed */
+};
+
+static enum mz_status change_row_op(struct mz_pg_conn *c, void *ctx)
+{
+    const struct change_row *x = ctx;
+    const char *values[1] = {x->param};
+    PGresult *res = NULL;
+    enum mz_status st = mz_pg_exec(c, x->stmt, values, NULL, NULL, 0, &res);
+    if (st != MZ_OK)
+        return st;
+    if (strcmp(PQcmdTuples(res), "0") == 0)
+        st = MZ_ERR_NOT_FOUND;
+    PQclear(res);
+    return st;
+}
+
+enum mz_status mz_store_change_row(struct mz_store *store,
+                                   const struct mz_pg_stmt *stmt,
+                                   const char *param)
+{
+    struct change_row x = {stmt, param};
+    return mz_store_with_conn(store, change_row_op, &x);
+}

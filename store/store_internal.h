@@ -12,6 +12,7 @@
  *
  * Interface routines:
  *    mz_store_with_conn - run an operation on a pooled connection
+ *    mz_store_change_row - one statement that changes the row it names
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_INTERNAL_H
@@ -66,5 +67,12 @@ typedef enum mz_status (*mz_store_op)(struct mz_pg_conn *c, void *ctx);
  * every connection is busy. */
 enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
                                   void *ctx);
+
+/* Runs stmt (borrowed; one text parameter, param, borrowed) on a pooled
+ * connection: the store's "change the row named param" calls. Returns
+ * MZ_OK, MZ_ERR_NOT_FOUND when it changed no row, or the failure. */
+enum mz_status mz_store_change_row(struct mz_store *store,
+                                   const struct mz_pg_stmt *stmt,
+                                   const char *param);
 
 #endif
