@@ -27,40 +27,21 @@
 
 #include "api/service/client_cache.h"
 #include "model/client_record.h"
+#include "tests/harness/test_db.h"
 
 enum { N_ITEMS = 30 };
 
-static const char *base_url;
-
 /* ---- the database ------------------------------------------------------ */
 
-static void sql_exec(const char *conninfo, const char *sql)
-{
-    PGconn *conn = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
-                  PQerrorMessage(conn));
-    PGresult *res = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-                      PQresultStatus(res) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQresultErrorMessage(res));
-    PQclear(res);
-    PQfinish(conn);
-}
-
-/* Creates a fresh database named for the test; returns its conninfo
- * (static buffer). A later dbname keyword overrides the first. */
+/* A fresh database named for the test; returns its conninfo (static
+ * buffer). */
 static const char *fresh_db(const char *name)
 {
     static char conninfo[1024];
-    char sql[256];
+    char db[128];
 
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS mz_cache_%s", name);
-    sql_exec(base_url, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE mz_cache_%s", name);
-    sql_exec(base_url, sql);
-    snprintf(conninfo, sizeof conninfo, "%s dbname=mz_cache_%s", base_url,
-             name);
-    return conninfo;
+    snprintf(db, sizeof db, "mz_cache_%s", name);
+    return mz_test_fresh_db(db, conninfo, sizeof conninfo);
 }
 
 /* ---- the fixture -------------------------------------------------------- */
@@ -863,8 +844,7 @@ static Suite *client_cache_suite(void)
 
 int main(void)
 {
-    base_url = getenv("MAISON_TEST_DATABASE_URL");
-    if (base_url == NULL || *base_url == '\0') {
+    if (!mz_test_db_base()) {
         fprintf(stderr, "MAISON_TEST_DATABASE_URL not set; run under "
                         "tests/harness/with_pg.sh\n");
         return 77;

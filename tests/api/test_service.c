@@ -35,42 +35,23 @@
 #include "api/json_rules.h"
 #include "api/service/client_cache.h"
 #include "api/service/service.h"
+#include "tests/harness/test_db.h"
 
 /* Request time of every read, an hour after the first event. */
 #define NOW      1760003600
 #define FIRST_TS 1760000000
 
-static const char *base_url;
-
 /* ---- the database ------------------------------------------------------ */
 
-static void sql_exec(const char *conninfo, const char *sql)
-{
-    PGconn *conn = PQconnectdb(conninfo);
-    ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
-                  PQerrorMessage(conn));
-    PGresult *res = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
-                      PQresultStatus(res) == PGRES_TUPLES_OK,
-                  "%s: %s", sql, PQresultErrorMessage(res));
-    PQclear(res);
-    PQfinish(conn);
-}
-
-/* Creates a fresh database named for the test; returns its conninfo
- * (static buffer, one per slot so a case can hold two). */
+/* A fresh database named for the test; returns its conninfo (static
+ * buffer, one per slot so a case can hold two). */
 static const char *fresh_db(const char *name, int slot)
 {
     static char conninfo[2][1024];
-    char sql[256];
+    char db[128];
 
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS mz_svc_%s", name);
-    sql_exec(base_url, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE mz_svc_%s", name);
-    sql_exec(base_url, sql);
-    snprintf(conninfo[slot], sizeof conninfo[slot], "%s dbname=mz_svc_%s",
-             base_url, name);
-    return conninfo[slot];
+    snprintf(db, sizeof db, "mz_svc_%s", name);
+    return mz_test_fresh_db(db, conninfo[slot], sizeof conninfo[slot]);
 }
 
 /* ---- the service ----------------------------------------------------------
@@ -1255,8 +1236,7 @@ static Suite *service_suite(void)
 
 int main(void)
 {
-    base_url = getenv("MAISON_TEST_DATABASE_URL");
-    if (base_url == NULL || *base_url == '\0') {
+    if (!mz_test_db_base()) {
         fprintf(stderr, "MAISON_TEST_DATABASE_URL not set; run under "
                         "tests/harness/with_pg.sh\n");
         return 77;

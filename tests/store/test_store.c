@@ -20,8 +20,7 @@
 
 #include "store/event_writer.h"
 #include "store/store.h"
-
-static const char *base_url;
+#include "tests/harness/test_db.h"
 
 static double now_s(void)
 {
@@ -31,41 +30,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Runs sql on conninfo; fails the test on error. Returns the first value
- * of the first row as a number (0 when there is none). */
-static long long sql_value(const char *conninfo, const char *sql)
-{
-    PGconn *conn = PQconnectdb(conninfo);
-    PGresult *res;
-    long long v = 0;
-
-    ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
-                  PQerrorMessage(conn));
-    res = PQexec(conn, sql);
-    ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
-                      PQresultStatus(res) == PGRES_COMMAND_OK,
-                  "%s: %s", sql, PQresultErrorMessage(res));
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
-        !PQgetisnull(res, 0, 0))
-        v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    PQfinish(conn);
-    return v;
-}
-
-/* Creates a fresh database named for the test; returns its conninfo
- * (static buffer). A later dbname keyword overrides the first. */
+/* A fresh database named for the test; returns its conninfo (static
+ * buffer). */
 static const char *fresh_db(const char *name)
 {
     static char conninfo[1024];
-    char sql[256];
+    char db[128];
 
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS mz_%s", name);
-    sql_value(base_url, sql);
-    snprintf(sql, sizeof sql, "CREATE DATABASE mz_%s", name);
-    sql_value(base_url, sql);
-    snprintf(conninfo, sizeof conninfo, "%s dbname=mz_%s", base_url, name);
-    return conninfo;
+    snprintf(db, sizeof db, "mz_%s", name);
+    return mz_test_fresh_db(db, conninfo, sizeof conninfo);
 }
 
 static struct mz_store *open_store(const char *conninfo)
@@ -121,14 +94,16 @@ START_TEST(test_migrations_idempotent_and_safe_concurrently)
     store = open_store(conninfo);
     mz_store_close(store);
     ck_assert_int_eq(
-        sql_value(conninfo, "SELECT count(*) FROM schema_version"),
-        sql_value(conninfo, "SELECT max(version) FROM schema_version"));
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM schema_version "
-                                         "WHERE version = 1"),
+        mz_test_sql_value(conninfo, "SELECT count(*) FROM schema_version"),
+        mz_test_sql_value(conninfo, "SELECT max(version) FROM schema_version"));
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM schema_version "
+                                       "WHERE version = 1"),
                      1);
     /* 0003 dropped the table impressions moved out of. */
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM pg_tables "
-                                         "WHERE tablename = 'impressions'"),
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM pg_tables "
+                                       "WHERE tablename = 'impressions'"),
                      0);
 }
 END_TEST
@@ -272,10 +247,10 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
             ck_assert_int_gt(events[t][i].seq, i ? events[t][i - 1].seq : 0);
         }
     }
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"),
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
                      GC_THREADS * GC_PER_THREAD);
     ck_assert_int_eq(
-        sql_value(conninfo, "SELECT count(DISTINCT seq) FROM events"),
+        mz_test_sql_value(conninfo, "SELECT count(DISTINCT seq) FROM events"),
         GC_THREADS * GC_PER_THREAD);
     ck_assert(!log.out_of_order);
     ck_assert_int_eq(log.events, GC_THREADS * GC_PER_THREAD);
@@ -317,8 +292,9 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
     }
     /* The writer's idea of the end of the log is the log's. */
     mz_event_writer_stats(writer, &stats);
-    ck_assert_int_eq(stats.last_seq,
-                     sql_value(conninfo, "SELECT max(seq) FROM events"));
+    ck_assert_int_eq(
+        stats.last_seq,
+        mz_test_sql_value(conninfo, "SELECT max(seq) FROM events"));
     mz_event_writer_stop(writer);
     mz_store_close(store);
 }
@@ -362,7 +338,7 @@ START_TEST(test_group_commit_throughput_64_submitters)
            (double)stats.rows_inserted / (double)stats.commits,
            stats.last_commit_ms);
     ck_assert_int_eq(stats.rows_inserted, THREADS * PER * ROUNDS);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"),
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
                      THREADS * PER * ROUNDS);
     /* The rate depends on the machine and its load, so it is printed,
      * not asserted; what must hold anywhere is that submissions share
@@ -751,9 +727,11 @@ START_TEST(test_concurrent_rule_puts_get_distinct_versions)
         ck_assert_int_eq(racers[t].status, MZ_OK);
     }
     ck_assert_int_eq(
-        sql_value(conninfo, "SELECT max(version) FROM brand_rules"), 40);
+        mz_test_sql_value(conninfo, "SELECT max(version) FROM brand_rules"),
+        40);
     ck_assert_int_eq(
-        sql_value(conninfo, "SELECT count(DISTINCT version) FROM brand_rules"),
+        mz_test_sql_value(conninfo,
+                          "SELECT count(DISTINCT version) FROM brand_rules"),
         40);
     mz_store_close(store);
 }
@@ -783,13 +761,14 @@ START_TEST(test_delete_client_erases_everything)
                      MZ_OK);
     ck_assert_int_eq(mz_store_put_client_attributes(store, "gone", "{}"),
                      MZ_OK);
-    ck_assert_int_eq(sql_value(conninfo, count_gone), 4);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 4);
 
     ck_assert_int_eq(mz_store_delete_client(store, "gone"), MZ_OK);
-    ck_assert_int_eq(sql_value(conninfo, count_gone), 0);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"), 1);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM client_state"),
+    ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 0);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
                      1);
+    ck_assert_int_eq(
+        mz_test_sql_value(conninfo, "SELECT count(*) FROM client_state"), 1);
     /* Erasing an unknown client is not an error. */
     ck_assert_int_eq(mz_store_delete_client(store, "never-seen"), MZ_OK);
     mz_store_close(store);
@@ -818,10 +797,10 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
 
     /* An administrator (or a failover) ends every session: the next
      * calls reconnect, prepare their statements again and succeed. */
-    sql_value(conninfo, "SELECT count(pg_terminate_backend(pid)) "
-                        "FROM pg_stat_activity "
-                        "WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid()");
+    mz_test_sql_value(conninfo, "SELECT count(pg_terminate_backend(pid)) "
+                                "FROM pg_stat_activity "
+                                "WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()");
     fill_event(&ev[0], "k2", "c1", "i1", 2);
     fill_event(&ev[1], "k1", "c1", "i1", 1);
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 2), MZ_OK);
@@ -913,7 +892,8 @@ START_TEST(test_db_down_fails_fast_then_recovers)
     ck_assert_int_eq(st, MZ_OK);
     ck_assert_int_gt(ev[0].seq, 0);
     ck_assert_int_eq(mz_store_ping(store), MZ_OK);
-    ck_assert_int_eq(sql_value(conninfo, "SELECT count(*) FROM events"), 2);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
+                     2);
     ck_assert_int_eq(log.events, 2);
     ck_assert(!log.out_of_order);
     mz_event_writer_stop(writer);
@@ -950,8 +930,7 @@ int main(void)
     SRunner *runner;
     int failed;
 
-    base_url = getenv("MAISON_TEST_DATABASE_URL");
-    if (base_url == NULL || *base_url == '\0') {
+    if (!mz_test_db_base()) {
         fprintf(stderr, "MAISON_TEST_DATABASE_URL not set; run under "
                         "tests/harness/with_pg.sh\n");
         return 77;
