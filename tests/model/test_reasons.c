@@ -12,69 +12,10 @@
 #include <string.h>
 
 #include "model/reasons.h"
+#include "tests/model/reasons_fixture.h"
 
-#define NOW 1795428000LL /* 2026-11-23T10:00:00Z */
-#define DAY 86400
-
-struct fixture {
-    struct mz_catalog *catalog;
-    struct mz_model *model;
-    struct mz_client *client;
-    struct mz_client_facts *facts;
-};
-
-static void add_item(struct fixture *fx, const char *id, const char *category,
-                     int64_t launch_at)
-{
-    struct mz_item *item = mz_item_new();
-    item->item_id = strdup(id);
-    item->brand = strdup("maison");
-    item->category = strdup(category);
-    item->price = 100;
-    item->launch_at = launch_at;
-    struct mz_string_list tokens = {0};
-    ck_assert_int_eq(mz_item_tokens(item, &tokens), MZ_OK);
-    int32_t index = mz_catalog_upsert(fx->catalog, item, NULL);
-    ck_assert_int_eq(mz_model_add_item(fx->model,
-                                       (const char *const *)tokens.items,
-                                       tokens.count),
-                     index);
-    mz_string_list_clear(&tokens);
-}
-
-static void setup_fixture(struct fixture *fx)
-{
-    struct mz_model_config cfg;
-    char err[128];
-    mz_model_config_defaults(&cfg);
-    fx->catalog = mz_catalog_new();
-    fx->model = mz_model_new(&cfg, err, sizeof(err));
-    ck_assert_msg(fx->model != NULL, "%s", err);
-    add_item(fx, "bag-1", "bags", MZ_TIME_NONE_BEFORE);
-    add_item(fx, "bag-2", "bags", MZ_TIME_NONE_BEFORE);
-    add_item(fx, "shoe-1", "shoes", NOW - 3 * DAY);
-    add_item(fx, "shoe-2", "shoes", MZ_TIME_NONE_BEFORE);
-    fx->client = mz_client_new(fx->model);
-    fx->facts = mz_client_facts_new();
-}
-
-static void teardown_fixture(struct fixture *fx)
-{
-    mz_client_facts_free(fx->facts);
-    mz_client_free(fx->client);
-    mz_model_free(fx->model);
-    mz_catalog_free(fx->catalog);
-}
-
-static void observe(struct fixture *fx, enum mz_event_type type, int32_t item,
-                    int64_t ts)
-{
-    static int64_t seq;
-    struct mz_event_obs ev = {
-        .item = item, .type = type, .ts = ts, .seq = ++seq, .quantity = 1};
-    mz_model_observe(fx->model, fx->client, &ev, false);
-    ck_assert_int_eq(mz_client_facts_observe(fx->facts, &ev), MZ_OK);
-}
+#define NOW REASONS_NOW
+#define DAY REASONS_DAY
 
 START_TEST(test_source_names)
 {
@@ -93,8 +34,8 @@ END_TEST
 
 START_TEST(test_non_personalised_reasons_come_from_the_catalog)
 {
-    struct fixture fx;
-    setup_fixture(&fx);
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
     struct mz_reasons_request req = {.model = fx.model,
                                      .catalog = fx.catalog,
                                      .context_item = -1,
@@ -111,13 +52,13 @@ START_TEST(test_non_personalised_reasons_come_from_the_catalog)
     ck_assert_str_eq(r[0].text, "New arrival.");
     ck_assert_int_eq(mz_reasons_build(&req, 99, r), 0);
     ck_assert_int_eq(mz_reasons_build(NULL, 0, r), 0);
-    teardown_fixture(&fx);
+    reasons_fixture_teardown(&fx);
 }
 END_TEST
 
 /* Every reason has a known level and a sentence; evidence, when given,
  * names a catalog item and matches what the facts recorded. */
-static void assert_reasons_are_facts(const struct fixture *fx,
+static void assert_reasons_are_facts(const struct reasons_fixture *fx,
                                      const struct mz_reason *r, int n)
 {
     ck_assert_int_ge(n, 1);
@@ -157,12 +98,12 @@ static void assert_reasons_are_facts(const struct fixture *fx,
 
 START_TEST(test_personal_reasons_state_facts)
 {
-    struct fixture fx;
-    setup_fixture(&fx);
-    observe(&fx, MZ_EV_PURCHASE, 3, NOW - 200 * DAY);
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
+    reasons_fixture_observe(&fx, MZ_EV_PURCHASE, 3, NOW - 200 * DAY);
     for (int i = 0; i < 40; i++)
-        observe(&fx, MZ_EV_VIEW, i % 2, NOW - 600 + i * 10);
-    observe(&fx, MZ_EV_ADD_TO_CART, 0, NOW - 30);
+        reasons_fixture_observe(&fx, MZ_EV_VIEW, i % 2, NOW - 600 + i * 10);
+    reasons_fixture_observe(&fx, MZ_EV_ADD_TO_CART, 0, NOW - 30);
     struct mz_reasons_request req = {.model = fx.model,
                                      .catalog = fx.catalog,
                                      .client = fx.client,
@@ -188,16 +129,16 @@ START_TEST(test_personal_reasons_state_facts)
     int n = mz_reasons_build(&req, 0, r);
     for (int i = 0; i < n; i++)
         ck_assert(!r[i].has_event);
-    teardown_fixture(&fx);
+    reasons_fixture_teardown(&fx);
 }
 END_TEST
 
 START_TEST(test_revisited_item_names_the_session_event)
 {
-    struct fixture fx;
-    setup_fixture(&fx);
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
     for (int i = 0; i < 5; i++)
-        observe(&fx, MZ_EV_VIEW, 1, NOW - 120 + i * 10);
+        reasons_fixture_observe(&fx, MZ_EV_VIEW, 1, NOW - 120 + i * 10);
     struct mz_reasons_request req = {.model = fx.model,
                                      .catalog = fx.catalog,
                                      .client = fx.client,
@@ -214,7 +155,7 @@ START_TEST(test_revisited_item_names_the_session_event)
         ck_assert_int_eq(r[0].event, MZ_EV_VIEW);
         ck_assert_int_eq(r[0].at, NOW - 80); /* 2026-11-23T09:58:40Z */
     }
-    teardown_fixture(&fx);
+    reasons_fixture_teardown(&fx);
 }
 END_TEST
 
