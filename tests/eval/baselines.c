@@ -117,7 +117,7 @@ static void *baseline_create(const struct mz_eval_method *method,
     if (!b)
         goto nomem;
     b->variant = (enum mz_eval_baseline_variant)method->variant;
-    b->n_items = mz_eval_intern_count(data->items);
+    b->n_items = mz_intern_count(data->items);
     b->n_clients = n_clients;
     b->pop = calloc((size_t)b->n_items, sizeof(*b->pop));
     b->history = calloc((size_t)n_clients, sizeof(*b->history));

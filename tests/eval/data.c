@@ -2,12 +2,12 @@
  * data.c
  *    Reading an evaluation data directory into dense arrays.
  *
- * Item and client ids are interned once, at load, in the tree's hash
- * table (model/hash.h), so that every method afterwards indexes plain
+ * Item and client ids are interned once, at load, with model/intern.h
+ * (the catalog's interning), so that every method afterwards indexes plain
  * arrays: the replay loops then cost what the methods cost, not string
  * hashing.
  *
- * Interface routines: mz_eval_intern_*, mz_eval_data_load/_free.
+ * Interface routines: mz_eval_data_load/_free.
  *-------------------------------------------------------------------------
  */
 #include "tests/eval/eval.h"
@@ -18,74 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "model/hash.h"
-
-struct mz_eval_intern {
-    struct mz_hash_table *index; /* owned: name -> index */
-    const char **names;          /* owned array of index's keys (borrowed),
-                                    by index */
-    int32_t count;
-    int32_t names_cap;
-};
-
-struct mz_eval_intern *mz_eval_intern_new(void)
-{
-    struct mz_eval_intern *tab = calloc(1, sizeof(*tab));
-    if (!tab)
-        return NULL;
-    tab->index = mz_hash_table_new();
-    if (!tab->index) {
-        free(tab);
-        return NULL;
-    }
-    return tab;
-}
-
-void mz_eval_intern_free(struct mz_eval_intern *tab)
-{
-    if (!tab)
-        return;
-    mz_hash_table_free(tab->index);
-    free(tab->names);
-    free(tab);
-}
-
-int32_t mz_eval_intern_find(const struct mz_eval_intern *tab, const char *key)
-{
-    return mz_hash_table_get_index(tab->index, key);
-}
-
-int32_t mz_eval_intern_add(struct mz_eval_intern *tab, const char *key)
-{
-    int32_t found = mz_eval_intern_find(tab, key);
-    if (found >= 0)
-        return found;
-    if (tab->count == tab->names_cap) {
-        int32_t cap = tab->names_cap ? tab->names_cap * 2 : 1024;
-        const char **names = realloc(tab->names, (size_t)cap * sizeof(*names));
-        if (!names)
-            return -1;
-        tab->names = names;
-        tab->names_cap = cap;
-    }
-    const char *stored = mz_hash_table_put(
-        tab->index, key, (union mz_hash_value){.index = tab->count});
-    if (!stored)
-        return -1;
-    tab->names[tab->count] = stored;
-    return tab->count++;
-}
-
-int32_t mz_eval_intern_count(const struct mz_eval_intern *tab)
-{
-    return tab->count;
-}
-
-const char *mz_eval_intern_name(const struct mz_eval_intern *tab, int32_t index)
-{
-    return tab->names[index];
-}
 
 /* Splits line (modified in place) at tabs into at most max fields; returns
  * the number found. The trailing newline is dropped. */
@@ -172,7 +104,7 @@ static bool read_items(struct mz_eval_data *data, const char *path,
         int nf = split_tabs(line, fields, 2);
         if (!*fields[0])
             continue;
-        int32_t item = mz_eval_intern_add(data->items, fields[0]);
+        int32_t item = mz_intern_id(data->items, fields[0]);
         if (item < 0 || !grow_tokens(data, tokens_cap, item + 1)) {
             snprintf(err, err_len, "%s:%ld: out of memory", path, lineno);
             goto cleanup;
@@ -277,8 +209,8 @@ static bool read_events(struct mz_eval_data *data, const char *path,
                         "counted as a view (so are all unknown types)\n",
                         path, lineno, fields[3]);
         }
-        ev->client = mz_eval_intern_add(data->clients, fields[0]);
-        ev->item = mz_eval_intern_add(data->items, fields[1]);
+        ev->client = mz_intern_id(data->clients, fields[0]);
+        ev->item = mz_intern_id(data->items, fields[1]);
         if (ev->client < 0 || ev->item < 0 ||
             !grow_tokens(data, tokens_cap, ev->item + 1)) {
             snprintf(err, err_len, "%s: out of memory", path);
@@ -316,8 +248,8 @@ struct mz_eval_data *mz_eval_data_load(const char *dir, char *err,
     while (start > 0 && dir[start - 1] != '/')
         start--;
     data->name = strndup(dir + start, end - start);
-    data->items = mz_eval_intern_new();
-    data->clients = mz_eval_intern_new();
+    data->items = mz_intern_new();
+    data->clients = mz_intern_new();
     if (!data->name || !data->items || !data->clients) {
         snprintf(err, err_len, "out of memory");
         goto fail;
@@ -333,7 +265,7 @@ struct mz_eval_data *mz_eval_data_load(const char *dir, char *err,
     if (!read_events(data, path, &data->test, &data->n_test, &tokens_cap, err,
                      err_len))
         goto fail;
-    int32_t n_items = mz_eval_intern_count(data->items);
+    int32_t n_items = mz_intern_count(data->items);
     if (!grow_tokens(data, &tokens_cap, n_items + 1)) {
         snprintf(err, err_len, "out of memory");
         goto fail;
@@ -349,7 +281,7 @@ void mz_eval_data_free(struct mz_eval_data *data)
     if (!data)
         return;
     if (data->item_tokens) {
-        int32_t n = data->items ? mz_eval_intern_count(data->items) : 0;
+        int32_t n = data->items ? mz_intern_count(data->items) : 0;
         for (int32_t i = 0; i < n; i++) {
             for (size_t k = 0; k < data->item_n_tokens[i]; k++)
                 free(data->item_tokens[i][k]);
@@ -360,8 +292,8 @@ void mz_eval_data_free(struct mz_eval_data *data)
     free(data->item_n_tokens);
     free(data->train);
     free(data->test);
-    mz_eval_intern_free(data->items);
-    mz_eval_intern_free(data->clients);
+    mz_intern_free(data->items);
+    mz_intern_free(data->clients);
     free(data->name);
     free(data);
 }
@@ -381,7 +313,7 @@ json_t *mz_eval_item_json(const struct mz_eval_data *data, int32_t item)
     /* The data sets carry anonymous tokens only: brand, category and
      * price are the same for every item, so they add nothing to rank by. */
     return json_pack("{s:s, s:s, s:s, s:i, s:s, s:b, s:{}, s:o}", "item_id",
-                     mz_eval_intern_name(data->items, item), "brand", "b",
+                     mz_intern_name(data->items, item), "brand", "b",
                      "category", "c", "price", 1, "currency", "EUR",
                      "available", 1, "attributes", "tags", tags);
 }

@@ -15,7 +15,6 @@
  * *_free (which accepts NULL).
  *
  * Interface routines:
- *    mz_eval_intern_*       - string -> dense index hash table
  *    mz_eval_data_load/free - read a data directory
  *    mz_eval_methods        - the table of every method
  *    mz_eval_next_item, mz_eval_last_item, mz_eval_taste_shift - protocols
@@ -31,25 +30,11 @@
 #include <stdint.h>
 
 #include "model/event.h"
+#include "model/intern.h"
 
 #define MZ_EVAL_TOPK 20
 
-/* ---- interning --------------------------------------------------------- */
-
-struct mz_eval_intern;
-
-/* Returns an empty table, or NULL on allocation failure. */
-struct mz_eval_intern *mz_eval_intern_new(void);
-void mz_eval_intern_free(struct mz_eval_intern *tab);
-/* Returns the index of key (borrowed; copied when new), adding it at the
- * next index when absent; -1 on allocation failure. */
-int32_t mz_eval_intern_add(struct mz_eval_intern *tab, const char *key);
-/* Returns the index of key, or -1. */
-int32_t mz_eval_intern_find(const struct mz_eval_intern *tab, const char *key);
-int32_t mz_eval_intern_count(const struct mz_eval_intern *tab);
-/* Returns the key of index (borrowed, lives as long as tab). */
-const char *mz_eval_intern_name(const struct mz_eval_intern *tab,
-                                int32_t index);
+/* ---- interning: model/intern.h (item and client ids to dense indices) */
 
 /* ---- data -------------------------------------------------------------- */
 
@@ -61,12 +46,12 @@ struct mz_eval_event {
 };
 
 struct mz_eval_data {
-    char *name;                     /* owned: the directory's base name */
-    struct mz_eval_intern *items;   /* owned */
-    struct mz_eval_intern *clients; /* owned */
-    char ***item_tokens;            /* owned: per item, items.tsv tokens */
-    size_t *item_n_tokens;          /* owned */
-    struct mz_eval_event *train;    /* owned, file order */
+    char *name;                  /* owned: the directory's base name */
+    struct mz_intern *items;     /* owned */
+    struct mz_intern *clients;   /* owned */
+    char ***item_tokens;         /* owned: per item, items.tsv tokens */
+    size_t *item_n_tokens;       /* owned */
+    struct mz_eval_event *train; /* owned, file order */
     size_t n_train;
     struct mz_eval_event *test; /* owned, file order */
     size_t n_test;

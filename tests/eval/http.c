@@ -317,7 +317,7 @@ cleanup:
 static bool put_catalog(struct http_conn *conn, const struct mz_eval_data *data,
                         char *err, size_t err_len)
 {
-    int32_t n_items = mz_eval_intern_count(data->items);
+    int32_t n_items = mz_intern_count(data->items);
     for (int32_t start = 0; start < n_items; start += BATCH) {
         json_t *items = json_array();
         json_t *body = json_pack("{s:o}", "items", items);
@@ -361,9 +361,8 @@ static bool pending_add(struct pending *p, const struct mz_eval_data *data,
     return json_array_append_new(
                p->events,
                json_pack("{s:s, s:s, s:s, s:s, s:I}", "event_id", event_id,
-                         "client_id",
-                         mz_eval_intern_name(data->clients, ev->client),
-                         "item_id", mz_eval_intern_name(data->items, ev->item),
+                         "client_id", mz_intern_name(data->clients, ev->client),
+                         "item_id", mz_intern_name(data->items, ev->item),
                          "type", mz_event_type_name(ev->type), "ts",
                          (json_int_t)ts)) == 0;
 }
@@ -420,8 +419,7 @@ static int remote_rank(struct http_conn *conn, const struct mz_eval_data *data,
     json_t *reply = NULL;
     int rank = -1;
 
-    path_escape(path, sizeof(path) - 32,
-                mz_eval_intern_name(data->clients, client));
+    path_escape(path, sizeof(path) - 32, mz_intern_name(data->clients, client));
     snprintf(path + strlen(path), sizeof(path) - strlen(path),
              "/recommendations?k=%zu%s", k,
              with_brand ? "&brand=" EVAL_BRAND : "");
@@ -435,7 +433,7 @@ static int remote_rank(struct http_conn *conn, const struct mz_eval_data *data,
     json_array_foreach(items, index, entry)
     {
         const char *id = json_string_value(json_object_get(entry, "item_id"));
-        int32_t item = id ? mz_eval_intern_find(data->items, id) : -1;
+        int32_t item = id ? mz_intern_find(data->items, id) : -1;
         bool excluded = false;
         for (size_t x = 0; x < n_exclude && !excluded; x++)
             excluded = exclude[x] == item;
@@ -458,7 +456,7 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
                       struct mz_eval_result *res, char *err, size_t err_len)
 {
     double t0 = mz_eval_now();
-    int32_t n_clients = mz_eval_intern_count(data->clients);
+    int32_t n_clients = mz_intern_count(data->clients);
     struct http_conn conn = {.fd = -1};
     struct pending pend = {0};
     uint32_t *hist_count = NULL, *hist_cap = NULL;
@@ -494,7 +492,7 @@ bool mz_eval_http_run(const char *url, const struct mz_eval_data *data,
         goto cleanup;
     if (opt->progress)
         fprintf(stderr, "catalog: %d items put\n",
-                mz_eval_intern_count(data->items));
+                mz_intern_count(data->items));
     if (last_item) {
         json_t *rules =
             json_pack("{s:{s:b}}", "exclude_purchased", "enabled", 1);

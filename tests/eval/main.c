@@ -291,9 +291,9 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "%s: %d items, %d clients, %zu train, %zu test events"
                 " (loaded in %.1f s)\n",
-                data->name, mz_eval_intern_count(data->items),
-                mz_eval_intern_count(data->clients), data->n_train,
-                data->n_test, mz_eval_now() - t_load);
+                data->name, mz_intern_count(data->items),
+                mz_intern_count(data->clients), data->n_train, data->n_test,
+                mz_eval_now() - t_load);
     const char *protocol_name =
         taste_shift ? "taste-shift" : (last_item ? "last-item" : "next-item");
     size_t cases = 0, failed = 0;

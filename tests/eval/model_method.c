@@ -132,8 +132,8 @@ static bool add_item(struct mz_model *model, const struct mz_eval_data *data,
                            tokens.count) == i;
 cleanup:
     if (!ok)
-        snprintf(err, err_len, "item %s: %s",
-                 mz_eval_intern_name(data->items, i), why.message);
+        snprintf(err, err_len, "item %s: %s", mz_intern_name(data->items, i),
+                 why.message);
     mz_string_list_clear(&tokens);
     mz_item_free(item);
     json_decref(obj);
@@ -164,7 +164,7 @@ static void *model_method_create(const struct mz_eval_method *method,
         model_method_free(m);
         return NULL;
     }
-    int32_t n_items = mz_eval_intern_count(data->items);
+    int32_t n_items = mz_intern_count(data->items);
     for (int32_t i = 0; i < n_items; i++) {
         if (!add_item(m->model, data, i, err, err_len)) {
             model_method_free(m);

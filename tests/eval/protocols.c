@@ -126,9 +126,8 @@ static void *create_state(const struct mz_eval_method *method,
                           size_t err_len)
 {
     /* One extra client for the synthetic client of taste-shift. */
-    return method->ops->create(method, data, opt,
-                               mz_eval_intern_count(data->clients) + 1, err,
-                               err_len);
+    return method->ops->create(
+        method, data, opt, mz_intern_count(data->clients) + 1, err, err_len);
 }
 
 bool mz_eval_next_item(const struct mz_eval_method *method,
@@ -137,7 +136,7 @@ bool mz_eval_next_item(const struct mz_eval_method *method,
                        struct mz_eval_result *res, char *err, size_t err_len)
 {
     double t0 = mz_eval_now();
-    size_t n_items = (size_t)mz_eval_intern_count(data->items);
+    size_t n_items = (size_t)mz_intern_count(data->items);
     void *state = NULL;
     float *scores = NULL;
     uint8_t *in_session = NULL;
@@ -147,8 +146,8 @@ bool mz_eval_next_item(const struct mz_eval_method *method,
     res->method = method->name;
     state = create_state(method, data, opt, err, err_len);
     scores = malloc(n_items * sizeof(*scores));
-    in_session = calloc((size_t)mz_eval_intern_count(data->clients),
-                        sizeof(*in_session));
+    in_session =
+        calloc((size_t)mz_intern_count(data->clients), sizeof(*in_session));
     if (!state || !scores || !in_session) {
         if (state)
             snprintf(err, err_len, "out of memory");
@@ -245,8 +244,8 @@ bool mz_eval_last_item(const struct mz_eval_method *method,
                        struct mz_eval_result *res, char *err, size_t err_len)
 {
     double t0 = mz_eval_now();
-    size_t n_items = (size_t)mz_eval_intern_count(data->items);
-    int32_t n_clients = mz_eval_intern_count(data->clients);
+    size_t n_items = (size_t)mz_intern_count(data->items);
+    int32_t n_clients = mz_intern_count(data->clients);
     void *state = NULL;
     float *scores = NULL;
     uint8_t *allowed = NULL;
@@ -360,8 +359,8 @@ bool mz_eval_taste_shift(const struct mz_eval_method *method,
                          struct mz_eval_shift_result *res, char *err,
                          size_t err_len)
 {
-    size_t n_items = (size_t)mz_eval_intern_count(data->items);
-    int32_t n_clients = mz_eval_intern_count(data->clients);
+    size_t n_items = (size_t)mz_intern_count(data->items);
+    int32_t n_clients = mz_intern_count(data->clients);
     int32_t synthetic = n_clients; /* the extra client create_state makes */
     void *state = NULL;
     float *scores = NULL;
