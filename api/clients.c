@@ -142,7 +142,8 @@ void mz_handle_delete_client(struct mz_service *svc,
     const char *client_id = req->params[0];
     if (!mz_require_id("client_id", client_id, resp))
         return;
-    enum mz_status status = mz_service_erase_client(svc, client_id);
+    enum mz_status status =
+        mz_service_erase_client(svc, client_id, req->principal);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "client %s not erased: %s", client_id,
                           mz_status_code(status));
@@ -198,7 +199,7 @@ void mz_handle_put_attributes(struct mz_service *svc,
                                          read.consent};
     bool in_force = true;
     status = mz_service_set_attributes(svc, client_id, &attrs, attributes_doc,
-                                       &in_force);
+                                       req->principal, &in_force);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "attributes not stored: %s",
                           mz_status_code(status));

@@ -80,7 +80,8 @@ void mz_handle_post_key(struct mz_service *svc, const struct mz_request *req,
         .rate_burst = key.has_rate ? key.rate_burst : 0,
     };
     struct mz_key_created created;
-    enum mz_status status = mz_service_create_key(svc, &key_spec, &created);
+    enum mz_status status =
+        mz_service_create_key(svc, &key_spec, req->principal, &created);
     if (status != MZ_OK) {
         mz_response_error(resp, status, "key not created: %s",
                           mz_status_code(status));
@@ -138,7 +139,7 @@ void mz_handle_delete_key(struct mz_service *svc, const struct mz_request *req,
                           struct mz_response *resp)
 {
     const char *key_id = req->params[0];
-    enum mz_status status = mz_service_revoke_key(svc, key_id);
+    enum mz_status status = mz_service_revoke_key(svc, key_id, req->principal);
     if (status == MZ_ERR_NOT_FOUND)
         mz_response_error(resp, status, "no live key %.*s", MZ_KEY_ID_CHARS,
                           key_id);

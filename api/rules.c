@@ -51,7 +51,7 @@ void mz_handle_put_rules(struct mz_service *svc, const struct mz_request *req,
     }
     int64_t version = 0;
     enum mz_status status =
-        mz_service_put_rules(svc, brand, rules, doc, &version);
+        mz_service_put_rules(svc, brand, rules, doc, req->principal, &version);
     rules = NULL; /* taken */
     if (status == MZ_OK) {
         reply = json_pack("{s:s,s:I,s:O}", "brand", brand, "version",

@@ -5,7 +5,8 @@
  * The command talks to PostgreSQL only (store/), never to a running
  * maisond: a running daemon reloads its keys after each checkpoint, so a
  * key made or revoked here takes effect within its checkpoint interval
- * (POST and DELETE /v1/keys take effect at once).
+ * (POST and DELETE /v1/keys take effect at once). Its changes are
+ * audited under the key id "cli".
  *-------------------------------------------------------------------------
  */
 #include "server/keys_cmd.h"
@@ -25,6 +26,10 @@
 #include "model/timefmt.h"
 #include "store/embedded_pg.h"
 #include "store/store.h"
+
+/* Who the audit log names for a key made or revoked here: there is no
+ * API key behind the command, only whoever can reach the database. */
+#define MZ_KEYS_CMD_ACTOR "cli"
 
 bool mz_write_admin_key(const char *data_dir, const char *token, char *err,
                         size_t err_len)
@@ -134,7 +139,7 @@ static int do_create(struct mz_store *store, const struct keys_args *a)
                                .brands = brands,
                                .n_brands = n};
     struct mz_key_created created;
-    enum mz_status st = mz_keys_mint(store, &spec, &created);
+    enum mz_status st = mz_keys_mint(store, &spec, MZ_KEYS_CMD_ACTOR, &created);
     free(copy);
     if (st != MZ_OK) {
         fprintf(stderr, "maisond keys create: %s\n", mz_status_code(st));
@@ -170,7 +175,7 @@ static int run(struct mz_store *store, const char *cmd, const char *key_id,
         printf("key_id\tname\troles\tbrands\tcreated_at\n");
         st = mz_store_load_keys(store, print_key, NULL);
     } else {
-        st = mz_store_revoke_key(store, key_id);
+        st = mz_store_revoke_key(store, key_id, MZ_KEYS_CMD_ACTOR);
         if (st == MZ_OK)
             printf("revoked %s\n", key_id);
     }

@@ -72,7 +72,8 @@ static bool ensure_admin_key(void)
     struct mz_key_spec spec = {.name = "admin (first start)",
                                .roles = MZ_ROLE_ADMIN};
     struct mz_key_created created;
-    enum mz_status st = mz_service_create_key(server.svc, &spec, &created);
+    enum mz_status st =
+        mz_service_create_key(server.svc, &spec, NULL, &created);
     if (st != MZ_OK) {
         log_line(MZ_LOG_ERROR, "cannot create the first admin key",
                  mz_status_code(st));
@@ -84,7 +85,7 @@ static bool ensure_admin_key(void)
     if (!ok) {
         /* Nobody holds its secret: revoke it, so the next start tries
          * again. */
-        mz_service_revoke_key(server.svc, created.key_id);
+        mz_service_revoke_key(server.svc, created.key_id, NULL);
         log_line(MZ_LOG_ERROR, "cannot write the first admin key", err);
         return false;
     }

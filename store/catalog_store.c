@@ -8,6 +8,7 @@
  * mz_store_delete_item, mz_store_load_items.
  *-------------------------------------------------------------------------
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "store/pg.h"
@@ -15,24 +16,30 @@
 #include "store/store_internal.h"
 
 /* Within one call the last document of an id wins; new items take their
- * place in the catalog order in the order given. */
+ * place in the catalog order in the order given. Each item upserted gets
+ * its audit row in the same statement ($3 the actor, $4 the batch's
+ * size). */
 static const struct mz_pg_stmt items_upsert_stmt = {
     MZ_STMT_ITEMS_UPSERT, "mz_items_upsert",
-    "INSERT INTO items (item_id, doc) "
+    "WITH up AS (INSERT INTO items (item_id, doc) "
     "SELECT id, doc::jsonb FROM ("
     "  SELECT DISTINCT ON (id) id, doc, n"
     "  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, doc, n)"
     "  ORDER BY id, n DESC) AS last ORDER BY n "
     "ON CONFLICT (item_id) DO UPDATE "
-    "SET doc = EXCLUDED.doc, deleted = false, updated_at = now()",
-    2};
+    "SET doc = EXCLUDED.doc, deleted = false, updated_at = now() "
+    "RETURNING item_id) " MZ_AUDIT_INSERT
+    "SELECT $3, 'catalog.upsert', item_id, NULL, "
+    "jsonb_build_object('batch_items', $4::bigint) FROM up",
+    4};
 /* A flag, not a DELETE: the row keeps its place in the catalog order (see
  * store/sql/0002-item-soft-delete.sql). */
 static const struct mz_pg_stmt item_delete_stmt = {
     MZ_STMT_ITEM_DELETE, "mz_item_delete",
-    "UPDATE items SET deleted = true, updated_at = now() "
-    "WHERE item_id = $1 AND NOT deleted",
-    1};
+    "WITH d AS (UPDATE items SET deleted = true, updated_at = now() "
+    "WHERE item_id = $1 AND NOT deleted RETURNING item_id) " MZ_AUDIT_INSERT
+    "SELECT $2, 'catalog.delete', item_id, NULL, NULL FROM d",
+    2};
 static const struct mz_pg_stmt items_load_stmt = {
     MZ_STMT_ITEMS_LOAD, "mz_items_load",
     "SELECT item_id, doc::text, deleted FROM items ORDER BY ord", 0};
@@ -41,6 +48,7 @@ struct items_ctx {
     const char *const *ids;
     const char *const *docs;
     size_t n;
+    const char *actor;
 };
 
 static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
@@ -54,9 +62,10 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
                         ? from + MZ_STORE_CHUNK_ROWS
                         : x->n;
         struct mz_pg_array ids, docs;
-        const char *values[2];
-        int lengths[2];
-        const int formats[2] = {1, 1};
+        char batch[24];
+        const char *values[4];
+        int lengths[4] = {0, 0, 0, 0};
+        const int formats[4] = {1, 1, 0, 0};
 
         mz_pg_array_init(&ids, MZ_PG_OID_TEXT);
         mz_pg_array_init(&docs, MZ_PG_OID_TEXT);
@@ -71,6 +80,9 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
             lengths[0] = (int)ids.len;
             values[1] = docs.buf;
             lengths[1] = (int)docs.len;
+            values[2] = x->actor;
+            snprintf(batch, sizeof batch, "%zu", x->n);
+            values[3] = batch;
             st = mz_pg_exec(c, &items_upsert_stmt, values, lengths, formats, 0,
                             NULL);
         }
@@ -87,9 +99,10 @@ static enum mz_status items_upsert_op(struct mz_pg_conn *c, void *ctx)
 
 enum mz_status mz_store_upsert_items(struct mz_store *store,
                                      const char *const *ids,
-                                     const char *const *docs, size_t n)
+                                     const char *const *docs, size_t n,
+                                     const char *actor)
 {
-    struct items_ctx x = {ids, docs, n};
+    struct items_ctx x = {ids, docs, n, actor};
 
     for (size_t i = 0; i < n; i++)
         if (ids[i] == NULL || docs[i] == NULL)
@@ -99,9 +112,10 @@ enum mz_status mz_store_upsert_items(struct mz_store *store,
     return mz_store_with_conn(store, items_upsert_op, &x);
 }
 
-enum mz_status mz_store_delete_item(struct mz_store *store, const char *id)
+enum mz_status mz_store_delete_item(struct mz_store *store, const char *id,
+                                    const char *actor)
 {
-    return mz_store_change_row(store, &item_delete_stmt, id);
+    return mz_store_change_row(store, &item_delete_stmt, id, actor);
 }
 
 struct items_load_ctx {

@@ -19,23 +19,31 @@
 
 static const struct mz_pg_stmt attributes_put_stmt = {
     MZ_STMT_ATTRIBUTES_PUT, "mz_attributes_put",
-    "INSERT INTO client_attributes (client_id, doc) VALUES ($1, $2::jsonb) "
-    "ON CONFLICT (client_id) DO UPDATE "
-    "SET doc = EXCLUDED.doc, updated_at = now()",
-    2};
+    "WITH a AS (INSERT INTO client_attributes (client_id, doc) "
+    "VALUES ($1, $2::jsonb) ON CONFLICT (client_id) DO UPDATE "
+    "SET doc = EXCLUDED.doc, updated_at = now() RETURNING "
+    "client_id) " MZ_AUDIT_INSERT
+    "SELECT $3, 'client.attributes', client_id, NULL, NULL "
+    "FROM a",
+    3};
 static const struct mz_pg_stmt attributes_load_stmt = {
     MZ_STMT_ATTRIBUTES_LOAD, "mz_attributes_load",
     "SELECT client_id, doc::text FROM client_attributes "
     "ORDER BY client_id",
     0};
 /* One statement is one transaction: every trace goes, or none. The
- * client's impressions are in its state. */
+ * client's impressions are in its state. Its audit rows keep what was
+ * done, but under its digest ($2), and the erasure is recorded under the
+ * digest too ($3 the actor). */
 static const struct mz_pg_stmt client_delete_stmt = {
     MZ_STMT_CLIENT_DELETE, "mz_client_delete",
     "WITH e AS (DELETE FROM events WHERE client_id = $1),"
-    " s AS (DELETE FROM client_state WHERE client_id = $1) "
-    "DELETE FROM client_attributes WHERE client_id = $1",
-    1};
+    " s AS (DELETE FROM client_state WHERE client_id = $1),"
+    " a AS (DELETE FROM client_attributes WHERE client_id = $1),"
+    " r AS (UPDATE audit SET target = $2"
+    " WHERE target = $1 AND action LIKE 'client.%') " MZ_AUDIT_INSERT
+    "VALUES ($3, 'client.erase', $2, NULL, NULL)",
+    3};
 /* One row whether or not either exists: NULLs for what is absent. */
 static const struct mz_pg_stmt client_load_stmt = {
     MZ_STMT_CLIENT_LOAD, "mz_client_load",
@@ -67,28 +75,27 @@ static enum mz_status pairs_op(struct mz_pg_conn *c, void *ctx)
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }
 
-/* A statement of two text parameters (b may be NULL) and no result. */
-struct two_params {
+/* A statement of three text parameters and no result. */
+struct three_params {
     const struct mz_pg_stmt *stmt;
-    const char *a;
-    const char *b;
+    const char *values[3];
 };
 
-static enum mz_status two_params_op(struct mz_pg_conn *c, void *ctx)
+static enum mz_status three_params_op(struct mz_pg_conn *c, void *ctx)
 {
-    struct two_params *x = ctx;
-    const char *values[2] = {x->a, x->b};
+    struct three_params *x = ctx;
 
-    return mz_pg_exec(c, x->stmt, values, NULL, NULL, 0, NULL);
+    return mz_pg_exec(c, x->stmt, x->values, NULL, NULL, 0, NULL);
 }
 
 enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                                               const char *client_id,
-                                              const char *doc)
+                                              const char *doc,
+                                              const char *actor)
 {
-    struct two_params x = {&attributes_put_stmt, client_id, doc};
+    struct three_params x = {&attributes_put_stmt, {client_id, doc, actor}};
 
-    return mz_store_with_conn(store, two_params_op, &x);
+    return mz_store_with_conn(store, three_params_op, &x);
 }
 
 enum mz_status mz_store_load_client_attributes(struct mz_store *store,
@@ -101,11 +108,13 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
 }
 
 enum mz_status mz_store_delete_client(struct mz_store *store,
-                                      const char *client_id)
+                                      const char *client_id, const char *actor)
 {
-    struct two_params x = {&client_delete_stmt, client_id, NULL};
+    char digest[MZ_AUDIT_DIGEST_BYTES];
+    mz_store_client_digest(store, client_id, digest);
+    struct three_params x = {&client_delete_stmt, {client_id, digest, actor}};
 
-    return mz_store_with_conn(store, two_params_op, &x);
+    return mz_store_with_conn(store, three_params_op, &x);
 }
 
 struct client_load_ctx {

@@ -4,7 +4,8 @@
  *    log order, streamed in single-row mode so memory does not grow with
  *    the log (start-up replay). The write side is event_writer.c.
  *
- * Interface routines (store.h): mz_store_scan_events.
+ * Interface routines (store.h): mz_store_scan_events,
+ * mz_store_scan_client_events.
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -23,9 +24,17 @@ static const struct mz_pg_stmt events_scan_stmt = {
     " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
     "FROM events WHERE seq > $1 ORDER BY seq",
     1};
+/* Same columns as events_scan_stmt: event_row reads both. */
+static const struct mz_pg_stmt client_events_stmt = {
+    MZ_STMT_CLIENT_EVENTS, "mz_client_events",
+    "SELECT seq, event_id, client_id, item_id, type,"
+    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
+    "FROM events WHERE client_id = $1 ORDER BY seq",
+    1};
 
 struct scan_ctx {
-    int64_t after_seq;
+    const struct mz_pg_stmt *stmt;
+    const char *param; /* the statement's one parameter */
     mz_store_event_fn fn;
     void *ctx;
     bool bad_type;
@@ -59,13 +68,10 @@ static bool event_row(void *ctx, const PGresult *res)
 static enum mz_status scan_op(struct mz_pg_conn *c, void *ctx)
 {
     struct scan_ctx *x = ctx;
-    char after[24];
-    const char *values[1] = {after};
+    const char *values[1] = {x->param};
     enum mz_status st;
 
-    snprintf(after, sizeof after, "%" PRId64, x->after_seq);
-    st =
-        mz_pg_stream(c, &events_scan_stmt, values, NULL, NULL, 0, event_row, x);
+    st = mz_pg_stream(c, x->stmt, values, NULL, NULL, 0, event_row, x);
     if (st == MZ_ERR_CONFLICT)
         st = x->bad_type ? MZ_ERR_INTERNAL : MZ_OK;
     return st;
@@ -74,7 +80,18 @@ static enum mz_status scan_op(struct mz_pg_conn *c, void *ctx)
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx)
 {
-    struct scan_ctx x = {after_seq, fn, ctx, false};
+    char after[24];
+    snprintf(after, sizeof after, "%" PRId64, after_seq);
+    struct scan_ctx x = {&events_scan_stmt, after, fn, ctx, false};
+
+    return mz_store_with_conn(store, scan_op, &x);
+}
+
+enum mz_status mz_store_scan_client_events(struct mz_store *store,
+                                           const char *client_id,
+                                           mz_store_event_fn fn, void *ctx)
+{
+    struct scan_ctx x = {&client_events_stmt, client_id, fn, ctx, false};
 
     return mz_store_with_conn(store, scan_op, &x);
 }

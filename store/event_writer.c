@@ -39,25 +39,37 @@
 #define MZ_WRITER_BACKOFF_MIN_MS 100
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
-/* The nine columns of one event, as the server unnests them. */
-#define MZ_WRITER_COLUMNS 9
+/* The nine columns of one event, as the server unnests them, then the
+ * event ids of the batch's consent markers and their callers. */
+#define MZ_WRITER_COLUMNS 11
 
 enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
 
 static const struct mz_pg_stmt writer_stmts[] = {
     /* ORDER BY n: seq follows submission order within the batch, so one
      * client's events keep their order in the log. */
+    /* A consent marker is a change of the client's consent: its audit row
+     * (store/sql/0005-audit.sql) commits with it, in the same statement;
+     * $10 and $11 are empty for a batch without markers. */
     [S_INSERT] =
         {S_INSERT, "mz_events_insert",
-         "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
-         " value, quantity, dwell_ms) "
+         "WITH ins AS (INSERT INTO events (event_id, client_id, item_id, type,"
+         " ts, channel, value, quantity, dwell_ms) "
          "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
          " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
          " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
          "ORDER BY n "
          "ON CONFLICT (event_id) DO NOTHING "
-         "RETURNING event_id, seq",
+         "RETURNING event_id, seq, client_id, type), "
+         "audited AS (INSERT INTO audit (key_id, action, target, version,"
+         " detail) "
+         "SELECT m.actor, 'client.consent', ins.client_id, ins.seq,"
+         " jsonb_build_object('personalization',"
+         " ins.type = 'consent_granted') "
+         "FROM unnest($10::text[], $11::text[]) AS m(event_id, actor) "
+         "JOIN ins ON ins.event_id = m.event_id) "
+         "SELECT event_id, seq FROM ins",
          MZ_WRITER_COLUMNS},
     /* After a connection broke mid-statement we cannot know whether the
      * INSERT committed; rows of the batch newer than our last known seq
@@ -178,9 +190,9 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
                                   size_t *n_accepted)
 {
     static const uint32_t oids[MZ_WRITER_COLUMNS] = {
-        MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
-        MZ_PG_OID_TEXT,   MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
-        MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4, MZ_PG_OID_INT4};
+        MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT,
+        MZ_PG_OID_INT8, MZ_PG_OID_TEXT, MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4,
+        MZ_PG_OID_INT4, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT};
     struct mz_pg_array cols[MZ_WRITER_COLUMNS];
     const char *values[MZ_WRITER_COLUMNS];
     int lengths[MZ_WRITER_COLUMNS];
@@ -202,6 +214,11 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
         mz_pg_array_add_float8(&cols[6], ev->value);
         mz_pg_array_add_int4(&cols[7], ev->quantity);
         mz_pg_array_add_int4(&cols[8], ev->dwell_ms);
+        if (ev->actor && (ev->type == MZ_EV_CONSENT_GRANTED ||
+                          ev->type == MZ_EV_CONSENT_WITHDRAWN)) {
+            mz_pg_array_add_text(&cols[9], ev->event_id);
+            mz_pg_array_add_text(&cols[10], ev->actor);
+        }
     }
     for (int k = 0; k < MZ_WRITER_COLUMNS; k++) {
         if (!mz_pg_array_finish(&cols[k])) {

@@ -19,19 +19,25 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
+/* The audit row's detail is what the key may do, never its hash. */
 static const struct mz_pg_stmt key_put_stmt = {
     MZ_STMT_KEY_PUT, "mz_key_put",
-    "INSERT INTO api_keys (key_id, name, secret_hash, roles, brands, "
-    "rate_requests_per_s, rate_burst, created_at) "
+    "WITH k AS (INSERT INTO api_keys (key_id, name, secret_hash, roles, "
+    "brands, rate_requests_per_s, rate_burst, created_at) "
     "VALUES ($1, $2, $3, string_to_array($4, E'\\n'), "
     "string_to_array($5, E'\\n'), $6::double precision, $7::integer, "
-    "to_timestamp($8::bigint))",
-    8};
+    "to_timestamp($8::bigint)) RETURNING key_id, name, roles, "
+    "brands) " MZ_AUDIT_INSERT "SELECT $9, 'key.create', key_id, NULL, "
+    "jsonb_build_object('name', name, 'roles', to_jsonb(roles), "
+    "'brands', to_jsonb(brands)) FROM k",
+    9};
 static const struct mz_pg_stmt key_revoke_stmt = {
     MZ_STMT_KEY_REVOKE, "mz_key_revoke",
-    "UPDATE api_keys SET revoked_at = now() "
-    "WHERE key_id = $1 AND revoked_at IS NULL",
-    1};
+    "WITH r AS (UPDATE api_keys SET revoked_at = now() "
+    "WHERE key_id = $1 AND revoked_at IS NULL RETURNING "
+    "key_id) " MZ_AUDIT_INSERT
+    "SELECT $2, 'key.revoke', key_id, NULL, NULL FROM r",
+    2};
 static const struct mz_pg_stmt keys_load_stmt = {
     MZ_STMT_KEYS_LOAD, "mz_keys_load",
     "SELECT key_id, name, secret_hash, array_to_string(roles, E'\\n'), "
@@ -40,30 +46,40 @@ static const struct mz_pg_stmt keys_load_stmt = {
     "FROM api_keys ORDER BY created_at, key_id",
     0};
 
+struct key_put_ctx {
+    const struct mz_store_key *key;
+    const char *actor;
+};
+
 static enum mz_status key_put_op(struct mz_pg_conn *c, void *ctx)
 {
-    const struct mz_store_key *key = ctx;
+    const struct key_put_ctx *x = ctx;
+    const struct mz_store_key *key = x->key;
     char rps[64], burst[32], created[32];
     snprintf(rps, sizeof rps, "%.17g", key->rate_requests_per_s);
     snprintf(burst, sizeof burst, "%d", key->rate_burst);
     snprintf(created, sizeof created, "%lld", (long long)key->created_at);
     bool rated = key->rate_requests_per_s > 0;
-    const char *values[8] = {
-        key->key_id, key->name,          key->secret_hash,     key->roles,
-        key->brands, rated ? rps : NULL, rated ? burst : NULL, created};
+    const char *values[9] = {
+        key->key_id,          key->name,   key->secret_hash,
+        key->roles,           key->brands, rated ? rps : NULL,
+        rated ? burst : NULL, created,     x->actor};
 
     return mz_pg_exec(c, &key_put_stmt, values, NULL, NULL, 0, NULL);
 }
 
 enum mz_status mz_store_put_key(struct mz_store *store,
-                                const struct mz_store_key *key)
+                                const struct mz_store_key *key,
+                                const char *actor)
 {
-    return mz_store_with_conn(store, key_put_op, (void *)key);
+    struct key_put_ctx x = {key, actor};
+    return mz_store_with_conn(store, key_put_op, &x);
 }
 
-enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id)
+enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id,
+                                   const char *actor)
 {
-    return mz_store_change_row(store, &key_revoke_stmt, key_id);
+    return mz_store_change_row(store, &key_revoke_stmt, key_id, actor);
 }
 
 struct keys_load_ctx {

@@ -22,10 +22,11 @@ static const struct mz_pg_stmt rules_lock_stmt = {
     "SELECT pg_advisory_xact_lock(hashtext('mz_brand_rules:' || $1))", 1};
 static const struct mz_pg_stmt rules_put_stmt = {
     MZ_STMT_RULES_PUT, "mz_rules_put",
-    "INSERT INTO brand_rules (brand, version, doc) "
+    "WITH r AS (INSERT INTO brand_rules (brand, version, doc) "
     "SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb "
-    "FROM brand_rules WHERE brand = $1 RETURNING version",
-    2};
+    "FROM brand_rules WHERE brand = $1 RETURNING version) " MZ_AUDIT_INSERT
+    "SELECT $3, 'rules.put', $1, version, NULL FROM r RETURNING version",
+    3};
 static const struct mz_pg_stmt rules_load_stmt = {
     MZ_STMT_RULES_LOAD, "mz_rules_load",
     "SELECT DISTINCT ON (brand) brand, version, doc::text "
@@ -35,13 +36,14 @@ static const struct mz_pg_stmt rules_load_stmt = {
 struct rules_put_ctx {
     const char *brand;
     const char *doc;
+    const char *actor;
     int64_t version;
 };
 
 static enum mz_status rules_put_body(struct mz_pg_conn *c, void *ctx)
 {
     struct rules_put_ctx *x = ctx;
-    const char *values[2] = {x->brand, x->doc};
+    const char *values[3] = {x->brand, x->doc, x->actor};
     PGresult *res;
     enum mz_status st;
 
@@ -62,9 +64,10 @@ static enum mz_status rules_put_op(struct mz_pg_conn *c, void *ctx)
 }
 
 enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
-                                  const char *doc, int64_t *version)
+                                  const char *doc, const char *actor,
+                                  int64_t *version)
 {
-    struct rules_put_ctx x = {brand, doc, 0};
+    struct rules_put_ctx x = {brand, doc, actor, 0};
     enum mz_status st = mz_store_with_conn(store, rules_put_op, &x);
 
     if (st == MZ_OK && version != NULL)

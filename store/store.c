@@ -16,12 +16,14 @@
  * rules_store.c, client_store.c, checkpoint_store.c, event_scan.c.
  *
  * Interface routines: mz_store_open, mz_store_close, mz_store_conninfo,
- * mz_store_ping (store.h); mz_store_with_conn (store_internal.h).
+ * mz_store_ping (store.h); mz_store_with_conn, mz_store_change_row,
+ * mz_store_audit_key (store_internal.h).
  *-------------------------------------------------------------------------
  */
 #include "store/store.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +40,9 @@ struct mz_store {
     pthread_mutex_t lock;    /* guards busy[] */
     pthread_cond_t released; /* a connection went back to the pool */
     int pool_size;
-    struct mz_pg_conn *conns; /* owned, pool_size of them */
-    bool *busy;               /* owned, pool_size of them */
+    struct mz_pg_conn *conns;                    /* owned, pool_size of them */
+    bool *busy;                                  /* owned, pool_size of them */
+    unsigned char audit_key[MZ_AUDIT_KEY_BYTES]; /* never leaves store/ */
 };
 
 static const struct mz_pg_stmt ping_stmt = {MZ_STMT_PING, "mz_ping", "SELECT 1",
@@ -237,6 +240,12 @@ struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
                                             : mz_status_code(st));
         goto fail;
     }
+    st = mz_store_audit_key_init(&store->conns[0], store->audit_key);
+    if (st != MZ_OK) {
+        snprintf(err, err_len, "cannot read the audit key: %s",
+                 mz_status_code(st));
+        goto fail;
+    }
     return store;
 
 nomem:
@@ -252,6 +261,7 @@ void mz_store_close(struct mz_store *store)
         return;
     for (int i = 0; store->conns != NULL && i < store->pool_size; i++)
         mz_pg_conn_reset(&store->conns[i]);
+    sodium_memzero(store->audit_key, sizeof store->audit_key);
     pthread_cond_destroy(&store->released);
     pthread_mutex_destroy(&store->lock);
     free(store->busy);
@@ -263,6 +273,11 @@ void mz_store_close(struct mz_store *store)
 const char *mz_store_conninfo(const struct mz_store *store)
 {
     return store->conninfo;
+}
+
+const unsigned char *mz_store_audit_key(const struct mz_store *store)
+{
+    return store->audit_key;
 }
 
 static enum mz_status ping_op(struct mz_pg_conn *c, void *ctx)
@@ -278,14 +293,15 @@ enum mz_status mz_store_ping(struct mz_store *store)
 }
 
 struct change_row {
-    const struct mz_pg_stmt *stmt;   /* borrowed */
-    const char *param;               /* borrowed */
+    const struct mz_pg_stmt *stmt; /* borrowed */
+    const char *param;             /* borrowed */
+    const char *actor;             /* borrowed */
 };
 
 static enum mz_status change_row_op(struct mz_pg_conn *c, void *ctx)
 {
     const struct change_row *x = ctx;
-    const char *values[1] = {x->param};
+    const char *values[2] = {x->param, x->actor};
     PGresult *res = NULL;
     enum mz_status st = mz_pg_exec(c, x->stmt, values, NULL, NULL, 0, &res);
     if (st != MZ_OK)
@@ -298,8 +314,8 @@ static enum mz_status change_row_op(struct mz_pg_conn *c, void *ctx)
 
 enum mz_status mz_store_change_row(struct mz_store *store,
                                    const struct mz_pg_stmt *stmt,
-                                   const char *param)
+                                   const char *param, const char *actor)
 {
-    struct change_row x = {stmt, param};
+    struct change_row x = {stmt, param, actor};
     return mz_store_with_conn(store, change_row_op, &x);
 }

@@ -13,6 +13,11 @@
  * Ownership: strings and buffers passed in are borrowed; blobs handed to
  * callbacks are borrowed for the duration of the callback.
  *
+ * Every call that changes something takes actor, the caller's key id
+ * (borrowed, required; "cli" for `maisond keys`), and writes the audit
+ * row of the change (store/sql/0005-audit.sql) in the change's own
+ * transaction: both commit, or neither.
+ *
  * Interface routines, by the file that implements them:
  *  store.c
  *    mz_store_open / _close      - pool + migrations
@@ -34,6 +39,10 @@
  *    mz_store_discard_checkpoint - forget it (the log rebuilds it)
  *  event_scan.c
  *    mz_store_scan_events        - the log after a sequence number
+ *    mz_store_scan_client_events - one client's events
+ *  audit_store.c
+ *    mz_store_list_audit / _client_audit - the audit log
+ *    mz_store_client_digest      - an erased client's name in it
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_H
@@ -65,14 +74,17 @@ enum mz_status mz_store_ping(struct mz_store *store);
 /* ---- catalog (catalog_store.c) ------------------------------------- */
 
 /* Upserts n items in one transaction: ids[i] with its API JSON text
- * docs[i]. All or nothing. */
+ * docs[i]. All or nothing. Audit: one catalog.upsert row per distinct
+ * id, detail {"batch_items": n}. */
 enum mz_status mz_store_upsert_items(struct mz_store *store,
                                      const char *const *ids,
-                                     const char *const *docs, size_t n);
+                                     const char *const *docs, size_t n,
+                                     const char *actor);
 /* Deletes one item: flags it, so it keeps its place in the catalog order
  * (an upsert of the same id brings it back); MZ_ERR_NOT_FOUND when absent
  * or already deleted. */
-enum mz_status mz_store_delete_item(struct mz_store *store, const char *id);
+enum mz_status mz_store_delete_item(struct mz_store *store, const char *id,
+                                    const char *actor);
 /* Calls fn for every item, deleted ones included (deleted true), in
  * insertion order (the order that assigns the same catalog indices at
  * every start). fn returns false to stop with MZ_ERR_INVALID. */
@@ -86,7 +98,8 @@ enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
 /* Stores doc (JSON text) as the next version of brand's rules; sets
  * *version (1, 2, ...). */
 enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
-                                  const char *doc, int64_t *version);
+                                  const char *doc, const char *actor,
+                                  int64_t *version);
 /* Calls fn with the current version of every brand's rules (fn returns
  * false to stop with MZ_ERR_INVALID). */
 typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand, int64_t version,
@@ -111,11 +124,14 @@ struct mz_store_key {
     bool revoked;       /* load only */
 };
 
-/* Inserts key (a new key_id). Returns MZ_OK or the database error. */
+/* Inserts key (a new key_id). Returns MZ_OK or the database error.
+ * Audit: key.create, detail {"name", "roles", "brands"} (no secret). */
 enum mz_status mz_store_put_key(struct mz_store *store,
-                                const struct mz_store_key *key);
+                                const struct mz_store_key *key,
+                                const char *actor);
 /* Marks key_id revoked; MZ_ERR_NOT_FOUND when absent or already revoked. */
-enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id);
+enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id,
+                                   const char *actor);
 /* Calls fn for every key, revoked ones included, oldest first (fn returns
  * false to stop with MZ_ERR_INVALID). */
 typedef bool (*mz_store_key_fn)(void *ctx, const struct mz_store_key *key);
@@ -124,9 +140,13 @@ enum mz_status mz_store_load_keys(struct mz_store *store, mz_store_key_fn fn,
 
 /* ---- client attributes, erasure, read-back (client_store.c) -------- */
 
+/* Stores client_id's attributes document doc (JSON text). Audit:
+ * client.attributes (consent changes are audited with their marker in
+ * the event log, event_writer.c). */
 enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                                               const char *client_id,
-                                              const char *doc);
+                                              const char *doc,
+                                              const char *actor);
 typedef bool (*mz_store_attributes_fn)(void *ctx, const char *client_id,
                                        const char *doc);
 enum mz_status mz_store_load_client_attributes(struct mz_store *store,
@@ -134,10 +154,12 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
                                                void *ctx);
 
 /* Deletes the client's events, persisted state (its impressions
- * included) and attributes in one transaction. MZ_OK even when nothing existed.
- */
+ * included) and attributes in one transaction, which also rewrites the
+ * client's audit rows to its digest (mz_store_client_digest) and records
+ * the erasure (client.erase) under the digest: the id is nowhere left.
+ * MZ_OK even when nothing existed (the request is still audited). */
 enum mz_status mz_store_delete_client(struct mz_store *store,
-                                      const char *client_id);
+                                      const char *client_id, const char *actor);
 
 /* ---- checkpoints of learned state (checkpoint_store.c) ------------- */
 
@@ -200,6 +222,10 @@ struct mz_event_record {
     int32_t dwell_ms;   /* 0 when absent */
     int32_t item_index; /* catalog index set by the caller, or -1 */
     int64_t seq;        /* out: log position; 0 if a duplicate */
+    const char *actor;  /* a consent marker's caller (key id), whose
+                           client.consent audit row the writer adds in
+                           the same statement; NULL for other events
+                           and when read back */
 };
 
 /* Calls fn for every event with seq > after_seq in log order, streaming
@@ -208,5 +234,46 @@ struct mz_event_record {
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
+/* Calls fn for every event of client_id in log order, streaming; same
+ * rules as mz_store_scan_events. */
+enum mz_status mz_store_scan_client_events(struct mz_store *store,
+                                           const char *client_id,
+                                           mz_store_event_fn fn, void *ctx);
+
+/* ---- the audit log (audit_store.c) --------------------------------- */
+
+#define MZ_AUDIT_KEY_BYTES 32
+/* "digest:" and 64 hex digits, and a NUL. */
+#define MZ_AUDIT_DIGEST_BYTES (7 + 64 + 1)
+
+/* One audit row; strings borrowed for the duration of the callback. */
+struct mz_audit_row {
+    int64_t id;         /* position in the audit log, increasing */
+    const char *at;     /* RFC 3339, UTC, microseconds */
+    const char *key_id; /* who */
+    const char *action; /* "catalog.upsert", ... */
+    const char *target; /* item id, brand, key id, client id or digest */
+    bool has_version;
+    int64_t version;    /* rules version, consent marker's log position */
+    const char *detail; /* JSON object text; NULL: none */
+};
+typedef bool (*mz_store_audit_fn)(void *ctx, const struct mz_audit_row *row);
+
+/* Calls fn for at most limit rows with id > after_id made at or after
+ * since_s (seconds since the epoch), in id order (fn returns false to
+ * stop, MZ_OK). */
+enum mz_status mz_store_list_audit(struct mz_store *store, int64_t after_id,
+                                   int64_t since_s, int limit,
+                                   mz_store_audit_fn fn, void *ctx);
+/* Calls fn for at most limit of the client.* rows whose target is
+ * client_id, in id order. */
+enum mz_status mz_store_client_audit(struct mz_store *store,
+                                     const char *client_id, int limit,
+                                     mz_store_audit_fn fn, void *ctx);
+/* Writes into out the name an erased client_id has in the audit log:
+ * "digest:" and the hex keyed BLAKE2b-256 of the id under the
+ * installation's audit key, the same on every node. */
+void mz_store_client_digest(const struct mz_store *store, const char *client_id,
+                            char out[MZ_AUDIT_DIGEST_BYTES]);
 
 #endif

@@ -13,6 +13,8 @@
  * Interface routines:
  *    mz_store_with_conn - run an operation on a pooled connection
  *    mz_store_change_row - one statement that changes the row it names
+ *    mz_store_audit_key / _audit_key_init - the installation's audit key
+ *    MZ_AUDIT_INSERT     - the head of every audit row's INSERT
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_STORE_INTERNAL_H
@@ -49,6 +51,10 @@ enum mz_store_stmt_id {
     MZ_STMT_CHECKPOINT_DISCARD,
     MZ_STMT_STATES_LOAD,
     MZ_STMT_EVENTS_SCAN, /* event_scan.c */
+    MZ_STMT_CLIENT_EVENTS,
+    MZ_STMT_AUDIT_KEY, /* audit_store.c */
+    MZ_STMT_AUDIT_LIST,
+    MZ_STMT_AUDIT_CLIENT,
     MZ_STMT_COUNT
 };
 _Static_assert(MZ_STMT_COUNT <= 64, "statement ids index a 64-bit set");
@@ -68,11 +74,28 @@ typedef enum mz_status (*mz_store_op)(struct mz_pg_conn *c, void *ctx);
 enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
                                   void *ctx);
 
-/* Runs stmt (borrowed; one text parameter, param, borrowed) on a pooled
- * connection: the store's "change the row named param" calls. Returns
- * MZ_OK, MZ_ERR_NOT_FOUND when it changed no row, or the failure. */
+/* Runs stmt (borrowed; two text parameters, param and actor, borrowed)
+ * on a pooled connection: the store's "change the row named param"
+ * calls, whose statement also writes the audit row of actor (the
+ * caller's key id). Returns MZ_OK, MZ_ERR_NOT_FOUND when it changed no
+ * row, or the failure. */
 enum mz_status mz_store_change_row(struct mz_store *store,
                                    const struct mz_pg_stmt *stmt,
-                                   const char *param);
+                                   const char *param, const char *actor);
+
+/* The head of the INSERT of an audit row (store/sql/0005-audit.sql),
+ * which every change's statement runs in its own transaction, usually as
+ * the last part of one statement: "WITH changed AS (UPDATE ... RETURNING
+ * ...) " MZ_AUDIT_INSERT "SELECT ... FROM changed". */
+#define MZ_AUDIT_INSERT                                                        \
+    "INSERT INTO audit (key_id, action, target, version, detail) "
+
+/* The audit key read or made at open (borrowed, MZ_AUDIT_KEY_BYTES). */
+const unsigned char *mz_store_audit_key(const struct mz_store *store);
+
+/* Reads the installation's audit key into key, making it first (random
+ * bytes) when there is none. Returns MZ_OK or the database failure. */
+enum mz_status mz_store_audit_key_init(struct mz_pg_conn *c,
+                                       unsigned char key[MZ_AUDIT_KEY_BYTES]);
 
 #endif

@@ -14,10 +14,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-/* Appends a consent marker for client_id to the event log and waits until
- * it is learned. */
+/* Appends a consent marker for client_id to the event log (audited
+ * under actor with it) and waits until it is learned. */
 static enum mz_status log_consent_change(struct mz_service *svc,
-                                         const char *client_id, bool granted)
+                                         const char *client_id, bool granted,
+                                         const char *actor)
 {
     static atomic_uint_fast64_t marker_counter;
     struct timespec ts;
@@ -33,6 +34,7 @@ static enum mz_status log_consent_change(struct mz_service *svc,
         .ts = ts.tv_sec,
         .quantity = 1,
         .item_index = -1,
+        .actor = actor,
     };
     return mz_service_append_events(svc, &marker, 1);
 }
@@ -40,7 +42,7 @@ static enum mz_status log_consent_change(struct mz_service *svc,
 enum mz_status mz_service_set_attributes(
     struct mz_service *svc, const char *client_id,
     const struct mz_attributes_update *attrs, mz_attributes_doc_fn write_doc,
-    bool *consent_out)
+    const struct mz_principal *by, bool *consent_out)
 {
     enum mz_status status = mz_service_fetch_client(svc, client_id, false);
     if (status != MZ_OK)
@@ -52,12 +54,14 @@ enum mz_status mz_service_set_attributes(
     pthread_rwlock_unlock(&svc->lock);
     bool wanted = attrs->consent < 0 ? current : attrs->consent == 1;
     if (wanted != current) {
-        status = log_consent_change(svc, client_id, wanted);
+        status =
+            log_consent_change(svc, client_id, wanted, mz_service_actor(by));
         if (status != MZ_OK)
             return status;
     }
     char *doc = write_doc(attrs, wanted);
-    status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc)
+    status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc,
+                                                  mz_service_actor(by))
                  : MZ_ERR_NOMEM;
     free(doc);
     mz_service_count_store_error(svc, status);
@@ -77,12 +81,14 @@ enum mz_status mz_service_set_attributes(
 }
 
 enum mz_status mz_service_erase_client(struct mz_service *svc,
-                                       const char *client_id)
+                                       const char *client_id,
+                                       const struct mz_principal *by)
 {
     /* Holding the checkpoint mutex keeps a checkpoint that copied this
      * client before the erasure from writing it back afterwards. */
     pthread_mutex_lock(&svc->checkpoint_mutex);
-    enum mz_status status = mz_store_delete_client(svc->store, client_id);
+    enum mz_status status =
+        mz_store_delete_client(svc->store, client_id, mz_service_actor(by));
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
         mz_client_cache_erase(svc->clients, client_id);

@@ -23,6 +23,7 @@
  *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
  *                    the operations of service.h
  *    keys.c          API keys: authentication, create, list, revoke
+ *    audit.c         the audit log, a client's events (PostgreSQL only)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_INTERNAL_H
@@ -116,6 +117,10 @@ struct mz_service {
     _Atomic size_t keys_ever; /* made, revoked ones included */
     pthread_mutex_t keys_write_mutex;
 };
+
+/* The audit log's name for who asks: by's key id, or "maisond" (the
+ * daemon itself: the first start's admin key) when by is NULL. */
+const char *mz_service_actor(const struct mz_principal *by);
 
 /* Milliseconds since the epoch, now. */
 int64_t mz_service_wall_ms(void);

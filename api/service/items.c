@@ -95,7 +95,8 @@ enum mz_status mz_service_upsert_items(struct mz_service *svc,
     if (status == MZ_OK && scope)
         status = check_scope(svc, items, n, scope);
     if (status == MZ_OK)
-        status = mz_store_upsert_items(svc->store, ids, docs, n);
+        status = mz_store_upsert_items(svc->store, ids, docs, n,
+                                       mz_service_actor(scope));
     size_t taken = 0;
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
@@ -139,7 +140,8 @@ enum mz_status mz_service_delete_item(struct mz_service *svc,
         pthread_rwlock_unlock(&svc->lock);
     }
     if (status == MZ_OK)
-        status = mz_store_delete_item(svc->store, item_id);
+        status =
+            mz_store_delete_item(svc->store, item_id, mz_service_actor(scope));
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
         mz_catalog_remove(svc->catalog, item_id);

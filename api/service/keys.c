@@ -150,6 +150,7 @@ static void mint(struct mz_key_created *out, unsigned char hash[HASH_BYTES])
 /* Mints a key for spec and stores it; *hash gets the secret's hash. */
 static enum mz_status mint_and_store(struct mz_store *store,
                                      const struct mz_key_spec *spec,
+                                     const char *actor,
                                      struct mz_key_created *out,
                                      unsigned char hash[HASH_BYTES])
 {
@@ -179,7 +180,7 @@ static enum mz_status mint_and_store(struct mz_store *store,
         .rate_burst = spec->rate_burst,
         .created_at = out->created_at,
     };
-    enum mz_status st = mz_store_put_key(store, &row);
+    enum mz_status st = mz_store_put_key(store, &row, actor);
     free(brands);
     if (st != MZ_OK)
         sodium_memzero(out->token, sizeof out->token);
@@ -187,12 +188,12 @@ static enum mz_status mint_and_store(struct mz_store *store,
 }
 
 enum mz_status mz_keys_mint(struct mz_store *store,
-                            const struct mz_key_spec *spec,
+                            const struct mz_key_spec *spec, const char *actor,
                             struct mz_key_created *out)
 {
     unsigned char hash[HASH_BYTES];
 
-    return mint_and_store(store, spec, out, hash);
+    return mint_and_store(store, spec, actor, out, hash);
 }
 
 /* ---- memory ---------------------------------------------------------- */
@@ -425,13 +426,15 @@ enum mz_status mz_service_authenticate(struct mz_service *svc,
 
 enum mz_status mz_service_create_key(struct mz_service *svc,
                                      const struct mz_key_spec *spec,
+                                     const struct mz_principal *by,
                                      struct mz_key_created *out)
 {
     unsigned char hash[HASH_BYTES];
     struct mz_service_key key;
 
     pthread_mutex_lock(&svc->keys_write_mutex);
-    enum mz_status st = mint_and_store(svc->store, spec, out, hash);
+    enum mz_status st =
+        mint_and_store(svc->store, spec, mz_service_actor(by), out, hash);
     if (st == MZ_OK) {
         svc->keys_ever++;
         if (!key_fill(&key, out->key_id, hash, spec->name, spec->roles,
@@ -452,7 +455,7 @@ enum mz_status mz_service_create_key(struct mz_service *svc,
     if (st == MZ_ERR_NOMEM) {
         /* Stored but not in force: revoke it, so no one holds a token
          * that works only after a restart. */
-        mz_store_revoke_key(svc->store, out->key_id);
+        mz_store_revoke_key(svc->store, out->key_id, mz_service_actor(by));
         sodium_memzero(out->token, sizeof out->token);
     }
     pthread_mutex_unlock(&svc->keys_write_mutex);
@@ -490,11 +493,12 @@ enum mz_status mz_service_list_keys(struct mz_service *svc,
     return st;
 }
 
-enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id)
+enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id,
+                                     const struct mz_principal *by)
 {
     pthread_mutex_lock(&svc->keys_write_mutex);
     enum mz_status st = mz_service_count_store_error(
-        svc, mz_store_revoke_key(svc->store, key_id));
+        svc, mz_store_revoke_key(svc->store, key_id, mz_service_actor(by)));
     if (st == MZ_OK) {
         pthread_rwlock_wrlock(&svc->keys_lock);
         for (size_t i = 0; i < svc->n_keys; i++) {

@@ -49,10 +49,12 @@ enum mz_status mz_service_apply_rules(struct mz_service *svc, const char *brand,
 
 enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
                                     struct mz_rules *rules, const char *doc,
+                                    const struct mz_principal *by,
                                     int64_t *version)
 {
     pthread_mutex_lock(&svc->rules_write_mutex);
-    enum mz_status status = mz_store_put_rules(svc->store, brand, doc, version);
+    enum mz_status status = mz_store_put_rules(svc->store, brand, doc,
+                                               mz_service_actor(by), version);
     if (status == MZ_OK) {
         pthread_rwlock_wrlock(&svc->lock);
         status = mz_service_apply_rules(svc, brand, *version, rules);

@@ -12,6 +12,11 @@
 
 #include "model/log.h"
 
+const char *mz_service_actor(const struct mz_principal *by)
+{
+    return by ? by->key_id : "maisond";
+}
+
 int64_t mz_service_wall_ms(void)
 {
     struct timespec ts;

@@ -21,6 +21,10 @@
  *
  * Ownership: arguments are borrowed unless a comment says "takes".
  *
+ * Every change is audited (store/sql/0005-audit.sql) in the transaction
+ * that makes it, under the key id of the principal that asks (the scope
+ * or by argument; NULL: "maisond", the daemon itself).
+ *
  * Interface routines:
  *    mz_service_open / _close      - load, replay, start / stop, free
  *    mz_service_checkpoint         - write the learned state now
@@ -29,6 +33,8 @@
  *    mz_service_upsert_items / _read_item / _delete_item
  *    mz_service_put_rules / _read_rules
  *    mz_service_set_attributes / _erase_client
+ *    mz_service_list_audit / _client_audit / _client_events
+ *                                  - the audit log, a client's export
  *    mz_service_recommend / _read_profile
  *    mz_service_authenticate       - Authorization header -> principal
  *    mz_service_create_key / _list_keys / _revoke_key / _has_no_key
@@ -174,6 +180,7 @@ enum mz_status mz_service_delete_item(struct mz_service *svc,
  * store's error (nothing changed). */
 enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
                                     struct mz_rules *rules, const char *doc,
+                                    const struct mz_principal *by,
                                     int64_t *version);
 
 typedef enum mz_status (*mz_rules_reply_fn)(void *ctx, int64_t version,
@@ -209,13 +216,37 @@ typedef char *(*mz_attributes_doc_fn)(const struct mz_attributes_update *attrs,
 enum mz_status mz_service_set_attributes(
     struct mz_service *svc, const char *client_id,
     const struct mz_attributes_update *attrs, mz_attributes_doc_fn write_doc,
-    bool *consent_out);
+    const struct mz_principal *by, bool *consent_out);
 
 /* Erases client_id everywhere: its events, attributes and state in
- * PostgreSQL, then memory. No checkpoint can write it back. Returns
- * MZ_OK (also for an unknown client) or the store's error. */
+ * PostgreSQL, then memory; its audit rows are left under its digest
+ * only. No checkpoint can write it back. Returns MZ_OK (also for an
+ * unknown client) or the store's error. */
 enum mz_status mz_service_erase_client(struct mz_service *svc,
-                                       const char *client_id);
+                                       const char *client_id,
+                                       const struct mz_principal *by);
+
+/* ---- the audit log and a client's export --------------------------- */
+
+/* Calls fn for at most limit audit rows with id > after_id made at or
+ * after since_s, oldest first (see mz_store_list_audit). Returns MZ_OK or
+ * the store's error. */
+enum mz_status mz_service_list_audit(struct mz_service *svc, int64_t after_id,
+                                     int64_t since_s, int limit,
+                                     mz_store_audit_fn fn, void *ctx);
+
+/* Calls fn for at most limit audit rows that name client_id, oldest
+ * first. Returns MZ_OK or the store's error. */
+enum mz_status mz_service_client_audit(struct mz_service *svc,
+                                       const char *client_id, int limit,
+                                       mz_store_audit_fn fn, void *ctx);
+
+/* Calls fn for every event of client_id in the log, in log order,
+ * streaming from PostgreSQL (fn returns false to stop). Returns MZ_OK or
+ * the store's error. */
+enum mz_status mz_service_client_events(struct mz_service *svc,
+                                        const char *client_id,
+                                        mz_store_event_fn fn, void *ctx);
 
 /* ---- recommendations ------------------------------------------------- */
 
@@ -388,6 +419,7 @@ enum mz_status mz_service_authenticate(struct mz_service *svc,
  * MZ_ERR_NOMEM or the store's error (nothing changed). */
 enum mz_status mz_service_create_key(struct mz_service *svc,
                                      const struct mz_key_spec *spec,
+                                     const struct mz_principal *by,
                                      struct mz_key_created *out);
 
 typedef enum mz_status (*mz_keys_reply_fn)(void *ctx,
@@ -401,19 +433,19 @@ enum mz_status mz_service_list_keys(struct mz_service *svc,
 
 /* Revokes key_id in PostgreSQL, then in memory: its next request fails.
  * Returns MZ_OK, MZ_ERR_NOT_FOUND or the store's error. */
-enum mz_status mz_service_revoke_key(struct mz_service *svc,
-                                     const char *key_id);
+enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id,
+                                     const struct mz_principal *by);
 
 /* Returns whether no key was ever made (revoked ones count as made): the
  * first start, when maisond makes the admin key. */
 bool mz_service_has_no_key(struct mz_service *svc);
 
-/* Makes a key for spec and stores it (store borrowed) without a service:
- * for the keys command; a running maisond sees it when it next reloads
- * its keys (after a checkpoint).
- * Same results as mz_service_create_key. */
+/* Makes a key for spec and stores it (store borrowed) without a service,
+ * audited under actor (the keys command's "cli"): for the keys command;
+ * a running maisond sees it when it next reloads its keys (after a
+ * checkpoint). Same results as mz_service_create_key. */
 enum mz_status mz_keys_mint(struct mz_store *store,
-                            const struct mz_key_spec *spec,
+                            const struct mz_key_spec *spec, const char *actor,
                             struct mz_key_created *out);
 
 /* Parses a list of role names separated by sep (",", or "\n" for the

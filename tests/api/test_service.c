@@ -400,7 +400,7 @@ static bool set_attributes(struct mz_service *svc, const char *client_id,
     struct mz_attributes_update attrs = {tier, NULL, region, consent};
     bool in_force = !consent;
     ck_assert_int_eq(mz_service_set_attributes(svc, client_id, &attrs,
-                                               attributes_doc, &in_force),
+                                               attributes_doc, NULL, &in_force),
                      MZ_OK);
     return in_force;
 }
@@ -415,8 +415,8 @@ static int64_t put_rules(struct mz_service *svc, const char *brand,
     json_t *canonical = mz_json_write_rules(rules);
     char *doc = json_dumps(canonical, JSON_COMPACT);
     int64_t version = -1;
-    ck_assert_int_eq(mz_service_put_rules(svc, brand, rules, doc, &version),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_service_put_rules(svc, brand, rules, doc, NULL, &version), MZ_OK);
     free(doc);
     json_decref(canonical);
     json_decref(obj);
@@ -778,9 +778,9 @@ START_TEST(test_erased_client_is_not_found_even_after_a_restart)
     set_attributes(svc, "ivy", "vip", "eu", -1);
     ck_assert_int_eq(mz_service_checkpoint(svc), MZ_OK);
 
-    ck_assert_int_eq(mz_service_erase_client(svc, "ivy"), MZ_OK);
+    ck_assert_int_eq(mz_service_erase_client(svc, "ivy", NULL), MZ_OK);
     ck_assert_int_eq(read_profile(svc, "ivy", &p), MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_service_erase_client(svc, "never-seen"), MZ_OK);
+    ck_assert_int_eq(mz_service_erase_client(svc, "never-seen", NULL), MZ_OK);
     ck_assert(!recommend(svc, "ivy", NULL, 3).personalized);
     ck_assert_int_eq(read_profile(svc, "ivy", &p), MZ_ERR_NOT_FOUND);
     ck_assert_int_eq(mz_service_checkpoint(svc), MZ_OK);

@@ -606,9 +606,11 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     const char *bad_docs[] = {"not json"};
     struct pair_log log;
 
-    ck_assert_int_eq(mz_store_upsert_items(store, ids1, docs1, 3), MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, ids2, docs2, 3), MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, bad_ids, bad_docs, 1),
+    ck_assert_int_eq(mz_store_upsert_items(store, ids1, docs1, 3, "test"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_upsert_items(store, ids2, docs2, 3, "test"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_upsert_items(store, bad_ids, bad_docs, 1, "test"),
                      MZ_ERR_INVALID);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
@@ -622,9 +624,11 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     ck_assert_str_eq(log.a[3], "new");
     ck_assert_str_eq(log.b[3], "{\"v\": 6}");
 
-    ck_assert_int_eq(mz_store_delete_item(store, "alpha"), MZ_OK);
-    ck_assert_int_eq(mz_store_delete_item(store, "alpha"), MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_store_delete_item(store, "nothing"), MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test"), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test"),
+                     MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_store_delete_item(store, "nothing", "test"),
+                     MZ_ERR_NOT_FOUND);
     /* A deleted item keeps its place in the order (the catalog indices
      * of the items after it must not move), flagged. */
     memset(&log, 0, sizeof log);
@@ -637,8 +641,8 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     /* An upsert brings it back, in the same place. */
     const char *again_ids[] = {"alpha"};
     const char *again_docs[] = {"{\"v\": 7}"};
-    ck_assert_int_eq(mz_store_upsert_items(store, again_ids, again_docs, 1),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_upsert_items(store, again_ids, again_docs, 1, "test"), MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
     ck_assert_int_eq(log.n, 4);
@@ -658,14 +662,14 @@ START_TEST(test_rules_versions_and_attributes_round_trip)
     struct pair_log log;
     int64_t v = 0;
 
-    ck_assert_int_eq(mz_store_put_rules(store, "maison-a", "{\"r\": 1}", &v),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_rules(store, "maison-a", "{\"r\": 1}", "test", &v), MZ_OK);
     ck_assert_int_eq(v, 1);
-    ck_assert_int_eq(mz_store_put_rules(store, "maison-a", "{\"r\": 2}", &v),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_rules(store, "maison-a", "{\"r\": 2}", "test", &v), MZ_OK);
     ck_assert_int_eq(v, 2);
-    ck_assert_int_eq(mz_store_put_rules(store, "maison-b", "{\"r\": 9}", &v),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_rules(store, "maison-b", "{\"r\": 9}", "test", &v), MZ_OK);
     ck_assert_int_eq(v, 1);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_rules(store, rules_fn, &log), MZ_OK);
@@ -675,13 +679,14 @@ START_TEST(test_rules_versions_and_attributes_round_trip)
     ck_assert_str_eq(log.b[0], "{\"r\": 2}");
     ck_assert_int_eq(log.v[1], 1);
 
-    ck_assert_int_eq(
-        mz_store_put_client_attributes(store, "c1", "{\"tier\": \"vip\"}"),
-        MZ_OK);
-    ck_assert_int_eq(
-        mz_store_put_client_attributes(store, "c1", "{\"tier\": \"gold\"}"),
-        MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "c2", "{}"), MZ_OK);
+    ck_assert_int_eq(mz_store_put_client_attributes(
+                         store, "c1", "{\"tier\": \"vip\"}", "test"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_put_client_attributes(
+                         store, "c1", "{\"tier\": \"gold\"}", "test"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_put_client_attributes(store, "c2", "{}", "test"),
+                     MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_client_attributes(store, pair_fn, &log),
                      MZ_OK);
@@ -706,7 +711,8 @@ static void *rules_racer_main(void *arg)
 
     r->status = store ? MZ_OK : MZ_ERR_DB_UNAVAILABLE;
     for (int i = 0; i < 10 && r->status == MZ_OK; i++)
-        r->status = mz_store_put_rules(store, "race", "{}", &r->versions[i]);
+        r->status =
+            mz_store_put_rules(store, "race", "{}", "test", &r->versions[i]);
     mz_store_close(store);
     return NULL;
 }
@@ -759,18 +765,19 @@ START_TEST(test_delete_client_erases_everything)
     mz_event_writer_stop(writer);
     ck_assert_int_eq(mz_store_write_checkpoint(store, 3, blobs, 2, NULL, 0),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "gone", "{}"),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_client_attributes(store, "gone", "{}", "test"), MZ_OK);
     ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 4);
 
-    ck_assert_int_eq(mz_store_delete_client(store, "gone"), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_client(store, "gone", "test"), MZ_OK);
     ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 0);
     ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
                      1);
     ck_assert_int_eq(
         mz_test_sql_value(conninfo, "SELECT count(*) FROM client_state"), 1);
     /* Erasing an unknown client is not an error. */
-    ck_assert_int_eq(mz_store_delete_client(store, "never-seen"), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_client(store, "never-seen", "test"),
+                     MZ_OK);
     mz_store_close(store);
 }
 END_TEST
@@ -793,7 +800,7 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     ck_assert_ptr_nonnull(writer);
     fill_event(&ev[0], "k1", "c1", "i1", 1);
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 1), MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 1), MZ_OK);
+    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 1, "test"), MZ_OK);
 
     /* An administrator (or a failover) ends every session: the next
      * calls reconnect, prepare their statements again and succeed. */
@@ -870,7 +877,8 @@ START_TEST(test_db_down_fails_fast_then_recovers)
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 1),
                      MZ_ERR_DB_UNAVAILABLE);
     ck_assert_int_eq(mz_store_ping(store), MZ_ERR_DB_UNAVAILABLE);
-    ck_assert_int_eq(mz_store_delete_item(store, "x"), MZ_ERR_DB_UNAVAILABLE);
+    ck_assert_int_eq(mz_store_delete_item(store, "x", "test"),
+                     MZ_ERR_DB_UNAVAILABLE);
     ck_assert_msg(now_s() - start < 2.0, "failing took %.2f s",
                   now_s() - start);
     /* While down, no thread may spin: the process stays nearly idle. */
