@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  * clients.c
  *    GET /v1/clients/{client_id}/profile, DELETE /v1/clients/{client_id},
- *    PUT /v1/clients/{client_id}/attributes.
+ *    PUT /v1/clients/{client_id}/attributes,
+ *    GET /v1/clients/{client_id}/export.
  *
  * The profile is what a boutique app shows before a sales associate
  * greets a client: attributes, what each memory level holds (top items,
  * categories and brands), and the facts (wishlist, cart, purchases,
- * visits). What the service holds is api/service/profile.c's; this file
- * writes it as JSON, and reads attribute bodies for
+ * visits). What the service holds is api/service/profile.c's,
+ * api/json_profile.c writes it as JSON; this file reads attribute bodies for
  * api/service/clients.c (which logs consent changes as markers).
  *-------------------------------------------------------------------------
  */
@@ -16,64 +17,12 @@
 
 #include "api/handlers.h"
 #include "api/json_attributes.h"
+#include "api/json_audit.h"
 #include "api/json_body.h"
-#include "api/json_facts.h"
+#include "api/json_event.h"
+#include "api/json_profile.h"
 #include "api/service/service.h"
-#include "model/reasons.h"
 #include "model/timefmt.h"
-
-static json_t *time_or_null(int64_t ts)
-{
-    if (ts <= 0)
-        return json_null();
-    char text[MZ_TIME_RFC3339_BYTES];
-    mz_time_format_rfc3339(ts, text);
-    return json_string(text);
-}
-
-/* [{key: name, "weight": w}, ...] */
-static json_t *groups_json(const struct mz_profile_group *groups, int n,
-                           const char *key)
-{
-    json_t *out = json_array();
-    for (int i = 0; out && i < n; i++)
-        json_array_append_new(out, json_pack("{s:s,s:f}", key, groups[i].name,
-                                             "weight", groups[i].weight));
-    return out;
-}
-
-/* What one memory source holds, as the profile shows it. */
-static json_t *level_json(const struct mz_profile_level *level, int n_levels)
-{
-    json_t *items = json_array();
-    for (int i = 0; items && i < level->n_items; i++)
-        json_array_append_new(items, json_pack("{s:s,s:f}", "item_id",
-                                               level->item_ids[i], "score",
-                                               (double)level->item_scores[i]));
-    json_t *out = json_pack(
-        "{s:s,s:o,s:o,s:o}", "name",
-        mz_reasons_source_name(level->source, n_levels), "top_items",
-        items ? items : json_array(), "top_categories",
-        groups_json(level->categories, level->n_categories, "category"),
-        "top_brands", groups_json(level->brands, level->n_brands, "brand"));
-    if (!out)
-        return NULL;
-    if (level->source == MZ_SOURCE_SESSION) {
-        json_object_set_new(out, "source", json_string("session_context"));
-    } else if (level->source == MZ_SOURCE_CATALOG) {
-        json_object_set_new(out, "source", json_string("catalog"));
-    } else {
-        char label[24];
-        snprintf(label, sizeof label, "level_%d", level->level);
-        json_object_set_new(out, "source", json_string(label));
-        json_object_set_new(out, "chunk_events",
-                            json_integer(level->chunk_events));
-        json_object_set_new(out, "events", json_integer(level->events));
-        json_object_set_new(out, "last_consolidated_at",
-                            time_or_null(level->last_consolidated_at));
-    }
-    return out;
-}
 
 struct profile_reply {
     const char *client_id;
@@ -84,36 +33,21 @@ static enum mz_status reply_profile(void *arg,
                                     const struct mz_profile_view *view)
 {
     struct profile_reply *ctx = arg;
-    json_t *levels = json_array();
-    for (int i = 0; levels && i < view->n_sources; i++) {
-        json_t *one = level_json(&view->levels[i], view->n_levels);
-        if (!one || json_array_append_new(levels, one) != 0) {
-            json_decref(levels);
-            levels = NULL;
-        }
-    }
-    json_t *facts = view->facts
-                        ? mz_json_write_facts(view->facts, view->catalog)
-                        : json_object();
-    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
-    ctx->body =
-        levels && facts && tiers
-            ? json_pack("{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
-                        ctx->client_id, "tier",
-                        view->tier ? json_string(view->tier) : json_null(),
-                        "tiers", tiers, "region",
-                        view->region ? json_string(view->region) : json_null(),
-                        "consent", "personalization", view->consent,
-                        "events_logged", (json_int_t)view->events_logged,
-                        "events_learned", (json_int_t)view->events_learned,
-                        "levels", levels)
-            : NULL;
-    if (ctx->body)
-        json_object_update(ctx->body, facts);
-    json_decref(levels);
-    json_decref(facts);
-    json_decref(tiers);
+    ctx->body = mz_json_write_profile(ctx->client_id, view);
     return ctx->body ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+/* Fills resp for a failed read of client_id. */
+static void client_read_error(struct mz_response *resp, enum mz_status status,
+                              const char *client_id)
+{
+    if (status == MZ_ERR_NOT_FOUND)
+        mz_response_error(resp, status, "no client %s", client_id);
+    else if (status == MZ_ERR_NOMEM)
+        mz_response_error(resp, status, "out of memory");
+    else
+        mz_response_error(resp, status, "client %s could not be read: %s",
+                          client_id, mz_status_code(status));
 }
 
 void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
@@ -126,13 +60,124 @@ void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
         svc, ctx.client_id, mz_now_seconds(), reply_profile, &ctx);
     if (status == MZ_OK)
         mz_response_json(resp, 200, ctx.body);
-    else if (status == MZ_ERR_NOT_FOUND)
-        mz_response_error(resp, status, "no client %s", ctx.client_id);
-    else if (status == MZ_ERR_NOMEM)
-        mz_response_error(resp, status, "out of memory");
     else
-        mz_response_error(resp, status, "client %s could not be read: %s",
-                          ctx.client_id, mz_status_code(status));
+        client_read_error(resp, status, ctx.client_id);
+}
+
+/* The export's bounds: the whole document is built in memory (the
+ * response layer sends one buffer), so a client with more events than
+ * this gets the first ones, in log order, and "truncated": true. Ten
+ * thousand events are a few MB of JSON. */
+#define EXPORT_MAX_EVENTS  10000
+#define EXPORT_MAX_AUDIT   1000
+#define EXPORT_MAX_CONSENT 1000
+
+struct export_ctx {
+    json_t *events;  /* owned */
+    json_t *consent; /* owned: the consent markers, the history */
+    json_t *audit;   /* owned */
+    int64_t events_total;
+    bool truncated;
+    bool out_of_memory;
+};
+
+static bool append_or_fail(struct export_ctx *x, json_t *list, json_t *one)
+{
+    if (!one || json_array_append_new(list, one) != 0) {
+        x->out_of_memory = true;
+        return false;
+    }
+    return true;
+}
+
+/* Every event is counted; the first EXPORT_MAX_EVENTS are shown, and
+ * every consent marker (up to its own bound) makes the history. */
+static bool export_event(void *arg, const struct mz_event_record *ev)
+{
+    struct export_ctx *x = arg;
+    x->events_total++;
+    if (ev->type == MZ_EV_CONSENT_GRANTED ||
+        ev->type == MZ_EV_CONSENT_WITHDRAWN) {
+        char at[MZ_TIME_RFC3339_BYTES];
+        mz_time_format_rfc3339(ev->ts, at);
+        if (json_array_size(x->consent) == EXPORT_MAX_CONSENT)
+            x->truncated = true;
+        else if (!append_or_fail(x, x->consent,
+                                 json_pack("{s:b,s:s,s:I}", "personalization",
+                                           ev->type == MZ_EV_CONSENT_GRANTED,
+                                           "at", at, "seq",
+                                           (json_int_t)ev->seq)))
+            return false;
+    }
+    if (json_array_size(x->events) == EXPORT_MAX_EVENTS) {
+        x->truncated = true;
+        return true;
+    }
+    return append_or_fail(x, x->events, mz_json_write_event(ev));
+}
+
+static bool export_audit_row(void *arg, const struct mz_audit_row *row)
+{
+    struct export_ctx *x = arg;
+    if (json_array_size(x->audit) == EXPORT_MAX_AUDIT) {
+        x->truncated = true;
+        return false;
+    }
+    return append_or_fail(x, x->audit, mz_json_write_audit_row(row));
+}
+
+static void export_ctx_clear(struct export_ctx *x)
+{
+    json_decref(x->events);
+    json_decref(x->consent);
+    json_decref(x->audit);
+}
+
+void mz_handle_export(struct mz_service *svc, const struct mz_request *req,
+                      struct mz_response *resp)
+{
+    struct profile_reply profile = {req->params[0], NULL};
+    struct export_ctx x = {json_array(), json_array(), json_array(), 0,
+                           false,        false};
+    if (!mz_require_id("client_id", profile.client_id, resp))
+        goto cleanup;
+    int64_t now = mz_now_seconds();
+    /* The profile first: an unknown or erased client is a 404 before
+     * anything else is read. */
+    enum mz_status status = mz_service_read_profile(svc, profile.client_id, now,
+                                                    reply_profile, &profile);
+    if (status == MZ_OK && (!x.events || !x.consent || !x.audit))
+        status = MZ_ERR_NOMEM;
+    if (status == MZ_OK)
+        status =
+            mz_service_client_events(svc, profile.client_id, export_event, &x);
+    /* One row more than shown, to know whether the list is whole. */
+    if (status == MZ_OK && !x.out_of_memory)
+        status = mz_service_client_audit(
+            svc, profile.client_id, EXPORT_MAX_AUDIT + 1, export_audit_row, &x);
+    if (status == MZ_OK && x.out_of_memory)
+        status = MZ_ERR_NOMEM;
+    if (status != MZ_OK) {
+        client_read_error(resp, status, profile.client_id);
+        goto cleanup;
+    }
+    char at[MZ_TIME_RFC3339_BYTES];
+    mz_time_format_rfc3339(now, at);
+    json_t *extra = json_pack("{s:s,s:O,s:I,s:O,s:O,s:b}", "exported_at", at,
+                              "consent_history", x.consent, "events_total",
+                              (json_int_t)x.events_total, "events", x.events,
+                              "audit", x.audit, "truncated", x.truncated);
+    if (!extra || json_object_update(profile.body, extra) != 0) {
+        json_decref(extra);
+        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    json_decref(extra);
+    mz_response_json(resp, 200, profile.body);
+    profile.body = NULL;
+cleanup:
+    json_decref(profile.body);
+    export_ctx_clear(&x);
 }
 
 void mz_handle_delete_client(struct mz_service *svc,

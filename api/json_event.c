@@ -98,3 +98,16 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     }
     return true;
 }
+
+json_t *mz_json_write_event(const struct mz_event_record *rec)
+{
+    char ts[MZ_TIME_RFC3339_BYTES];
+    mz_time_format_rfc3339(rec->ts, ts);
+    return json_pack(
+        "{s:I,s:s,s:s,s:o,s:s,s:o,s:f,s:i,s:i}", "seq", (json_int_t)rec->seq,
+        "event_id", rec->event_id, "type", mz_event_type_name(rec->type),
+        "item_id", rec->item_id ? json_string(rec->item_id) : json_null(), "ts",
+        ts, "channel", rec->channel ? json_string(rec->channel) : json_null(),
+        "value", rec->value, "quantity", (int)rec->quantity, "dwell_ms",
+        (int)rec->dwell_ms);
+}

@@ -15,6 +15,7 @@
  *
  * Interface routines:
  *    mz_json_read_event  - validate one event object into a record
+ *    mz_json_write_event - a logged event, as a client's export shows it
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_JSON_EVENT_H
@@ -39,5 +40,12 @@
  * range", code "invalid_input") and rec holding no pointer into obj. */
 bool mz_json_read_event(const json_t *obj, int64_t now,
                         struct mz_event_record *rec, struct mz_json_error *err);
+
+/* Returns rec (borrowed) as a new object (caller decrefs; NULL on
+ * allocation failure) in the posted form, ts as RFC 3339, with its log
+ * position: {"seq", "event_id", "type", "item_id", "ts", "channel",
+ * "value", "quantity", "dwell_ms"} (client_id left out: the caller
+ * names the client). */
+json_t *mz_json_write_event(const struct mz_event_record *rec);
 
 #endif

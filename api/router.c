@@ -74,6 +74,9 @@ static const struct route routes[] = {
      CLIENTELING, SCOPE_ALL_BRANDS},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
      mz_handle_delete_client, PRIVACY, SCOPE_NONE},
+    /* Everything held about a client, of every brand. */
+    {"GET", "/v1/clients/{client_id}/export", "GET", false, mz_handle_export,
+     PRIVACY, SCOPE_ALL_BRANDS},
     /* Attributes carry the consent too: privacy may set them. */
     {"PUT", "/v1/clients/{client_id}/attributes", "PUT", true,
      mz_handle_put_attributes, CLIENTELING | PRIVACY, SCOPE_NONE},
@@ -87,6 +90,9 @@ static const struct route routes[] = {
      SCOPE_NONE},
     {"DELETE", "/v1/keys/{key_id}", "DELETE", false, mz_handle_delete_key,
      ADMIN, SCOPE_NONE},
+    /* Every brand's changes: admin keys hold every brand. */
+    {"GET", "/v1/audit", "GET", false, mz_handle_get_audit, ADMIN,
+     SCOPE_ALL_BRANDS},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -104,6 +104,7 @@ def routes():
          {"clienteling", "privacy"}, 200),
         ("DELETE", lambda: "/v1/clients/" + uid("gone"), None,
          {"privacy"}, 204),
+        ("GET", lambda: "/v1/clients/c-auth/export", None, {"privacy"}, 200),
         ("PUT", lambda: "/v1/brands/atelier/rules", lambda: {},
          {"merchandising"}, 200),
         ("GET", lambda: "/v1/brands/atelier/rules", None,
@@ -112,6 +113,7 @@ def routes():
          set(), 201),
         ("GET", lambda: "/v1/keys", None, set(), 200),
         ("DELETE", lambda: "/v1/keys/0000000000000000", None, set(), 404),
+        ("GET", lambda: "/v1/audit?limit=5", None, set(), 200),
         ("GET", lambda: "/metrics", None, {"ops"}, 200),
     ]
 
