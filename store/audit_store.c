@@ -26,7 +26,8 @@
 #include "store/store_internal.h"
 
 /* The first node to start makes the key; the others, and every later
- * start, read the one that won. */
+ * start, read it (the caller holds the migration lock, so no two make
+ * one at once). */
 static const struct mz_pg_stmt audit_key_stmt = {
     MZ_STMT_AUDIT_KEY, "mz_audit_key",
     "WITH made AS (INSERT INTO audit_key (key) VALUES ($1::bytea) "

@@ -135,7 +135,8 @@ enum mz_status mz_store_with_conn(struct mz_store *store, mz_store_op op,
 
 struct migrate_ctx {
     int applied;
-    const char *failed; /* name of the migration that failed */
+    const char *failed;       /* name of the migration that failed */
+    unsigned char *audit_key; /* out: MZ_AUDIT_KEY_BYTES */
 };
 
 static enum mz_status migrate_body(struct mz_pg_conn *c, void *ctx)
@@ -200,7 +201,12 @@ static enum mz_status migrate_body(struct mz_pg_conn *c, void *ctx)
         PQclear(res);
         x->applied++;
     }
-    return MZ_OK;
+    /* Under the lock too: of two nodes starting at once, the second
+     * reads the key the first made. */
+    st = mz_store_audit_key_init(c, x->audit_key);
+    if (st != MZ_OK)
+        x->failed = "the audit key";
+    return st;
 }
 
 struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
@@ -208,7 +214,7 @@ struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
 {
     struct mz_store *store = NULL;
     enum mz_status st;
-    struct migrate_ctx migration = {0, NULL};
+    struct migrate_ctx migration = {0, NULL, NULL};
 
     if (pool_size < 1)
         pool_size = 1;
@@ -230,6 +236,7 @@ struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
     st = mz_pg_connect(&store->conns[0], conninfo, err, err_len);
     if (st != MZ_OK)
         goto fail;
+    migration.audit_key = store->audit_key;
     st = mz_pg_transaction(&store->conns[0], "READ COMMITTED", migrate_body,
                            &migration);
     if (st != MZ_OK) {
@@ -238,12 +245,6 @@ struct mz_store *mz_store_open(const char *conninfo, int pool_size, char *err,
                  migration.failed ? migration.failed : "",
                  store->conns[0].message[0] ? store->conns[0].message
                                             : mz_status_code(st));
-        goto fail;
-    }
-    st = mz_store_audit_key_init(&store->conns[0], store->audit_key);
-    if (st != MZ_OK) {
-        snprintf(err, err_len, "cannot read the audit key: %s",
-                 mz_status_code(st));
         goto fail;
     }
     return store;

@@ -94,7 +94,8 @@ enum mz_status mz_store_change_row(struct mz_store *store,
 const unsigned char *mz_store_audit_key(const struct mz_store *store);
 
 /* Reads the installation's audit key into key, making it first (random
- * bytes) when there is none. Returns MZ_OK or the database failure. */
+ * bytes) when there is none; run under the migration lock (store.c).
+ * Returns MZ_OK or the database failure. */
 enum mz_status mz_store_audit_key_init(struct mz_pg_conn *c,
                                        unsigned char key[MZ_AUDIT_KEY_BYTES]);
 

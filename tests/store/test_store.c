@@ -782,6 +782,93 @@ START_TEST(test_delete_client_erases_everything)
 }
 END_TEST
 
+/* ---- the audit log --------------------------------------------------- */
+
+struct audit_log {
+    int n;
+    char actions[16][32];
+    char targets[16][80];
+    int64_t ids[16];
+};
+
+static bool collect_audit(void *ctx, const struct mz_audit_row *row)
+{
+    struct audit_log *log = ctx;
+
+    if (log->n == 16)
+        return false;
+    snprintf(log->actions[log->n], sizeof log->actions[0], "%s", row->action);
+    snprintf(log->targets[log->n], sizeof log->targets[0], "%s", row->target);
+    log->ids[log->n++] = row->id;
+    return true;
+}
+
+START_TEST(test_changes_are_audited_and_an_erasure_leaves_only_the_digest)
+{
+    const char *conninfo = fresh_db("audit");
+    struct mz_store *store = open_store(conninfo);
+    const char *ids[] = {"bag", "bag", "belt"};
+    const char *docs[] = {"{}", "{}", "{}"};
+    const char *bad_docs[] = {"{}", "not json"};
+    char digest[MZ_AUDIT_DIGEST_BYTES], again[MZ_AUDIT_DIGEST_BYTES];
+    struct audit_log log = {0};
+    int64_t version;
+
+    /* One row per distinct item; a batch that fails leaves none. */
+    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 3, "k1"), MZ_OK);
+    ck_assert_int_ne(mz_store_upsert_items(store, ids, bad_docs, 2, "k1"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_delete_item(store, "none", "k1"),
+                     MZ_ERR_NOT_FOUND);
+    ck_assert_int_eq(mz_store_put_rules(store, "b", "{}", "k2", &version),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_put_client_attributes(store, "ivy", "{}", "k3"),
+                     MZ_OK);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM audit"),
+                     4);
+    ck_assert_int_eq(mz_store_list_audit(store, 0, 0, 100, collect_audit, &log),
+                     MZ_OK);
+    ck_assert_int_eq(log.n, 4);
+    ck_assert_str_eq(log.actions[0], "catalog.upsert");
+    ck_assert_str_eq(log.targets[2], "b");
+    ck_assert_str_eq(log.actions[3], "client.attributes");
+    ck_assert_int_lt(log.ids[0], log.ids[1]);
+
+    /* Keyset paging: after the second row, two are left. */
+    struct audit_log page = {0};
+    ck_assert_int_eq(
+        mz_store_list_audit(store, log.ids[1], 0, 100, collect_audit, &page),
+        MZ_OK);
+    ck_assert_int_eq(page.n, 2);
+
+    /* The erasure: the client's rows move to its digest, which is the
+     * same at every call and another client's differs. */
+    mz_store_client_digest(store, "ivy", digest);
+    mz_store_client_digest(store, "ivy", again);
+    ck_assert_str_eq(digest, again);
+    mz_store_client_digest(store, "ivo", again);
+    ck_assert_str_ne(digest, again);
+    ck_assert_int_eq(mz_store_delete_client(store, "ivy", "k4"), MZ_OK);
+    ck_assert_int_eq(
+        mz_test_sql_value(conninfo,
+                          "SELECT count(*) FROM audit WHERE target = 'ivy'"),
+        0);
+    struct audit_log of_client = {0};
+    ck_assert_int_eq(
+        mz_store_client_audit(store, digest, 100, collect_audit, &of_client),
+        MZ_OK);
+    ck_assert_int_eq(of_client.n, 2);
+    ck_assert_str_eq(of_client.actions[1], "client.erase");
+
+    /* Another store on the same database reads the same key. */
+    mz_store_close(store);
+    store = open_store(conninfo);
+    mz_store_client_digest(store, "ivy", again);
+    ck_assert_str_eq(digest, again);
+    mz_store_close(store);
+}
+END_TEST
+
 /* ---- lost connections ------------------------------------------------ */
 
 START_TEST(test_killed_connections_are_replaced_and_reprepared)
@@ -927,6 +1014,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rules_versions_and_attributes_round_trip);
     tcase_add_test(tc, test_concurrent_rule_puts_get_distinct_versions);
     tcase_add_test(tc, test_delete_client_erases_everything);
+    tcase_add_test(
+        tc, test_changes_are_audited_and_an_erasure_leaves_only_the_digest);
     tcase_add_test(tc, test_killed_connections_are_replaced_and_reprepared);
     tcase_add_test(tc, test_db_down_fails_fast_then_recovers);
     suite_add_tcase(s, tc);
