@@ -14,8 +14,9 @@
   since/limit/cursor are 400.
 - The export holds the events in log order, the attributes, the consent
   history, the facts and the audit rows that name the client; an unknown
-  or erased client is 404.
-Takes about 10 s.
+  or erased client is 404; past 10,000 events it holds the first ones
+  and says truncated.
+Takes about 15 s.
 """
 
 import json
@@ -402,6 +403,23 @@ def the_export_holds_events_in_order_attributes_consent_history_and_audit():
     check_eq(SRV.delete("/v1/clients/" + client).status, 204, "erase")
     r = SRV.get("/v1/clients/%s/export" % client, key=privacy["key"])
     check_error(r, 404, "not_found")
+
+
+@test
+def an_export_past_its_bound_is_cut_in_log_order_and_says_truncated():
+    client = uid("many")
+    ids = []
+    for b in range(11):
+        batch = [{"event_id": "%s-%05d" % (client, b * 1000 + i),
+                  "item_id": "seed", "type": "view"} for i in range(1000)]
+        ids += [e["event_id"] for e in batch]
+        post_events(client, batch)
+    doc = SRV.get("/v1/clients/%s/export" % client).json()
+    check_eq(doc["events_total"], 11000, "every event counted")
+    check_eq(len(doc["events"]), 10000, "the bound")
+    check_eq([e["event_id"] for e in doc["events"]], ids[:10000],
+             "the first ones, in log order")
+    check_eq(doc["truncated"], True, "truncated")
 
 
 SRV_ADMIN_KEY_ID = None
