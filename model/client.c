@@ -9,7 +9,7 @@
  * mz_client_level_consolidated_at, mz_client_level_events,
  * mz_client_save, mz_client_load, mz_client_resident_bytes.
  *
- * A client is one allocation whose size depends on L only (about 1.1 KB
+ * A client is one allocation whose size depends on L only (1,128 bytes
  * at L = 3), whatever d, so a million clients fit in a few GB.
  *-------------------------------------------------------------------------
  */
