@@ -42,6 +42,9 @@ WRK_S = int(os.environ.get("BENCH_WRK_S", "10"))
 FIXED_RATE = int(os.environ.get("BENCH_RATE", "1000"))
 FIXED_S = int(os.environ.get("BENCH_FIXED_S", "15"))
 PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
+# (f): clients and events in the log before the kill -9 (0: skip).
+RESTART_CLIENTS = int(os.environ.get("BENCH_RESTART_CLIENTS", "100000"))
+RESTART_EVENTS = int(os.environ.get("BENCH_RESTART_EVENTS", "2000000"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOADGEN = os.environ.get("LOADGEN", "./tests/bench/loadgen")
 
@@ -492,6 +495,59 @@ def fmt(v, spec="%.0f"):
     return "n/a" if v is None else spec % v
 
 
+@section("(f) start to ready after kill -9, %d clients, %d events in the log"
+         % (RESTART_CLIENTS, RESTART_EVENTS))
+def bench_restart():
+    """Grows the log to RESTART_EVENTS events over RESTART_CLIENTS
+    clients (the earlier sections' events count), kills maisond -9 right
+    after the last batch is acknowledged (so the log tail since the last
+    checkpoint must be replayed), and times the start until /readyz 200,
+    then a graceful stop and start (checkpoint at stop, no replay)."""
+    if RESTART_CLIENTS <= 0 or RESTART_EVENTS <= 0:
+        log("   skipped (BENCH_RESTART_EVENTS=0)")
+        return
+    have = events_in_log() or 0
+    need = max(0, RESTART_EVENTS - have)
+    types = ["view", "view", "click", "add_to_cart", "view", "wishlist"]
+    now = int(time.time()) - 7200
+    run_id = int(time.time())
+
+    def batch(b):
+        return [{"event_id": "rs-%d-%d-%d" % (run_id, b, j),
+                 "client_id": "r%d" % ((b * 1000 + j) % RESTART_CLIENTS),
+                 "item_id": "i%d" % ((b * 7919 + j * 104729) % ITEMS),
+                 "type": types[j % len(types)], "ts": now + b}
+                for j in range(1000)]
+    t0 = time.monotonic()
+    parallel(range((need + 999) // 1000), lambda b: expect_200(
+        SRV.post("/v1/events", {"events": batch(b)}, timeout=120),
+        "POST events"), threads=4)
+    dt = time.monotonic() - t0
+    clients = int(SRV.metric("maison_clients_in_memory") or 0)
+    applied = int(SRV.metric("maison_event_log_seq") or 0)
+    checkpoint = int(SRV.metric("maison_checkpoint_log_seq") or 0)
+    total = events_in_log()
+    log("   posted %d events in %.1f s; log %s events, %s clients in "
+        "memory; last checkpoint at %d of %d (%d to replay)"
+        % (need, dt, total, clients, checkpoint, applied,
+           applied - checkpoint))
+    SRV.kill9()
+    t0 = time.monotonic()
+    SRV.start(timeout_s=1800)
+    after_kill = time.monotonic() - t0
+    loaded = int(SRV.metric("maison_clients_in_memory") or 0)
+    SRV.stop()
+    t0 = time.monotonic()
+    SRV.start(timeout_s=1800)
+    after_stop = time.monotonic() - t0
+    RESULTS["restart"] = {"events_in_log": total, "replayed":
+                          applied - checkpoint, "after_kill_s": after_kill,
+                          "after_stop_s": after_stop,
+                          "clients_loaded": loaded}
+    log("   ready %.1f s after kill -9 (%s clients in memory), %.1f s "
+        "after a graceful stop" % (after_kill, loaded, after_stop))
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -539,6 +595,11 @@ def summary():
          fmt(rules.get("p99_ms"), "%.2f"), "no rules",
          fmt(none.get("p99_ms"), "%.2f"),
          fmt(ratio(rules.get("p99_ms"), none.get("p99_ms")), "%.2f")),
+        ("(f) start to ready after kill -9, s (%s events in the log)"
+         % fmt(r.get("restart", {}).get("events_in_log")),
+         fmt(r.get("restart", {}).get("after_kill_s"), "%.1f"),
+         "after a graceful stop, s",
+         fmt(r.get("restart", {}).get("after_stop_s"), "%.1f"), ""),
     ]
     print()
     print("SUMMARY (%d items, %d clients, %d cores)"
@@ -589,6 +650,7 @@ def main():
         bench_healthz_vs_nginx()
         bench_events()
         bench_pgbench()
+        bench_restart()
         if not SRV.alive():
             FAILED.append("maisond died")
             log("maisond died; log tail:\n" + SRV.log_tail())
