@@ -619,8 +619,62 @@ def summary():
     sys.stdout.flush()
 
 
+# Sections by short name, in the order they run. The catalog is loaded
+# whatever is chosen (every section needs it), and the clients when a
+# section that reads them runs.
+PARTS = [("clients", "load clients; resident bytes per client (c)"),
+         ("recs", "recommendations at a fixed rate and max (b)"),
+         ("rules", "recommendation latency, 20-rule set vs none (e)"),
+         ("healthz", "GET /healthz vs nginx static file (d)"),
+         ("events", "durable ingestion with wrk (a)"),
+         ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
+         ("restart", "start to ready after kill -9 (f)")]
+NEEDS_CLIENTS = ("recs", "rules")
+
+USAGE = """usage: tests/bench/run_bench.sh [MAISOND]   (or: make bench)
+
+Runs every part in order against a throw-away PostgreSQL cluster and
+prints a summary with each figure's same-run baseline and ratio. Run it
+alone on the machine. To run some parts only, name them in BENCH_ONLY
+(comma-separated), e.g.
+
+    BENCH_ONLY=events,pgbench sh tests/bench/run_bench.sh build/maisond
+
+Parts:
+%s
+
+Sizes and durations: BENCH_ITEMS (50000), BENCH_CLIENTS (10000),
+BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
+(15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
+BENCH_RESTART_EVENTS (2000000), BENCH_THREADS (2); BENCH_OUT: where
+bench.json goes. README.md in this directory says what each part does.
+""" % "\n".join("    %-8s %s" % p for p in PARTS)
+
+
+def chosen_parts():
+    """The parts BENCH_ONLY names (every part when unset); exits with the
+    usage on an unknown name."""
+    names = [n for n, _ in PARTS]
+    only = os.environ.get("BENCH_ONLY", "").strip()
+    if not only:
+        return set(names)
+    picked = {n.strip() for n in only.split(",") if n.strip()}
+    unknown = picked - set(names)
+    if unknown:
+        sys.stderr.write("BENCH_ONLY: unknown part(s) %s\n\n%s"
+                         % (", ".join(sorted(unknown)), USAGE))
+        sys.exit(2)
+    if picked & set(NEEDS_CLIENTS):
+        picked.add("clients")
+    return picked
+
+
 def main():
     global SRV
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    parts = chosen_parts()
     if not os.environ.get("MAISON_TEST_DATABASE_URL"):
         print("bench.py runs under tests/harness/with_pg.sh (see "
               "run_bench.sh)")
@@ -644,13 +698,13 @@ def main():
             summary()
             return 1
         load_catalog()
-        load_clients()
-        bench_recommendations()
-        bench_rules()
-        bench_healthz_vs_nginx()
-        bench_events()
-        bench_pgbench()
-        bench_restart()
+        steps = {"clients": load_clients, "recs": bench_recommendations,
+                 "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
+                 "events": bench_events, "pgbench": bench_pgbench,
+                 "restart": bench_restart}
+        for name, _ in PARTS:
+            if name in parts:
+                steps[name]()
         if not SRV.alive():
             FAILED.append("maisond died")
             log("maisond died; log tail:\n" + SRV.log_tail())
