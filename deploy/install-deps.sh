@@ -4,7 +4,7 @@
 set -eu
 packages="build-essential autoconf automake pkg-config
   libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libsodium-dev check
-  postgresql postgresql-client python3 curl"
+  postgresql postgresql-client python3 python3-yaml python3-jsonschema curl"
 if [ "${1:-}" = "--bench" ]; then
     packages="$packages wrk nginx-light"
 fi

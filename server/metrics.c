@@ -239,6 +239,10 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                stats.writer.last_commit_ms / 1000.0);
     render_one(&t, "maison_event_log_seq", "gauge",
                "Last log position learned.", (double)stats.applied_seq);
+    render_one(&t, "maison_checkpoint_log_seq", "gauge",
+               "Log position of the last checkpoint: a restart replays "
+               "the log after it.",
+               (double)stats.checkpoint_seq);
     render_one(&t, "maison_clients_in_memory", "gauge",
                "Clients whose state is in memory.",
                (double)stats.clients_in_memory);
