@@ -156,6 +156,8 @@ int main(int argc, char **argv)
         .checkpoint_interval_s = server.config.checkpoint_interval_s,
         .writer_batch_rows = 10000,
         .memory_limit = server.config.memory_limit,
+        .default_rate_per_s = server.config.rate_limit_per_s,
+        .default_rate_burst = server.config.rate_limit_burst,
     };
     server.svc = mz_service_open(&service_config, err, sizeof err);
     server.metrics = mz_metrics_new();
