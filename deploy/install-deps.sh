@@ -3,8 +3,8 @@
 # benchmark. Safe to run again. Needs root (or sudo).
 set -eu
 packages="build-essential autoconf automake pkg-config
-  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libsodium-dev check
-  postgresql postgresql-client python3 curl"
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libopenblas-dev
+  libsodium-dev check postgresql postgresql-client python3 curl openssl"
 if [ "${1:-}" = "--bench" ]; then
     packages="$packages wrk nginx-light"
 fi

@@ -29,6 +29,8 @@ enum option_id {
     OPT_CHECKPOINT_INTERVAL,
     OPT_MEMORY_LIMIT,
     OPT_RATE_LIMIT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_PG_BINDIR,
     OPT_DIM,
     OPT_LEVELS,
@@ -81,6 +83,10 @@ static const struct option_doc option_docs[] = {
      "default limit (default off: maisond's callers are the house's own "
      "programs, and a limit that suits one would cut off another's "
      "ingestion)"},
+    {OPT_TLS_CERT, "tls-cert", "MAISON_TLS_CERT", "FILE",
+     "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
+    {OPT_TLS_KEY, "tls-key", "MAISON_TLS_KEY", "FILE",
+     "the PEM private key of --tls-cert (unencrypted)"},
     {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
      "where initdb and postgres live, for the embedded PostgreSQL"},
     {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
@@ -293,6 +299,12 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_size(value, &cfg->memory_limit);
     case OPT_RATE_LIMIT:
         return parse_rate_limit(cfg, value);
+    case OPT_TLS_CERT:
+        cfg->tls_cert = value[0] ? value : NULL;
+        return true;
+    case OPT_TLS_KEY:
+        cfg->tls_key = value[0] ? value : NULL;
+        return true;
     case OPT_PG_BINDIR:
         cfg->pg_bindir = value;
         return true;
@@ -373,6 +385,11 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     }
     if (optind < argc) {
         fprintf(err_out, "maisond: unexpected argument '%s'\n", argv[optind]);
+        return false;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(err_out, "maisond: --tls-cert and --tls-key go together "
+                         "(or MAISON_TLS_CERT and MAISON_TLS_KEY)\n");
         return false;
     }
     if (cfg->model_settings &&
