@@ -13,7 +13,6 @@ with a message naming the file and never the key. Skipped (77) when
 openssl is missing.
 """
 
-import http.client
 import os
 import shutil
 import socket
@@ -24,7 +23,8 @@ import tempfile
 import time
 
 import maison_test as mt
-from maison_test import check, check_eq, check_error, test
+import tls_helpers as th
+from maison_test import check, check_eq, test
 
 SRV = None
 DIR = None       # the certificates
@@ -32,72 +32,12 @@ CERT = KEY = OTHER_KEY = None
 HEADER_TIMEOUT_S = 3
 
 
-def openssl_cert(name, san="DNS:localhost,IP:127.0.0.1"):
-    """A self-signed EC certificate for localhost; returns (cert, key)."""
-    cert = os.path.join(DIR, name + ".crt")
-    key = os.path.join(DIR, name + ".key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-                    "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2",
-                    "-subj", "/CN=localhost", "-addext",
-                    "subjectAltName=" + san],
-                   check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=60)
-    return cert, key
+def https(port, method, path, **kw):
+    return th.https(port, method, path, CERT, **kw)
 
 
 def context():
-    ctx = ssl.create_default_context(cafile=CERT)
-    check(ctx.check_hostname and ctx.verify_mode == ssl.CERT_REQUIRED,
-          "the client verifies the certificate and the host name")
-    return ctx
-
-
-class TlsMaisond(mt.Maisond):
-    """maisond with --tls-cert/--tls-key; readiness probed over TLS."""
-
-    def wait_ready(self, timeout_s=60.0):
-        deadline = time.monotonic() + timeout_s
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise mt.StartError("%s exited with %s before ready; log:\n%s"
-                                    % (self.name, self.proc.returncode,
-                                       self.log_tail()))
-            try:
-                status, _, _ = https(self.port, "GET", "/readyz", timeout=2.0)
-                if status == 200:
-                    return
-                last = "HTTP %d" % status
-            except (OSError, http.client.HTTPException) as e:
-                last = str(e)
-            time.sleep(0.05)
-        raise mt.StartError("%s not ready over TLS after %.0f s (last: %s); "
-                            "log:\n%s" % (self.name, timeout_s, last,
-                                          self.log_tail()))
-
-
-def https(port, method, path, body=None, key=None, timeout=30.0,
-          host="localhost"):
-    """One request over a new verified TLS connection to host (resolved
-    to 127.0.0.1): (status, headers, body bytes)."""
-    conn = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                       context=context())
-    # maisond listens on IPv4 only; "localhost" may resolve to ::1 first.
-    conn.sock = context().wrap_socket(
-        socket.create_connection(("127.0.0.1", port), timeout=timeout),
-        server_hostname=host)
-    try:
-        headers = {"Connection": "close"}
-        if key:
-            headers["Authorization"] = "Bearer " + key
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    return th.context(CERT)
 
 
 @test
@@ -143,11 +83,7 @@ def authenticated_routes_work_over_tls():
 
 @test
 def one_tls_connection_carries_several_requests():
-    conn = http.client.HTTPSConnection("localhost", SRV.port, timeout=10,
-                                       context=context())
-    conn.sock = context().wrap_socket(
-        socket.create_connection(("127.0.0.1", SRV.port), timeout=10),
-        server_hostname="localhost")
+    conn = th.connect(SRV.port, CERT, timeout=10)
     try:
         for i in range(5):
             conn.request("GET", "/v1/keys",
@@ -304,19 +240,18 @@ def the_key_never_reaches_the_log():
 
 def main():
     global SRV, DIR, CERT, KEY, OTHER_KEY
-    if not shutil.which("openssl"):
+    if not th.have_openssl():
         print("SKIP: openssl is not installed")
         return mt.SKIP
     mt.require_environment()
     DIR = tempfile.mkdtemp(prefix="mztls.")
     os.chmod(DIR, 0o755)
     try:
-        CERT, KEY = openssl_cert("server")
-        _, OTHER_KEY = openssl_cert("other")
-        SRV = TlsMaisond(name="maisond-tls",
-                         extra_args=["--tls-cert", CERT, "--tls-key", KEY,
-                                     "--header-timeout-s",
-                                     str(HEADER_TIMEOUT_S)])
+        CERT, KEY = th.self_signed(DIR, "server")
+        _, OTHER_KEY = th.self_signed(DIR, "other")
+        SRV = th.HttpsMaisond(CERT, KEY, name="maisond-tls",
+                              extra_args=["--header-timeout-s",
+                                          str(HEADER_TIMEOUT_S)])
         try:
             SRV.start()
         except mt.StartError as e:
