@@ -144,24 +144,27 @@ def a_key_recovers_after_the_refill():
     check_burst(passed, seconds, 5, 5, "after the refill")
 
 
+def retry_after_past_one_token(rate, idle_s=0.0):
+    """A key of rate and burst 1 takes its token, waits idle_s, and asks
+    again: the Retry-After of the 429."""
+    key = new_key(SRV, ["merchandising"], rate=(rate, 1))
+    check_eq(probe(SRV, key["key"]).status, 404, "the one token")
+    time.sleep(idle_s)
+    retry, _ = check_429(probe(SRV, key["key"]), key["key_id"])
+    return retry
+
+
 @test
 def retry_after_is_the_wait_in_whole_seconds():
-    key = new_key(SRV, ["merchandising"], rate=(0.1, 1))
-    check_eq(probe(SRV, key["key"]).status, 404, "the one token")
-    r = probe(SRV, key["key"])
-    retry, _ = check_429(r, key["key_id"])
+    retry = retry_after_past_one_token(0.1)
     # One token every 10 s, the last one just taken.
     check(9 <= retry <= 10, "Retry-After %d, expected 10" % retry)
 
 
 @test
 def a_reload_of_the_keys_does_not_refill_a_bucket():
-    key = new_key(SRV, ["merchandising"], rate=(0.05, 1))
-    check_eq(probe(SRV, key["key"]).status, 404, "the one token")
     # Checkpoints, and so key reloads, run every second here.
-    time.sleep(2.5)
-    r = probe(SRV, key["key"])
-    retry, _ = check_429(r, key["key_id"])
+    retry = retry_after_past_one_token(0.05, idle_s=2.5)
     check(16 <= retry <= 18, "Retry-After %d after 2.5 s of 20" % retry)
 
 
