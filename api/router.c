@@ -18,7 +18,10 @@
  *
  * Each route names who may call it: the roles (any one of them; admin
  * may call everything; 0: open to all) and its brand scope, checked here
- * before the handler runs, so the rule is in this one table.
+ * before the handler runs, so the rule is in this one table. The key's
+ * rate limit is counted by the same authentication (429 with
+ * Retry-After), so every route that takes a key, and only those, is
+ * limited.
  *-------------------------------------------------------------------------
  */
 #include "api/router.h"
@@ -322,7 +325,19 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                       unsigned roles, struct mz_principal *principal,
                       struct mz_response *resp)
 {
-    if (mz_service_authenticate(svc, authorization, principal) != MZ_OK) {
+    struct mz_rate_refusal refusal;
+    enum mz_status st =
+        mz_service_authenticate(svc, authorization, principal, &refusal);
+    if (st == MZ_ERR_RATE_LIMITED) {
+        resp->retry_after_s = refusal.retry_after_s;
+        mz_response_error(resp, st,
+                          "key %s is over its rate limit of %g requests/s "
+                          "(burst %d); retry after %d s",
+                          principal->key_id, refusal.requests_per_s,
+                          refusal.burst, refusal.retry_after_s);
+        return false;
+    }
+    if (st != MZ_OK) {
         resp->www_authenticate = "Bearer";
         mz_response_error(resp, MZ_ERR_UNAUTHORIZED,
                           "a valid API key is required "

@@ -30,10 +30,11 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
 const char *mz_api_route_of(const char *path);
 
 /* Authenticates authorization (an Authorization header value, borrowed;
- * NULL when absent) and checks that the key holds one of roles (admin
- * holds them all). Returns true with *principal filled, or false with
- * resp set to 401 (with WWW-Authenticate) or 403. For routes outside the
- * table, such as /metrics. */
+ * NULL when absent), counts the request against the key's rate limit and
+ * checks that the key holds one of roles (admin holds them all). Returns
+ * true with *principal filled, or false with resp set to 401 (with
+ * WWW-Authenticate), 429 (with Retry-After) or 403. For routes outside
+ * the table, such as /metrics, too. */
 bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                       unsigned roles, struct mz_principal *principal,
                       struct mz_response *resp);

@@ -22,7 +22,8 @@
  *    client_cache.c  the clients in memory (client_cache.h)
  *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
  *                    the operations of service.h
- *    keys.c          API keys: authentication, create, list, revoke
+ *    keys.c          API keys: authentication (and rate limits), create,
+ *                    list, revoke
  *    audit.c         the audit log, a client's events (PostgreSQL only)
  *-------------------------------------------------------------------------
  */
@@ -62,6 +63,8 @@ struct mz_brand_rules {
     struct mz_rules *rules; /* owned */
 };
 
+struct mz_key_limit; /* keys.c: a key's rate limit and bucket */
+
 /* A live API key in memory; the secret only as its hash. */
 struct mz_service_key {
     char key_id[MZ_KEY_ID_CHARS + 1];
@@ -71,9 +74,10 @@ struct mz_service_key {
     bool all_brands;
     char **brands; /* owned, n_brands */
     size_t n_brands;
-    double rate_requests_per_s;
+    double rate_requests_per_s; /* its own; <= 0: none */
     int rate_burst;
     int64_t created_at;
+    struct mz_key_limit *limit; /* owned: the limit in force, its bucket */
 };
 
 struct mz_service {
@@ -116,6 +120,9 @@ struct mz_service {
     size_t n_keys;
     _Atomic size_t keys_ever; /* made, revoked ones included */
     pthread_mutex_t keys_write_mutex;
+    double default_rate_per_s; /* a key without its own limit; <= 0:
+                                  none */
+    int default_rate_burst;
 };
 
 /* The audit log's name for who asks: by's key id, or "maisond" (the

@@ -36,7 +36,8 @@
  *    mz_service_list_audit / _client_audit / _client_events
  *                                  - the audit log, a client's export
  *    mz_service_recommend / _read_profile
- *    mz_service_authenticate       - Authorization header -> principal
+ *    mz_service_authenticate       - Authorization header -> principal,
+ *                                    under the key's rate limit
  *    mz_service_create_key / _list_keys / _revoke_key / _has_no_key
  *    mz_role_from_name / mz_role_name, mz_principal_allows_brand,
  *    mz_keys_mint / mz_keys_parse_roles - keys without a service (CLI)
@@ -73,6 +74,9 @@ struct mz_service_config {
     size_t writer_batch_rows;  /* most events in one transaction */
     size_t memory_limit;       /* bytes of clients kept in memory
                                   (client_cache.h); 0: no limit */
+    double default_rate_per_s; /* the rate limit of a key without its
+                                  own (requests a second); <= 0: none */
+    int default_rate_burst;    /* its burst, when default_rate_per_s > 0 */
 };
 
 /* Opens the store at cfg->conninfo (applying migrations), loads the
@@ -381,8 +385,9 @@ struct mz_key_spec {
     unsigned roles; /* at least one MZ_ROLE_* */
     const char *const *brands;
     size_t n_brands;            /* <= MZ_KEY_MAX_BRANDS */
-    double rate_requests_per_s; /* <= 0: none (stored, not enforced) */
-    int rate_burst;
+    double rate_requests_per_s; /* <= 0: none of its own (the server's
+                                   default applies) */
+    int rate_burst;             /* >= 1 when rate_requests_per_s > 0 */
 };
 
 /* A new key: token is the bearer secret, shown once and never stored. */
@@ -400,22 +405,38 @@ struct mz_key_view {
     bool all_brands;
     const char *const *brands;
     size_t n_brands;
-    double rate_requests_per_s; /* <= 0: none */
+    double rate_requests_per_s; /* its own; <= 0: none */
     int rate_burst;
     int64_t created_at;
+    uint64_t rate_limited; /* requests refused by its rate limit since
+                              this process started */
+};
+
+/* Why mz_service_authenticate refused a request for its rate: the limit
+ * in force for the key and how long until it may send again. */
+struct mz_rate_refusal {
+    double requests_per_s;
+    int burst;
+    int retry_after_s; /* whole seconds, at least 1 */
 };
 
 /* Checks authorization, the value of an Authorization header (borrowed;
- * NULL when absent): "Bearer <token>" of a live key. Fills *out and
- * returns MZ_OK, or MZ_ERR_UNAUTHORIZED (missing, malformed, unknown or
- * revoked). The secret is compared in constant time. */
+ * NULL when absent): "Bearer <token>" of a live key, then counts the
+ * request against the key's rate limit (its own, else the server's
+ * default; a token bucket per key, in this process's memory). Returns
+ * MZ_OK with *out filled; MZ_ERR_UNAUTHORIZED (missing, malformed,
+ * unknown or revoked); or MZ_ERR_RATE_LIMITED with *out and *refusal
+ * filled, the key being over its limit. The secret is compared in
+ * constant time. */
 enum mz_status mz_service_authenticate(struct mz_service *svc,
                                        const char *authorization,
-                                       struct mz_principal *out);
+                                       struct mz_principal *out,
+                                       struct mz_rate_refusal *refusal);
 
 /* Makes a key for spec: stores it in PostgreSQL, then puts it in force.
  * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands, an
- * admin key scoped to some brands),
+ * admin key scoped to some brands, a rate limit out of the range of
+ * model/token_bucket.h),
  * MZ_ERR_NOMEM or the store's error (nothing changed). */
 enum mz_status mz_service_create_key(struct mz_service *svc,
                                      const struct mz_key_spec *spec,
