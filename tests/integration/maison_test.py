@@ -717,3 +717,24 @@ def run_tests(tests=None, before_each=None, after_each=None):
     print("%d passed, %d failed" % (passed, failed))
     sys.stdout.flush()
     return 0 if failed == 0 else 1
+
+
+def run_with_server(srv, setup=None):
+    """Starts srv, runs setup() (raising StartError when it cannot set
+    the stage), runs the registered tests, and always stops and cleans up
+    srv. Returns the exit status for sys.exit."""
+    t0 = time.monotonic()
+    try:
+        try:
+            srv.start()
+            if setup:
+                setup()
+        except StartError as e:
+            print("FAIL setup: %s" % e)
+            print("0 passed, 1 failed")
+            return 1
+        return run_tests()
+    finally:
+        srv.stop()
+        srv.cleanup()
+        print("total %.1fs" % (time.monotonic() - t0))

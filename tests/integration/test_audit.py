@@ -22,7 +22,6 @@ Takes about 15 s.
 import json
 import subprocess
 import sys
-import time
 import uuid
 
 import maison_test as mt
@@ -425,29 +424,21 @@ def an_export_past_its_bound_is_cut_in_log_order_and_says_truncated():
 SRV_ADMIN_KEY_ID = None
 
 
+def load_catalog():
+    global SRV_ADMIN_KEY_ID
+    r = SRV.put("/v1/catalog/items", {"items": [
+        item("seed"), item("seed-bolt", brand="bolt")]})
+    if r.status != 200:
+        raise mt.StartError("loading the test catalog: %r" % r)
+    SRV_ADMIN_KEY_ID = SRV.admin_key.split("_")[1]
+
+
 def main():
-    global SRV, DB, SRV_ADMIN_KEY_ID
+    global SRV, DB
     mt.require_environment()
-    t0 = time.monotonic()
     DB = mt.create_database("audit")
     SRV = mt.Maisond(database_url=DB, name="maisond-audit")
-    try:
-        try:
-            SRV.start()
-            r = SRV.put("/v1/catalog/items", {"items": [
-                item("seed"), item("seed-bolt", brand="bolt")]})
-            if r.status != 200:
-                raise mt.StartError("loading the test catalog: %r" % r)
-            SRV_ADMIN_KEY_ID = SRV.admin_key.split("_")[1]
-        except mt.StartError as e:
-            print("FAIL setup: %s" % e)
-            print("0 passed, 1 failed")
-            return 1
-        return mt.run_tests()
-    finally:
-        SRV.stop()
-        SRV.cleanup()
-        print("total %.1fs" % (time.monotonic() - t0))
+    return mt.run_with_server(SRV, load_catalog)
 
 
 if __name__ == "__main__":
