@@ -110,6 +110,16 @@ def co_view(page, neighbour, visitors=25, ts=None):
     post_events(events)
 
 
+def brand_with_rules(prefix):
+    """A new brand whose rules exclude outlet and set a price floor of 100,
+    500 for prospects; returns (brand, rules)."""
+    b = uid(prefix)
+    rules = {"categories": {"exclude": ["outlet"]},
+             "price": {"min": 100.0, "min_by_tier": {"prospect": 500.0}}}
+    put_rules(b, rules)
+    return b, rules
+
+
 def check_list_shape(doc, k):
     got = ids(doc)
     check(len(got) <= k, "at most k=%d items: %r" % (k, got))
@@ -164,11 +174,8 @@ def similar_puts_the_co_viewed_item_first_and_never_the_item_itself():
 
 @test
 def similar_obeys_every_brand_rule_for_visitors_and_clients():
-    b = uid("simr")
+    b, rules = brand_with_rules("simr")
     now = time.time()
-    rules = {"categories": {"exclude": ["outlet"]},
-             "price": {"min": 100.0, "min_by_tier": {"prospect": 500.0}}}
-    put_rules(b, rules)
     page = "%s-page" % b
     docs = [item(page, b, price=800.0)]
     variants = [
@@ -280,11 +287,8 @@ def popular_ranks_the_most_bought_first_and_forgets_old_events():
 
 @test
 def popular_obeys_the_category_and_the_brand_rules():
-    b = uid("popr")
+    b, rules = brand_with_rules("popr")
     now = time.time()
-    rules = {"categories": {"exclude": ["outlet"]},
-             "price": {"min": 100.0, "min_by_tier": {"prospect": 500.0}}}
-    put_rules(b, rules)
     variants = [{}, {"category": "outlet"}, {"price": 300.0},
                 {"reserved_tiers": ["vip"]}, {"regions": ["FR"]},
                 {"stock": 0}, {"available": False},
