@@ -381,6 +381,8 @@ def bad_arguments_are_400_with_the_limit_in_the_message():
         check_eq(SRV.get(p + "?exclude=" + hundred).status, 200,
                  "100 ids are fine")
     check_error(SRV.get(paths[0] + "?client_id="), 400, "invalid_input")
+    check_eq(SRV.get(paths[0] + "?client_id=" + uid("nobody")).status, 200,
+             "a client the service does not know is a client without facts")
     check_error(SRV.get("/v1/brands/%s/popular?category=" % b), 400,
                 "invalid_input")
 
