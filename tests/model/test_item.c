@@ -2,7 +2,7 @@
  * test_item.c
  *    Unit tests of model/item.c: a new record's defaults, releasing
  *    records, lists and attributes, and the cold-start tokens (order,
- *    price bands, every kind of attribute).
+ *    price bands, every kind of attribute, lists entry by entry).
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -143,6 +143,48 @@ START_TEST(test_tokens_of_reals_and_price_bands)
 }
 END_TEST
 
+START_TEST(test_list_gives_the_tokens_of_one_attribute_per_entry)
+{
+    /* materials: ["leather", "gold"] against materials=leather and
+     * materials=gold as two attributes (the model allows a repeated key;
+     * the API does not, which is why lists exist). */
+    struct mz_item *listed = make_item("l", 100);
+    struct mz_item_attribute *m =
+        add_attribute(listed, "materials", MZ_ATTRIBUTE_LIST);
+    m->value.list.count = 2;
+    m->value.list.entries = calloc(2, sizeof *m->value.list.entries);
+    m->value.list.entries[0].kind = MZ_ATTRIBUTE_STRING;
+    m->value.list.entries[0].value.string = strdup("leather");
+    m->value.list.entries[1].kind = MZ_ATTRIBUTE_STRING;
+    m->value.list.entries[1].value.string = strdup("gold");
+    struct mz_item *pair = make_item("p", 100);
+    add_attribute(pair, "materials", MZ_ATTRIBUTE_STRING)->value.string =
+        strdup("leather");
+    add_attribute(pair, "materials", MZ_ATTRIBUTE_STRING)->value.string =
+        strdup("gold");
+    struct mz_string_list tl = {0}, tp = {0};
+    ck_assert_int_eq(mz_item_tokens(listed, &tl), MZ_OK);
+    ck_assert_int_eq(mz_item_tokens(pair, &tp), MZ_OK);
+    ck_assert_uint_eq(tl.count, 5);
+    ck_assert_uint_eq(tl.count, tp.count);
+    for (size_t i = 0; i < tl.count; i++)
+        ck_assert_str_eq(tl.items[i], tp.items[i]);
+    ck_assert_str_eq(tl.items[3], "attr:materials=gold");
+    ck_assert_str_eq(tl.items[4], "attr:materials=leather");
+    mz_string_list_clear(&tl);
+    mz_string_list_clear(&tp);
+    /* An empty list gives no token; the item frees its entries. */
+    m->value.list.count = 0;
+    free(m->value.list.entries[0].value.string);
+    free(m->value.list.entries[1].value.string);
+    ck_assert_int_eq(mz_item_tokens(listed, &tl), MZ_OK);
+    ck_assert_uint_eq(tl.count, 3);
+    mz_string_list_clear(&tl);
+    mz_item_free(listed);
+    mz_item_free(pair);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("item");
@@ -150,6 +192,7 @@ int main(void)
     tcase_add_test(tc, test_new_item_has_the_defaults_of_absent_fields);
     tcase_add_test(tc, test_tokens_ignore_attribute_order);
     tcase_add_test(tc, test_tokens_of_reals_and_price_bands);
+    tcase_add_test(tc, test_list_gives_the_tokens_of_one_attribute_per_entry);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
