@@ -414,29 +414,31 @@ START_TEST(test_list_attributes_read_and_written_as_given)
 }
 END_TEST
 
+#define NOT_AN_ENTRY                                                           \
+    "a list entry must be a string or a number (not a list, object, "          \
+    "boolean or null)"
+#define NOT_BOTH                                                               \
+    "like the list's first entry (a list holds strings or numbers, not both)"
+
 START_TEST(test_list_attributes_refused_with_the_limit)
 {
+    static const struct {
+        const char *attributes, *message;
+    } refused[] = {
+        {"\"m\":[\"a\",[\"b\"]]", "m[1]: " NOT_AN_ENTRY},
+        {"\"m\":[{\"a\":1}]", "m[0]: " NOT_AN_ENTRY},
+        {"\"m\":[true]", "m[0]: " NOT_AN_ENTRY},
+        {"\"m\":[\"a\",1]", "m[1]: must be a string " NOT_BOTH},
+        {"\"m\":[1,2.5,\"a\"]", "m[2]: must be a number " NOT_BOTH},
+    };
     char text[16384];
-    item_with_attributes(text, sizeof text, "\"m\":[\"a\",[\"b\"]]");
-    assert_rejected(text, "items[3].attributes.m[1]: a list entry must be a "
-                          "string or a number (not a list, object, boolean "
-                          "or null)");
-    item_with_attributes(text, sizeof text, "\"m\":[{\"a\":1}]");
-    assert_rejected(text, "items[3].attributes.m[0]: a list entry must be a "
-                          "string or a number (not a list, object, boolean "
-                          "or null)");
-    item_with_attributes(text, sizeof text, "\"m\":[true]");
-    assert_rejected(text, "items[3].attributes.m[0]: a list entry must be a "
-                          "string or a number (not a list, object, boolean "
-                          "or null)");
-    item_with_attributes(text, sizeof text, "\"m\":[\"a\",1]");
-    assert_rejected(text, "items[3].attributes.m[1]: must be a string like "
-                          "the list's first entry (a list holds strings or "
-                          "numbers, not both)");
-    item_with_attributes(text, sizeof text, "\"m\":[1,2.5,\"a\"]");
-    assert_rejected(text, "items[3].attributes.m[2]: must be a number like "
-                          "the list's first entry (a list holds strings or "
-                          "numbers, not both)");
+    char message[256];
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        item_with_attributes(text, sizeof text, refused[i].attributes);
+        snprintf(message, sizeof message, "items[3].attributes.%s",
+                 refused[i].message);
+        assert_rejected(text, message);
+    }
     char big[200];
     memset(big, 'x', 129);
     big[129] = '\0';

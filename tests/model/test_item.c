@@ -42,6 +42,21 @@ static struct mz_item_attribute *add_attribute(struct mz_item *item,
     return attr;
 }
 
+/* Asserts that a and b give the same count tokens, left in ta (caller
+ * clears). */
+static void assert_same_tokens(const struct mz_item *a, const struct mz_item *b,
+                               size_t count, struct mz_string_list *ta)
+{
+    struct mz_string_list tb = {0};
+    ck_assert_int_eq(mz_item_tokens(a, ta), MZ_OK);
+    ck_assert_int_eq(mz_item_tokens(b, &tb), MZ_OK);
+    ck_assert_uint_eq(ta->count, count);
+    ck_assert_uint_eq(tb.count, count);
+    for (size_t i = 0; i < count; i++)
+        ck_assert_str_eq(ta->items[i], tb.items[i]);
+    mz_string_list_clear(&tb);
+}
+
 START_TEST(test_new_item_has_the_defaults_of_absent_fields)
 {
     struct mz_item *item = mz_item_new();
@@ -85,13 +100,8 @@ START_TEST(test_tokens_ignore_attribute_order)
 {
     struct mz_item *a = item_with_attributes("a", false);
     struct mz_item *b = item_with_attributes("b", true);
-    struct mz_string_list ta = {0}, tb = {0};
-    ck_assert_int_eq(mz_item_tokens(a, &ta), MZ_OK);
-    ck_assert_int_eq(mz_item_tokens(b, &tb), MZ_OK);
-    ck_assert_uint_eq(ta.count, 7);
-    ck_assert_uint_eq(ta.count, tb.count);
-    for (size_t i = 0; i < ta.count; i++)
-        ck_assert_str_eq(ta.items[i], tb.items[i]);
+    struct mz_string_list ta = {0};
+    assert_same_tokens(a, b, 7, &ta);
     ck_assert_str_eq(ta.items[0], "brand=m");
     ck_assert_str_eq(ta.items[1], "category=bags");
     ck_assert_str_eq(ta.items[2], "tag=x");
@@ -100,7 +110,6 @@ START_TEST(test_tokens_ignore_attribute_order)
     ck_assert_str_eq(ta.items[5], "attr:m=true");
     ck_assert_str_eq(ta.items[6], "attr:z=1");
     mz_string_list_clear(&ta);
-    mz_string_list_clear(&tb);
     ck_assert_ptr_null(ta.items);
     mz_item_free(a);
     mz_item_free(b);
@@ -162,17 +171,11 @@ START_TEST(test_list_gives_the_tokens_of_one_attribute_per_entry)
         strdup("leather");
     add_attribute(pair, "materials", MZ_ATTRIBUTE_STRING)->value.string =
         strdup("gold");
-    struct mz_string_list tl = {0}, tp = {0};
-    ck_assert_int_eq(mz_item_tokens(listed, &tl), MZ_OK);
-    ck_assert_int_eq(mz_item_tokens(pair, &tp), MZ_OK);
-    ck_assert_uint_eq(tl.count, 5);
-    ck_assert_uint_eq(tl.count, tp.count);
-    for (size_t i = 0; i < tl.count; i++)
-        ck_assert_str_eq(tl.items[i], tp.items[i]);
+    struct mz_string_list tl = {0};
+    assert_same_tokens(listed, pair, 5, &tl);
     ck_assert_str_eq(tl.items[3], "attr:materials=gold");
     ck_assert_str_eq(tl.items[4], "attr:materials=leather");
     mz_string_list_clear(&tl);
-    mz_string_list_clear(&tp);
     /* An empty list gives no token; the item frees its entries. */
     m->value.list.count = 0;
     free(m->value.list.entries[0].value.string);
