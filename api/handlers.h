@@ -24,6 +24,8 @@ void mz_handle_readyz(struct mz_service *svc, const struct mz_request *req,
                       struct mz_response *resp);
 void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
+void mz_handle_list_items(struct mz_service *svc, const struct mz_request *req,
+                          struct mz_response *resp);
 void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp);
 void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,

@@ -63,7 +63,10 @@ struct route {
 static const struct route routes[] = {
     {"GET", "/healthz", "GET", false, mz_handle_healthz, OPEN, SCOPE_NONE},
     {"GET", "/readyz", "GET", false, mz_handle_readyz, OPEN, SCOPE_NONE},
-    {"PUT", "/v1/catalog/items", "PUT", true, mz_handle_put_items, MERCH,
+    {"PUT", "/v1/catalog/items", "GET, PUT", true, mz_handle_put_items, MERCH,
+     SCOPE_HANDLER},
+    /* A scoped key lists only its brands; ?brand= outside them is 403. */
+    {"GET", "/v1/catalog/items", "GET, PUT", false, mz_handle_list_items, MERCH,
      SCOPE_HANDLER},
     {"GET", "/v1/catalog/items/{item_id}", "GET, DELETE", false,
      mz_handle_get_item, MERCH, SCOPE_HANDLER},

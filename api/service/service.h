@@ -26,7 +26,7 @@
  *    mz_service_checkpoint         - write the learned state now
  *    mz_service_ready / _stats     - readiness, figures for /metrics
  *    mz_service_submit_events      - append to the log, learn, count
- *    mz_service_upsert_items / _read_item / _delete_item
+ *    mz_service_upsert_items / _read_item / _list_items / _delete_item
  *    mz_service_put_rules / _read_rules
  *    mz_service_set_attributes / _erase_client
  *    mz_service_recommend / _read_profile
@@ -161,6 +161,34 @@ typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
  * there is none, else what reply returned. */
 enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
                                     mz_item_reply_fn reply, void *ctx);
+
+/* Which items a page of the catalog listing holds. */
+struct mz_item_list_args {
+    const char *brand;    /* borrowed; NULL: every brand of scope */
+    const char *category; /* borrowed; NULL: every category */
+    int available;        /* -1: either; 1: available and not sold out
+                             (stock not 0); 0: the others */
+    const char *after;    /* borrowed; ids after it (bytewise); NULL: from
+                             the first */
+    size_t limit;         /* 1..MZ_ITEM_LIST_MAX_LIMIT */
+    const struct mz_principal *scope; /* borrowed; NULL: every brand */
+};
+
+#define MZ_ITEM_LIST_MAX_LIMIT 1000
+
+/* Receives a page: items (borrowed, valid during the call) in ascending
+ * id order, n of them, and whether more follow the last one. */
+typedef enum mz_status (*mz_item_page_reply_fn)(
+    void *ctx, const struct mz_item *const *items, size_t n, bool more);
+
+/* Calls reply, under the read lock (so the page is the catalog as of
+ * now, every applied upsert and deletion in it), with the first
+ * args->limit live items args selects, of brands scope allows. Returns
+ * what reply returned, MZ_ERR_INVALID for a limit out of range, or
+ * MZ_ERR_NOMEM. */
+enum mz_status mz_service_list_items(struct mz_service *svc,
+                                     const struct mz_item_list_args *args,
+                                     mz_item_page_reply_fn reply, void *ctx);
 
 /* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
  * never recommended nor learned from; its learned row stays for a later
