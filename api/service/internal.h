@@ -20,8 +20,8 @@
  *    learning.c      learning committed events, in log order
  *    checkpoint.c    checkpoints and the checkpointer thread
  *    client_cache.c  the clients in memory (client_cache.h)
- *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
- *                    the operations of service.h
+ *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c,
+ *    similar.c       the operations of service.h
  *    keys.c          API keys: authentication (and rate limits), create,
  *                    list, revoke
  *    audit.c         the audit log, a client's events (PostgreSQL only)
@@ -190,6 +190,15 @@ void mz_service_on_events_committed(void *ctx,
 enum mz_status mz_service_append_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         size_t n);
+
+/* ---- similar.c ------------------------------------------------------- */
+
+/* The catalog indices of ids[0..n-1] (unknown ids left out) followed by
+ * extra (-1: none) into out (room for n + 1); returns how many. Caller
+ * holds the lock. */
+size_t mz_service_exclude_indices(const struct mz_service *svc,
+                                  const char *const *ids, size_t n,
+                                  int32_t extra, int32_t *out);
 
 /* ---- checkpoint.c ---------------------------------------------------- */
 
