@@ -71,7 +71,7 @@ static const struct route routes[] = {
     {"GET", "/v1/clients/{client_id}/recommendations", "GET", false,
      mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER},
     {"GET", "/v1/clients/{client_id}/profile", "GET", false, mz_handle_profile,
-     CLIENTELING, SCOPE_ALL_BRANDS},
+     CLIENTELING, SCOPE_HANDLER},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
      mz_handle_delete_client, PRIVACY, SCOPE_NONE},
     /* Attributes carry the consent too: privacy may set them. */

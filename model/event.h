@@ -45,6 +45,8 @@ struct mz_event_obs {
     float value;      /* optional monetary value, 0 when absent */
     int32_t quantity; /* optional, 1 when absent */
     int32_t dwell_ms; /* optional, 0 when absent */
+    const char *brand; /* borrowed; the brand of an item-less event (a
+                          visit), NULL when none */
 };
 
 /* Returns true and sets *type when name is a known event type. */

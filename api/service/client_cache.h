@@ -49,6 +49,7 @@
 #include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/client_facts.h"
+#include "model/client_private.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -60,8 +61,13 @@
 /* One client in memory. */
 struct mz_client_entry {
     const char *client_id;            /* borrowed from the cache's table */
-    struct mz_client *memory;         /* owned: the learned levels */
-    struct mz_client_facts *facts;    /* owned */
+    struct mz_client *memory;         /* owned: the levels the sharing
+                                         brands' events taught */
+    struct mz_client_facts *facts;    /* owned: facts of the items and
+                                         visits of the sharing brands */
+    struct mz_client_privates privates; /* owned: what each brand that
+                                           keeps its signals to itself
+                                           taught (docs/design.md) */
     char *tier;                       /* owned; NULL when unknown; the
                                          default for brands not in tiers */
     struct mz_brand_tiers tiers;      /* owned: the tier at some brands */

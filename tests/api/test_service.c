@@ -311,7 +311,7 @@ static enum mz_status copy_profile(void *ctx,
     out->events_logged = view->events_logged;
     out->events_learned = view->events_learned;
     out->n_sources = view->n_sources;
-    out->has_facts = view->facts != NULL;
+    out->has_facts = view->n_facts > 0;
     snprintf(out->tier, sizeof out->tier, "%s", view->tier ? view->tier : "");
     snprintf(out->region, sizeof out->region, "%s",
              view->region ? view->region : "");
@@ -339,8 +339,10 @@ static enum mz_status copy_profile(void *ctx,
             text_add(t, " b:%s=%a", l->brands[i].name, l->brands[i].weight);
         text_add(t, "\n");
     }
-    if (view->facts) {
-        json_t *facts = mz_json_write_facts(view->facts, view->catalog);
+    if (view->n_facts > 0) {
+        json_t *facts =
+            mz_json_write_facts_of(view->facts, view->n_facts, view->catalog,
+                                   view->brands, view->n_brands);
         char *dump =
             facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!dump) {
@@ -359,7 +361,8 @@ static enum mz_status read_profile(struct mz_service *svc,
                                    const char *client_id, struct profile *out)
 {
     memset(out, 0, sizeof *out);
-    return mz_service_read_profile(svc, client_id, NOW, copy_profile, out);
+    return mz_service_read_profile(svc, client_id, NULL, 0, NOW, copy_profile,
+                                   out);
 }
 
 static struct profile profile_of(struct mz_service *svc, const char *client_id)
