@@ -19,7 +19,7 @@ order, same scores, same reasons, same "personalized" flag, the same 404
 when neither has anything bbrand may see), and no body may name anything
 of abrand (an item id, its category or its brand). The same holds after a
 restart (client records with private memories read back, the log replayed
-after them). Sanity checks show that abrand's memory is still used for
+after them) and after a refused checkpoint (the whole log replayed). Sanity checks show that abrand's memory is still used for
 abrand, and that a key of every brand still sees everything.
 
 Also: the flag is read through the rules reader (a bad value is 400 and
@@ -280,6 +280,35 @@ def after_a_restart_the_houses_are_still_apart():
             check_eq(got[1]["personalized"], want[1]["personalized"],
                      "personalized after restart")
     check_isolation("restarted")
+
+
+@test
+def a_refused_checkpoint_rebuilds_the_private_memories_from_the_log():
+    # Client records of an older format are refused like corrupt ones (a
+    # flipped version byte fails the checksum first): the checkpoint is
+    # discarded and the whole log replayed, which must rebuild each
+    # client's private memory of abrand from the items' and visits' brands.
+    before = {}
+    for cid, houses, stream in STATE["clients"][:40]:
+        r = SRV.get("/v1/clients/%s/recommendations?k=8&brand=abrand" % cid,
+                    key=STATE["a_key"])
+        before[cid] = without_client_id(r)
+    check_eq(SRV.stop(), 0, "exit status (final checkpoint)")
+    mt.psql("UPDATE client_state SET state = set_byte(state, 4, 1)",
+            conninfo=SRV.database_url)
+    SRV.start()
+    log = SRV.log_tail(400).split("--- start")[-1]
+    check("checkpoint refused" in log, "no refused checkpoint:\n%s" % log)
+    for cid, want in before.items():
+        r = SRV.get("/v1/clients/%s/recommendations?k=8&brand=abrand" % cid,
+                    key=STATE["a_key"])
+        got = without_client_id(r)
+        check_eq(got[0], want[0], "status after the rebuild")
+        if r.status == 200:
+            check_eq([i["item_id"] for i in got[1]["items"]],
+                     [i["item_id"] for i in want[1]["items"]],
+                     "abrand list of %s after the rebuild" % cid)
+    check_isolation("rebuilt")
 
 
 @test
