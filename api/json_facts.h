@@ -32,8 +32,7 @@ json_t *mz_json_write_facts(const struct mz_client_facts *facts,
  * n_brands-1] (borrowed; NULL: every brand): an item of another brand
  * and a visit of another brand or of none are left out. */
 json_t *mz_json_write_facts_of(const struct mz_client_facts *const *facts,
-                               size_t n_facts,
-                               const struct mz_catalog *catalog,
+                               size_t n_facts, const struct mz_catalog *catalog,
                                const char *const *brands, size_t n_brands);
 
 #endif

@@ -37,7 +37,7 @@ struct mz_client_facts {
     struct mz_item_time_list impressions;
     struct mz_cart_line *cart; /* owned */
     size_t cart_count, cart_cap;
-    int64_t *visits[MZ_VISIT_KIND_COUNT]; /* owned */
+    int64_t *visits[MZ_VISIT_KIND_COUNT];     /* owned */
     char **visit_brands[MZ_VISIT_KIND_COUNT]; /* owned, beside visits: each
                                                  brand owned, NULL: none */
     size_t visit_count[MZ_VISIT_KIND_COUNT];

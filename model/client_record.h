@@ -32,8 +32,8 @@
 
 /* A record's parts. */
 struct mz_client_record {
-    struct mz_client *memory;      /* owned */
-    struct mz_client_facts *facts; /* owned */
+    struct mz_client *memory;           /* owned */
+    struct mz_client_facts *facts;      /* owned */
     struct mz_client_privates privates; /* owned */
     bool consent;
     int64_t events_logged;

@@ -18,11 +18,11 @@
  *
  * Absent means: no category restriction, no price bound, no per-category
  * limit, no frequency cap, purchased items allowed, dismissed items
- * excluded for 30 days, signals shared with the other brands. A tier's bound replaces price_min / price_max for
- * clients of that tier; clients of an unknown tier get price_min /
- * price_max. Contradictory rules (allow only excluded categories,
- * min > max, ...) are valid: a selection then returns no items and says
- * why.
+ * excluded for 30 days, signals shared with the other brands. A tier's
+ * bound replaces price_min / price_max for clients of that tier; clients
+ * of an unknown tier get price_min / price_max. Contradictory rules
+ * (allow only excluded categories, min > max, ...) are valid: a selection
+ * then returns no items and says why.
  *
  * Interface routines:
  *    mz_rules_new / _free

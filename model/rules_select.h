@@ -86,7 +86,7 @@ struct mz_select_request {
      * items too; the frequency cap reads only facts' impressions. */
     const struct mz_client_facts *const *other_facts;
     size_t n_other_facts;
-    const int32_t *exclude_items;        /* e.g. the item being viewed */
+    const int32_t *exclude_items; /* e.g. the item being viewed */
     size_t n_exclude_items;
     int64_t now;      /* request time, seconds */
     int k;            /* 1..MZ_SELECT_MAX_K */

@@ -289,10 +289,10 @@ struct mz_profile_view {
     const struct mz_brand_tiers *tiers; /* the tier at some brands */
     const char *region;                 /* NULL: unknown */
     bool consent;
-    int64_t events_logged; /* in the log, learned or not; -1 for a reader
-                              of some brands (it counts every house) */
+    int64_t events_logged;  /* in the log, learned or not; -1 for a reader
+                               of some brands (it counts every house) */
     int64_t events_learned; /* by the memories the reader sees */
-    int n_levels;                          /* model levels, for source names */
+    int n_levels;           /* model levels, for source names */
     const struct mz_profile_level *levels; /* empty without consent */
     int n_sources;
     /* The facts records the reader sees (the shared facts and private
