@@ -80,6 +80,7 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
         event_id("client_id", true, &rec->client_id),
         event_id("item_id", false, &rec->item_id),
         event_id("channel", false, &rec->channel),
+        event_id("brand", false, &rec->brand),
         mz_json_custom("ts", read_ts, NULL, &rec->ts),
         count("quantity", 1, MZ_EVENT_MAX_QUANTITY, 1, &rec->quantity),
         count("dwell_ms", 0, MZ_EVENT_MAX_DWELL_MS, 0, &rec->dwell_ms),
@@ -92,7 +93,7 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     if (!mz_json_parse(obj, spec, "", err))
         return false;
     if (mz_event_type_needs_item(rec->type) && !rec->item_id) {
-        rec->event_id = rec->client_id = rec->channel = NULL;
+        rec->event_id = rec->client_id = rec->channel = rec->brand = NULL;
         return mz_json_fail(err, MZ_ERR_INVALID, "item_id",
                             "required for this event type");
     }

@@ -39,8 +39,8 @@
 #define MZ_WRITER_BACKOFF_MIN_MS 100
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
-/* The nine columns of one event, as the server unnests them. */
-#define MZ_WRITER_COLUMNS 9
+/* The ten columns of one event, as the server unnests them. */
+#define MZ_WRITER_COLUMNS 10
 
 enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
 
@@ -50,11 +50,12 @@ static const struct mz_pg_stmt writer_stmts[] = {
     [S_INSERT] =
         {S_INSERT, "mz_events_insert",
          "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
-         " value, quantity, dwell_ms) "
-         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
+         " value, quantity, dwell_ms, brand) "
+         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d, b "
          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
-         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
+         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[],"
+         " $10::text[])"
+         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, b, n) "
          "ORDER BY n "
          "ON CONFLICT (event_id) DO NOTHING "
          "RETURNING event_id, seq",
@@ -178,9 +179,9 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
                                   size_t *n_accepted)
 {
     static const uint32_t oids[MZ_WRITER_COLUMNS] = {
-        MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
-        MZ_PG_OID_TEXT,   MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
-        MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4, MZ_PG_OID_INT4};
+        MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT,
+        MZ_PG_OID_INT8, MZ_PG_OID_TEXT, MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4,
+        MZ_PG_OID_INT4, MZ_PG_OID_TEXT};
     struct mz_pg_array cols[MZ_WRITER_COLUMNS];
     const char *values[MZ_WRITER_COLUMNS];
     int lengths[MZ_WRITER_COLUMNS];
@@ -202,6 +203,7 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
         mz_pg_array_add_float8(&cols[6], ev->value);
         mz_pg_array_add_int4(&cols[7], ev->quantity);
         mz_pg_array_add_int4(&cols[8], ev->dwell_ms);
+        mz_pg_array_add_text(&cols[9], ev->brand);
     }
     for (int k = 0; k < MZ_WRITER_COLUMNS; k++) {
         if (!mz_pg_array_finish(&cols[k])) {
