@@ -14,6 +14,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_attributes.h"
@@ -56,8 +57,16 @@ void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
     struct profile_reply ctx = {req->params[0], NULL};
     if (!mz_require_id("client_id", ctx.client_id, resp))
         return;
+    /* A key scoped to some brands sees only what comes from them. */
+    const struct mz_principal *scope = req->principal;
+    const char *scope_brands[MZ_KEY_MAX_BRANDS];
+    size_t n_brands = 0;
+    if (scope && !scope->all_brands)
+        for (; n_brands < scope->n_brands; n_brands++)
+            scope_brands[n_brands] = scope->brands[n_brands];
     enum mz_status status = mz_service_read_profile(
-        svc, ctx.client_id, mz_now_seconds(), reply_profile, &ctx);
+        svc, ctx.client_id, scope && !scope->all_brands ? scope_brands : NULL,
+        n_brands, mz_now_seconds(), reply_profile, &ctx);
     if (status == MZ_OK)
         mz_response_json(resp, 200, ctx.body);
     else
@@ -144,8 +153,9 @@ void mz_handle_export(struct mz_service *svc, const struct mz_request *req,
     int64_t now = mz_now_seconds();
     /* The profile first: an unknown or erased client is a 404 before
      * anything else is read. */
-    enum mz_status status = mz_service_read_profile(svc, profile.client_id, now,
-                                                    reply_profile, &profile);
+    /* The key holds every brand (the route's scope): the whole profile. */
+    enum mz_status status = mz_service_read_profile(
+        svc, profile.client_id, NULL, 0, now, reply_profile, &profile);
     if (status == MZ_OK && (!x.events || !x.consent || !x.audit))
         status = MZ_ERR_NOMEM;
     if (status == MZ_OK)

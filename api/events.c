@@ -112,7 +112,15 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                  "%s: not in the catalog", "item_id");
         if (outcome[i] == MZ_ERR_FORBIDDEN)
             fail(&errors[i], mz_status_code(MZ_ERR_FORBIDDEN),
-                 "%s: of a brand outside this key's scope", "item_id");
+                 "%s: of a brand outside this key's scope",
+                 records[i].brand && req->principal &&
+                         !mz_principal_allows_brand(req->principal,
+                                                    records[i].brand)
+                     ? "brand"
+                     : "item_id");
+        if (outcome[i] == MZ_ERR_INVALID && !errors[i].code)
+            fail(&errors[i], mz_status_code(MZ_ERR_INVALID),
+                 "%s: not the brand of the item", "brand");
         if (outcome[i] != MZ_OK)
             json_array_append_new(rejected, rejection(i, &errors[i]));
     }

@@ -80,6 +80,7 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
         event_id("client_id", true, &rec->client_id),
         event_id("item_id", false, &rec->item_id),
         event_id("channel", false, &rec->channel),
+        event_id("brand", false, &rec->brand),
         mz_json_custom("ts", read_ts, NULL, &rec->ts),
         count("quantity", 1, MZ_EVENT_MAX_QUANTITY, 1, &rec->quantity),
         count("dwell_ms", 0, MZ_EVENT_MAX_DWELL_MS, 0, &rec->dwell_ms),
@@ -92,7 +93,7 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     if (!mz_json_parse(obj, spec, "", err))
         return false;
     if (mz_event_type_needs_item(rec->type) && !rec->item_id) {
-        rec->event_id = rec->client_id = rec->channel = NULL;
+        rec->event_id = rec->client_id = rec->channel = rec->brand = NULL;
         return mz_json_fail(err, MZ_ERR_INVALID, "item_id",
                             "required for this event type");
     }
@@ -103,11 +104,13 @@ json_t *mz_json_write_event(const struct mz_event_record *rec)
 {
     char ts[MZ_TIME_RFC3339_BYTES];
     mz_time_format_rfc3339(rec->ts, ts);
-    return json_pack(
-        "{s:I,s:s,s:s,s:o,s:s,s:o,s:f,s:i,s:i}", "seq", (json_int_t)rec->seq,
-        "event_id", rec->event_id, "type", mz_event_type_name(rec->type),
-        "item_id", rec->item_id ? json_string(rec->item_id) : json_null(), "ts",
-        ts, "channel", rec->channel ? json_string(rec->channel) : json_null(),
-        "value", rec->value, "quantity", (int)rec->quantity, "dwell_ms",
-        (int)rec->dwell_ms);
+    return json_pack("{s:I,s:s,s:s,s:o,s:s,s:o,s:f,s:i,s:i,s:o}", "seq",
+                     (json_int_t)rec->seq, "event_id", rec->event_id, "type",
+                     mz_event_type_name(rec->type), "item_id",
+                     rec->item_id ? json_string(rec->item_id) : json_null(),
+                     "ts", ts, "channel",
+                     rec->channel ? json_string(rec->channel) : json_null(),
+                     "value", rec->value, "quantity", (int)rec->quantity,
+                     "dwell_ms", (int)rec->dwell_ms, "brand",
+                     rec->brand ? json_string(rec->brand) : json_null());
 }

@@ -8,10 +8,13 @@
  * Event JSON (unknown keys are rejected):
  *   {"event_id": "e-1", "client_id": "c-42", "item_id": "bag-1",
  *    "type": "view", "ts": "2026-11-23T10:00:00Z" | 1795428000,
- *    "channel": "web", "value": 2400, "quantity": 1, "dwell_ms": 1500}
+ *    "channel": "web", "value": 2400, "quantity": 1, "dwell_ms": 1500,
+ *    "brand": "maison-a"}
  * event_id, client_id and type are required; item_id is required by the
  * types that name an item; a missing ts is the time the service received
- * the event.
+ * the event. brand says which house an item-less event (a store visit,
+ * an appointment, a private event) was at; on an item event it must be
+ * the item's brand (the service checks that, and the key's scope).
  *
  * Interface routines:
  *    mz_json_read_event  - validate one event object into a record
@@ -44,8 +47,8 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
 /* Returns rec (borrowed) as a new object (caller decrefs; NULL on
  * allocation failure) in the posted form, ts as RFC 3339, with its log
  * position: {"seq", "event_id", "type", "item_id", "ts", "channel",
- * "value", "quantity", "dwell_ms"} (client_id left out: the caller
- * names the client). */
+ * "value", "quantity", "dwell_ms", "brand"} (client_id left out: the
+ * caller names the client). */
 json_t *mz_json_write_event(const struct mz_event_record *rec);
 
 #endif

@@ -10,6 +10,7 @@
 #include "api/json_profile.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "api/json_attributes.h"
 #include "api/json_facts.h"
@@ -69,6 +70,21 @@ static json_t *level_json(const struct mz_profile_level *level, int n_levels)
     return out;
 }
 
+/* The client's tiers at the brands the reader sees. */
+static json_t *brand_tiers_json(const struct mz_profile_view *view)
+{
+    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
+    for (size_t i = 0; tiers && view->brands && i < view->tiers->count; i++) {
+        const char *brand = view->tiers->v[i].brand;
+        bool shown = false;
+        for (size_t b = 0; b < view->n_brands && !shown; b++)
+            shown = strcmp(view->brands[b], brand) == 0;
+        if (!shown)
+            json_object_del(tiers, brand);
+    }
+    return tiers;
+}
+
 json_t *mz_json_write_profile(const char *client_id,
                               const struct mz_profile_view *view)
 {
@@ -80,22 +96,30 @@ json_t *mz_json_write_profile(const char *client_id,
             levels = NULL;
         }
     }
-    json_t *facts = view->facts
-                        ? mz_json_write_facts(view->facts, view->catalog)
-                        : json_object();
-    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
+    json_t *facts =
+        view->consent
+            ? mz_json_write_facts_of(view->facts, view->n_facts, view->catalog,
+                                     view->brands, view->n_brands)
+            : json_object();
+    json_t *tiers = brand_tiers_json(view);
     json_t *body =
         levels && facts && tiers
-            ? json_pack("{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
-                        client_id, "tier",
-                        view->tier ? json_string(view->tier) : json_null(),
-                        "tiers", tiers, "region",
-                        view->region ? json_string(view->region) : json_null(),
-                        "consent", "personalization", view->consent,
-                        "events_logged", (json_int_t)view->events_logged,
-                        "events_learned", (json_int_t)view->events_learned,
-                        "levels", levels)
+            ? json_pack(
+                  "{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:O}", "client_id", client_id,
+                  "tier", view->tier ? json_string(view->tier) : json_null(),
+                  "tiers", tiers, "region",
+                  view->region ? json_string(view->region) : json_null(),
+                  "consent", "personalization", view->consent, "events_learned",
+                  (json_int_t)view->events_learned, "levels", levels)
             : NULL;
+    /* A reader of some brands is not told how many events other houses
+     * logged. */
+    if (body && view->events_logged >= 0 &&
+        json_object_set_new(body, "events_logged",
+                            json_integer(view->events_logged)) != 0) {
+        json_decref(body);
+        body = NULL;
+    }
     if (body)
         json_object_update(body, facts);
     json_decref(levels);

@@ -18,19 +18,18 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
+/* The columns event_row reads, for both statements. */
+#define EVENT_COLUMNS                                                          \
+    "SELECT seq, event_id, client_id, item_id, type,"                          \
+    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms,"     \
+    " brand FROM events "
+
 static const struct mz_pg_stmt events_scan_stmt = {
     MZ_STMT_EVENTS_SCAN, "mz_events_scan",
-    "SELECT seq, event_id, client_id, item_id, type,"
-    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
-    "FROM events WHERE seq > $1 ORDER BY seq",
-    1};
-/* Same columns as events_scan_stmt: event_row reads both. */
+    EVENT_COLUMNS "WHERE seq > $1 ORDER BY seq", 1};
 static const struct mz_pg_stmt client_events_stmt = {
     MZ_STMT_CLIENT_EVENTS, "mz_client_events",
-    "SELECT seq, event_id, client_id, item_id, type,"
-    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
-    "FROM events WHERE client_id = $1 ORDER BY seq",
-    1};
+    EVENT_COLUMNS "WHERE client_id = $1 ORDER BY seq", 1};
 
 struct scan_ctx {
     const struct mz_pg_stmt *stmt;
@@ -61,6 +60,7 @@ static bool event_row(void *ctx, const PGresult *res)
     ev.value = strtod(PQgetvalue(res, 0, 7), NULL);
     ev.quantity = (int32_t)strtol(PQgetvalue(res, 0, 8), NULL, 10);
     ev.dwell_ms = (int32_t)strtol(PQgetvalue(res, 0, 9), NULL, 10);
+    ev.brand = PQgetisnull(res, 0, 10) ? NULL : PQgetvalue(res, 0, 10);
     ev.item_index = -1;
     return x->fn(x->ctx, &ev);
 }

@@ -39,9 +39,9 @@
 #define MZ_WRITER_BACKOFF_MIN_MS 100
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
-/* The nine columns of one event, as the server unnests them, then the
+/* The ten columns of one event, as the server unnests them, then the
  * event ids of the batch's consent markers and their callers. */
-#define MZ_WRITER_COLUMNS 11
+#define MZ_WRITER_COLUMNS 12
 
 enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
 
@@ -49,16 +49,17 @@ static const struct mz_pg_stmt writer_stmts[] = {
     /* ORDER BY n: seq follows submission order within the batch, so one
      * client's events keep their order in the log. */
     /* A consent marker is a change of the client's consent: its audit row
-     * (store/sql/0005-audit.sql) commits with it, in the same statement;
-     * $10 and $11 are empty for a batch without markers. */
+     * (store/sql/0006-audit.sql) commits with it, in the same statement;
+     * $11 and $12 are empty for a batch without markers. */
     [S_INSERT] =
         {S_INSERT, "mz_events_insert",
          "WITH ins AS (INSERT INTO events (event_id, client_id, item_id, type,"
-         " ts, channel, value, quantity, dwell_ms) "
-         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
+         " ts, channel, value, quantity, dwell_ms, brand) "
+         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d, b "
          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
-         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
+         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[],"
+         " $10::text[])"
+         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, b, n) "
          "ORDER BY n "
          "ON CONFLICT (event_id) DO NOTHING "
          "RETURNING event_id, seq, client_id, type), "
@@ -67,7 +68,7 @@ static const struct mz_pg_stmt writer_stmts[] = {
          "SELECT m.actor, 'client.consent', ins.client_id, ins.seq,"
          " jsonb_build_object('personalization',"
          " ins.type = 'consent_granted') "
-         "FROM unnest($10::text[], $11::text[]) AS m(event_id, actor) "
+         "FROM unnest($11::text[], $12::text[]) AS m(event_id, actor) "
          "JOIN ins ON ins.event_id = m.event_id) "
          "SELECT event_id, seq FROM ins",
          MZ_WRITER_COLUMNS},
@@ -192,7 +193,7 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
     static const uint32_t oids[MZ_WRITER_COLUMNS] = {
         MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT,
         MZ_PG_OID_INT8, MZ_PG_OID_TEXT, MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4,
-        MZ_PG_OID_INT4, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT};
+        MZ_PG_OID_INT4, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT};
     struct mz_pg_array cols[MZ_WRITER_COLUMNS];
     const char *values[MZ_WRITER_COLUMNS];
     int lengths[MZ_WRITER_COLUMNS];
@@ -214,10 +215,11 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
         mz_pg_array_add_float8(&cols[6], ev->value);
         mz_pg_array_add_int4(&cols[7], ev->quantity);
         mz_pg_array_add_int4(&cols[8], ev->dwell_ms);
+        mz_pg_array_add_text(&cols[9], ev->brand);
         if (ev->actor && (ev->type == MZ_EV_CONSENT_GRANTED ||
                           ev->type == MZ_EV_CONSENT_WITHDRAWN)) {
-            mz_pg_array_add_text(&cols[9], ev->event_id);
-            mz_pg_array_add_text(&cols[10], ev->actor);
+            mz_pg_array_add_text(&cols[10], ev->event_id);
+            mz_pg_array_add_text(&cols[11], ev->actor);
         }
     }
     for (int k = 0; k < MZ_WRITER_COLUMNS; k++) {

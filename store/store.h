@@ -15,7 +15,7 @@
  *
  * Every call that changes something takes actor, the caller's key id
  * (borrowed, required; "cli" for `maisond keys`), and writes the audit
- * row of the change (store/sql/0005-audit.sql) in the change's own
+ * row of the change (store/sql/0006-audit.sql) in the change's own
  * transaction: both commit, or neither.
  *
  * Interface routines, by the file that implements them:
@@ -215,6 +215,7 @@ struct mz_event_record {
     const char *client_id;
     const char *item_id; /* NULL for item-less events */
     const char *channel; /* NULL when absent */
+    const char *brand;   /* NULL when absent; item-less events only */
     enum mz_event_type type;
     int64_t ts;         /* seconds since the epoch */
     double value;       /* 0 when absent */

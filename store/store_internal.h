@@ -83,7 +83,7 @@ enum mz_status mz_store_change_row(struct mz_store *store,
                                    const struct mz_pg_stmt *stmt,
                                    const char *param, const char *actor);
 
-/* The head of the INSERT of an audit row (store/sql/0005-audit.sql),
+/* The head of the INSERT of an audit row (store/sql/0006-audit.sql),
  * which every change's statement runs in its own transaction, usually as
  * the last part of one statement: "WITH changed AS (UPDATE ... RETURNING
  * ...) " MZ_AUDIT_INSERT "SELECT ... FROM changed". */

@@ -8,10 +8,11 @@
 #include "api/service/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-/* Refuses, in outcome, the records whose item is not a live catalog item
- * or is of a brand outside scope (NULL: every brand), and sets the
- * others' item_index. */
+/* Refuses, in outcome, the records whose item is not a live catalog item,
+ * whose item or brand is of a brand outside scope (NULL: every brand), or
+ * whose brand is not its item's, and sets the others' item_index. */
 static void check_items(struct mz_service *svc, struct mz_event_record *records,
                         enum mz_status *outcome, size_t n,
                         const struct mz_principal *scope)
@@ -21,6 +22,11 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
         if (outcome[i] != MZ_OK)
             continue;
         records[i].item_index = -1;
+        const char *brand = records[i].brand;
+        if (brand && scope && !mz_principal_allows_brand(scope, brand)) {
+            outcome[i] = MZ_ERR_FORBIDDEN;
+            continue;
+        }
         if (!records[i].item_id)
             continue;
         int32_t index = mz_catalog_find(svc->catalog, records[i].item_id);
@@ -29,6 +35,8 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
             outcome[i] = MZ_ERR_UNKNOWN_ITEM;
         else if (scope && !mz_principal_allows_brand(scope, item->brand))
             outcome[i] = MZ_ERR_FORBIDDEN;
+        else if (brand && strcmp(brand, item->brand) != 0)
+            outcome[i] = MZ_ERR_INVALID; /* says another house than its item */
         else
             records[i].item_index = index;
     }
