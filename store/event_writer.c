@@ -618,25 +618,27 @@ fail:
     return NULL;
 }
 
+/* Sets *flag under w->lock, wakes thread through cond and joins it. */
+static void stop_thread(struct mz_event_writer *w, bool *flag,
+                        pthread_cond_t *cond, pthread_t thread)
+{
+    pthread_mutex_lock(&w->lock);
+    *flag = true;
+    pthread_cond_broadcast(cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(thread, NULL);
+}
+
 void mz_event_writer_stop(struct mz_event_writer *writer)
 {
     if (writer == NULL)
         return;
-    if (writer->thread_started) {
-        pthread_mutex_lock(&writer->lock);
-        writer->stopping = true;
-        pthread_cond_broadcast(&writer->work);
-        pthread_mutex_unlock(&writer->lock);
-        pthread_join(writer->thread, NULL);
-    }
-    if (writer->learner_started) {
-        /* After the writer: what it committed last is learned too. */
-        pthread_mutex_lock(&writer->lock);
-        writer->learner_stopping = true;
-        pthread_cond_broadcast(&writer->learn);
-        pthread_mutex_unlock(&writer->lock);
-        pthread_join(writer->learner, NULL);
-    }
+    if (writer->thread_started)
+        stop_thread(writer, &writer->stopping, &writer->work, writer->thread);
+    /* After the writer: what it committed last is learned too. */
+    if (writer->learner_started)
+        stop_thread(writer, &writer->learner_stopping, &writer->learn,
+                    writer->learner);
     mz_pg_conn_reset(&writer->pg);
     pthread_cond_destroy(&writer->learn);
     pthread_cond_destroy(&writer->work);
