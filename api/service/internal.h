@@ -5,7 +5,7 @@
  *
  * Concurrency: `lock` guards the catalog, the model, the client cache's
  * table and the rules. Request threads read under the read lock; the
- * event-log writer thread learns committed events, and catalog, rule,
+ * event-log learner thread learns committed events, and catalog, rule,
  * attribute and client changes are applied, under the write lock. So
  * events are learned in log order by one thread.
  *

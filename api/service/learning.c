@@ -102,9 +102,12 @@ void mz_service_learn_event(struct mz_service *svc,
      * accepted while it was live (submit refuses retired items), and the
      * replay after a restart, which loads today's deletions, must learn
      * what the live server learned. A retired item is never selected, so
-     * what its row learns shows nowhere until it is re-inserted. */
-    int32_t item =
-        ev->item_id ? mz_catalog_find(svc->catalog, ev->item_id) : -1;
+     * what its row learns shows nowhere until it is re-inserted. A
+     * submission's item_index, found when it was checked, is still the
+     * item's: catalog indices are never reused. */
+    int32_t item = ev->item_index;
+    if (item < 0 && ev->item_id) /* the replay: not looked up yet */
+        item = mz_catalog_find(svc->catalog, ev->item_id);
     const struct mz_item *rec = mz_catalog_item(svc->catalog, item);
     struct mz_event_obs obs = {
         .item = item,

@@ -8,7 +8,7 @@
  * What a call does, in order, is decided here and only here:
  *    - a change is written to PostgreSQL first, then applied in memory,
  *      so what a reader sees is always durable;
- *    - events are learned in log order by the event-log writer thread,
+ *    - events are learned in log order by the event-log learner thread,
  *      and POST /v1/events is answered once its events are learned;
  *    - catalog and rule writes are serialised, so PostgreSQL and memory
  *      see them in the same order.
