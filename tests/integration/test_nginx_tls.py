@@ -184,6 +184,46 @@ def a_nodes_429_arrives_with_retry_after():
 
 
 @test
+def an_id_holding_a_slash_is_routed_whole():
+    # "a%2Fb..." is one client for maisond; nginx must hash the whole
+    # segment, not the "a" its decoded $uri would cut it to: ids that
+    # share a prefix before the slash spread over the nodes.
+    ids = ["slash%%2Fc%d" % i for i in range(20)]
+    for cid in ids:
+        status, _, _ = via_nginx("GET", "/v1/clients/%s/profile" % cid)
+        check_eq(status, 404, "profile of %s (no such client)" % cid)
+    owners = set()
+    for cid in ids:
+        seen = node_of(cid)
+        check_eq(len(seen), 1, "nodes that served %s" % cid)
+        owners.add(seen[0])
+    check_eq(owners, {0, 1}, "20 ids 'slash/...' over both nodes")
+
+
+@test
+def what_nginx_answers_itself_is_a_json_error():
+    status, _, body = via_nginx("POST", "/v1/events",
+                                body="x" * (3 * 1024 * 1024))
+    check_eq(status, 413, "a 3 MiB body through nginx")
+    check(body.startswith(b'{"error":{"code":"payload_too_large"'),
+          "413 body is maisond's JSON error: %r" % body[:200])
+    status, _, body = via_nginx("GET", "/v1/keys?" + "p=1&" * 4000)
+    check(status in (414, 431), "a 16 KB target: %d %r" % (status, body[:300]))
+    check(body.startswith(b'{"error":{"code":"invalid_input"'),
+          "the long target's body is JSON: %r" % body[:200])
+    conn = th.connect(PORT, CERT, "localhost", 30.0)
+    try:
+        conn.request("GET", "/healthz", headers={"X-Big": "y" * 40000})
+        r = conn.getresponse()
+        status, body = r.status, r.read()
+    finally:
+        conn.close()
+    check(status in (400, 431), "a 40 KB header field: %d" % status)
+    check(body.startswith(b'{"error":{"code":"invalid_input"'),
+          "the large header's body is JSON: %r" % body[:200])
+
+
+@test
 def a_stopped_nodes_clients_go_to_the_other():
     victim = NODES[1]
     owned = [cid for cid in CLIENTS if node_of(cid) == [1]]
@@ -198,6 +238,19 @@ def a_stopped_nodes_clients_go_to_the_other():
     for cid in owned:
         check(("/v1/clients/%s/" % cid) in log,
               "the first node served %s" % cid)
+
+
+
+@test
+def no_node_answering_is_a_json_503():
+    # Runs last: it stops the node that is left.
+    check_eq(NODES[0].stop(), 0, "SIGTERM of the first node")
+    status, headers, body = via_nginx("GET", "/v1/clients/%s/profile"
+                                      % CLIENTS[0])
+    check_eq(status, 503, "no node: %r" % body[:200])
+    check(body.startswith(b'{"error":{"code":"unavailable"'),
+          "the 503 body is JSON: %r" % body[:200])
+    check_eq(headers.get("retry-after"), "1", "Retry-After")
 
 
 def main():
