@@ -92,6 +92,13 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     };
     if (!mz_json_parse(obj, spec, "", err))
         return false;
+    if (rec->ts > now + MZ_EVENT_MAX_FUTURE_S) {
+        rec->event_id = rec->client_id = rec->item_id = rec->channel =
+            rec->brand = NULL;
+        return mz_json_fail(err, MZ_ERR_INVALID, "ts",
+                            "more than %d hours ahead of the server's clock",
+                            MZ_EVENT_MAX_FUTURE_S / 3600);
+    }
     if (mz_event_type_needs_item(rec->type) && !rec->item_id) {
         rec->event_id = rec->client_id = rec->channel = rec->brand = NULL;
         return mz_json_fail(err, MZ_ERR_INVALID, "item_id",

@@ -35,9 +35,15 @@
 #define MZ_EVENT_MAX_DWELL_MS (24 * 3600 * 1000)
 /* Year 9999: later timestamps cannot be written back as RFC 3339. */
 #define MZ_EVENT_MAX_TS_SECONDS 253402300799LL
+/* How far ahead of the server's clock an event may be stamped (clock
+ * skew between senders). Further is refused: time decays in the model
+ * (the levels, popularity) count from the newest event seen, so one event
+ * from the far future would fade every other count at once. */
+#define MZ_EVENT_MAX_FUTURE_S (24 * 3600)
 
 /* Validates obj (borrowed) as one event into *rec: its strings are
- * borrowed from obj (valid while obj lives), ts is now when absent,
+ * borrowed from obj (valid while obj lives), ts is now when absent and
+ * at most now + MZ_EVENT_MAX_FUTURE_S,
  * item_index is -1 (the caller maps item_id). Returns true, or false
  * with err naming the field (e.g. "quantity: must be an integer in
  * range", code "invalid_input") and rec holding no pointer into obj. */

@@ -36,6 +36,16 @@ static void assert_refused(const char *text, const char *message)
     json_decref(obj);
 }
 
+static void assert_accepted(const char *text)
+{
+    json_t *obj = parse(text);
+    struct mz_event_record rec;
+    struct mz_json_error err;
+    ck_assert_msg(mz_json_read_event(obj, NOW, &rec, &err), "refused %s: %s",
+                  text, err.message);
+    json_decref(obj);
+}
+
 START_TEST(test_full_event_and_defaults)
 {
     json_t *obj = parse("{\"event_id\":\"e-1\",\"client_id\":\"c-42\","
@@ -82,7 +92,7 @@ END_TEST
 
 START_TEST(test_each_field_named)
 {
-    char message[128];
+    char message[128], text[256];
     snprintf(message, sizeof message,
              "event_id: must be a string of 1 to %d bytes", MZ_ID_MAX_BYTES);
     assert_refused("{\"event_id\":\"\",\"client_id\":\"c\",\"type\":\"view\"}",
@@ -106,6 +116,20 @@ START_TEST(test_each_field_named)
     assert_refused("{\"event_id\":\"e\",\"client_id\":\"c\",\"ts\":"
                    "253402300800,\"type\":\"view\"}",
                    "ts: seconds since the epoch out of range");
+    snprintf(message, sizeof message,
+             "ts: more than %d hours ahead of the server's clock",
+             MZ_EVENT_MAX_FUTURE_S / 3600);
+    snprintf(text, sizeof text,
+             "{\"event_id\":\"e\",\"client_id\":\"c\",\"ts\":%lld,"
+             "\"type\":\"view\"}",
+             (long long)NOW + MZ_EVENT_MAX_FUTURE_S + 1);
+    assert_refused(text, message);
+    /* (a view needs an item: the accepted one names it) */
+    snprintf(text, sizeof text,
+             "{\"event_id\":\"e\",\"client_id\":\"c\",\"item_id\":\"i\","
+             "\"ts\":%lld,\"type\":\"view\"}",
+             (long long)NOW + MZ_EVENT_MAX_FUTURE_S);
+    assert_accepted(text);
     assert_refused("{\"event_id\":\"e\",\"client_id\":\"c\",\"ts\":1.5,"
                    "\"type\":\"view\"}",
                    "ts: must be an RFC 3339 date-time or integer seconds");
