@@ -98,3 +98,19 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     }
     return true;
 }
+
+void mz_json_event_refused(enum mz_status outcome, struct mz_json_error *err)
+{
+    if (outcome == MZ_ERR_UNKNOWN_ITEM)
+        mz_json_fail(err, outcome, "item_id", "not in the catalog");
+    else if (outcome == MZ_ERR_FORBIDDEN)
+        mz_json_fail(err, outcome, "item_id",
+                     "of a brand outside this key's scope");
+}
+
+json_t *mz_json_event_rejected(const char *key, int64_t at,
+                               const struct mz_json_error *err)
+{
+    return json_pack("{s:I,s:{s:s,s:s}}", key, (json_int_t)at, "error", "code",
+                     err->code, "message", err->message);
+}

@@ -14,7 +14,9 @@
  * the event.
  *
  * Interface routines:
- *    mz_json_read_event  - validate one event object into a record
+ *    mz_json_read_event     - validate one event object into a record
+ *    mz_json_event_refused  - the error of an event the service refused
+ *    mz_json_event_rejected - one entry of a reply's rejected list
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_JSON_EVENT_H
@@ -39,5 +41,16 @@
  * range", code "invalid_input") and rec holding no pointer into obj. */
 bool mz_json_read_event(const json_t *obj, int64_t now,
                         struct mz_event_record *rec, struct mz_json_error *err);
+
+/* Fills *err with the reason of an event the service refused
+ * (mz_service_submit_events): outcome MZ_ERR_UNKNOWN_ITEM or
+ * MZ_ERR_FORBIDDEN; any other outcome leaves err as it is. */
+void mz_json_event_refused(enum mz_status outcome, struct mz_json_error *err);
+
+/* Returns {key: at, "error": {"code", "message"}} for a rejected event
+ * (new reference; NULL when out of memory): key is "index" in POST
+ * /v1/events, "line" in an import. */
+json_t *mz_json_event_rejected(const char *key, int64_t at,
+                               const struct mz_json_error *err);
 
 #endif

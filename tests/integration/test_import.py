@@ -1,0 +1,369 @@
+#!/usr/bin/env python3
+"""test_import: POST /v1/events:import and `maisond import`.
+
+- Bad lines (malformed JSON, wrong types, an unknown item, a line over
+  64 KiB, a NUL byte, not an object) are rejected by line number while the
+  other lines are applied; blank lines are skipped but numbered; the last
+  line may lack its newline; a body far over the 1 MiB cap of JSON bodies
+  streams, with Content-Length or chunked.
+- A re-import gives all duplicates; 415 without application/x-ndjson, 401
+  without a key, 403 with a key of another role; a key of one brand gets
+  the lines of another brand rejected alone ("forbidden").
+- PostgreSQL stopped during an import: the batches before are committed,
+  the answer is 503 with the settled lines, and the rest sent again is
+  accepted.
+- Equivalence: the Diginetica raw sample (or the generated stream of
+  test_recovery.py) imported into server B gives every client the same
+  profile and the same recommendations as the same events posted through
+  POST /v1/events in batches of 100 into server A on another database.
+- `maisond import --events FILE` (ndjson and csv) and `--catalog FILE`:
+  counts, rejected lines by file line, exit status.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import maison_test as mt
+from maison_test import check, check_eq, check_error, test
+from test_recovery import load_stream
+
+SRV = None
+NDJSON = "application/x-ndjson"
+TOLERANCE = 1e-4
+
+
+def uid(prefix):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def item(item_id, brand="atelier", category="bags", price=100.0):
+    return {"item_id": item_id, "brand": brand, "category": category,
+            "price": price, "currency": "EUR", "available": True}
+
+
+def event(client, item_id="imp-bag", etype="view", ts=1700000000, **kw):
+    e = {"event_id": uid("e"), "client_id": client, "item_id": item_id,
+         "type": etype, "ts": ts}
+    e.update(kw)
+    return e
+
+
+def ndjson(events):
+    return "".join(json.dumps(e) + "\n" for e in events).encode()
+
+
+def import_body(srv, body, key="admin", content_type=NDJSON, timeout=120):
+    return srv.req("POST", "/v1/events:import", body, key=key,
+                   content_type=content_type, timeout=timeout)
+
+
+def new_key(roles, brands=None):
+    body = {"name": "import-test", "roles": roles}
+    if brands is not None:
+        body["brands"] = brands
+    r = SRV.post("/v1/keys", body)
+    check_eq(r.status, 201, "POST /v1/keys: %r" % r)
+    return r.json()["key"]
+
+
+def chunked_import(port, key, pieces, timeout=60):
+    """Sends pieces (bytes) as the chunks of one chunked import, calling
+    a piece when it is a function (between chunks); returns the
+    Response."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        head = ("POST /v1/events:import HTTP/1.1\r\nHost: x\r\n"
+                "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+                "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                % (key, NDJSON))
+        sock.sendall(head.encode())
+        for p in pieces:
+            if callable(p):
+                p()
+                continue
+            sock.sendall(b"%x\r\n" % len(p) + p + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        import http.client
+        resp = http.client.HTTPResponse(sock, method="POST")
+        resp.begin()
+        body = resp.read()
+        return mt.Response(resp.status, resp.reason,
+                           {k.lower(): v for k, v in resp.getheaders()}, body)
+    finally:
+        sock.close()
+
+
+def profile(srv, client):
+    r = srv.get("/v1/clients/%s/profile" % client)
+    check_eq(r.status, 200, "profile of %s: %r" % (client, r))
+    return r.json()
+
+
+def learned_events(srv, client):
+    r = srv.get("/v1/clients/%s/profile" % client)
+    return r.json()["events_learned"] if r.status == 200 else 0
+
+
+# ---------------------------------------------------------------- the route
+
+
+@test
+def bad_lines_are_rejected_by_line_number_and_the_others_applied():
+    client = uid("c")
+    good = [event(client, ts=1700000000 + i) for i in range(3)]
+    long_line = json.dumps(event(client, channel="x" * 70000))
+    lines = [
+        json.dumps(good[0]),                                    # 1
+        "",                                                     # 2 blank
+        '{"event_id": "broken", ',                              # 3
+        json.dumps(event(client, quantity="two")),              # 4
+        json.dumps(event(client, item_id="no-such-item")),      # 5
+        long_line,                                              # 6
+        '{"event_id":"nul\x00","client_id":"c","type":"view"}',  # 7
+        "   \t",                                                # 8 blank
+        json.dumps(good[1]) + "\r",                             # 9 CRLF
+        "[1, 2]",                                               # 10
+        json.dumps(good[2]),                                    # 11, no \n
+    ]
+    r = import_body(SRV, "\n".join(lines).encode())
+    check_eq(r.status, 200, "import: %r" % r)
+    doc = r.json()
+    check_eq({k: doc[k] for k in ("accepted", "duplicates", "rejected",
+                                  "lines")},
+             {"accepted": 3, "duplicates": 0, "rejected": 6, "lines": 11},
+             "counts")
+    got = [(x["line"], x["error"]["code"]) for x in doc["rejected_lines"]]
+    check_eq(got, [(3, "invalid_input"), (4, "invalid_input"),
+                   (5, "unknown_item"), (6, "payload_too_large"),
+                   (7, "invalid_input"), (10, "invalid_input")],
+             "rejected lines")
+    messages = {x["line"]: x["error"]["message"] for x in doc["rejected_lines"]}
+    check("quantity" in messages[4], "line 4 names quantity: %r" % messages)
+    check("item_id" in messages[5], "line 5 names item_id: %r" % messages)
+    check("65536" in messages[6], "line 6 names the limit: %r" % messages)
+    check("NUL" in messages[7], "line 7 says NUL: %r" % messages)
+    check_eq(profile(SRV, client)["events_learned"], 3, "events learned")
+
+
+@test
+def a_reimport_gives_all_duplicates():
+    events = [event(uid("c"), ts=1700000000 + i) for i in range(2500)]
+    body = ndjson(events)
+    first = import_body(SRV, body).json()
+    check_eq((first["accepted"], first["duplicates"], first["rejected"]),
+             (2500, 0, 0), "first import")
+    again = import_body(SRV, body).json()
+    check_eq((again["accepted"], again["duplicates"], again["rejected"],
+              again["lines"]), (0, 2500, 0, 2500), "second import")
+
+
+@test
+def a_body_far_over_the_json_cap_streams_with_length_or_chunked():
+    events = [event(uid("c"), ts=1700000000 + i, channel="web" * 20)
+              for i in range(20000)]
+    body = ndjson(events)
+    check(len(body) > 3 * 1024 * 1024,
+          "the body is over 3 MiB (%d)" % len(body))
+    doc = import_body(SRV, body[:len(body) // 2]).json()
+    check_eq((doc["accepted"], doc["rejected"]), (10000, 0), "first half")
+    rest = body[len(body) // 2:]
+    pieces = [rest[i:i + 7777] for i in range(0, len(rest), 7777)]
+    r = chunked_import(SRV.port, SRV.admin_key, pieces)
+    check_eq(r.status, 200, "chunked: %r" % r)
+    check_eq((r.json()["accepted"], r.json()["rejected"]), (10000, 0),
+             "second half, chunked in pieces cutting lines")
+
+
+@test
+def no_ndjson_content_type_is_415():
+    body = ndjson([event(uid("c"))])
+    for ct in ("application/json", None, "text/plain"):
+        check_error(import_body(SRV, body, content_type=ct), 415,
+                    "unsupported_media_type", "application/x-ndjson")
+    check_eq(import_body(SRV, body,
+                         content_type="application/x-ndjson; charset=utf-8")
+             .status, 200, "with a parameter")
+
+
+@test
+def no_key_is_401_a_key_of_another_role_is_403():
+    body = ndjson([event(uid("c"))])
+    r = import_body(SRV, body, key=None)
+    check_error(r, 401, "unauthorized")
+    check_eq(r.header("WWW-Authenticate"), "Bearer", "WWW-Authenticate")
+    for role in ("merchandising", "privacy", "ops"):
+        check_error(import_body(SRV, body, key=new_key([role])), 403,
+                    "forbidden")
+    for role in ("ingest", "clienteling"):
+        r = import_body(SRV, ndjson([event(uid("c"))]), key=new_key([role]))
+        check_eq(r.status, 200, "%s key: %r" % (role, r))
+    r = SRV.get("/v1/events:import")
+    check_error(r, 405, "method_not_allowed")
+    check_eq(r.header("Allow"), "POST", "Allow")
+
+
+@test
+def a_key_of_one_brand_gets_lines_of_another_brand_rejected_alone():
+    key = new_key(["ingest"], ["atelier"])
+    client = uid("c")
+    body = ndjson([event(client), event(client, item_id="imp-other"),
+                   event(client)])
+    r = import_body(SRV, body, key=key)
+    check_eq(r.status, 200, "import: %r" % r)
+    doc = r.json()
+    check_eq((doc["accepted"], doc["rejected"]), (2, 1), "counts")
+    check_eq([(x["line"], x["error"]["code"]) for x in doc["rejected_lines"]],
+             [(2, "forbidden")], "rejected lines")
+
+
+@test
+def at_most_100_rejected_lines_are_listed_all_are_counted():
+    body = b"not json\n" * 250 + ndjson([event(uid("c"))])
+    doc = import_body(SRV, body).json()
+    check_eq((doc["accepted"], doc["rejected"], doc["lines"]), (1, 250, 251),
+             "counts")
+    check_eq([x["line"] for x in doc["rejected_lines"]], list(range(1, 101)),
+             "listed lines")
+
+
+@test
+def a_database_outage_midway_answers_503_with_the_lines_committed():
+    client = uid("c")
+    events = [event(client, ts=1700000000 + i) for i in range(3500)]
+    first, rest = ndjson(events[:2000]), ndjson(events[2000:])
+    learned = {}
+
+    def wait_committed():
+        deadline = time.monotonic() + 30
+        while learned_events(SRV, client) < 2000:
+            check(time.monotonic() < deadline, "first 2000 never learned")
+            time.sleep(0.05)
+        learned["before"] = True
+        mt.pg_stop()
+    try:
+        r = chunked_import(SRV.port, SRV.admin_key,
+                           [first, wait_committed, rest])
+    finally:
+        if learned:
+            mt.pg_start()
+    check_error(r, 503, "database_unavailable", "resend from line 2001")
+    doc = r.json()
+    check_eq((doc["accepted"], doc["lines"]), (2000, 2000),
+             "settled before the outage")
+    deadline = time.monotonic() + 30
+    while True:
+        r = import_body(SRV, rest)
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    check_eq(r.status, 200, "the rest after the outage: %r" % r)
+    check_eq((r.json()["accepted"], r.json()["duplicates"]), (1500, 0),
+             "the rest, sent again")
+
+
+# ---------------------------------------------------------------- equivalence
+
+EQ = {}
+
+
+def equivalence_servers():
+    if EQ:
+        return EQ["live"], EQ["bulk"], EQ["events"]
+    source, items, events = load_stream()
+    print("# equivalence stream: %s, %d events, %d items"
+          % (source, len(events), len(items)))
+    live = mt.Maisond(database_url=mt.create_database("mz_import_live"),
+                      name="maisond-live")
+    bulk = mt.Maisond(database_url=mt.create_database("mz_import_bulk"),
+                      name="maisond-bulk")
+    EQ.update(live=live, bulk=bulk, events=events)
+    live.start()
+    bulk.start()
+    for srv in (live, bulk):
+        for i in range(0, len(items), 1000):
+            r = srv.put("/v1/catalog/items", {"items": items[i:i + 1000]})
+            check_eq(r.status, 200, "catalog: %r" % r)
+    return live, bulk, events
+
+
+@test
+def an_import_leaves_every_client_as_live_batches_of_100_do():
+    live, bulk, events = equivalence_servers()
+    t0 = time.monotonic()
+    for i in range(0, len(events), 100):
+        r = live.post("/v1/events", {"events": events[i:i + 100]})
+        check_eq(r.status, 200, "live batch %d: %r" % (i, r))
+        check_eq(r.json()["rejected"], [], "live batch %d rejected" % i)
+    t_live = time.monotonic() - t0
+    t0 = time.monotonic()
+    r = import_body(bulk, ndjson(events))
+    t_bulk = time.monotonic() - t0
+    check_eq(r.status, 200, "import: %r" % r)
+    doc = r.json()
+    check_eq((doc["accepted"], doc["rejected"], doc["lines"]),
+             (len(events), 0, len(events)), "import counts")
+    print("# %d events: live batches of 100 %.2f s, import %.2f s"
+          % (len(events), t_live, t_bulk))
+    clients = sorted({e["client_id"] for e in events})
+    bad = []
+    for c in clients:
+        pa, pb = profile(live, c), profile(bulk, c)
+        d = mt.json_diff(pa, pb, TOLERANCE,
+                         skip_key=lambda k: k.endswith("_at"))
+        if d:
+            bad.append("profile %s: %s" % (c, d))
+        path = "/v1/clients/%s/recommendations?k=20" % c
+        ra, rb = live.get(path), bulk.get(path)
+        check_eq((ra.status, rb.status), (200, 200), path)
+        d = mt.ranking_diff(ra.json(), rb.json(), TOLERANCE, whole_items=True)
+        if d:
+            bad.append("recommendations %s: %s" % (c, d))
+    check(not bad, "%d differences over %d clients, e.g.:\n%s"
+          % (len(bad), len(clients), "\n".join(bad[:8])))
+    for q in ("k=50", "k=20&brand=dg1"):
+        path = "/v1/clients/nobody-at-all/recommendations?" + q
+        d = mt.ranking_diff(live.get(path).json(), bulk.get(path).json(),
+                            TOLERANCE, whole_items=True)
+        check(d is None, "non-personalised %s: %s" % (q, d))
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    global SRV
+    mt.require_environment()
+    SRV = mt.Maisond()
+    try:
+        try:
+            SRV.start()
+        except mt.StartError as e:
+            print("FAIL setup: %s" % e)
+            print("0 passed, 1 failed")
+            return 1
+        r = SRV.put("/v1/catalog/items", {"items": [
+            item("imp-bag"), item("imp-other", brand="other")]})
+        if r.status != 200:
+            print("FAIL setup: catalog %r" % r)
+            print("0 passed, 1 failed")
+            return 1
+        # Only this file's tests (test_recovery's registered theirs too).
+        rc = mt.run_tests([t for t in mt.TESTS if t.__module__ == __name__])
+        if rc:
+            print("# log tail:\n" + SRV.log_tail(15))
+        return rc
+    finally:
+        SRV.cleanup()
+        for srv in (EQ.get("live"), EQ.get("bulk")):
+            if srv:
+                srv.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
