@@ -3,7 +3,7 @@
 # benchmark. Safe to run again. Needs root (or sudo).
 set -eu
 packages="build-essential autoconf automake pkg-config
-  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libsodium-dev check
+  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libsodium-dev check libcurl4-openssl-dev
   postgresql postgresql-client python3 curl"
 if [ "${1:-}" = "--bench" ]; then
     packages="$packages wrk nginx-light"

@@ -232,41 +232,6 @@ def at_most_100_rejected_lines_are_listed_all_are_counted():
              "listed lines")
 
 
-@test
-def a_database_outage_midway_answers_503_with_the_lines_committed():
-    client = uid("c")
-    events = [event(client, ts=1700000000 + i) for i in range(3500)]
-    first, rest = ndjson(events[:2000]), ndjson(events[2000:])
-    learned = {}
-
-    def wait_committed():
-        deadline = time.monotonic() + 30
-        while learned_events(SRV, client) < 2000:
-            check(time.monotonic() < deadline, "first 2000 never learned")
-            time.sleep(0.05)
-        learned["before"] = True
-        mt.pg_stop()
-    try:
-        r = chunked_import(SRV.port, SRV.admin_key,
-                           [first, wait_committed, rest])
-    finally:
-        if learned:
-            mt.pg_start()
-    check_error(r, 503, "database_unavailable", "resend from line 2001")
-    doc = r.json()
-    check_eq((doc["accepted"], doc["lines"]), (2000, 2000),
-             "settled before the outage")
-    deadline = time.monotonic() + 30
-    while True:
-        r = import_body(SRV, rest)
-        if r.status == 200 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    check_eq(r.status, 200, "the rest after the outage: %r" % r)
-    check_eq((r.json()["accepted"], r.json()["duplicates"]), (1500, 0),
-             "the rest, sent again")
-
-
 # ---------------------------------------------------------------- equivalence
 
 EQ = {}
@@ -331,6 +296,166 @@ def an_import_leaves_every_client_as_live_batches_of_100_do():
         d = mt.ranking_diff(live.get(path).json(), bulk.get(path).json(),
                             TOLERANCE, whole_items=True)
         check(d is None, "non-personalised %s: %s" % (q, d))
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def cli(*args, key="admin", timeout=300):
+    env = dict(os.environ)
+    env.pop("MAISON_API_KEY", None)
+    if key:
+        env["MAISON_API_KEY"] = SRV.admin_key if key == "admin" else key
+    p = subprocess.run([SRV.binary, "import", "--url",
+                        "http://127.0.0.1:%d" % SRV.port] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=env, timeout=timeout)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def write_file(name, data):
+    path = os.path.join(SRV.data_dir, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+@test
+def the_cli_imports_ndjson_naming_bad_lines_by_file_line():
+    client = uid("c")
+    events = [event(client, ts=1700000000 + i) for i in range(3000)]
+    lines = [json.dumps(e) for e in events]
+    bad = list(lines)
+    bad.insert(1499, '{"event_id": ')                       # line 1500
+    bad.insert(1999, json.dumps(event(client, channel="x" * 70000)))  # 2000
+    path = write_file("bad.ndjson", ("\n".join(bad) + "\n").encode())
+    rc, out, err = cli("--events", path, "--lines-per-request", "700")
+    check_eq(rc, 1, "exit status with rejected lines (stderr %s)" % err)
+    check("3002 lines, 3000 accepted, 0 duplicates, 2 rejected" in out,
+          "summary: %r" % out)
+    check("%s:1500: invalid_input: malformed JSON" % path in err,
+          "line 1500 named: %r" % err)
+    check("%s:2000: payload_too_large: line over 65536 bytes" % path in err,
+          "line 2000 named: %r" % err)
+    check("\r" not in err, "no terminal redraws when stderr is a file")
+    check_eq(profile(SRV, client)["events_learned"], 3000, "events learned")
+    path = write_file("good.ndjson", ("\n".join(lines) + "\n").encode())
+    rc, out, err = cli("--events", path, "--format", "ndjson")
+    check_eq(rc, 0, "exit status of a re-import (stderr %s)" % err)
+    check("3000 lines, 0 accepted, 3000 duplicates, 0 rejected" in out,
+          "re-import summary: %r" % out)
+
+
+@test
+def the_cli_imports_csv_rows_as_the_same_events():
+    client = uid("c")
+    rows = ["event_id,client_id,item_id,type,ts,channel,quantity,value"]
+    for i in range(1200):
+        rows.append('%s-%d,%s,imp-bag,view,%d,"web, eu",1,2.5'
+                    % (client, i, client, 1700000000 + i))
+    rows[100] = "%s-x,%s,imp-bag,purchase,1700000000,web,two," % (client,
+                                                                   client)
+    rows[200] = "%s-y,%s,imp-bag" % (client, client)
+    rows[300] = ""
+    path = write_file("events.csv", ("\n".join(rows) + "\n").encode())
+    rc, out, err = cli("--events", path, "--format", "csv",
+                       "--lines-per-request", "500")
+    check_eq(rc, 1, "exit status (stderr %s)" % err)
+    check("1201 lines, 1197 accepted, 0 duplicates, 2 rejected" in out,
+          "summary: %r" % out)
+    check("%s:101: invalid_input: quantity" % path in err,
+          "row 101 named by the server: %r" % err)
+    check("%s:201: invalid_input: 3 fields, the header has 8" % path in err,
+          "row 201 named: %r" % err)
+    check_eq(profile(SRV, client)["events_learned"], 1197, "events learned")
+    r = SRV.get("/v1/clients/%s/recommendations?k=3" % client)
+    check_eq(r.status, 200, "recommendations")
+    for header, what in (("event_id,client,type", "not an event field"),
+                         ("event_id,client_id", "no column type")):
+        path = write_file("bad.csv", (header + "\n").encode())
+        rc, out, err = cli("--events", path, "--format", "csv")
+        check_eq(rc, 1, "exit status for header %r" % header)
+        check(what in err, "header %r: %r" % (header, err))
+
+
+@test
+def the_cli_needs_a_key_with_the_role_and_a_server():
+    path = write_file("one.ndjson", ndjson([event(uid("c"))]))
+    rc, out, err = cli("--events", path, key=None)
+    check_eq(rc, 2, "no key")
+    check("MAISON_API_KEY" in err, "says how to give a key: %r" % err)
+    rc, out, err = cli("--events", path, key=new_key(["merchandising"]))
+    check_eq(rc, 1, "a key without the role")
+    check("HTTP 403" in err and "--skip-lines 0" in err, "403: %r" % err)
+    rc, out, err = cli("--events", path, "--format", "xml")
+    check_eq(rc, 2, "unknown format")
+    p = subprocess.run([SRV.binary, "import", "--events", path, "--url",
+                        "http://127.0.0.1:%d" % mt.free_port()],
+                       env=dict(os.environ, MAISON_API_KEY="k"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check_eq(p.returncode, 1, "no server")
+    check(b"--skip-lines 0" in p.stderr, "no server: %r" % p.stderr)
+
+
+@test
+def the_cli_imports_a_catalog_naming_the_bad_items():
+    items = [item(uid("cat")) for _ in range(2500)]
+    lines = [json.dumps(x) for x in items]
+    lines[1199] = json.dumps(dict(items[1199], price=-1))
+    lines[1799] = "{not json"
+    path = write_file("items.ndjson", ("\n".join(lines) + "\n").encode())
+    rc, out, err = cli("--catalog", path)
+    check_eq(rc, 1, "exit status (stderr %s)" % err)
+    check("2500 lines, 2498 items stored, 2 rejected" in out,
+          "summary: %r" % out)
+    check("%s:1200: invalid_input: items[0].price" % path in err,
+          "line 1200 named: %r" % err)
+    check("%s:1800: invalid_input: malformed JSON" % path in err,
+          "line 1800 named: %r" % err)
+    for n in (0, 1198, 1200, 2499):
+        r = SRV.get("/v1/catalog/items/%s" % items[n]["item_id"])
+        check_eq(r.status, 200, "item of line %d stored" % (n + 1))
+    check_eq(SRV.get("/v1/catalog/items/%s" % items[1199]["item_id"]).status,
+             404, "the bad item is not stored")
+
+
+# ---------------------------------------------------------------- outage
+# Last: the cluster restarts under the other tests' server.
+
+
+@test
+def a_database_outage_midway_answers_503_with_the_lines_committed():
+    client = uid("c")
+    events = [event(client, ts=1700000000 + i) for i in range(3500)]
+    first, rest = ndjson(events[:2000]), ndjson(events[2000:])
+    learned = {}
+
+    def wait_committed():
+        deadline = time.monotonic() + 30
+        while learned_events(SRV, client) < 2000:
+            check(time.monotonic() < deadline, "first 2000 never learned")
+            time.sleep(0.05)
+        learned["before"] = True
+        mt.pg_stop()
+    try:
+        r = chunked_import(SRV.port, SRV.admin_key,
+                           [first, wait_committed, rest])
+    finally:
+        if learned:
+            mt.pg_start()
+    check_error(r, 503, "database_unavailable", "resend from line 2001")
+    doc = r.json()
+    check_eq((doc["accepted"], doc["lines"]), (2000, 2000),
+             "settled before the outage")
+    deadline = time.monotonic() + 30
+    while True:
+        r = import_body(SRV, rest)
+        if r.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    check_eq(r.status, 200, "the rest after the outage: %r" % r)
+    check_eq((r.json()["accepted"], r.json()["duplicates"]), (1500, 0),
+             "the rest, sent again")
 
 
 # ---------------------------------------------------------------- main
