@@ -32,8 +32,8 @@
 
 #define MZ_IMPORT_MAX_LINE_BYTES (64 * 1024)
 #define MZ_IMPORT_MAX_LINES      10000000
-#define MZ_IMPORT_BATCH_EVENTS   1000
-#define MZ_IMPORT_BATCH_BYTES    (1024 * 1024)
+#define MZ_IMPORT_BATCH_EVENTS   4000
+#define MZ_IMPORT_BATCH_BYTES    (4 * 1024 * 1024)
 /* Rejected lines listed in the answer (all are counted). */
 #define MZ_IMPORT_SHOWN_REJECTIONS 100
 

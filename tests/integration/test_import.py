@@ -426,14 +426,15 @@ def the_cli_imports_a_catalog_naming_the_bad_items():
 @test
 def a_database_outage_midway_answers_503_with_the_lines_committed():
     client = uid("c")
-    events = [event(client, ts=1700000000 + i) for i in range(3500)]
-    first, rest = ndjson(events[:2000]), ndjson(events[2000:])
+    # Two whole batches (MZ_IMPORT_BATCH_EVENTS, 4000) before the outage.
+    events = [event(client, ts=1700000000 + i) for i in range(11000)]
+    first, rest = ndjson(events[:8000]), ndjson(events[8000:])
     learned = {}
 
     def wait_committed():
         deadline = time.monotonic() + 30
-        while learned_events(SRV, client) < 2000:
-            check(time.monotonic() < deadline, "first 2000 never learned")
+        while learned_events(SRV, client) < 8000:
+            check(time.monotonic() < deadline, "first 8000 never learned")
             time.sleep(0.05)
         learned["before"] = True
         mt.pg_stop()
@@ -443,9 +444,9 @@ def a_database_outage_midway_answers_503_with_the_lines_committed():
     finally:
         if learned:
             mt.pg_start()
-    check_error(r, 503, "database_unavailable", "resend from line 2001")
+    check_error(r, 503, "database_unavailable", "resend from line 8001")
     doc = r.json()
-    check_eq((doc["accepted"], doc["lines"]), (2000, 2000),
+    check_eq((doc["accepted"], doc["lines"]), (8000, 8000),
              "settled before the outage")
     deadline = time.monotonic() + 30
     while True:
@@ -454,7 +455,7 @@ def a_database_outage_midway_answers_503_with_the_lines_committed():
             break
         time.sleep(0.5)
     check_eq(r.status, 200, "the rest after the outage: %r" % r)
-    check_eq((r.json()["accepted"], r.json()["duplicates"]), (1500, 0),
+    check_eq((r.json()["accepted"], r.json()["duplicates"]), (3000, 0),
              "the rest, sent again")
 
 
