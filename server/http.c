@@ -200,6 +200,24 @@ static const char *authorization(struct MHD_Connection *connection)
                                        MHD_HTTP_HEADER_AUTHORIZATION);
 }
 
+/* The request as the API layer sees it: the head, and the body read so
+ * far (none yet on the first call). Borrows from connection and rc. */
+static struct mz_request request_of(struct MHD_Connection *connection,
+                                    const char *url, const char *method,
+                                    const struct request_ctx *rc)
+{
+    return (struct mz_request){
+        .method = method,
+        .path = url,
+        .content_type = MHD_lookup_connection_value(
+            connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .authorization = authorization(connection),
+        .raw_query = rc->query,
+        .body = rc->body,
+        .body_len = rc->body_len,
+    };
+}
+
 /* Builds the answer for one complete request. */
 static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
                      const char *url, const char *method,
@@ -235,16 +253,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         resp->content_type = "text/plain; version=0.0.4";
         return;
     }
-    struct mz_request req = {
-        .method = method,
-        .path = url,
-        .content_type = MHD_lookup_connection_value(
-            connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .authorization = authorization(connection),
-        .raw_query = rc->query,
-        .body = rc->body,
-        .body_len = rc->body_len,
-    };
+    struct mz_request req = request_of(connection, url, method, rc);
     mz_api_handle(http->svc, &req, resp);
 }
 
@@ -420,14 +429,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
             resp.route = mz_api_route_of(url);
             return answer(http, connection, url, method, rc, &resp, true);
         }
-        struct mz_request head = {
-            .method = method,
-            .path = url,
-            .content_type = MHD_lookup_connection_value(
-                connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-            .authorization = authorization(connection),
-            .raw_query = rc->query,
-        };
+        struct mz_request head = request_of(connection, url, method, rc);
         if (mz_api_open_stream(http->svc, &head, &resp, &rc->stream) &&
             !rc->stream) {
             mz_listener_request_read(http->listener, rc->fd);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/bytes.h"
+
 #define MZ_HTTP_CLIENT_MAX_REPLY_BYTES   (4 * 1024 * 1024)
 #define MZ_HTTP_CLIENT_CONNECT_TIMEOUT_S 10
 /* A transfer under 1 byte/s for this long is cut: a server that hangs. */
@@ -25,32 +27,16 @@ struct mz_http_client {
     char *authorization; /* owned: "Authorization: Bearer ..." */
 };
 
-struct reply_buf {
-    char *data; /* owned */
-    size_t len, cap;
-};
-
+/* The answer's bytes go into a struct mz_wbuf (model/bytes.h). */
 static size_t on_reply(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    struct reply_buf *b = userdata;
+    struct mz_wbuf *b = userdata;
     size_t n = size * nmemb;
 
-    if (b->len + n + 1 > MZ_HTTP_CLIENT_MAX_REPLY_BYTES)
+    if (b->len + n > MZ_HTTP_CLIENT_MAX_REPLY_BYTES)
         return 0; /* aborts the transfer */
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown)
-            return 0;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
+    mz_wbuf_raw(b, ptr, n);
+    return b->failed ? 0 : n;
 }
 
 static size_t on_upload(char *buffer, size_t size, size_t nitems,
@@ -96,11 +82,12 @@ int mz_http_client_send(struct mz_http_client *c, const char *method,
 {
     char content_type[96];
     struct curl_slist *headers = NULL;
-    struct reply_buf buf = {0};
+    struct mz_wbuf buf;
     char *url = malloc(strlen(c->base_url) + strlen(path) + 1);
     int status = -1;
 
     *reply = NULL;
+    mz_wbuf_init(&buf);
     if (!url) {
         snprintf(err, err_len, "out of memory");
         return -1;
@@ -145,7 +132,7 @@ int mz_http_client_send(struct mz_http_client *c, const char *method,
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
         status = (int)code;
         if (buf.len > 0)
-            *reply = json_loadb(buf.data, buf.len, 0, NULL);
+            *reply = json_loadb((const char *)buf.data, buf.len, 0, NULL);
     }
     curl_slist_free_all(headers);
     free(buf.data);
