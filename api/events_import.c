@@ -3,12 +3,12 @@
  *    POST /v1/events:import, line by line (see events_import.h).
  *
  * Invariant between calls: `line` holds the bytes of the current,
- * incomplete line (at most MZ_IMPORT_MAX_LINE_BYTES; beyond, only the
- * mark line_over), and the batch holds the lines completed since the
- * last submission, in order, each with its line number. Lines rejected
- * before the service sees them keep their place in the batch (outcome
- * not MZ_OK), so that the counts, the rejected list and `settled` move
- * only when a batch is committed: a batch that fails settles nothing.
+ * incomplete line (at most LINE_ROOM; beyond, only the mark line_over), and the
+ *batch holds the lines completed since the last submission, in order, each with
+ *its line number. Lines rejected before the service sees them keep their place
+ *in the batch (outcome not MZ_OK), so that the counts, the rejected list and
+ *`settled` move only when a batch is committed: a batch that fails settles
+ *nothing.
  *-------------------------------------------------------------------------
  */
 #include "api/events_import.h"
@@ -20,6 +20,10 @@
 #include "api/json_body.h"
 #include "api/json_event.h"
 #include "api/service/service.h"
+
+/* A line and the '\r' of a CRLF end: a line of MZ_IMPORT_MAX_LINE_BYTES
+ * is taken with either end. */
+#define LINE_ROOM (MZ_IMPORT_MAX_LINE_BYTES + 1)
 
 struct slot {
     json_t *doc; /* owned; NULL for a line rejected unparsed */
@@ -33,7 +37,7 @@ struct events_import {
     struct mz_principal scope;    /* when has_scope */
     bool has_scope;
 
-    char *line; /* owned, MZ_IMPORT_MAX_LINE_BYTES */
+    char *line; /* owned, LINE_ROOM bytes */
     size_t line_len;
     bool line_over; /* the current line is too long */
     int64_t lines;  /* lines completed */
@@ -143,6 +147,8 @@ static void end_line(struct events_import *imp, const char *text, size_t len)
 {
     if (len > 0 && text[len - 1] == '\r')
         len--;
+    if (len > MZ_IMPORT_MAX_LINE_BYTES)
+        imp->line_over = true;
     if (imp->failure == MZ_OK && imp->lines >= MZ_IMPORT_MAX_LINES) {
         submit_batch(imp);
         if (imp->failure == MZ_OK)
@@ -164,7 +170,7 @@ static void add_to_line(struct events_import *imp, const char *data, size_t len)
 {
     if (imp->line_over)
         return;
-    if (imp->line_len + len > MZ_IMPORT_MAX_LINE_BYTES) {
+    if (imp->line_len + len > LINE_ROOM) {
         imp->line_over = true;
         return;
     }
@@ -187,8 +193,7 @@ static bool import_feed(struct mz_body_stream *stream, const char *data,
             break;
         }
         /* A line read whole from data needs no copy. */
-        if (imp->line_len == 0 && !imp->line_over &&
-            piece <= MZ_IMPORT_MAX_LINE_BYTES) {
+        if (imp->line_len == 0 && !imp->line_over && piece <= LINE_ROOM) {
             end_line(imp, data, piece);
         } else {
             add_to_line(imp, data, piece);
@@ -295,7 +300,7 @@ struct mz_body_stream *mz_events_import_open(struct mz_service *svc,
         imp->scope = *req->principal;
         imp->has_scope = true;
     }
-    imp->line = malloc(MZ_IMPORT_MAX_LINE_BYTES);
+    imp->line = malloc(LINE_ROOM);
     imp->slots = calloc(MZ_IMPORT_BATCH_EVENTS, sizeof *imp->slots);
     imp->records = calloc(MZ_IMPORT_BATCH_EVENTS, sizeof *imp->records);
     imp->outcome = calloc(MZ_IMPORT_BATCH_EVENTS, sizeof *imp->outcome);

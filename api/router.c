@@ -511,21 +511,20 @@ bool mz_api_open_stream(struct mz_service *svc, struct mz_request *req,
     if (!any)
         return false;
     bool allowed = find_route(svc, req, &d, &probe, &r);
-    req->query = NULL; /* d's, gone at the return */
-    req->query_ctx = NULL;
     /* Only a streamed route is answered here: any other request, even
      * one refused, goes through mz_api_handle with its body. */
-    if (!r || !stream_opener(r)) {
-        mz_response_clear(&probe);
-        return false;
-    }
-    if (allowed) {
+    bool streamed = r && stream_opener(r);
+    if (streamed && allowed) {
         mz_response_clear(&probe);
         *stream = open_stream(svc, r, req, &d, resp);
-    } else {
+    } else if (streamed) {
         *resp = probe;
+    } else {
+        mz_response_clear(&probe);
     }
-    return true;
+    req->query = NULL; /* d's, gone at the return */
+    req->query_ctx = NULL;
+    return streamed;
 }
 
 void mz_api_handle(struct mz_service *svc, struct mz_request *req,

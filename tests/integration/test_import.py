@@ -152,6 +152,18 @@ def bad_lines_are_rejected_by_line_number_and_the_others_applied():
 
 
 @test
+def a_line_of_64_kib_is_read_with_either_line_end_one_byte_more_is_not():
+    at_limit = b"x" * 65536
+    body = (at_limit + b"\n" + at_limit + b"\r\n" + at_limit + b"x\n" +
+            at_limit + b"x\r\n" + at_limit + b"x")
+    doc = import_body(SRV, body).json()
+    check_eq([(x["line"], x["error"]["code"]) for x in doc["rejected_lines"]],
+             [(1, "invalid_input"), (2, "invalid_input"),
+              (3, "payload_too_large"), (4, "payload_too_large"),
+              (5, "payload_too_large")], "rejected lines")
+
+
+@test
 def a_reimport_gives_all_duplicates():
     events = [event(uid("c"), ts=1700000000 + i) for i in range(2500)]
     body = ndjson(events)
