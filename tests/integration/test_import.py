@@ -250,28 +250,64 @@ EQ = {}
 
 
 def equivalence_servers():
+    """live (POST /v1/events), bulk (POST /v1/events:import) and csv
+    (`maisond import --format csv`), each on its own database with the
+    stream's catalog."""
     if EQ:
-        return EQ["live"], EQ["bulk"], EQ["events"]
+        return EQ["servers"], EQ["events"]
     source, items, events = load_stream()
     print("# equivalence stream: %s, %d events, %d items"
           % (source, len(events), len(items)))
-    live = mt.Maisond(database_url=mt.create_database("mz_import_live"),
-                      name="maisond-live")
-    bulk = mt.Maisond(database_url=mt.create_database("mz_import_bulk"),
-                      name="maisond-bulk")
-    EQ.update(live=live, bulk=bulk, events=events)
-    live.start()
-    bulk.start()
-    for srv in (live, bulk):
+    servers = {}
+    for name in ("live", "bulk", "csv"):
+        servers[name] = mt.Maisond(
+            database_url=mt.create_database("mz_import_" + name),
+            name="maisond-" + name)
+    EQ.update(servers=servers, events=events)
+    for srv in servers.values():
+        srv.start()
         for i in range(0, len(items), 1000):
             r = srv.put("/v1/catalog/items", {"items": items[i:i + 1000]})
             check_eq(r.status, 200, "catalog: %r" % r)
-    return live, bulk, events
+    return servers, events
+
+
+def write_csv(path, events):
+    with open(path, "w") as f:
+        f.write("event_id,client_id,item_id,type,ts\n")
+        for e in events:
+            f.write("%s,%s,%s,%s,%d\n" % (e["event_id"], e["client_id"],
+                                          e["item_id"], e["type"], e["ts"]))
+
+
+def differences(a, b, clients):
+    """What differs between servers a and b: every client's profile and
+    recommendations, and the non-personalised rankings."""
+    bad = []
+    for c in clients:
+        d = mt.json_diff(profile(a, c), profile(b, c), TOLERANCE,
+                         skip_key=lambda k: k.endswith("_at"))
+        if d:
+            bad.append("profile %s: %s" % (c, d))
+        path = "/v1/clients/%s/recommendations?k=20" % c
+        ra, rb = a.get(path), b.get(path)
+        check_eq((ra.status, rb.status), (200, 200), path)
+        d = mt.ranking_diff(ra.json(), rb.json(), TOLERANCE, whole_items=True)
+        if d:
+            bad.append("recommendations %s: %s" % (c, d))
+    for q in ("k=50", "k=20&brand=dg1"):
+        path = "/v1/clients/nobody-at-all/recommendations?" + q
+        d = mt.ranking_diff(a.get(path).json(), b.get(path).json(),
+                            TOLERANCE, whole_items=True)
+        if d:
+            bad.append("non-personalised %s: %s" % (q, d))
+    return bad
 
 
 @test
 def an_import_leaves_every_client_as_live_batches_of_100_do():
-    live, bulk, events = equivalence_servers()
+    servers, events = equivalence_servers()
+    live, bulk, by_csv = servers["live"], servers["bulk"], servers["csv"]
     t0 = time.monotonic()
     for i in range(0, len(events), 100):
         r = live.post("/v1/events", {"events": events[i:i + 100]})
@@ -287,39 +323,43 @@ def an_import_leaves_every_client_as_live_batches_of_100_do():
              (len(events), 0, len(events)), "import counts")
     print("# %d events: live batches of 100 %.2f s, import %.2f s"
           % (len(events), t_live, t_bulk))
+    path = os.path.join(SRV.data_dir, "stream.csv")
+    write_csv(path, events)
+    rc, out, err = cli("--events", path, "--format", "csv",
+                       "--lines-per-request", "5000", srv=by_csv)
+    check_eq(rc, 0, "maisond import of the CSV (stderr %s)" % err)
+    check("%d lines, %d accepted, 0 duplicates, 0 rejected"
+          % (len(events) + 1, len(events)) in out, "CSV summary: %r" % out)
     clients = sorted({e["client_id"] for e in events})
-    bad = []
-    for c in clients:
-        pa, pb = profile(live, c), profile(bulk, c)
-        d = mt.json_diff(pa, pb, TOLERANCE,
-                         skip_key=lambda k: k.endswith("_at"))
-        if d:
-            bad.append("profile %s: %s" % (c, d))
-        path = "/v1/clients/%s/recommendations?k=20" % c
-        ra, rb = live.get(path), bulk.get(path)
-        check_eq((ra.status, rb.status), (200, 200), path)
-        d = mt.ranking_diff(ra.json(), rb.json(), TOLERANCE, whole_items=True)
-        if d:
-            bad.append("recommendations %s: %s" % (c, d))
-    check(not bad, "%d differences over %d clients, e.g.:\n%s"
-          % (len(bad), len(clients), "\n".join(bad[:8])))
-    for q in ("k=50", "k=20&brand=dg1"):
-        path = "/v1/clients/nobody-at-all/recommendations?" + q
-        d = mt.ranking_diff(live.get(path).json(), bulk.get(path).json(),
-                            TOLERANCE, whole_items=True)
-        check(d is None, "non-personalised %s: %s" % (q, d))
+    for name, srv in (("import", bulk), ("CSV import", by_csv)):
+        bad = differences(live, srv, clients)
+        check(not bad, "%s: %d differences over %d clients, e.g.:\n%s"
+              % (name, len(bad), len(clients), "\n".join(bad[:8])))
+
+
+@test
+def the_cli_imports_the_same_stream_again_as_duplicates():
+    servers, events = equivalence_servers()
+    path = write_file("stream.ndjson", ndjson(events))
+    rc, out, err = cli("--events", path, srv=servers["bulk"])
+    check_eq(rc, 0, "exit status (stderr %s)" % err)
+    check("%d lines, 0 accepted, %d duplicates, 0 rejected"
+          % (len(events), len(events)) in out, "summary: %r" % out)
 
 
 # ---------------------------------------------------------------- the CLI
 
 
-def cli(*args, key="admin", timeout=300):
+def cli(*args, key="admin", srv=None, timeout=300):
+    """`maisond import ARGS` against srv (SRV by default) with its admin
+    key (or key, or none); returns (exit status, stdout, stderr)."""
+    srv = srv or SRV
     env = dict(os.environ)
     env.pop("MAISON_API_KEY", None)
     if key:
-        env["MAISON_API_KEY"] = SRV.admin_key if key == "admin" else key
-    p = subprocess.run([SRV.binary, "import", "--url",
-                        "http://127.0.0.1:%d" % SRV.port] + list(args),
+        env["MAISON_API_KEY"] = srv.admin_key if key == "admin" else key
+    p = subprocess.run([srv.binary, "import", "--url",
+                        "http://127.0.0.1:%d" % srv.port] + list(args),
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        env=env, timeout=timeout)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
@@ -498,9 +538,8 @@ def main():
         return rc
     finally:
         SRV.cleanup()
-        for srv in (EQ.get("live"), EQ.get("bulk")):
-            if srv:
-                srv.cleanup()
+        for srv in EQ.get("servers", {}).values():
+            srv.cleanup()
 
 
 if __name__ == "__main__":
