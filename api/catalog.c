@@ -1,13 +1,21 @@
 /*-------------------------------------------------------------------------
  * catalog.c
- *    PUT /v1/catalog/items, GET and DELETE /v1/catalog/items/{item_id}.
+ *    PUT and GET /v1/catalog/items, GET and DELETE
+ *    /v1/catalog/items/{item_id}.
  *
  * A batch is validated whole before anything is written: one bad item
  * rejects the batch with a 400 naming it. The service stores it, all or
  * nothing; for a key scoped to some brands, one item of another brand
  * (as given or as stored) refuses the whole batch with a 403.
+ *
+ * The listing pages by key, not offset: its cursor is the base64url (no
+ * padding) of "id:" and the last item id shown, so the next page starts
+ * after that id wherever it now sorts, and a page is never shifted by an
+ * upsert or deletion elsewhere. The prefix makes a cursor from anywhere
+ * else fail to decode rather than name a position by chance.
  *-------------------------------------------------------------------------
  */
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +25,14 @@
 #include "api/service/service.h"
 
 #define MAX_ITEMS_PER_BATCH 1000
+
+#define CURSOR_PREFIX    "id:"
+#define CURSOR_RAW_BYTES (sizeof CURSOR_PREFIX - 1 + MZ_ID_MAX_BYTES)
+#define CURSOR_MAX_CHARS                                                       \
+    (sodium_base64_ENCODED_LEN(CURSOR_RAW_BYTES,                               \
+                               sodium_base64_VARIANT_URLSAFE_NO_PADDING) -     \
+     1)
+#define DEFAULT_PAGE_SIZE 100
 
 struct item_batch {
     struct mz_item **items; /* owned */
@@ -161,4 +177,117 @@ void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
         return;
     }
     mz_response_empty(resp, 204);
+}
+
+/* The cursor after item_id into out (room for CURSOR_MAX_CHARS + 1). */
+static void cursor_encode(const char *item_id, char *out)
+{
+    unsigned char raw[CURSOR_RAW_BYTES];
+    size_t id_len = strlen(item_id);
+    memcpy(raw, CURSOR_PREFIX, sizeof CURSOR_PREFIX - 1);
+    memcpy(raw + sizeof CURSOR_PREFIX - 1, item_id, id_len);
+    sodium_bin2base64(out, CURSOR_MAX_CHARS + 1, raw,
+                      sizeof CURSOR_PREFIX - 1 + id_len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+/* The item id of cursor into id (room for MZ_ID_MAX_BYTES + 1); false
+ * when it is not a cursor this route wrote. */
+static bool cursor_decode(const char *cursor, char *id)
+{
+    unsigned char raw[CURSOR_RAW_BYTES + 1];
+    size_t len = strlen(cursor), raw_len = 0;
+    const char *end = NULL;
+    size_t prefix = sizeof CURSOR_PREFIX - 1;
+    if (len == 0 || len > CURSOR_MAX_CHARS ||
+        sodium_base642bin(raw, sizeof raw - 1, cursor, len, NULL, &raw_len,
+                          &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        end != cursor + len || raw_len <= prefix ||
+        memcmp(raw, CURSOR_PREFIX, prefix) != 0)
+        return false;
+    memcpy(id, raw + prefix, raw_len - prefix);
+    id[raw_len - prefix] = '\0';
+    return strlen(id) == raw_len - prefix && mz_is_valid_id(id);
+}
+
+/* The listing's query arguments into args (after pointing into
+ * after_id); false after filling resp with a 400 or 403. */
+static bool read_list_args(const struct mz_request *req,
+                           struct mz_item_list_args *args, char *after_id,
+                           struct mz_response *resp)
+{
+    int64_t limit = 0;
+    if (!mz_query_int(req, "limit", 1, MZ_ITEM_LIST_MAX_LIMIT,
+                      DEFAULT_PAGE_SIZE, &limit, resp) ||
+        !mz_query_id(req, "brand", &args->brand, resp) ||
+        !mz_query_id(req, "category", &args->category, resp))
+        return false;
+    args->limit = (size_t)limit;
+    const char *available = req->query(req->query_ctx, "available");
+    args->available = -1;
+    if (available && strcmp(available, "true") == 0)
+        args->available = 1;
+    else if (available && strcmp(available, "false") == 0)
+        args->available = 0;
+    else if (available) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "available: must be true or false");
+        return false;
+    }
+    const char *cursor = req->query(req->query_ctx, "cursor");
+    if (cursor && !cursor_decode(cursor, after_id)) {
+        mz_response_error(resp, MZ_ERR_INVALID,
+                          "cursor: not a cursor of this listing (pass "
+                          "next_cursor as it was returned)");
+        return false;
+    }
+    args->after = cursor ? after_id : NULL;
+    args->scope =
+        req->principal && !req->principal->all_brands ? req->principal : NULL;
+    if (args->scope && args->brand &&
+        !mz_principal_allows_brand(args->scope, args->brand)) {
+        mz_response_error(resp, MZ_ERR_FORBIDDEN,
+                          "brand %s is outside this key's scope", args->brand);
+        return false;
+    }
+    return true;
+}
+
+static enum mz_status reply_page(void *arg, const struct mz_item *const *items,
+                                 size_t n, bool more)
+{
+    json_t **body = arg;
+    json_t *list = json_array();
+    char cursor[CURSOR_MAX_CHARS + 1];
+    for (size_t i = 0; list && i < n; i++) {
+        if (json_array_append_new(list, mz_json_write_item(items[i])) != 0) {
+            json_decref(list);
+            return MZ_ERR_NOMEM;
+        }
+    }
+    if (more)
+        cursor_encode(items[n - 1]->item_id, cursor);
+    *body = list ? json_pack("{s:o,s:o}", "items", list, "next_cursor",
+                             more ? json_string(cursor) : json_null())
+                 : NULL;
+    return *body ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+void mz_handle_list_items(struct mz_service *svc, const struct mz_request *req,
+                          struct mz_response *resp)
+{
+    struct mz_item_list_args args = {0};
+    char after_id[MZ_ID_MAX_BYTES + 1];
+    json_t *body = NULL;
+    if (!read_list_args(req, &args, after_id, resp))
+        return;
+    enum mz_status status =
+        mz_service_list_items(svc, &args, reply_page, &body);
+    if (status != MZ_OK) {
+        mz_response_error(resp, status, "catalog not listed: %s",
+                          mz_status_code(status));
+        return;
+    }
+    mz_response_json(resp, 200, body);
 }

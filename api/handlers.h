@@ -2,9 +2,9 @@
  * handlers.h
  *    One handler per route, grouped one file per resource:
  *    api/health.c, api/catalog.c, api/events.c, api/recommendations.c,
- *    api/clients.c, api/rules.c, api/keys.c. All borrow svc and req and fill
- *resp; a handler turns the request into one service call (api/service/) and its
- *result into JSON.
+ *    api/clients.c, api/rules.c, api/keys.c, api/discover.c. All borrow svc and
+ *req and fill resp; a handler turns the request into one service call
+ *(api/service/) and its result into JSON.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_HANDLERS_H
@@ -28,6 +28,8 @@ void mz_handle_readyz(struct mz_service *svc, const struct mz_request *req,
                       struct mz_response *resp);
 void mz_handle_put_items(struct mz_service *svc, const struct mz_request *req,
                          struct mz_response *resp);
+void mz_handle_list_items(struct mz_service *svc, const struct mz_request *req,
+                          struct mz_response *resp);
 void mz_handle_get_item(struct mz_service *svc, const struct mz_request *req,
                         struct mz_response *resp);
 void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
@@ -42,6 +44,10 @@ void mz_handle_import_events(struct mz_service *svc,
 void mz_handle_recommendations(struct mz_service *svc,
                                const struct mz_request *req,
                                struct mz_response *resp);
+void mz_handle_similar(struct mz_service *svc, const struct mz_request *req,
+                       struct mz_response *resp);
+void mz_handle_popular(struct mz_service *svc, const struct mz_request *req,
+                       struct mz_response *resp);
 void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp);
 void mz_handle_delete_client(struct mz_service *svc,

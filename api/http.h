@@ -60,6 +60,8 @@ struct mz_response {
     const char *content_type;     /* static string */
     const char *allow;            /* static; Allow header for 405, or NULL */
     const char *www_authenticate; /* static; WWW-Authenticate for 401 */
+    int retry_after_s;            /* Retry-After (seconds) for 429; 0:
+                                     none */
     const char *route;            /* static route pattern, for metrics */
 };
 

@@ -116,6 +116,46 @@ bool mz_query_id(const struct mz_request *req, const char *key,
     return true;
 }
 
+bool mz_query_id_list(const struct mz_request *req, const char *key, size_t max,
+                      struct mz_query_list *out, struct mz_response *resp)
+{
+    const char *text = req->query(req->query_ctx, key);
+    size_t len = text ? strlen(text) : 0;
+
+    out->count = 0;
+    if (len == 0)
+        return true;
+    if (max > MZ_QUERY_LIST_MAX)
+        max = MZ_QUERY_LIST_MAX;
+    if (len >= sizeof out->text) {
+        mz_response_error(resp, MZ_ERR_INVALID, "%s: too long", key);
+        return false;
+    }
+    memcpy(out->text, text, len + 1);
+    for (char *at = out->text;;) {
+        char *comma = strchr(at, ',');
+        if (comma)
+            *comma = '\0';
+        if (out->count == max) {
+            mz_response_error(resp, MZ_ERR_INVALID,
+                              "%s: at most %zu item ids, separated by commas",
+                              key, max);
+            return false;
+        }
+        if (!mz_is_valid_id(at)) {
+            mz_response_error(resp, MZ_ERR_INVALID,
+                              "%s: entry %zu must be 1 to %d bytes of UTF-8 "
+                              "text (ids separated by commas)",
+                              key, out->count + 1, MZ_ID_MAX_BYTES);
+            return false;
+        }
+        out->items[out->count++] = at;
+        if (!comma)
+            return true;
+        at = comma + 1;
+    }
+}
+
 int64_t mz_now_seconds(void)
 {
     return (int64_t)time(NULL);

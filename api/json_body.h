@@ -38,6 +38,24 @@ bool mz_query_int(const struct mz_request *req, const char *key, int64_t min,
 bool mz_query_id(const struct mz_request *req, const char *key,
                  const char **out, struct mz_response *resp);
 
+/* Most entries of a comma-separated query argument (mz_query_id_list). */
+#define MZ_QUERY_LIST_MAX 100
+
+/* The entries of a comma-separated query argument: pointers into text,
+ * its NUL-separated copy. */
+struct mz_query_list {
+    char text[MZ_MAX_URL_BYTES + 1];
+    const char *items[MZ_QUERY_LIST_MAX];
+    size_t count;
+};
+
+/* Reads query argument key as identifiers separated by commas
+ * ("a,b,c"; absent or empty: none) into *out, at most max (<=
+ * MZ_QUERY_LIST_MAX) of them. Returns false after filling resp with a
+ * 400 naming the limit (too many) or the bad entry (empty, invalid). */
+bool mz_query_id_list(const struct mz_request *req, const char *key, size_t max,
+                      struct mz_query_list *out, struct mz_response *resp);
+
 /* Seconds since the epoch, now. */
 int64_t mz_now_seconds(void);
 

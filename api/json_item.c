@@ -57,26 +57,29 @@ static bool read_end_at(const json_t *value, const char *path, void *dst,
     return true;
 }
 
-/* One attribute value into a; the message names the attribute. */
-static bool read_attribute_value(const json_t *v, const char *where,
-                                 struct mz_item_attribute *a,
-                                 struct mz_json_error *err)
+/* One string or number into a (an attribute's value or a list entry);
+ * false when v is neither, with err untouched, so that the caller says
+ * what was expected there. */
+static bool read_scalar(const json_t *v, const char *where,
+                        struct mz_item_attribute *a, bool *ok,
+                        struct mz_json_error *err)
 {
+    *ok = true;
     if (json_is_string(v)) {
         if (json_string_length(v) > MZ_ID_MAX_BYTES ||
             strlen(json_string_value(v)) != json_string_length(v))
-            return mz_json_fail(err, MZ_ERR_INVALID, where,
-                                "must be a string of at most %d bytes",
-                                MZ_ID_MAX_BYTES);
+            return *ok = mz_json_fail(err, MZ_ERR_INVALID, where,
+                                      "must be a string of at most %d bytes",
+                                      MZ_ID_MAX_BYTES);
         a->kind = MZ_ATTRIBUTE_STRING;
         a->value.string = strdup(json_string_value(v));
-        return a->value.string != NULL ||
-               mz_json_fail(err, MZ_ERR_NOMEM, where, "out of memory");
+        return *ok = a->value.string != NULL ||
+                     mz_json_fail(err, MZ_ERR_NOMEM, where, "out of memory");
     }
     if (json_is_real(v)) {
         if (!isfinite(json_real_value(v)))
-            return mz_json_fail(err, MZ_ERR_INVALID, where,
-                                "must be a finite number");
+            return *ok = mz_json_fail(err, MZ_ERR_INVALID, where,
+                                      "must be a finite number");
         a->kind = MZ_ATTRIBUTE_REAL;
         a->value.real = json_real_value(v);
         return true;
@@ -86,13 +89,70 @@ static bool read_attribute_value(const json_t *v, const char *where,
         a->value.integer = json_integer_value(v);
         return true;
     }
+    return false;
+}
+
+/* A list value into a: strings only or numbers only, each entry bounded
+ * like a scalar value. Entries are counted as they are read, so the
+ * caller's clean-up frees a list left half way. */
+static bool read_list(const json_t *v, const char *where,
+                      struct mz_item_attribute *a, struct mz_json_error *err)
+{
+    char at[MZ_JSON_PATH_BYTES];
+    size_t n = json_array_size(v);
+    a->kind = MZ_ATTRIBUTE_LIST;
+    a->value.list.entries = NULL;
+    a->value.list.count = 0;
+    if (n > MZ_ATTRIBUTE_MAX_ENTRIES)
+        return mz_json_fail(err, MZ_ERR_INVALID, where,
+                            "a list holds at most %d entries, got %zu",
+                            MZ_ATTRIBUTE_MAX_ENTRIES, n);
+    if (n == 0)
+        return true;
+    a->value.list.entries = calloc(n, sizeof *a->value.list.entries);
+    if (!a->value.list.entries)
+        return mz_json_fail(err, MZ_ERR_NOMEM, where, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *entry = json_array_get(v, i);
+        struct mz_item_attribute *e = &a->value.list.entries[i];
+        bool ok;
+        mz_json_index(at, sizeof at, where, i);
+        if (!read_scalar(entry, at, e, &ok, err))
+            return ok ? mz_json_fail(err, MZ_ERR_INVALID, at,
+                                     "a list entry must be a string or a "
+                                     "number (not a list, object, boolean "
+                                     "or null)")
+                      : false;
+        a->value.list.count++;
+        bool first_is_string =
+            a->value.list.entries[0].kind == MZ_ATTRIBUTE_STRING;
+        if ((e->kind == MZ_ATTRIBUTE_STRING) != first_is_string)
+            return mz_json_fail(err, MZ_ERR_INVALID, at,
+                                "must be a %s like the list's first entry "
+                                "(a list holds strings or numbers, not both)",
+                                first_is_string ? "string" : "number");
+    }
+    return true;
+}
+
+/* One attribute value into a; the message names the attribute. */
+static bool read_attribute_value(const json_t *v, const char *where,
+                                 struct mz_item_attribute *a,
+                                 struct mz_json_error *err)
+{
+    bool ok;
+    if (json_is_array(v))
+        return read_list(v, where, a, err);
     if (json_is_boolean(v)) {
         a->kind = MZ_ATTRIBUTE_BOOLEAN;
         a->value.boolean = json_is_true(v);
         return true;
     }
+    if (read_scalar(v, where, a, &ok, err) || !ok)
+        return ok;
     return mz_json_fail(err, MZ_ERR_INVALID, where,
-                        "must be a string, number or boolean");
+                        "must be a string, number, boolean, or a list of "
+                        "strings or of numbers");
 }
 
 /* The attributes object (the reader checked it is one), in its order. */
@@ -104,6 +164,7 @@ static bool read_attributes(const json_t *value, const char *path, void *dst,
     const char *key;
     json_t *v;
     size_t n = json_object_size(value);
+    size_t values = 0;
     if (n > MZ_ITEM_MAX_ATTRIBUTES)
         return mz_json_fail(err, MZ_ERR_INVALID, path,
                             "must have at most %d keys",
@@ -121,11 +182,17 @@ static bool read_attributes(const json_t *value, const char *path, void *dst,
             return mz_json_fail(err, MZ_ERR_INVALID, path,
                                 "keys must be 1..%d bytes", MZ_ID_MAX_BYTES);
         mz_json_join(where, sizeof where, path, key);
-        struct mz_item_attribute *a = &out->v[out->count];
+        /* Counted before its value is read (the slot is zeroed, which
+         * frees as nothing), so the clean-up frees a list left half way. */
+        struct mz_item_attribute *a = &out->v[out->count++];
         if (!read_attribute_value(v, where, a, err))
             return false;
-        /* Counted once its value is in, so the clean-up frees it. */
-        out->count++;
+        values += a->kind == MZ_ATTRIBUTE_LIST ? a->value.list.count : 1;
+        if (values > MZ_ITEM_MAX_ATTRIBUTE_VALUES)
+            return mz_json_fail(err, MZ_ERR_INVALID, path,
+                                "at most %d values in all (each list entry "
+                                "counts as one)",
+                                MZ_ITEM_MAX_ATTRIBUTE_VALUES);
         a->key = strdup(key);
         if (!a->key)
             return mz_json_fail(err, MZ_ERR_NOMEM, path, "out of memory");
@@ -209,7 +276,18 @@ static json_t *string_list_to_json(const struct mz_string_list *list)
 
 static json_t *attribute_to_json(const struct mz_item_attribute *a)
 {
+    json_t *list;
     switch (a->kind) {
+    case MZ_ATTRIBUTE_LIST:
+        list = json_array();
+        for (size_t e = 0; list && e < a->value.list.count; e++) {
+            if (json_array_append_new(
+                    list, attribute_to_json(&a->value.list.entries[e])) != 0) {
+                json_decref(list);
+                return NULL;
+            }
+        }
+        return list;
     case MZ_ATTRIBUTE_STRING:
         return json_string(a->value.string);
     case MZ_ATTRIBUTE_INTEGER:

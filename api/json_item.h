@@ -9,10 +9,14 @@
  *    "price": 2400, "currency": "EUR", "available": true, "stock": 3,
  *    "launch_at": "<RFC 3339>", "end_at": "<RFC 3339>",
  *    "regions": ["FR"], "reserved_tiers": ["vip"], "tags": ["leather"],
- *    "attributes": {"color": "black", "size": 42, "limited": true}}
+ *    "attributes": {"color": "black", "size": 42, "limited": true,
+ *                   "materials": ["leather", "gold"], "sizes": [38, 40]}}
  * item_id, brand, category (1..MZ_ID_MAX_BYTES bytes) and price (>= 0)
- * are required; lists hold at most MZ_ITEM_MAX_LIST strings, attributes
- * at most MZ_ITEM_MAX_ATTRIBUTES strings, numbers or booleans.
+ * are required; lists hold at most MZ_ITEM_MAX_LIST strings; attributes
+ * are at most MZ_ITEM_MAX_ATTRIBUTES keys, each a string (at most
+ * MZ_ID_MAX_BYTES bytes), number, boolean, or a list of at most
+ * MZ_ATTRIBUTE_MAX_ENTRIES strings or of numbers (not both, not nested),
+ * at most MZ_ITEM_MAX_ATTRIBUTE_VALUES values in all per item.
  *
  * Interface routines:
  *    mz_json_read_item   - validate an item object into a new record

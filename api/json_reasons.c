@@ -7,6 +7,8 @@
  */
 #include "api/json_reasons.h"
 
+#include <math.h>
+
 #include "model/timefmt.h"
 
 static json_t *reason_json(const struct mz_reason *r)
@@ -46,4 +48,13 @@ json_t *mz_json_write_reasons(const struct mz_reason *reasons, int n)
         }
     }
     return array;
+}
+
+json_t *mz_json_write_listed_item(const struct mz_item *item, double score,
+                                  json_t *reasons)
+{
+    return json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id", item->item_id, "score",
+                     isfinite(score) ? score : 0.0, "brand", item->brand,
+                     "category", item->category, "reasons",
+                     reasons ? reasons : json_array());
 }

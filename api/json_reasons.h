@@ -5,6 +5,7 @@
  *
  * Interface routines:
  *    mz_json_write_reasons  - reasons as a JSON array
+ *    mz_json_write_listed_item - one item of a list with its reasons
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_JSON_REASONS_H
@@ -12,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "model/item.h"
 #include "model/reasons.h"
 
 /* reasons[0..n-1] (borrowed) as a new JSON array (caller owns; NULL on
@@ -23,5 +25,13 @@
  *   {"level":"catalog","because_item":"sku-9","text":"Shoppers who ..."}.
  * n may be 0 (an empty array). */
 json_t *mz_json_write_reasons(const struct mz_reason *reasons, int n);
+
+/* One entry of a list (recommendations, similar, popular):
+ *   {"item_id":"sku-2","score":0.42,"brand":"maison-a","category":"bags",
+ *    "reasons":[...]}
+ * with reasons (stolen; NULL: written as []) and score (not finite: 0).
+ * Returns a new object (caller owns), or NULL on allocation failure. */
+json_t *mz_json_write_listed_item(const struct mz_item *item, double score,
+                                  json_t *reasons);
 
 #endif

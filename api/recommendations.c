@@ -7,26 +7,30 @@
  * view as JSON, each item with its reasons.
  *-------------------------------------------------------------------------
  */
-#include <math.h>
 #include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_body.h"
 #include "api/json_reasons.h"
 #include "api/json_rules.h"
+#include "api/router.h"
 #include "api/service/service.h"
 #include "model/reasons.h"
 
 static bool read_args(const struct mz_request *req,
-                      struct mz_recommend_args *args, struct mz_response *resp)
+                      struct mz_recommend_args *args,
+                      struct mz_query_list *exclude, struct mz_response *resp)
 {
     int64_t k = 0;
     if (!mz_query_int(req, "k", 1, MZ_SELECT_MAX_K, 10, &k, resp) ||
         !mz_query_id(req, "brand", &args->brand, resp) ||
         !mz_query_id(req, "region", &args->region, resp) ||
-        !mz_query_id(req, "context_item", &args->context_item, resp))
+        !mz_query_id(req, "context_item", &args->context_item, resp) ||
+        !mz_query_id_list(req, "exclude", MZ_EXCLUDE_MAX, exclude, resp))
         return false;
     args->k = (int)k;
+    args->exclude = exclude->items;
+    args->n_exclude = exclude->count;
     const char *explain = req->query(req->query_ctx, "explain");
     if (explain && strcmp(explain, "rules") != 0) {
         mz_response_error(resp, MZ_ERR_INVALID, "explain: must be \"rules\"");
@@ -47,10 +51,7 @@ static json_t *items_json(const struct mz_recommendation_view *view)
         json_t *reasons = mz_json_write_reasons(
             why, mz_reasons_build(view->reasons, sel->items[i], why));
         json_t *entry =
-            json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id", item->item_id,
-                      "score", isfinite(sel->scores[i]) ? sel->scores[i] : 0.0,
-                      "brand", item->brand, "category", item->category,
-                      "reasons", reasons ? reasons : json_array());
+            mz_json_write_listed_item(item, sel->scores[i], reasons);
         if (!entry || json_array_append_new(items, entry) != 0) {
             json_decref(items);
             return NULL;
@@ -100,24 +101,15 @@ void mz_handle_recommendations(struct mz_service *svc,
                                struct mz_response *resp)
 {
     struct mz_recommend_args args = {.client_id = req->params[0]};
+    struct mz_query_list exclude;
     if (!mz_require_id("client_id", args.client_id, resp) ||
-        !read_args(req, &args, resp))
+        !read_args(req, &args, &exclude, resp))
         return;
     /* A key scoped to some brands sees only them. */
-    const struct mz_principal *scope = req->principal;
     const char *scope_brands[MZ_KEY_MAX_BRANDS];
-    if (scope && !scope->all_brands) {
-        if (args.brand && !mz_principal_allows_brand(scope, args.brand)) {
-            mz_response_error(resp, MZ_ERR_FORBIDDEN,
-                              "brand %s is outside this key's scope",
-                              args.brand);
-            return;
-        }
-        for (size_t i = 0; i < scope->n_brands; i++)
-            scope_brands[i] = scope->brands[i];
-        args.brands = scope_brands;
-        args.n_brands = scope->n_brands;
-    }
+    if (!mz_api_scope_brands(req, args.brand, scope_brands, &args.brands,
+                             &args.n_brands, resp))
+        return;
     args.now = mz_now_seconds();
     struct recommendation_reply ctx = {&args, NULL};
     enum mz_status status =

@@ -18,7 +18,10 @@
  *
  * Each route names who may call it: the roles (any one of them; admin
  * may call everything; 0: open to all) and its brand scope, checked here
- * before the handler runs, so the rule is in this one table.
+ * before the handler runs, so the rule is in this one table. The key's
+ * rate limit is counted by the same authentication (429 with
+ * Retry-After), so every route that takes a key, and only those, is
+ * limited.
  *-------------------------------------------------------------------------
  */
 #include "api/router.h"
@@ -72,7 +75,10 @@ static const struct {
 static const struct route routes[] = {
     {"GET", "/healthz", "GET", false, mz_handle_healthz, OPEN, SCOPE_NONE},
     {"GET", "/readyz", "GET", false, mz_handle_readyz, OPEN, SCOPE_NONE},
-    {"PUT", "/v1/catalog/items", "PUT", true, mz_handle_put_items, MERCH,
+    {"PUT", "/v1/catalog/items", "GET, PUT", true, mz_handle_put_items, MERCH,
+     SCOPE_HANDLER},
+    /* A scoped key lists only its brands; ?brand= outside them is 403. */
+    {"GET", "/v1/catalog/items", "GET, PUT", false, mz_handle_list_items, MERCH,
      SCOPE_HANDLER},
     {"GET", "/v1/catalog/items/{item_id}", "GET, DELETE", false,
      mz_handle_get_item, MERCH, SCOPE_HANDLER},
@@ -86,6 +92,12 @@ static const struct route routes[] = {
      INGEST | CLIENTELING, SCOPE_HANDLER},
     {"GET", "/v1/clients/{client_id}/recommendations", "GET", false,
      mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER},
+    /* A product page's list: the item's brand and ?brand= must be in
+     * the key's scope; without ?brand= a scoped key sees its brands. */
+    {"GET", "/v1/items/{item_id}/similar", "GET", false, mz_handle_similar,
+     CLIENTELING, SCOPE_HANDLER},
+    {"GET", "/v1/brands/{brand}/popular", "GET", false, mz_handle_popular,
+     CLIENTELING | MERCH, SCOPE_PATH_BRAND},
     {"GET", "/v1/clients/{client_id}/profile", "GET", false, mz_handle_profile,
      CLIENTELING, SCOPE_ALL_BRANDS},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
@@ -342,7 +354,19 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                       unsigned roles, struct mz_principal *principal,
                       struct mz_response *resp)
 {
-    if (mz_service_authenticate(svc, authorization, principal) != MZ_OK) {
+    struct mz_rate_refusal refusal;
+    enum mz_status st =
+        mz_service_authenticate(svc, authorization, principal, &refusal);
+    if (st == MZ_ERR_RATE_LIMITED) {
+        resp->retry_after_s = refusal.retry_after_s;
+        mz_response_error(resp, st,
+                          "key %s is over its rate limit of %g requests/s "
+                          "(burst %d); retry after %d s",
+                          principal->key_id, refusal.requests_per_s,
+                          refusal.burst, refusal.retry_after_s);
+        return false;
+    }
+    if (st != MZ_OK) {
         resp->www_authenticate = "Bearer";
         mz_response_error(resp, MZ_ERR_UNAUTHORIZED,
                           "a valid API key is required "
@@ -355,6 +379,28 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                           principal->key_id);
         return false;
     }
+    return true;
+}
+
+bool mz_api_scope_brands(const struct mz_request *req, const char *brand,
+                         const char **out, const char *const **brands,
+                         size_t *n_brands, struct mz_response *resp)
+{
+    const struct mz_principal *scope = req->principal;
+
+    *brands = NULL;
+    *n_brands = 0;
+    if (!scope || scope->all_brands)
+        return true;
+    if (brand && !mz_principal_allows_brand(scope, brand)) {
+        mz_response_error(resp, MZ_ERR_FORBIDDEN,
+                          "brand %s is outside this key's scope", brand);
+        return false;
+    }
+    for (size_t i = 0; i < scope->n_brands; i++)
+        out[i] = scope->brands[i];
+    *brands = out;
+    *n_brands = scope->n_brands;
     return true;
 }
 

@@ -12,6 +12,7 @@
 #define MZ_API_ROUTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "api/http.h"
 
@@ -43,12 +44,23 @@ bool mz_api_open_stream(struct mz_service *svc, struct mz_request *req,
 const char *mz_api_route_of(const char *path);
 
 /* Authenticates authorization (an Authorization header value, borrowed;
- * NULL when absent) and checks that the key holds one of roles (admin
- * holds them all). Returns true with *principal filled, or false with
- * resp set to 401 (with WWW-Authenticate) or 403. For routes outside the
- * table, such as /metrics. */
+ * NULL when absent), counts the request against the key's rate limit and
+ * checks that the key holds one of roles (admin holds them all). Returns
+ * true with *principal filled, or false with resp set to 401 (with
+ * WWW-Authenticate), 429 (with Retry-After) or 403. For routes outside
+ * the table, such as /metrics, too. */
 bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                       unsigned roles, struct mz_principal *principal,
                       struct mz_response *resp);
+
+/* The brand scope of a request to a route whose handler checks it: for
+ * a key scoped to some brands, refuses (403 in resp, false) a brand
+ * (NULL: none asked for) outside them and points *brands at their names
+ * (copied as pointers into out, room for MZ_KEY_MAX_BRANDS; borrowed
+ * from req->principal), *n_brands their count; any other key leaves
+ * *brands NULL (every brand). */
+bool mz_api_scope_brands(const struct mz_request *req, const char *brand,
+                         const char **out, const char *const **brands,
+                         size_t *n_brands, struct mz_response *resp);
 
 #endif

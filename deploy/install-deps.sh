@@ -3,10 +3,11 @@
 # benchmark. Safe to run again. Needs root (or sudo).
 set -eu
 packages="build-essential autoconf automake pkg-config
-  libmicrohttpd-dev libjansson-dev libpq-dev libopenblas-dev libsodium-dev check libcurl4-openssl-dev
-  postgresql postgresql-client python3 curl"
+  libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libopenblas-dev
+  libsodium-dev check libcurl4-openssl-dev postgresql postgresql-client python3 python3-yaml
+  python3-jsonschema curl openssl nginx-light"
 if [ "${1:-}" = "--bench" ]; then
-    packages="$packages wrk nginx-light"
+    packages="$packages wrk"
 fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

@@ -9,8 +9,8 @@
  * mz_client_level_consolidated_at, mz_client_level_events,
  * mz_client_save, mz_client_load, mz_client_resident_bytes.
  *
- * A client is one fixed-size allocation (about 1.4 KB), whatever d and L,
- * so a million clients fit in a few GB.
+ * A client is one allocation whose size depends on L only (1,128 bytes
+ * at L = 3), whatever d, so a million clients fit in a few GB.
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
@@ -27,16 +27,23 @@
 static const uint8_t client_magic[3] = {'M', 'Z', 'C'};
 #define CLIENT_FORMAT_VERSION 2
 
+/* Bytes of a client of n_levels levels: the struct and two item
+ * memories per level (the level and its open chunk). */
+static size_t client_bytes(int n_levels)
+{
+    return sizeof(struct mz_client) +
+           2 * (size_t)n_levels * sizeof(struct mz_item_memory);
+}
+
 size_t mz_client_resident_bytes(const struct mz_model *model)
 {
-    (void)model; /* the size is fixed by the struct */
-    return sizeof(struct mz_client);
+    return client_bytes(mz_model_config_of(model)->n_levels);
 }
 
 struct mz_client *mz_client_new(const struct mz_model *model)
 {
     const struct mz_model_config *cfg = mz_model_config_of(model);
-    struct mz_client *c = calloc(1, sizeof *c);
+    struct mz_client *c = calloc(1, client_bytes(cfg->n_levels));
 
     if (!c)
         return NULL;
@@ -56,7 +63,7 @@ void mz_client_reset(struct mz_client *client)
     int64_t last_seq = client->last_seq;
     int n_levels = client->n_levels;
 
-    memset(client, 0, sizeof *client);
+    memset(client, 0, client_bytes(n_levels));
     client->n_levels = n_levels;
     client->last_seq = last_seq;
 }
@@ -144,8 +151,8 @@ void *mz_client_save(const struct mz_client *client, size_t *len)
         mz_wbuf_u8(&w, client->ring_type[r]);
     }
     for (int l = 0; l < client->n_levels; l++) {
-        save_memory(&w, &client->level[l]);
-        save_memory(&w, &client->pending[l]);
+        save_memory(&w, mz_client_level_of(client, l));
+        save_memory(&w, mz_client_pending_of(client, l));
     }
     return mz_wbuf_finish(&w, len);
 }
@@ -223,8 +230,10 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         }
     }
     for (int l = 0; l < c->n_levels; l++) {
-        if (!load_memory(&r, &c->level[l], mz_model_item_count(model)) ||
-            !load_memory(&r, &c->pending[l], mz_model_item_count(model))) {
+        if (!load_memory(&r, mz_client_level(c, l),
+                         mz_model_item_count(model)) ||
+            !load_memory(&r, mz_client_pending(c, l),
+                         mz_model_item_count(model))) {
             why = "client state: truncated or invalid level memory";
             goto cleanup;
         }

@@ -24,12 +24,13 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
     const struct mz_model_config *cfg = &model->cfg;
 
     for (int l = 0; l < c->n_levels; l++) {
-        struct mz_item_memory *m = &c->level[l];
+        struct mz_item_memory *m = mz_client_level(c, l);
+        struct mz_item_memory *chunk = mz_client_pending(c, l);
         float keep = 1.0f - cfg->level_retention[l];
 
         if (weight < 0.0f) {
             mz_item_memory_weaken(m, item, -weight);
-            mz_item_memory_weaken(&c->pending[l], item, -weight);
+            mz_item_memory_weaken(chunk, item, -weight);
             continue;
         }
         if (l == 0 || !cfg->nested) {
@@ -39,12 +40,12 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
             c->consolidated_at[l] = ts;
             continue;
         }
-        mz_item_memory_add(&c->pending[l], item, weight);
+        mz_item_memory_add(chunk, item, weight);
         if (++c->chunk_fill[l] < cfg->level_chunk[l])
             continue;
-        mz_item_memory_merge(m, keep, &c->pending[l],
+        mz_item_memory_merge(m, keep, chunk,
                              1.0f / (float)cfg->level_chunk[l]);
-        mz_item_memory_clear(&c->pending[l]);
+        mz_item_memory_clear(chunk);
         c->chunk_fill[l] = 0;
         c->level_events[l] += cfg->level_chunk[l];
         c->consolidated_at[l] = ts;
@@ -57,7 +58,7 @@ void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
     if (c->last_ts > 0 && ts > c->last_ts) {
         double away = mz_seconds_between(ts, c->last_ts);
         for (int l = 0; l < c->n_levels; l++)
-            mz_item_memory_scale(&c->level[l],
+            mz_item_memory_scale(mz_client_level(c, l),
                                  mz_model_level_decay(model, l, away));
     }
 }

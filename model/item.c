@@ -23,15 +23,25 @@ void mz_string_list_clear(struct mz_string_list *list)
     list->count = 0;
 }
 
+/* Frees what attribute a owns (not a itself); entries are never lists. */
+static void attribute_release(struct mz_item_attribute *a)
+{
+    free(a->key);
+    if (a->kind == MZ_ATTRIBUTE_STRING)
+        free(a->value.string);
+    if (a->kind == MZ_ATTRIBUTE_LIST) {
+        for (size_t e = 0; e < a->value.list.count; e++)
+            attribute_release(&a->value.list.entries[e]);
+        free(a->value.list.entries);
+    }
+}
+
 void mz_item_attributes_clear(struct mz_item_attributes *attributes)
 {
     if (!attributes)
         return;
-    for (size_t i = 0; i < attributes->count; i++) {
-        free(attributes->v[i].key);
-        if (attributes->v[i].kind == MZ_ATTRIBUTE_STRING)
-            free(attributes->v[i].value.string);
-    }
+    for (size_t i = 0; i < attributes->count; i++)
+        attribute_release(&attributes->v[i]);
     free(attributes->v);
     attributes->v = NULL;
     attributes->count = 0;
@@ -92,36 +102,65 @@ static bool push_token(struct mz_string_list *list, char *token)
     return true;
 }
 
-/* The token of one attribute, "attr:key=value" (malloc'd), or NULL. */
-static char *attribute_token(const struct mz_item_attribute *a)
+/* The token "attr:key=value" (malloc'd) of a scalar value a under key,
+ * or NULL when out of memory. */
+static char *attribute_token(const char *key, const struct mz_item_attribute *a)
 {
     char *token = NULL;
     int rc;
     switch (a->kind) {
     case MZ_ATTRIBUTE_STRING:
-        rc = asprintf(&token, "attr:%s=%s", a->key, a->value.string);
+        rc = asprintf(&token, "attr:%s=%s", key, a->value.string);
         break;
     case MZ_ATTRIBUTE_INTEGER:
-        rc = asprintf(&token, "attr:%s=%lld", a->key,
-                      (long long)a->value.integer);
+        rc = asprintf(&token, "attr:%s=%lld", key, (long long)a->value.integer);
         break;
     case MZ_ATTRIBUTE_REAL:
-        rc = asprintf(&token, "attr:%s=%.17g", a->key, a->value.real);
+        rc = asprintf(&token, "attr:%s=%.17g", key, a->value.real);
         break;
     default:
-        rc = asprintf(&token, "attr:%s=%s", a->key,
+        rc = asprintf(&token, "attr:%s=%s", key,
                       a->value.boolean ? "true" : "false");
         break;
     }
     return rc < 0 ? NULL : token;
 }
 
+/* Number of attribute tokens before de-duplication: one per scalar, one
+ * per list entry. */
+static size_t attribute_value_count(const struct mz_item_attributes *attrs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < attrs->count; i++)
+        n += attrs->v[i].kind == MZ_ATTRIBUTE_LIST
+                 ? attrs->v[i].value.list.count
+                 : 1;
+    return n;
+}
+
+/* Sorts tokens [from, count) and drops repeats (a list may name the same
+ * value twice; one token, one vote in the embedding). */
+static void sort_unique(struct mz_string_list *tokens, size_t from)
+{
+    size_t kept = from;
+    qsort(tokens->items + from, tokens->count - from, sizeof(*tokens->items),
+          compare_strings);
+    for (size_t i = from; i < tokens->count; i++) {
+        if (kept > from &&
+            strcmp(tokens->items[kept - 1], tokens->items[i]) == 0)
+            free(tokens->items[i]);
+        else
+            tokens->items[kept++] = tokens->items[i];
+    }
+    tokens->count = kept;
+}
+
 enum mz_status mz_item_tokens(const struct mz_item *item,
                               struct mz_string_list *tokens)
 {
     char *token = NULL;
-    size_t n_attrs = item->attributes.count;
-    size_t cap = 3 + item->tags.count + n_attrs;
+    const struct mz_item_attributes *attrs = &item->attributes;
+    size_t cap = 3 + item->tags.count + attribute_value_count(attrs);
     size_t first_attr;
 
     tokens->count = 0;
@@ -143,14 +182,20 @@ enum mz_status mz_item_tokens(const struct mz_item *item,
         !push_token(tokens, token))
         goto fail;
     first_attr = tokens->count;
-    for (size_t i = 0; i < n_attrs; i++) {
-        if (!push_token(tokens, attribute_token(&item->attributes.v[i])))
-            goto fail;
+    for (size_t i = 0; i < attrs->count; i++) {
+        const struct mz_item_attribute *a = &attrs->v[i];
+        bool is_list = a->kind == MZ_ATTRIBUTE_LIST;
+        size_t n = is_list ? a->value.list.count : 1;
+        for (size_t e = 0; e < n; e++) {
+            const struct mz_item_attribute *v =
+                is_list ? &a->value.list.entries[e] : a;
+            if (!push_token(tokens, attribute_token(a->key, v)))
+                goto fail;
+        }
     }
     /* The same attributes in another order must give the same tokens, or
      * the cold-start embedding would depend on how the item was written. */
-    qsort(tokens->items + first_attr, tokens->count - first_attr,
-          sizeof(*tokens->items), compare_strings);
+    sort_unique(tokens, first_attr);
     return MZ_OK;
 fail:
     mz_string_list_clear(tokens);

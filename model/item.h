@@ -29,6 +29,11 @@
 #define MZ_TIME_NONE_AFTER     INT64_MAX /* end_at absent */
 #define MZ_ITEM_MAX_LIST       64        /* regions, reserved_tiers, tags */
 #define MZ_ITEM_MAX_ATTRIBUTES 64
+/* An attribute's value may be a list: at most this many entries each, and
+ * at most MZ_ITEM_MAX_ATTRIBUTE_VALUES values (scalars and list entries
+ * together) per item, so one item gives a bounded number of tokens. */
+#define MZ_ATTRIBUTE_MAX_ENTRIES     64
+#define MZ_ITEM_MAX_ATTRIBUTE_VALUES 256
 
 struct mz_string_list {
     char **items; /* owned strings */
@@ -42,16 +47,23 @@ enum mz_attribute_kind {
     MZ_ATTRIBUTE_INTEGER,
     MZ_ATTRIBUTE_REAL,
     MZ_ATTRIBUTE_BOOLEAN,
+    MZ_ATTRIBUTE_LIST, /* of strings, or of numbers (integers and reals) */
 };
 
+/* An attribute, or an entry of a list attribute: an entry has no key and
+ * is never a list itself (nor a boolean). */
 struct mz_item_attribute {
-    char *key; /* owned, 1..MZ_ID_MAX_BYTES bytes */
+    char *key; /* owned, 1..MZ_ID_MAX_BYTES bytes; NULL for an entry */
     enum mz_attribute_kind kind;
     union {
         char *string; /* owned, at most MZ_ID_MAX_BYTES */
         int64_t integer;
         double real; /* finite */
         bool boolean;
+        struct {
+            struct mz_item_attribute *entries; /* owned, in order given */
+            size_t count; /* <= MZ_ATTRIBUTE_MAX_ENTRIES; 0 allowed */
+        } list;
     } value;
 };
 
@@ -93,8 +105,11 @@ void mz_item_free(struct mz_item *item);
 void mz_item_attributes_clear(struct mz_item_attributes *attributes);
 
 /* Attribute tokens for the model's cold start ("brand=..", "category=..",
- * "tag=..", "price_band=N", "attr:key=value", the attribute tokens
- * sorted so that their order in the item does not change an embedding),
+ * "tag=..", "price_band=N", "attr:key=value", one per scalar attribute
+ * and one per entry of a list attribute, so ["leather","gold"] gives what
+ * two attributes of that key, "leather" and "gold", would; the attribute
+ * tokens sorted so that their order in the item does not change an
+ * embedding, and each kept once),
  * into a malloc'd array of malloc'd strings (caller frees with
  * mz_string_list_clear). Returns MZ_OK or MZ_ERR_NOMEM (tokens empty). */
 enum mz_status mz_item_tokens(const struct mz_item *item,

@@ -83,12 +83,40 @@ struct mz_client {
     uint8_t ring_type[MZ_RING_SIZE];
     int32_t ring_len;
     int32_t ring_head;
-    /* What level l remembers (levels 0..n_levels-1), and the items of its
-     * open chunk, consolidated into it at the chunk boundary (levels >= 1
-     * when nested). */
-    struct mz_item_memory level[MZ_MAX_LEVELS];
-    struct mz_item_memory pending[MZ_MAX_LEVELS];
+    /* memory[l]: what level l remembers (levels 0..n_levels-1);
+     * memory[n_levels + l]: the items of its open chunk, consolidated
+     * into it at the chunk boundary (levels >= 1 when nested). Sized by
+     * n_levels, not MZ_MAX_LEVELS: per-client bytes are what limits how
+     * many clients a node holds (mz_client_resident_bytes). Use
+     * mz_client_level / mz_client_pending. */
+    struct mz_item_memory memory[];
 };
+
+/* What level l (0..n_levels-1) of c remembers. */
+static inline struct mz_item_memory *mz_client_level(struct mz_client *c,
+                                                     int l)
+{
+    return &c->memory[l];
+}
+
+static inline const struct mz_item_memory *
+mz_client_level_of(const struct mz_client *c, int l)
+{
+    return &c->memory[l];
+}
+
+/* The open chunk of level l of c. */
+static inline struct mz_item_memory *mz_client_pending(struct mz_client *c,
+                                                       int l)
+{
+    return &c->memory[c->n_levels + l];
+}
+
+static inline const struct mz_item_memory *
+mz_client_pending_of(const struct mz_client *c, int l)
+{
+    return &c->memory[c->n_levels + l];
+}
 
 /* splitmix64: turns any 64-bit value into a well-mixed one; the step of
  * the model's PRNG and of the token vectors' streams. */

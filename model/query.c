@@ -68,7 +68,7 @@ struct context_items {
 static void current_context(const struct mz_client *c,
                             struct context_items *context)
 {
-    const struct mz_item_memory *m = &c->level[0];
+    const struct mz_item_memory *m = mz_client_level_of(c, 0);
     bool taken[MZ_ITEM_MEMORY_SLOTS] = {false};
 
     context->n = 0;
@@ -114,7 +114,8 @@ int mz_model_level_readout(const struct mz_model *model,
                            const struct mz_client *c, int level, int64_t now_ts,
                            int32_t *items, float *weights)
 {
-    const struct mz_item_memory *m = &c->level[level];
+    const struct mz_item_memory *m = mz_client_level_of(c, level);
+    const struct mz_item_memory *chunk = mz_client_pending_of(c, level);
     float speak = model->cfg.level_lr[level];
     struct mz_item_memory with_open_chunk;
 
@@ -123,9 +124,9 @@ int mz_model_level_readout(const struct mz_model *model,
      * chunking changes is admission, a one-off item enters at 1/C of its
      * weight while a repeated one adds up, and forgetting, once per
      * chunk. (Measured in tests/eval: lagging levels lose to flat ones.) */
-    if (level > 0 && model->cfg.nested && c->pending[level].count > 0) {
+    if (level > 0 && model->cfg.nested && chunk->count > 0) {
         with_open_chunk = *m;
-        mz_item_memory_merge(&with_open_chunk, 1.0f, &c->pending[level],
+        mz_item_memory_merge(&with_open_chunk, 1.0f, chunk,
                              1.0f / (float)model->cfg.level_chunk[level]);
         m = &with_open_chunk;
     }

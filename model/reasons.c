@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model/similar.h"
 #include "model/timefmt.h"
 
 const char *mz_reasons_source_name(enum mz_level_source source, int n_levels)
@@ -220,4 +221,141 @@ int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
     if (n_used == 0)
         reason_for(req, item, MZ_SOURCE_CATALOG, n_levels, &out[n_used++]);
     return n_used;
+}
+
+/* ---- similar items and popular items --------------------------------- */
+
+/* Writes the most specific fact records a and b share into text: a text
+ * attribute of the same key and value, a tag, the category, the brand,
+ * else the price band (the one token left). */
+/* Writes attribute x's value into text when y has the same key, kind
+ * and value; returns whether it did. */
+static bool same_attribute(const struct mz_item_attribute *x,
+                           const struct mz_item_attribute *y, char *text,
+                           size_t len)
+{
+    if (x->kind != y->kind || strcmp(x->key, y->key) != 0)
+        return false;
+    if (x->kind == MZ_ATTRIBUTE_STRING &&
+        strcmp(x->value.string, y->value.string) == 0)
+        snprintf(text, len, "%s", x->value.string);
+    else if (x->kind == MZ_ATTRIBUTE_INTEGER &&
+             x->value.integer == y->value.integer)
+        snprintf(text, len, "%lld", (long long)x->value.integer);
+    else if (x->kind == MZ_ATTRIBUTE_REAL && x->value.real == y->value.real)
+        snprintf(text, len, "%.17g", x->value.real);
+    else if (x->kind == MZ_ATTRIBUTE_BOOLEAN &&
+             x->value.boolean == y->value.boolean)
+        snprintf(text, len, "%s", x->value.boolean ? "true" : "false");
+    else
+        return false;
+    return true;
+}
+
+static void shared_fact_text(const struct mz_item *a, const struct mz_item *b,
+                             char *text, size_t len)
+{
+    char value[MZ_ID_MAX_BYTES + 32];
+
+    for (size_t i = 0; i < a->attributes.count; i++)
+        for (size_t j = 0; j < b->attributes.count; j++)
+            if (same_attribute(&a->attributes.v[i], &b->attributes.v[j], value,
+                               sizeof(value))) {
+                snprintf(text, len, "Same %s as %s: %s.",
+                         a->attributes.v[i].key, a->item_id, value);
+                return;
+            }
+    for (size_t i = 0; i < a->tags.count; i++)
+        for (size_t j = 0; j < b->tags.count; j++)
+            if (strcmp(a->tags.items[i], b->tags.items[j]) == 0) {
+                snprintf(text, len, "Tagged %s, like %s.", a->tags.items[i],
+                         a->item_id);
+                return;
+            }
+    if (strcmp(a->category, b->category) == 0)
+        snprintf(text, len, "Also in %s, like %s.", a->category, a->item_id);
+    else if (strcmp(a->brand, b->brand) == 0)
+        snprintf(text, len, "Also from %s, like %s.", a->brand, a->item_id);
+    else
+        snprintf(text, len, "In the price range of %s.", a->item_id);
+}
+
+/* The parts of struct mz_similar_parts, in the order they are named. */
+enum similar_part { PART_TRANS, PART_ATTR, PART_SPACE, PART_POP, PART_COUNT };
+
+/* Fills out with the reason of part for item, similar to source. */
+static void similar_reason(const struct mz_item *source,
+                           const struct mz_item *item, enum similar_part part,
+                           struct mz_reason *out)
+{
+    *out = (struct mz_reason){
+        .source = MZ_SOURCE_CATALOG,
+        .level = mz_reasons_source_name(MZ_SOURCE_CATALOG, 0),
+        .because_item = source->item_id,
+    };
+    switch (part) {
+    case PART_TRANS:
+        snprintf(out->text, sizeof(out->text), "Often viewed with %s.",
+                 source->item_id);
+        break;
+    case PART_ATTR:
+        shared_fact_text(source, item, out->text, sizeof(out->text));
+        break;
+    case PART_SPACE:
+        snprintf(out->text, sizeof(out->text),
+                 "Appeals to the shoppers who like %s.", source->item_id);
+        break;
+    default:
+        out->because_item = NULL;
+        snprintf(out->text, sizeof(out->text), "Popular at %s right now.",
+                 item->brand);
+        break;
+    }
+}
+
+int mz_reasons_build_similar(const struct mz_model *model,
+                             const struct mz_catalog *catalog, int32_t source,
+                             int32_t item, struct mz_reason out[MZ_REASONS_MAX])
+{
+    const struct mz_item *from = mz_catalog_item(catalog, source);
+    const struct mz_item *rec = mz_catalog_item(catalog, item);
+    struct mz_similar_parts parts;
+    int n = 0;
+
+    if (!from || !rec)
+        return 0;
+    mz_similar_explain(model, source, item, &parts);
+    float weight[PART_COUNT] = {parts.transitions, parts.attributes,
+                                parts.item_space, parts.popularity};
+    /* The strongest of the parts that say how the two items relate. */
+    bool used[PART_COUNT] = {false};
+    while (n < MZ_REASONS_MAX) {
+        int best = -1;
+        for (int p = PART_TRANS; p < PART_POP; p++)
+            if (!used[p] && weight[p] > 0.0f &&
+                (best < 0 || weight[p] > weight[best]))
+                best = p;
+        if (best < 0)
+            break;
+        used[best] = true;
+        similar_reason(from, rec, (enum similar_part)best, &out[n++]);
+    }
+    if (n == 0)
+        similar_reason(from, rec, PART_POP, &out[n++]);
+    return n;
+}
+
+int mz_reasons_build_popular(const struct mz_catalog *catalog, int32_t item,
+                             const char *brand,
+                             struct mz_reason out[MZ_REASONS_MAX])
+{
+    if (!mz_catalog_item(catalog, item))
+        return 0;
+    out[0] = (struct mz_reason){
+        .source = MZ_SOURCE_CATALOG,
+        .level = mz_reasons_source_name(MZ_SOURCE_CATALOG, 0),
+    };
+    snprintf(out[0].text, sizeof(out[0].text), "Popular at %s right now.",
+             brand);
+    return 1;
 }

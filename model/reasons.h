@@ -17,6 +17,8 @@
  *    mz_reasons_source_name  - a source's public name
  *    mz_reasons_build        - the reasons for one recommended item, as C
  *                              (api/json_reasons.c writes them)
+ *    mz_reasons_build_similar - why an item is similar to another
+ *    mz_reasons_build_popular - why an item is popular at a brand
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_REASONS_H
@@ -74,5 +76,25 @@ struct mz_reason {
  * also adds positively to the score. Allocates nothing. */
 int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
                      struct mz_reason out[MZ_REASONS_MAX]);
+
+/* Fills out[0..n-1] with the reasons item is similar to source (the
+ * parts of model/similar.h that raise its score, strongest first; the
+ * popularity part only when nothing else does) and returns n (1..
+ * MZ_REASONS_MAX); 0 when either is not in the catalog. Each names
+ * source as because_item ("Often viewed with sku-1.", "Same line as
+ * sku-1: horsebit.", "Appeals to the shoppers who like sku-1."). An
+ * attribute reason names the most specific fact the two records share:
+ * a text attribute, a tag, the category, else the brand. */
+int mz_reasons_build_similar(const struct mz_model *model,
+                             const struct mz_catalog *catalog, int32_t source,
+                             int32_t item,
+                             struct mz_reason out[MZ_REASONS_MAX]);
+
+/* Fills out[0] with the reason item is in brand's popular list
+ * ("Popular at maison-a right now.") and returns 1; 0 when item is not
+ * in the catalog. brand is borrowed. */
+int mz_reasons_build_popular(const struct mz_catalog *catalog, int32_t item,
+                             const char *brand,
+                             struct mz_reason out[MZ_REASONS_MAX]);
 
 #endif

@@ -272,6 +272,14 @@ static bool compile_request(const struct mz_catalog *catalog,
         compile_categories(catalog, rules, c);
         find_contradiction(rules, req->tier, c);
     }
+    if (req->category) {
+        /* One category asked for: every other one is not allowed (a name
+         * the catalog never saw allows none). */
+        int32_t keep = mz_catalog_category_id(catalog, req->category);
+        for (int32_t id = 0; id < c->n_categories; id++)
+            if (id != keep)
+                c->category_bits[id] |= CAT_NOT_ALLOWED;
+    }
     return compile_client(catalog, rules, req, c);
 }
 

@@ -74,10 +74,13 @@ struct mz_select_request {
                                   n_brands brands (an API key's
                                   scope); NULL: every brand */
     size_t n_brands;
-    const struct mz_rules *rules;        /* brand's rule set; NULL: none */
-    const char *region;                  /* request region; NULL: unknown */
-    const char *client_region;           /* used when region is NULL */
-    const char *tier;                    /* client's tier; NULL: unknown */
+    const struct mz_rules *rules; /* brand's rule set; NULL: none */
+    const char *category;         /* only items of this category, on top of
+                                     the rules (removed ones count under
+                                     "categories.allow"); NULL: any */
+    const char *region;           /* request region; NULL: unknown */
+    const char *client_region;    /* used when region is NULL */
+    const char *tier;             /* client's tier; NULL: unknown */
     const struct mz_client_facts *facts; /* NULL: no client facts (new
                                        client); given with or without
                                        consent */

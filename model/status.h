@@ -50,6 +50,8 @@ enum mz_status {
                                  revoked: "unauthorized", 401 */
     MZ_ERR_FORBIDDEN,         /* the key lacks the role or the brand:
                                  "forbidden", 403 */
+    MZ_ERR_RATE_LIMITED,      /* the key is over its rate limit:
+                                 "rate_limited", 429 (with Retry-After) */
     MZ_STATUS_COUNT
 };
 

@@ -10,10 +10,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "model/token_bucket.h"
 
 enum option_id {
     OPT_LISTEN = 1000,
@@ -25,6 +28,9 @@ enum option_id {
     OPT_HEADER_TIMEOUT,
     OPT_CHECKPOINT_INTERVAL,
     OPT_MEMORY_LIMIT,
+    OPT_RATE_LIMIT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
     OPT_PG_BINDIR,
     OPT_DIM,
     OPT_LEVELS,
@@ -70,6 +76,17 @@ static const struct option_doc option_docs[] = {
      "suffix; clients beyond it are evicted (least recently used first) "
      "and read back from PostgreSQL when next used; 0: no limit "
      "(default: a quarter of physical memory)"},
+    {OPT_RATE_LIMIT, "rate-limit", "MAISON_RATE_LIMIT", "R[:BURST]",
+     "requests a second a key may make, with bursts of BURST (default R "
+     "rounded up), for keys without a rate_limit of their own; more are "
+     "answered 429 with Retry-After; counted per node; 0 or off: no "
+     "default limit (default off: maisond's callers are the house's own "
+     "programs, and a limit that suits one would cut off another's "
+     "ingestion)"},
+    {OPT_TLS_CERT, "tls-cert", "MAISON_TLS_CERT", "FILE",
+     "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
+    {OPT_TLS_KEY, "tls-key", "MAISON_TLS_KEY", "FILE",
+     "the PEM private key of --tls-cert (unencrypted)"},
     {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
      "where initdb and postgres live, for the embedded PostgreSQL"},
     {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
@@ -163,6 +180,33 @@ static size_t default_memory_limit(void)
     return (size_t)pages / 4 * (size_t)page_size;
 }
 
+/* "R[:BURST]", "0" or "off"; R within model/token_bucket.h's range. */
+static bool parse_rate_limit(struct mz_config *cfg, const char *text)
+{
+    char *end = NULL;
+    if (strcmp(text, "off") == 0 || strcmp(text, "0") == 0) {
+        cfg->rate_limit_per_s = 0;
+        cfg->rate_limit_burst = 0;
+        return true;
+    }
+    if ((text[0] < '0' || text[0] > '9') && text[0] != '.')
+        return false;
+    errno = 0;
+    double rate = strtod(text, &end);
+    if (errno || end == text || !(rate >= MZ_TOKEN_BUCKET_MIN_RATE) ||
+        rate > MZ_TOKEN_BUCKET_MAX_RATE)
+        return false;
+    int burst = (int)fmin(ceil(rate), MZ_TOKEN_BUCKET_MAX_BURST);
+    if (*end == ':' &&
+        !parse_int(end + 1, 1, MZ_TOKEN_BUCKET_MAX_BURST, &burst))
+        return false;
+    if (*end != ':' && *end != '\0')
+        return false;
+    cfg->rate_limit_per_s = rate;
+    cfg->rate_limit_burst = burst;
+    return true;
+}
+
 static bool parse_listen(struct mz_config *cfg, const char *text)
 {
     const char *colon = strrchr(text, ':');
@@ -253,6 +297,14 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_int(value, 1, 86400, &cfg->checkpoint_interval_s);
     case OPT_MEMORY_LIMIT:
         return parse_size(value, &cfg->memory_limit);
+    case OPT_RATE_LIMIT:
+        return parse_rate_limit(cfg, value);
+    case OPT_TLS_CERT:
+        cfg->tls_cert = value[0] ? value : NULL;
+        return true;
+    case OPT_TLS_KEY:
+        cfg->tls_key = value[0] ? value : NULL;
+        return true;
     case OPT_PG_BINDIR:
         cfg->pg_bindir = value;
         return true;
@@ -333,6 +385,11 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     }
     if (optind < argc) {
         fprintf(err_out, "maisond: unexpected argument '%s'\n", argv[optind]);
+        return false;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(err_out, "maisond: --tls-cert and --tls-key go together "
+                         "(or MAISON_TLS_CERT and MAISON_TLS_KEY)\n");
         return false;
     }
     if (cfg->model_settings &&

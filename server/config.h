@@ -29,7 +29,11 @@ struct mz_config {
     int max_connections_per_ip; /* 0: no limit */
     int header_timeout_s;
     int checkpoint_interval_s;
-    size_t memory_limit; /* bytes of clients in memory; 0: none */
+    size_t memory_limit;     /* bytes of clients in memory; 0: none */
+    double rate_limit_per_s; /* default limit of a key; 0: none */
+    int rate_limit_burst;    /* when rate_limit_per_s > 0 */
+    const char *tls_cert;    /* borrowed PEM file path; NULL: plain HTTP */
+    const char *tls_key;     /* borrowed; set exactly when tls_cert is */
     struct mz_model_config model;
     const char *model_settings; /* borrowed: --model's NAME=VALUE,...
                                    (already applied to model) */

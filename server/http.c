@@ -21,6 +21,14 @@
  * closed) and each upload chunk goes to its stream as it arrives, in
  * bounded memory: no cap on the whole body, and every chunk that
  * completes a line moves the body deadline on.
+ *
+ * HTTPS is libmicrohttpd's own TLS (GnuTLS), which works with the
+ * listener's hand-over: MHD_add_connection on a TLS daemon starts the
+ * handshake on the socket it is given, so the listener's limits and
+ * deadlines hold for HTTPS as they do for HTTP (a handshake that does
+ * not finish counts against the header deadline). A client that speaks
+ * plain HTTP to the HTTPS port fails the handshake and is closed
+ * unanswered.
  *-------------------------------------------------------------------------
  */
 #include "server/http.h"
@@ -44,6 +52,7 @@
 #include "model/log.h"
 #include "server/listener.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 
 /* libmicrohttpd's memory per connection: the request head, its header
  * records (64 bytes each) and the answer's head. The whole pool is
@@ -382,6 +391,11 @@ static enum MHD_Result send_response(struct MHD_Connection *connection,
     if (resp->www_authenticate)
         MHD_add_response_header(response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 resp->www_authenticate);
+    if (resp->retry_after_s > 0) {
+        char seconds[16];
+        snprintf(seconds, sizeof seconds, "%d", resp->retry_after_s);
+        MHD_add_response_header(response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (close)
         MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret =
@@ -545,6 +559,22 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
     http->svc = svc;
     http->metrics = metrics;
     atomic_init(&http->draining, false);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    struct MHD_OptionItem tls_options[3] = {{MHD_OPTION_END, 0, NULL}};
+    if (opt->tls) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            snprintf(err, err_len, "this libmicrohttpd has no TLS");
+            free(http);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls_options[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
+                                                 opt->tls->cert_pem};
+        tls_options[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                                 opt->tls->key_pem};
+        tls_options[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     http->listener = mz_listener_open(&addr, &limits, err, err_len);
     if (!http->listener) {
         free(http);
@@ -559,9 +589,7 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
      * its threads by socket number, so it gets that many per thread and
      * never refuses first. */
     http->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-            MHD_USE_NO_LISTEN_SOCKET,
-        0, NULL, NULL, on_request, http,
+        flags, 0, NULL, NULL, on_request, http,
         /* First, so every message of the daemon goes through it. */
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd_message, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opt->threads,
@@ -573,7 +601,7 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
         MHD_OPTION_URI_LOG_CALLBACK, on_request_line, NULL,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MZ_HTTP_POOL_BYTES,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (!http->daemon) {
         snprintf(err, err_len, "cannot start the HTTP daemon");
         mz_listener_close(http->listener);

@@ -18,6 +18,7 @@
 struct mz_service;
 struct mz_metrics;
 struct mz_http;
+struct mz_tls_credentials; /* server/tls.h */
 
 struct mz_http_options {
     const char *host; /* borrowed: an IPv4 address, or
@@ -28,9 +29,12 @@ struct mz_http_options {
     int max_connections_per_ip; /* open at once from one address; 0: any */
     int header_timeout_s;       /* a new connection's first request head
                                    must be complete within it */
+    const struct mz_tls_credentials *tls; /* borrowed, must outlive the
+                                             server; NULL: plain HTTP */
 };
 
-/* Starts serving opt->host:opt->port (opt is read during the call). svc
+/* Starts serving opt->host:opt->port, HTTPS when opt->tls is set (opt
+ * is read during the call, the credentials it points to are kept). svc
  * and metrics are borrowed and must outlive the server. Returns NULL with
  * the reason in err. */
 struct mz_http *mz_http_start(const struct mz_http_options *opt,

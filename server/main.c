@@ -26,11 +26,13 @@
 #include "server/import_cmd.h"
 #include "server/keys_cmd.h"
 #include "server/metrics.h"
+#include "server/tls.h"
 #include "store/embedded_pg.h"
 
 /* The one global of the program: everything the process runs. */
 static struct {
     struct mz_config config;
+    struct mz_tls_credentials *tls; /* NULL: plain HTTP */
     struct mz_embedded_pg *embedded_pg;
     struct mz_service *svc;
     struct mz_metrics *metrics;
@@ -102,6 +104,7 @@ static void shutdown_all(void)
     mz_service_close(server.svc);
     mz_metrics_free(server.metrics);
     mz_embedded_pg_stop(server.embedded_pg);
+    mz_tls_free(server.tls);
 }
 
 int main(int argc, char **argv)
@@ -125,6 +128,17 @@ int main(int argc, char **argv)
      * heap is trimmed and refaulted page by page on every request. */
     mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
     mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+
+    /* Before anything starts: a wrong file must not cost a database
+     * start to find out. */
+    if (server.config.tls_cert) {
+        server.tls = mz_tls_load(server.config.tls_cert, server.config.tls_key,
+                                 err, sizeof err);
+        if (!server.tls) {
+            log_line(MZ_LOG_ERROR, "cannot load the TLS certificate", err);
+            return 1;
+        }
+    }
 
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -159,6 +173,8 @@ int main(int argc, char **argv)
         .checkpoint_interval_s = server.config.checkpoint_interval_s,
         .writer_batch_rows = 10000,
         .memory_limit = server.config.memory_limit,
+        .default_rate_per_s = server.config.rate_limit_per_s,
+        .default_rate_burst = server.config.rate_limit_burst,
     };
     server.svc = mz_service_open(&service_config, err, sizeof err);
     server.metrics = mz_metrics_new();
@@ -178,6 +194,7 @@ int main(int argc, char **argv)
         .max_connections = server.config.max_connections,
         .max_connections_per_ip = server.config.max_connections_per_ip,
         .header_timeout_s = server.config.header_timeout_s,
+        .tls = server.tls,
     };
     server.http = mz_http_start(&http_options, server.svc, server.metrics, err,
                                 sizeof err);
@@ -187,8 +204,8 @@ int main(int argc, char **argv)
         return 1;
     }
     char where[300];
-    snprintf(where, sizeof where, "%s:%d", server.config.listen_host,
-             server.config.listen_port);
+    snprintf(where, sizeof where, "%s://%s:%d", server.tls ? "https" : "http",
+             server.config.listen_host, server.config.listen_port);
     log_line(MZ_LOG_INFO, "maisond listening", where);
 
     int signo = 0;

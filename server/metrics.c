@@ -189,6 +189,21 @@ static void render_http(struct mz_metrics *m, struct text *t)
     pthread_mutex_unlock(&m->mutex);
 }
 
+/* mz_service_list_keys's reply: one series per live key, so the label's
+ * values are bounded by the keys that exist (key ids are not secret). */
+static enum mz_status render_key(void *ctx, const struct mz_key_view *keys,
+                                 size_t n)
+{
+    struct text *t = ctx;
+    append(t, "# HELP maison_rate_limited_total Requests answered 429 for "
+              "their key's rate limit, by live key, since this process "
+              "started.\n# TYPE maison_rate_limited_total counter\n");
+    for (size_t i = 0; i < n; i++)
+        append(t, "maison_rate_limited_total{key_id=\"%s\"} %llu\n",
+               keys[i].key_id, (unsigned long long)keys[i].rate_limited);
+    return t->failed ? MZ_ERR_NOMEM : MZ_OK;
+}
+
 static void render_one(struct text *t, const char *name, const char *type,
                        const char *help, double value)
 {
@@ -204,6 +219,8 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
         return NULL;
     t.data[0] = '\0';
     render_http(m, &t);
+    if (mz_service_list_keys(svc, render_key, &t) != MZ_OK)
+        t.failed = 1;
     struct mz_service_stats stats;
     mz_service_stats(svc, &stats);
     render_one(&t, "maison_events_accepted_total", "counter",
@@ -239,6 +256,10 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                stats.writer.last_commit_ms / 1000.0);
     render_one(&t, "maison_event_log_seq", "gauge",
                "Last log position learned.", (double)stats.applied_seq);
+    render_one(&t, "maison_checkpoint_log_seq", "gauge",
+               "Log position of the last checkpoint: a restart replays "
+               "the log after it.",
+               (double)stats.checkpoint_seq);
     render_one(&t, "maison_clients_in_memory", "gauge",
                "Clients whose state is in memory.",
                (double)stats.clients_in_memory);

@@ -54,7 +54,8 @@
 
 /* Bytes a client takes beyond struct mz_client: its facts, id, table slot
  * and allocator overhead, as measured by tests/bench (about 2.6 KB per
- * client in all with 1.4 KB of struct mz_client). */
+ * client in all with 1.4 KB of struct mz_client before the client's item
+ * memories were sized by its levels). */
 #define MZ_CACHE_CLIENT_OVERHEAD 1200
 
 /* One client in memory. */

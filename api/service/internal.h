@@ -20,9 +20,10 @@
  *    learning.c      learning committed events, in log order
  *    checkpoint.c    checkpoints and the checkpointer thread
  *    client_cache.c  the clients in memory (client_cache.h)
- *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c
- *                    the operations of service.h
- *    keys.c          API keys: authentication, create, list, revoke
+ *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c,
+ *    similar.c       the operations of service.h
+ *    keys.c          API keys: authentication (and rate limits), create,
+ *                    list, revoke
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_INTERNAL_H
@@ -61,6 +62,8 @@ struct mz_brand_rules {
     struct mz_rules *rules; /* owned */
 };
 
+struct mz_key_limit; /* keys.c: a key's rate limit and bucket */
+
 /* A live API key in memory; the secret only as its hash. */
 struct mz_service_key {
     char key_id[MZ_KEY_ID_CHARS + 1];
@@ -70,9 +73,10 @@ struct mz_service_key {
     bool all_brands;
     char **brands; /* owned, n_brands */
     size_t n_brands;
-    double rate_requests_per_s;
+    double rate_requests_per_s; /* its own; <= 0: none */
     int rate_burst;
     int64_t created_at;
+    struct mz_key_limit *limit; /* owned: the limit in force, its bucket */
 };
 
 struct mz_service {
@@ -115,6 +119,9 @@ struct mz_service {
     size_t n_keys;
     _Atomic size_t keys_ever; /* made, revoked ones included */
     pthread_mutex_t keys_write_mutex;
+    double default_rate_per_s; /* a key without its own limit; <= 0:
+                                  none */
+    int default_rate_burst;
 };
 
 /* Milliseconds since the epoch, now. */
@@ -178,6 +185,15 @@ void mz_service_on_events_committed(void *ctx,
 enum mz_status mz_service_append_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         size_t n);
+
+/* ---- similar.c ------------------------------------------------------- */
+
+/* The catalog indices of ids[0..n-1] (unknown ids left out) followed by
+ * extra (-1: none) into out (room for n + 1); returns how many. Caller
+ * holds the lock. */
+size_t mz_service_exclude_indices(const struct mz_service *svc,
+                                  const char *const *ids, size_t n,
+                                  int32_t extra, int32_t *out);
 
 /* ---- checkpoint.c ---------------------------------------------------- */
 

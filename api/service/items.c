@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * items.c
  *    The catalog: upserts and deletions (PostgreSQL first, then memory,
- *    one writer at a time so both see the same order) and reads.
+ *    one writer at a time so both see the same order) and reads: one
+ *    item, or a page of the listing in id order.
  *
  * Catalog and model indices advance together, so an item's model row is
  * its catalog index; a deleted item keeps its index, retired (never
@@ -12,6 +13,8 @@
 #include "api/service/internal.h"
 
 #include <stdlib.h>
+
+#include "model/catalog_page.h"
 
 enum mz_status mz_service_apply_item(struct mz_service *svc,
                                      struct mz_item *item)
@@ -119,6 +122,58 @@ enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
     enum mz_status status =
         item && !item->retired ? reply(ctx, item) : MZ_ERR_NOT_FOUND;
     pthread_rwlock_unlock(&svc->lock);
+    return status;
+}
+
+/* The listing's filters other than the brand scanned. */
+struct list_filter {
+    const struct mz_item_list_args *args;
+    int32_t category_id; /* -1: every category */
+};
+
+static bool keep_listed(void *ctx, const struct mz_item *item)
+{
+    const struct list_filter *f = ctx;
+    const struct mz_item_list_args *args = f->args;
+    bool in_stock = item->available && item->stock != 0;
+    return (f->category_id < 0 || item->category_id == f->category_id) &&
+           (args->available < 0 || in_stock == (args->available == 1)) &&
+           (!args->scope ||
+            mz_principal_allows_brand(args->scope, item->brand));
+}
+
+enum mz_status mz_service_list_items(struct mz_service *svc,
+                                     const struct mz_item_list_args *args,
+                                     mz_item_page_reply_fn reply, void *ctx)
+{
+    if (args->limit < 1 || args->limit > MZ_ITEM_LIST_MAX_LIMIT)
+        return MZ_ERR_INVALID;
+    int32_t *page = malloc(args->limit * sizeof *page);
+    const struct mz_item **items = malloc(args->limit * sizeof *items);
+    enum mz_status status = page && items ? MZ_OK : MZ_ERR_NOMEM;
+    struct list_filter filter = {args, -1};
+    struct mz_catalog_page_query q = {args->after, -1, keep_listed, &filter,
+                                      args->limit};
+    size_t n = 0;
+    bool more = false;
+    pthread_rwlock_rdlock(&svc->lock);
+    if (args->brand)
+        q.brand_id = mz_catalog_brand_id(svc->catalog, args->brand);
+    if (args->category)
+        filter.category_id =
+            mz_catalog_category_id(svc->catalog, args->category);
+    /* A brand or category no item ever had: an empty page. */
+    bool none = (args->brand && q.brand_id < 0) ||
+                (args->category && filter.category_id < 0);
+    if (status == MZ_OK && !none)
+        status = mz_catalog_page(svc->catalog, &q, page, &n, &more);
+    for (size_t i = 0; status == MZ_OK && i < n; i++)
+        items[i] = mz_catalog_item(svc->catalog, page[i]);
+    if (status == MZ_OK)
+        status = reply(ctx, items, n, more);
+    pthread_rwlock_unlock(&svc->lock);
+    free(items);
+    free(page);
     return status;
 }
 

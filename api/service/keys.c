@@ -16,6 +16,17 @@
  * after each checkpoint, so what `maisond keys` makes or revokes takes
  * effect within a checkpoint interval.
  *
+ * Rate limits: every live key has a struct mz_key_limit, the limit in
+ * force (its own, else the server's default, else none) with a token
+ * bucket (model/token_bucket.h) and a count of refusals. Authentication
+ * takes a token under the read lock with one compare-and-swap on the
+ * key's own bucket, so requests of different keys share nothing and
+ * those of one key no mutex. Every request a key authenticates counts,
+ * whatever its answer. The bucket lives in this process's memory: each
+ * node of several limits on its own. A reload hands each key's bucket on
+ * to its new entry (a key is not refilled every checkpoint); a revoked
+ * key's bucket is freed with it.
+ *
  * Interface routines: see service.h, the API keys section.
  *-------------------------------------------------------------------------
  */
@@ -28,6 +39,7 @@
 
 #include "api/service/internal.h"
 #include "model/log.h"
+#include "model/token_bucket.h"
 
 #define SECRET_BYTES 32
 #define HASH_BYTES   32
@@ -155,9 +167,13 @@ static enum mz_status mint_and_store(struct mz_store *store,
 {
     /* An admin may make any key, so an admin key scoped to some brands
      * would be a scope in name only. */
+    struct mz_token_bucket probe;
     if (spec->roles == 0 || (spec->roles >> MZ_ROLE_COUNT) != 0 ||
         spec->n_brands > MZ_KEY_MAX_BRANDS ||
-        ((spec->roles & MZ_ROLE_ADMIN) && spec->n_brands > 0))
+        ((spec->roles & MZ_ROLE_ADMIN) && spec->n_brands > 0) ||
+        (spec->rate_requests_per_s > 0 &&
+         !mz_token_bucket_init(&probe, spec->rate_requests_per_s,
+                               spec->rate_burst)))
         return MZ_ERR_INVALID;
     if (sodium_init() < 0)
         return MZ_ERR_INTERNAL;
@@ -195,10 +211,101 @@ enum mz_status mz_keys_mint(struct mz_store *store,
     return mint_and_store(store, spec, out, hash);
 }
 
+/* ---- rate limits ----------------------------------------------------- */
+
+/* The rate limit in force for one key. */
+struct mz_key_limit {
+    bool limited; /* false: no limit, the fields below unused */
+    double requests_per_s;
+    int burst;
+    struct mz_token_bucket bucket;
+    atomic_uint_fast64_t refused; /* requests answered 429 */
+};
+
+/* A limit for a key whose own setting is rps and burst (rps <= 0: none),
+ * under svc's default. Returns NULL on ENOMEM, or for a setting out of
+ * range (*invalid set). */
+static struct mz_key_limit *limit_new(const struct mz_service *svc, double rps,
+                                      int burst, bool *invalid)
+{
+    struct mz_key_limit *limit = calloc(1, sizeof *limit);
+    *invalid = false;
+    if (!limit)
+        return NULL;
+    atomic_init(&limit->refused, 0);
+    if (rps <= 0) {
+        rps = svc->default_rate_per_s;
+        burst = svc->default_rate_burst;
+    }
+    if (rps <= 0)
+        return limit;
+    if (!mz_token_bucket_init(&limit->bucket, rps, burst)) {
+        free(limit);
+        *invalid = true;
+        return NULL;
+    }
+    limit->limited = true;
+    limit->requests_per_s = rps;
+    limit->burst = burst;
+    return limit;
+}
+
+static bool same_limit(const struct mz_key_limit *a,
+                       const struct mz_key_limit *b)
+{
+    return a->limited == b->limited &&
+           (!a->limited ||
+            (a->requests_per_s == b->requests_per_s && a->burst == b->burst));
+}
+
+/* Gives each key of fresh the limit (bucket and count) of the key of
+ * old with its id, when that limit is the same; old gets the fresh one,
+ * to be freed with it. Caller holds the write lock. */
+static void hand_on_limits(struct mz_service_key *fresh, size_t n_fresh,
+                           struct mz_service_key *old, size_t n_old)
+{
+    for (size_t i = 0; i < n_fresh; i++) {
+        for (size_t j = 0; j < n_old; j++) {
+            if (strcmp(fresh[i].key_id, old[j].key_id) != 0)
+                continue;
+            if (same_limit(fresh[i].limit, old[j].limit)) {
+                struct mz_key_limit *kept = old[j].limit;
+                old[j].limit = fresh[i].limit;
+                fresh[i].limit = kept;
+            }
+            break;
+        }
+    }
+}
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Counts one request against limit. Returns MZ_OK, or
+ * MZ_ERR_RATE_LIMITED with *refusal filled. */
+static enum mz_status admit(struct mz_key_limit *limit,
+                            struct mz_rate_refusal *refusal)
+{
+    int64_t wait_ns = 0;
+    if (!limit->limited ||
+        mz_token_bucket_take(&limit->bucket, monotonic_ns(), &wait_ns))
+        return MZ_OK;
+    atomic_fetch_add_explicit(&limit->refused, 1, memory_order_relaxed);
+    refusal->requests_per_s = limit->requests_per_s;
+    refusal->burst = limit->burst;
+    refusal->retry_after_s = mz_token_bucket_wait_s(wait_ns);
+    return MZ_ERR_RATE_LIMITED;
+}
+
 /* ---- memory ---------------------------------------------------------- */
 
 static void key_clear(struct mz_service_key *key)
 {
+    free(key->limit);
     free(key->name);
     for (size_t i = 0; i < key->n_brands; i++)
         free(key->brands[i]);
@@ -206,13 +313,21 @@ static void key_clear(struct mz_service_key *key)
     memset(key, 0, sizeof *key);
 }
 
-/* Fills key from the given fields; false on ENOMEM (key cleared). */
-static bool key_fill(struct mz_service_key *key, const char *key_id,
-                     const unsigned char hash[HASH_BYTES], const char *name,
-                     unsigned roles, const char *const *brands, size_t n_brands,
-                     double rps, int burst, int64_t created_at)
+/* Fills key from the given fields, its rate limit under svc's default.
+ * Returns MZ_OK, MZ_ERR_NOMEM or MZ_ERR_INVALID (a rate out of range);
+ * on failure key is cleared. */
+static enum mz_status key_fill(const struct mz_service *svc,
+                               struct mz_service_key *key, const char *key_id,
+                               const unsigned char hash[HASH_BYTES],
+                               const char *name, unsigned roles,
+                               const char *const *brands, size_t n_brands,
+                               double rps, int burst, int64_t created_at)
 {
+    bool invalid = false;
     memset(key, 0, sizeof *key);
+    key->limit = limit_new(svc, rps, burst, &invalid);
+    if (!key->limit)
+        return invalid ? MZ_ERR_INVALID : MZ_ERR_NOMEM;
     snprintf(key->key_id, sizeof key->key_id, "%s", key_id);
     memcpy(key->hash, hash, HASH_BYTES);
     key->roles = roles;
@@ -224,17 +339,17 @@ static bool key_fill(struct mz_service_key *key, const char *key_id,
     key->brands = n_brands ? calloc(n_brands, sizeof *key->brands) : NULL;
     if (!key->name || (n_brands && !key->brands)) {
         key_clear(key);
-        return false;
+        return MZ_ERR_NOMEM;
     }
     for (size_t i = 0; i < n_brands; i++) {
         key->brands[i] = strdup(brands[i]);
         if (!key->brands[i]) {
             key_clear(key);
-            return false;
+            return MZ_ERR_NOMEM;
         }
         key->n_brands = i + 1;
     }
-    return true;
+    return MZ_OK;
 }
 
 /* Appends key (taken) to the array *keys of *n. */
@@ -258,7 +373,8 @@ static void keys_free(struct mz_service_key *keys, size_t n)
 
 /* The keys read from PostgreSQL. */
 struct load_ctx {
-    struct mz_service_key *keys; /* owned, live ones */
+    const struct mz_service *svc; /* the default rate limit */
+    struct mz_service_key *keys;  /* owned, live ones */
     size_t n_keys;
     size_t ever; /* rows, revoked ones included */
     char *err;
@@ -292,17 +408,21 @@ static bool load_key(void *arg, const struct mz_store_key *row)
             brands[n++] = b;
     }
     struct mz_service_key key;
-    bool ok =
-        key_fill(&key, row->key_id, hash, row->name, roles, brands, n,
+    enum mz_status st =
+        key_fill(x->svc, &key, row->key_id, hash, row->name, roles, brands, n,
                  row->rate_requests_per_s, row->rate_burst, row->created_at);
     free(copy);
-    if (ok && !keys_append(&x->keys, &x->n_keys, &key)) {
+    if (st == MZ_OK && !keys_append(&x->keys, &x->n_keys, &key)) {
         key_clear(&key);
-        ok = false;
+        st = MZ_ERR_NOMEM;
     }
-    if (!ok)
+    if (st == MZ_ERR_INVALID)
+        snprintf(x->err, x->err_len,
+                 "key %s: bad stored row (rate limit out of range)",
+                 row->key_id);
+    else if (st != MZ_OK)
         snprintf(x->err, x->err_len, "out of memory");
-    return ok;
+    return st == MZ_OK;
 }
 
 /* Reads every key from PostgreSQL and puts the live ones in force in
@@ -310,13 +430,14 @@ static bool load_key(void *arg, const struct mz_store_key *row)
 static enum mz_status load_keys(struct mz_service *svc, char *err,
                                 size_t err_len)
 {
-    struct load_ctx x = {.err = err, .err_len = err_len};
+    struct load_ctx x = {.svc = svc, .err = err, .err_len = err_len};
     pthread_mutex_lock(&svc->keys_write_mutex);
     enum mz_status st = mz_store_load_keys(svc->store, load_key, &x);
     if (st == MZ_OK) {
         pthread_rwlock_wrlock(&svc->keys_lock);
         struct mz_service_key *old = svc->keys;
         size_t n_old = svc->n_keys;
+        hand_on_limits(x.keys, x.n_keys, old, n_old);
         svc->keys = x.keys;
         svc->n_keys = x.n_keys;
         svc->keys_ever = x.ever;
@@ -392,7 +513,8 @@ static bool parse_authorization(const char *authorization,
 
 enum mz_status mz_service_authenticate(struct mz_service *svc,
                                        const char *authorization,
-                                       struct mz_principal *out)
+                                       struct mz_principal *out,
+                                       struct mz_rate_refusal *refusal)
 {
     char id[MZ_KEY_ID_CHARS + 1];
     unsigned char secret[SECRET_BYTES], hash[HASH_BYTES];
@@ -415,7 +537,7 @@ enum mz_status mz_service_authenticate(struct mz_service *svc,
             for (size_t b = 0; b < key->n_brands; b++)
                 snprintf(out->brands[b], sizeof out->brands[b], "%s",
                          key->brands[b]);
-            st = MZ_OK;
+            st = admit(key->limit, refusal);
         }
         break;
     }
@@ -432,12 +554,12 @@ enum mz_status mz_service_create_key(struct mz_service *svc,
 
     pthread_mutex_lock(&svc->keys_write_mutex);
     enum mz_status st = mint_and_store(svc->store, spec, out, hash);
-    if (st == MZ_OK) {
+    bool stored = st == MZ_OK;
+    if (stored) {
         svc->keys_ever++;
-        if (!key_fill(&key, out->key_id, hash, spec->name, spec->roles,
+        st = key_fill(svc, &key, out->key_id, hash, spec->name, spec->roles,
                       spec->brands, spec->n_brands, spec->rate_requests_per_s,
-                      spec->rate_burst, out->created_at))
-            st = MZ_ERR_NOMEM;
+                      spec->rate_burst, out->created_at);
     } else {
         mz_service_count_store_error(svc, st);
     }
@@ -449,7 +571,7 @@ enum mz_status mz_service_create_key(struct mz_service *svc,
         }
         pthread_rwlock_unlock(&svc->keys_lock);
     }
-    if (st == MZ_ERR_NOMEM) {
+    if (stored && st != MZ_OK) {
         /* Stored but not in force: revoke it, so no one holds a token
          * that works only after a restart. */
         mz_store_revoke_key(svc->store, out->key_id);
@@ -481,6 +603,8 @@ enum mz_status mz_service_list_keys(struct mz_service *svc,
                 .rate_requests_per_s = key->rate_requests_per_s,
                 .rate_burst = key->rate_burst,
                 .created_at = key->created_at,
+                .rate_limited = atomic_load_explicit(&key->limit->refused,
+                                                     memory_order_relaxed),
             };
         }
         st = reply(ctx, views, svc->n_keys);

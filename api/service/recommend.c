@@ -41,6 +41,11 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     const struct mz_brand_rules *brand_rules =
         args->brand ? mz_service_brand_rules(svc, args->brand) : NULL;
     mz_model_score(svc->model, memory, context, args->now, scores);
+    /* The page's own items and the item viewed go before the top-k cut,
+     * so the list still holds k items when the catalog has them. */
+    int32_t exclude[MZ_EXCLUDE_MAX + 1];
+    size_t n_exclude = mz_service_exclude_indices(
+        svc, args->exclude, args->n_exclude, context, exclude);
     struct mz_select_request sr = {
         .brand = args->brand,
         .brands = args->brands,
@@ -53,8 +58,8 @@ static enum mz_status recommend_locked(struct mz_service *svc,
                     ? mz_brand_tiers_at(&entry->tiers, args->brand, entry->tier)
                     : NULL,
         .facts = rule_facts,
-        .exclude_items = context >= 0 ? &context : NULL,
-        .n_exclude_items = context >= 0 ? 1 : 0,
+        .exclude_items = exclude,
+        .n_exclude_items = n_exclude,
         .now = args->now,
         .k = args->k,
         .skip_counts = !args->explain_rules,

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "model/log.h"
+#include "model/token_bucket.h"
 
 int64_t mz_service_wall_ms(void)
 {
@@ -44,6 +45,16 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
     pthread_cond_init(&svc->stop_cond, NULL);
     svc->checkpoint_interval_s =
         cfg->checkpoint_interval_s > 0 ? cfg->checkpoint_interval_s : 30;
+    if (cfg->default_rate_per_s > 0) {
+        struct mz_token_bucket probe;
+        if (!mz_token_bucket_init(&probe, cfg->default_rate_per_s,
+                                  cfg->default_rate_burst)) {
+            snprintf(err, err_len, "default rate limit out of range");
+            goto fail;
+        }
+        svc->default_rate_per_s = cfg->default_rate_per_s;
+        svc->default_rate_burst = cfg->default_rate_burst;
+    }
 
     svc->store =
         mz_store_open(cfg->conninfo, cfg->store_pool_size, err, err_len);

@@ -26,11 +26,13 @@
  *    mz_service_checkpoint         - write the learned state now
  *    mz_service_ready / _stats     - readiness, figures for /metrics
  *    mz_service_submit_events      - append to the log, learn, count
- *    mz_service_upsert_items / _read_item / _delete_item
+ *    mz_service_upsert_items / _read_item / _list_items / _delete_item
  *    mz_service_put_rules / _read_rules
  *    mz_service_set_attributes / _erase_client
  *    mz_service_recommend / _read_profile
- *    mz_service_authenticate       - Authorization header -> principal
+ *    mz_service_similar / _popular - a product page's and a brand's lists
+ *    mz_service_authenticate       - Authorization header -> principal,
+ *                                    under the key's rate limit
  *    mz_service_create_key / _list_keys / _revoke_key / _has_no_key
  *    mz_role_from_name / mz_role_name, mz_principal_allows_brand,
  *    mz_keys_mint / mz_keys_parse_roles - keys without a service (CLI)
@@ -67,6 +69,9 @@ struct mz_service_config {
     size_t writer_batch_rows;  /* most events in one transaction */
     size_t memory_limit;       /* bytes of clients kept in memory
                                   (client_cache.h); 0: no limit */
+    double default_rate_per_s; /* the rate limit of a key without its
+                                  own (requests a second); <= 0: none */
+    int default_rate_burst;    /* its burst, when default_rate_per_s > 0 */
 };
 
 /* Opens the store at cfg->conninfo (applying migrations), loads the
@@ -157,6 +162,34 @@ typedef enum mz_status (*mz_item_reply_fn)(void *ctx,
 enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
                                     mz_item_reply_fn reply, void *ctx);
 
+/* Which items a page of the catalog listing holds. */
+struct mz_item_list_args {
+    const char *brand;    /* borrowed; NULL: every brand of scope */
+    const char *category; /* borrowed; NULL: every category */
+    int available;        /* -1: either; 1: available and not sold out
+                             (stock not 0); 0: the others */
+    const char *after;    /* borrowed; ids after it (bytewise); NULL: from
+                             the first */
+    size_t limit;         /* 1..MZ_ITEM_LIST_MAX_LIMIT */
+    const struct mz_principal *scope; /* borrowed; NULL: every brand */
+};
+
+#define MZ_ITEM_LIST_MAX_LIMIT 1000
+
+/* Receives a page: items (borrowed, valid during the call) in ascending
+ * id order, n of them, and whether more follow the last one. */
+typedef enum mz_status (*mz_item_page_reply_fn)(
+    void *ctx, const struct mz_item *const *items, size_t n, bool more);
+
+/* Calls reply, under the read lock (so the page is the catalog as of
+ * now, every applied upsert and deletion in it), with the first
+ * args->limit live items args selects, of brands scope allows. Returns
+ * what reply returned, MZ_ERR_INVALID for a limit out of range, or
+ * MZ_ERR_NOMEM. */
+enum mz_status mz_service_list_items(struct mz_service *svc,
+                                     const struct mz_item_list_args *args,
+                                     mz_item_page_reply_fn reply, void *ctx);
+
 /* Marks item_id deleted in PostgreSQL, then retires it in memory (it is
  * never recommended nor learned from; its learned row stays for a later
  * re-insert). Returns MZ_OK, MZ_ERR_NOT_FOUND, MZ_ERR_FORBIDDEN (a live
@@ -225,12 +258,19 @@ struct mz_recommend_args {
     const char *const *brands; /* brand NULL: only these n_brands (the
                                   key's scope); NULL: every brand */
     size_t n_brands;
-    const char *region;       /* NULL: the client's */
-    const char *context_item; /* NULL: none */
-    int k;                    /* 1..MZ_SELECT_MAX_K */
-    bool explain_rules;       /* count what each rule removed */
-    int64_t now;              /* request time, seconds */
+    const char *region;         /* NULL: the client's */
+    const char *context_item;   /* NULL: none */
+    int k;                      /* 1..MZ_SELECT_MAX_K */
+    bool explain_rules;         /* count what each rule removed */
+    int64_t now;                /* request time, seconds */
+    const char *const *exclude; /* item ids never returned (unknown ones
+                                   ignored); n_exclude <= MZ_EXCLUDE_MAX */
+    size_t n_exclude;
 };
+
+/* Most ids a request may exclude (?exclude=), for the items its page
+ * already shows. */
+#define MZ_EXCLUDE_MAX 100
 
 /* What mz_service_recommend shows: every pointer borrowed, valid during
  * the reply callback only. */
@@ -255,6 +295,67 @@ enum mz_status mz_service_recommend(struct mz_service *svc,
                                     const struct mz_recommend_args *args,
                                     mz_recommendation_reply_fn reply,
                                     void *ctx);
+
+/* ---- similar items and popular items --------------------------------- */
+
+/* The tier under which the rules see a visitor without a client id: the
+ * one "price.min_by_tier" and "reserved_tiers" name for prospects. */
+#define MZ_VISITOR_TIER "prospect"
+
+/* A list that needs no client: the similar items of a product page or
+ * a brand's popular items. */
+struct mz_discover_args {
+    const char *item_id;       /* similar: the page's item */
+    const char *client_id;     /* NULL: a visitor, tier MZ_VISITOR_TIER */
+    const char *brand;         /* NULL: every brand (of brands) */
+    const char *const *brands; /* brand NULL: only these n_brands (the
+                                  key's scope); NULL: every brand */
+    size_t n_brands;
+    const char *region;         /* NULL: the client's (a visitor: none) */
+    const char *category;       /* NULL: any */
+    const char *const *exclude; /* ids never returned; unknown ignored */
+    size_t n_exclude;           /* <= MZ_EXCLUDE_MAX */
+    int k;                      /* 1..MZ_SELECT_MAX_K */
+    int64_t now;                /* request time, seconds */
+};
+
+/* What mz_service_similar and mz_service_popular show: every pointer
+ * borrowed, valid during the reply callback only. selection->scores are
+ * the similarity (similar) or the popularity now (popular) of each item;
+ * the list holds only items that score above 0. */
+struct mz_discover_view {
+    const struct mz_select_result *selection;
+    const struct mz_item *const *items; /* selection->count */
+    const struct mz_model *model;       /* for the reasons */
+    const struct mz_catalog *catalog;
+    int32_t source; /* similar: the page's item index; popular: -1 */
+    bool has_rules; /* the brand has a rule set */
+    int64_t rules_version;
+};
+
+typedef enum mz_status (*mz_discover_reply_fn)(
+    void *ctx, const struct mz_discover_view *view);
+
+/* Ranks every item by its similarity to args->item_id (model/similar.h:
+ * transitions, shared attribute tokens, item space), selects the k best
+ * the rules allow (the item itself and args->exclude never) for the
+ * client (its facts, tier and region; none for a visitor) and calls
+ * reply. Nothing is recorded (no impression). Returns MZ_OK,
+ * MZ_ERR_NOT_FOUND (no live item of that id), MZ_ERR_FORBIDDEN (the item
+ * is of a brand outside args->brands), a store error when the client
+ * cannot be read, MZ_ERR_NOMEM, or what reply returned. */
+enum mz_status mz_service_similar(struct mz_service *svc,
+                                  const struct mz_discover_args *args,
+                                  mz_discover_reply_fn reply, void *ctx);
+
+/* Ranks args->brand's items (in args->category when given) by their
+ * popularity now (the recency-decayed weighted event count the global
+ * level learns), selects the k best the brand's rules allow for a
+ * visitor in args->region and calls reply. Returns MZ_OK, MZ_ERR_NOMEM
+ * or what reply returned. */
+enum mz_status mz_service_popular(struct mz_service *svc,
+                                  const struct mz_discover_args *args,
+                                  mz_discover_reply_fn reply, void *ctx);
 
 /* ---- profile --------------------------------------------------------- */
 
@@ -350,8 +451,9 @@ struct mz_key_spec {
     unsigned roles; /* at least one MZ_ROLE_* */
     const char *const *brands;
     size_t n_brands;            /* <= MZ_KEY_MAX_BRANDS */
-    double rate_requests_per_s; /* <= 0: none (stored, not enforced) */
-    int rate_burst;
+    double rate_requests_per_s; /* <= 0: none of its own (the server's
+                                   default applies) */
+    int rate_burst;             /* >= 1 when rate_requests_per_s > 0 */
 };
 
 /* A new key: token is the bearer secret, shown once and never stored. */
@@ -369,22 +471,38 @@ struct mz_key_view {
     bool all_brands;
     const char *const *brands;
     size_t n_brands;
-    double rate_requests_per_s; /* <= 0: none */
+    double rate_requests_per_s; /* its own; <= 0: none */
     int rate_burst;
     int64_t created_at;
+    uint64_t rate_limited; /* requests refused by its rate limit since
+                              this process started */
+};
+
+/* Why mz_service_authenticate refused a request for its rate: the limit
+ * in force for the key and how long until it may send again. */
+struct mz_rate_refusal {
+    double requests_per_s;
+    int burst;
+    int retry_after_s; /* whole seconds, at least 1 */
 };
 
 /* Checks authorization, the value of an Authorization header (borrowed;
- * NULL when absent): "Bearer <token>" of a live key. Fills *out and
- * returns MZ_OK, or MZ_ERR_UNAUTHORIZED (missing, malformed, unknown or
- * revoked). The secret is compared in constant time. */
+ * NULL when absent): "Bearer <token>" of a live key, then counts the
+ * request against the key's rate limit (its own, else the server's
+ * default; a token bucket per key, in this process's memory). Returns
+ * MZ_OK with *out filled; MZ_ERR_UNAUTHORIZED (missing, malformed,
+ * unknown or revoked); or MZ_ERR_RATE_LIMITED with *out and *refusal
+ * filled, the key being over its limit. The secret is compared in
+ * constant time. */
 enum mz_status mz_service_authenticate(struct mz_service *svc,
                                        const char *authorization,
-                                       struct mz_principal *out);
+                                       struct mz_principal *out,
+                                       struct mz_rate_refusal *refusal);
 
 /* Makes a key for spec: stores it in PostgreSQL, then puts it in force.
  * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands, an
- * admin key scoped to some brands),
+ * admin key scoped to some brands, a rate limit out of the range of
+ * model/token_bucket.h),
  * MZ_ERR_NOMEM or the store's error (nothing changed). */
 enum mz_status mz_service_create_key(struct mz_service *svc,
                                      const struct mz_key_spec *spec,

@@ -141,13 +141,13 @@ START_TEST(test_item_errors_name_the_field)
                     "\"price\":1,\"tags\":\"x\"}",
                     "items[3].tags: must be an array of strings");
     assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
-                    "\"price\":1,\"attributes\":{\"k\":[1]}}",
-                    "items[3].attributes.k: must be a string, number or "
-                    "boolean");
+                    "\"price\":1,\"attributes\":{\"k\":{\"a\":1}}}",
+                    "items[3].attributes.k: must be a string, number, "
+                    "boolean, or a list of strings or of numbers");
     assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
                     "\"price\":1,\"attributes\":{\"k\":null}}",
-                    "items[3].attributes.k: must be a string, number or "
-                    "boolean");
+                    "items[3].attributes.k: must be a string, number, "
+                    "boolean, or a list of strings or of numbers");
     assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
                     "\"price\":1,\"colour\":\"red\"}",
                     "items[3].colour: unknown field");
@@ -350,8 +350,13 @@ START_TEST(test_item_failures_leave_nothing_allocated)
     assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
                     "\"price\":1,\"regions\":[\"FR\"],\"tags\":[\"t\"],"
                     "\"attributes\":{\"k\":\"v\",\"n\":{}}}",
-                    "items[3].attributes.n: must be a string, number or "
-                    "boolean");
+                    "items[3].attributes.n: must be a string, number, "
+                    "boolean, or a list of strings or of numbers");
+    /* A list refused half way is released with what it held. */
+    assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
+                    "\"price\":1,\"attributes\":{\"k\":[\"v\",\"w\",[1]]}}",
+                    "items[3].attributes.k[2]: a list entry must be a string "
+                    "or a number (not a list, object, boolean or null)");
     assert_rejected("{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
                     "\"price\":1,\"attributes\":{\"k\":\"v\",\"\":1}}",
                     "items[3].attributes: keys must be 1..128 bytes");
@@ -369,6 +374,125 @@ START_TEST(test_item_failures_leave_nothing_allocated)
 }
 END_TEST
 
+/* Writes an item whose attributes are body (the text inside {}) into
+ * text. */
+static void item_with_attributes(char *text, size_t len, const char *body)
+{
+    snprintf(text, len,
+             "{\"item_id\":\"a\",\"brand\":\"b\",\"category\":\"c\","
+             "\"price\":1,\"attributes\":{%s}}",
+             body);
+}
+
+START_TEST(test_list_attributes_read_and_written_as_given)
+{
+    enum mz_status status;
+    char err[256];
+    char text[1024];
+    item_with_attributes(text, sizeof text,
+                         "\"materials\":[\"leather\",\"gold\"],"
+                         "\"sizes\":[38,40.5],\"none\":[],\"k\":\"v\"");
+    struct mz_item *item = item_from(text, &status, err, sizeof(err));
+    ck_assert_msg(item != NULL, "%s", err);
+    const struct mz_item_attribute *m = &item->attributes.v[0];
+    ck_assert_int_eq(m->kind, MZ_ATTRIBUTE_LIST);
+    ck_assert_uint_eq(m->value.list.count, 2);
+    ck_assert_ptr_null(m->value.list.entries[0].key);
+    ck_assert_str_eq(m->value.list.entries[1].value.string, "gold");
+    const struct mz_item_attribute *sizes = &item->attributes.v[1];
+    ck_assert_int_eq(sizes->value.list.entries[0].kind, MZ_ATTRIBUTE_INTEGER);
+    ck_assert_int_eq(sizes->value.list.entries[1].kind, MZ_ATTRIBUTE_REAL);
+    ck_assert_uint_eq(item->attributes.v[2].value.list.count, 0);
+    json_t *out = mz_json_write_item(item);
+    char *written =
+        json_dumps(json_object_get(out, "attributes"), JSON_COMPACT);
+    ck_assert_str_eq(written, "{\"materials\":[\"leather\",\"gold\"],"
+                              "\"sizes\":[38,40.5],\"none\":[],\"k\":\"v\"}");
+    free(written);
+    json_decref(out);
+    mz_item_free(item);
+}
+END_TEST
+
+#define NOT_AN_ENTRY                                                           \
+    "a list entry must be a string or a number (not a list, object, "          \
+    "boolean or null)"
+#define NOT_BOTH                                                               \
+    "like the list's first entry (a list holds strings or numbers, not both)"
+
+START_TEST(test_list_attributes_refused_with_the_limit)
+{
+    static const struct {
+        const char *attributes, *message;
+    } refused[] = {
+        {"\"m\":[\"a\",[\"b\"]]", "m[1]: " NOT_AN_ENTRY},
+        {"\"m\":[{\"a\":1}]", "m[0]: " NOT_AN_ENTRY},
+        {"\"m\":[true]", "m[0]: " NOT_AN_ENTRY},
+        {"\"m\":[\"a\",1]", "m[1]: must be a string " NOT_BOTH},
+        {"\"m\":[1,2.5,\"a\"]", "m[2]: must be a number " NOT_BOTH},
+    };
+    char text[16384];
+    char message[256];
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        item_with_attributes(text, sizeof text, refused[i].attributes);
+        snprintf(message, sizeof message, "items[3].attributes.%s",
+                 refused[i].message);
+        assert_rejected(text, message);
+    }
+    char big[200];
+    memset(big, 'x', 129);
+    big[129] = '\0';
+    char body[2048];
+    snprintf(body, sizeof body, "\"m\":[\"ok\",\"%s\"]", big);
+    item_with_attributes(text, sizeof text, body);
+    assert_rejected(text, "items[3].attributes.m[1]: must be a string of at "
+                          "most 128 bytes");
+
+    /* 65 entries in one list; then 5 lists of 60 (300 values > 256). */
+    char list[1024];
+    size_t pos = 0;
+    for (int i = 0; i < 65; i++)
+        pos += (size_t)snprintf(list + pos, sizeof list - pos, "%s%d",
+                                i ? "," : "", i);
+    snprintf(body, sizeof body, "\"m\":[%s]", list);
+    item_with_attributes(text, sizeof text, body);
+    assert_rejected(text, "items[3].attributes.m: a list holds at most 64 "
+                          "entries, got 65");
+    char many[8192];
+    pos = 0;
+    list[strlen(list) - strlen(",60,61,62,63,64")] = '\0'; /* 0..59 */
+    for (int k = 0; k < 5; k++)
+        pos += (size_t)snprintf(many + pos, sizeof many - pos, "%s\"k%d\":[%s]",
+                                k ? "," : "", k, list);
+    item_with_attributes(text, sizeof text, many);
+    assert_rejected(text, "items[3].attributes: at most 256 values in all "
+                          "(each list entry counts as one)");
+}
+END_TEST
+
+START_TEST(test_list_entries_give_the_tokens_of_scalars)
+{
+    enum mz_status status;
+    char err[256];
+    char text[1024];
+    item_with_attributes(text, sizeof text,
+                         "\"materials\":[\"leather\",\"gold\",\"gold\"],"
+                         "\"sizes\":[38]");
+    struct mz_item *listed = item_from(text, &status, err, sizeof(err));
+    ck_assert_msg(listed != NULL, "%s", err);
+    struct mz_string_list tokens = {0};
+    ck_assert_int_eq(mz_item_tokens(listed, &tokens), MZ_OK);
+    /* brand, category, price band, then the attribute tokens sorted, the
+     * repeated "gold" once. */
+    ck_assert_uint_eq(tokens.count, 6);
+    ck_assert_str_eq(tokens.items[3], "attr:materials=gold");
+    ck_assert_str_eq(tokens.items[4], "attr:materials=leather");
+    ck_assert_str_eq(tokens.items[5], "attr:sizes=38");
+    mz_string_list_clear(&tokens);
+    mz_item_free(listed);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_item");
@@ -383,6 +507,9 @@ int main(void)
     tcase_add_test(tc, test_item_written_back_byte_for_byte);
     tcase_add_test(tc, test_tokens_ignore_attribute_order);
     tcase_add_test(tc, test_item_failures_leave_nothing_allocated);
+    tcase_add_test(tc, test_list_attributes_read_and_written_as_given);
+    tcase_add_test(tc, test_list_attributes_refused_with_the_limit);
+    tcase_add_test(tc, test_list_entries_give_the_tokens_of_scalars);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

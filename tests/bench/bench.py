@@ -42,6 +42,9 @@ WRK_S = int(os.environ.get("BENCH_WRK_S", "10"))
 FIXED_RATE = int(os.environ.get("BENCH_RATE", "1000"))
 FIXED_S = int(os.environ.get("BENCH_FIXED_S", "15"))
 PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
+# (f): clients and events in the log before the kill -9 (0: skip).
+RESTART_CLIENTS = int(os.environ.get("BENCH_RESTART_CLIENTS", "100000"))
+RESTART_EVENTS = int(os.environ.get("BENCH_RESTART_EVENTS", "2000000"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOADGEN = os.environ.get("LOADGEN", "./tests/bench/loadgen")
 
@@ -492,6 +495,59 @@ def fmt(v, spec="%.0f"):
     return "n/a" if v is None else spec % v
 
 
+@section("(f) start to ready after kill -9, %d clients, %d events in the log"
+         % (RESTART_CLIENTS, RESTART_EVENTS))
+def bench_restart():
+    """Grows the log to RESTART_EVENTS events over RESTART_CLIENTS
+    clients (the earlier sections' events count), kills maisond -9 right
+    after the last batch is acknowledged (so the log tail since the last
+    checkpoint must be replayed), and times the start until /readyz 200,
+    then a graceful stop and start (checkpoint at stop, no replay)."""
+    if RESTART_CLIENTS <= 0 or RESTART_EVENTS <= 0:
+        log("   skipped (BENCH_RESTART_EVENTS=0)")
+        return
+    have = events_in_log() or 0
+    need = max(0, RESTART_EVENTS - have)
+    types = ["view", "view", "click", "add_to_cart", "view", "wishlist"]
+    now = int(time.time()) - 7200
+    run_id = int(time.time())
+
+    def batch(b):
+        return [{"event_id": "rs-%d-%d-%d" % (run_id, b, j),
+                 "client_id": "r%d" % ((b * 1000 + j) % RESTART_CLIENTS),
+                 "item_id": "i%d" % ((b * 7919 + j * 104729) % ITEMS),
+                 "type": types[j % len(types)], "ts": now + b}
+                for j in range(1000)]
+    t0 = time.monotonic()
+    parallel(range((need + 999) // 1000), lambda b: expect_200(
+        SRV.post("/v1/events", {"events": batch(b)}, timeout=120),
+        "POST events"), threads=4)
+    dt = time.monotonic() - t0
+    clients = int(SRV.metric("maison_clients_in_memory") or 0)
+    applied = int(SRV.metric("maison_event_log_seq") or 0)
+    checkpoint = int(SRV.metric("maison_checkpoint_log_seq") or 0)
+    total = events_in_log()
+    log("   posted %d events in %.1f s; log %s events, %s clients in "
+        "memory; last checkpoint at %d of %d (%d to replay)"
+        % (need, dt, total, clients, checkpoint, applied,
+           applied - checkpoint))
+    SRV.kill9()
+    t0 = time.monotonic()
+    SRV.start(timeout_s=1800)
+    after_kill = time.monotonic() - t0
+    loaded = int(SRV.metric("maison_clients_in_memory") or 0)
+    SRV.stop()
+    t0 = time.monotonic()
+    SRV.start(timeout_s=1800)
+    after_stop = time.monotonic() - t0
+    RESULTS["restart"] = {"events_in_log": total, "replayed":
+                          applied - checkpoint, "after_kill_s": after_kill,
+                          "after_stop_s": after_stop,
+                          "clients_loaded": loaded}
+    log("   ready %.1f s after kill -9 (%s clients in memory), %.1f s "
+        "after a graceful stop" % (after_kill, loaded, after_stop))
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -539,6 +595,11 @@ def summary():
          fmt(rules.get("p99_ms"), "%.2f"), "no rules",
          fmt(none.get("p99_ms"), "%.2f"),
          fmt(ratio(rules.get("p99_ms"), none.get("p99_ms")), "%.2f")),
+        ("(f) start to ready after kill -9, s (%s events in the log)"
+         % fmt(r.get("restart", {}).get("events_in_log")),
+         fmt(r.get("restart", {}).get("after_kill_s"), "%.1f"),
+         "after a graceful stop, s",
+         fmt(r.get("restart", {}).get("after_stop_s"), "%.1f"), ""),
     ]
     print()
     print("SUMMARY (%d items, %d clients, %d cores)"
@@ -558,8 +619,62 @@ def summary():
     sys.stdout.flush()
 
 
+# Sections by short name, in the order they run. The catalog is loaded
+# whatever is chosen (every section needs it), and the clients when a
+# section that reads them runs.
+PARTS = [("clients", "load clients; resident bytes per client (c)"),
+         ("recs", "recommendations at a fixed rate and max (b)"),
+         ("rules", "recommendation latency, 20-rule set vs none (e)"),
+         ("healthz", "GET /healthz vs nginx static file (d)"),
+         ("events", "durable ingestion with wrk (a)"),
+         ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
+         ("restart", "start to ready after kill -9 (f)")]
+NEEDS_CLIENTS = ("recs", "rules")
+
+USAGE = """usage: tests/bench/run_bench.sh [MAISOND]   (or: make bench)
+
+Runs every part in order against a throw-away PostgreSQL cluster and
+prints a summary with each figure's same-run baseline and ratio. Run it
+alone on the machine. To run some parts only, name them in BENCH_ONLY
+(comma-separated), e.g.
+
+    BENCH_ONLY=events,pgbench sh tests/bench/run_bench.sh build/maisond
+
+Parts:
+%s
+
+Sizes and durations: BENCH_ITEMS (50000), BENCH_CLIENTS (10000),
+BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
+(15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
+BENCH_RESTART_EVENTS (2000000), BENCH_THREADS (2); BENCH_OUT: where
+bench.json goes. README.md in this directory says what each part does.
+""" % "\n".join("    %-8s %s" % p for p in PARTS)
+
+
+def chosen_parts():
+    """The parts BENCH_ONLY names (every part when unset); exits with the
+    usage on an unknown name."""
+    names = [n for n, _ in PARTS]
+    only = os.environ.get("BENCH_ONLY", "").strip()
+    if not only:
+        return set(names)
+    picked = {n.strip() for n in only.split(",") if n.strip()}
+    unknown = picked - set(names)
+    if unknown:
+        sys.stderr.write("BENCH_ONLY: unknown part(s) %s\n\n%s"
+                         % (", ".join(sorted(unknown)), USAGE))
+        sys.exit(2)
+    if picked & set(NEEDS_CLIENTS):
+        picked.add("clients")
+    return picked
+
+
 def main():
     global SRV
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0
+    parts = chosen_parts()
     if not os.environ.get("MAISON_TEST_DATABASE_URL"):
         print("bench.py runs under tests/harness/with_pg.sh (see "
               "run_bench.sh)")
@@ -583,12 +698,13 @@ def main():
             summary()
             return 1
         load_catalog()
-        load_clients()
-        bench_recommendations()
-        bench_rules()
-        bench_healthz_vs_nginx()
-        bench_events()
-        bench_pgbench()
+        steps = {"clients": load_clients, "recs": bench_recommendations,
+                 "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
+                 "events": bench_events, "pgbench": bench_pgbench,
+                 "restart": bench_restart}
+        for name, _ in PARTS:
+            if name in parts:
+                steps[name]()
         if not SRV.alive():
             FAILED.append("maisond died")
             log("maisond died; log tail:\n" + SRV.log_tail())

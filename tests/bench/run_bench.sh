@@ -12,12 +12,15 @@
 #-------------------------------------------------------------------------
 set -u
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
-MAISOND=${1:-${MAISOND:-./maisond}}
+case "${1:-}" in -h|--help) MAISOND=./maisond ;; *) MAISOND=${1:-${MAISOND:-./maisond}} ;; esac
 MAISOND=$(cd "$(dirname "$MAISOND")" && pwd)/$(basename "$MAISOND")
 LOADGEN=${LOADGEN:-$(dirname "$MAISOND")/tests/bench/loadgen}
 PYTHONPATH=$srcdir/tests/integration
 PYTHONDONTWRITEBYTECODE=1
 export MAISOND LOADGEN PYTHONPATH PYTHONDONTWRITEBYTECODE
+case "${1:-}" in
+-h|--help) exec python3 "$srcdir/tests/bench/bench.py" --help ;;
+esac
 
 for tool in wrk pgbench nginx python3; do
     if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ] &&

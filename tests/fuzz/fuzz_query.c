@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  * fuzz_query.c
  *    Query arguments of GET /v1/clients/{client_id}/recommendations
- *    through mz_query_int and mz_query_id (api/json_body.h), the way
- *    api/recommendations.c reads them. libmicrohttpd splits and
- *    percent-decodes the query string before the API sees it, so the
+ *    through mz_query_int, mz_query_id and mz_query_id_list
+ *    (api/json_body.h), the way api/recommendations.c reads them. libmicrohttpd
+ *splits and percent-decodes the query string before the API sees it, so the
  *    input is "key=value" pairs split on '&' here, values as raw bytes.
- *    A value accepted must be in range (k) or a valid id.
+ *    A value accepted must be in range (k), a valid id, or a list of at
+ *    most 100 valid ids (exclude).
  *-------------------------------------------------------------------------
  */
 #include <string.h>
@@ -74,6 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(id_resp.http_status == 400 && id_resp.body != NULL);
         mz_response_clear(&id_resp);
     }
+    /* exclude=: at most 100 valid ids, or a 400 with a body. */
+    static struct mz_query_list exclude;
+    struct mz_response list_resp = {0};
+    if (mz_query_id_list(&req, "exclude", 100, &exclude, &list_resp)) {
+        FUZZ_ASSERT(exclude.count <= 100);
+        for (size_t i = 0; i < exclude.count; i++)
+            FUZZ_ASSERT(mz_is_valid_id(exclude.items[i]) &&
+                        strchr(exclude.items[i], ',') == NULL);
+    } else {
+        FUZZ_ASSERT(list_resp.http_status == 400 && list_resp.body != NULL);
+    }
+    mz_response_clear(&list_resp);
     free(text);
     return 0;
 }

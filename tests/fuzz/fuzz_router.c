@@ -3,14 +3,16 @@
  *    The path router (api/router.c): mz_api_route_of and mz_api_handle on
  *    a request whose method, path and Content-Type come from the input,
  *    "METHOD\nPATH\nCONTENT-TYPE" (the path as libmicrohttpd hands it
- *    over, already percent-decoded). No service exists, so the request
+ *    over, still percent-encoded). No service exists, so the request
  *    carries no Authorization header: every route that needs a key stops
  *    at 401, and the two open routes (GET /healthz, /readyz, whose
  *    handlers need a service) are only matched, not handled. What is
- *    left is matching, 404, 405 with Allow, 415 and 401, and their error
- *    bodies built from the hostile path.
+ *    left is matching, 400 (a control character or a malformed escape:
+ *    the router refuses it before any route), 404, 405 with Allow, 415
+ *    and 401, and their error bodies built from the hostile path.
  *-------------------------------------------------------------------------
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "api/router.h"
@@ -30,6 +32,16 @@ static char *next_line(char **rest)
         *rest = NULL;
     }
     return line;
+}
+
+/* Whether path holds a control character, sent raw (which the router
+ * must refuse, 400). */
+static bool has_control(const char *path)
+{
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+        if (*c < 0x20 || *c == 0x7F)
+            return true;
+    return false;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -59,8 +71,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         };
         struct mz_response resp = {0};
         mz_api_handle(NULL, &req, &resp);
-        FUZZ_ASSERT(resp.http_status == 401 || resp.http_status == 404 ||
-                    resp.http_status == 405 || resp.http_status == 415);
+        FUZZ_ASSERT(resp.http_status == 400 || resp.http_status == 401 ||
+                    resp.http_status == 404 || resp.http_status == 405 ||
+                    resp.http_status == 415);
+        /* 400 only for what decoding refuses: a control character (always)
+         * or an escape (malformed, or decoding to a control character). */
+        FUZZ_ASSERT(!has_control(path) || resp.http_status == 400);
+        FUZZ_ASSERT(resp.http_status != 400 || has_control(path) ||
+                    strchr(path, '%') != NULL);
         FUZZ_ASSERT(resp.body != NULL && resp.route != NULL);
         FUZZ_ASSERT((resp.http_status == 405) == (resp.allow != NULL));
         FUZZ_ASSERT(req.params[0] == NULL && req.principal == NULL);

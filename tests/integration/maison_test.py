@@ -8,6 +8,8 @@
 - request(): one HTTP request on a fresh connection, raw bytes in, status,
   headers and raw body out; stops sending a large body as soon as the server
   answers early (413 before the whole body is read).
+- Every response request() receives is checked against api/openapi.yaml
+  (openapi_contract.py) when MAISON_OPENAPI names it, as make check does.
 - Postgres helpers: psql, a conninfo for another database, stop/start the
   test cluster.
 - A tiny test runner: register functions with @test, run_tests() prints one
@@ -142,9 +144,32 @@ def request(port, method, path, body=None, headers=None,
         resp.begin()
         payload = resp.read()
         headers_out = {k.lower(): v for k, v in resp.getheaders()}
+        _check_contract(method, path, resp.status,
+                        headers_out.get("content-type"), payload)
         return Response(resp.status, resp.reason, headers_out, payload)
     finally:
         sock.close()
+
+
+_contract = None
+
+
+def _check_contract(method, path, status, content_type, body):
+    """Every response a test receives must be one api/openapi.yaml
+    describes (MAISON_OPENAPI names it; make check sets it): its status
+    documented for the operation, its JSON body valid against the
+    operation's schema. Raises TestFailure saying what drifted."""
+    global _contract
+    spec = os.environ.get("MAISON_OPENAPI")
+    if not spec:
+        return
+    if _contract is None:
+        import openapi_contract     # python3-yaml, python3-jsonschema
+        _contract = openapi_contract.load(spec)
+    problem = _contract.check_response(method, path, status, content_type,
+                                       body)
+    if problem:
+        raise TestFailure("response outside api/openapi.yaml: " + problem)
 
 
 def raw_exchange(port, raw, timeout=10.0, host="127.0.0.1"):

@@ -811,7 +811,7 @@ def wrong_methods_are_405_with_allow():
             ("POST", "/metrics", {"GET"}),
             ("PATCH", "/v1/catalog/items/a01", {"GET", "DELETE"}),
             ("POST", "/v1/catalog/items/a01", {"GET", "DELETE"}),
-            ("GET", "/v1/catalog/items", {"PUT"}),
+            ("DELETE", "/v1/catalog/items", {"GET", "PUT"}),
             ("POST", "/v1/clients/x/recommendations", {"GET"}),
             ("PUT", "/v1/clients/x/profile", {"GET"}),
             ("POST", "/v1/clients/x", {"DELETE"}),

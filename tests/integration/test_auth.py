@@ -91,6 +91,8 @@ def routes():
          {"merchandising"}, 200),
         ("GET", lambda: "/v1/catalog/items/seed", None,
          {"merchandising"}, 200),
+        ("GET", lambda: "/v1/catalog/items?limit=2", None,
+         {"merchandising"}, 200),
         ("DELETE", lambda: "/v1/catalog/items/" + existing_item(), None,
          {"merchandising"}, 204),
         ("POST", lambda: "/v1/events", event,

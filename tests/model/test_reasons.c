@@ -2,7 +2,8 @@
  * test_reasons.c
  *    Unit tests of model/reasons.c: source names, catalog reasons for a
  *    non-personalised request, and that personal reasons only state facts
- *    (the evidence item, event and time come from the client's facts).
+ *    (the evidence item, event and time come from the client's facts);
+ *    the reasons of similar and popular items.
  *    Their JSON: tests/api/test_json_reasons.c.
  *-------------------------------------------------------------------------
  */
@@ -159,6 +160,42 @@ START_TEST(test_revisited_item_names_the_session_event)
 }
 END_TEST
 
+/* Similar items: the co-viewed one says so, one of the same category
+ * names it; popular items name the brand; unknown items get none. */
+START_TEST(test_similar_and_popular_reasons_name_what_the_items_share)
+{
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
+    for (int i = 0; i < 30; i++) {
+        struct mz_client *c = mz_client_new(fx.model);
+        struct mz_event_obs a = {
+            .item = 0, .type = MZ_EV_VIEW, .ts = NOW + i, .quantity = 1};
+        struct mz_event_obs b = a;
+        b.item = 3;
+        mz_model_observe(fx.model, c, &a, true);
+        mz_model_observe(fx.model, c, &b, true);
+        mz_client_free(c);
+    }
+    struct mz_reason why[MZ_REASONS_MAX];
+    ck_assert_int_ge(mz_reasons_build_similar(fx.model, fx.catalog, 0, 3, why),
+                     1);
+    ck_assert_str_eq(why[0].text, "Often viewed with bag-1.");
+    ck_assert_str_eq(why[0].because_item, "bag-1");
+    ck_assert_str_eq(why[0].level, "catalog");
+    ck_assert_int_eq(mz_reasons_build_similar(fx.model, fx.catalog, 0, 1, why),
+                     1);
+    ck_assert_str_eq(why[0].text, "Also in bags, like bag-1.");
+    ck_assert_int_eq(mz_reasons_build_similar(fx.model, fx.catalog, 0, 99, why),
+                     0);
+    ck_assert_int_eq(mz_reasons_build_popular(fx.catalog, 2, "maison", why), 1);
+    ck_assert_str_eq(why[0].text, "Popular at maison right now.");
+    ck_assert_ptr_null(why[0].because_item);
+    ck_assert_int_eq(mz_reasons_build_popular(fx.catalog, -1, "maison", why),
+                     0);
+    reasons_fixture_teardown(&fx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("reasons");
@@ -167,6 +204,8 @@ int main(void)
     tcase_add_test(tc, test_non_personalised_reasons_come_from_the_catalog);
     tcase_add_test(tc, test_personal_reasons_state_facts);
     tcase_add_test(tc, test_revisited_item_names_the_session_event);
+    tcase_add_test(tc,
+                   test_similar_and_popular_reasons_name_what_the_items_share);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -150,6 +150,45 @@ START_TEST(test_selection_best_first_ties_by_index)
 }
 END_TEST
 
+/* A request's category narrows the rules' categories (their
+ * intersection; counted under categories.allow), an unknown one allows
+ * nothing, and excluded items leave room for the next ones. */
+START_TEST(test_request_category_and_excluded_items)
+{
+    struct mz_catalog *cat = catalog_of((struct mz_item *[]){
+        new_item("b1", "x", "bags", 1), new_item("s1", "x", "shoes", 1),
+        new_item("b2", "x", "bags", 1), new_item("h1", "x", "hats", 1),
+        new_item("b3", "x", "bags", 1), NULL});
+    float scores[] = {5.0f, 4.0f, 3.0f, 2.0f, 1.0f};
+    struct mz_select_request req = request(2);
+    struct mz_select_result res;
+    req.category = "bags";
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b1 b2");
+    int32_t gone[] = {0, 99, -1};
+    req.exclude_items = gone;
+    req.n_exclude_items = 3;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b2 b3");
+    req.skip_counts = false;
+    req.k = 10;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b2 b3");
+    ck_assert_int_eq(res.removed[MZ_RULE_CATEGORIES_ALLOW], 2);
+    ck_assert_int_eq(res.removed[MZ_RULE_EXCLUDE_ITEMS], 1);
+    struct mz_rules *rules = mz_rules_new();
+    allow(rules, NAMES("shoes", "hats"));
+    req.rules = rules;
+    req.category = "hats";
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "h1");
+    req.category = "bags"; /* not in the rules' allow list */
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
+    req.rules = NULL;
+    req.category = "never-seen";
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
+    ck_assert_str_ne(res.reason, "");
+    mz_rules_free(rules);
+    mz_catalog_free(cat);
+}
+END_TEST
+
 /* A key scoped to some brands: without a brand, only their items, each
  * once even when a brand is named twice; none when none of them exist. */
 START_TEST(test_brand_set_limits_the_candidates)
@@ -727,6 +766,7 @@ int main(void)
     tcase_add_test(tc, test_exclude_items_of_the_request);
     tcase_add_test(tc, test_contradictory_rules_give_empty_list_with_reason);
     tcase_add_test(tc, test_bad_requests);
+    tcase_add_test(tc, test_request_category_and_excluded_items);
     tcase_add_test(tc, test_selection_matches_brute_force_on_random_input);
     tcase_add_test(tc, test_fifty_thousand_items_well_under_a_millisecond);
     suite_add_tcase(s, tc);
