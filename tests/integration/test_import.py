@@ -63,15 +63,6 @@ def import_body(srv, body, key="admin", content_type=NDJSON, timeout=120):
                    content_type=content_type, timeout=timeout)
 
 
-def new_key(roles, brands=None):
-    body = {"name": "import-test", "roles": roles}
-    if brands is not None:
-        body["brands"] = brands
-    r = SRV.post("/v1/keys", body)
-    check_eq(r.status, 201, "POST /v1/keys: %r" % r)
-    return r.json()["key"]
-
-
 def chunked_import(port, key, pieces, timeout=60):
     """Sends pieces (bytes) as the chunks of one chunked import, calling
     a piece when it is a function (between chunks); returns the
@@ -143,7 +134,8 @@ def bad_lines_are_rejected_by_line_number_and_the_others_applied():
                    (5, "unknown_item"), (6, "payload_too_large"),
                    (7, "invalid_input"), (10, "invalid_input")],
              "rejected lines")
-    messages = {x["line"]: x["error"]["message"] for x in doc["rejected_lines"]}
+    messages = {x["line"]: x["error"]["message"]
+                for x in doc["rejected_lines"]}
     check("quantity" in messages[4], "line 4 names quantity: %r" % messages)
     check("item_id" in messages[5], "line 5 names item_id: %r" % messages)
     check("65536" in messages[6], "line 6 names the limit: %r" % messages)
@@ -210,10 +202,11 @@ def no_key_is_401_a_key_of_another_role_is_403():
     check_error(r, 401, "unauthorized")
     check_eq(r.header("WWW-Authenticate"), "Bearer", "WWW-Authenticate")
     for role in ("merchandising", "privacy", "ops"):
-        check_error(import_body(SRV, body, key=new_key([role])), 403,
+        check_error(import_body(SRV, body, key=SRV.new_key([role])), 403,
                     "forbidden")
     for role in ("ingest", "clienteling"):
-        r = import_body(SRV, ndjson([event(uid("c"))]), key=new_key([role]))
+        r = import_body(SRV, ndjson([event(uid("c"))]),
+                        key=SRV.new_key([role]))
         check_eq(r.status, 200, "%s key: %r" % (role, r))
     r = SRV.get("/v1/events:import")
     check_error(r, 405, "method_not_allowed")
@@ -222,7 +215,7 @@ def no_key_is_401_a_key_of_another_role_is_403():
 
 @test
 def a_key_of_one_brand_gets_lines_of_another_brand_rejected_alone():
-    key = new_key(["ingest"], ["atelier"])
+    key = SRV.new_key(["ingest"], ["atelier"])
     client = uid("c")
     body = ndjson([event(client), event(client, item_id="imp-other"),
                    event(client)])
@@ -325,11 +318,9 @@ def an_import_leaves_every_client_as_live_batches_of_100_do():
           % (len(events), t_live, t_bulk))
     path = os.path.join(SRV.data_dir, "stream.csv")
     write_csv(path, events)
-    rc, out, err = cli("--events", path, "--format", "csv",
-                       "--lines-per-request", "5000", srv=by_csv)
-    check_eq(rc, 0, "maisond import of the CSV (stderr %s)" % err)
-    check("%d lines, %d accepted, 0 duplicates, 0 rejected"
-          % (len(events) + 1, len(events)) in out, "CSV summary: %r" % out)
+    cli_expect(("--events", path, "--format", "csv", "--lines-per-request",
+                "5000"), 0, "%d lines, %d accepted, 0 duplicates, 0 rejected"
+               % (len(events) + 1, len(events)), srv=by_csv)
     clients = sorted({e["client_id"] for e in events})
     for name, srv in (("import", bulk), ("CSV import", by_csv)):
         bad = differences(live, srv, clients)
@@ -341,10 +332,9 @@ def an_import_leaves_every_client_as_live_batches_of_100_do():
 def the_cli_imports_the_same_stream_again_as_duplicates():
     servers, events = equivalence_servers()
     path = write_file("stream.ndjson", ndjson(events))
-    rc, out, err = cli("--events", path, srv=servers["bulk"])
-    check_eq(rc, 0, "exit status (stderr %s)" % err)
-    check("%d lines, 0 accepted, %d duplicates, 0 rejected"
-          % (len(events), len(events)) in out, "summary: %r" % out)
+    cli_expect(("--events", path), 0,
+               "%d lines, 0 accepted, %d duplicates, 0 rejected"
+               % (len(events), len(events)), srv=servers["bulk"])
 
 
 # ---------------------------------------------------------------- the CLI
@@ -365,6 +355,16 @@ def cli(*args, key="admin", srv=None, timeout=300):
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
+def cli_expect(args, status, summary, srv=None):
+    """Runs `maisond import ARGS` and checks its exit status and that its
+    summary line holds summary; returns its stderr."""
+    rc, out, err = cli(*args, srv=srv)
+    check_eq(rc, status, "maisond import %s: exit status (stderr %s)"
+             % (" ".join(args), err))
+    check(summary in out, "summary: want %r, got %r" % (summary, out))
+    return err
+
+
 def write_file(name, data):
     path = os.path.join(SRV.data_dir, name)
     with open(path, "wb") as f:
@@ -381,10 +381,8 @@ def the_cli_imports_ndjson_naming_bad_lines_by_file_line():
     bad.insert(1499, '{"event_id": ')                       # line 1500
     bad.insert(1999, json.dumps(event(client, channel="x" * 70000)))  # 2000
     path = write_file("bad.ndjson", ("\n".join(bad) + "\n").encode())
-    rc, out, err = cli("--events", path, "--lines-per-request", "700")
-    check_eq(rc, 1, "exit status with rejected lines (stderr %s)" % err)
-    check("3002 lines, 3000 accepted, 0 duplicates, 2 rejected" in out,
-          "summary: %r" % out)
+    err = cli_expect(("--events", path, "--lines-per-request", "700"), 1,
+                     "3002 lines, 3000 accepted, 0 duplicates, 2 rejected")
     check("%s:1500: invalid_input: malformed JSON" % path in err,
           "line 1500 named: %r" % err)
     check("%s:2000: payload_too_large: line over 65536 bytes" % path in err,
@@ -392,10 +390,8 @@ def the_cli_imports_ndjson_naming_bad_lines_by_file_line():
     check("\r" not in err, "no terminal redraws when stderr is a file")
     check_eq(profile(SRV, client)["events_learned"], 3000, "events learned")
     path = write_file("good.ndjson", ("\n".join(lines) + "\n").encode())
-    rc, out, err = cli("--events", path, "--format", "ndjson")
-    check_eq(rc, 0, "exit status of a re-import (stderr %s)" % err)
-    check("3000 lines, 0 accepted, 3000 duplicates, 0 rejected" in out,
-          "re-import summary: %r" % out)
+    cli_expect(("--events", path, "--format", "ndjson"), 0,
+               "3000 lines, 0 accepted, 3000 duplicates, 0 rejected")
 
 
 @test
@@ -410,11 +406,9 @@ def the_cli_imports_csv_rows_as_the_same_events():
     rows[200] = "%s-y,%s,imp-bag" % (client, client)
     rows[300] = ""
     path = write_file("events.csv", ("\n".join(rows) + "\n").encode())
-    rc, out, err = cli("--events", path, "--format", "csv",
-                       "--lines-per-request", "500")
-    check_eq(rc, 1, "exit status (stderr %s)" % err)
-    check("1201 lines, 1197 accepted, 0 duplicates, 2 rejected" in out,
-          "summary: %r" % out)
+    err = cli_expect(("--events", path, "--format", "csv",
+                      "--lines-per-request", "500"), 1,
+                     "1201 lines, 1197 accepted, 0 duplicates, 2 rejected")
     check("%s:101: invalid_input: quantity" % path in err,
           "row 101 named by the server: %r" % err)
     check("%s:201: invalid_input: 3 fields, the header has 8" % path in err,
@@ -436,7 +430,7 @@ def the_cli_needs_a_key_with_the_role_and_a_server():
     rc, out, err = cli("--events", path, key=None)
     check_eq(rc, 2, "no key")
     check("MAISON_API_KEY" in err, "says how to give a key: %r" % err)
-    rc, out, err = cli("--events", path, key=new_key(["merchandising"]))
+    rc, out, err = cli("--events", path, key=SRV.new_key(["merchandising"]))
     check_eq(rc, 1, "a key without the role")
     check("HTTP 403" in err and "--skip-lines 0" in err, "403: %r" % err)
     rc, out, err = cli("--events", path, "--format", "xml")
@@ -456,10 +450,8 @@ def the_cli_imports_a_catalog_naming_the_bad_items():
     lines[1199] = json.dumps(dict(items[1199], price=-1))
     lines[1799] = "{not json"
     path = write_file("items.ndjson", ("\n".join(lines) + "\n").encode())
-    rc, out, err = cli("--catalog", path)
-    check_eq(rc, 1, "exit status (stderr %s)" % err)
-    check("2500 lines, 2498 items stored, 2 rejected" in out,
-          "summary: %r" % out)
+    err = cli_expect(("--catalog", path), 1,
+                     "2500 lines, 2498 items stored, 2 rejected")
     check("%s:1200: invalid_input: items[0].price" % path in err,
           "line 1200 named: %r" % err)
     check("%s:1800: invalid_input: malformed JSON" % path in err,
