@@ -13,6 +13,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_attributes.h"
@@ -75,6 +76,21 @@ static json_t *level_json(const struct mz_profile_level *level, int n_levels)
     return out;
 }
 
+/* The client's tiers at the brands the reader sees. */
+static json_t *brand_tiers_json(const struct mz_profile_view *view)
+{
+    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
+    for (size_t i = 0; tiers && view->brands && i < view->tiers->count; i++) {
+        const char *brand = view->tiers->v[i].brand;
+        bool shown = false;
+        for (size_t b = 0; b < view->n_brands && !shown; b++)
+            shown = strcmp(view->brands[b], brand) == 0;
+        if (!shown)
+            json_object_del(tiers, brand);
+    }
+    return tiers;
+}
+
 struct profile_reply {
     const char *client_id;
     json_t *body; /* owned */
@@ -92,22 +108,31 @@ static enum mz_status reply_profile(void *arg,
             levels = NULL;
         }
     }
-    json_t *facts = view->facts
-                        ? mz_json_write_facts(view->facts, view->catalog)
-                        : json_object();
-    json_t *tiers = mz_json_write_brand_tiers(view->tiers);
+    json_t *facts =
+        view->consent
+            ? mz_json_write_facts_of(view->facts, view->n_facts, view->catalog,
+                                     view->brands, view->n_brands)
+            : json_object();
+    json_t *tiers = brand_tiers_json(view);
     ctx->body =
         levels && facts && tiers
-            ? json_pack("{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:I,s:O}", "client_id",
+            ? json_pack("{s:s,s:o,s:O,s:o,s:{s:b},s:I,s:O}", "client_id",
                         ctx->client_id, "tier",
                         view->tier ? json_string(view->tier) : json_null(),
                         "tiers", tiers, "region",
                         view->region ? json_string(view->region) : json_null(),
                         "consent", "personalization", view->consent,
-                        "events_logged", (json_int_t)view->events_logged,
                         "events_learned", (json_int_t)view->events_learned,
                         "levels", levels)
             : NULL;
+    /* A reader of some brands is not told how many events other houses
+     * logged. */
+    if (ctx->body && view->events_logged >= 0 &&
+        json_object_set_new(ctx->body, "events_logged",
+                            json_integer(view->events_logged)) != 0) {
+        json_decref(ctx->body);
+        ctx->body = NULL;
+    }
     if (ctx->body)
         json_object_update(ctx->body, facts);
     json_decref(levels);
@@ -122,8 +147,16 @@ void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
     struct profile_reply ctx = {req->params[0], NULL};
     if (!mz_require_id("client_id", ctx.client_id, resp))
         return;
+    /* A key scoped to some brands sees only what comes from them. */
+    const struct mz_principal *scope = req->principal;
+    const char *scope_brands[MZ_KEY_MAX_BRANDS];
+    size_t n_brands = 0;
+    if (scope && !scope->all_brands)
+        for (; n_brands < scope->n_brands; n_brands++)
+            scope_brands[n_brands] = scope->brands[n_brands];
     enum mz_status status = mz_service_read_profile(
-        svc, ctx.client_id, mz_now_seconds(), reply_profile, &ctx);
+        svc, ctx.client_id, scope && !scope->all_brands ? scope_brands : NULL,
+        n_brands, mz_now_seconds(), reply_profile, &ctx);
     if (status == MZ_OK)
         mz_response_json(resp, 200, ctx.body);
     else if (status == MZ_ERR_NOT_FOUND)

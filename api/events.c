@@ -74,7 +74,11 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
-        mz_json_event_refused(outcome[i], &errors[i]);
+        mz_json_event_refused(
+            outcome[i],
+            records[i].brand && req->principal &&
+                !mz_principal_allows_brand(req->principal, records[i].brand),
+            &errors[i]);
         if (outcome[i] != MZ_OK)
             json_array_append_new(
                 rejected,

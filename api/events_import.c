@@ -83,7 +83,12 @@ static void submit_batch(struct events_import *imp)
     for (size_t i = 0; i < imp->n; i++) {
         struct slot *s = &imp->slots[i];
 
-        mz_json_event_refused(imp->outcome[i], &s->err);
+        const struct mz_principal *scope = imp->has_scope ? &imp->scope : NULL;
+        mz_json_event_refused(
+            imp->outcome[i],
+            imp->records[i].brand && scope &&
+                !mz_principal_allows_brand(scope, imp->records[i].brand),
+            &s->err);
         if (imp->outcome[i] != MZ_OK &&
             json_array_size(imp->shown) < MZ_IMPORT_SHOWN_REJECTIONS)
             json_array_append_new(
@@ -117,6 +122,7 @@ static void take_line(struct events_import *imp, const char *text, size_t len)
 
     s->doc = NULL;
     s->line = imp->lines;
+    s->err.status = MZ_OK; /* set when rejected here, not by the service */
     memset(rec, 0, sizeof *rec);
     *outcome = MZ_ERR_INVALID;
     imp->n++;

@@ -80,6 +80,7 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
         event_id("client_id", true, &rec->client_id),
         event_id("item_id", false, &rec->item_id),
         event_id("channel", false, &rec->channel),
+        event_id("brand", false, &rec->brand),
         mz_json_custom("ts", read_ts, NULL, &rec->ts),
         count("quantity", 1, MZ_EVENT_MAX_QUANTITY, 1, &rec->quantity),
         count("dwell_ms", 0, MZ_EVENT_MAX_DWELL_MS, 0, &rec->dwell_ms),
@@ -92,20 +93,23 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
     if (!mz_json_parse(obj, spec, "", err))
         return false;
     if (mz_event_type_needs_item(rec->type) && !rec->item_id) {
-        rec->event_id = rec->client_id = rec->channel = NULL;
+        rec->event_id = rec->client_id = rec->channel = rec->brand = NULL;
         return mz_json_fail(err, MZ_ERR_INVALID, "item_id",
                             "required for this event type");
     }
     return true;
 }
 
-void mz_json_event_refused(enum mz_status outcome, struct mz_json_error *err)
+void mz_json_event_refused(enum mz_status outcome, bool brand_forbidden,
+                           struct mz_json_error *err)
 {
     if (outcome == MZ_ERR_UNKNOWN_ITEM)
         mz_json_fail(err, outcome, "item_id", "not in the catalog");
     else if (outcome == MZ_ERR_FORBIDDEN)
-        mz_json_fail(err, outcome, "item_id",
+        mz_json_fail(err, outcome, brand_forbidden ? "brand" : "item_id",
                      "of a brand outside this key's scope");
+    else if (outcome == MZ_ERR_INVALID && err->status == MZ_OK)
+        mz_json_fail(err, outcome, "brand", "not the brand of the item");
 }
 
 json_t *mz_json_event_rejected(const char *key, int64_t at,

@@ -8,10 +8,13 @@
  * Event JSON (unknown keys are rejected):
  *   {"event_id": "e-1", "client_id": "c-42", "item_id": "bag-1",
  *    "type": "view", "ts": "2026-11-23T10:00:00Z" | 1795428000,
- *    "channel": "web", "value": 2400, "quantity": 1, "dwell_ms": 1500}
+ *    "channel": "web", "value": 2400, "quantity": 1, "dwell_ms": 1500,
+ *    "brand": "maison-a"}
  * event_id, client_id and type are required; item_id is required by the
  * types that name an item; a missing ts is the time the service received
- * the event.
+ * the event. brand says which house an item-less event (a store visit,
+ * an appointment, a private event) was at; on an item event it must be
+ * the item's brand (the service checks that, and the key's scope).
  *
  * Interface routines:
  *    mz_json_read_event     - validate one event object into a record
@@ -43,9 +46,14 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
                         struct mz_event_record *rec, struct mz_json_error *err);
 
 /* Fills *err with the reason of an event the service refused
- * (mz_service_submit_events): outcome MZ_ERR_UNKNOWN_ITEM or
- * MZ_ERR_FORBIDDEN; any other outcome leaves err as it is. */
-void mz_json_event_refused(enum mz_status outcome, struct mz_json_error *err);
+ * (mz_service_submit_events): outcome MZ_ERR_UNKNOWN_ITEM,
+ * MZ_ERR_FORBIDDEN (naming brand when brand_forbidden: the event's own
+ * brand is outside the key's scope; else item_id), or MZ_ERR_INVALID on
+ * an event that parsed (err->status MZ_OK, as zeroed or as
+ * mz_json_read_event leaves it: its brand is not its item's).
+ * Any other outcome leaves err as it is. */
+void mz_json_event_refused(enum mz_status outcome, bool brand_forbidden,
+                           struct mz_json_error *err);
 
 /* Returns {key: at, "error": {"code", "message"}} for a rejected event
  * (new reference; NULL when out of memory): key is "index" in POST

@@ -4,7 +4,8 @@
  *    shows them.
  *
  * Interface routines:
- *    mz_json_write_facts  - the facts as JSON, lists most recent first
+ *    mz_json_write_facts    - the facts as JSON, lists most recent first
+ *    mz_json_write_facts_of - several records merged, kept to some brands
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_JSON_FACTS_H
@@ -24,5 +25,14 @@
  * an entry whose item the catalog does not know is left out. */
 json_t *mz_json_write_facts(const struct mz_client_facts *facts,
                             const struct mz_catalog *catalog);
+
+/* The same for facts[0..n_facts-1] (borrowed: a client's shared facts
+ * and its private memories' facts), each list merged most recent first
+ * (records in order on equal times), showing only entries of brands[0..
+ * n_brands-1] (borrowed; NULL: every brand): an item of another brand
+ * and a visit of another brand or of none are left out. */
+json_t *mz_json_write_facts_of(const struct mz_client_facts *const *facts,
+                               size_t n_facts, const struct mz_catalog *catalog,
+                               const char *const *brands, size_t n_brands);
 
 #endif

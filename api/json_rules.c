@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * json_rules.c
  *    Rule sets in and out of JSON: the rule-set spec (nested objects for
- *    categories, price, frequency_cap, exclude_purchased), the tier maps
+ *    categories, price, frequency_cap, exclude_purchased, signals), the
+ *    tier maps
  *    the reader's kinds do not cover, the canonical writer, and the
  *    per-rule counts of a selection.
  *
@@ -138,6 +139,10 @@ struct mz_rules *mz_json_read_rules(const json_t *obj,
               &rules->has_repurchasable),
         mz_json_end(MZ_RULES_MAX_STRING_BYTES),
     };
+    const struct mz_json_field signals[] = {
+        mz_json_boolean("share_with_other_brands", true, &rules->share_signals),
+        mz_json_end(MZ_RULES_MAX_STRING_BYTES),
+    };
     const struct mz_json_field spec[] = {
         mz_json_present(mz_json_object("categories", categories),
                         &rules->has_categories),
@@ -154,6 +159,8 @@ struct mz_rules *mz_json_read_rules(const json_t *obj,
                                       MZ_RULES_DEFAULT_DISMISSED_DAYS,
                                       &rules->exclude_dismissed_days),
                         &rules->has_dismissed_days),
+        mz_json_present(mz_json_object("signals", signals),
+                        &rules->has_signals),
         mz_json_end(MZ_RULES_MAX_STRING_BYTES),
     };
     if (!mz_json_parse(obj, spec, "", err)) {
@@ -240,6 +247,10 @@ json_t *mz_json_write_rules(const struct mz_rules *rules)
     if (rules->has_dismissed_days)
         rc |= json_object_set_new(obj, "exclude_dismissed_days",
                                   json_integer(rules->exclude_dismissed_days));
+    if (rules->has_signals)
+        rc |= json_object_set_new(obj, "signals",
+                                  json_pack("{s:b}", "share_with_other_brands",
+                                            rules->share_signals));
     if (rc != 0) {
         json_decref(obj);
         return NULL;

@@ -99,7 +99,7 @@ static const struct route routes[] = {
     {"GET", "/v1/brands/{brand}/popular", "GET", false, mz_handle_popular,
      CLIENTELING | MERCH, SCOPE_PATH_BRAND},
     {"GET", "/v1/clients/{client_id}/profile", "GET", false, mz_handle_profile,
-     CLIENTELING, SCOPE_ALL_BRANDS},
+     CLIENTELING, SCOPE_HANDLER},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
      mz_handle_delete_client, PRIVACY, SCOPE_NONE},
     /* Attributes carry the consent too: privacy may set them. */

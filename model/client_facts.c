@@ -70,12 +70,28 @@ static bool visits_reserve(struct mz_client_facts *facts,
     if (need <= facts->visit_cap[kind] ||
         facts->visit_cap[kind] >= MZ_FACTS_MAX_VISITS)
         return true;
+    size_t cap = facts->visit_cap[kind];
+    char **brands = grow(facts->visit_brands[kind], &cap, sizeof(*brands), need,
+                         MZ_FACTS_MAX_VISITS);
+    if (!brands)
+        return false;
+    facts->visit_brands[kind] = brands;
     int64_t *v = grow(facts->visits[kind], &facts->visit_cap[kind], sizeof(*v),
                       need, MZ_FACTS_MAX_VISITS);
     if (!v)
         return false;
     facts->visits[kind] = v;
     return true;
+}
+
+/* Forgets every visit (their brands freed). */
+static void visits_clear(struct mz_client_facts *facts)
+{
+    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
+        for (size_t i = 0; i < facts->visit_count[k]; i++)
+            free(facts->visit_brands[k][i]);
+        facts->visit_count[k] = 0;
+    }
 }
 
 static bool ring_reserve(struct mz_client_facts *facts, size_t need)
@@ -150,8 +166,11 @@ void mz_client_facts_free(struct mz_client_facts *facts)
     free(facts->wishlist.v);
     free(facts->impressions.v);
     free(facts->cart);
-    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++)
+    visits_clear(facts);
+    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
         free(facts->visits[k]);
+        free(facts->visit_brands[k]);
+    }
     free(facts->ring);
     free(facts);
 }
@@ -162,8 +181,7 @@ static void forget_personal(struct mz_client_facts *facts)
 {
     facts->wishlist.count = 0;
     facts->cart_count = 0;
-    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++)
-        facts->visit_count[k] = 0;
+    visits_clear(facts);
     facts->ring_count = 0;
 }
 
@@ -175,8 +193,7 @@ void mz_client_facts_reset(struct mz_client_facts *facts)
     facts->wishlist.count = 0;
     facts->impressions.count = 0;
     facts->cart_count = 0;
-    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++)
-        facts->visit_count[k] = 0;
+    visits_clear(facts);
     facts->ring_count = 0;
     facts->newest_impression = 0;
     facts->last_seq = 0;
@@ -234,15 +251,23 @@ static void cart_remove(struct mz_client_facts *facts, int32_t item,
 }
 
 bool mz_facts_visit_add(struct mz_client_facts *facts, enum mz_visit_kind kind,
-                        int64_t ts)
+                        int64_t ts, const char *brand)
 {
-    if (!visits_reserve(facts, kind, facts->visit_count[kind] + 1))
+    char *copy = brand ? strdup(brand) : NULL;
+    if ((brand && !copy) ||
+        !visits_reserve(facts, kind, facts->visit_count[kind] + 1)) {
+        free(copy);
         return false;
+    }
     int64_t *v = facts->visits[kind];
+    char **b = facts->visit_brands[kind];
     if (facts->visit_count[kind] == MZ_FACTS_MAX_VISITS) {
+        free(b[0]);
         memmove(v, v + 1, (MZ_FACTS_MAX_VISITS - 1) * sizeof(*v));
+        memmove(b, b + 1, (MZ_FACTS_MAX_VISITS - 1) * sizeof(*b));
         facts->visit_count[kind]--;
     }
+    b[facts->visit_count[kind]] = copy;
     v[facts->visit_count[kind]++] = ts;
     return true;
 }
@@ -335,7 +360,7 @@ enum mz_status mz_client_facts_observe(struct mz_client_facts *facts,
                                 : ev->type == MZ_EV_APPOINTMENT
                                     ? MZ_VISIT_APPOINTMENT
                                     : MZ_VISIT_EVENT,
-                                ev->ts))
+                                ev->ts, ev->brand))
             return MZ_ERR_NOMEM;
         facts->event_count++;
         break;
@@ -522,6 +547,17 @@ const int64_t *mz_client_facts_visits(const struct mz_client_facts *facts,
     }
     *count = facts->visit_count[kind];
     return facts->visits[kind];
+}
+
+const char *const *mz_client_facts_visit_brands(
+    const struct mz_client_facts *facts, enum mz_visit_kind kind, size_t *count)
+{
+    if ((int)kind < 0 || kind >= MZ_VISIT_KIND_COUNT) {
+        *count = 0;
+        return NULL;
+    }
+    *count = facts->visit_count[kind];
+    return (const char *const *)facts->visit_brands[kind];
 }
 
 const struct mz_item_event *mz_client_facts_recent_events(

@@ -25,7 +25,8 @@
  *    mz_client_facts_purchased_at / _in_wishlist / _in_cart /
  *        _impressions_since             - point queries
  *    mz_client_facts_purchases / _dismissals / _wishlist / _cart /
- *        _visits / _recent_events / _impressions - the lists
+ *        _visits / _visit_brands / _recent_events / _impressions
+ *                                         - the lists
  *    mz_client_facts_last_event_of      - latest ring entry for an item
  *    mz_client_facts_save / _load       - versioned bytes
  *                                         (client_facts_io.c)
@@ -97,7 +98,8 @@ void mz_client_facts_reset(struct mz_client_facts *facts);
  *   wishlist: added to the wishlist set;
  *   add_to_cart / remove_from_cart: the line's quantity goes up / down by
  *     ev->quantity (at least 1); a line at 0 disappears;
- *   store_visit / appointment / event_attendance: timestamp kept;
+ *   store_visit / appointment / event_attendance: timestamp and brand
+ *     (ev->brand, NULL: none) kept;
  *   consent_withdrawn: what only personalisation and the profile use
  *     (wishlist, cart, visits, the ring) is forgotten, and until
  *     consent_granted later events record only what the rules need:
@@ -155,6 +157,11 @@ const struct mz_cart_line *mz_client_facts_cart(
     const struct mz_client_facts *facts, size_t *count);
 const int64_t *mz_client_facts_visits(const struct mz_client_facts *facts,
                                       enum mz_visit_kind kind, size_t *count);
+/* The brand of each visit of kind, beside mz_client_facts_visits (same
+ * count and order; an entry is NULL for a visit that named no brand). */
+const char *const *mz_client_facts_visit_brands(
+    const struct mz_client_facts *facts, enum mz_visit_kind kind,
+    size_t *count);
 /* The ring in chronological (log) order, oldest first. */
 const struct mz_item_event *mz_client_facts_recent_events(
     const struct mz_client_facts *facts, size_t *count);

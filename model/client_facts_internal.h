@@ -20,9 +20,10 @@
 /* Version 2: purchases, dismissals and impressions survive
  * consent_withdrawn and are recorded while it lasts; a version-1 record of
  * a client without consent lacks them, so it is refused and the log
- * replayed instead. */
+ * replayed instead. Version 3: each visit keeps its brand; an older
+ * record lacks them and is refused the same way. */
 #define MZ_FACTS_MAGIC   0x46435a4du /* "MZCF" little-endian */
-#define MZ_FACTS_VERSION 2u
+#define MZ_FACTS_VERSION 3u
 
 struct mz_item_time_list {
     struct mz_item_time *v; /* owned */
@@ -36,7 +37,9 @@ struct mz_client_facts {
     struct mz_item_time_list impressions;
     struct mz_cart_line *cart; /* owned */
     size_t cart_count, cart_cap;
-    int64_t *visits[MZ_VISIT_KIND_COUNT]; /* owned */
+    int64_t *visits[MZ_VISIT_KIND_COUNT];     /* owned */
+    char **visit_brands[MZ_VISIT_KIND_COUNT]; /* owned, beside visits: each
+                                                 brand owned, NULL: none */
     size_t visit_count[MZ_VISIT_KIND_COUNT];
     size_t visit_cap[MZ_VISIT_KIND_COUNT];
     struct mz_item_event *ring; /* owned, log order */
@@ -61,10 +64,11 @@ void mz_facts_list_append(struct mz_item_time_list *list, int32_t item,
 /* The same for the cart. */
 bool mz_facts_cart_reserve(struct mz_client_facts *facts, size_t need);
 ptrdiff_t mz_facts_cart_find(const struct mz_client_facts *facts, int32_t item);
-/* Records a visit of kind at ts (the oldest dropped when full); false on
- * allocation failure, with the record unchanged. */
+/* Records a visit of kind at ts at brand (borrowed, copied; NULL: none),
+ * the oldest dropped when full; false on allocation failure, with the
+ * record unchanged. */
 bool mz_facts_visit_add(struct mz_client_facts *facts, enum mz_visit_kind kind,
-                        int64_t ts);
+                        int64_t ts, const char *brand);
 /* Pushes ev's item event on the ring (the oldest dropped when full);
  * false on allocation failure, with the record unchanged. */
 bool mz_facts_ring_push(struct mz_client_facts *facts,

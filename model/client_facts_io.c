@@ -19,17 +19,24 @@
 
 /* ---------------------------------------------------------------------
  * Saved form: magic, version, scalars, then each list as a count and its
- * entries; items are written as (length, bytes of the item id).
+ * entries; items are written as (length, bytes of the item id), and a
+ * visit as its time and its brand (length 0: none).
  * ---------------------------------------------------------------------
  */
+/* A name (NULL: none) as (length, bytes); length 0 is none. */
+static void write_name(struct mz_wbuf *w, const char *name)
+{
+    size_t len = name ? strlen(name) : 0;
+    mz_wbuf_u32(w, (uint32_t)len);
+    if (len)
+        mz_wbuf_raw(w, name, len);
+}
+
 static void write_item(struct mz_wbuf *w, const struct mz_catalog *catalog,
                        int32_t item)
 {
     const struct mz_item *rec = mz_catalog_item(catalog, item);
-    size_t len = rec ? strlen(rec->item_id) : 0;
-    mz_wbuf_u32(w, (uint32_t)len);
-    if (len)
-        mz_wbuf_raw(w, rec->item_id, len);
+    write_name(w, rec ? rec->item_id : NULL);
 }
 
 static void write_item_times(struct mz_wbuf *w,
@@ -66,8 +73,10 @@ void *mz_client_facts_save(const struct mz_client_facts *facts,
     }
     for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
         mz_wbuf_u32(&w, (uint32_t)facts->visit_count[k]);
-        for (size_t i = 0; i < facts->visit_count[k]; i++)
+        for (size_t i = 0; i < facts->visit_count[k]; i++) {
             mz_wbuf_u64(&w, (uint64_t)facts->visits[k][i]);
+            write_name(&w, facts->visit_brands[k][i]);
+        }
     }
     mz_wbuf_u32(&w, (uint32_t)facts->ring_count);
     for (size_t i = 0; i < facts->ring_count; i++) {
@@ -86,30 +95,37 @@ struct facts_reader {
     bool nomem;
 };
 
+/* Reads a name written by write_name into name (MZ_ID_MAX_BYTES + 1
+ * bytes); returns false for none or an error (then fr says which). */
+static bool read_name(struct facts_reader *fr, char *name)
+{
+    uint32_t len = mz_rbuf_u32(&fr->r);
+    if (fr->r.failed)
+        return false;
+    if (len > MZ_ID_MAX_BYTES) {
+        fr->error = "id longer than 128 bytes";
+        return false;
+    }
+    if (len == 0)
+        return false;
+    const uint8_t *bytes = mz_rbuf_raw(&fr->r, len);
+    if (!bytes)
+        return false;
+    memcpy(name, bytes, len);
+    name[len] = '\0';
+    if (strlen(name) != len) {
+        fr->error = "id contains NUL";
+        return false;
+    }
+    return true;
+}
+
 /* Reads an item id and returns its catalog index, or -1 when the catalog
  * does not know it (the entry is then skipped by the caller). */
 static int32_t read_item(struct facts_reader *fr)
 {
     char id[MZ_ID_MAX_BYTES + 1];
-    uint32_t len = mz_rbuf_u32(&fr->r);
-    if (fr->r.failed)
-        return -1;
-    if (len > MZ_ID_MAX_BYTES) {
-        fr->error = "item id longer than 128 bytes";
-        return -1;
-    }
-    if (len == 0)
-        return -1;
-    const uint8_t *bytes = mz_rbuf_raw(&fr->r, len);
-    if (!bytes)
-        return -1;
-    memcpy(id, bytes, len);
-    id[len] = '\0';
-    if (strlen(id) != len) {
-        fr->error = "item id contains NUL";
-        return -1;
-    }
-    return mz_catalog_find(fr->catalog, id);
+    return read_name(fr, id) ? mz_catalog_find(fr->catalog, id) : -1;
 }
 
 /* Reads a count and checks it against max; 0 on error. */
@@ -215,8 +231,12 @@ struct mz_client_facts *mz_client_facts_load(const struct mz_catalog *catalog,
     for (int k = 0; k < MZ_VISIT_KIND_COUNT && reader_ok(&fr); k++) {
         n = read_count(&fr, MZ_FACTS_MAX_VISITS);
         for (size_t i = 0; i < n && reader_ok(&fr); i++) {
-            if (!mz_facts_visit_add(facts, (enum mz_visit_kind)k,
-                                    (int64_t)mz_rbuf_u64(&fr.r)))
+            char brand[MZ_ID_MAX_BYTES + 1];
+            int64_t ts = (int64_t)mz_rbuf_u64(&fr.r);
+            bool has_brand = read_name(&fr, brand);
+            if (reader_ok(&fr) &&
+                !mz_facts_visit_add(facts, (enum mz_visit_kind)k, ts,
+                                    has_brand ? brand : NULL))
                 fr.nomem = true;
         }
     }

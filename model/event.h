@@ -40,11 +40,13 @@ enum mz_event_type {
 struct mz_event_obs {
     int32_t item; /* catalog index, or -1 for an item-less event */
     enum mz_event_type type;
-    int64_t ts;       /* event time, seconds since the epoch */
-    int64_t seq;      /* position in the event log (0 offline) */
-    float value;      /* optional monetary value, 0 when absent */
-    int32_t quantity; /* optional, 1 when absent */
-    int32_t dwell_ms; /* optional, 0 when absent */
+    int64_t ts;        /* event time, seconds since the epoch */
+    int64_t seq;       /* position in the event log (0 offline) */
+    float value;       /* optional monetary value, 0 when absent */
+    int32_t quantity;  /* optional, 1 when absent */
+    int32_t dwell_ms;  /* optional, 0 when absent */
+    const char *brand; /* borrowed; the brand of an item-less event (a
+                          visit), NULL when none */
 };
 
 /* Returns true and sets *type when name is a known event type. */

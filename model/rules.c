@@ -16,6 +16,7 @@ struct mz_rules *mz_rules_new(void)
     if (!rules)
         return NULL;
     rules->exclude_dismissed_days = MZ_RULES_DEFAULT_DISMISSED_DAYS;
+    rules->share_signals = true;
     return rules;
 }
 

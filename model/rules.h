@@ -18,11 +18,11 @@
  *
  * Absent means: no category restriction, no price bound, no per-category
  * limit, no frequency cap, purchased items allowed, dismissed items
- * excluded for 30 days. A tier's bound replaces price_min / price_max for
- * clients of that tier; clients of an unknown tier get price_min /
- * price_max. Contradictory rules (allow only excluded categories,
- * min > max, ...) are valid: a selection then returns no items and says
- * why.
+ * excluded for 30 days, signals shared with the other brands. A tier's
+ * bound replaces price_min / price_max for clients of that tier; clients
+ * of an unknown tier get price_min / price_max. Contradictory rules
+ * (allow only excluded categories, min > max, ...) are valid: a selection
+ * then returns no items and says why.
  *
  * Interface routines:
  *    mz_rules_new / _free
@@ -79,6 +79,11 @@ struct mz_rules {
     struct mz_string_list repurchasable;
     bool has_dismissed_days;        /* "exclude_dismissed_days" given */
     int32_t exclude_dismissed_days; /* 0: dismissed items allowed */
+    /* "signals": {"share_with_other_brands"}: false keeps what this
+     * brand's events teach about a client (its private memory) out of
+     * every other brand's recommendations, reasons and profile. */
+    bool has_signals;
+    bool share_signals; /* default true */
 };
 
 /* Returns a rule set with every rule off (caller frees), or NULL on

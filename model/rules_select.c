@@ -176,23 +176,19 @@ static int compare_int32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Marks the client's purchased, dismissed and capped items. */
-static bool compile_client(const struct mz_catalog *catalog,
-                           const struct mz_rules *rules,
-                           const struct mz_select_request *req,
-                           struct compiled *c)
+/* Marks the items facts exclude: purchases (but repurchasable
+ * categories) when the rules exclude them, dismissals within the rules'
+ * days. Returns false on allocation failure. */
+static bool mark_facts(const struct mz_catalog *catalog,
+                       const struct mz_rules *rules,
+                       const struct mz_client_facts *facts, int64_t now,
+                       struct compiled *c)
 {
     int32_t n_items = mz_catalog_count(catalog);
-    const struct mz_client_facts *facts = req->facts;
     int dismissed_days =
         rules ? rules->exclude_dismissed_days : MZ_RULES_DEFAULT_DISMISSED_DAYS;
     size_t n;
 
-    if (!mark_items(c, n_items, req->exclude_items, req->n_exclude_items,
-                    ITEM_EXCLUDED))
-        return false;
-    if (!facts)
-        return true;
     if (rules && rules->exclude_purchased) {
         const struct mz_item_time *bought =
             mz_client_facts_purchases(facts, &n);
@@ -209,7 +205,7 @@ static bool compile_client(const struct mz_catalog *catalog,
         }
     }
     if (dismissed_days > 0) {
-        int64_t since = req->now - (int64_t)dismissed_days * SECONDS_PER_DAY;
+        int64_t since = now - (int64_t)dismissed_days * SECONDS_PER_DAY;
         const struct mz_item_time *gone = mz_client_facts_dismissals(facts, &n);
         for (size_t i = 0; i < n; i++) {
             if (gone[i].ts > since &&
@@ -217,6 +213,29 @@ static bool compile_client(const struct mz_catalog *catalog,
                 return false;
         }
     }
+    return true;
+}
+
+/* Marks the client's purchased, dismissed and capped items. */
+static bool compile_client(const struct mz_catalog *catalog,
+                           const struct mz_rules *rules,
+                           const struct mz_select_request *req,
+                           struct compiled *c)
+{
+    int32_t n_items = mz_catalog_count(catalog);
+    const struct mz_client_facts *facts = req->facts;
+    size_t n;
+
+    if (!mark_items(c, n_items, req->exclude_items, req->n_exclude_items,
+                    ITEM_EXCLUDED))
+        return false;
+    for (size_t i = 0; i < req->n_other_facts; i++)
+        if (!mark_facts(catalog, rules, req->other_facts[i], req->now, c))
+            return false;
+    if (!facts)
+        return true;
+    if (!mark_facts(catalog, rules, facts, req->now, c))
+        return false;
     if (rules && rules->frequency_cap > 0) {
         /* Impressions in (now - 24 h, now], counted per item by sorting
          * their item ids (at most MZ_FACTS_MAX_IMPRESSIONS). */

@@ -84,7 +84,12 @@ struct mz_select_request {
     const struct mz_client_facts *facts; /* NULL: no client facts (new
                                        client); given with or without
                                        consent */
-    const int32_t *exclude_items;        /* e.g. the item being viewed */
+    /* The client's other facts records (its private memories per brand,
+     * model/client_private.h): their purchases and dismissals exclude
+     * items too; the frequency cap reads only facts' impressions. */
+    const struct mz_client_facts *const *other_facts;
+    size_t n_other_facts;
+    const int32_t *exclude_items; /* e.g. the item being viewed */
     size_t n_exclude_items;
     int64_t now;      /* request time, seconds */
     int k;            /* 1..MZ_SELECT_MAX_K */

@@ -23,7 +23,7 @@ static const struct {
     {"item_id", TEXT, false},     {"type", TEXT, true},
     {"ts", TIME, false},          {"channel", TEXT, false},
     {"value", NUMBER, false},     {"quantity", INTEGER, false},
-    {"dwell_ms", INTEGER, false},
+    {"dwell_ms", INTEGER, false}, {"brand", TEXT, false},
 };
 
 #define N_FIELDS (sizeof fields / sizeof fields[0])
@@ -106,7 +106,7 @@ struct mz_csv_events *mz_csv_events_open(const char *header, size_t len,
             snprintf(err, err_len,
                      "header column %ld \"%.64s\" is %s (columns: event_id, "
                      "client_id, item_id, type, ts, channel, value, "
-                     "quantity, dwell_ms)",
+                     "quantity, dwell_ms, brand)",
                      c + 1, names[c],
                      f == N_FIELDS ? "not an event field" : "named twice");
             goto fail;

@@ -4,7 +4,7 @@
  *    JSON of POST /v1/events, one line each.
  *
  * The first line names the columns, each an event field: event_id,
- * client_id, item_id, type, ts, channel, value, quantity, dwell_ms (any
+ * client_id, item_id, type, ts, channel, value, quantity, dwell_ms, brand (any
  * order, each at most once; event_id, client_id and type required).
  * Fields are separated by commas; a field may be quoted ("a, b", with ""
  * for a quote), but a row is one line. An empty field is an absent

@@ -78,7 +78,7 @@ static int usage(FILE *out, int status)
             "FILE: NDJSON, one event (as in POST /v1/events) or item (as in "
             "PUT /v1/catalog/items) a line; or CSV whose header names the "
             "event fields (event_id, client_id, item_id, type, ts, channel, "
-            "value, quantity, dwell_ms); - for stdin.\n"
+            "value, quantity, dwell_ms, brand); - for stdin.\n"
             "Exits 0 when every line was applied, 1 when a line was "
             "rejected or a request failed, 2 on a usage error.\n");
     return status;

@@ -20,7 +20,8 @@
 static const struct mz_pg_stmt events_scan_stmt = {
     MZ_STMT_EVENTS_SCAN, "mz_events_scan",
     "SELECT seq, event_id, client_id, item_id, type,"
-    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms "
+    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms,"
+    " brand "
     "FROM events WHERE seq > $1 ORDER BY seq",
     1};
 
@@ -52,6 +53,7 @@ static bool event_row(void *ctx, const PGresult *res)
     ev.value = strtod(PQgetvalue(res, 0, 7), NULL);
     ev.quantity = (int32_t)strtol(PQgetvalue(res, 0, 8), NULL, 10);
     ev.dwell_ms = (int32_t)strtol(PQgetvalue(res, 0, 9), NULL, 10);
+    ev.brand = PQgetisnull(res, 0, 10) ? NULL : PQgetvalue(res, 0, 10);
     ev.item_index = -1;
     return x->fn(x->ctx, &ev);
 }

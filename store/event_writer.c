@@ -10,6 +10,16 @@
  * its own, so a whole batch costs one round trip and one fsync. While it
  * commits, the next batch gathers in the queue.
  *
+ * A committed batch goes to the learner thread, which calls on_committed
+ * and then wakes its submitters, batch after batch in commit order; the
+ * writer meanwhile commits the next batch. Learning (model work, under
+ * the service's write lock) and the next INSERT with its WAL flush thus
+ * overlap instead of adding up, while the log order stays the learning
+ * order and no reply goes out before its events are learned. At most
+ * MZ_WRITER_LEARN_BACKLOG committed batches wait for the learner, so when
+ * learning is the slower stage the writer waits and batches grow rather
+ * than the writer paying a flush for every small batch.
+ *
  * When PostgreSQL is unreachable the writer marks itself down: queued and
  * new submissions fail at once with MZ_ERR_DB_UNAVAILABLE, and the writer
  * thread tries to reconnect with a bounded exponential backoff, sleeping
@@ -39,8 +49,12 @@
 #define MZ_WRITER_BACKOFF_MIN_MS 100
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
-/* The nine columns of one event, as the server unnests them. */
-#define MZ_WRITER_COLUMNS 9
+/* Committed batches that may wait for the learner (one more is being
+ * learned). */
+#define MZ_WRITER_LEARN_BACKLOG 1
+
+/* The ten columns of one event, as the server unnests them. */
+#define MZ_WRITER_COLUMNS 10
 
 enum { S_INSERT, S_RECOVER, S_LAST_SEQ };
 
@@ -50,11 +64,12 @@ static const struct mz_pg_stmt writer_stmts[] = {
     [S_INSERT] =
         {S_INSERT, "mz_events_insert",
          "INSERT INTO events (event_id, client_id, item_id, type, ts, channel,"
-         " value, quantity, dwell_ms) "
-         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d "
+         " value, quantity, dwell_ms, brand) "
+         "SELECT e, c, i, t, to_timestamp(s), ch, v, q, d, b "
          "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[])"
-         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, n) "
+         " $5::int8[], $6::text[], $7::float8[], $8::int4[], $9::int4[],"
+         " $10::text[])"
+         " WITH ORDINALITY AS u(e, c, i, t, s, ch, v, q, d, b, n) "
          "ORDER BY n "
          "ON CONFLICT (event_id) DO NOTHING "
          "RETURNING event_id, seq",
@@ -80,6 +95,14 @@ struct submission {
     struct submission *next;
 };
 
+/* One committed batch on its way to the learner. */
+struct learn_batch {
+    struct submission *subs; /* linked by next, woken once learned */
+    size_t n_accepted;
+    struct learn_batch *next;
+    struct mz_event_record *accepted[]; /* inserted, in seq order */
+};
+
 /* One distinct event_id of a batch. */
 struct batch_id {
     struct mz_event_record *rec; /* first record with this id */
@@ -94,21 +117,27 @@ struct mz_event_writer {
 
     pthread_t thread;
     bool thread_started;
+    pthread_t learner;
+    bool learner_started;
     pthread_mutex_t lock; /* guards everything down to stats */
-    pthread_cond_t work;  /* queue, stop or backoff changed */
+    pthread_cond_t work;  /* queue, stop, backoff or backlog changed */
+    pthread_cond_t learn; /* learn queue or learner_stopping changed */
     struct submission *head;
     struct submission *tail;
+    struct learn_batch *learn_head; /* committed, not yet learned */
+    struct learn_batch *learn_tail;
+    size_t learn_waiting; /* batches in the learn queue */
     bool stopping;
-    bool db_down; /* no connection: submit fails fast */
+    bool learner_stopping; /* the writer has exited: drain, then stop */
+    bool db_down;          /* no connection: submit fails fast */
     struct mz_event_writer_stats stats;
 
     /* Used by the writer thread only. */
     struct mz_pg_conn pg;
-    int64_t last_seq;                  /* highest seq we know we committed */
-    struct mz_hash_table *batch_ids;   /* owned: event_id -> uniques[] */
-    struct batch_id *uniques;          /* owned, rows_cap */
-    struct mz_event_record **firsts;   /* owned: unique records of a batch */
-    struct mz_event_record **accepted; /* owned: inserted, for callback */
+    int64_t last_seq;                /* highest seq we know we committed */
+    struct mz_hash_table *batch_ids; /* owned: event_id -> uniques[] */
+    struct batch_id *uniques;        /* owned, rows_cap */
+    struct mz_event_record **firsts; /* owned: unique records of a batch */
     size_t rows_cap;
 };
 
@@ -137,12 +166,10 @@ static bool reserve_rows(struct mz_event_writer *w, size_t rows)
         return false;
     if (rows > w->rows_cap) {
         free(w->firsts);
-        free(w->accepted);
         free(w->uniques);
         w->firsts = malloc(rows * sizeof *w->firsts);
-        w->accepted = malloc(rows * sizeof *w->accepted);
         w->uniques = malloc(rows * sizeof *w->uniques);
-        w->rows_cap = (w->firsts && w->accepted && w->uniques) ? rows : 0;
+        w->rows_cap = (w->firsts && w->uniques) ? rows : 0;
         if (w->rows_cap == 0)
             return false;
     }
@@ -157,9 +184,10 @@ static int by_seq(const void *a, const void *b)
     return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-/* Marks the records of rows (event_id, seq) as inserted by us. */
+/* Marks the records of rows (event_id, seq) as inserted by us, appending
+ * them to accepted. */
 static void accept_rows(struct mz_event_writer *w, const PGresult *res,
-                        size_t *n_accepted)
+                        struct mz_event_record **accepted, size_t *n_accepted)
 {
     for (int r = 0; r < PQntuples(res); r++) {
         struct batch_id *slot = find_batch_id(w, PQgetvalue(res, r, 0));
@@ -168,19 +196,20 @@ static void accept_rows(struct mz_event_writer *w, const PGresult *res,
             continue;
         slot->accepted = true;
         slot->rec->seq = strtoll(PQgetvalue(res, r, 1), NULL, 10);
-        w->accepted[(*n_accepted)++] = slot->rec;
+        accepted[(*n_accepted)++] = slot->rec;
     }
 }
 
 /* Builds the column arrays of the n unique records and runs the INSERT. */
 static enum mz_status insert_rows(struct mz_event_writer *w,
                                   struct mz_event_record *const *recs, size_t n,
+                                  struct mz_event_record **accepted,
                                   size_t *n_accepted)
 {
     static const uint32_t oids[MZ_WRITER_COLUMNS] = {
-        MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,
-        MZ_PG_OID_TEXT,   MZ_PG_OID_INT8, MZ_PG_OID_TEXT,
-        MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4, MZ_PG_OID_INT4};
+        MZ_PG_OID_TEXT, MZ_PG_OID_TEXT, MZ_PG_OID_TEXT,   MZ_PG_OID_TEXT,
+        MZ_PG_OID_INT8, MZ_PG_OID_TEXT, MZ_PG_OID_FLOAT8, MZ_PG_OID_INT4,
+        MZ_PG_OID_INT4, MZ_PG_OID_TEXT};
     struct mz_pg_array cols[MZ_WRITER_COLUMNS];
     const char *values[MZ_WRITER_COLUMNS];
     int lengths[MZ_WRITER_COLUMNS];
@@ -202,6 +231,7 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
         mz_pg_array_add_float8(&cols[6], ev->value);
         mz_pg_array_add_int4(&cols[7], ev->quantity);
         mz_pg_array_add_int4(&cols[8], ev->dwell_ms);
+        mz_pg_array_add_text(&cols[9], ev->brand);
     }
     for (int k = 0; k < MZ_WRITER_COLUMNS; k++) {
         if (!mz_pg_array_finish(&cols[k])) {
@@ -215,7 +245,7 @@ static enum mz_status insert_rows(struct mz_event_writer *w,
     st = mz_pg_exec(&w->pg, &writer_stmts[S_INSERT], values, lengths, formats,
                     0, &res);
     if (st == MZ_OK)
-        accept_rows(w, res, n_accepted);
+        accept_rows(w, res, accepted, n_accepted);
 
 cleanup:
     PQclear(res);
@@ -227,7 +257,8 @@ cleanup:
 /* Finds which of the n records a broken connection committed after all. */
 static enum mz_status recover_rows(struct mz_event_writer *w,
                                    struct mz_event_record *const *recs,
-                                   size_t n, size_t *n_accepted)
+                                   size_t n, struct mz_event_record **accepted,
+                                   size_t *n_accepted)
 {
     struct mz_pg_array ids;
     char after[24];
@@ -251,7 +282,7 @@ static enum mz_status recover_rows(struct mz_event_writer *w,
     st = mz_pg_exec(&w->pg, &writer_stmts[S_RECOVER], values, lengths, formats,
                     0, &res);
     if (st == MZ_OK)
-        accept_rows(w, res, n_accepted);
+        accept_rows(w, res, accepted, n_accepted);
     PQclear(res);
     mz_pg_array_release(&ids);
     return st;
@@ -263,12 +294,14 @@ static enum mz_status connect_writer(struct mz_event_writer *w, char *err,
     return mz_pg_connect(&w->pg, w->conninfo, err, err_len);
 }
 
-/* Commits the submissions of one batch (a list linked by next). On MZ_OK
- * every record's seq is set and on_committed has been called. */
+/* Commits the submissions of one batch (a list linked by next, rows
+ * records). On MZ_OK every record's seq is set and lb->accepted holds the
+ * inserted ones in seq order. */
 static enum mz_status commit_batch(struct mz_event_writer *w,
                                    struct submission *batch, size_t rows,
-                                   uint64_t *duplicates)
+                                   struct learn_batch *lb, uint64_t *duplicates)
 {
+    struct mz_event_record **accepted = lb->accepted;
     size_t n_firsts = 0, n_accepted = 0, n_pending;
     bool reused = mz_pg_conn_ok(&w->pg);
     enum mz_status st;
@@ -294,14 +327,14 @@ static enum mz_status commit_batch(struct mz_event_writer *w,
 
     if (!reused && connect_writer(w, err, sizeof err) != MZ_OK)
         return MZ_ERR_DB_UNAVAILABLE;
-    st = insert_rows(w, w->firsts, n_firsts, &n_accepted);
+    st = insert_rows(w, w->firsts, n_firsts, accepted, &n_accepted);
     if (st == MZ_ERR_DB_UNAVAILABLE && reused &&
         connect_writer(w, err, sizeof err) == MZ_OK) {
         /* The connection died while idle or during the statement: the
          * statement may have committed, so first collect what did, then
          * insert the rest. Each row still ends up accepted exactly once. */
         n_accepted = 0;
-        st = recover_rows(w, w->firsts, n_firsts, &n_accepted);
+        st = recover_rows(w, w->firsts, n_firsts, accepted, &n_accepted);
         if (st == MZ_OK) {
             /* Compact the rest to the front (the write index never passes
              * the read index); the recovered ones are in accepted[]. */
@@ -310,24 +343,21 @@ static enum mz_status commit_batch(struct mz_event_writer *w,
                 if (!find_batch_id(w, w->firsts[i]->event_id)->accepted)
                     w->firsts[n_pending++] = w->firsts[i];
             n_firsts = n_pending;
-            st = insert_rows(w, w->firsts, n_pending, &n_accepted);
+            st = insert_rows(w, w->firsts, n_pending, accepted, &n_accepted);
         }
     }
     if (st != MZ_OK) {
         for (size_t i = 0; i < n_firsts; i++)
             w->firsts[i]->seq = 0;
         for (size_t i = 0; i < n_accepted; i++)
-            w->accepted[i]->seq = 0;
+            accepted[i]->seq = 0;
         return st;
     }
 
-    qsort(w->accepted, n_accepted, sizeof *w->accepted, by_seq);
+    qsort(accepted, n_accepted, sizeof *accepted, by_seq);
     if (n_accepted > 0)
-        w->last_seq = w->accepted[n_accepted - 1]->seq;
-    if (w->on_committed != NULL && n_accepted > 0)
-        w->on_committed(w->ctx,
-                        (const struct mz_event_record *const *)w->accepted,
-                        n_accepted);
+        w->last_seq = accepted[n_accepted - 1]->seq;
+    lb->n_accepted = n_accepted;
     *duplicates = rows - n_accepted;
     return MZ_OK;
 }
@@ -347,16 +377,25 @@ static void finish(struct submission *batch, enum mz_status status)
     }
 }
 
-/* Runs one batch and wakes all its submitters. When the batch fails
- * because of its content, runs each submission alone so only the faulty
- * one fails. The caller does not hold w->lock. Returns
+/* Runs one batch: a committed one goes to the learner, which wakes its
+ * submitters; a failed one's submitters are woken here. When the batch
+ * fails because of its content, runs each submission alone so only the
+ * faulty one fails. The caller does not hold w->lock. Returns
  * MZ_ERR_DB_UNAVAILABLE when the database was lost, else MZ_OK. */
 static enum mz_status run_batch(struct mz_event_writer *w,
                                 struct submission *batch, size_t rows)
 {
     uint64_t duplicates = 0;
     double start = now_ms();
-    enum mz_status st = commit_batch(w, batch, rows, &duplicates);
+    /* Sized before the INSERT: once it has committed nothing may fail. */
+    struct learn_batch *lb = malloc(sizeof *lb + rows * sizeof *lb->accepted);
+    enum mz_status st =
+        lb ? commit_batch(w, batch, rows, lb, &duplicates) : MZ_ERR_NOMEM;
+
+    if (st != MZ_OK) {
+        free(lb);
+        lb = NULL;
+    }
 
     if ((st == MZ_ERR_DB || st == MZ_ERR_INVALID) && batch->next != NULL) {
         struct submission *s = batch;
@@ -383,12 +422,56 @@ static enum mz_status run_batch(struct mz_event_writer *w,
         w->stats.rows_duplicate += duplicates;
         w->stats.last_commit_ms = now_ms() - start;
         w->stats.last_seq = w->last_seq;
+        lb->subs = batch;
+        lb->next = NULL;
+        if (w->learn_tail != NULL)
+            w->learn_tail->next = lb;
+        else
+            w->learn_head = lb;
+        w->learn_tail = lb;
+        w->learn_waiting++;
+        pthread_cond_signal(&w->learn);
     } else {
         w->stats.errors++;
+        finish(batch, st);
     }
-    finish(batch, st);
     pthread_mutex_unlock(&w->lock);
     return st == MZ_ERR_DB_UNAVAILABLE ? st : MZ_OK;
+}
+
+/* Learns committed batches in commit order, then wakes their submitters;
+ * drains the queue before it stops. */
+static void *learner_main(void *arg)
+{
+    struct mz_event_writer *w = arg;
+
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        struct learn_batch *lb;
+
+        while (w->learn_head == NULL && !w->learner_stopping)
+            pthread_cond_wait(&w->learn, &w->lock);
+        lb = w->learn_head;
+        if (lb == NULL)
+            break;
+        w->learn_head = lb->next;
+        if (w->learn_head == NULL)
+            w->learn_tail = NULL;
+        w->learn_waiting--;
+        pthread_cond_signal(&w->work); /* the backlog shrank */
+        pthread_mutex_unlock(&w->lock);
+
+        if (w->on_committed != NULL && lb->n_accepted > 0)
+            w->on_committed(w->ctx,
+                            (const struct mz_event_record *const *)lb->accepted,
+                            lb->n_accepted);
+
+        pthread_mutex_lock(&w->lock);
+        finish(lb->subs, MZ_OK);
+        free(lb);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
 }
 
 static void *writer_main(void *arg)
@@ -402,7 +485,9 @@ static void *writer_main(void *arg)
         size_t rows;
         enum mz_status st;
 
-        while (w->head == NULL && !w->stopping && !w->db_down)
+        while (
+            (w->head == NULL || w->learn_waiting >= MZ_WRITER_LEARN_BACKLOG) &&
+            !w->stopping && !w->db_down)
             pthread_cond_wait(&w->work, &w->lock);
 
         if (w->db_down) {
@@ -497,6 +582,7 @@ struct mz_event_writer *mz_event_writer_start(
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&w->work, &attr);
     pthread_condattr_destroy(&attr);
+    pthread_cond_init(&w->learn, NULL);
     w->max_batch_rows = max_batch_rows > 0 ? max_batch_rows : 1;
     w->on_committed = on_committed;
     w->ctx = ctx;
@@ -517,6 +603,11 @@ struct mz_event_writer *mz_event_writer_start(
     w->last_seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     w->stats.last_seq = w->last_seq;
     PQclear(res);
+    if (pthread_create(&w->learner, NULL, learner_main, w) != 0) {
+        snprintf(err, err_len, "cannot start the event learner thread");
+        goto fail;
+    }
+    w->learner_started = true;
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(err, err_len, "cannot start the event writer thread");
         goto fail;
@@ -529,21 +620,31 @@ fail:
     return NULL;
 }
 
+/* Sets *flag under w->lock, wakes thread through cond and joins it. */
+static void stop_thread(struct mz_event_writer *w, bool *flag,
+                        pthread_cond_t *cond, pthread_t thread)
+{
+    pthread_mutex_lock(&w->lock);
+    *flag = true;
+    pthread_cond_broadcast(cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(thread, NULL);
+}
+
 void mz_event_writer_stop(struct mz_event_writer *writer)
 {
     if (writer == NULL)
         return;
-    if (writer->thread_started) {
-        pthread_mutex_lock(&writer->lock);
-        writer->stopping = true;
-        pthread_cond_broadcast(&writer->work);
-        pthread_mutex_unlock(&writer->lock);
-        pthread_join(writer->thread, NULL);
-    }
+    if (writer->thread_started)
+        stop_thread(writer, &writer->stopping, &writer->work, writer->thread);
+    /* After the writer: what it committed last is learned too. */
+    if (writer->learner_started)
+        stop_thread(writer, &writer->learner_stopping, &writer->learn,
+                    writer->learner);
     mz_pg_conn_reset(&writer->pg);
+    pthread_cond_destroy(&writer->learn);
     pthread_cond_destroy(&writer->work);
     pthread_mutex_destroy(&writer->lock);
-    free(writer->accepted);
     free(writer->firsts);
     free(writer->uniques);
     mz_hash_table_free(writer->batch_ids);

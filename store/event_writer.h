@@ -6,9 +6,11 @@
  *
  * A request calls mz_event_writer_submit, which blocks until its events
  * are committed (or failed). After each COMMIT, and before any submitter
- * is woken, the writer thread calls on_committed with the newly inserted
- * events in log (seq) order; the server applies them to the model there,
- * so a reply is sent only when the model has learned the events.
+ * of the batch is woken, the learner thread calls on_committed with the
+ * newly inserted events in log (seq) order, one batch after another in
+ * commit order, while the writer thread commits the next batch; the
+ * server applies them to the model there, so a reply is sent only when
+ * the model has learned the events.
  *
  * Interface routines:
  *    mz_event_writer_start / _stop
@@ -27,14 +29,15 @@
 
 struct mz_event_writer;
 
-/* Called on the writer thread after each commit with the accepted
- * (non-duplicate) events in seq order; events borrowed. */
+/* Called on the learner thread after each commit with the accepted
+ * (non-duplicate) events in seq order, never for two batches at once;
+ * events borrowed. */
 typedef void (*mz_events_committed_fn)(
     void *ctx, const struct mz_event_record *const *events, size_t n);
 
-/* Starts the writer thread on its own connection (conninfo borrowed,
- * copied). max_batch_rows bounds one transaction. Returns NULL with the
- * reason in err. */
+/* Starts the writer and learner threads, the writer on its own connection
+ * (conninfo borrowed, copied). max_batch_rows bounds one transaction. Returns
+ * NULL with the reason in err. */
 struct mz_event_writer *mz_event_writer_start(
     const char *conninfo, size_t max_batch_rows,
     mz_events_committed_fn on_committed, void *ctx, char *err, size_t err_len);

@@ -193,6 +193,7 @@ struct mz_event_record {
     const char *client_id;
     const char *item_id; /* NULL for item-less events */
     const char *channel; /* NULL when absent */
+    const char *brand;   /* NULL when absent; item-less events only */
     enum mz_event_type type;
     int64_t ts;         /* seconds since the epoch */
     double value;       /* 0 when absent */

@@ -59,9 +59,9 @@ static bool collect_client(struct mz_service *svc,
     }
     struct mz_client_blob *blob = &pc->blobs[pc->count++];
     blob->client_id = strdup(entry->client_id);
-    blob->bytes =
-        mz_client_record_save(entry->memory, entry->facts, svc->catalog,
-                              entry->consent, entry->events_logged, &blob->len);
+    blob->bytes = mz_client_record_save(
+        entry->memory, entry->facts, &entry->privates, svc->catalog,
+        entry->consent, entry->events_logged, &blob->len);
     entry->dirty = false;
     return blob->client_id && blob->bytes;
 }

@@ -62,6 +62,7 @@ static void entry_free(struct mz_client_entry *entry)
         return;
     mz_client_free(entry->memory);
     mz_client_facts_free(entry->facts);
+    mz_client_privates_clear(&entry->privates);
     free(entry->tier);
     mz_brand_tiers_clear(&entry->tiers);
     free(entry->region);
@@ -290,12 +291,15 @@ bool mz_client_cache_restore(struct mz_client_cache *cache,
         snprintf(err, err_len, "client %.64s: out of memory", client_id);
         mz_client_free(record.memory);
         mz_client_facts_free(record.facts);
+        mz_client_privates_clear(&record.privates);
         return false;
     }
     mz_client_free(entry->memory);
     mz_client_facts_free(entry->facts);
+    mz_client_privates_clear(&entry->privates);
     entry->memory = record.memory;
     entry->facts = record.facts;
+    entry->privates = record.privates;
     entry->consent = record.consent;
     entry->events_logged = record.events_logged;
     entry->dirty = false;

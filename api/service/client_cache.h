@@ -49,6 +49,7 @@
 #include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/client_facts.h"
+#include "model/client_private.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -60,22 +61,27 @@
 
 /* One client in memory. */
 struct mz_client_entry {
-    const char *client_id;            /* borrowed from the cache's table */
-    struct mz_client *memory;         /* owned: the learned levels */
-    struct mz_client_facts *facts;    /* owned */
-    char *tier;                       /* owned; NULL when unknown; the
-                                         default for brands not in tiers */
-    struct mz_brand_tiers tiers;      /* owned: the tier at some brands */
-    char *region;                     /* owned; NULL when unknown */
-    bool consent;                     /* personalisation allowed (default) */
-    bool has_attributes;              /* attributes were set */
-    bool dirty;                       /* changed since the last checkpoint */
-    int64_t events_logged;            /* events in the log, learned or not */
-    _Atomic int64_t last_used_ms;     /* last request or event (monotonic
-                                         clock), for the eviction order;
-                                         readers store it too */
-    pthread_mutex_t impressions_lock; /* guards facts' impressions, the one
-                                         thing readers write */
+    const char *client_id;              /* borrowed from the cache's table */
+    struct mz_client *memory;           /* owned: the levels the sharing
+                                           brands' events taught */
+    struct mz_client_facts *facts;      /* owned: facts of the items and
+                                           visits of the sharing brands */
+    struct mz_client_privates privates; /* owned: what each brand that
+                                           keeps its signals to itself
+                                           taught (docs/design.md) */
+    char *tier;                         /* owned; NULL when unknown; the
+                                           default for brands not in tiers */
+    struct mz_brand_tiers tiers;        /* owned: the tier at some brands */
+    char *region;                       /* owned; NULL when unknown */
+    bool consent;                       /* personalisation allowed (default) */
+    bool has_attributes;                /* attributes were set */
+    bool dirty;                         /* changed since the last checkpoint */
+    int64_t events_logged;              /* events in the log, learned or not */
+    _Atomic int64_t last_used_ms;       /* last request or event (monotonic
+                                           clock), for the eviction order;
+                                           readers store it too */
+    pthread_mutex_t impressions_lock;   /* guards facts' impressions, the one
+                                           thing readers write */
 };
 
 /* Called (without the cache's locks) when the cache wants an eviction

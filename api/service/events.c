@@ -8,10 +8,11 @@
 #include "api/service/internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-/* Refuses, in outcome, the records whose item is not a live catalog item
- * or is of a brand outside scope (NULL: every brand), and sets the
- * others' item_index. */
+/* Refuses, in outcome, the records whose item is not a live catalog item,
+ * whose item or brand is of a brand outside scope (NULL: every brand), or
+ * whose brand is not its item's, and sets the others' item_index. */
 static void check_items(struct mz_service *svc, struct mz_event_record *records,
                         enum mz_status *outcome, size_t n,
                         const struct mz_principal *scope)
@@ -21,6 +22,11 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
         if (outcome[i] != MZ_OK)
             continue;
         records[i].item_index = -1;
+        const char *brand = records[i].brand;
+        if (brand && scope && !mz_principal_allows_brand(scope, brand)) {
+            outcome[i] = MZ_ERR_FORBIDDEN;
+            continue;
+        }
         if (!records[i].item_id)
             continue;
         int32_t index = mz_catalog_find(svc->catalog, records[i].item_id);
@@ -29,6 +35,8 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
             outcome[i] = MZ_ERR_UNKNOWN_ITEM;
         else if (scope && !mz_principal_allows_brand(scope, item->brand))
             outcome[i] = MZ_ERR_FORBIDDEN;
+        else if (brand && strcmp(brand, item->brand) != 0)
+            outcome[i] = MZ_ERR_INVALID; /* says another house than its item */
         else
             records[i].item_index = index;
     }
@@ -41,7 +49,8 @@ enum mz_status mz_service_append_events(struct mz_service *svc,
 {
     if (n == 0)
         return MZ_OK;
-    const char **ids = calloc(n, sizeof *ids);
+    /* ids[0..n): every event's client; ids[n..): those not in memory. */
+    const char **ids = calloc(2 * n, sizeof *ids);
     if (!ids)
         return MZ_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
@@ -51,8 +60,21 @@ enum mz_status mz_service_append_events(struct mz_service *svc,
     enum mz_status status =
         mz_client_cache_hold(svc->clients, ids, n) ? MZ_OK : MZ_ERR_NOMEM;
     bool held = status == MZ_OK;
-    for (size_t i = 0; status == MZ_OK && i < n; i++)
-        status = mz_service_fetch_client(svc, ids[i], true);
+    /* One read-lock pass finds the clients not in memory; only those are
+     * fetched. Locking per event made each request queue behind the
+     * learner's write lock up to once per event. A held client stays
+     * resident, so what this pass saw still holds at learning time. */
+    const char **absent = ids + n;
+    size_t n_absent = 0;
+    if (held) {
+        pthread_rwlock_rdlock(&svc->lock);
+        for (size_t i = 0; i < n; i++)
+            if (!mz_client_cache_get(svc->clients, ids[i]))
+                absent[n_absent++] = ids[i];
+        pthread_rwlock_unlock(&svc->lock);
+    }
+    for (size_t i = 0; status == MZ_OK && i < n_absent; i++)
+        status = mz_service_fetch_client(svc, absent[i], true);
     if (status == MZ_OK) {
         status = mz_event_writer_submit(svc->writer, records, n);
         if (status != MZ_OK)

@@ -5,7 +5,7 @@
  *
  * Concurrency: `lock` guards the catalog, the model, the client cache's
  * table and the rules. Request threads read under the read lock; the
- * event-log writer thread learns committed events, and catalog, rule,
+ * event-log learner thread learns committed events, and catalog, rule,
  * attribute and client changes are applied, under the write lock. So
  * events are learned in log order by one thread.
  *
@@ -163,6 +163,42 @@ const struct mz_brand_rules *mz_service_brand_rules(
  * lock. */
 enum mz_status mz_service_apply_rules(struct mz_service *svc, const char *brand,
                                       int64_t version, struct mz_rules *rules);
+
+/* ---- signals.c ------------------------------------------------------- */
+
+/* Whether what brand's events teach may reach other brands: true for
+ * NULL (no brand), a brand without rules, or rules whose "signals" share
+ * (the default). Caller holds the lock. */
+bool mz_service_brand_shares(const struct mz_service *svc, const char *brand);
+
+/* The memory that brand's reads see of entry: for a brand that keeps its
+ * signals to itself, its private memory (NULL memory and facts when the
+ * client has none: it never met the brand); otherwise (brand NULL too)
+ * the shared memory and facts. Borrowed, valid under the lock. */
+struct mz_brand_memory {
+    const struct mz_client *memory;
+    const struct mz_client_facts *facts;
+};
+struct mz_brand_memory mz_service_brand_memory(
+    const struct mz_service *svc, const struct mz_client_entry *entry,
+    const char *brand);
+
+/* The facts that hold what happened to item (its brand's private facts
+ * when that brand keeps its signals to itself, else the shared ones), or
+ * NULL when that brand has no private memory of the client yet. Caller
+ * holds the lock. */
+struct mz_client_facts *mz_service_item_facts(const struct mz_service *svc,
+                                              struct mz_client_entry *entry,
+                                              int32_t item);
+
+/* The facts of entry's private memories (entry NULL: none), which the
+ * rules read beside the shared facts so that what a client bought or
+ * dismissed at a brand that keeps its signals apart still protects them
+ * (struct mz_select_request's other_facts). Returns an array the caller
+ * frees (NULL when *n is 0), or NULL with *n > 0 when out of memory.
+ * Caller holds the lock; the entries are valid under it. */
+const struct mz_client_facts **
+mz_service_private_facts(const struct mz_client_entry *entry, size_t *n);
 
 /* ---- learning.c ------------------------------------------------------ */
 

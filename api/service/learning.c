@@ -44,6 +44,49 @@ static struct mz_client_entry *entry_for_event(struct mz_service *svc,
     return entry;
 }
 
+/* A consent marker: withdrawn forgets what every memory of the client
+ * learned (shared and private), granted resumes; the facts of each see
+ * the marker. */
+static void set_consent(struct mz_client_entry *entry,
+                        const struct mz_event_obs *obs)
+{
+    bool withdrawn = obs->type == MZ_EV_CONSENT_WITHDRAWN;
+    entry->consent = !withdrawn;
+    if (withdrawn)
+        mz_client_reset(entry->memory);
+    mz_client_facts_observe(entry->facts, obs);
+    for (size_t i = 0; i < entry->privates.count; i++) {
+        if (withdrawn)
+            mz_client_reset(entry->privates.v[i].memory);
+        mz_client_facts_observe(entry->privates.v[i].facts, obs);
+    }
+}
+
+/* entry's private memory of brand, made when it is the client's first
+ * event there; a memory made while consent is withdrawn starts paused
+ * like the others. NULL (logged) when out of memory. */
+static struct mz_client_private *private_memory(struct mz_service *svc,
+                                                struct mz_client_entry *entry,
+                                                const char *brand)
+{
+    bool is_new = !mz_client_privates_find(&entry->privates, brand);
+    struct mz_client_private *p =
+        mz_client_privates_add(&entry->privates, svc->model, brand);
+    if (!p) {
+        mz_log_reason(MZ_LOG_ERROR,
+                      "event not learned: no room for the client's private "
+                      "memory of its brand",
+                      mz_status_code(MZ_ERR_NOMEM));
+        return NULL;
+    }
+    if (is_new && !entry->consent) {
+        struct mz_event_obs paused = {.item = -1,
+                                      .type = MZ_EV_CONSENT_WITHDRAWN};
+        mz_client_facts_observe(p->facts, &paused);
+    }
+    return p;
+}
+
 void mz_service_learn_event(struct mz_service *svc,
                             const struct mz_event_record *ev)
 {
@@ -59,9 +102,13 @@ void mz_service_learn_event(struct mz_service *svc,
      * accepted while it was live (submit refuses retired items), and the
      * replay after a restart, which loads today's deletions, must learn
      * what the live server learned. A retired item is never selected, so
-     * what its row learns shows nowhere until it is re-inserted. */
-    int32_t item =
-        ev->item_id ? mz_catalog_find(svc->catalog, ev->item_id) : -1;
+     * what its row learns shows nowhere until it is re-inserted. A
+     * submission's item_index, found when it was checked, is still the
+     * item's: catalog indices are never reused. */
+    int32_t item = ev->item_index;
+    if (item < 0 && ev->item_id) /* the replay: not looked up yet */
+        item = mz_catalog_find(svc->catalog, ev->item_id);
+    const struct mz_item *rec = mz_catalog_item(svc->catalog, item);
     struct mz_event_obs obs = {
         .item = item,
         .type = ev->type,
@@ -70,31 +117,41 @@ void mz_service_learn_event(struct mz_service *svc,
         .value = (float)ev->value,
         .quantity = ev->quantity,
         .dwell_ms = ev->dwell_ms,
+        .brand = rec ? NULL : ev->brand,
     };
-    if (ev->type == MZ_EV_CONSENT_WITHDRAWN) {
-        entry->consent = false;
-        mz_client_reset(entry->memory);
-        mz_client_facts_observe(entry->facts, &obs);
+    if (ev->type == MZ_EV_CONSENT_WITHDRAWN ||
+        ev->type == MZ_EV_CONSENT_GRANTED) {
+        set_consent(entry, &obs);
         return;
     }
-    if (ev->type == MZ_EV_CONSENT_GRANTED) {
-        entry->consent = true;
-        mz_client_facts_observe(entry->facts, &obs); /* facts resume */
-        return;
+    /* The house the event was at: its item's brand, or the brand a visit
+     * names. A brand that keeps its signals to itself learns into its own
+     * private memory of the client; the flag is read as the event is
+     * learned, so a change applies to events learned after it (and a
+     * replay reads the rules in force at start-up). */
+    const char *brand = rec ? rec->brand : ev->brand;
+    struct mz_client *memory = entry->memory;
+    struct mz_client_facts *facts = entry->facts;
+    if (!mz_service_brand_shares(svc, brand)) {
+        struct mz_client_private *p = private_memory(svc, entry, brand);
+        if (!p)
+            return;
+        memory = p->memory;
+        facts = p->facts;
     }
     if (!entry->consent) {
         /* Not learned from, but the rules still protect the client: the
          * facts record the purchases, returns and dismissals they read
          * (and nothing else while consent is withdrawn). */
-        mz_client_facts_observe(entry->facts, &obs);
+        mz_client_facts_observe(facts, &obs);
         return;
     }
 
     int n_levels = mz_model_config_of(svc->model)->n_levels;
-    int64_t before = consolidated_events(entry->memory, n_levels);
-    mz_model_observe(svc->model, entry->memory, &obs, true);
-    mz_client_facts_observe(entry->facts, &obs);
-    if (consolidated_events(entry->memory, n_levels) != before)
+    int64_t before = consolidated_events(memory, n_levels);
+    mz_model_observe(svc->model, memory, &obs, true);
+    mz_client_facts_observe(facts, &obs);
+    if (consolidated_events(memory, n_levels) != before)
         atomic_fetch_add_explicit(&svc->counters.consolidations, 1,
                                   memory_order_relaxed);
     atomic_fetch_add_explicit(&svc->counters.events_learned, 1,

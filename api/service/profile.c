@@ -3,10 +3,15 @@
  *    What the service holds about one client, for the profile a boutique
  *    app shows before a sales associate greets them: attributes, what
  *    each memory source holds (top items, categories and brands) and the
- *    facts.
+ *    facts -- all of them for a key of every brand; for a key of some
+ *    brands only what comes from those brands' items, visits and the
+ *    memories they may see (api/service/signals.c).
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "api/scratch.h"
 #include "model/topk.h"
@@ -61,10 +66,50 @@ static int tally_top(struct tally *t,
     return n;
 }
 
-/* Fills *out with what source holds for entry. Caller holds the read
- * lock. Returns MZ_OK or MZ_ERR_NOMEM. */
+/* The memories a reader sees of one client, and which items it may see
+ * (allowed: a byte per item, NULL: all). */
+struct profile_scope {
+    struct mz_brand_memory seen[1 + MZ_CLIENT_MAX_PRIVATES];
+    size_t n_seen;
+    const struct mz_client_facts *facts[1 + MZ_CLIENT_MAX_PRIVATES];
+    const struct mz_client *empty; /* owned: stands for no memory */
+    uint8_t *allowed;              /* owned; NULL: every item */
+};
+
+/* Adds up what source holds in every memory the reader sees (the catalog
+ * is the same for all) into scores. Returns MZ_OK or MZ_ERR_NOMEM. */
+static enum mz_status score_source(const struct mz_service *svc,
+                                   const struct profile_scope *scope,
+                                   enum mz_level_source source, int64_t now,
+                                   float *scores)
+{
+    int32_t n_items = mz_model_item_count(svc->model);
+    if (source == MZ_SOURCE_CATALOG || scope->n_seen == 0) {
+        mz_model_score_source(svc->model, scope->empty, source, now, scores);
+        return MZ_OK;
+    }
+    mz_model_score_source(svc->model, scope->seen[0].memory, source, now,
+                          scores);
+    if (scope->n_seen == 1)
+        return MZ_OK;
+    float *more = malloc((size_t)n_items * sizeof *more + 1);
+    if (!more)
+        return MZ_ERR_NOMEM;
+    for (size_t m = 1; m < scope->n_seen; m++) {
+        mz_model_score_source(svc->model, scope->seen[m].memory, source, now,
+                              more);
+        for (int32_t j = 0; j < n_items; j++)
+            scores[j] += more[j];
+    }
+    free(more);
+    return MZ_OK;
+}
+
+/* Fills *out with what source holds in the memories scope sees, over
+ * the items it may see. Caller holds the read lock. Returns MZ_OK or
+ * MZ_ERR_NOMEM. */
 static enum mz_status describe_source(const struct mz_service *svc,
-                                      const struct mz_client_entry *entry,
+                                      const struct profile_scope *scope,
                                       enum mz_level_source source, int64_t now,
                                       struct mz_profile_level *out)
 {
@@ -76,9 +121,11 @@ static enum mz_status describe_source(const struct mz_service *svc,
     if (!scores)
         return MZ_ERR_NOMEM;
     *out = (struct mz_profile_level){.source = source, .level = -1};
-    mz_model_score_source(svc->model, entry->memory, source, now, scores);
-    size_t n_top = mz_topk(scores, (size_t)n_items, NULL, PROFILE_SUMMARY_ITEMS,
-                           top, top_scores);
+    enum mz_status status = score_source(svc, scope, source, now, scores);
+    if (status != MZ_OK)
+        return status;
+    size_t n_top = mz_topk(scores, (size_t)n_items, scope->allowed,
+                           PROFILE_SUMMARY_ITEMS, top, top_scores);
     struct tally categories = {.count = 0}, brands = {.count = 0};
     for (size_t i = 0; i < n_top; i++) {
         const struct mz_item *item = mz_catalog_item(svc->catalog, top[i]);
@@ -100,11 +147,90 @@ static enum mz_status describe_source(const struct mz_service *svc,
         int level = (int)source - MZ_SOURCE_LEVEL0;
         out->level = level;
         out->chunk_events = cfg->level_chunk[level];
-        out->events = mz_client_level_events(entry->memory, level);
-        out->last_consolidated_at =
-            mz_client_level_consolidated_at(entry->memory, level);
+        for (size_t m = 0; m < scope->n_seen; m++) {
+            const struct mz_client *memory = scope->seen[m].memory;
+            int64_t at = mz_client_level_consolidated_at(memory, level);
+            out->events += mz_client_level_events(memory, level);
+            if (at > out->last_consolidated_at)
+                out->last_consolidated_at = at;
+        }
     }
     return MZ_OK;
+}
+
+/* Which memories of entry a reader of brands[0..n_brands-1] (NULL: every
+ * brand) sees, and which items: a reader of every brand sees all of
+ * them; otherwise the shared memory when one of its brands shares, and
+ * the private memory of each of its brands that does not. Caller holds
+ * the read lock. Returns MZ_OK or MZ_ERR_NOMEM. */
+static enum mz_status scope_profile(const struct mz_service *svc,
+                                    const struct mz_client_entry *entry,
+                                    const char *const *brands, size_t n_brands,
+                                    struct profile_scope *scope)
+{
+    scope->n_seen = 0;
+    scope->allowed = NULL;
+    scope->empty = mz_client_new(svc->model);
+    if (!scope->empty)
+        return MZ_ERR_NOMEM;
+    if (!brands) {
+        scope->seen[scope->n_seen++] =
+            (struct mz_brand_memory){entry->memory, entry->facts};
+        for (size_t i = 0; i < entry->privates.count; i++)
+            scope->seen[scope->n_seen++] = (struct mz_brand_memory){
+                entry->privates.v[i].memory, entry->privates.v[i].facts};
+        return MZ_OK;
+    }
+    int32_t n_items = mz_model_item_count(svc->model);
+    scope->allowed = calloc((size_t)n_items + 1, 1);
+    if (!scope->allowed)
+        return MZ_ERR_NOMEM;
+    bool shared = false;
+    for (size_t b = 0; b < n_brands; b++) {
+        size_t count = 0;
+        const int32_t *items = mz_catalog_brand_items(
+            svc->catalog, mz_catalog_brand_id(svc->catalog, brands[b]), &count);
+        for (size_t i = 0; i < count; i++)
+            if (items[i] < n_items)
+                scope->allowed[items[i]] = 1;
+        if (mz_service_brand_shares(svc, brands[b])) {
+            shared = true;
+            continue;
+        }
+        struct mz_brand_memory own =
+            mz_service_brand_memory(svc, entry, brands[b]);
+        if (own.memory)
+            scope->seen[scope->n_seen++] = own;
+    }
+    if (shared) { /* first, as for a reader of every brand */
+        memmove(scope->seen + 1, scope->seen,
+                scope->n_seen * sizeof *scope->seen);
+        scope->seen[0] = (struct mz_brand_memory){entry->memory, entry->facts};
+        scope->n_seen++;
+    }
+    return MZ_OK;
+}
+
+static void scope_clear(struct profile_scope *scope)
+{
+    mz_client_free((struct mz_client *)scope->empty);
+    free(scope->allowed);
+}
+
+/* Whether the reader sees anything of the client: a reader of every
+ * brand any logged event; another, an event its memories hold. */
+static bool profile_exists(const struct mz_client_entry *entry,
+                           const struct profile_scope *scope, bool all_brands)
+{
+    if (entry->has_attributes)
+        return true;
+    if (all_brands)
+        return entry->events_logged > 0;
+    for (size_t m = 0; m < scope->n_seen; m++)
+        if (mz_client_event_count(scope->seen[m].memory) > 0 ||
+            mz_client_facts_event_count(scope->seen[m].facts) > 0)
+            return true;
+    return false;
 }
 
 /* The sources a profile shows, in order: the session context (when the
@@ -122,55 +248,74 @@ static int profile_sources(const struct mz_model_config *cfg,
 }
 
 static enum mz_status profile_locked(struct mz_service *svc,
-                                     const char *client_id, int64_t now,
-                                     mz_profile_reply_fn reply, void *ctx)
+                                     const char *client_id,
+                                     const char *const *brands, size_t n_brands,
+                                     int64_t now, mz_profile_reply_fn reply,
+                                     void *ctx)
 {
     struct mz_client_entry *entry =
         mz_client_cache_get(svc->clients, client_id);
-    if (!entry || (entry->events_logged == 0 && !entry->has_attributes))
+    if (!entry)
         return MZ_ERR_NOT_FOUND;
+    struct profile_scope *scope = malloc(sizeof *scope);
+    if (!scope)
+        return MZ_ERR_NOMEM;
+    enum mz_status status = scope_profile(svc, entry, brands, n_brands, scope);
+    if (status == MZ_OK && !profile_exists(entry, scope, brands == NULL))
+        status = MZ_ERR_NOT_FOUND;
     const struct mz_model_config *cfg = mz_model_config_of(svc->model);
     struct mz_profile_level levels[MZ_SOURCE_COUNT];
     int n_sources = 0;
-    if (entry->consent) { /* no consent: nothing learned to show */
+    if (status == MZ_OK && entry->consent) { /* no consent: nothing learned */
         enum mz_level_source sources[MZ_SOURCE_COUNT];
         int n = profile_sources(cfg, sources);
-        for (; n_sources < n; n_sources++) {
-            enum mz_status status = describe_source(
-                svc, entry, sources[n_sources], now, &levels[n_sources]);
-            if (status != MZ_OK)
-                return status;
-        }
+        for (; status == MZ_OK && n_sources < n; n_sources++)
+            status = describe_source(svc, scope, sources[n_sources], now,
+                                     &levels[n_sources]);
+    }
+    int64_t events_learned = 0;
+    for (size_t m = 0; m < scope->n_seen; m++) {
+        scope->facts[m] = scope->seen[m].facts;
+        events_learned += mz_client_event_count(scope->seen[m].memory);
     }
     struct mz_profile_view view = {
         .tier = entry->tier,
         .tiers = &entry->tiers,
         .region = entry->region,
         .consent = entry->consent,
-        .events_logged = entry->events_logged,
-        .events_learned = mz_client_event_count(entry->memory),
+        .events_logged = brands ? -1 : entry->events_logged,
+        .events_learned = events_learned,
         .n_levels = cfg->n_levels,
         .levels = levels,
         .n_sources = n_sources,
-        .facts = entry->consent ? entry->facts : NULL,
+        .facts = scope->facts,
+        .n_facts = entry->consent ? scope->n_seen : 0,
+        .brands = brands,
+        .n_brands = n_brands,
         .catalog = svc->catalog,
     };
-    /* Readers record impressions, which the facts hold. */
-    pthread_mutex_lock(&entry->impressions_lock);
-    enum mz_status status = reply(ctx, &view);
-    pthread_mutex_unlock(&entry->impressions_lock);
+    if (status == MZ_OK) {
+        /* Readers record impressions, which the facts hold. */
+        pthread_mutex_lock(&entry->impressions_lock);
+        status = reply(ctx, &view);
+        pthread_mutex_unlock(&entry->impressions_lock);
+    }
+    scope_clear(scope);
+    free(scope);
     return status;
 }
 
 enum mz_status mz_service_read_profile(struct mz_service *svc,
-                                       const char *client_id, int64_t now,
+                                       const char *client_id,
+                                       const char *const *brands,
+                                       size_t n_brands, int64_t now,
                                        mz_profile_reply_fn reply, void *ctx)
 {
     enum mz_status status = mz_service_fetch_client(svc, client_id, false);
     if (status != MZ_OK)
         return status;
     pthread_rwlock_rdlock(&svc->lock);
-    status = profile_locked(svc, client_id, now, reply, ctx);
+    status = profile_locked(svc, client_id, brands, n_brands, now, reply, ctx);
     pthread_rwlock_unlock(&svc->lock);
     return status;
 }

@@ -13,6 +13,8 @@
  */
 #include "api/service/internal.h"
 
+#include <stdlib.h>
+
 #include "api/scratch.h"
 
 /* Selects under the read lock and hands the view to reply. */
@@ -24,20 +26,38 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     struct mz_client_entry *entry =
         mz_client_cache_get(svc->clients, args->client_id);
     bool consent = entry && entry->consent;
-    bool personalized = consent && mz_client_event_count(entry->memory) > 0;
-    const struct mz_client *memory = personalized ? entry->memory : NULL;
+    /* The memory the brand asked for sees (a key of one brand asks for
+     * it); a brand that keeps its signals to itself sees only its own. */
+    const char *brand =
+        args->brand
+            ? args->brand
+            : (args->brands && args->n_brands == 1 ? args->brands[0] : NULL);
+    struct mz_brand_memory seen =
+        entry ? mz_service_brand_memory(svc, entry, brand)
+              : (struct mz_brand_memory){NULL, NULL};
+    bool personalized =
+        consent && seen.memory && mz_client_event_count(seen.memory) > 0;
+    const struct mz_client *memory = personalized ? seen.memory : NULL;
     /* The rules protect every client, so the selection reads the facts
-     * (purchases, dismissals, impressions) whatever the consent; the
-     * reasons, which are personalisation, read them only with consent. */
+     * (purchases, dismissals, impressions) whatever the consent, and the
+     * private memories' too (what happened to an item is kept with its
+     * brand); the reasons, which are personalisation, read the facts of
+     * the memory seen, and only with consent. */
     const struct mz_client_facts *rule_facts = entry ? entry->facts : NULL;
-    const struct mz_client_facts *facts = consent ? entry->facts : NULL;
+    const struct mz_client_facts *facts = consent ? seen.facts : NULL;
+
     int32_t context = args->context_item
                           ? mz_catalog_find(svc->catalog, args->context_item)
                           : -1;
     int32_t n_items = mz_model_item_count(svc->model);
     float *scores = mz_scratch_scores((size_t)n_items);
-    if (!scores)
+    size_t n_other_facts;
+    const struct mz_client_facts **other_facts =
+        mz_service_private_facts(entry, &n_other_facts);
+    if (!scores || (n_other_facts && !other_facts)) {
+        free(other_facts);
         return MZ_ERR_NOMEM;
+    }
     const struct mz_brand_rules *brand_rules =
         args->brand ? mz_service_brand_rules(svc, args->brand) : NULL;
     mz_model_score(svc->model, memory, context, args->now, scores);
@@ -58,6 +78,8 @@ static enum mz_status recommend_locked(struct mz_service *svc,
                     ? mz_brand_tiers_at(&entry->tiers, args->brand, entry->tier)
                     : NULL,
         .facts = rule_facts,
+        .other_facts = other_facts,
+        .n_other_facts = n_other_facts,
         .exclude_items = exclude,
         .n_exclude_items = n_exclude,
         .now = args->now,
@@ -79,6 +101,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     }
     if (entry)
         pthread_mutex_unlock(&entry->impressions_lock);
+    free(other_facts);
     if (status != MZ_OK)
         return status;
 

@@ -8,7 +8,7 @@
  * What a call does, in order, is decided here and only here:
  *    - a change is written to PostgreSQL first, then applied in memory,
  *      so what a reader sees is always durable;
- *    - events are learned in log order by the event-log writer thread,
+ *    - events are learned in log order by the event-log learner thread,
  *      and POST /v1/events is answered once its events are learned;
  *    - catalog and rule writes are serialised, so PostgreSQL and memory
  *      see them in the same order.
@@ -390,24 +390,36 @@ struct mz_profile_view {
     const struct mz_brand_tiers *tiers; /* the tier at some brands */
     const char *region;                 /* NULL: unknown */
     bool consent;
-    int64_t events_logged; /* in the log, learned or not */
-    int64_t events_learned;
-    int n_levels;                          /* model levels, for source names */
+    int64_t events_logged;  /* in the log, learned or not; -1 for a reader
+                               of some brands (it counts every house) */
+    int64_t events_learned; /* by the memories the reader sees */
+    int n_levels;           /* model levels, for source names */
     const struct mz_profile_level *levels; /* empty without consent */
     int n_sources;
-    const struct mz_client_facts *facts; /* NULL without consent */
-    const struct mz_catalog *catalog;    /* names the facts' items */
+    /* The facts records the reader sees (the shared facts and private
+     * memories' facts), none without consent; show only entries of
+     * brands[0..n_brands-1] (NULL: every brand). */
+    const struct mz_client_facts *const *facts;
+    size_t n_facts;
+    const char *const *brands;
+    size_t n_brands;
+    const struct mz_catalog *catalog; /* names the facts' items */
 };
 
 typedef enum mz_status (*mz_profile_reply_fn)(
     void *ctx, const struct mz_profile_view *view);
 
 /* Calls reply with what the service holds about client_id (reading it
- * back if evicted). Returns MZ_ERR_NOT_FOUND for a client with no event
- * and no attributes, a store error, MZ_ERR_NOMEM, or what reply
- * returned. */
+ * back if evicted), as a reader of brands[0..n_brands-1] (borrowed; NULL:
+ * every brand) may see it: only those brands' items, visits and the
+ * memories they may see, every level's top items taken among their
+ * items. Returns MZ_ERR_NOT_FOUND for a client with no event and no
+ * attributes (for a reader of some brands: none it may see), a store
+ * error, MZ_ERR_NOMEM, or what reply returned. */
 enum mz_status mz_service_read_profile(struct mz_service *svc,
-                                       const char *client_id, int64_t now,
+                                       const char *client_id,
+                                       const char *const *brands,
+                                       size_t n_brands, int64_t now,
                                        mz_profile_reply_fn reply, void *ctx);
 
 /* ---- API keys -------------------------------------------------------- */

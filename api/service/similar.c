@@ -20,6 +20,7 @@
 #include "api/service/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/scratch.h"
@@ -70,6 +71,13 @@ static enum mz_status select_and_reply(struct mz_service *svc,
         tier = entry
                    ? mz_brand_tiers_at(&entry->tiers, args->brand, entry->tier)
                    : NULL;
+    /* Protective facts of the brands that keep their signals apart too
+     * (what the client bought or dismissed there). */
+    size_t n_other_facts;
+    const struct mz_client_facts **other_facts =
+        mz_service_private_facts(entry, &n_other_facts);
+    if (n_other_facts && !other_facts)
+        return MZ_ERR_NOMEM;
     struct mz_select_request sr = {
         .brand = args->brand,
         .brands = args->brands,
@@ -80,6 +88,8 @@ static enum mz_status select_and_reply(struct mz_service *svc,
         .client_region = entry ? entry->region : NULL,
         .tier = tier,
         .facts = entry ? entry->facts : NULL,
+        .other_facts = other_facts,
+        .n_other_facts = n_other_facts,
         .exclude_items = exclude,
         .n_exclude_items = n_exclude,
         .now = args->now,
@@ -96,6 +106,7 @@ static enum mz_status select_and_reply(struct mz_service *svc,
                         (size_t)mz_model_item_count(svc->model), &sr, &sel);
     if (entry)
         pthread_mutex_unlock(&entry->impressions_lock);
+    free(other_facts);
     if (status != MZ_OK)
         return status;
     bool had_items = sel.count > 0;

@@ -147,8 +147,8 @@ static void *learned_record(const struct fixture *fx, int k, size_t *len)
         mz_model_observe(fx->model, memory, &ev, false);
         ck_assert_int_eq(mz_client_facts_observe(facts, &ev), MZ_OK);
     }
-    void *bytes = mz_client_record_save(memory, facts, fx->catalog, k % 5 != 4,
-                                        8 + k, len);
+    void *bytes = mz_client_record_save(memory, facts, NULL, fx->catalog,
+                                        k % 5 != 4, 8 + k, len);
     ck_assert_ptr_nonnull(bytes);
     mz_client_free(memory);
     mz_client_facts_free(facts);
@@ -160,7 +160,7 @@ static void *entry_record(const struct fixture *fx,
                           const struct mz_client_entry *entry, size_t *len)
 {
     void *bytes =
-        mz_client_record_save(entry->memory, entry->facts, fx->catalog,
+        mz_client_record_save(entry->memory, entry->facts, NULL, fx->catalog,
                               entry->consent, entry->events_logged, len);
     ck_assert_ptr_nonnull(bytes);
     return bytes;

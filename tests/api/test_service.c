@@ -311,7 +311,7 @@ static enum mz_status copy_profile(void *ctx,
     out->events_logged = view->events_logged;
     out->events_learned = view->events_learned;
     out->n_sources = view->n_sources;
-    out->has_facts = view->facts != NULL;
+    out->has_facts = view->n_facts > 0;
     snprintf(out->tier, sizeof out->tier, "%s", view->tier ? view->tier : "");
     snprintf(out->region, sizeof out->region, "%s",
              view->region ? view->region : "");
@@ -339,8 +339,10 @@ static enum mz_status copy_profile(void *ctx,
             text_add(t, " b:%s=%a", l->brands[i].name, l->brands[i].weight);
         text_add(t, "\n");
     }
-    if (view->facts) {
-        json_t *facts = mz_json_write_facts(view->facts, view->catalog);
+    if (view->n_facts > 0) {
+        json_t *facts =
+            mz_json_write_facts_of(view->facts, view->n_facts, view->catalog,
+                                   view->brands, view->n_brands);
         char *dump =
             facts ? json_dumps(facts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!dump) {
@@ -359,7 +361,8 @@ static enum mz_status read_profile(struct mz_service *svc,
                                    const char *client_id, struct profile *out)
 {
     memset(out, 0, sizeof *out);
-    return mz_service_read_profile(svc, client_id, NOW, copy_profile, out);
+    return mz_service_read_profile(svc, client_id, NULL, 0, NOW, copy_profile,
+                                   out);
 }
 
 static struct profile profile_of(struct mz_service *svc, const char *client_id)
@@ -1196,6 +1199,63 @@ START_TEST(test_memory_limited_service_learns_like_an_unlimited_one)
 }
 END_TEST
 
+/* A brand whose rules keep its signals to itself: its events teach only
+ * the client's private memory of it, which only its own reads use; the
+ * rules still exclude what was bought there; a scoped profile sees only
+ * its brand's memories; a change of the flag applies to later events. */
+START_TEST(test_a_brand_that_does_not_share_keeps_its_events_to_itself)
+{
+    struct mz_service_config cfg = small_config(fresh_db("isolation", 0));
+    struct mz_service *svc = open_service(&cfg);
+
+    upsert_catalog(svc);
+    put_rules(svc, "maison-a",
+              "{\"signals\": {\"share_with_other_brands\": false},"
+              " \"exclude_purchased\": {\"enabled\": true}}");
+    const int house_a[] = {0, 2, 4, 6, 0, 2, 4, 6}; /* even: maison-a */
+    browse(svc, "ann", house_a, 8, "a", 0);
+    struct mz_event_record bought[] = {
+        event("a-buy", "ann", "item-00", MZ_EV_PURCHASE, FIRST_TS + 600)};
+    submit(svc, bought, 1);
+
+    ck_assert(recommend(svc, "ann", "maison-a", 5).personalized);
+    ck_assert(!recommend(svc, "ann", "maison-b", 5).personalized);
+    ck_assert(!recommend(svc, "ann", NULL, 5).personalized);
+    /* Bought at maison-a: never recommended there, nor without a brand. */
+    struct recommendation r = recommend(svc, "ann", "maison-a", N_ITEMS);
+    ck_assert(!recommends(&r, "item-00"));
+    ck_assert_int_eq(r.count, N_ITEMS / 2 - 1);
+
+    /* Profiles: maison-b's reader knows nothing of ann; maison-a's sees
+     * its memory, without the count of every house's events. */
+    const char *b_only[] = {"maison-b"}, *a_only[] = {"maison-a"};
+    struct profile p;
+    memset(&p, 0, sizeof p);
+    ck_assert_int_eq(
+        mz_service_read_profile(svc, "ann", b_only, 1, NOW, copy_profile, &p),
+        MZ_ERR_NOT_FOUND);
+    memset(&p, 0, sizeof p);
+    ck_assert_int_eq(
+        mz_service_read_profile(svc, "ann", a_only, 1, NOW, copy_profile, &p),
+        MZ_OK);
+    ck_assert_int_eq(p.events_logged, -1);
+    ck_assert_int_eq(p.events_learned, 9);
+    ck_assert_msg(strstr(p.text.buf, "item-01") == NULL &&
+                      strstr(p.text.buf, "maison-b") == NULL,
+                  "maison-b in maison-a's profile: %s", p.text.buf);
+    p = profile_of(svc, "ann"); /* every brand: everything */
+    ck_assert_int_eq(p.events_logged, 9);
+    ck_assert_int_eq(p.events_learned, 9);
+
+    /* maison-a shares from now on: its later events reach maison-b. */
+    put_rules(svc, "maison-a", "{}");
+    const int more_a[] = {8, 10, 8, 10};
+    browse(svc, "ann", more_a, 4, "later", 3600);
+    ck_assert(recommend(svc, "ann", "maison-b", 5).personalized);
+    mz_service_close(svc);
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -1230,6 +1290,8 @@ static Suite *service_suite(void)
         tc, test_memory_limited_service_evicts_and_reads_clients_back_the_same);
     tcase_add_test(tc,
                    test_memory_limited_service_learns_like_an_unlimited_one);
+    tcase_add_test(tc,
+                   test_a_brand_that_does_not_share_keeps_its_events_to_itself);
     suite_add_tcase(s, tc);
     return s;
 }

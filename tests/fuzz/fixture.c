@@ -106,7 +106,7 @@ static void build(void)
     fx->snapshot[FUZZ_SNAPSHOT_FACTS] = mz_client_facts_save(
         facts, fx->catalog, &fx->snapshot_len[FUZZ_SNAPSHOT_FACTS]);
     fx->snapshot[FUZZ_SNAPSHOT_RECORD] =
-        mz_client_record_save(client, facts, fx->catalog, true, N_EVENTS,
+        mz_client_record_save(client, facts, NULL, fx->catalog, true, N_EVENTS,
                               &fx->snapshot_len[FUZZ_SNAPSHOT_RECORD]);
     for (int k = 0; k < FUZZ_SNAPSHOT_COUNT; k++)
         FUZZ_ASSERT(fx->snapshot[k] != NULL);

@@ -26,13 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(!must_refuse);
         FUZZ_ASSERT(rec.memory != NULL && rec.facts != NULL);
         size_t saved_len = 0;
-        void *saved =
-            mz_client_record_save(rec.memory, rec.facts, fx->catalog,
-                                  rec.consent, rec.events_logged, &saved_len);
+        void *saved = mz_client_record_save(
+            rec.memory, rec.facts, &rec.privates, fx->catalog, rec.consent,
+            rec.events_logged, &saved_len);
         FUZZ_ASSERT(saved != NULL);
         free(saved);
         mz_client_free(rec.memory);
         mz_client_facts_free(rec.facts);
+        mz_client_privates_clear(&rec.privates);
     } else {
         FUZZ_ASSERT(rec.memory == NULL && rec.facts == NULL);
         FUZZ_ASSERT(err[0] != '\0');

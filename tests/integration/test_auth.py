@@ -3,7 +3,8 @@
 
 A key scoped to some brands: rules, items and recommendations of another
 brand are 403 (a catalog batch with one such item is refused whole), and
-an event on another brand's item is rejected alone with code "forbidden".
+an event on another brand's item is rejected alone with code "forbidden";
+a profile read shows only what comes from the key's brands.
 
 One maisond against the temporary cluster of tests/harness/with_pg.sh; it
 makes its admin key at the first start (<data-dir>/admin.key). Other keys
@@ -383,10 +384,30 @@ def an_event_on_another_brands_item_is_rejected_forbidden():
 
 
 @test
-def a_scoped_key_cannot_read_profiles():
-    k = new_key(["clienteling"], brands=["atelier"])["key"]
-    check_error(SRV.get("/v1/clients/c-auth/profile", key=k), 403,
-                "forbidden")
+def a_scoped_key_reads_profiles_kept_to_its_brands():
+    # The client viewed atelier's "seed" and has attributes: a key of
+    # another house sees the profile, and nothing of atelier in it.
+    client = uid("c-scoped")
+    path = "/v1/clients/%s/profile" % client
+    check_eq(SRV.post("/v1/events", {"events": [
+        {"event_id": uid("e"), "client_id": client, "item_id": "seed",
+         "type": "view"}]}).status, 200, "event")
+    check_eq(SRV.put("/v1/clients/%s/attributes" % client,
+                     {"tiers": {"atelier": "vip"}}).status, 200, "tiers")
+    full = SRV.get(path)
+    check_eq(full.status, 200, "profile with the admin key")
+    check("seed" in full.text, "the admin key sees atelier's item")
+    k = new_key(["clienteling"], brands=["maison-x"])["key"]
+    r = SRV.get(path, key=k)
+    check_eq(r.status, 200, "profile with a key of another brand")
+    check("seed" not in r.text and "atelier" not in r.text,
+          "nothing of atelier in the scoped profile: %s" % r.text)
+    check("events_logged" not in r.json(),
+          "the count of every house's events is not shown")
+    own = new_key(["clienteling"], brands=["atelier"])["key"]
+    r = SRV.get(path, key=own)
+    check_eq(r.status, 200, "profile with atelier's key")
+    check("seed" in r.text, "atelier's key sees its item")
 
 
 @test

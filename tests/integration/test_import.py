@@ -225,6 +225,21 @@ def a_key_of_one_brand_gets_lines_of_another_brand_rejected_alone():
     check_eq((doc["accepted"], doc["rejected"]), (2, 1), "counts")
     check_eq([(x["line"], x["error"]["code"]) for x in doc["rejected_lines"]],
              [(2, "forbidden")], "rejected lines")
+    # An event's own brand: outside the scope, or not its item's.
+    body = ndjson([event(client, etype="store_visit", item_id=None,
+                         brand="other"),
+                   event(client, brand="other"), event(client)])
+    doc = import_body(SRV, body, key=key).json()
+    got = [(x["line"], x["error"]["code"], x["error"]["message"])
+           for x in doc["rejected_lines"]]
+    check_eq(got, [(1, "forbidden", "brand: of a brand outside this key's "
+                    "scope"),
+                   (2, "forbidden", "brand: of a brand outside this key's "
+                    "scope")], "rejected lines with a brand")
+    doc = import_body(SRV, ndjson([event(client, brand="other")])).json()
+    check_eq([(x["line"], x["error"]["message"])
+              for x in doc["rejected_lines"]],
+             [(1, "brand: not the brand of the item")], "another house")
 
 
 @test

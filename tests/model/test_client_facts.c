@@ -244,6 +244,60 @@ START_TEST(test_impressions_roll_over_24h)
 }
 END_TEST
 
+/* A visit keeps the brand it names (NULL: none), beside its time: the
+ * oldest visit and its brand leave together when the list is full, the
+ * brands are forgotten with the visits at a consent withdrawal, and they
+ * survive the saved form. */
+START_TEST(test_visits_keep_their_brands)
+{
+    struct mz_client_facts *f = mz_client_facts_new();
+    for (int i = 0; i < MZ_FACTS_MAX_VISITS + 3; i++) {
+        struct mz_event_obs ev = {.item = -1,
+                                  .type = MZ_EV_STORE_VISIT,
+                                  .ts = 5000 + i,
+                                  .seq = 9000 + i,
+                                  .brand = i % 2 ? "house-a" : NULL};
+        ck_assert_int_eq(mz_client_facts_observe(f, &ev), MZ_OK);
+    }
+    size_t n, nb;
+    const int64_t *v = mz_client_facts_visits(f, MZ_VISIT_STORE, &n);
+    const char *const *b = mz_client_facts_visit_brands(f, MZ_VISIT_STORE, &nb);
+    ck_assert_uint_eq(n, MZ_FACTS_MAX_VISITS);
+    ck_assert_uint_eq(nb, n);
+    ck_assert_int_eq(v[0], 5003);
+    for (size_t i = 0; i < n; i++) {
+        if ((v[i] - 5000) % 2)
+            ck_assert_str_eq(b[i], "house-a");
+        else
+            ck_assert_ptr_null(b[i]);
+    }
+    struct mz_catalog *cat = mz_catalog_new();
+    size_t len = 0;
+    void *bytes = mz_client_facts_save(f, cat, &len);
+    ck_assert_ptr_nonnull(bytes);
+    enum mz_status status;
+    char err[128];
+    struct mz_client_facts *back =
+        mz_client_facts_load(cat, bytes, len, &status, err, sizeof err);
+    ck_assert_msg(back != NULL, "%s", err);
+    b = mz_client_facts_visit_brands(back, MZ_VISIT_STORE, &nb);
+    ck_assert_uint_eq(nb, MZ_FACTS_MAX_VISITS);
+    ck_assert_ptr_null(b[nb - 1]); /* the last visit, 18, named none */
+    ck_assert_str_eq(b[nb - 2], "house-a");
+    ck_assert_ptr_null(
+        mz_client_facts_visit_brands(back, MZ_VISIT_KIND_COUNT, &nb));
+    struct mz_event_obs withdrawn = {.item = -1,
+                                     .type = MZ_EV_CONSENT_WITHDRAWN};
+    ck_assert_int_eq(mz_client_facts_observe(back, &withdrawn), MZ_OK);
+    mz_client_facts_visit_brands(back, MZ_VISIT_STORE, &nb);
+    ck_assert_uint_eq(nb, 0);
+    free(bytes);
+    mz_client_facts_free(back);
+    mz_catalog_free(cat);
+    mz_client_facts_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("client_facts");
@@ -257,6 +311,7 @@ int main(void)
     tcase_add_test(tc, test_consent_withdrawn_keeps_what_the_rules_need);
     tcase_add_test(tc, test_without_consent_only_rule_facts_are_recorded);
     tcase_add_test(tc, test_impressions_roll_over_24h);
+    tcase_add_test(tc, test_visits_keep_their_brands);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -178,27 +178,30 @@ START_TEST(test_load_rejects_garbage_safely)
     free(v);
 
     /* A version-1 record (before the rules' facts outlived a consent
-     * withdrawal) is refused, so the service replays the log instead. */
-    mz_wbuf_init(&w);
-    mz_wbuf_u32(&w, 0x46435a4du);
-    mz_wbuf_u32(&w, 1);
-    mz_wbuf_u64(&w, 0);
-    mz_wbuf_u64(&w, 0);
-    mz_wbuf_u64(&w, 0);
-    mz_wbuf_u8(&w, 0);
-    for (int list = 0; list < 4 + 1 + MZ_VISIT_KIND_COUNT + 1; list++)
-        mz_wbuf_u32(&w, 0);
-    v = mz_wbuf_finish(&w, &vlen);
-    ck_assert_ptr_null(
-        mz_client_facts_load(cat, v, vlen, &status, err, sizeof(err)));
-    ck_assert_int_eq(status, MZ_ERR_INVALID);
-    ck_assert_str_eq(err, "client facts: unsupported format version");
-    free(v);
+     * withdrawal) and a version-2 one (before visits kept their brand)
+     * are refused, so the service replays the log instead. */
+    for (uint32_t version = 1; version <= 2; version++) {
+        mz_wbuf_init(&w);
+        mz_wbuf_u32(&w, 0x46435a4du);
+        mz_wbuf_u32(&w, version);
+        mz_wbuf_u64(&w, 0);
+        mz_wbuf_u64(&w, 0);
+        mz_wbuf_u64(&w, 0);
+        mz_wbuf_u8(&w, 0);
+        for (int list = 0; list < 4 + 1 + MZ_VISIT_KIND_COUNT + 1; list++)
+            mz_wbuf_u32(&w, 0);
+        v = mz_wbuf_finish(&w, &vlen);
+        ck_assert_ptr_null(
+            mz_client_facts_load(cat, v, vlen, &status, err, sizeof(err)));
+        ck_assert_int_eq(status, MZ_ERR_INVALID);
+        ck_assert_str_eq(err, "client facts: unsupported format version");
+        free(v);
+    }
 
     /* A list that claims more entries than its cap. */
     mz_wbuf_init(&w);
     mz_wbuf_u32(&w, 0x46435a4du);
-    mz_wbuf_u32(&w, 2);
+    mz_wbuf_u32(&w, 3);
     mz_wbuf_u64(&w, 0);
     mz_wbuf_u64(&w, 0);
     mz_wbuf_u64(&w, 0);

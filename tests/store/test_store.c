@@ -180,7 +180,7 @@ static void on_committed(void *ctx, const struct mz_event_record *const *events,
     pthread_mutex_lock(&log->lock);
     log->calls++;
     for (size_t i = 0; i < n; i++) {
-        /* Across calls too: the writer thread delivers the log in order. */
+        /* Across calls too: the learner delivers the log in order. */
         if (events[i]->seq <= log->last_seq)
             log->out_of_order = true;
         log->last_seq = events[i]->seq;
@@ -295,6 +295,123 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
     ck_assert_int_eq(
         stats.last_seq,
         mz_test_sql_value(conninfo, "SELECT max(seq) FROM events"));
+    mz_event_writer_stop(writer);
+    mz_store_close(store);
+}
+END_TEST
+
+/* A learner that holds the first batch until the test lets it go, and
+ * notes whether two calls ever overlapped. */
+struct gated_learner {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    bool first_entered;
+    bool gate_open;
+    int in_callback;
+    bool overlapped;
+    size_t calls;
+    int64_t seqs[4];
+    size_t n_seqs;
+};
+
+static void gated_on_committed(void *ctx,
+                               const struct mz_event_record *const *events,
+                               size_t n)
+{
+    struct gated_learner *g = ctx;
+
+    pthread_mutex_lock(&g->lock);
+    if (g->in_callback++ > 0)
+        g->overlapped = true;
+    if (g->calls++ == 0) {
+        g->first_entered = true;
+        pthread_cond_broadcast(&g->changed);
+        while (!g->gate_open)
+            pthread_cond_wait(&g->changed, &g->lock);
+    }
+    for (size_t i = 0; i < n && g->n_seqs < 4; i++)
+        g->seqs[g->n_seqs++] = events[i]->seq;
+    g->in_callback--;
+    pthread_mutex_unlock(&g->lock);
+}
+
+struct one_submit {
+    struct mz_event_writer *writer;
+    struct mz_event_record *events;
+    size_t n;
+    enum mz_status status;
+    volatile bool done;
+};
+
+static void *one_submit_main(void *arg)
+{
+    struct one_submit *s = arg;
+
+    s->status = mz_event_writer_submit(s->writer, s->events, s->n);
+    __atomic_store_n(&s->done, true, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+/* While batch 1 is being learned, batch 2 (which repeats batch 1's event
+ * and adds one) is already committed; its submitter is woken only after
+ * batch 1's learning and its own, and learning calls never overlap and
+ * follow the log. */
+START_TEST(test_learning_overlaps_next_commit_replies_wait_in_log_order)
+{
+    const char *conninfo = fresh_db("learn_overlap");
+    struct mz_store *store = open_store(conninfo);
+    struct gated_learner g = {.lock = PTHREAD_MUTEX_INITIALIZER,
+                              .changed = PTHREAD_COND_INITIALIZER};
+    char err[512] = "";
+    struct mz_event_writer *writer = mz_event_writer_start(
+        conninfo, 500, gated_on_committed, &g, err, sizeof err);
+    struct mz_event_record first[1], second[2];
+    struct one_submit s1 = {writer, first, 1, MZ_ERR_INTERNAL, false};
+    struct one_submit s2 = {writer, second, 2, MZ_ERR_INTERNAL, false};
+    pthread_t t1, t2;
+    int64_t committed = 0;
+
+    ck_assert_msg(writer != NULL, "writer: %s", err);
+    fill_event(&first[0], "ov-a", "client-ov", "item-1", 1700000000);
+    fill_event(&second[0], "ov-a", "client-ov", "item-1", 1700000000);
+    fill_event(&second[1], "ov-b", "client-ov", "item-2", 1700000001);
+    pthread_create(&t1, NULL, one_submit_main, &s1);
+    pthread_mutex_lock(&g.lock);
+    while (!g.first_entered)
+        pthread_cond_wait(&g.changed, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+
+    pthread_create(&t2, NULL, one_submit_main, &s2);
+    for (int tries = 0; tries < 1000 && committed == 0; tries++) {
+        committed = mz_test_sql_value(
+            conninfo, "SELECT count(*) FROM events WHERE event_id = 'ov-b'");
+        if (committed == 0)
+            usleep(10000);
+    }
+    ck_assert_msg(committed == 1,
+                  "batch 2 must commit while batch 1 is being learned");
+    usleep(50000); /* time for a wrongly early wake-up to show */
+    ck_assert(!__atomic_load_n(&s1.done, __ATOMIC_SEQ_CST));
+    ck_assert(!__atomic_load_n(&s2.done, __ATOMIC_SEQ_CST));
+
+    pthread_mutex_lock(&g.lock);
+    ck_assert_int_eq(g.calls, 1);
+    g.gate_open = true;
+    pthread_cond_broadcast(&g.changed);
+    pthread_mutex_unlock(&g.lock);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+
+    ck_assert_int_eq(s1.status, MZ_OK);
+    ck_assert_int_eq(s2.status, MZ_OK);
+    ck_assert_int_gt(first[0].seq, 0);
+    ck_assert_int_eq(second[0].seq, 0); /* a duplicate of batch 1 */
+    ck_assert_int_gt(second[1].seq, first[0].seq);
+    ck_assert_int_eq(g.calls, 2);
+    ck_assert(!g.overlapped);
+    ck_assert_int_eq(g.n_seqs, 2);
+    ck_assert_int_eq(g.seqs[0], first[0].seq);
+    ck_assert_int_eq(g.seqs[1], second[1].seq);
     mz_event_writer_stop(writer);
     mz_store_close(store);
 }
@@ -913,6 +1030,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc,
                    test_group_commit_exactly_once_with_duplicates_in_seq_order);
     tcase_add_test(tc, test_group_commit_throughput_64_submitters);
+    tcase_add_test(
+        tc, test_learning_overlaps_next_commit_replies_wait_in_log_order);
     tcase_add_test(tc, test_scan_events_in_log_order_after_seq);
     tcase_add_test(tc, test_checkpoint_round_trip);
     tcase_add_test(tc, test_catalog_upsert_keeps_order_and_delete);
