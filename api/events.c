@@ -22,45 +22,12 @@
 
 #define MAX_EVENTS_PER_BATCH 1000
 
-struct event_error {
-    const char *code; /* static */
-    char message[256];
-};
-
-static bool fail(struct event_error *e, const char *code, const char *fmt,
-                 const char *field)
-{
-    e->code = code;
-    snprintf(e->message, sizeof e->message, fmt, field);
-    return false;
-}
-
-/* Validates one event into rec (strings borrowed from obj). Returns false
- * with the reason in e. Whether its item is in the catalog is the
- * service's to say. */
-static bool parse_event(const json_t *obj, int64_t now,
-                        struct mz_event_record *rec, struct event_error *e)
-{
-    struct mz_json_error err;
-    if (mz_json_read_event(obj, now, rec, &err))
-        return true;
-    e->code = err.code;
-    snprintf(e->message, sizeof e->message, "%s", err.message);
-    return false;
-}
-
-static json_t *rejection(size_t index, const struct event_error *e)
-{
-    return json_pack("{s:I,s:{s:s,s:s}}", "index", (json_int_t)index, "error",
-                     "code", e->code, "message", e->message);
-}
-
 void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp)
 {
     struct mz_event_record *records = NULL;
     enum mz_status *outcome = NULL;
-    struct event_error *errors = NULL;
+    struct mz_json_error *errors = NULL;
     json_t *rejected = NULL;
     json_t *body = mz_body_object(req, resp);
     if (!body)
@@ -92,10 +59,10 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
     }
     int64_t now = mz_now_seconds();
     for (size_t i = 0; i < n; i++)
-        outcome[i] =
-            parse_event(json_array_get(events, i), now, &records[i], &errors[i])
-                ? MZ_OK
-                : MZ_ERR_INVALID;
+        outcome[i] = mz_json_read_event(json_array_get(events, i), now,
+                                        &records[i], &errors[i])
+                         ? MZ_OK
+                         : MZ_ERR_INVALID;
     struct mz_submit_counts counts;
     enum mz_status status = mz_service_submit_events(svc, records, outcome, n,
                                                      req->principal, &counts);
@@ -107,22 +74,15 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
-        if (outcome[i] == MZ_ERR_UNKNOWN_ITEM)
-            fail(&errors[i], mz_status_code(MZ_ERR_UNKNOWN_ITEM),
-                 "%s: not in the catalog", "item_id");
-        if (outcome[i] == MZ_ERR_FORBIDDEN)
-            fail(&errors[i], mz_status_code(MZ_ERR_FORBIDDEN),
-                 "%s: of a brand outside this key's scope",
-                 records[i].brand && req->principal &&
-                         !mz_principal_allows_brand(req->principal,
-                                                    records[i].brand)
-                     ? "brand"
-                     : "item_id");
-        if (outcome[i] == MZ_ERR_INVALID && !errors[i].code)
-            fail(&errors[i], mz_status_code(MZ_ERR_INVALID),
-                 "%s: not the brand of the item", "brand");
+        mz_json_event_refused(
+            outcome[i],
+            records[i].brand && req->principal &&
+                !mz_principal_allows_brand(req->principal, records[i].brand),
+            &errors[i]);
         if (outcome[i] != MZ_OK)
-            json_array_append_new(rejected, rejection(i, &errors[i]));
+            json_array_append_new(
+                rejected,
+                mz_json_event_rejected("index", (int64_t)i, &errors[i]));
     }
     mz_response_json(resp, 200,
                      json_pack("{s:I,s:I,s:O}", "accepted",

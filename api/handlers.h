@@ -17,6 +17,10 @@ struct mz_service;
 typedef void (*mz_handler_fn)(struct mz_service *svc,
                               const struct mz_request *req,
                               struct mz_response *resp);
+/* A streamed route's opener (api/events_import.h): returns the stream
+ * for req (caller frees), or NULL when out of memory. */
+typedef struct mz_body_stream *(*mz_stream_open_fn)(
+    struct mz_service *svc, const struct mz_request *req);
 
 void mz_handle_healthz(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp);
@@ -32,6 +36,11 @@ void mz_handle_delete_item(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
 void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                            struct mz_response *resp);
+/* POST /v1/events:import with its body read whole (api/events_import.c;
+ * server/http.c streams it through mz_events_import_open instead). */
+void mz_handle_import_events(struct mz_service *svc,
+                             const struct mz_request *req,
+                             struct mz_response *resp);
 void mz_handle_recommendations(struct mz_service *svc,
                                const struct mz_request *req,
                                struct mz_response *resp);

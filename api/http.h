@@ -9,12 +9,14 @@
  *    mz_response_error  - the JSON error body for a status
  *    mz_response_empty  - no body (204)
  *    mz_response_clear  - release the body
+ *    struct mz_body_stream - a body read as it arrives (streamed routes)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_HTTP_H
 #define MZ_API_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +63,22 @@ struct mz_response {
     int retry_after_s;            /* Retry-After (seconds) for 429; 0:
                                      none */
     const char *route;            /* static route pattern, for metrics */
+};
+
+/* A request body read as it arrives, for a route that streams it (POST
+ * /v1/events:import): opened by mz_api_open_stream (api/router.h) once
+ * the head is checked, fed every piece of the body in order, finished
+ * once the body is complete, then freed. Each implementation embeds it
+ * as its first member. */
+struct mz_body_stream {
+    /* Takes the next len bytes of the body (borrowed for the call).
+     * Returns whether the body made progress (a line or record was
+     * completed), which keeps its connection's body deadline moving. */
+    bool (*feed)(struct mz_body_stream *stream, const char *data, size_t len);
+    /* The body is complete: fills resp (caller clears) with the answer. */
+    void (*finish)(struct mz_body_stream *stream, struct mz_response *resp);
+    /* Frees the stream, finished or not. */
+    void (*free)(struct mz_body_stream *stream);
 };
 
 /* Sets resp to status with body serialised from json, stealing the

@@ -121,3 +121,22 @@ json_t *mz_json_write_event(const struct mz_event_record *rec)
                      "dwell_ms", (int)rec->dwell_ms, "brand",
                      rec->brand ? json_string(rec->brand) : json_null());
 }
+
+void mz_json_event_refused(enum mz_status outcome, bool brand_forbidden,
+                           struct mz_json_error *err)
+{
+    if (outcome == MZ_ERR_UNKNOWN_ITEM)
+        mz_json_fail(err, outcome, "item_id", "not in the catalog");
+    else if (outcome == MZ_ERR_FORBIDDEN)
+        mz_json_fail(err, outcome, brand_forbidden ? "brand" : "item_id",
+                     "of a brand outside this key's scope");
+    else if (outcome == MZ_ERR_INVALID && err->status == MZ_OK)
+        mz_json_fail(err, outcome, "brand", "not the brand of the item");
+}
+
+json_t *mz_json_event_rejected(const char *key, int64_t at,
+                               const struct mz_json_error *err)
+{
+    return json_pack("{s:I,s:{s:s,s:s}}", key, (json_int_t)at, "error", "code",
+                     err->code, "message", err->message);
+}

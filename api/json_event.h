@@ -17,8 +17,10 @@
  * the item's brand (the service checks that, and the key's scope).
  *
  * Interface routines:
- *    mz_json_read_event  - validate one event object into a record
- *    mz_json_write_event - a logged event, as a client's export shows it
+ *    mz_json_read_event     - validate one event object into a record
+ *    mz_json_write_event    - a logged event, as a client's export shows it
+ *    mz_json_event_refused  - the error of an event the service refused
+ *    mz_json_event_rejected - one entry of a reply's rejected list
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_JSON_EVENT_H
@@ -56,5 +58,21 @@ bool mz_json_read_event(const json_t *obj, int64_t now,
  * "value", "quantity", "dwell_ms", "brand"} (client_id left out: the
  * caller names the client). */
 json_t *mz_json_write_event(const struct mz_event_record *rec);
+
+/* Fills *err with the reason of an event the service refused
+ * (mz_service_submit_events): outcome MZ_ERR_UNKNOWN_ITEM,
+ * MZ_ERR_FORBIDDEN (naming brand when brand_forbidden: the event's own
+ * brand is outside the key's scope; else item_id), or MZ_ERR_INVALID on
+ * an event that parsed (err->status MZ_OK, as zeroed or as
+ * mz_json_read_event leaves it: its brand is not its item's).
+ * Any other outcome leaves err as it is. */
+void mz_json_event_refused(enum mz_status outcome, bool brand_forbidden,
+                           struct mz_json_error *err);
+
+/* Returns {key: at, "error": {"code", "message"}} for a rejected event
+ * (new reference; NULL when out of memory): key is "index" in POST
+ * /v1/events, "line" in an import. */
+json_t *mz_json_event_rejected(const char *key, int64_t at,
+                               const struct mz_json_error *err);
 
 #endif

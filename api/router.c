@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/events_import.h"
 #include "api/handlers.h"
 #include "api/service/service.h"
 
@@ -54,10 +55,21 @@ struct route {
     const char *method;
     const char *pattern;
     const char *allow; /* every method of this pattern, for 405 */
-    bool has_body;     /* requires a JSON body */
+    bool has_body;     /* requires a JSON body, or an NDJSON one when the
+                          route streams (streamed_routes) */
     mz_handler_fn handler;
     unsigned roles; /* MZ_ROLE_*: any one may call; OPEN */
     enum brand_scope scope;
+};
+
+/* The routes whose body is application/x-ndjson, read as it arrives
+ * (server/http.c, mz_api_open_stream) by a stream instead of whole;
+ * their handler reads a whole body through the same stream. */
+static const struct {
+    mz_handler_fn handler;
+    mz_stream_open_fn open;
+} streamed_routes[] = {
+    {mz_handle_import_events, mz_events_import_open},
 };
 
 static const struct route routes[] = {
@@ -73,6 +85,10 @@ static const struct route routes[] = {
     {"DELETE", "/v1/catalog/items/{item_id}", "GET, DELETE", false,
      mz_handle_delete_item, MERCH, SCOPE_HANDLER},
     {"POST", "/v1/events", "POST", true, mz_handle_post_events,
+     INGEST | CLIENTELING, SCOPE_HANDLER},
+    /* Lines are checked against the key's brands one by one, as in POST
+     * /v1/events. */
+    {"POST", "/v1/events:import", "POST", true, mz_handle_import_events,
      INGEST | CLIENTELING, SCOPE_HANDLER},
     {"GET", "/v1/clients/{client_id}/recommendations", "GET", false,
      mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER},
@@ -108,6 +124,16 @@ static const struct route routes[] = {
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
+
+/* Returns the stream opener of r, or NULL when r reads its body whole. */
+static mz_stream_open_fn stream_opener(const struct route *r)
+{
+    for (size_t i = 0; i < sizeof streamed_routes / sizeof streamed_routes[0];
+         i++)
+        if (streamed_routes[i].handler == r->handler)
+            return streamed_routes[i].open;
+    return NULL;
+}
 
 /* More segments than any pattern has. */
 #define MZ_PATH_MAX_SEGMENTS 8
@@ -315,16 +341,16 @@ const char *mz_api_route_of(const char *path)
     return "unmatched";
 }
 
-/* Accepts "application/json" with optional parameters, any case. */
-static bool is_json_content_type(const char *content_type)
+/* Accepts media_type (e.g. "application/json") with optional
+ * parameters, any case. */
+static bool is_content_type(const char *content_type, const char *media_type)
 {
-    static const char json_type[] = "application/json";
     if (!content_type)
         return false;
     while (*content_type == ' ')
         content_type++;
-    size_t n = sizeof json_type - 1;
-    if (strncasecmp(content_type, json_type, n) != 0)
+    size_t n = strlen(media_type);
+    if (strncasecmp(content_type, media_type, n) != 0)
         return false;
     char next = content_type[n];
     return next == '\0' || next == ';' || next == ' ';
@@ -414,63 +440,154 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
     return true;
 }
 
-void mz_api_handle(struct mz_service *svc, struct mz_request *req,
-                   struct mz_response *resp)
-{
-    struct mz_principal principal;
+/* What find_route decoded of a request; the router's stack holds it
+ * while the handler runs. */
+struct decoded {
     struct path path;
     struct query query;
     const char *params[MZ_MAX_PATH_PARAMS];
+    struct mz_principal principal;
+};
+
+/* Decodes req and finds its route, checking the body's media type and
+ * the caller's key as the route says. Returns true with req->query and
+ * d filled, or false with resp the answer (400, 404, 405, 415, 401,
+ * 403). *matched is the route of req's method and path, allowed or not
+ * (NULL: none). */
+static bool find_route(struct mz_service *svc, struct mz_request *req,
+                       struct decoded *d, struct mz_response *resp,
+                       const struct route **matched)
+{
     const struct route *path_match = NULL;
 
+    *matched = NULL;
     resp->route = "unmatched";
-    if (!decode_path(req->path, &path)) {
+    if (!decode_path(req->path, &d->path)) {
         mz_response_error(resp, MZ_ERR_INVALID,
                           "path: a malformed %%-escape or a control "
                           "character");
-        return;
+        return false;
     }
-    if (!decode_query(req->raw_query, &query)) {
+    if (!decode_query(req->raw_query, &d->query)) {
         mz_response_error(resp, MZ_ERR_INVALID,
                           "query string: a malformed %%-escape or a "
                           "control character");
-        return;
+        return false;
     }
     req->query = query_lookup;
-    req->query_ctx = &query;
+    req->query_ctx = &d->query;
 
     for (size_t i = 0; i < N_ROUTES; i++) {
         const struct route *r = &routes[i];
-        if (!match_pattern(r->pattern, &path, params))
+        if (!match_pattern(r->pattern, &d->path, d->params))
             continue;
         path_match = r;
         if (strcmp(r->method, req->method) != 0)
             continue;
+        *matched = r;
         resp->route = r->pattern;
         /* 415 before the key: it tells nothing the API document does
          * not. */
-        if (r->has_body && !is_json_content_type(req->content_type)) {
+        bool ndjson = stream_opener(r) != NULL;
+        if (r->has_body && !ndjson &&
+            !is_content_type(req->content_type, "application/json")) {
             mz_response_error(resp, MZ_ERR_UNSUPPORTED_MEDIA,
                               "Content-Type must be application/json");
-            return;
+            return false;
         }
-        if (!authorize_route(svc, r, params, req, &principal, resp))
-            return;
-        for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
-            req->params[c] = params[c];
-        req->principal = r->roles == OPEN ? NULL : &principal;
-        r->handler(svc, req, resp);
-        for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
-            req->params[c] = NULL;
-        req->principal = NULL;
-        return;
+        if (r->has_body && ndjson &&
+            !is_content_type(req->content_type, "application/x-ndjson")) {
+            mz_response_error(resp, MZ_ERR_UNSUPPORTED_MEDIA,
+                              "Content-Type must be application/x-ndjson "
+                              "(one JSON event per line)");
+            return false;
+        }
+        if (!authorize_route(svc, r, d->params, req, &d->principal, resp))
+            return false;
+        return true;
     }
     if (path_match) {
         resp->route = path_match->pattern;
         resp->allow = path_match->allow;
         mz_response_error(resp, MZ_ERR_METHOD, "method %s not allowed on %s",
                           req->method, path_match->pattern);
-        return;
+        return false;
     }
     mz_response_error(resp, MZ_ERR_NOT_FOUND, "no route for %s", req->path);
+    return false;
+}
+
+/* Sets what the route's code sees of d in req (NULL d: clears it). */
+static void lend(struct mz_request *req, const struct route *r,
+                 const struct decoded *d)
+{
+    for (int c = 0; c < MZ_MAX_PATH_PARAMS; c++)
+        req->params[c] = d ? d->params[c] : NULL;
+    req->principal = d && r->roles != OPEN ? &d->principal : NULL;
+}
+
+/* Opens r's stream for req (the router's checks passed). Returns it, or
+ * NULL with resp set to 503. */
+static struct mz_body_stream *open_stream(struct mz_service *svc,
+                                          const struct route *r,
+                                          struct mz_request *req,
+                                          const struct decoded *d,
+                                          struct mz_response *resp)
+{
+    lend(req, r, d);
+    struct mz_body_stream *stream = stream_opener(r)(svc, req);
+    lend(req, r, NULL);
+    if (!stream)
+        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
+    return stream;
+}
+
+bool mz_api_open_stream(struct mz_service *svc, struct mz_request *req,
+                        struct mz_response *resp,
+                        struct mz_body_stream **stream)
+{
+    struct decoded d;
+    struct mz_response probe = {.http_status = 500};
+    const struct route *r;
+
+    *stream = NULL;
+    /* Every request comes here first: decide cheaply, before the key is
+     * checked (that is done once, by whichever call answers). */
+    if (!decode_path(req->path, &d.path))
+        return false;
+    bool any = false;
+    for (size_t i = 0; i < N_ROUTES && !any; i++)
+        any = stream_opener(&routes[i]) &&
+              strcmp(routes[i].method, req->method) == 0 &&
+              match_pattern(routes[i].pattern, &d.path, d.params);
+    if (!any)
+        return false;
+    bool allowed = find_route(svc, req, &d, &probe, &r);
+    /* Only a streamed route is answered here: any other request, even
+     * one refused, goes through mz_api_handle with its body. */
+    bool streamed = r && stream_opener(r);
+    if (streamed && allowed) {
+        mz_response_clear(&probe);
+        *stream = open_stream(svc, r, req, &d, resp);
+    } else if (streamed) {
+        *resp = probe;
+    } else {
+        mz_response_clear(&probe);
+    }
+    req->query = NULL; /* d's, gone at the return */
+    req->query_ctx = NULL;
+    return streamed;
+}
+
+void mz_api_handle(struct mz_service *svc, struct mz_request *req,
+                   struct mz_response *resp)
+{
+    struct decoded d;
+    const struct route *r;
+
+    if (!find_route(svc, req, &d, resp, &r))
+        return;
+    lend(req, r, &d);
+    r->handler(svc, req, resp);
+    lend(req, r, NULL);
 }

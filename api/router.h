@@ -18,6 +18,7 @@
 
 struct mz_service;
 struct mz_principal;
+struct mz_body_stream;
 
 /* Handles req against svc (borrowed) and fills resp (caller clears it):
  * decodes req->path segment by segment and req->raw_query (400 for a
@@ -25,6 +26,18 @@ struct mz_principal;
  * route. Never fails: every problem becomes an error response. */
 void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp);
+
+/* For a request whose head is complete and whose body is not read yet
+ * (req->body NULL): when its route streams its body (POST
+ * /v1/events:import), decodes and checks it as mz_api_handle does and
+ * returns true, with *stream the open stream (caller feeds it the body,
+ * finishes and frees it; it keeps no pointer into req) or, when refused,
+ * *stream NULL and resp the answer to send without reading the body.
+ * Returns false, resp untouched, for every other request: read its body
+ * whole and call mz_api_handle. */
+bool mz_api_open_stream(struct mz_service *svc, struct mz_request *req,
+                        struct mz_response *resp,
+                        struct mz_body_stream **stream);
 
 /* Returns the static route pattern path (as sent, not decoded) matches,
  * for metrics labels, or "unmatched". */

@@ -15,7 +15,12 @@
  * MHD_YES: queueing a response then made libmicrohttpd drop keep-alive,
  * 4x slower (measured with libmicrohttpd 0.9.75). Upload chunks are
  * appended up to MZ_MAX_BODY_BYTES; past that the rest is read and
- * discarded and the answer is 413.
+ * discarded and the answer is 413. A route that streams its body (POST
+ * /v1/events:import) is checked on that first call instead
+ * (mz_api_open_stream: refused, it is answered there and the connection
+ * closed) and each upload chunk goes to its stream as it arrives, in
+ * bounded memory: no cap on the whole body, and every chunk that
+ * completes a line moves the body deadline on.
  *
  * HTTPS is libmicrohttpd's own TLS (GnuTLS), which works with the
  * listener's hand-over: MHD_add_connection on a TLS daemon starts the
@@ -79,10 +84,11 @@ struct mz_http {
 /* Created when the request line arrives (on_request_line), so that the
  * query string can be taken before libmicrohttpd parses it. */
 struct request_ctx {
-    bool seen;  /* on_request was called (and the
-                   listener told) */
-    int fd;     /* the connection's socket */
-    char *body; /* owned, NUL-terminated */
+    bool seen;                     /* on_request was called (and the
+                                      listener told) */
+    int fd;                        /* the connection's socket */
+    char *body;                    /* owned, NUL-terminated */
+    struct mz_body_stream *stream; /* owned; NULL: the body is read whole */
     size_t body_len;
     size_t body_cap;
     bool too_large;
@@ -203,6 +209,24 @@ static const char *authorization(struct MHD_Connection *connection)
                                        MHD_HTTP_HEADER_AUTHORIZATION);
 }
 
+/* The request as the API layer sees it: the head, and the body read so
+ * far (none yet on the first call). Borrows from connection and rc. */
+static struct mz_request request_of(struct MHD_Connection *connection,
+                                    const char *url, const char *method,
+                                    const struct request_ctx *rc)
+{
+    return (struct mz_request){
+        .method = method,
+        .path = url,
+        .content_type = MHD_lookup_connection_value(
+            connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .authorization = authorization(connection),
+        .raw_query = rc->query,
+        .body = rc->body,
+        .body_len = rc->body_len,
+    };
+}
+
 /* Builds the answer for one complete request. */
 static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
                      const char *url, const char *method,
@@ -238,16 +262,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         resp->content_type = "text/plain; version=0.0.4";
         return;
     }
-    struct mz_request req = {
-        .method = method,
-        .path = url,
-        .content_type = MHD_lookup_connection_value(
-            connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .authorization = authorization(connection),
-        .raw_query = rc->query,
-        .body = rc->body,
-        .body_len = rc->body_len,
-    };
+    struct mz_request req = request_of(connection, url, method, rc);
     mz_api_handle(http->svc, &req, resp);
 }
 
@@ -428,19 +443,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
             resp.route = mz_api_route_of(url);
             return answer(http, connection, url, method, rc, &resp, true);
         }
+        struct mz_request head = request_of(connection, url, method, rc);
+        if (mz_api_open_stream(http->svc, &head, &resp, &rc->stream) &&
+            !rc->stream) {
+            mz_listener_request_read(http->listener, rc->fd);
+            return answer(http, connection, url, method, rc, &resp, true);
+        }
         /* Nothing else here: answering a well-formed request on the
          * first call made libmicrohttpd drop keep-alive. */
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!append_body(rc, upload_data, *upload_data_size))
+        if (rc->stream) {
+            if (rc->stream->feed(rc->stream, upload_data, *upload_data_size))
+                mz_listener_request_progress(http->listener, rc->fd);
+        } else if (!append_body(rc, upload_data, *upload_data_size)) {
             return MHD_NO;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
     mz_listener_request_read(http->listener, rc->fd);
     struct mz_response resp = {.http_status = 500};
-    dispatch(http, connection, url, method, rc, &resp);
+    if (rc->stream) {
+        resp.route = mz_api_route_of(url);
+        rc->stream->finish(rc->stream, &resp);
+    } else {
+        dispatch(http, connection, url, method, rc, &resp);
+    }
     return answer(http, connection, url, method, rc, &resp,
                   atomic_load(&http->draining));
 }
@@ -472,6 +502,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection,
         return;
     if (rc->seen)
         mz_listener_request_completed(http->listener, rc->fd);
+    if (rc->stream)
+        rc->stream->free(rc->stream);
     free(rc->body);
     free(rc);
     *con_cls = NULL;

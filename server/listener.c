@@ -540,6 +540,15 @@ void mz_listener_request_started(struct mz_listener *l, int fd)
     }
 }
 
+void mz_listener_request_progress(struct mz_listener *l, int fd)
+{
+    struct slot *s = own_slot(l, fd);
+
+    if (s != NULL && atomic_load(&s->phase) == PHASE_BODY)
+        atomic_store(&s->deadline_ms,
+                     now_ms() + (int64_t)l->limits.body_timeout_s * 1000);
+}
+
 void mz_listener_request_read(struct mz_listener *l, int fd)
 {
     struct slot *s = own_slot(l, fd);

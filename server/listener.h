@@ -18,7 +18,8 @@
  *    mz_listener_open           - bind and listen (no thread yet)
  *    mz_listener_start          - start accepting on a thread
  *    mz_listener_connection_*   - the daemon reports a connection
- *    mz_listener_request_*      - ... and each request on it
+ *    mz_listener_request_*      - ... and each request on it, and the
+ *                                 progress of a streamed body
  *    mz_listener_stop_accepting - accept what is queued, then close the
  *                                 listening socket
  *    mz_listener_wait_idle      - until no request is in flight
@@ -72,6 +73,9 @@ void mz_listener_connection_closed(struct mz_listener *l, int fd);
  * ended otherwise (the next head's deadline starts). */
 void mz_listener_request_started(struct mz_listener *l, int fd);
 void mz_listener_request_read(struct mz_listener *l, int fd);
+/* request_progress: a streamed body (an import, whose key was checked
+ * with its head) made progress; its body deadline starts again. */
+void mz_listener_request_progress(struct mz_listener *l, int fd);
 void mz_listener_request_completed(struct mz_listener *l, int fd);
 
 /* Accepts the connections already queued on the listening socket, then

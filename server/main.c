@@ -23,6 +23,7 @@
 #include "model/log.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/import_cmd.h"
 #include "server/keys_cmd.h"
 #include "server/metrics.h"
 #include "server/tls.h"
@@ -113,6 +114,8 @@ int main(int argc, char **argv)
     char conninfo[1024] = "";
     if (argc > 1 && strcmp(argv[1], "keys") == 0)
         return mz_keys_command(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "import") == 0)
+        return mz_import_command(argc - 1, argv + 1);
     if (!mz_config_parse(&server.config, argc, argv, stderr))
         return 2;
     if (server.config.help) {

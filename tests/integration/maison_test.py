@@ -450,6 +450,16 @@ class Maisond:
     def metric(self, name, **labels):
         return metric_sum(self.metrics(), name, **labels)
 
+    def new_key(self, roles, brands=None, name="test"):
+        """Makes a key with roles (and brands; None: every brand) over
+        POST /v1/keys with the admin key; returns its secret."""
+        body = {"name": name, "roles": roles}
+        if brands is not None:
+            body["brands"] = brands
+        r = self.post("/v1/keys", body)
+        check(r.status == 201, "POST /v1/keys %r: %r" % (body, r))
+        return r.json()["key"]
+
 
 # ---------------------------------------------------------------- PostgreSQL
 
