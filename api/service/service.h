@@ -54,6 +54,7 @@
 #include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/item.h"
+#include "model/item_evidence.h"
 #include "model/client_facts.h"
 #include "model/event.h"
 #include "model/model.h"
@@ -399,16 +400,28 @@ struct mz_profile_group {
     double weight;
 };
 
+#define MZ_PROFILE_DESCRIPTION_BYTES 256
+
 /* What one memory source holds, in catalog terms. */
 struct mz_profile_level {
     enum mz_level_source source;
-    int level;                    /* client level, -1 for the session
-                                     context and the catalog */
+    int level;     /* client level, -1 for the session
+                      context and the catalog */
+    char name[32]; /* the time scale in words ("now", "recent weeks",
+                      ...), distinct among a profile's levels */
+    char description[MZ_PROFILE_DESCRIPTION_BYTES]; /* one sentence */
+    double half_life_s;           /* how fast it forgets; 0: never (catalog:
+                                     the popularity half-life) */
     int64_t chunk_events;         /* level only */
     int64_t events;               /* level only */
     int64_t last_consolidated_at; /* level only; 0: never */
     const char *item_ids[MZ_PROFILE_TOP_ITEMS];
     float item_scores[MZ_PROFILE_TOP_ITEMS];
+    /* Per item: whether the facts the reader sees hold an event on it
+     * (then evidence says which), else why the level infers it. */
+    bool interacted[MZ_PROFILE_TOP_ITEMS];
+    struct mz_item_evidence evidence[MZ_PROFILE_TOP_ITEMS];
+    struct mz_reason reason[MZ_PROFILE_TOP_ITEMS];
     int n_items;
     struct mz_profile_group categories[MZ_PROFILE_TOP_GROUPS];
     int n_categories;
