@@ -1119,6 +1119,24 @@ def profile_summary_names_only_true_facts():
 
 
 @test
+def export_embeds_the_same_profile():
+    c = uid("px")
+    post_ok([ev(c, "a01"), ev(c, "a01", "wishlist"), ev(c, "a04")])
+    prof = SRV.get("/v1/clients/%s/profile" % c).json()
+    exp = SRV.get("/v1/clients/%s/export" % c)
+    check_eq(exp.status, 200, "export (%r)" % exp)
+    exp = exp.json()
+    check_eq(exp["summary"], prof["summary"], "the export's summary")
+
+    def shape(doc):  # scores fade between the two reads: no order
+        return [(l["name"], l["source"], l["description"],
+                 sorted((e["item_id"], e["evidence"])
+                        for e in l["items"]["interacted"]))
+                for l in doc["levels"]]
+    check_eq(shape(exp), shape(prof), "the export's levels")
+
+
+@test
 def profile_of_a_client_never_seen_is_404():
     check_error(SRV.get("/v1/clients/%s/profile" % uid("ghost")), 404,
                 "not_found")
