@@ -80,7 +80,7 @@ static json_t *groups_json(const struct mz_profile_group *groups, int n,
     for (int i = 0; out && *raw && i < n; i++) {
         json_array_append_new(*raw, json_pack("{s:s,s:f}", key, groups[i].name,
                                               "weight", groups[i].weight));
-        if (units[i] > 0 || weights[i] > 0.0)
+        if (weights[i] > 0.0)
             json_array_append_new(out,
                                   json_pack("{s:s,s:o}", key, groups[i].name,
                                             "share", share_json(units[i])));

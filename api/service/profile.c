@@ -2,8 +2,10 @@
  * profile.c
  *    What the service holds about one client, for the profile a boutique
  *    app shows before a sales associate greets them: attributes, what
- *    each memory source holds (top items, categories and brands) and the
- *    facts -- all of them for a key of every brand; for a key of some
+ *    each memory source holds (named by its time scale, with its top
+ *    items -- each either touched by the client, with the evidence, or
+ *    inferred, with the reason -- categories and brands) and the facts
+ *    -- all of them for a key of every brand; for a key of some
  *    brands only what comes from those brands' items, visits and the
  *    memories they may see (api/service/signals.c).
  *-------------------------------------------------------------------------

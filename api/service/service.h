@@ -457,7 +457,8 @@ typedef enum mz_status (*mz_profile_reply_fn)(
  * back if evicted), as a reader of brands[0..n_brands-1] (borrowed; NULL:
  * every brand) may see it: only those brands' items, visits and the
  * memories they may see, every level's top items taken among their
- * items. Returns MZ_ERR_NOT_FOUND for a client with no event and no
+ * items (evidence from the facts of those memories, reasons naming only
+ * their items). Returns MZ_ERR_NOT_FOUND for a client with no event and no
  * attributes (for a reader of some brands: none it may see), a store
  * error, MZ_ERR_NOMEM, or what reply returned. */
 enum mz_status mz_service_read_profile(struct mz_service *svc,

@@ -1053,7 +1053,7 @@ def profile_levels_speak_in_shares_that_sum_to_one():
             check(abs(total - 1.0) <= 0.001, "%s %s shares sum to %r: %r"
                   % (l["name"], what, total, entries))
             for e in entries:
-                check(0 < e["share"] <= 1 and
+                check(0 <= e["share"] <= 1 and
                       abs(e["share"] * 1000 - round(e["share"] * 1000)) < 1e-6,
                       "%s share %r in thousandths" % (what, e["share"]))
 
