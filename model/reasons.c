@@ -142,6 +142,8 @@ static void reason_for(const struct mz_reasons_request *req, int32_t item,
         req->client
             ? mz_model_evidence_item(req->model, req->client, source, item)
             : -1;
+    if (evidence >= 0 && req->allowed && !req->allowed[evidence])
+        evidence = -1; /* not the reader's to see */
     const struct mz_item *because = mz_catalog_item(req->catalog, evidence);
 
     *out = (struct mz_reason){
@@ -221,6 +223,16 @@ int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
     if (n_used == 0)
         reason_for(req, item, MZ_SOURCE_CATALOG, n_levels, &out[n_used++]);
     return n_used;
+}
+
+bool mz_reasons_for_source(const struct mz_reasons_request *req, int32_t item,
+                           enum mz_level_source source, struct mz_reason *out)
+{
+    if (!req || !req->catalog || !mz_catalog_item(req->catalog, item))
+        return false;
+    int n_levels = req->model ? mz_model_config_of(req->model)->n_levels : 0;
+    reason_for(req, item, source, n_levels, out);
+    return true;
 }
 
 /* ---- similar items and popular items --------------------------------- */

@@ -17,6 +17,7 @@
  *    mz_reasons_source_name  - a source's public name
  *    mz_reasons_build        - the reasons for one recommended item, as C
  *                              (api/json_reasons.c writes them)
+ *    mz_reasons_for_source   - the reason one source gives for an item
  *    mz_reasons_build_similar - why an item is similar to another
  *    mz_reasons_build_popular - why an item is popular at a brand
  *-------------------------------------------------------------------------
@@ -47,6 +48,9 @@ struct mz_reasons_request {
     const struct mz_client_facts *facts; /* NULL: no facts known */
     int32_t context_item;                /* -1: none */
     int64_t now;                         /* request time, seconds */
+    const uint8_t *allowed; /* a byte per item: the reader may see it;
+                               NULL: every item. No reason names an
+                               item the reader may not see. */
 };
 
 /* One reason, as facts: which source it speaks for, the item of the
@@ -76,6 +80,12 @@ struct mz_reason {
  * also adds positively to the score. Allocates nothing. */
 int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
                      struct mz_reason out[MZ_REASONS_MAX]);
+
+/* Fills *out with the reason source gives for item (as mz_reasons_build
+ * words it for that source) and returns true; false when req is NULL or
+ * item is not in the catalog. Allocates nothing. */
+bool mz_reasons_for_source(const struct mz_reasons_request *req, int32_t item,
+                           enum mz_level_source source, struct mz_reason *out);
 
 /* Fills out[0..n-1] with the reasons item is similar to source (the
  * parts of model/similar.h that raise its score, strongest first; the

@@ -2,14 +2,17 @@
  * profile.c
  *    What the service holds about one client, for the profile a boutique
  *    app shows before a sales associate greets them: attributes, what
- *    each memory source holds (top items, categories and brands) and the
- *    facts -- all of them for a key of every brand; for a key of some
+ *    each memory source holds (named by its time scale, with its top
+ *    items -- each either touched by the client, with the evidence, or
+ *    inferred, with the reason -- categories and brands) and the facts
+ *    -- all of them for a key of every brand; for a key of some
  *    brands only what comes from those brands' items, visits and the
  *    memories they may see (api/service/signals.c).
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +79,103 @@ struct profile_scope {
     uint8_t *allowed;              /* owned; NULL: every item */
 };
 
+/* Writes a half-life in words ("an hour", "21 days", "a year"). */
+static void duration_text(double seconds, char *text, size_t len)
+{
+    static const struct {
+        double unit;
+        const char *many;
+    } units[] = {{365.0 * 86400.0, "years"},
+                 {86400.0, "days"},
+                 {3600.0, "hours"},
+                 {60.0, "minutes"}};
+    static const char *const a_one[] = {"a year", "a day", "an hour",
+                                        "a minute"};
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+        double n = seconds / units[u].unit;
+        if (n >= 1.0 || u + 1 == sizeof units / sizeof units[0]) {
+            if (n < 1.5)
+                snprintf(text, len, "%s", a_one[u]);
+            else
+                snprintf(text, len, "%.0f %s", n, units[u].many);
+            return;
+        }
+    }
+}
+
+/* The name of a client level by how fast it forgets: a half-life of at
+ * most 2 days speaks of the last days, at most 60 days of the last
+ * weeks, longer (or never fading) of the long term. */
+static const char *level_scale(double half_life_s)
+{
+    if (half_life_s > 0.0 && half_life_s <= 2.0 * 86400.0)
+        return "recent days";
+    if (half_life_s > 0.0 && half_life_s <= 60.0 * 86400.0)
+        return "recent weeks";
+    return "long term";
+}
+
+/* Fills out's name, description and half-life for its source in cfg. */
+static void name_level(const struct mz_model_config *cfg,
+                       struct mz_profile_level *out)
+{
+    char fade[48];
+    if (out->source == MZ_SOURCE_SESSION) {
+        out->half_life_s = cfg->session_half_life_s;
+        duration_text(out->half_life_s, fade, sizeof fade);
+        snprintf(out->name, sizeof out->name, "now");
+        snprintf(out->description, sizeof out->description,
+                 "The last %d items the client looked at, fading within %s: "
+                 "what they are browsing now.",
+                 cfg->session_items, fade);
+        return;
+    }
+    if (out->source == MZ_SOURCE_CATALOG) {
+        out->half_life_s = cfg->pop_half_life_s;
+        snprintf(out->name, sizeof out->name, "catalog-wide");
+        snprintf(out->description, sizeof out->description,
+                 "Not about this client: what all clients engage with most "
+                 "right now, which fills in where the client's own history "
+                 "says little.");
+        return;
+    }
+    int level = out->level;
+    out->half_life_s = cfg->level_half_life_s[level];
+    snprintf(out->name, sizeof out->name, "%s", level_scale(out->half_life_s));
+    char fading[96];
+    if (out->half_life_s > 0.0) {
+        duration_text(out->half_life_s, fade, sizeof fade);
+        snprintf(fading, sizeof fading, "its weights halve over %s", fade);
+    } else {
+        snprintf(fading, sizeof fading, "its weights do not fade with time");
+    }
+    if (cfg->level_chunk[level] <= 1)
+        snprintf(out->description, sizeof out->description,
+                 "What the client engaged with last: every event counts, "
+                 "the newest most; %s.",
+                 fading);
+    else
+        snprintf(out->description, sizeof out->description,
+                 "What the client came back to again and again, learned "
+                 "once per %d events, so a one-off look counts little; %s.",
+                 cfg->level_chunk[level], fading);
+}
+
+/* Makes the names of levels[0..n-1] distinct: a name a previous level
+ * took gets its level number ("long term (level 3)"). */
+static void distinct_names(struct mz_profile_level *levels, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(levels[i].name, levels[j].name) == 0) {
+                char base[sizeof levels[i].name];
+                memcpy(base, levels[i].name, sizeof base);
+                snprintf(levels[i].name, sizeof levels[i].name,
+                         "%.16s (level %d)", base, levels[i].level);
+                break;
+            }
+}
+
 /* Adds up what source holds in every memory the reader sees (the catalog
  * is the same for all) into scores. Returns MZ_OK or MZ_ERR_NOMEM. */
 static enum mz_status score_source(const struct mz_service *svc,
@@ -105,6 +205,32 @@ static enum mz_status score_source(const struct mz_service *svc,
     return MZ_OK;
 }
 
+/* Fills entry k of out for item: what the client did with it when the
+ * facts the reader sees hold it, else why source infers it (told from
+ * the first memory the reader sees, naming only items it may see). */
+static void describe_item(const struct mz_service *svc,
+                          const struct profile_scope *scope,
+                          enum mz_level_source source, int64_t now,
+                          int32_t item, struct mz_profile_level *out, int k)
+{
+    out->interacted[k] = mz_item_evidence_gather(scope->facts, scope->n_seen,
+                                                 item, &out->evidence[k]);
+    if (out->interacted[k])
+        return;
+    bool personal = source != MZ_SOURCE_CATALOG && scope->n_seen > 0;
+    struct mz_reasons_request rr = {
+        .model = svc->model,
+        .catalog = svc->catalog,
+        .client = personal ? scope->seen[0].memory : NULL,
+        .facts = personal ? scope->seen[0].facts : NULL,
+        .context_item = -1,
+        .now = now,
+        .allowed = scope->allowed,
+    };
+    if (!mz_reasons_for_source(&rr, item, source, &out->reason[k]))
+        out->reason[k] = (struct mz_reason){.source = source};
+}
+
 /* Fills *out with what source holds in the memories scope sees, over
  * the items it may see. Caller holds the read lock. Returns MZ_OK or
  * MZ_ERR_NOMEM. */
@@ -121,6 +247,9 @@ static enum mz_status describe_source(const struct mz_service *svc,
     if (!scores)
         return MZ_ERR_NOMEM;
     *out = (struct mz_profile_level){.source = source, .level = -1};
+    if (source >= MZ_SOURCE_LEVEL0 && source < MZ_SOURCE_CATALOG)
+        out->level = (int)source - MZ_SOURCE_LEVEL0;
+    name_level(cfg, out);
     enum mz_status status = score_source(svc, scope, source, now, scores);
     if (status != MZ_OK)
         return status;
@@ -131,21 +260,25 @@ static enum mz_status describe_source(const struct mz_service *svc,
         const struct mz_item *item = mz_catalog_item(svc->catalog, top[i]);
         if (!item || item->retired)
             continue;
-        double weight = 1.0 / (double)(i + 1);
-        tally_add(&categories, item->category_id, weight);
-        tally_add(&brands, item->brand_id, weight);
+        /* A category's or brand's weight is its items' scores: an item
+         * the level gives nothing speaks for nothing. */
+        if (top_scores[i] > 0.0f) {
+            tally_add(&categories, item->category_id, top_scores[i]);
+            tally_add(&brands, item->brand_id, top_scores[i]);
+        }
         if (out->n_items < MZ_PROFILE_TOP_ITEMS) {
-            out->item_ids[out->n_items] = item->item_id;
-            out->item_scores[out->n_items++] = top_scores[i];
+            int k = out->n_items++;
+            out->item_ids[k] = item->item_id;
+            out->item_scores[k] = top_scores[i];
+            describe_item(svc, scope, source, now, top[i], out, k);
         }
     }
     out->n_categories = tally_top(&categories, mz_catalog_category_name,
                                   svc->catalog, out->categories);
     out->n_brands =
         tally_top(&brands, mz_catalog_brand_name, svc->catalog, out->brands);
-    if (source >= MZ_SOURCE_LEVEL0 && source < MZ_SOURCE_CATALOG) {
-        int level = (int)source - MZ_SOURCE_LEVEL0;
-        out->level = level;
+    if (out->level >= 0) {
+        int level = out->level;
         out->chunk_events = cfg->level_chunk[level];
         for (size_t m = 0; m < scope->n_seen; m++) {
             const struct mz_client *memory = scope->seen[m].memory;
@@ -264,6 +397,8 @@ static enum mz_status profile_locked(struct mz_service *svc,
     if (status == MZ_OK && !profile_exists(entry, scope, brands == NULL))
         status = MZ_ERR_NOT_FOUND;
     const struct mz_model_config *cfg = mz_model_config_of(svc->model);
+    for (size_t m = 0; status == MZ_OK && m < scope->n_seen; m++)
+        scope->facts[m] = scope->seen[m].facts;
     struct mz_profile_level levels[MZ_SOURCE_COUNT];
     int n_sources = 0;
     if (status == MZ_OK && entry->consent) { /* no consent: nothing learned */
@@ -272,6 +407,7 @@ static enum mz_status profile_locked(struct mz_service *svc,
         for (; status == MZ_OK && n_sources < n; n_sources++)
             status = describe_source(svc, scope, sources[n_sources], now,
                                      &levels[n_sources]);
+        distinct_names(levels, n_sources);
     }
     int64_t events_learned = 0;
     for (size_t m = 0; m < scope->n_seen; m++) {

@@ -54,6 +54,7 @@
 #include "model/brand_tiers.h"
 #include "model/catalog.h"
 #include "model/item.h"
+#include "model/item_evidence.h"
 #include "model/client_facts.h"
 #include "model/event.h"
 #include "model/model.h"
@@ -399,16 +400,28 @@ struct mz_profile_group {
     double weight;
 };
 
+#define MZ_PROFILE_DESCRIPTION_BYTES 256
+
 /* What one memory source holds, in catalog terms. */
 struct mz_profile_level {
     enum mz_level_source source;
-    int level;                    /* client level, -1 for the session
-                                     context and the catalog */
+    int level;     /* client level, -1 for the session
+                      context and the catalog */
+    char name[32]; /* the time scale in words ("now", "recent weeks",
+                      ...), distinct among a profile's levels */
+    char description[MZ_PROFILE_DESCRIPTION_BYTES]; /* one sentence */
+    double half_life_s;           /* how fast it forgets; 0: never (catalog:
+                                     the popularity half-life) */
     int64_t chunk_events;         /* level only */
     int64_t events;               /* level only */
     int64_t last_consolidated_at; /* level only; 0: never */
     const char *item_ids[MZ_PROFILE_TOP_ITEMS];
     float item_scores[MZ_PROFILE_TOP_ITEMS];
+    /* Per item: whether the facts the reader sees hold an event on it
+     * (then evidence says which), else why the level infers it. */
+    bool interacted[MZ_PROFILE_TOP_ITEMS];
+    struct mz_item_evidence evidence[MZ_PROFILE_TOP_ITEMS];
+    struct mz_reason reason[MZ_PROFILE_TOP_ITEMS];
     int n_items;
     struct mz_profile_group categories[MZ_PROFILE_TOP_GROUPS];
     int n_categories;
@@ -444,7 +457,8 @@ typedef enum mz_status (*mz_profile_reply_fn)(
  * back if evicted), as a reader of brands[0..n_brands-1] (borrowed; NULL:
  * every brand) may see it: only those brands' items, visits and the
  * memories they may see, every level's top items taken among their
- * items. Returns MZ_ERR_NOT_FOUND for a client with no event and no
+ * items (evidence from the facts of those memories, reasons naming only
+ * their items). Returns MZ_ERR_NOT_FOUND for a client with no event and no
  * attributes (for a reader of some brands: none it may see), a store
  * error, MZ_ERR_NOMEM, or what reply returned. */
 enum mz_status mz_service_read_profile(struct mz_service *svc,

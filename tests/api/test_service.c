@@ -332,11 +332,13 @@ static enum mz_status copy_profile(void *ctx,
                  (long long)l->events, (long long)l->last_consolidated_at);
         for (int i = 0; i < l->n_items; i++)
             text_add_score(t, l->item_ids[i], l->item_scores[i]);
+        /* A group's weight is its items' scores added up: compared like
+         * them. */
         for (int i = 0; i < l->n_categories; i++)
-            text_add(t, " c:%s=%a", l->categories[i].name,
-                     l->categories[i].weight);
+            text_add_score(t, l->categories[i].name,
+                           (float)l->categories[i].weight);
         for (int i = 0; i < l->n_brands; i++)
-            text_add(t, " b:%s=%a", l->brands[i].name, l->brands[i].weight);
+            text_add_score(t, l->brands[i].name, (float)l->brands[i].weight);
         text_add(t, "\n");
     }
     if (view->n_facts > 0) {

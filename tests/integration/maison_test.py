@@ -540,15 +540,24 @@ TESTS = []
 # ---------------------------------------------------------------- comparison
 
 
+# A profile's "share" is a ratio of scores rounded to thousandths: scores
+# within a float tolerance of each other may round to neighbouring
+# thousandths, so shares are compared within one step.
+SHARE_STEP = 0.001 + 1e-9
+
+
 def json_diff(a, b, tolerance, skip_key=None, path="$"):
     """First difference between two JSON values, or None: numbers within
-    tolerance (relative, at least absolute), everything else exact; object
-    keys for which skip_key(key) is true are left out."""
+    tolerance (relative, at least absolute; a "share" within SHARE_STEP),
+    everything else exact; object keys for which skip_key(key) is true
+    are left out."""
     if isinstance(a, bool) or isinstance(b, bool):
         return None if a == b else "%s: %r != %r" % (path, a, b)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return (None if abs(a - b) <= tolerance * max(1.0, abs(a))
-                else "%s: %r != %r" % (path, a, b))
+        tol = tolerance * max(1.0, abs(a))
+        if path.endswith(".share"):
+            tol = max(tol, SHARE_STEP)
+        return None if abs(a - b) <= tol else "%s: %r != %r" % (path, a, b)
     if isinstance(a, dict) and isinstance(b, dict):
         ka = {k for k in a if not (skip_key and skip_key(k))}
         kb = {k for k in b if not (skip_key and skip_key(k))}

@@ -19,7 +19,9 @@ import maison_test as mt
 from maison_test import check, check_eq, check_error, test
 
 SRV = None
-LEVEL_NAMES = {"session", "recent", "long_term", "catalog"}
+REASON_LEVELS = {"session", "recent", "long_term", "catalog"}
+LEVEL_NAMES = {"now", "recent days", "recent weeks", "long term",
+               "catalog-wide"}
 CATEGORIES = ["bags", "shoes", "fragrance", "jewelry"]
 
 
@@ -128,10 +130,10 @@ def check_recommendation_shape(doc, client_id):
               "item.score must be a number: %r" % it)
         check(isinstance(it.get("reasons"), list), "item.reasons: %r" % it)
         for rs in it["reasons"]:
-            check(rs.get("level") in LEVEL_NAMES and
+            check(rs.get("level") in REASON_LEVELS and
                   isinstance(rs.get("text"), str) and rs["text"],
                   "reason must be {level in %s, text}: %r"
-                  % (sorted(LEVEL_NAMES), rs))
+                  % (sorted(REASON_LEVELS), rs))
         if last is not None:
             check(it["score"] <= last + 1e-9,
                   "items must be best first (score non-increasing): %r"
@@ -404,7 +406,7 @@ def deleted_item_never_shows_in_a_profile():
         r = SRV.get("/v1/clients/%s/profile" % c)
         check_eq(r.status, 200, "profile (%r)" % r)
         return [t["item_id"] for level in r.json()["levels"]
-                for t in level["top_items"]]
+                for t in level["raw"]["top_items"]]
 
     check(it["item_id"] in top_items(),
           "an item viewed three times is in the profile: %r" % top_items())
@@ -1000,20 +1002,21 @@ def profile_shows_levels_and_commerce_state():
     check(isinstance(levels, list) and levels, "levels: %r" % levels)
     names = [l.get("name") for l in levels]
     check(set(names) <= LEVEL_NAMES, "level names %r" % names)
-    check({"session", "recent", "long_term"} <= set(names),
-          "client levels session/recent/long_term missing: %r" % names)
+    check_eq(len(set(names)), len(names), "distinct level names")
+    check({"recent days", "recent weeks", "long term"} <= set(names),
+          "client levels recent days/weeks/long term missing: %r" % names)
     for l in levels:
         for f in ("top_categories", "top_items"):
-            check(isinstance(l.get(f), list), "levels[%s].%s: %r"
-                  % (l.get("name"), f, l.get(f)))
-    for name in ("session", "recent", "long_term"):
+            check(isinstance(l["raw"].get(f), list), "levels[%s].raw.%s: %r"
+                  % (l.get("name"), f, l["raw"].get(f)))
+    for name in ("recent days", "recent weeks", "long term"):
         check(any(isinstance(l.get("events"), int) and
                   "last_consolidated_at" in l
                   for l in levels if l["name"] == name),
               "no %s level with events and last_consolidated_at: %r"
               % (name, [l for l in levels if l["name"] == name]))
     session = max(l.get("events") or 0 for l in levels
-                  if l["name"] == "session")
+                  if l["name"] == "recent days")
     check(session >= 5, "session level counts %r events, want >= 5"
           % session)
     check(mentions(p.get("wishlist"), "a05"), "wishlist: %r" % p.get("wishlist"))
@@ -1022,6 +1025,115 @@ def profile_shows_levels_and_commerce_state():
           % p.get("purchases"))
     visits = p.get("visits", p.get("store_visits"))
     check(visits not in (None, 0, []), "visits: %r" % visits)
+
+
+def level_items(level):
+    return level["items"]["interacted"] + level["items"]["inferred"]
+
+
+@test
+def profile_levels_speak_in_shares_that_sum_to_one():
+    c = uid("ps")
+    post_ok([ev(c, "a01"), ev(c, "a02"), ev(c, "a01"), ev(c, "a03", "click"),
+             ev(c, "b01"), ev(c, "a02", "add_to_cart")])
+    p = SRV.get("/v1/clients/%s/profile" % c).json()
+    names = [l["name"] for l in p["levels"]]
+    check_eq(len(set(names)), len(names), "distinct level names %r" % names)
+    check_eq(names[0], "now", "the session context first")
+    check_eq(names[-1], "catalog-wide", "the catalog last")
+    for l in p["levels"]:
+        check(isinstance(l.get("description"), str) and
+              len(l["description"]) > 20, "a description: %r" % l)
+        for what, entries in (("items", level_items(l)),
+                              ("categories", l["categories"]),
+                              ("brands", l["brands"])):
+            if not entries:
+                continue
+            total = sum(e["share"] for e in entries)
+            check(abs(total - 1.0) <= 0.001, "%s %s shares sum to %r: %r"
+                  % (l["name"], what, total, entries))
+            for e in entries:
+                check(0 <= e["share"] <= 1 and
+                      abs(e["share"] * 1000 - round(e["share"] * 1000)) < 1e-6,
+                      "%s share %r in thousandths" % (what, e["share"]))
+
+
+@test
+def profile_tells_interacted_items_from_inferred_ones():
+    c = uid("pi")
+    post_ok([ev(c, "a01"), ev(c, "a01"), ev(c, "a01"),
+             ev(c, "a01", "add_to_cart", ts="2026-11-23T10:00:00Z"),
+             ev(c, "a02", "purchase", ts="2026-11-24T09:00:00Z")])
+    p = SRV.get("/v1/clients/%s/profile" % c).json()
+    touched = {e["item_id"] for e in p["recent_events"]}
+    check_eq(touched, {"a01", "a02"}, "recent events")
+    seen_a01 = False
+    for l in p["levels"]:
+        inter = {e["item_id"]: e for e in l["items"]["interacted"]}
+        for e in l["items"]["inferred"]:
+            check(e["item_id"] not in touched,
+                  "%s infers %s, which the client touched" %
+                  (l["name"], e["item_id"]))
+            check(isinstance(e.get("reason"), str) and e["reason"],
+                  "an inferred item says why: %r" % e)
+        check(set(inter) <= touched, "%s interacted %r" % (l["name"], inter))
+        if "a01" in inter:
+            seen_a01 = True
+            e = inter["a01"]
+            check_eq(e["events"], {"view": 3, "add_to_cart": 1},
+                     "a01's events")
+            check("viewed 3 times" in e["evidence"] and
+                  "added to the cart on 2026-11-23" in e["evidence"],
+                  "a01's evidence: %r" % e["evidence"])
+        if "a02" in inter:
+            check("bought on 2026-11-24" in inter["a02"]["evidence"],
+                  "a02's evidence: %r" % inter["a02"]["evidence"])
+    check(seen_a01, "a01 under interacted in some level: %r" % p["levels"])
+
+
+@test
+def profile_summary_names_only_true_facts():
+    c = uid("pm")
+    r = SRV.put("/v1/clients/%s/attributes" % c,
+                {"tier": "vip", "region": "FR",
+                 "consent": {"personalization": True}})
+    check_eq(r.status, 200, "PUT attributes (%r)" % r)
+    post_ok([ev(c, "a01", ts="2026-11-20T10:00:00Z"),
+             ev(c, "a02", "purchase", ts="2026-11-21T10:00:00Z")])
+    s = SRV.get("/v1/clients/%s/profile" % c).json()["summary"]
+    check("vip" in s and "FR" in s, "tier and region: %r" % s)
+    check("last seen on 2026-11-21" in s, "last seen: %r" % s)
+    check("Bought a02 (%s) on 2026-11-21" % CATEGORY_OF["a02"] in s,
+          "the purchase and its category: %r" % s)
+    others = {cat for cat in CATEGORY_OF.values()
+              if cat not in (CATEGORY_OF["a01"], CATEGORY_OF["a02"])}
+    check(not any(cat in s for cat in others),
+          "a category the client never touched: %r" % s)
+    r = SRV.put("/v1/clients/%s/attributes" % c,
+                {"consent": {"personalization": False}})
+    check_eq(r.status, 200, "withdraw consent (%r)" % r)
+    p = SRV.get("/v1/clients/%s/profile" % c).json()
+    check_eq(p["levels"], [], "no levels without consent")
+    check("a02" not in p["summary"] and "no consent" in p["summary"],
+          "summary without consent: %r" % p["summary"])
+
+
+@test
+def export_embeds_the_same_profile():
+    c = uid("px")
+    post_ok([ev(c, "a01"), ev(c, "a01", "wishlist"), ev(c, "a04")])
+    prof = SRV.get("/v1/clients/%s/profile" % c).json()
+    exp = SRV.get("/v1/clients/%s/export" % c)
+    check_eq(exp.status, 200, "export (%r)" % exp)
+    exp = exp.json()
+    check_eq(exp["summary"], prof["summary"], "the export's summary")
+
+    def shape(doc):  # scores fade between the two reads: no order
+        return [(l["name"], l["source"], l["description"],
+                 sorted((e["item_id"], e["evidence"])
+                        for e in l["items"]["interacted"]))
+                for l in doc["levels"]]
+    check_eq(shape(exp), shape(prof), "the export's levels")
 
 
 @test
@@ -1274,7 +1386,7 @@ def a_deleted_item_keeps_what_clients_remember_across_a_restart():
         p = SRV.get("/v1/clients/%s/profile" % c)
         check_eq(p.status, 200, "profile (%r)" % p)
         doc = p.json()
-        return ([[t["item_id"] for t in level["top_items"]]
+        return ([[t["item_id"] for t in level["raw"]["top_items"]]
                  for level in doc["levels"]],
                 [w["item_id"] for w in doc.get("wishlist", [])],
                 [e["item_id"] for e in doc.get("recent_events", [])])

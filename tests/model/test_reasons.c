@@ -160,6 +160,37 @@ START_TEST(test_revisited_item_names_the_session_event)
 }
 END_TEST
 
+/* One source's reason (the profile's inferred items) names the client's
+ * item behind it, unless the reader may not see that item. */
+START_TEST(test_source_reason_names_only_allowed_items)
+{
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
+    for (int i = 0; i < 5; i++)
+        reasons_fixture_observe(&fx, MZ_EV_VIEW, 0, NOW - 120 + i * 10);
+    struct mz_reasons_request req = {.model = fx.model,
+                                     .catalog = fx.catalog,
+                                     .client = fx.client,
+                                     .facts = fx.facts,
+                                     .context_item = -1,
+                                     .now = NOW};
+    struct mz_reason r;
+    ck_assert(mz_reasons_for_source(&req, 0, MZ_SOURCE_LEVEL0, &r));
+    ck_assert_str_eq(r.level, "session");
+    ck_assert_ptr_nonnull(r.because_item);
+    ck_assert_str_eq(r.because_item, "bag-1");
+    ck_assert_ptr_nonnull(strstr(r.text, "bag-1"));
+    uint8_t allowed[4] = {0, 1, 1, 1}; /* bag-1 is another brand's */
+    req.allowed = allowed;
+    ck_assert(mz_reasons_for_source(&req, 0, MZ_SOURCE_LEVEL0, &r));
+    ck_assert_ptr_null(r.because_item);
+    ck_assert_ptr_null(strstr(r.text, "bag-1"));
+    ck_assert(!r.has_event);
+    ck_assert(!mz_reasons_for_source(&req, 99, MZ_SOURCE_LEVEL0, &r));
+    reasons_fixture_teardown(&fx);
+}
+END_TEST
+
 /* Similar items: the co-viewed one says so, one of the same category
  * names it; popular items name the brand; unknown items get none. */
 START_TEST(test_similar_and_popular_reasons_name_what_the_items_share)
@@ -204,6 +235,7 @@ int main(void)
     tcase_add_test(tc, test_non_personalised_reasons_come_from_the_catalog);
     tcase_add_test(tc, test_personal_reasons_state_facts);
     tcase_add_test(tc, test_revisited_item_names_the_session_event);
+    tcase_add_test(tc, test_source_reason_names_only_allowed_items);
     tcase_add_test(tc,
                    test_similar_and_popular_reasons_name_what_the_items_share);
     suite_add_tcase(s, tc);
