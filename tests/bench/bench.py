@@ -42,6 +42,11 @@ WRK_S = int(os.environ.get("BENCH_WRK_S", "10"))
 FIXED_RATE = int(os.environ.get("BENCH_RATE", "1000"))
 FIXED_S = int(os.environ.get("BENCH_FIXED_S", "15"))
 PGBENCH_S = int(os.environ.get("BENCH_PGBENCH_S", "15"))
+# (g): recommendations at a fixed rate, quiet and beside ingestion at a
+# fixed rate, for long enough to hold a checkpoint (30 s by default).
+STALL_RATE = int(os.environ.get("BENCH_STALL_RATE", "500"))
+STALL_EVENTS_S = int(os.environ.get("BENCH_STALL_EVENTS_S", "5000"))
+STALL_S = int(os.environ.get("BENCH_STALL_S", "35"))
 # (f): clients and events in the log before the kill -9 (0: skip).
 RESTART_CLIENTS = int(os.environ.get("BENCH_RESTART_CLIENTS", "100000"))
 RESTART_EVENTS = int(os.environ.get("BENCH_RESTART_EVENTS", "2000000"))
@@ -548,6 +553,90 @@ def bench_restart():
         "after a graceful stop" % (after_kill, loaded, after_stop))
 
 
+class PacedIngestion:
+    """Posts 100-event batches for the bench's clients at a fixed total
+    rate (events/s) from 4 threads, each on its own schedule, until
+    stopped; counts what was accepted."""
+
+    def __init__(self, events_per_s):
+        self.period = 4 * 100.0 / events_per_s     # seconds per batch
+        self.stop_flag = threading.Event()
+        self.accepted = 0
+        self.failed = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(n,),
+                                         daemon=True) for n in range(4)]
+        self.run_id = int(time.time())
+
+    def run(self, n):
+        types = ["view", "view", "click", "add_to_cart", "wishlist"]
+        next_at = time.monotonic() + n * self.period / 4
+        b = 0
+        while not self.stop_flag.is_set():
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            next_at += self.period
+            batch = [{"event_id": "st-%d-%d-%d-%d" % (self.run_id, n, b, j),
+                      "client_id": "c%d" % ((n * 7919 + b * 100 + j)
+                                            % CLIENTS),
+                      "item_id": "i%d" % ((b * 104729 + j * 7919 + n)
+                                          % ITEMS),
+                      "type": types[j % len(types)]} for j in range(100)]
+            b += 1
+            try:
+                r = SRV.post("/v1/events", {"events": batch}, timeout=60)
+                ok = r.status == 200
+            except OSError:
+                ok = False
+            with self.lock:
+                if ok:
+                    self.accepted += 100
+                else:
+                    self.failed += 1
+
+    def start(self):
+        self.t0 = time.monotonic()
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(60)
+        return self.accepted / (time.monotonic() - self.t0)
+
+
+@section("(g) stalls: recommendations at a fixed rate, quiet vs beside "
+         "ingestion at a fixed rate")
+def bench_stalls():
+    """Open-loop recommendations (loadgen: latency from each request's
+    scheduled time) at STALL_RATE for STALL_S seconds, once alone and
+    once while PacedIngestion posts STALL_EVENTS_S events/s for the same
+    clients; both windows are longer than the checkpoint interval, so
+    each holds a checkpoint writing the changed clients."""
+    path = "/v1/clients/c{}/recommendations?k=10"
+    tmp = tempfile.mkdtemp(prefix="mz-bench-stalls-")
+    quiet_file = os.path.join(tmp, "quiet")
+    busy_file = os.path.join(tmp, "busy")
+    loadgen(SRV.port, path, STALL_RATE, STALL_S, latency_file=quiet_file)
+    quiet = pooled_percentiles([quiet_file])
+    ingest = PacedIngestion(STALL_EVENTS_S)
+    ingest.start()
+    try:
+        loadgen(SRV.port, path, STALL_RATE, STALL_S, latency_file=busy_file)
+    finally:
+        eps = ingest.stop()
+    busy = pooled_percentiles([busy_file])
+    shutil.rmtree(tmp, ignore_errors=True)
+    RESULTS["stalls"] = {"quiet": quiet, "busy": busy,
+                         "events_per_s": eps, "failed": ingest.failed}
+    log("   quiet: p50 %.2f / p99 %.2f / p99.9 %.2f ms; beside %.0f "
+        "events/s (%d batches failed): p50 %.2f / p99 %.2f / p99.9 %.2f ms"
+        % (quiet["p50_ms"], quiet["p99_ms"], quiet["p999_ms"], eps,
+           ingest.failed, busy["p50_ms"], busy["p99_ms"], busy["p999_ms"]))
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -595,6 +684,14 @@ def summary():
          fmt(rules.get("p99_ms"), "%.2f"), "no rules",
          fmt(none.get("p99_ms"), "%.2f"),
          fmt(ratio(rules.get("p99_ms"), none.get("p99_ms")), "%.2f")),
+        ("(g) recs p99 ms at %d req/s beside %s events/s (target <= 1.5)"
+         % (STALL_RATE, fmt(r.get("stalls", {}).get("events_per_s"))),
+         fmt(r.get("stalls", {}).get("busy", {}).get("p99_ms"), "%.2f"),
+         "quiet", fmt(r.get("stalls", {}).get("quiet", {}).get("p99_ms"),
+                      "%.2f"),
+         fmt(ratio(r.get("stalls", {}).get("busy", {}).get("p99_ms"),
+                   r.get("stalls", {}).get("quiet", {}).get("p99_ms")),
+             "%.2f")),
         ("(f) start to ready after kill -9, s (%s events in the log)"
          % fmt(r.get("restart", {}).get("events_in_log")),
          fmt(r.get("restart", {}).get("after_kill_s"), "%.1f"),
@@ -628,8 +725,9 @@ PARTS = [("clients", "load clients; resident bytes per client (c)"),
          ("healthz", "GET /healthz vs nginx static file (d)"),
          ("events", "durable ingestion with wrk (a)"),
          ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
-         ("restart", "start to ready after kill -9 (f)")]
-NEEDS_CLIENTS = ("recs", "rules")
+         ("restart", "start to ready after kill -9 (f)"),
+         ("stalls", "recommendations quiet vs beside ingestion (g)")]
+NEEDS_CLIENTS = ("recs", "rules", "stalls")
 
 USAGE = """usage: tests/bench/run_bench.sh [MAISOND]   (or: make bench)
 
@@ -646,7 +744,10 @@ Parts:
 Sizes and durations: BENCH_ITEMS (50000), BENCH_CLIENTS (10000),
 BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
 (15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
-BENCH_RESTART_EVENTS (2000000), BENCH_THREADS (2); BENCH_OUT: where
+BENCH_RESTART_EVENTS (2000000), BENCH_STALL_RATE (500),
+BENCH_STALL_EVENTS_S (5000), BENCH_STALL_S (35), BENCH_THREADS (maisond's
+default, 4 per core);
+BENCH_OUT: where
 bench.json goes. README.md in this directory says what each part does.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
 
@@ -686,8 +787,10 @@ def main():
         log("warning: loadgen not found at %s (set LOADGEN)" % LOADGEN)
     t_start = time.monotonic()
     prepare_pg()
+    # maisond's own default: 4 HTTP threads per core, 4 to 64.
+    default_threads = min(64, max(4, 4 * (os.cpu_count() or 1)))
     SRV = mt.Maisond(name="maisond-bench", threads=int(os.environ.get(
-        "BENCH_THREADS", "2")))
+        "BENCH_THREADS", str(default_threads))))
     try:
         try:
             SRV.start(timeout_s=120)
@@ -701,7 +804,7 @@ def main():
         steps = {"clients": load_clients, "recs": bench_recommendations,
                  "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
                  "events": bench_events, "pgbench": bench_pgbench,
-                 "restart": bench_restart}
+                 "restart": bench_restart, "stalls": bench_stalls}
         for name, _ in PARTS:
             if name in parts:
                 steps[name]()
