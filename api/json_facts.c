@@ -131,7 +131,7 @@ static ptrdiff_t collect(const struct facts_scope *scope, enum list_kind kind,
             n++;
         }
     }
-    if (scope->n_facts > 1)
+    if (scope->n_facts > 1 && n > 1) /* *out may be NULL when n is 0 */
         qsort(*out, n, sizeof **out, newest_first);
     return (ptrdiff_t)n;
 }
@@ -157,7 +157,7 @@ static ptrdiff_t collect_visits(const struct facts_scope *scope,
             }
         }
     }
-    if (scope->n_facts > 1)
+    if (scope->n_facts > 1 && n > 1) /* *out may be NULL when n is 0 */
         qsort(*out, n, sizeof **out, newest_first);
     return (ptrdiff_t)n;
 }
