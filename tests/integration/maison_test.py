@@ -436,6 +436,13 @@ class Maisond:
     def post(self, path, body=None, **kw):
         return self.req("POST", path, body, **kw)
 
+    def load_catalog(self, items):
+        """PUT /v1/catalog/items with items; StartError when refused (for
+        a test's setup)."""
+        r = self.put("/v1/catalog/items", {"items": items})
+        if r.status != 200:
+            raise StartError("loading the test catalog: %r" % r)
+
     def put(self, path, body=None, **kw):
         return self.req("PUT", path, body, **kw)
 
@@ -738,10 +745,10 @@ def run_tests(tests=None, before_each=None, after_each=None):
     return 0 if failed == 0 else 1
 
 
-def run_with_server(srv, setup=None):
+def run_with_server(srv, setup=None, tests=None):
     """Starts srv, runs setup() (raising StartError when it cannot set
-    the stage), runs the registered tests, and always stops and cleans up
-    srv. Returns the exit status for sys.exit."""
+    the stage), runs tests (default: every registered one), and always
+    stops and cleans up srv. Returns the exit status for sys.exit."""
     t0 = time.monotonic()
     try:
         try:
@@ -752,7 +759,7 @@ def run_with_server(srv, setup=None):
             print("FAIL setup: %s" % e)
             print("0 passed, 1 failed")
             return 1
-        return run_tests()
+        return run_tests(tests)
     finally:
         srv.stop()
         srv.cleanup()

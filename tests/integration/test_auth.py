@@ -429,24 +429,10 @@ def main():
     mt.require_environment()
     # Checkpoints every second: the keys the CLI makes are reloaded then.
     SRV = mt.Maisond(name="maisond-auth", checkpoint_interval_s=1)
-    try:
-        try:
-            SRV.start()
-            r = SRV.put("/v1/catalog/items", {"items": [
-                item("seed"), item("seed-bolt", brand="bolt")] + [
-                item("a%d" % i, price=100.0 + i) for i in range(6)] + [
-                item("b%d" % i, brand="bolt", price=90.0 + i)
-                for i in range(6)]})
-            if r.status != 200:
-                raise mt.StartError("loading the test catalog: %r" % r)
-        except mt.StartError as e:
-            print("FAIL setup: %s" % e)
-            print("0 passed, 1 failed")
-            return 1
-        return mt.run_tests()
-    finally:
-        SRV.stop()
-        SRV.cleanup()
+    return mt.run_with_server(SRV, lambda: SRV.load_catalog(
+        [item("seed"), item("seed-bolt", brand="bolt")] +
+        [item("a%d" % i, price=100.0 + i) for i in range(6)] +
+        [item("b%d" % i, brand="bolt", price=90.0 + i) for i in range(6)]))
 
 
 if __name__ == "__main__":

@@ -319,43 +319,33 @@ def changes_between_pages_show_at_their_place():
     check_eq(doc["items"][0]["item_id"], ahead, "cursor reused")
 
 
+def load_listing_catalog():
+    # 250 items for the listing, written in an order that is not the id
+    # order; some unavailable, some sold out.
+    docs = []
+    for n in range(250):
+        i = (n * 97) % 250
+        brand = "lst-a" if i % 5 < 3 else "lst-b"
+        doc = item("%s-%04d" % (brand, i), brand,
+                   ["bags", "shoes", "scarves"][i % 3], 100.0 + i)
+        if i % 11 == 0:
+            doc["available"] = False
+        if i % 13 == 0:
+            doc["stock"] = 0
+        if i % 17 == 0:
+            del doc["stock"]           # stock not tracked
+        docs.append(doc)
+    for start in (0, 125):
+        SRV.load_catalog(docs[start:start + 125])
+    for d in docs:
+        LIVE[d["item_id"]] = d
+
+
 def main():
     global SRV
     mt.require_environment()
     SRV = mt.Maisond(name="maisond-catalog")
-    try:
-        try:
-            SRV.start()
-            # 250 items for the listing, written in an order that is not
-            # the id order; some unavailable, some sold out.
-            docs = []
-            for n in range(250):
-                i = (n * 97) % 250
-                brand = "lst-a" if i % 5 < 3 else "lst-b"
-                doc = item("%s-%04d" % (brand, i), brand,
-                           ["bags", "shoes", "scarves"][i % 3], 100.0 + i)
-                if i % 11 == 0:
-                    doc["available"] = False
-                if i % 13 == 0:
-                    doc["stock"] = 0
-                if i % 17 == 0:
-                    del doc["stock"]           # stock not tracked
-                docs.append(doc)
-            for start in (0, 125):
-                r = SRV.put("/v1/catalog/items",
-                            {"items": docs[start:start + 125]})
-                if r.status != 200:
-                    raise mt.StartError("loading the catalog: %r" % r)
-            for d in docs:
-                LIVE[d["item_id"]] = d
-        except mt.StartError as e:
-            print("FAIL setup: %s" % e)
-            print("0 passed, 1 failed")
-            return 1
-        return mt.run_tests()
-    finally:
-        SRV.stop()
-        SRV.cleanup()
+    return mt.run_with_server(SRV, load_listing_catalog)
 
 
 if __name__ == "__main__":

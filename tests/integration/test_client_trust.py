@@ -190,24 +190,9 @@ def test_tier_is_per_brand():
 def main():
     global SRV
     mt.require_environment()
-    t0 = time.monotonic()
     SRV = mt.Maisond(database_url=mt.create_database("client_trust"),
                      name="maisond-trust", checkpoint_interval_s=1)
-    try:
-        try:
-            SRV.start()
-            r = SRV.put("/v1/catalog/items", {"items": catalog()})
-            if r.status != 200:
-                raise mt.StartError("loading the test catalog: %r" % r)
-        except mt.StartError as e:
-            print("FAIL setup: %s" % e)
-            print("0 passed, 1 failed")
-            return 1
-        return mt.run_tests()
-    finally:
-        SRV.stop()
-        SRV.cleanup()
-        print("total %.1fs" % (time.monotonic() - t0))
+    return mt.run_with_server(SRV, lambda: SRV.load_catalog(catalog()))
 
 
 if __name__ == "__main__":

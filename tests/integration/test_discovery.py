@@ -470,18 +470,9 @@ def main():
     global SRV
     mt.require_environment()
     SRV = mt.Maisond(name="maisond-discovery")
-    try:
-        try:
-            SRV.start()
-        except mt.StartError as e:
-            print("FAIL setup: %s" % e)
-            print("0 passed, 1 failed")
-            return 1
-        # Only this file's tests, not those of the module Checker is from.
-        return mt.run_tests([t for t in mt.TESTS if t.__module__ == __name__])
-    finally:
-        SRV.stop()
-        SRV.cleanup()
+    # Only this file's tests, not those of the module Checker is from.
+    return mt.run_with_server(
+        SRV, tests=[t for t in mt.TESTS if t.__module__ == __name__])
 
 
 if __name__ == "__main__":
