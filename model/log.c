@@ -4,7 +4,7 @@
  *    that keeps every line valid whatever bytes it is given, and one
  *    write(2) per line.
  *
- * No jansson here: model/ is the bottom library and a log line is simple
+ * No JSON library here: model/ is the bottom library and a log line is simple
  * enough to build by hand, without allocating (a line must still get out
  * when memory is short).
  *
