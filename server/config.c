@@ -34,6 +34,7 @@ enum option_id {
     OPT_TLS_KEY,
     OPT_NODE_ID,
     OPT_READY_MAX_LAG,
+    OPT_RETENTION_DAYS,
     OPT_PG_BINDIR,
     OPT_DIM,
     OPT_LEVELS,
@@ -97,6 +98,11 @@ static const struct option_doc option_docs[] = {
     {OPT_READY_MAX_LAG, "ready-max-lag", "MAISON_READY_MAX_LAG", "N",
      "/readyz answers 503 while more than N rows of the log are not yet "
      "applied on this node (default 1000)"},
+    {OPT_RETENTION_DAYS, "retention-days", "MAISON_RETENTION_DAYS", "N",
+     "drop rows of the event log logged more than N days ago once every "
+     "node's checkpoint has passed them; a rebuild of the learned state "
+     "from the log (a checkpoint refused at start) then starts from the "
+     "rows kept; 0: keep every row (default 0)"},
     {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
      "where initdb and postgres live, for the embedded PostgreSQL"},
     {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
@@ -351,6 +357,8 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         cfg->ready_max_lag = lag;
         return ok;
     }
+    case OPT_RETENTION_DAYS:
+        return parse_int(value, 0, 36500, &cfg->retention_days);
     case OPT_PG_BINDIR:
         cfg->pg_bindir = value;
         return true;

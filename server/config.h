@@ -36,6 +36,7 @@ struct mz_config {
     const char *tls_key;     /* borrowed; set exactly when tls_cert is */
     char node_id[65];        /* this node's name (default: the host name) */
     long ready_max_lag;      /* /readyz: most log rows not yet applied */
+    int retention_days;      /* the log's retention; 0: keep every row */
     struct mz_model_config model;
     const char *model_settings; /* borrowed: --model's NAME=VALUE,...
                                    (already applied to model) */

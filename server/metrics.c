@@ -271,6 +271,9 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                "Rows read from the log rather than submitted here: other "
                "nodes' events and every change marker.",
                (double)stats.writer.rows_followed);
+    render_one(&t, "maison_log_rows_dropped_total", "counter",
+               "Rows of the event log dropped by --retention-days.",
+               (double)stats.log_rows_dropped);
     render_one(&t, "maison_checkpoint_log_seq", "gauge",
                "Log position of the last checkpoint: a restart replays "
                "the log after it.",

@@ -47,6 +47,8 @@
  *    mz_store_scan_client_events - one client's events
  *  log_changes.c
  *    mz_log_change_name / _parse - the markers of changes in the log
+ *  log_retention.c
+ *    mz_store_drop_old_events    - the log's retention
  *  audit_store.c
  *    mz_store_list_audit / _client_audit - the audit log
  *    mz_store_client_digest      - an erased client's name in it
@@ -275,6 +277,12 @@ struct mz_event_record {
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
+/* Deletes the log's rows logged more than days ago whose seq every
+ * node's checkpoint has passed (days <= 0: none), a bounded number per
+ * call; sets *dropped to how many. Returns MZ_OK or the database error. */
+enum mz_status mz_store_drop_old_events(struct mz_store *store, int days,
+                                        int64_t *dropped);
+
 /* Calls fn for every event of client_id in log order, streaming; same
  * rules as mz_store_scan_events. */
 enum mz_status mz_store_scan_client_events(struct mz_store *store,

@@ -62,6 +62,7 @@ enum mz_store_stmt_id {
     MZ_STMT_CHECKPOINT_ADOPT, /* checkpoint_store.c */
     MZ_STMT_CHECKPOINT_NEWEST,
     MZ_STMT_STATES_CLEAR,
+    MZ_STMT_LOG_RETENTION, /* log_retention.c */
     MZ_STMT_COUNT
 };
 _Static_assert(MZ_STMT_COUNT <= 64, "statement ids index a 64-bit set");

@@ -26,6 +26,7 @@
  *    keys.c          API keys: authentication (and rate limits), create,
  *                    list, revoke
  *    audit.c         the audit log, a client's events (PostgreSQL only)
+ *    retention.c     dropping the log's old rows (--retention-days)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_INTERNAL_H
@@ -55,6 +56,7 @@ struct mz_service_counters {
     atomic_uint_fast64_t checkpoints;
     atomic_uint_fast64_t checkpoint_errors;
     atomic_uint_fast64_t db_errors;
+    atomic_uint_fast64_t log_rows_dropped;
 };
 
 /* A brand's current rule set. */
@@ -127,6 +129,9 @@ struct mz_service {
                                   none */
     int default_rate_burst;
     int64_t ready_max_lag; /* mz_service_config's */
+    int retention_days;    /* mz_service_config's; 0: keep the log */
+    int retention_skipped; /* checkpointer only: passes to skip */
+    bool retention_behind; /* checkpointer only: the last pass was full */
 };
 
 /* The audit log's name for who asks: by's key id, or "maisond" (the
@@ -271,6 +276,12 @@ void *mz_service_checkpointer_main(void *arg);
 
 /* Wakes the checkpointer early (the client cache grew past its limit). */
 void mz_service_wake_checkpointer(void *svc);
+
+/* ---- retention.c ----------------------------------------------------- */
+
+/* The checkpointer, after a checkpoint: now and then drops the log's
+ * rows older than retention_days that every node's checkpoint passed. */
+void mz_service_retention_pass(struct mz_service *svc);
 
 /* ---- keys.c ---------------------------------------------------------- */
 

@@ -67,6 +67,7 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
         goto fail;
     mz_store_set_node(svc->store, cfg->node_id ? cfg->node_id : "");
     svc->ready_max_lag = cfg->ready_max_lag;
+    svc->retention_days = cfg->retention_days;
     svc->model = mz_model_new(&cfg->model, err, err_len);
     svc->catalog = mz_catalog_new();
     svc->clients =
@@ -207,6 +208,7 @@ void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out)
     out->checkpoints = counter(&c->checkpoints);
     out->checkpoint_errors = counter(&c->checkpoint_errors);
     out->db_errors = counter(&c->db_errors);
+    out->log_rows_dropped = counter(&c->log_rows_dropped);
     out->clients_evicted = mz_client_cache_evicted(svc->clients);
     out->clients_loaded = mz_client_cache_loaded(svc->clients);
     if (svc->writer)

@@ -84,6 +84,8 @@ struct mz_service_config {
                                   at most MZ_NODE_ID_MAX bytes */
     int64_t ready_max_lag;     /* /readyz: at most this many log rows not
                                   yet applied */
+    int retention_days;        /* drop log rows older than this that every
+                                  node's checkpoint passed; 0: keep all */
 };
 
 /* Opens the store at cfg->conninfo (applying migrations), loads the
@@ -132,6 +134,7 @@ struct mz_service_stats {
     uint64_t checkpoints;
     uint64_t checkpoint_errors;
     uint64_t db_errors;
+    uint64_t log_rows_dropped; /* by the log's retention */
     uint64_t clients_evicted;
     uint64_t clients_loaded;
     struct mz_event_writer_stats writer;
