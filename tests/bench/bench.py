@@ -1067,7 +1067,7 @@ alone on the machine. To run some parts only, name them in BENCH_ONLY
 Parts:
 %s
 
-Each part alone, e.g. (scan about 20 s, growth about 2.5 minutes on 2
+Each part alone, e.g. (scan about 20 s, growth about 3 minutes on 2
 cores):
 
     BENCH_ONLY=scan sh tests/bench/run_bench.sh build/maisond
