@@ -619,6 +619,8 @@ static void finish(struct submission *batch, enum mz_status status)
 static void queue_for_learner(struct mz_event_writer *w, struct learn_batch *lb)
 {
     w->stats.last_seq = w->last_seq;
+    if (w->last_seq > w->stats.head_seq)
+        w->stats.head_seq = w->last_seq;
     lb->next = NULL;
     if (w->learn_tail != NULL)
         w->learn_tail->next = lb;
