@@ -121,7 +121,15 @@ struct mz_model_config {
     float w_attr;
     float attr_max_share;
     float attr_pop_power;
+    /* Candidates (model/candidates.h): a recommendation scores, besides
+     * the items the client's own terms reach, the cand_popular items of
+     * the strongest catalog prior (bias and popularity), not the whole
+     * catalog; 0 scores the whole catalog every time. */
+    int cand_popular;
 };
+
+/* Most cand_popular a configuration may ask for. */
+#define MZ_CAND_POPULAR_MAX 65536
 
 /* Level ids as used by mz_model_explain and the reasons. */
 enum mz_level_source {

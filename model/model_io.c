@@ -481,6 +481,7 @@ enum mz_status mz_model_load(struct mz_model *model,
     struct mz_transitions *old = model->trans;
     model->trans = s.trans;
     s.trans = old;
+    mz_model_refresh_popular(model);
     goto cleanup;
 
 nomem:

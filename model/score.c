@@ -26,9 +26,9 @@
 #include <string.h>
 
 /* The successors of source, each credited weight times its share of
- * source's transitions, added to scores. */
+ * source's transitions, added to sink. */
 static void add_successors(const struct mz_model *model, int32_t source,
-                           float weight, float *scores)
+                           float weight, struct mz_score_sink *sink)
 {
     const int32_t *items;
     const float *weights;
@@ -40,7 +40,7 @@ static void add_successors(const struct mz_model *model, int32_t source,
 
     for (uint32_t i = 0; i < slots; i++)
         if (items[i] >= 0)
-            scores[items[i]] += scale * weights[i];
+            mz_score_sink_add(sink, items[i], scale * weights[i]);
 }
 
 /* What w_trans gives item from source with weight (add_successors for
@@ -136,17 +136,19 @@ static float attr_unit(const struct mz_model *model,
     return model->cfg.w_attr / taste->total * factor;
 }
 
-/* Adds the attribute term of taste to scores. */
+/* Adds the attribute term of taste to sink. */
 static void add_attr_taste(const struct mz_model *model,
-                           const struct attr_taste *taste, float *scores)
+                           const struct attr_taste *taste,
+                           struct mz_score_sink *sink)
 {
     for (int t = 0; t < taste->n; t++) {
         const int32_t *holders;
         uint32_t n =
             mz_attributes_items(model->attrs, taste->token[t], &holders);
         for (uint32_t h = 0; h < n; h++)
-            scores[holders[h]] +=
-                taste->weight[t] * attr_unit(model, taste, holders[h]);
+            mz_score_sink_add(sink, holders[h],
+                              taste->weight[t] *
+                                  attr_unit(model, taste, holders[h]));
     }
 }
 
@@ -184,47 +186,48 @@ static void client_taste(const struct mz_model *model,
     attr_taste(model, items, weights, n, taste);
 }
 
-/* Adds what the held items (with their readout weights) give to scores:
+/* Adds what the held items (with their readout weights) give to sink:
  * their successors (w_trans), the items themselves (w_recall) and their
  * attribute taste. The dense part is in the query. */
 static void add_held_items(const struct mz_model *model, const int32_t *items,
-                           const float *weights, int n, float *scores)
+                           const float *weights, int n,
+                           struct mz_score_sink *sink)
 {
     struct attr_taste taste;
 
     for (int i = 0; i < n; i++) {
         if (model->cfg.w_trans != 0.0f)
-            add_successors(model, items[i], weights[i], scores);
-        scores[items[i]] += model->cfg.w_recall * weights[i];
+            add_successors(model, items[i], weights[i], sink);
+        mz_score_sink_add(sink, items[i], model->cfg.w_recall * weights[i]);
     }
     attr_taste(model, items, weights, n, &taste);
-    add_attr_taste(model, &taste, scores);
+    add_attr_taste(model, &taste, sink);
 }
 
-/* Adds what level l of client holds to scores. */
+/* Adds what level l of client holds to sink. */
 static void add_level(const struct mz_model *model,
                       const struct mz_client *client, int level, int64_t now_ts,
-                      float *scores)
+                      struct mz_score_sink *sink)
 {
     int32_t items[MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_ITEM_MEMORY_SLOTS];
     int n =
         mz_model_level_readout(model, client, level, now_ts, items, weights);
 
-    add_held_items(model, items, weights, n, scores);
+    add_held_items(model, items, weights, n, sink);
 }
 
-/* Adds what all levels of client hold to scores (add_level for every
+/* Adds what all levels of client hold to sink (add_level for every
  * level, each item read once: mz_model_levels_readout). */
 static void add_levels(const struct mz_model *model,
                        const struct mz_client *client, int64_t now_ts,
-                       float *scores)
+                       struct mz_score_sink *sink)
 {
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, client, now_ts, items, weights);
 
-    add_held_items(model, items, weights, n, scores);
+    add_held_items(model, items, weights, n, sink);
 }
 
 /* What level l of client gives item apart from the dense part. */
@@ -285,9 +288,7 @@ static float dot(const float *a, const float *b, int dim)
     return sum;
 }
 
-/* Popularity and bias of item: the part of the catalog source that does
- * not depend on the client. */
-static float catalog_prior(const struct mz_model *model, int32_t item)
+float mz_model_catalog_prior(const struct mz_model *model, int32_t item)
 {
     const struct mz_model_config *cfg = &model->cfg;
     float prior = cfg->w_bias * model->bias[item];
@@ -331,23 +332,35 @@ void mz_model_score(const struct mz_model *model,
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, cfg->w_dense, model->O,
                     dim, q, 1, 1.0f, scores, 1);
 
-    if (cfg->w_trans != 0.0f && context_item >= 0 && context_item < n)
-        add_successors(model, context_item, 1.0f, scores);
+    struct mz_score_sink dense = {.scores = scores};
+    mz_model_add_client_terms(model, client, context_item, now_ts, &dense);
+}
+
+void mz_model_add_client_terms(const struct mz_model *model,
+                               const struct mz_client *client,
+                               int32_t context_item, int64_t now_ts,
+                               struct mz_score_sink *sink)
+{
+    int32_t n = model->n_items;
+
+    if (model->cfg.w_trans != 0.0f && context_item >= 0 && context_item < n)
+        add_successors(model, context_item, 1.0f, sink);
     if (client)
-        add_levels(model, client, now_ts, scores);
+        add_levels(model, client, now_ts, sink);
 
     float repeat = mz_model_repeat_scale(model, client, context_item, now_ts);
     if (repeat != 0.0f) {
         int shift = 0;
         if (context_item >= 0 && context_item < n) {
-            scores[context_item] += repeat;
+            mz_score_sink_add(sink, context_item, repeat);
             shift = 1;
         }
         for (int r = 0; client && r < client->ring_len; r++) {
             float w = mz_model_session_weight(model, client, r, shift, now_ts);
             if (w != 0.0f)
-                scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
-                    repeat * w;
+                mz_score_sink_add(
+                    sink, client->ring_item[mz_client_ring_slot(client, r)],
+                    repeat * w);
         }
     }
 }
@@ -378,7 +391,7 @@ void mz_model_explain(const struct mz_model *model,
                 dot(o_row, per_level + (size_t)l * (size_t)dim, dim) +
             level_share(model, client, l, now_ts, item);
 
-    float catalog = catalog_prior(model, item);
+    float catalog = mz_model_catalog_prior(model, item);
     if (context_item >= 0 && context_item < model->n_items)
         catalog += successor_share(model, context_item, 1.0f, item);
     contrib[MZ_SOURCE_CATALOG] = catalog;
@@ -495,11 +508,13 @@ void mz_model_score_source(const struct mz_model *model,
                     scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
                         repeat * w;
             }
-        } else
+        } else {
+            struct mz_score_sink dense = {.scores = scores};
             add_level(model, client, (int)source - MZ_SOURCE_LEVEL0, now_ts,
-                      scores);
+                      &dense);
+        }
     } else if (source == MZ_SOURCE_CATALOG) {
         for (int32_t j = 0; j < n; j++)
-            scores[j] = catalog_prior(model, j);
+            scores[j] = mz_model_catalog_prior(model, j);
     }
 }
