@@ -7,7 +7,8 @@
  *      category, region and tier names to interned ids, the tier's price
  *      bounds, and the client's purchases, dismissals and impressions to
  *      one flag byte per catalog index (only when a client rule is on);
- *   2. one pass over the brand's items (or the whole catalog) that tests
+ *   2. one pass over the brand's items (or the whole catalog, or the
+ *      request's only_items, the brand then tested per item) that tests
  *      integers and doubles only, attributing each removed item to the
  *      first rule that removes it, and collecting the allowed indices;
  *   3. the best allowed items by score through a bounded heap (topk.h,
