@@ -16,6 +16,7 @@
 #include "api/json_reasons.h"
 #include "api/json_rules.h"
 #include "api/router.h"
+#include "api/scratch.h"
 #include "api/service/service.h"
 #include "model/reasons.h"
 
@@ -42,15 +43,23 @@ static bool read_args(const struct mz_request *req,
     return true;
 }
 
-/* Writes the JSON list of the selected items, each with its reasons. */
+/* Writes the JSON list of the selected items, each with its reasons
+ * (explained by one explainer for the whole list). */
 static void items_json(struct mz_json_out *out,
                        const struct mz_recommendation_view *view)
 {
     const struct mz_select_result *sel = view->selection;
+    struct mz_reasons_request reasons = *view->reasons;
+    struct mz_explainer *explainer =
+        reasons.client ? mz_scratch_explainer() : NULL;
+    if (explainer &&
+        mz_explainer_prepare(explainer, reasons.model, reasons.client,
+                             reasons.context_item, reasons.now))
+        reasons.explainer = explainer;
     mz_json_out_open(out, '[');
     for (int i = 0; i < sel->count; i++) {
         struct mz_reason why[MZ_REASONS_MAX];
-        int n = mz_reasons_build(view->reasons, sel->items[i], why);
+        int n = mz_reasons_build(&reasons, sel->items[i], why);
         mz_json_out_listed_item(out, view->items[i], sel->scores[i], why, n);
     }
     mz_json_out_close(out, ']');

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * scratch.c
- *    Per-thread score buffers and candidates workspaces, released by a
- *    thread-key destructor.
+ *    Per-thread score buffers, candidates workspaces and explainers,
+ *    released by a thread-key destructor.
  *-------------------------------------------------------------------------
  */
 #include "api/scratch.h"
@@ -10,11 +10,13 @@
 #include <stdlib.h>
 
 #include "model/candidates.h"
+#include "model/model.h"
 
 struct scratch {
     float *scores; /* owned */
     size_t capacity;
     struct mz_candidates *candidates; /* owned; NULL until asked for */
+    struct mz_explainer *explainer;   /* owned; NULL until asked for */
 };
 
 static pthread_key_t scratch_key;
@@ -23,6 +25,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *arg)
 {
     struct scratch *s = arg;
+    mz_explainer_free(s->explainer);
     mz_candidates_free(s->candidates);
     free(s->scores);
     free(s);
@@ -54,6 +57,14 @@ struct mz_candidates *mz_scratch_candidates(void)
     if (s && !s->candidates)
         s->candidates = mz_candidates_new();
     return s ? s->candidates : NULL;
+}
+
+struct mz_explainer *mz_scratch_explainer(void)
+{
+    struct scratch *s = thread_scratch();
+    if (s && !s->explainer)
+        s->explainer = mz_explainer_new();
+    return s ? s->explainer : NULL;
 }
 
 float *mz_scratch_scores(size_t n)

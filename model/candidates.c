@@ -5,8 +5,8 @@
  *
  * Interface routines (see candidates.h): mz_candidates_new,
  * mz_candidates_free, mz_model_score_candidates, mz_candidates_items,
- * mz_candidates_scores; and mz_model_refresh_popular
- * (model_internal.h).
+ * mz_candidates_scores; and mz_model_refresh_popular,
+ * mz_model_set_popular (model_internal.h).
  *
  * A request first adds the client's sparse terms (mz_model_add_client_
  * terms) into the workspace's sparse sink, which lists every item it
@@ -17,7 +17,6 @@
  */
 #include "model/candidates.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +101,24 @@ static int32_t *sort_indices(int32_t *items, int32_t *spare, size_t n,
     return items;
 }
 
+/* a.b over dim floats in 8 partial sums, which the compiler keeps in
+ * vector registers: for 64 floats a call of cblas_sdot costs about as
+ * much as the products (perf). */
+static float dot(const float *a, const float *b, int dim)
+{
+    float part[8] = {0};
+    int k = 0;
+
+    for (; k + 8 <= dim; k += 8)
+        for (int i = 0; i < 8; i++)
+            part[i] += a[k + i] * b[k + i];
+    float sum = ((part[0] + part[4]) + (part[1] + part[5])) +
+                ((part[2] + part[6]) + (part[3] + part[7]));
+    for (; k < dim; k++)
+        sum += a[k] * b[k];
+    return sum;
+}
+
 bool mz_model_score_candidates(const struct mz_model *model,
                                const struct mz_client *client,
                                int32_t context_item, int64_t now_ts,
@@ -139,13 +156,13 @@ bool mz_model_score_candidates(const struct mz_model *model,
     for (int k = 0; k < dim && !dense; k++)
         dense = q[k] != 0.0f;
     dense = dense && cfg->w_dense != 0.0f;
+    struct mz_prior_scales prior = mz_model_prior_scales(model);
     for (size_t i = 0; i < cand->count; i++) {
         int32_t j = cand->items[i];
-        float score = mz_model_catalog_prior(model, j);
+        float score = mz_model_prior_at(model, &prior, j);
         if (dense)
             score +=
-                cfg->w_dense *
-                cblas_sdot(dim, model->O + (size_t)j * (size_t)dim, 1, q, 1);
+                cfg->w_dense * dot(model->O + (size_t)j * (size_t)dim, q, dim);
         cand->scores[j] += score;
     }
     return true;
@@ -163,29 +180,56 @@ const float *mz_candidates_scores(const struct mz_candidates *cand)
     return cand->scores;
 }
 
+/* Makes room for cfg.cand_popular entries; false when out of memory. */
+static bool popular_reserve(struct mz_model *model)
+{
+    if (!model->popular)
+        model->popular =
+            malloc((size_t)model->cfg.cand_popular * sizeof *model->popular);
+    return model->popular != NULL;
+}
+
+bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
+                          int32_t n)
+{
+    model->n_popular = 0;
+    if (n > model->cfg.cand_popular)
+        n = model->cfg.cand_popular;
+    if (n <= 0)
+        return true;
+    if (!popular_reserve(model))
+        return false;
+    memcpy(model->popular, items, (size_t)n * sizeof *items);
+    model->n_popular = n;
+    return true;
+}
+
 void mz_model_refresh_popular(struct mz_model *model)
 {
     int32_t n = model->n_items;
-    size_t want = (size_t)model->cfg.cand_popular;
+    int32_t want = model->cfg.cand_popular;
     float *prior = NULL;
     float *top = NULL;
 
-    model->popular_age = 0;
-    model->n_popular = 0;
-    if (want == 0 || n == 0)
+    if (want > n)
+        want = n;
+    /* Due at every multiple of the period, and while the list is short
+     * (a new model, a grown small catalog): both are functions of the
+     * learned state, so a replay rebuilds at the same events. */
+    if (model->global_events % MZ_POPULAR_REFRESH_EVENTS != 0 &&
+        model->n_popular >= want)
         return;
-    if (!model->popular) {
-        model->popular = malloc(want * sizeof *model->popular);
-        if (!model->popular)
-            return;
-    }
+    model->n_popular = 0;
+    if (want == 0 || !popular_reserve(model))
+        return;
     prior = malloc((size_t)n * sizeof *prior);
-    top = malloc(want * sizeof *top);
+    top = malloc((size_t)want * sizeof *top);
     if (prior && top) {
+        struct mz_prior_scales scales = mz_model_prior_scales(model);
         for (int32_t j = 0; j < n; j++)
-            prior[j] = mz_model_catalog_prior(model, j);
-        model->n_popular =
-            (int32_t)mz_topk(prior, (size_t)n, NULL, want, model->popular, top);
+            prior[j] = mz_model_prior_at(model, &scales, j);
+        model->n_popular = (int32_t)mz_topk(prior, (size_t)n, NULL,
+                                            (size_t)want, model->popular, top);
     }
     free(top);
     free(prior);

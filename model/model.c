@@ -104,8 +104,7 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
         float q[4096];
         mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
         mz_model_learn_global(model, client, q, item, weight, ev->ts);
-        if (++model->popular_age >= MZ_POPULAR_REFRESH_EVENTS)
-            mz_model_refresh_popular(model);
+        mz_model_refresh_popular(model);
     }
     mz_client_learn_event(model, client, item, ev->type, weight, ev->ts);
 }

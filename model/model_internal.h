@@ -68,12 +68,14 @@ struct mz_model {
     int32_t neg_pos;
     /* The items of the strongest catalog prior (bias and popularity),
      * best first: the candidates every recommendation scores besides the
-     * client's own (candidates.c). Derived state, never saved: rebuilt on
-     * load and every MZ_POPULAR_REFRESH_EVENTS events the global level
-     * learns, so it may trail the prior by that many events. */
+     * client's own (candidates.c). Rebuilt whenever global_events reaches
+     * a multiple of MZ_POPULAR_REFRESH_EVENTS (and while shorter than it
+     * can be), so it may trail the prior by that many events; saved with
+     * the model, so a replay after a restart rebuilds it at the same
+     * events and recommends exactly what the server never stopped
+     * would. */
     int32_t *popular; /* owned, room for cfg.cand_popular */
     int32_t n_popular;
-    int32_t popular_age; /* global events learned since the rebuild */
 };
 
 /* Global events between two rebuilds of the popular candidates: a
@@ -248,6 +250,36 @@ static inline void mz_score_sink_add(struct mz_score_sink *sink, int32_t item,
  * on the client (score.c). */
 float mz_model_catalog_prior(const struct mz_model *model, int32_t item);
 
+/* The weights of the prior's terms with their normalisations folded in,
+ * for a loop over many items (mz_model_prior_at). */
+struct mz_prior_scales {
+    float bias;
+    float pop_all;
+    float pop_recent;
+};
+
+static inline struct mz_prior_scales mz_model_prior_scales(
+    const struct mz_model *model)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    struct mz_prior_scales s = {.bias = cfg->w_bias};
+
+    if (model->pop_all_log_max > 0.0f)
+        s.pop_all = cfg->w_pop_all / model->pop_all_log_max;
+    if (model->pop_recent_max > 0.0f)
+        s.pop_recent = cfg->w_pop_recent / model->pop_recent_max;
+    return s;
+}
+
+/* The prior of item, as mz_model_score sums it. */
+static inline float mz_model_prior_at(const struct mz_model *model,
+                                      const struct mz_prior_scales *s,
+                                      int32_t item)
+{
+    return s->bias * model->bias[item] + s->pop_all * model->pop_all_log[item] +
+           s->pop_recent * model->pop_recent[item];
+}
+
 /* Adds to sink every term of client's score (NULL: none) that reaches
  * only some items: the successors of context_item (-1: none) and of the
  * items the levels hold, the held items themselves, their attribute
@@ -258,10 +290,17 @@ void mz_model_add_client_terms(const struct mz_model *model,
                                int32_t context_item, int64_t now_ts,
                                struct mz_score_sink *sink);
 
-/* Rebuilds model->popular from the current priors (candidates.c); on
- * allocation failure the list is emptied, which only makes requests
- * score the whole catalog. */
+/* Rebuilds model->popular from the current priors when it is due (see
+ * struct mz_model), after the global level learned an event
+ * (candidates.c); on allocation failure the list is emptied, which only
+ * makes requests score the whole catalog. */
 void mz_model_refresh_popular(struct mz_model *model);
+
+/* Sets model->popular to items[0..n-1] (indices below n_items, best
+ * first; a loaded snapshot's list). Returns false on allocation
+ * failure, leaving the list empty. */
+bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
+                          int32_t n);
 
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */
