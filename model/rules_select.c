@@ -452,6 +452,8 @@ struct scan {
     const uint8_t *brand_ok; /* per brand id; NULL: every candidate is
                                 of a brand asked for */
     int32_t n_brands;
+    bool check_index; /* candidates from a caller's list, which
+                         in_scope bounds by the catalog */
     int64_t now;
 };
 
@@ -473,9 +475,12 @@ static bool passes_plainly(const struct scan *s, int32_t index)
            item->price >= c->price_min && item->price <= c->price_max;
 }
 
-/* Whether the candidate at index has a brand the request asks for. */
+/* Whether the candidate at index is in the catalog (for a caller's
+ * list) and of a brand the request asks for. */
 static bool in_scope(const struct scan *s, int32_t index)
 {
+    if (s->check_index && (index < 0 || index >= mz_catalog_count(s->catalog)))
+        return false;
     if (!s->brand_ok)
         return true;
     int32_t brand = mz_catalog_item(s->catalog, index)->brand_id;
@@ -671,6 +676,7 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
         s.n_candidates = req->n_only_items;
         s.brand_ok = brand_ok;
         s.n_brands = mz_catalog_brand_count(catalog);
+        s.check_index = true;
         out->candidates = (int64_t)req->n_only_items;
     } else if (req->brand) {
         int32_t brand_id = mz_catalog_brand_id(catalog, req->brand);

@@ -152,7 +152,8 @@ END_TEST
 
 /* A selection among only_items looks at those items only, keeps the
  * brand asked for (one brand, or a key's brands) and ranks them as the
- * full selection would; an empty list of them gives no item. */
+ * full selection would; an empty list of them gives no item, an index
+ * outside the catalog is ignored. */
 START_TEST(test_only_items_are_looked_at_in_their_brand)
 {
     struct mz_catalog *cat = catalog_of((struct mz_item *[]){
@@ -179,6 +180,15 @@ START_TEST(test_only_items_are_looked_at_in_their_brand)
     ck_assert_int_eq(res.removed[MZ_RULE_BRAND], 2);
     req.n_only_items = 0;
     ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
+    /* An index the catalog does not have is never looked at. */
+    const int32_t outside[] = {-1, 2, 7};
+    req.brands = NULL;
+    req.n_brands = 0;
+    req.only_items = outside;
+    req.n_only_items = 3;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "c");
+    req.skip_counts = true;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "c");
     mz_catalog_free(cat);
 }
 END_TEST
