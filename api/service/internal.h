@@ -259,6 +259,22 @@ enum mz_status mz_service_append_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         size_t n);
 
+/* ---- rank.c ---------------------------------------------------------- */
+
+/* Selects into *sel the sr->k best items for memory (borrowed; NULL: not
+ * personalised) with context_item (-1: none) at now under the rules of
+ * sr (borrowed; its only_items are this call's, and are cleared before
+ * it returns): among the model's candidates first, over the whole
+ * catalog scored when they leave fewer than k items or sr counts every
+ * rule (skip_counts false). Returns what mz_rules_select returns, or
+ * MZ_ERR_NOMEM. Caller holds the lock (read is enough) and, for a
+ * client with an entry, its impressions_lock. */
+enum mz_status mz_service_rank(struct mz_service *svc,
+                               const struct mz_client *memory,
+                               int32_t context_item, int64_t now,
+                               struct mz_select_request *sr,
+                               struct mz_select_result *sel);
+
 /* ---- similar.c ------------------------------------------------------- */
 
 /* The catalog indices of ids[0..n-1] (unknown ids left out) followed by
