@@ -19,6 +19,7 @@ reason; the rest still runs. Exit status 0 when every section ran.
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -100,24 +101,27 @@ def _seconds(tok):
                                 "m": 60.0}[m.group(2)]
 
 
-def authorization():
-    """The Authorization value of the bench's maisond (its admin key), or
-    None before it runs."""
-    if SRV is not None and SRV.admin_key:
-        return "Bearer " + SRV.admin_key
+def authorization(srv=None):
+    """The Authorization value of srv (the bench's maisond by default):
+    its admin key, or None before it runs."""
+    srv = srv or SRV
+    if srv is not None and srv.admin_key:
+        return "Bearer " + srv.admin_key
     return None
 
 
-def wrk(url, seconds, script=None, env=None):
-    """wrk; its lua scripts send authorization() (BENCH_AUTHORIZATION)."""
-    cmd = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds,
+def wrk(url, seconds, script=None, env=None, conns=CONNS,
+        threads=WRK_THREADS, srv=None):
+    """wrk, closed loop; its lua scripts send authorization(srv)
+    (BENCH_AUTHORIZATION)."""
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
            "--latency", "--timeout", "10s"]
     if script:
         cmd += ["-s", script]
     cmd.append(url)
     e = dict(os.environ)
-    if authorization():
-        e["BENCH_AUTHORIZATION"] = authorization()
+    if authorization(srv):
+        e["BENCH_AUTHORIZATION"] = authorization(srv)
     e.update(env or {})
     out = run(cmd, timeout=seconds + 60, env=e)
     res = {"raw": out}
@@ -637,6 +641,190 @@ def bench_stalls():
            ingest.failed, busy["p50_ms"], busy["p99_ms"], busy["p999_ms"]))
 
 
+# ---------------------------------------------------------------- nodes
+
+# (j): the same database served by 1, 2 and 3 nodes on this machine.
+NODES_S = int(os.environ.get("BENCH_NODES_S", "10"))
+LAG_SAMPLES = int(os.environ.get("BENCH_LAG_SAMPLES", "300"))
+
+
+def start_follower_nodes(count):
+    """count more maisond nodes on the bench's database (--node-id n2,
+    n3, ... when maisond has the option), started one after the other;
+    returns them (the caller stops and cleans them up)."""
+    p = subprocess.run([mt.maisond_path(), "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    has_node_id = b"--node-id" in p.stdout
+    nodes = []
+    for n in range(2, 2 + count):
+        args = ["--node-id", "n%d" % n] if has_node_id else []
+        node = mt.Maisond(name="maisond-bench-n%d" % n, threads=SRV.threads,
+                          extra_args=args)
+        nodes.append(node)
+        node.start(timeout_s=600)
+    return nodes
+
+
+def on_every_node(nodes, fn):
+    """fn(node, share) on one thread per node, share = 1 / len(nodes);
+    returns the results in node order, or raises the first error."""
+    out = [None] * len(nodes)
+    errors = []
+
+    def one(i):
+        try:
+            out[i] = fn(nodes[i], 1.0 / len(nodes))
+        except Exception as e:
+            errors.append(e)
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(len(nodes))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def nodes_throughput(nodes):
+    """Durable events/s (rows the events table gained) with wrk's 64
+    connections shared by the nodes, then recommendations/s summed over
+    them, each for NODES_S seconds."""
+    rows0 = events_in_log()
+    t0 = time.monotonic()
+    run_id = str(int(time.time() * 1000))
+    ev = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/v1/events" % node.port, NODES_S,
+        script=os.path.join(HERE, "events.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS), "BENCH_ITEMS": str(ITEMS),
+             "BENCH_BATCH": "100", "BENCH_RUN": "%s%s" % (run_id, node.port)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    dt = time.monotonic() - t0
+    rows1 = events_in_log()
+    recs = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/" % node.port, NODES_S,
+        script=os.path.join(HERE, "recs.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    return {"events_per_s": (rows1 - rows0) / NODES_S,
+            "events_wall_s": dt,
+            "events_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                                 for w in ev),
+            "recs_per_s": sum(w["rps"] for w in recs),
+            "recs_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                               for w in recs)}
+
+
+def percentile(sorted_values, q):
+    return sorted_values[int(q * (len(sorted_values) - 1) + 0.5)]
+
+
+def follow_lag(a, b):
+    """LAG_SAMPLES times: one event posted to node a; from a's reply, the
+    time until node b answers a profile read with after=<a's position>
+    (answered once b has applied it). Also b's round trip for the same
+    read without after=, the floor of the figure. Returns ms figures."""
+    run_id = int(time.time() * 1000)
+    lags, rtts = [], []
+    late = 0
+    rnd = random.Random(17)
+    for i in range(LAG_SAMPLES):
+        client = "c%d" % (i % CLIENTS)
+        doc = expect_200(a.post("/v1/events", {"events": [{
+            "event_id": "lag-%d-%d" % (run_id, i), "client_id": client,
+            "item_id": "i%d" % ((i * 7919) % ITEMS), "type": "view"}]}),
+            "POST events on a")
+        pos = doc.get("position")
+        if not isinstance(pos, int):
+            raise RuntimeError("POST /v1/events reply has no position: %r"
+                               % doc)
+        t0 = time.monotonic()
+        r = b.get("/v1/clients/%s/profile?after=%d" % (client, pos),
+                  timeout=60)
+        lag = time.monotonic() - t0
+        if r.status == 503:
+            late += 1
+        elif r.status not in (200, 404):
+            raise RuntimeError("profile after=%d on b: %r" % (pos, r))
+        lags.append(lag * 1e3)
+        t0 = time.monotonic()
+        b.get("/v1/clients/%s/profile" % client)
+        rtts.append((time.monotonic() - t0) * 1e3)
+        # Land anywhere in the follower's poll period.
+        time.sleep(rnd.uniform(0.0, 0.12))
+    lags.sort()
+    rtts.sort()
+    return {"samples": len(lags), "p50_ms": percentile(lags, 0.5),
+            "p99_ms": percentile(lags, 0.99), "max_ms": lags[-1],
+            "rtt_p50_ms": percentile(rtts, 0.5), "not_caught_up": late}
+
+
+@section("(j) nodes: ingestion and recommendations with 1, 2 and 3 nodes on "
+         "one database; lag from a commit on one node to its application "
+         "on another")
+def bench_nodes():
+    """With 1, then 2, then 3 nodes on the bench's database (all on this
+    machine, so they share its cores): durable events/s and
+    recommendations/s with the load spread over the nodes; then, with
+    three, the lag between a commit on one node and its application on
+    another (p50, p99)."""
+    extra = []
+    out = {}
+    try:
+        for count in (1, 2, 3):
+            if count > 1:
+                extra += start_follower_nodes(1)
+            nodes = [SRV] + extra
+            res = nodes_throughput(nodes)
+            out[count] = res
+            log("   %d node(s): %.0f events/s (wrk non-2xx/errors %d), "
+                "%.0f recs/s (non-2xx/errors %d)"
+                % (count, res["events_per_s"], res["events_non2xx"],
+                   res["recs_per_s"], res["recs_non2xx"]))
+        RESULTS["nodes"] = out
+        lag = follow_lag(SRV, extra[0])
+        RESULTS["nodes_lag"] = lag
+        log("   lag commit on node 1 -> applied on node 2, %d samples: "
+            "p50 %.2f ms, p99 %.2f ms, max %.2f ms (a plain read's round "
+            "trip: p50 %.2f ms); %d not caught up in the bounded wait"
+            % (lag["samples"], lag["p50_ms"], lag["p99_ms"], lag["max_ms"],
+               lag["rtt_p50_ms"], lag["not_caught_up"]))
+    finally:
+        RESULTS.setdefault("nodes", out)
+        for node in extra:
+            node.stop()
+            node.cleanup()
+
+
+def nodes_rows():
+    """(j)'s summary rows: each count of nodes against one node."""
+    nodes = RESULTS.get("nodes", {})
+    one = nodes.get(1, {})
+    rows = []
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) events/s durable, %d nodes (64 conn shared)"
+                     % count, fmt(res.get("events_per_s")), "1 node",
+                     fmt(one.get("events_per_s")),
+                     fmt(ratio(res.get("events_per_s"),
+                               one.get("events_per_s")), "%.2f")))
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) recs/s, %d nodes (64 conn shared)" % count,
+                     fmt(res.get("recs_per_s")), "1 node",
+                     fmt(one.get("recs_per_s")),
+                     fmt(ratio(res.get("recs_per_s"),
+                               one.get("recs_per_s")), "%.2f")))
+    lag = RESULTS.get("nodes_lag", {})
+    rows.append(("(j) lag commit on node 1 -> applied on node 2, "
+                 "p50 / p99 ms",
+                 "%s / %s" % (fmt(lag.get("p50_ms"), "%.2f"),
+                              fmt(lag.get("p99_ms"), "%.2f")),
+                 "plain read round trip p50 ms",
+                 fmt(lag.get("rtt_p50_ms"), "%.2f"), ""))
+    return rows
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -698,6 +886,7 @@ def summary():
          "after a graceful stop, s",
          fmt(r.get("restart", {}).get("after_stop_s"), "%.1f"), ""),
     ]
+    rows += nodes_rows()
     print()
     print("SUMMARY (%d items, %d clients, %d cores)"
           % (ITEMS, CLIENTS, os.cpu_count() or 0))
@@ -725,9 +914,10 @@ PARTS = [("clients", "load clients; resident bytes per client (c)"),
          ("healthz", "GET /healthz vs nginx static file (d)"),
          ("events", "durable ingestion with wrk (a)"),
          ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
+         ("nodes", "events/s, recs/s with 1, 2, 3 nodes; follow lag (j)"),
          ("restart", "start to ready after kill -9 (f)"),
          ("stalls", "recommendations quiet vs beside ingestion (g)")]
-NEEDS_CLIENTS = ("recs", "rules", "stalls")
+NEEDS_CLIENTS = ("recs", "rules", "stalls", "nodes")
 
 USAGE = """usage: tests/bench/run_bench.sh [MAISOND]   (or: make bench)
 
@@ -746,7 +936,8 @@ BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
 (15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
 BENCH_RESTART_EVENTS (2000000), BENCH_STALL_RATE (500),
 BENCH_STALL_EVENTS_S (5000), BENCH_STALL_S (35), BENCH_THREADS (maisond's
-default, 4 per core);
+default, 4 per core); nodes: BENCH_NODES_S (10, each measurement),
+BENCH_LAG_SAMPLES (300);
 BENCH_OUT: where
 bench.json goes. README.md in this directory says what each part does.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
@@ -804,7 +995,8 @@ def main():
         steps = {"clients": load_clients, "recs": bench_recommendations,
                  "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
                  "events": bench_events, "pgbench": bench_pgbench,
-                 "restart": bench_restart, "stalls": bench_stalls}
+                 "restart": bench_restart, "stalls": bench_stalls,
+                 "nodes": bench_nodes}
         for name, _ in PARTS:
             if name in parts:
                 steps[name]()
