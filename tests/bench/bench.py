@@ -669,20 +669,10 @@ def on_every_node(nodes, fn):
     """fn(node, share) on one thread per node, share = 1 / len(nodes);
     returns the results in node order, or raises the first error."""
     out = [None] * len(nodes)
-    errors = []
 
     def one(i):
-        try:
-            out[i] = fn(nodes[i], 1.0 / len(nodes))
-        except Exception as e:
-            errors.append(e)
-    ts = [threading.Thread(target=one, args=(i,)) for i in range(len(nodes))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    if errors:
-        raise errors[0]
+        out[i] = fn(nodes[i], 1.0 / len(nodes))
+    parallel(range(len(nodes)), one, threads=len(nodes))
     return out
 
 

@@ -77,15 +77,12 @@ class Front:
         text = replace(text, r"^(\s*)listen 443 ssl;",
                        r"\g<1>listen 127.0.0.1:%d ssl;" % self.port,
                        "listen 443 ssl")
-        text = replace(text, r"^(\s*)ssl_certificate \S+;",
-                       r"\g<1>ssl_certificate %s;" % self.cert,
-                       "ssl_certificate")
-        text = replace(text, r"^(\s*)ssl_certificate_key \S+;",
-                       r"\g<1>ssl_certificate_key %s;" % self.key,
-                       "ssl_certificate_key")
-        text = replace(text, r"^(\s*)access_log \S+;",
-                       r"\g<1>access_log %s/access.log;" % self.dir,
-                       "access_log")
+        for directive, value in (("ssl_certificate", self.cert),
+                                 ("ssl_certificate_key", self.key),
+                                 ("access_log", os.path.join(
+                                     self.dir, "access.log"))):
+            text = replace(text, r"^(\s*)%s \S+;" % directive,
+                           r"\g<1>%s %s;" % (directive, value), directive)
         maison = os.path.join(self.dir, "maison.conf")
         with open(maison, "w") as f:
             f.write(text)
