@@ -646,6 +646,7 @@ def bench_stalls():
 # (j): the same database served by 1, 2 and 3 nodes on this machine.
 NODES_S = int(os.environ.get("BENCH_NODES_S", "10"))
 LAG_SAMPLES = int(os.environ.get("BENCH_LAG_SAMPLES", "300"))
+LAG_EVENTS_S = int(os.environ.get("BENCH_LAG_EVENTS_S", "2000"))
 
 
 def start_follower_nodes(count):
@@ -756,8 +757,9 @@ def bench_nodes():
     """With 1, then 2, then 3 nodes on the bench's database (all on this
     machine, so they share its cores): durable events/s and
     recommendations/s with the load spread over the nodes; then, with
-    three, the lag between a commit on one node and its application on
-    another (p50, p99)."""
+    three, the lag between a commit on node 2 and its application on
+    node 3 (p50, p99), quiet and while node 1 takes LAG_EVENTS_S
+    events/s."""
     extra = []
     out = {}
     try:
@@ -772,13 +774,25 @@ def bench_nodes():
                 % (count, res["events_per_s"], res["events_non2xx"],
                    res["recs_per_s"], res["recs_non2xx"]))
         RESULTS["nodes"] = out
-        lag = follow_lag(SRV, extra[0])
-        RESULTS["nodes_lag"] = lag
-        log("   lag commit on node 1 -> applied on node 2, %d samples: "
-            "p50 %.2f ms, p99 %.2f ms, max %.2f ms (a plain read's round "
-            "trip: p50 %.2f ms); %d not caught up in the bounded wait"
-            % (lag["samples"], lag["p50_ms"], lag["p99_ms"], lag["max_ms"],
-               lag["rtt_p50_ms"], lag["not_caught_up"]))
+        for key, what in (("nodes_lag", "quiet"),
+                          ("nodes_lag_busy", "beside %d events/s on node 1"
+                           % LAG_EVENTS_S)):
+            ingest = PacedIngestion(LAG_EVENTS_S) if key.endswith("busy") \
+                else None
+            if ingest:
+                ingest.start()
+            try:
+                lag = follow_lag(extra[0], extra[1])
+            finally:
+                eps = ingest.stop() if ingest else None
+            lag["events_per_s"] = eps
+            RESULTS[key] = lag
+            log("   lag commit on node 2 -> applied on node 3, %s, %d "
+                "samples: p50 %.2f ms, p99 %.2f ms, max %.2f ms (a plain "
+                "read's round trip: p50 %.2f ms); %d not caught up in the "
+                "bounded wait" % (what, lag["samples"], lag["p50_ms"],
+                                  lag["p99_ms"], lag["max_ms"],
+                                  lag["rtt_p50_ms"], lag["not_caught_up"]))
     finally:
         RESULTS.setdefault("nodes", out)
         for node in extra:
@@ -805,13 +819,15 @@ def nodes_rows():
                      fmt(one.get("recs_per_s")),
                      fmt(ratio(res.get("recs_per_s"),
                                one.get("recs_per_s")), "%.2f")))
-    lag = RESULTS.get("nodes_lag", {})
-    rows.append(("(j) lag commit on node 1 -> applied on node 2, "
-                 "p50 / p99 ms",
-                 "%s / %s" % (fmt(lag.get("p50_ms"), "%.2f"),
-                              fmt(lag.get("p99_ms"), "%.2f")),
-                 "plain read round trip p50 ms",
-                 fmt(lag.get("rtt_p50_ms"), "%.2f"), ""))
+    for key, what in (("nodes_lag", "quiet"), ("nodes_lag_busy",
+                                               "beside ingestion")):
+        lag = RESULTS.get(key, {})
+        rows.append(("(j) lag commit -> applied on another node, %s, "
+                     "p50 / p99 ms" % what,
+                     "%s / %s" % (fmt(lag.get("p50_ms"), "%.2f"),
+                                  fmt(lag.get("p99_ms"), "%.2f")),
+                     "plain read round trip p50 ms",
+                     fmt(lag.get("rtt_p50_ms"), "%.2f"), ""))
     return rows
 
 
@@ -927,7 +943,7 @@ BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
 BENCH_RESTART_EVENTS (2000000), BENCH_STALL_RATE (500),
 BENCH_STALL_EVENTS_S (5000), BENCH_STALL_S (35), BENCH_THREADS (maisond's
 default, 4 per core); nodes: BENCH_NODES_S (10, each measurement),
-BENCH_LAG_SAMPLES (300);
+BENCH_LAG_SAMPLES (300), BENCH_LAG_EVENTS_S (2000);
 BENCH_OUT: where
 bench.json goes. README.md in this directory says what each part does.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
