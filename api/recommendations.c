@@ -103,7 +103,8 @@ void mz_handle_recommendations(struct mz_service *svc,
     struct mz_recommend_args args = {.client_id = req->params[0]};
     struct mz_query_list exclude;
     if (!mz_require_id("client_id", args.client_id, resp) ||
-        !read_args(req, &args, &exclude, resp))
+        !read_args(req, &args, &exclude, resp) ||
+        !mz_api_wait_after(svc, req, resp))
         return;
     /* A key scoped to some brands sees only them. */
     const char *scope_brands[MZ_KEY_MAX_BRANDS];

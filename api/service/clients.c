@@ -60,22 +60,16 @@ enum mz_status mz_service_set_attributes(
             return status;
     }
     char *doc = write_doc(attrs, wanted);
-    status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc,
-                                                  mz_service_actor(by))
-                 : MZ_ERR_NOMEM;
+    int64_t position = 0;
+    status =
+        doc ? mz_store_put_client_attributes(svc->store, client_id, doc,
+                                             mz_service_actor(by), &position)
+            : MZ_ERR_NOMEM;
     free(doc);
     mz_service_count_store_error(svc, status);
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        struct mz_client_entry *target =
-            mz_client_cache_get_or_add(svc->clients, client_id);
-        if (target && mz_client_entry_set_attributes(
-                          target, attrs->tier, attrs->tiers, attrs->region))
-            target->has_attributes = true;
-        else
-            status = MZ_ERR_NOMEM;
-        pthread_rwlock_unlock(&svc->lock);
-    }
+    /* In force once the learner applies the marker (changes.c). */
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
     *consent_out = wanted;
     return status;
 }
@@ -84,16 +78,23 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
                                        const char *client_id,
                                        const struct mz_principal *by)
 {
-    /* Holding the checkpoint mutex keeps a checkpoint that copied this
-     * client before the erasure from writing it back afterwards. */
+    /* Holding the checkpoint mutex keeps this node's checkpoint that
+     * copied the client before the erasure from writing it back
+     * afterwards; other nodes' are refused by the erasure's tombstone
+     * (store/checkpoint_store.c). */
+    int64_t position = 0;
     pthread_mutex_lock(&svc->checkpoint_mutex);
-    enum mz_status status =
-        mz_store_delete_client(svc->store, client_id, mz_service_actor(by));
+    enum mz_status status = mz_store_delete_client(
+        svc->store, client_id, mz_service_actor(by), &position);
     if (status == MZ_OK) {
+        /* Gone here at once; the marker takes it from every node. */
         pthread_rwlock_wrlock(&svc->lock);
         mz_client_cache_erase(svc->clients, client_id);
         pthread_rwlock_unlock(&svc->lock);
     }
     pthread_mutex_unlock(&svc->checkpoint_mutex);
-    return mz_service_count_store_error(svc, status);
+    mz_service_count_store_error(svc, status);
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
+    return status;
 }
