@@ -493,6 +493,23 @@ def an_attribute_change_on_node_1_is_in_force_on_nodes_2_and_3_within_a_second()
                            t_reply, in_force)
 
 
+@test
+def a_key_made_and_revoked_on_node_1_holds_on_nodes_2_and_3_within_a_second():
+    r = NODES[0].post("/v1/keys", {"name": "cluster", "roles": ["admin"]})
+    t_reply = time.monotonic()
+    check_eq(r.status, 201, "POST /v1/keys on node 1: %r" % r)
+    doc = r.json()
+    in_force_on_the_others(
+        "new key %s" % doc["key_id"], t_reply,
+        lambda node: node.get("/v1/keys", key=doc["key"]).status == 200)
+    r = NODES[0].delete("/v1/keys/%s" % doc["key_id"])
+    t_reply = time.monotonic()
+    check_eq(r.status, 204, "DELETE /v1/keys on node 1: %r" % r)
+    in_force_on_the_others(
+        "revoked key %s" % doc["key_id"], t_reply,
+        lambda node: node.get("/v1/keys", key=doc["key"]).status == 401)
+
+
 def last_ts():
     """The stream's last event time: later events get it rather than the
     server's clock, so the reference, fed them later, learns the same."""
