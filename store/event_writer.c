@@ -74,7 +74,10 @@
 #define MZ_WRITER_FOLLOW_ROWS 2000
 #define MZ_WRITER_FOLLOW_ALL  "2147483647"
 
-enum { S_INSERT, S_RECOVER, S_LAST_SEQ, S_FOLLOW };
+/* How often the writer records its node's applied position (nodes). */
+#define MZ_WRITER_HEARTBEAT_MS 250
+
+enum { S_INSERT, S_RECOVER, S_LAST_SEQ, S_FOLLOW, S_HEARTBEAT };
 
 static const struct mz_pg_stmt writer_stmts[] = {
     /* ORDER BY n: seq follows submission order within the batch, so one
@@ -114,6 +117,11 @@ static const struct mz_pg_stmt writer_stmts[] = {
                     "SELECT coalesce(max(seq), 0) FROM events", 0},
     [S_FOLLOW] = {S_FOLLOW, "mz_events_follow",
                   MZ_EVENT_COLUMNS "WHERE seq > $1 ORDER BY seq LIMIT $2", 2},
+    [S_HEARTBEAT] = {S_HEARTBEAT, "mz_node_heartbeat",
+                     "INSERT INTO nodes (node, applied_seq) VALUES ($1, $2) "
+                     "ON CONFLICT (node) DO UPDATE SET applied_seq ="
+                     " EXCLUDED.applied_seq, seen_at = now()",
+                     2},
 };
 
 /* One mz_event_writer_submit call, on the submitter's stack. */
@@ -176,6 +184,8 @@ struct mz_event_writer {
     int64_t end_seen;       /* the log's end, as the last idle read that
                                reached it saw it (-1: none yet) */
     struct mz_event_writer_stats stats;
+
+    char *node_id; /* owned; NULL: no heartbeat (guarded by lock) */
 
     /* Used by the writer thread only. */
     struct mz_pg_conn pg;
@@ -609,6 +619,8 @@ static void finish(struct submission *batch, enum mz_status status)
 static void queue_for_learner(struct mz_event_writer *w, struct learn_batch *lb)
 {
     w->stats.last_seq = w->last_seq;
+    if (w->last_seq > w->stats.head_seq)
+        w->stats.head_seq = w->last_seq;
     lb->next = NULL;
     if (w->learn_tail != NULL)
         w->learn_tail->next = lb;
@@ -737,6 +749,12 @@ static bool passed(const struct timespec *t)
            (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
 }
 
+static bool earlier(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec ||
+           (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* An idle read of the log: the rows after the read position go to the
  * learner. Called and returns with w->lock held, which it drops for the
  * read. Returns MZ_ERR_DB_UNAVAILABLE when the database was lost. */
@@ -792,11 +810,30 @@ static enum mz_status follow_idle(struct mz_event_writer *w)
     return MZ_OK;
 }
 
+/* Records this node's applied position in nodes (when it has a name).
+ * Called and returns with w->lock held, dropped for the statement; a
+ * failure is left to the next one. */
+static void heartbeat(struct mz_event_writer *w)
+{
+    char applied[24], node[128];
+    if (w->node_id == NULL)
+        return;
+    snprintf(node, sizeof node, "%s", w->node_id);
+    snprintf(applied, sizeof applied, "%" PRId64, w->stats.applied_seq);
+    pthread_mutex_unlock(&w->lock);
+    const char *values[2] = {node, applied};
+    if (mz_pg_conn_ok(&w->pg))
+        (void)mz_pg_exec(&w->pg, &writer_stmts[S_HEARTBEAT], values, NULL, NULL,
+                         0, NULL);
+    pthread_mutex_lock(&w->lock);
+}
+
 static void *writer_main(void *arg)
 {
     struct mz_event_writer *w = arg;
     int backoff_ms = MZ_WRITER_BACKOFF_MIN_MS;
     struct timespec next_poll = deadline_after_ms(0);
+    struct timespec next_beat = deadline_after_ms(0);
 
     pthread_mutex_lock(&w->lock);
     for (;;) {
@@ -804,11 +841,22 @@ static void *writer_main(void *arg)
         size_t rows;
         enum mz_status st;
 
-        /* Idle: follow the log now and then, or at once when asked. */
+        if (!w->db_down && w->node_id && passed(&next_beat)) {
+            heartbeat(w);
+            next_beat = deadline_after_ms(MZ_WRITER_HEARTBEAT_MS);
+        }
+
+        /* Idle, or the learner is behind: follow the log now and then
+         * (at once when asked) and keep the heartbeat. */
+        bool beat = false;
         while (
             (w->head == NULL || w->learn_waiting >= MZ_WRITER_LEARN_BACKLOG) &&
             !w->stopping && !w->db_down) {
             bool room = w->learn_waiting < MZ_WRITER_LEARN_BACKLOG;
+            if (w->node_id && passed(&next_beat)) {
+                beat = true;
+                break;
+            }
             if (room && (w->follow_now || passed(&next_poll))) {
                 if (follow_idle(w) == MZ_ERR_DB_UNAVAILABLE) {
                     mz_pg_conn_reset(&w->pg);
@@ -817,11 +865,16 @@ static void *writer_main(void *arg)
                 next_poll = deadline_after_ms(MZ_WRITER_POLL_MS);
                 continue;
             }
-            if (room)
-                pthread_cond_timedwait(&w->work, &w->lock, &next_poll);
+            const struct timespec *until = room ? &next_poll : NULL;
+            if (w->node_id && (until == NULL || earlier(&next_beat, until)))
+                until = &next_beat;
+            if (until)
+                pthread_cond_timedwait(&w->work, &w->lock, until);
             else
                 pthread_cond_wait(&w->work, &w->lock);
         }
+        if (beat)
+            continue;
 
         if (w->db_down) {
             struct timespec until;
@@ -981,6 +1034,7 @@ void mz_event_writer_stop(struct mz_event_writer *writer)
     free(writer->firsts);
     free(writer->uniques);
     mz_hash_table_free(writer->batch_ids);
+    free(writer->node_id);
     free(writer->conninfo);
     free(writer);
 }
@@ -1020,6 +1074,19 @@ enum mz_status mz_event_writer_submit(struct mz_event_writer *writer,
     pthread_mutex_unlock(&writer->lock);
     pthread_cond_destroy(&sub.done_cond);
     return st;
+}
+
+bool mz_event_writer_set_node(struct mz_event_writer *writer,
+                              const char *node_id)
+{
+    char *copy = strdup(node_id);
+    if (copy == NULL)
+        return false;
+    pthread_mutex_lock(&writer->lock);
+    free(writer->node_id);
+    writer->node_id = copy;
+    pthread_mutex_unlock(&writer->lock);
+    return true;
 }
 
 enum mz_status mz_event_writer_wait_applied(struct mz_event_writer *writer,

@@ -73,6 +73,12 @@ void mz_event_writer_stop(struct mz_event_writer *writer);
 enum mz_status mz_event_writer_submit(struct mz_event_writer *writer,
                                       struct mz_event_record *events, size_t n);
 
+/* Names the node: the writer then records its applied position in the
+ * table nodes a few times a second (node_id copied). Returns false when
+ * out of memory. */
+bool mz_event_writer_set_node(struct mz_event_writer *writer,
+                              const char *node_id);
+
 /* Waits until the learner has applied the log up to position (or a
  * later one), asking the writer to read the log at once, for at most
  * timeout_ms. Returns MZ_OK, or MZ_ERR_NOT_CAUGHT_UP after the wait. */

@@ -14,7 +14,8 @@
  * erasure deletes log rows, and taking the lock late would let it wait
  * on the event writer's INSERT while the writer waits on the lock.
  *
- * Interface routines: mz_log_change_name, mz_log_change_parse (store.h);
+ * Interface routines: mz_log_change_name, mz_log_change_parse,
+ *    mz_store_nodes_behind (store.h);
  *    mz_store_log_transaction, mz_store_append_marker (store_internal.h)
  *-------------------------------------------------------------------------
  */
@@ -107,4 +108,42 @@ enum mz_status mz_store_append_marker(struct mz_pg_conn *c,
         *seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return st;
+}
+
+/* Nodes other than $1 that recorded their position in the last
+ * $3 seconds and had not applied $2 then. */
+static const struct mz_pg_stmt nodes_behind_stmt = {
+    MZ_STMT_NODES_BEHIND, "mz_nodes_behind",
+    "SELECT node FROM nodes WHERE node <> $1 AND applied_seq < $2::bigint"
+    " AND seen_at > now() - make_interval(secs => $3::int) "
+    "ORDER BY node LIMIT 1",
+    3};
+
+struct nodes_behind_ctx {
+    const char *values[3];
+    char *first; /* out: size MZ_NODE_ID_MAX + 1 */
+};
+
+static enum mz_status nodes_behind_op(struct mz_pg_conn *c, void *ctx)
+{
+    struct nodes_behind_ctx *x = ctx;
+    PGresult *res = NULL;
+    enum mz_status st =
+        mz_pg_exec(c, &nodes_behind_stmt, x->values, NULL, NULL, 0, &res);
+    x->first[0] = '\0';
+    if (st == MZ_OK && PQntuples(res) > 0)
+        snprintf(x->first, MZ_NODE_ID_MAX + 1, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return st;
+}
+
+enum mz_status mz_store_nodes_behind(struct mz_store *store, int64_t position,
+                                     int seen_within_s,
+                                     char first[MZ_NODE_ID_MAX + 1])
+{
+    char pos[24], secs[16];
+    snprintf(pos, sizeof pos, "%lld", (long long)position);
+    snprintf(secs, sizeof secs, "%d", seen_within_s);
+    struct nodes_behind_ctx x = {{mz_store_node(store), pos, secs}, first};
+    return mz_store_with_conn(store, nodes_behind_op, &x);
 }

@@ -47,6 +47,8 @@
  *    mz_store_scan_client_events - one client's events
  *  log_changes.c
  *    mz_log_change_name / _parse - the markers of changes in the log
+ *    mz_store_nodes_behind       - which other node has not applied a
+ *                                  position yet
  *  log_retention.c
  *    mz_store_drop_old_events    - the log's retention
  *  audit_store.c
@@ -245,6 +247,15 @@ bool mz_log_change_parse(const char *name, enum mz_log_change *change);
 #define MZ_NODE_ID_MAX 64
 void mz_store_set_node(struct mz_store *store, const char *node_id);
 const char *mz_store_node(const struct mz_store *store);
+
+/* Writes into first the name of a node other than this one that
+ * recorded its applied position (the table nodes, written by each
+ * node's event writer) within the last seen_within_s seconds and had not
+ * applied position then, or "" when there is none. Returns MZ_OK or the
+ * database error. */
+enum mz_status mz_store_nodes_behind(struct mz_store *store, int64_t position,
+                                     int seen_within_s,
+                                     char first[MZ_NODE_ID_MAX + 1]);
 
 /* One event as stored; strings borrowed. */
 struct mz_event_record {

@@ -57,6 +57,7 @@ enum mz_store_stmt_id {
     MZ_STMT_AUDIT_CLIENT,
     MZ_STMT_LOG_LOCK, /* log_changes.c */
     MZ_STMT_LOG_MARKER,
+    MZ_STMT_NODES_BEHIND,
     MZ_STMT_ITEM_MARKERS,     /* catalog_store.c */
     MZ_STMT_ERASURE_LOCK,     /* client_store.c */
     MZ_STMT_CHECKPOINT_ADOPT, /* checkpoint_store.c */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/log.h"
+
 /* Appends a consent marker for client_id to the event log (audited
  * under actor with it) and waits until it is learned. */
 static enum mz_status log_consent_change(struct mz_service *svc,
@@ -74,6 +76,28 @@ enum mz_status mz_service_set_attributes(
     return status;
 }
 
+/* An erasure answers once every other node seen in the last few seconds
+ * has applied it too, so no node serves the client after the reply; a
+ * node that does not within the bound is logged (it erases the client
+ * when it reads the log, and no checkpoint of it can write it back). */
+#define ERASURE_WAIT_MS     3000
+#define ERASURE_NODE_SEEN_S 5
+
+static void wait_other_nodes(struct mz_service *svc, int64_t position)
+{
+    char behind[MZ_NODE_ID_MAX + 1] = "";
+    for (int waited = 0; waited <= ERASURE_WAIT_MS; waited += 20) {
+        if (mz_store_nodes_behind(svc->store, position, ERASURE_NODE_SEEN_S,
+                                  behind) != MZ_OK ||
+            !behind[0])
+            return;
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    mz_log_reason(MZ_LOG_WARNING,
+                  "erasure answered before another node applied it", behind);
+}
+
 enum mz_status mz_service_erase_client(struct mz_service *svc,
                                        const char *client_id,
                                        const struct mz_principal *by)
@@ -96,5 +120,7 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
     mz_service_count_store_error(svc, status);
     if (status == MZ_OK)
         status = mz_service_wait_change(svc, position);
+    if (status == MZ_OK)
+        wait_other_nodes(svc, position);
     return status;
 }

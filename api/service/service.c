@@ -93,6 +93,10 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
         mz_service_on_events_committed, svc, err, err_len);
     if (!svc->writer)
         goto fail;
+    if (!mz_event_writer_set_node(svc->writer, mz_store_node(svc->store))) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
     /* Rows others committed during the replay: read before the first
      * request, unless that takes long (then /readyz says so). */
     (void)mz_event_writer_wait_caught_up(svc->writer, 5000);

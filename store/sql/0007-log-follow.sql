@@ -35,3 +35,12 @@ CREATE TABLE erasures (
     seq       bigint NOT NULL,
     erased_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Each node's applied log position, written by its event writer a few
+-- times a second: an erasure waits until every node seen lately has
+-- applied it, and operators see each node's lag.
+CREATE TABLE nodes (
+    node        text PRIMARY KEY,
+    applied_seq bigint NOT NULL,
+    seen_at     timestamptz NOT NULL DEFAULT now()
+);
