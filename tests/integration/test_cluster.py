@@ -20,12 +20,14 @@ only, not the internal markers), one batch at a time. Nodes 1 and 2,
 asked directly with after=<the highest position seen>, must answer every
 sampled client's profile and recommendations as the reference does
 (numbers within 1e-4, *_at receive times skipped, as test_recovery.py
-compares). Then an item change, a rule change and an attribute change
-made through node 1 must be in force on nodes 2 and 3 within a second; a
-client erased through node 2 must, after two checkpoints of every node,
+compares). Then an item change, a rule change, an attribute change and a
+key made and revoked through node 1 must be in force on nodes 2 and 3
+within a second of the reply; a client erased through node 2 right after
+node 1 took new events of it must, after two checkpoints of every node,
 be gone from every node and from PostgreSQL (no row naming it in events,
-client_state, client_attributes, audit); node 3 restarts, gets ready, and
-all three answer as the reference given the same changes.
+client_state, client_attributes, audit); each node checkpoints under its
+own id; node 3 restarts, gets ready, and all three answer as the
+reference given the same changes.
 
 Frequency caps count impressions per node, outside the log: the rules here
 have none. Skipped (77) without nginx or openssl. About a minute on two
