@@ -363,8 +363,11 @@ static bool merge_rows(struct learn_batch *lb,
     lb->rows = malloc((total > 0 ? total : 1) * sizeof *lb->rows);
     if (lb->rows == NULL)
         return false;
-    memcpy(lb->rows, lb->followed, lb->n_followed * sizeof *lb->rows);
-    memcpy(lb->rows + lb->n_followed, accepted, n * sizeof *lb->rows);
+    /* Either list may be empty and NULL (memcpy must not see NULL). */
+    if (lb->n_followed > 0)
+        memcpy(lb->rows, lb->followed, lb->n_followed * sizeof *lb->rows);
+    if (n > 0)
+        memcpy(lb->rows + lb->n_followed, accepted, n * sizeof *lb->rows);
     lb->n_rows = total;
     qsort(lb->rows, total, sizeof *lb->rows, by_seq);
     if (total > 0 && lb->rows[total - 1]->seq > lb->end)
