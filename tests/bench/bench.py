@@ -26,6 +26,7 @@ reason; the rest still runs. Exit status 0 when every section ran.
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -900,6 +901,214 @@ def print_growth():
     sys.stdout.flush()
 
 
+# ---------------------------------------------------------------- nodes
+
+# (j): the same database served by 1, 2 and 3 nodes on this machine.
+NODES_S = int(os.environ.get("BENCH_NODES_S", "10"))
+LAG_SAMPLES = int(os.environ.get("BENCH_LAG_SAMPLES", "300"))
+LAG_EVENTS_S = int(os.environ.get("BENCH_LAG_EVENTS_S", "2000"))
+
+
+def start_follower_nodes(first, count):
+    """count more maisond nodes on the bench's database, named n<first>,
+    n<first+1>, ... (--node-id, when maisond has the option), with the
+    model shape of SRV, started one after the other; returns them (the
+    caller stops and cleans them up)."""
+    p = subprocess.run([mt.maisond_path(), "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    has_node_id = b"--node-id" in p.stdout
+    nodes = []
+    for n in range(first, first + count):
+        args = list(SRV.extra_args)         # its --dim
+        if has_node_id:
+            args += ["--node-id", "n%d" % n]
+        node = mt.Maisond(name="maisond-bench-n%d" % n, threads=SRV.threads,
+                          extra_args=args)
+        nodes.append(node)
+        node.start(timeout_s=600)
+    return nodes
+
+
+def on_every_node(nodes, fn):
+    """fn(node, share) on one thread per node, share = 1 / len(nodes);
+    returns the results in node order, or raises the first error."""
+    out = [None] * len(nodes)
+
+    def one(i):
+        out[i] = fn(nodes[i], 1.0 / len(nodes))
+    parallel(range(len(nodes)), one, threads=len(nodes))
+    return out
+
+
+def nodes_throughput(nodes):
+    """Durable events/s (rows the events table gained) with wrk's 64
+    connections shared by the nodes, then recommendations/s summed over
+    them, each for NODES_S seconds."""
+    rows0 = events_in_log()
+    t0 = time.monotonic()
+    run_id = str(int(time.time() * 1000))
+    ev = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/v1/events" % node.port, NODES_S,
+        script=os.path.join(HERE, "events.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS), "BENCH_ITEMS": str(ITEMS),
+             "BENCH_BATCH": "100", "BENCH_RUN": "%s%s" % (run_id, node.port)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    dt = time.monotonic() - t0
+    rows1 = events_in_log()
+    recs = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/" % node.port, NODES_S,
+        script=os.path.join(HERE, "recs.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    return {"events_per_s": (rows1 - rows0) / NODES_S,
+            "events_wall_s": dt,
+            "events_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                                 for w in ev),
+            "recs_per_s": sum(w["rps"] for w in recs),
+            "recs_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                               for w in recs)}
+
+
+def percentile(sorted_values, q):
+    return sorted_values[int(q * (len(sorted_values) - 1) + 0.5)]
+
+
+def follow_lag(a, b):
+    """LAG_SAMPLES pairs of samples, each one event posted to node a and
+    timed from a's reply: (1) until node b's /metrics shows
+    maison_log_applied_position at a's position (b follows by itself:
+    its poll, about every 100 ms), (2) until b answers a profile read
+    with after=<a's position> (the read wakes b's follower at once). Also
+    b's round trip for a plain read, the floor of (2). Returns ms
+    figures."""
+    run_id = int(time.time() * 1000)
+    polled, reads, rtts = [], [], []
+    late = 0
+    rnd = random.Random(17)
+    for i in range(2 * LAG_SAMPLES):
+        client = "c%d" % (i % CLIENTS)
+        doc = expect_200(a.post("/v1/events", {"events": [{
+            "event_id": "lag-%d-%d" % (run_id, i), "client_id": client,
+            "item_id": "i%d" % ((i * 7919) % ITEMS), "type": "view"}]}),
+            "POST events on a")
+        pos = doc.get("position")
+        if not isinstance(pos, int):
+            raise RuntimeError("POST /v1/events reply has no position: %r"
+                               % doc)
+        t0 = time.monotonic()
+        if i % 2 == 0:
+            while (b.metric("maison_log_applied_position") or 0) < pos:
+                if time.monotonic() - t0 > 30:
+                    raise RuntimeError("b did not apply %d in 30 s" % pos)
+            polled.append((time.monotonic() - t0) * 1e3)
+        else:
+            r = b.get("/v1/clients/%s/profile?after=%d" % (client, pos),
+                      timeout=60)
+            reads.append((time.monotonic() - t0) * 1e3)
+            if r.status == 503:
+                late += 1
+            elif r.status not in (200, 404):
+                raise RuntimeError("profile after=%d on b: %r" % (pos, r))
+            t0 = time.monotonic()
+            b.get("/v1/clients/%s/profile" % client)
+            rtts.append((time.monotonic() - t0) * 1e3)
+        # Land anywhere in the follower's poll period.
+        time.sleep(rnd.uniform(0.0, 0.12))
+    for v in (polled, reads, rtts):
+        v.sort()
+    return {"samples": LAG_SAMPLES,
+            "p50_ms": percentile(polled, 0.5),
+            "p99_ms": percentile(polled, 0.99), "max_ms": polled[-1],
+            "after_p50_ms": percentile(reads, 0.5),
+            "after_p99_ms": percentile(reads, 0.99),
+            "rtt_p50_ms": percentile(rtts, 0.5), "not_caught_up": late}
+
+
+@section("(j) nodes: ingestion and recommendations with 1, 2 and 3 nodes on "
+         "one database; lag from a commit on one node to its application "
+         "on another")
+def bench_nodes():
+    """With 1, then 2, then 3 nodes on the bench's database (all on this
+    machine, so they share its cores): durable events/s and
+    recommendations/s with the load spread over the nodes; then, with
+    three, the lag between a commit on node 2 and its application on
+    node 3 (p50, p99), quiet and while node 1 takes LAG_EVENTS_S
+    events/s."""
+    extra = []
+    out = {}
+    try:
+        for count in (1, 2, 3):
+            if count > 1:
+                extra += start_follower_nodes(2 + len(extra), 1)
+            nodes = [SRV] + extra
+            res = nodes_throughput(nodes)
+            out[count] = res
+            log("   %d node(s): %.0f events/s (wrk non-2xx/errors %d), "
+                "%.0f recs/s (non-2xx/errors %d)"
+                % (count, res["events_per_s"], res["events_non2xx"],
+                   res["recs_per_s"], res["recs_non2xx"]))
+        RESULTS["nodes"] = out
+        for key, what in (("nodes_lag", "quiet"),
+                          ("nodes_lag_busy", "beside %d events/s on node 1"
+                           % LAG_EVENTS_S)):
+            ingest = PacedIngestion(LAG_EVENTS_S) if key.endswith("busy") \
+                else None
+            if ingest:
+                ingest.start()
+            try:
+                lag = follow_lag(extra[0], extra[1])
+            finally:
+                eps = ingest.stop() if ingest else None
+            lag["events_per_s"] = eps
+            RESULTS[key] = lag
+            log("   lag commit on node 2 -> applied on node 3, %s, %d "
+                "samples each: by itself (its /metrics polled) p50 %.2f ms, "
+                "p99 %.2f ms, max %.2f ms; a read with after= p50 %.2f ms, "
+                "p99 %.2f ms (a plain read's round trip: p50 %.2f ms), %d "
+                "not caught up in the bounded wait"
+                % (what, lag["samples"], lag["p50_ms"], lag["p99_ms"],
+                   lag["max_ms"], lag["after_p50_ms"], lag["after_p99_ms"],
+                   lag["rtt_p50_ms"], lag["not_caught_up"]))
+    finally:
+        RESULTS.setdefault("nodes", out)
+        for node in extra:
+            node.stop()
+            node.cleanup()
+
+
+def nodes_rows():
+    """(j)'s summary rows: each count of nodes against one node."""
+    nodes = RESULTS.get("nodes", {})
+    one = nodes.get(1, {})
+    rows = []
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) events/s durable, %d nodes (64 conn shared)"
+                     % count, fmt(res.get("events_per_s")), "1 node",
+                     fmt(one.get("events_per_s")),
+                     fmt(ratio(res.get("events_per_s"),
+                               one.get("events_per_s")), "%.2f")))
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) recs/s, %d nodes (64 conn shared)" % count,
+                     fmt(res.get("recs_per_s")), "1 node",
+                     fmt(one.get("recs_per_s")),
+                     fmt(ratio(res.get("recs_per_s"),
+                               one.get("recs_per_s")), "%.2f")))
+    for key, what in (("nodes_lag", "quiet"), ("nodes_lag_busy",
+                                               "beside ingestion")):
+        lag = RESULTS.get(key, {})
+        rows.append(("(j) lag commit -> applied on another node, %s, "
+                     "p50 / p99 ms" % what,
+                     "%s / %s" % (fmt(lag.get("p50_ms"), "%.2f"),
+                                  fmt(lag.get("p99_ms"), "%.2f")),
+                     "a read with after=, p50 / p99 ms",
+                     "%s / %s" % (fmt(lag.get("after_p50_ms"), "%.2f"),
+                                  fmt(lag.get("after_p99_ms"), "%.2f")),
+                     ""))
+    return rows
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
 
@@ -1016,6 +1225,7 @@ def summary():
          fmt(r.get("restart", {}).get("after_stop_s"), "%.1f"), ""),
     ]
     rows += scan_rows() + growth_rows()
+    rows += nodes_rows()
     print_growth()
     print()
     print("SUMMARY (%d items, %d clients, %d cores)"
@@ -1046,11 +1256,12 @@ PARTS = [("clients", "load clients; resident bytes per client (c)"),
          ("healthz", "GET /healthz vs nginx static file (d)"),
          ("events", "durable ingestion with wrk (a)"),
          ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
+         ("nodes", "events/s, recs/s with 1, 2, 3 nodes; follow lag (j)"),
          ("restart", "start to ready after kill -9 (f)"),
          ("stalls", "recommendations quiet vs beside ingestion (g)"),
          ("growth", "recs p50 / p99 / max at 10k, 50k, 200k items, own "
                     "server (i)")]
-NEEDS_CLIENTS = ("recs", "rules", "stalls", "scan")
+NEEDS_CLIENTS = ("recs", "rules", "stalls", "scan", "nodes")
 # Parts that bring their own server and data: alone they skip the main
 # catalog load.
 OWN_SERVER = ("growth",)
@@ -1085,9 +1296,10 @@ default, 4 per core), BENCH_DIM (64, maisond's default; the sgemv matrix's
 width and maisond --dim), BENCH_SCAN_CONNS (16), BENCH_SCAN_S
 (BENCH_WRK_S), BENCH_GROWTH_ITEMS (10000,50000,200000),
 BENCH_GROWTH_CLIENTS (10000), BENCH_GROWTH_RATE (500), BENCH_GROWTH_S
-(10); SGEMV_BASELINE: the sgemv_baseline program (default next to
-LOADGEN); BENCH_OUT: where bench.json goes. README.md in this directory
-says what each part does and the targets.
+(10); nodes: BENCH_NODES_S (10, each measurement), BENCH_LAG_SAMPLES
+(300), BENCH_LAG_EVENTS_S (2000); SGEMV_BASELINE: the sgemv_baseline
+program (default next to LOADGEN); BENCH_OUT: where bench.json goes.
+README.md in this directory says what each part does and the targets.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
 
 
@@ -1149,7 +1361,8 @@ def main():
                  "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
                  "events": bench_events, "pgbench": bench_pgbench,
                  "restart": bench_restart, "stalls": bench_stalls,
-                 "scan": bench_scan, "growth": bench_growth}
+                 "scan": bench_scan, "growth": bench_growth,
+                 "nodes": bench_nodes}
         for name, _ in PARTS:
             if name in parts:
                 steps[name]()
