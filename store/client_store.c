@@ -50,6 +50,12 @@ static const struct mz_pg_stmt client_delete_stmt = {
 /* Held exclusively by an erasure, shared by a checkpoint's write
  * (checkpoint_store.c): a checkpoint statement that began before the
  * erasure committed could otherwise write the client's record back. */
+/* A row of the client after the position every node had applied: the
+ * erasure must wait for it (mz_store_delete_client). */
+static const struct mz_pg_stmt client_rows_after_stmt = {
+    MZ_STMT_CLIENT_ROWS_AFTER, "mz_client_rows_after",
+    "SELECT 1 FROM events WHERE client_id = $1 AND seq > $2::bigint LIMIT 1",
+    2};
 static const struct mz_pg_stmt erasure_lock_stmt = {
     MZ_STMT_ERASURE_LOCK, "mz_erasure_lock",
     "SELECT pg_advisory_xact_lock(" MZ_ERASURE_LOCK_KEY ")", 0};
@@ -102,7 +108,8 @@ static enum mz_status three_params_op(struct mz_pg_conn *c, void *ctx)
 struct client_change {
     struct three_params stmt;
     struct mz_log_marker marker;
-    int64_t position; /* out: the marker's seq */
+    int64_t applied_everywhere; /* erasure: 0, or no row after it */
+    int64_t position;           /* out: the marker's seq */
 };
 
 static enum mz_status attributes_put_body(struct mz_pg_conn *c, void *ctx)
@@ -129,6 +136,7 @@ enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                               {.change = MZ_CHANGE_ATTRIBUTES,
                                .client_id = client_id,
                                .payload = doc},
+                              0,
                               0};
     enum mz_status st = mz_store_with_conn(store, attributes_put_op, &x);
     if (st == MZ_OK && position)
@@ -158,6 +166,17 @@ static enum mz_status client_delete_body(struct mz_pg_conn *c, void *ctx)
 
     if (st == MZ_OK)
         st = mz_pg_exec_simple(c, MZ_LOG_LOCK_SQL);
+    if (st == MZ_OK && x->applied_everywhere > 0) {
+        char after[24];
+        PGresult *res = NULL;
+        snprintf(after, sizeof after, "%lld", (long long)x->applied_everywhere);
+        const char *values[2] = {x->stmt.values[0], after};
+        st =
+            mz_pg_exec(c, &client_rows_after_stmt, values, NULL, NULL, 0, &res);
+        if (st == MZ_OK && PQntuples(res) > 0)
+            st = MZ_ERR_CONFLICT; /* rolled back: the caller waits again */
+        PQclear(res);
+    }
     if (st == MZ_OK)
         st = mz_store_append_marker(c, &x->marker, &x->position);
     if (st != MZ_OK)
@@ -175,12 +194,14 @@ static enum mz_status client_delete_op(struct mz_pg_conn *c, void *ctx)
 
 enum mz_status mz_store_delete_client(struct mz_store *store,
                                       const char *client_id, const char *actor,
+                                      int64_t applied_everywhere,
                                       int64_t *position)
 {
     char digest[MZ_AUDIT_DIGEST_BYTES];
     mz_store_client_digest(store, client_id, digest);
     struct client_change x = {{&client_delete_stmt, {client_id, digest, actor}},
                               {.change = MZ_CHANGE_ERASURE, .payload = digest},
+                              applied_everywhere,
                               0};
     enum mz_status st = mz_store_with_conn(store, client_delete_op, &x);
     if (st == MZ_OK && position)

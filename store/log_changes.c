@@ -15,7 +15,7 @@
  * on the event writer's INSERT while the writer waits on the lock.
  *
  * Interface routines: mz_log_change_name, mz_log_change_parse,
- *    mz_store_nodes_behind (store.h);
+ *    mz_store_nodes_behind, mz_store_log_head (store.h);
  *    mz_store_log_transaction, mz_store_append_marker (store_internal.h)
  *-------------------------------------------------------------------------
  */
@@ -146,4 +146,25 @@ enum mz_status mz_store_nodes_behind(struct mz_store *store, int64_t position,
     snprintf(secs, sizeof secs, "%d", seen_within_s);
     struct nodes_behind_ctx x = {{mz_store_node(store), pos, secs}, first};
     return mz_store_with_conn(store, nodes_behind_op, &x);
+}
+
+static const struct mz_pg_stmt log_head_stmt = {
+    MZ_STMT_LOG_HEAD, "mz_log_head", "SELECT coalesce(max(seq), 0) FROM events",
+    0};
+
+static enum mz_status log_head_op(struct mz_pg_conn *c, void *ctx)
+{
+    PGresult *res = NULL;
+    enum mz_status st =
+        mz_pg_exec(c, &log_head_stmt, NULL, NULL, NULL, 0, &res);
+    if (st == MZ_OK)
+        *(int64_t *)ctx = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return st;
+}
+
+enum mz_status mz_store_log_head(struct mz_store *store, int64_t *head)
+{
+    *head = 0;
+    return mz_store_with_conn(store, log_head_op, head);
 }

@@ -169,9 +169,14 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
  * included) and attributes in one transaction, which also rewrites the
  * client's audit rows to its digest (mz_store_client_digest) and records
  * the erasure (client.erase) under the digest: the id is nowhere left.
+ * With applied_everywhere > 0 (the log position every node had applied),
+ * returns MZ_ERR_CONFLICT, erasing nothing, when a row of the client is
+ * after it: every node must have learned the rows an erasure deletes,
+ * since the shared level learned from them (docs/several-nodes.md).
  * MZ_OK even when nothing existed (the request is still audited). */
 enum mz_status mz_store_delete_client(struct mz_store *store,
                                       const char *client_id, const char *actor,
+                                      int64_t applied_everywhere,
                                       int64_t *position);
 
 /* ---- checkpoints of learned state (checkpoint_store.c) ------------- */
@@ -247,6 +252,9 @@ bool mz_log_change_parse(const char *name, enum mz_log_change *change);
 #define MZ_NODE_ID_MAX 64
 void mz_store_set_node(struct mz_store *store, const char *node_id);
 const char *mz_store_node(const struct mz_store *store);
+
+/* Sets *head to the last seq of the log (0: empty). */
+enum mz_status mz_store_log_head(struct mz_store *store, int64_t *head);
 
 /* Writes into first the name of a node other than this one that
  * recorded its applied position (the table nodes, written by each

@@ -60,6 +60,8 @@ enum mz_store_stmt_id {
     MZ_STMT_NODES_BEHIND,
     MZ_STMT_ITEM_MARKERS,     /* catalog_store.c */
     MZ_STMT_ERASURE_LOCK,     /* client_store.c */
+    MZ_STMT_CLIENT_ROWS_AFTER,
+    MZ_STMT_LOG_HEAD, /* log_changes.c */
     MZ_STMT_CHECKPOINT_ADOPT, /* checkpoint_store.c */
     MZ_STMT_CHECKPOINT_NEWEST,
     MZ_STMT_STATES_CLEAR,

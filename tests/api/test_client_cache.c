@@ -634,7 +634,7 @@ START_TEST(test_erased_client_does_not_come_back)
     const char *gone[] = {"client-00", "client-09"};
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(
-            mz_store_delete_client(fx.store, gone[i], "test", NULL), MZ_OK);
+            mz_store_delete_client(fx.store, gone[i], "test", 0, NULL), MZ_OK);
         pthread_rwlock_wrlock(&fx.lock);
         mz_client_cache_erase(fx.cache, gone[i]);
         ck_assert_ptr_null(mz_client_cache_get(fx.cache, gone[i]));

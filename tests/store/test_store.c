@@ -894,7 +894,7 @@ START_TEST(test_delete_client_erases_everything)
     /* Two events, a state, the attributes and their marker in the log. */
     ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 5);
 
-    ck_assert_int_eq(mz_store_delete_client(store, "gone", "test", NULL),
+    ck_assert_int_eq(mz_store_delete_client(store, "gone", "test", 0, NULL),
                      MZ_OK);
     ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 0);
     /* The kept client's event, and the erasure's marker, which names the
@@ -910,8 +910,8 @@ START_TEST(test_delete_client_erases_everything)
     ck_assert_int_eq(
         mz_test_sql_value(conninfo, "SELECT count(*) FROM client_state"), 1);
     /* Erasing an unknown client is not an error. */
-    ck_assert_int_eq(mz_store_delete_client(store, "never-seen", "test", NULL),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_delete_client(store, "never-seen", "test", 0, NULL), MZ_OK);
     mz_store_close(store);
 }
 END_TEST
@@ -983,7 +983,8 @@ START_TEST(test_changes_are_audited_and_an_erasure_leaves_only_the_digest)
     ck_assert_str_eq(digest, again);
     mz_store_client_digest(store, "ivo", again);
     ck_assert_str_ne(digest, again);
-    ck_assert_int_eq(mz_store_delete_client(store, "ivy", "k4", NULL), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_client(store, "ivy", "k4", 0, NULL),
+                     MZ_OK);
     ck_assert_int_eq(
         mz_test_sql_value(conninfo,
                           "SELECT count(*) FROM audit WHERE target = 'ivy'"),
