@@ -48,24 +48,15 @@ def post(batch_no, n=120):
     return r.json()["position"]
 
 
-def wait_checkpoint_past(position, timeout_s=20):
+def wait_metric(name, at_least, timeout_s=30):
+    """Waits until the metric name reaches at_least."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if SRV.metric("maison_checkpoint_log_seq") >= position:
+        if SRV.metric(name) >= at_least:
             return
         time.sleep(0.2)
-    raise mt.TestFailure("no checkpoint reached position %d" % position)
-
-
-def wait_dropped(at_least, timeout_s=30):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if SRV.metric("maison_log_rows_dropped_total") >= at_least:
-            return
-        time.sleep(0.25)
-    raise mt.TestFailure("maison_log_rows_dropped_total stayed at %s, "
-                         "wanted %d" % (SRV.metric(
-                             "maison_log_rows_dropped_total"), at_least))
+    raise mt.TestFailure("%s stayed at %s, wanted %d"
+                         % (name, SRV.metric(name), at_least))
 
 
 def snapshot():
@@ -84,7 +75,7 @@ def setup():
                        "price": 100 + n} for n, i in enumerate(ITEMS)])
     STATE["p1"] = post(1)
     STATE["p2"] = post(2)
-    wait_checkpoint_past(STATE["p2"])
+    wait_metric("maison_checkpoint_log_seq", STATE["p2"])
 
 
 @test
@@ -100,7 +91,7 @@ def test_old_rows_below_every_checkpoint_go_and_others_stay():
           % old_below)
     young = post(3)
     before = SRV.metric("maison_log_rows_dropped_total")
-    wait_dropped(before + old_below)
+    wait_metric("maison_log_rows_dropped_total", before + old_below)
     check_eq(int(sql("SELECT count(*) FROM events WHERE seq < %d" % p1)), 0,
              "old rows below every checkpoint")
     check_eq(int(sql("SELECT count(*) FROM events WHERE seq >= %d AND "
@@ -120,7 +111,7 @@ def test_without_the_retired_node_the_live_checkpoint_bounds_it():
                   "received_at < now() - interval '30 days'" % p2))
     check(old > 100, "old rows left: %d" % old)
     before = SRV.metric("maison_log_rows_dropped_total")
-    wait_dropped(before + old)
+    wait_metric("maison_log_rows_dropped_total", before + old)
     check_eq(int(sql("SELECT count(*) FROM events WHERE "
                      "received_at < now() - interval '30 days'")), 0,
              "old rows below the live checkpoint")
