@@ -26,6 +26,8 @@
  *    mz_model_explain         - how much each level contributes to one score
  *    mz_client_save / _load   - a client's state as portable bytes
  *    mz_model_save / _load    - the global level as portable bytes
+ *    mz_model_image_take / _save / _free - the same in two steps: copy,
+ *                               then serialise (outside the caller's lock)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_MODEL_H
@@ -248,6 +250,22 @@ struct mz_client *mz_client_load(const struct mz_model *model,
  * rows onto a catalog whose indices differ. */
 void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
                     size_t *len);
+/* The global level copied out of a model (plain arrays, not yet bytes),
+ * so that the caller copies it under its lock and serialises it, with
+ * the checksum, after releasing the lock (api/service/checkpoint.c). */
+struct mz_model_image;
+
+/* Returns a copy of model's global level (caller frees with
+ * mz_model_image_free), or NULL on allocation failure. Costs memcpy of
+ * the item rows and transitions only. */
+struct mz_model_image *mz_model_image_take(const struct mz_model *model);
+/* Returns the bytes mz_model_save would have written when img was taken
+ * (same ownership, NULL on allocation failure); item_ids as there. */
+void *mz_model_image_save(const struct mz_model_image *img,
+                          const char *const *item_ids, size_t *len);
+/* Frees img; accepts NULL. */
+void mz_model_image_free(struct mz_model_image *img);
+
 /* Restores what mz_model_save wrote into model, whose items were already
  * added (in any order): rows are matched by id through item_ids (the ids
  * of model's items by index); saved items missing from the model are

@@ -4,7 +4,8 @@
  *    transitions and the pending chunk, named by item id so that a
  *    snapshot maps onto a catalog whose indices differ.
  *
- * Interface routines (see model.h): mz_model_save, mz_model_load.
+ * Interface routines (see model.h): mz_model_save, mz_model_load,
+ * mz_model_image_take / _save / _free.
  *
  * Loading parses and validates everything into fresh arrays first and
  * swaps them in only at the end, so a bad snapshot leaves the model
@@ -44,66 +45,209 @@ static void write_id(struct mz_wbuf *w, const char *const *item_ids,
     mz_wbuf_raw(w, id, len);
 }
 
-void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
-                    size_t *len)
+/* The global level copied out of the model: what mz_model_save writes,
+ * in plain arrays, so a caller can copy it under its lock (memcpy only)
+ * and serialise and checksum it after releasing the lock. */
+struct mz_model_image {
+    int32_t dim;
+    int32_t n_items;
+    float *K;           /* owned, n_items x dim */
+    float *O;           /* owned, n_items x dim */
+    float *item_floats; /* owned, n_items x IMAGE_ITEM_FLOATS: bias,
+                           pop_all, pop_recent, ada_K, ada_O, ada_bias */
+    int64_t pop_ref_ts;
+    int32_t chunk_events;
+    int32_t n_touched;
+    int32_t *touched;    /* owned, n_touched: rows, in first-hit order */
+    uint32_t *grad_hits; /* owned, n_touched */
+    float *grad_K;       /* owned, n_touched x dim */
+    float *grad_O;       /* owned, n_touched x dim */
+    float *grad_bias;    /* owned, n_touched */
+    int64_t global_events;
+    double revisit_share_sum;
+    double revisit_events;
+    uint64_t rng;
+    int32_t neg_len;
+    int32_t neg_pos;
+    int32_t neg_ring[MZ_NEG_RING_SIZE];
+    float *trans_total;    /* owned, n_items */
+    uint32_t *trans_slots; /* owned, n_items: slots of each source */
+    int32_t *trans_items;  /* owned: every source's slots in turn, -1 =
+                              empty */
+    float *trans_weights;  /* owned, alongside trans_items */
+};
+
+#define IMAGE_ITEM_FLOATS 6
+
+void mz_model_image_free(struct mz_model_image *img)
 {
-    int dim = model->cfg.dim;
+    if (!img)
+        return;
+    free(img->K);
+    free(img->O);
+    free(img->item_floats);
+    free(img->touched);
+    free(img->grad_hits);
+    free(img->grad_K);
+    free(img->grad_O);
+    free(img->grad_bias);
+    free(img->trans_total);
+    free(img->trans_slots);
+    free(img->trans_items);
+    free(img->trans_weights);
+    free(img);
+}
+
+/* malloc of n elements of size bytes, at least one byte (n may be 0). */
+static void *alloc_array(size_t n, size_t size)
+{
+    return malloc(n > 0 ? n * size : 1);
+}
+
+/* Copies the transitions of img's n_items sources. */
+static bool image_take_transitions(struct mz_model_image *img,
+                                   const struct mz_transitions *trans)
+{
+    size_t n = (size_t)img->n_items, total_slots = 0;
+    img->trans_total = alloc_array(n, sizeof *img->trans_total);
+    img->trans_slots = alloc_array(n, sizeof *img->trans_slots);
+    if (!img->trans_total || !img->trans_slots)
+        return false;
+    for (int32_t a = 0; a < img->n_items; a++) {
+        const int32_t *items;
+        const float *weights;
+        img->trans_slots[a] = mz_transitions_slots(trans, a, &items, &weights);
+        img->trans_total[a] = mz_transitions_total(trans, a);
+        total_slots += img->trans_slots[a];
+    }
+    img->trans_items = alloc_array(total_slots, sizeof *img->trans_items);
+    img->trans_weights = alloc_array(total_slots, sizeof *img->trans_weights);
+    if (!img->trans_items || !img->trans_weights)
+        return false;
+    size_t at = 0;
+    for (int32_t a = 0; a < img->n_items; a++) {
+        const int32_t *items;
+        const float *weights;
+        uint32_t slots = mz_transitions_slots(trans, a, &items, &weights);
+        if (slots == 0)
+            continue;
+        memcpy(img->trans_items + at, items, slots * sizeof *items);
+        memcpy(img->trans_weights + at, weights, slots * sizeof *weights);
+        at += slots;
+    }
+    return true;
+}
+
+struct mz_model_image *mz_model_image_take(const struct mz_model *model)
+{
+    struct mz_model_image *img = calloc(1, sizeof *img);
+    if (!img)
+        return NULL;
+    size_t dim = (size_t)model->cfg.dim, n = (size_t)model->n_items;
+    size_t n_touched = (size_t)model->n_touched;
+    img->dim = model->cfg.dim;
+    img->n_items = model->n_items;
+    img->n_touched = model->n_touched;
+    img->K = alloc_array(n * dim, sizeof *img->K);
+    img->O = alloc_array(n * dim, sizeof *img->O);
+    img->item_floats = alloc_array(n * IMAGE_ITEM_FLOATS, sizeof(float));
+    img->touched = alloc_array(n_touched, sizeof *img->touched);
+    img->grad_hits = alloc_array(n_touched, sizeof *img->grad_hits);
+    img->grad_K = alloc_array(n_touched * dim, sizeof *img->grad_K);
+    img->grad_O = alloc_array(n_touched * dim, sizeof *img->grad_O);
+    img->grad_bias = alloc_array(n_touched, sizeof *img->grad_bias);
+    if (!img->K || !img->O || !img->item_floats || !img->touched ||
+        !img->grad_hits || !img->grad_K || !img->grad_O || !img->grad_bias ||
+        !image_take_transitions(img, model->trans)) {
+        mz_model_image_free(img);
+        return NULL;
+    }
+    memcpy(img->K, model->K, n * dim * sizeof *img->K);
+    memcpy(img->O, model->O, n * dim * sizeof *img->O);
+    const float *fields[IMAGE_ITEM_FLOATS] = {
+        model->bias,  model->pop_all, model->pop_recent,
+        model->ada_K, model->ada_O,   model->ada_bias};
+    for (int f = 0; f < IMAGE_ITEM_FLOATS; f++)
+        memcpy(img->item_floats + (size_t)f * n, fields[f], n * sizeof(float));
+    for (size_t t = 0; t < n_touched; t++) {
+        size_t row = (size_t)model->touched[t];
+        img->touched[t] = model->touched[t];
+        img->grad_hits[t] = model->grad_hits[row];
+        memcpy(img->grad_K + t * dim, model->grad_K + row * dim,
+               dim * sizeof *img->grad_K);
+        memcpy(img->grad_O + t * dim, model->grad_O + row * dim,
+               dim * sizeof *img->grad_O);
+        img->grad_bias[t] = model->grad_bias[row];
+    }
+    img->pop_ref_ts = model->pop_ref_ts;
+    img->chunk_events = model->chunk_events;
+    img->global_events = model->global_events;
+    img->revisit_share_sum = model->revisit_share_sum;
+    img->revisit_events = model->revisit_events;
+    img->rng = model->rng;
+    img->neg_len = model->neg_len;
+    img->neg_pos = model->neg_pos;
+    memcpy(img->neg_ring, model->neg_ring, sizeof img->neg_ring);
+    return img;
+}
+
+void *mz_model_image_save(const struct mz_model_image *img,
+                          const char *const *item_ids, size_t *len)
+{
+    size_t dim = (size_t)img->dim, n = (size_t)img->n_items;
+    const float *field = img->item_floats;
     struct mz_wbuf w;
 
     mz_wbuf_init(&w);
     mz_wbuf_raw(&w, model_magic, sizeof model_magic);
     mz_wbuf_u8(&w, MODEL_FORMAT_VERSION);
-    mz_wbuf_u32(&w, (uint32_t)dim);
-    mz_wbuf_u32(&w, (uint32_t)model->n_items);
-    for (int32_t i = 0; i < model->n_items; i++) {
+    mz_wbuf_u32(&w, (uint32_t)img->dim);
+    mz_wbuf_u32(&w, (uint32_t)img->n_items);
+    for (int32_t i = 0; i < img->n_items; i++) {
         write_id(&w, item_ids, i);
-        mz_wbuf_f32s(&w, model->K + (size_t)i * (size_t)dim, (size_t)dim);
-        mz_wbuf_f32s(&w, model->O + (size_t)i * (size_t)dim, (size_t)dim);
-        mz_wbuf_f32(&w, model->bias[i]);
-        mz_wbuf_f32(&w, model->pop_all[i]);
-        mz_wbuf_f32(&w, model->pop_recent[i]);
+        mz_wbuf_f32s(&w, img->K + (size_t)i * dim, dim);
+        mz_wbuf_f32s(&w, img->O + (size_t)i * dim, dim);
+        mz_wbuf_f32(&w, field[0 * n + (size_t)i]); /* bias */
+        mz_wbuf_f32(&w, field[1 * n + (size_t)i]); /* pop_all */
+        mz_wbuf_f32(&w, field[2 * n + (size_t)i]); /* pop_recent */
         /* Once the model's own copy of the catalog's retired flag; the
          * format keeps the byte (always 0) so snapshots load across
          * versions of maisond. */
         mz_wbuf_u8(&w, 0);
-        mz_wbuf_f32(&w, model->ada_K[i]);
-        mz_wbuf_f32(&w, model->ada_O[i]);
-        mz_wbuf_f32(&w, model->ada_bias[i]);
+        for (int f = 3; f < IMAGE_ITEM_FLOATS; f++) /* ada_K, _O, _bias */
+            mz_wbuf_f32(&w, field[(size_t)f * n + (size_t)i]);
     }
-    mz_wbuf_u64(&w, (uint64_t)model->pop_ref_ts);
+    mz_wbuf_u64(&w, (uint64_t)img->pop_ref_ts);
 
     /* The pending chunk, in first-touch order so it applies identically. */
-    mz_wbuf_u32(&w, (uint32_t)model->chunk_events);
-    mz_wbuf_u32(&w, (uint32_t)model->n_touched);
-    for (int32_t t = 0; t < model->n_touched; t++) {
-        int32_t row = model->touched[t];
-        mz_wbuf_u32(&w, (uint32_t)row);
-        mz_wbuf_u32(&w, model->grad_hits[row]);
-        mz_wbuf_f32s(&w, model->grad_K + (size_t)row * (size_t)dim,
-                     (size_t)dim);
-        mz_wbuf_f32s(&w, model->grad_O + (size_t)row * (size_t)dim,
-                     (size_t)dim);
-        mz_wbuf_f32(&w, model->grad_bias[row]);
+    mz_wbuf_u32(&w, (uint32_t)img->chunk_events);
+    mz_wbuf_u32(&w, (uint32_t)img->n_touched);
+    for (int32_t t = 0; t < img->n_touched; t++) {
+        mz_wbuf_u32(&w, (uint32_t)img->touched[t]);
+        mz_wbuf_u32(&w, img->grad_hits[t]);
+        mz_wbuf_f32s(&w, img->grad_K + (size_t)t * dim, dim);
+        mz_wbuf_f32s(&w, img->grad_O + (size_t)t * dim, dim);
+        mz_wbuf_f32(&w, img->grad_bias[t]);
     }
-    mz_wbuf_u64(&w, (uint64_t)model->global_events);
-    mz_wbuf_f64(&w, model->revisit_share_sum);
-    mz_wbuf_f64(&w, model->revisit_events);
-    mz_wbuf_u64(&w, model->rng);
-    mz_wbuf_u32(&w, (uint32_t)model->neg_len);
-    mz_wbuf_u32(&w, (uint32_t)model->neg_pos);
-    for (int32_t i = 0; i < model->neg_len; i++)
-        mz_wbuf_u32(&w, (uint32_t)model->neg_ring[i]);
+    mz_wbuf_u64(&w, (uint64_t)img->global_events);
+    mz_wbuf_f64(&w, img->revisit_share_sum);
+    mz_wbuf_f64(&w, img->revisit_events);
+    mz_wbuf_u64(&w, img->rng);
+    mz_wbuf_u32(&w, (uint32_t)img->neg_len);
+    mz_wbuf_u32(&w, (uint32_t)img->neg_pos);
+    for (int32_t i = 0; i < img->neg_len; i++)
+        mz_wbuf_u32(&w, (uint32_t)img->neg_ring[i]);
 
-    mz_wbuf_u32(&w, (uint32_t)model->n_items);
-    for (int32_t a = 0; a < model->n_items; a++) {
-        const int32_t *items;
-        const float *weights;
-        uint32_t slots =
-            mz_transitions_slots(model->trans, a, &items, &weights);
+    mz_wbuf_u32(&w, (uint32_t)img->n_items);
+    size_t at = 0;
+    for (int32_t a = 0; a < img->n_items; a++) {
+        const int32_t *items = img->trans_items + at;
+        const float *weights = img->trans_weights + at;
+        uint32_t slots = img->trans_slots[a];
         uint32_t count = 0;
         for (uint32_t s = 0; s < slots; s++)
             count += items[s] >= 0;
-        mz_wbuf_f32(&w, mz_transitions_total(model->trans, a));
+        mz_wbuf_f32(&w, img->trans_total[a]);
         mz_wbuf_u32(&w, count);
         for (uint32_t s = 0; s < slots; s++) {
             if (items[s] < 0)
@@ -111,8 +255,18 @@ void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
             mz_wbuf_u32(&w, (uint32_t)items[s]);
             mz_wbuf_f32(&w, weights[s]);
         }
+        at += slots;
     }
     return mz_wbuf_finish(&w, len);
+}
+
+void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
+                    size_t *len)
+{
+    struct mz_model_image *img = mz_model_image_take(model);
+    void *bytes = img ? mz_model_image_save(img, item_ids, len) : NULL;
+    mz_model_image_free(img);
+    return bytes;
 }
 
 /* Returns a table of the model's item ids (ids[0..n-1], NULLs skipped)

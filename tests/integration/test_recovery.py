@@ -15,9 +15,21 @@ and B (same items in the same order, scores within 1e-4).
 Batches are posted one at a time, so both logs hold the events in the same
 order: the design promises equality for the same log, not for any
 interleaving of concurrent writers.
+
+A second pair, C (killed) and D (never killed), takes a generated stream
+over thousands of clients, so that every checkpoint copies clients in
+several slices while the learner goes on between them and clients copied
+early are learned again before the checkpoint's position (the pre-copy of
+api/service/checkpoint.c). C is killed late in the stream and restarts
+from such a checkpoint; every client and the global level must then equal
+D's: a checkpoint that mixed two log positions loses the events between
+them.
 """
 
+import json
+
 import calendar
+import concurrent.futures
 import os
 import random
 import sys
@@ -31,8 +43,10 @@ BATCH = 100
 TOLERANCE = 1e-4
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-A = B = None
+A = B = C = D = None
 STREAM = []            # list of batches (lists of event dicts)
+BUSY_CLIENTS = 3000
+BUSY_STREAM = []       # batches of the generated stream for C and D
 ITEMS = []
 STATE = {"kills": 0, "interrupted": 0, "acked_a": 0, "ingested_a": False,
          "ingested_b": False}
@@ -114,7 +128,11 @@ def ingest(srv, start, stop_event, acked, pace_s):
 
 
 def check_acknowledged_are_duplicates(srv, acked):
-    events = [e for b in acked for e in STREAM[b]]
+    check_acknowledged_are_duplicates_of(srv, STREAM, acked)
+
+
+def check_acknowledged_are_duplicates_of(srv, stream, acked):
+    events = [e for b in acked for e in stream[b]]
     for i in range(0, len(events), 1000):
         chunk = events[i:i + 1000]
         doc = post_batch(srv, chunk)
@@ -317,22 +335,137 @@ def a_checkpoint_of_another_model_shape_is_rebuilt_from_the_log():
           "the rebuilt checkpoint was refused again:\n%s" % log)
 
 
+def busy_stream():
+    """Batches of events over BUSY_CLIENTS clients and the catalog, in
+    time order: each batch names a hundred clients, so each checkpoint
+    finds most clients changed."""
+    rnd = random.Random(17)
+    types = ["view"] * 6 + ["click", "add_to_cart", "wishlist"]
+    ids = [it["item_id"] for it in ITEMS]
+    events = []
+    for n in range(50000):
+        events.append({"event_id": "busy-%d" % n,
+                       "client_id": "b%d" % rnd.randrange(BUSY_CLIENTS),
+                       "item_id": rnd.choice(ids), "type": rnd.choice(types),
+                       "ts": 1700000000 + n // 10})
+    return [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
+
+
+def checkpoint_lines(srv, start_no):
+    """The "checkpoint written" log lines (dicts) of srv's start_no-th
+    start."""
+    try:
+        with open(srv.log_path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    part = text.split("--- start %d ---" % start_no)[-1]
+    part = part.split("--- start %d ---" % (start_no + 1))[0]
+    lines = []
+    for line in part.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("msg") == "checkpoint written":
+            lines.append(doc)
+    return lines
+
+
+def kill_after_overlapped_checkpoint(srv, stream, acked, wait_s=120):
+    """Ingests stream into srv on a thread and kill -9s srv as soon as its
+    log shows a checkpoint during which events were learned (its position
+    after the log position of its first copy), long before the next one:
+    the restart then loads that checkpoint. Returns the index of the first
+    batch not acknowledged."""
+    stop = threading.Event()
+    inflight = threading.Event()
+    kill_sent = threading.Event()
+    result = {}
+
+    def worker():
+        try:
+            result["next"] = mt.ingest(stream, 0,
+                                       lambda batch: post_batch(srv, batch),
+                                       stop, acked, 0.002, inflight,
+                                       kill_sent, STATE)
+        except Exception as e:
+            result["error"] = "%s: %s" % (type(e).__name__, e)
+    t = threading.Thread(target=worker)
+    t.start()
+    deadline = time.monotonic() + wait_s
+    overlapped = None
+    while not overlapped and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+        lines = checkpoint_lines(srv, srv.starts)
+        if lines and lines[-1]["seq"] > lines[-1]["first_copy_seq"]:
+            overlapped = lines[-1]
+    kill_sent.set()
+    srv.kill9()
+    STATE["kills"] += 1
+    t.join(60)
+    check(not t.is_alive(), "ingest thread hung after kill -9")
+    check("next" in result, "ingest thread failed: %r" % result)
+    check(overlapped, "no checkpoint overlapped learning before the stream "
+          "ended: %r" % checkpoint_lines(srv, srv.starts)[-3:])
+    return result["next"]
+
+
 @test
-def both_servers_exit_zero_on_sigterm():
-    check_eq(A.stop(), 0, "A exit status")
-    check_eq(B.stop(), 0, "B exit status")
+def a_checkpoint_taken_while_events_are_learned_holds_one_log_position():
+    load_catalog(C)
+    load_catalog(D)
+    acked = []
+    nxt = kill_after_overlapped_checkpoint(C, BUSY_STREAM, acked)
+    C.start()
+    check_acknowledged_are_duplicates_of(C, BUSY_STREAM, acked)
+    stop = threading.Event()
+    done = mt.ingest(BUSY_STREAM, nxt, lambda batch: post_batch(C, batch),
+                     stop, [], 0.0, state=STATE)
+    check_eq(done, len(BUSY_STREAM), "batches ingested into C")
+    done = mt.ingest(BUSY_STREAM, 0, lambda batch: post_batch(D, batch),
+                     stop, [], 0.0, state=STATE)
+    check_eq(done, len(BUSY_STREAM), "batches ingested into D")
+
+    def compare(n):
+        c = "b%d" % n
+        ra = C.get("/v1/clients/%s/profile" % c)
+        rb = D.get("/v1/clients/%s/profile" % c)
+        if (ra.status, rb.status) != (200, 200):
+            return "%s: profile status %d / %d" % (c, ra.status, rb.status)
+        d = diff(ra.json(), rb.json())
+        return "%s: %s" % (c, d) if d else None
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        bad = [b for b in pool.map(compare, range(BUSY_CLIENTS)) if b]
+    check(not bad, "%d of %d clients differ after kill -9 and replay, e.g.:"
+          "\n%s" % (len(bad), BUSY_CLIENTS, "\n".join(bad[:8])))
+    for q in ("k=50", "k=20&brand=dg1"):
+        path = "/v1/clients/nobody-at-all/recommendations?%s" % q
+        ra, rb = C.get(path), D.get(path)
+        check_eq((ra.status, rb.status), (200, 200), path)
+        d = diff_ranking(ra.json(), rb.json())
+        check(d is None, "non-personalized ranking %s differs: %s" % (q, d))
+
+
+@test
+def every_server_exits_zero_on_sigterm():
+    for srv in (A, B, C, D):
+        check_eq(srv.stop(), 0, "%s exit status" % srv.name)
 
 
 def main():
-    global A, B, STREAM, ITEMS
+    global A, B, C, D, STREAM, ITEMS, BUSY_STREAM
     mt.require_environment()
     source, ITEMS, events = load_stream()
     STREAM = [events[i:i + BATCH] for i in range(0, len(events), BATCH)]
+    BUSY_STREAM = busy_stream()
     print("# stream: %s, %d events, %d items, %d batches"
           % (source, len(events), len(ITEMS), len(STREAM)))
     try:
         url_a = mt.create_database("mz_recovery_a")
         url_b = mt.create_database("mz_recovery_b")
+        url_c = mt.create_database("mz_recovery_c")
+        url_d = mt.create_database("mz_recovery_d")
     except mt.TestFailure as e:
         print("FAIL setup: %s" % e)
         print("0 passed, 1 failed")
@@ -341,10 +474,16 @@ def main():
                    name="maisond-a")
     B = mt.Maisond(database_url=url_b, checkpoint_interval_s=1,
                    name="maisond-b")
+    C = mt.Maisond(database_url=url_c, checkpoint_interval_s=1, threads=4,
+                   name="maisond-c")
+    D = mt.Maisond(database_url=url_d, checkpoint_interval_s=1, threads=4,
+                   name="maisond-d")
     try:
         try:
             A.start()
             B.start()
+            C.start()
+            D.start()
         except mt.StartError as e:
             print("FAIL setup: %s" % e)
             print("0 passed, 1 failed")
@@ -354,10 +493,13 @@ def main():
               % (STATE["kills"], STATE["interrupted"]))
         if rc:
             print("# A log tail:\n" + A.log_tail(15))
+            print("# C log tail:\n" + C.log_tail(15))
         return rc
     finally:
         A.cleanup()
         B.cleanup()
+        C.cleanup()
+        D.cleanup()
 
 
 if __name__ == "__main__":
