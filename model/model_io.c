@@ -5,7 +5,7 @@
  *    snapshot maps onto a catalog whose indices differ.
  *
  * Interface routines (see model.h): mz_model_save, mz_model_load,
- * mz_model_image_take / _save / _free.
+ * mz_model_image_room / _new / _take / _save / _free.
  *
  * Loading parses and validates everything into fresh arrays first and
  * swaps them in only at the end, so a bad snapshot leaves the model
@@ -47,14 +47,19 @@ static void write_id(struct mz_wbuf *w, const char *const *item_ids,
 
 /* The global level copied out of the model: what mz_model_save writes,
  * in plain arrays, so a caller can copy it under its lock (memcpy only)
- * and serialise and checksum it after releasing the lock. */
+ * and serialise and checksum it after releasing the lock. The arrays
+ * have room for room.items items, room.touched chunk rows and
+ * room.trans_slots transition slots; take grows them when the model
+ * outgrew that. */
 struct mz_model_image {
+    struct mz_model_image_room room;
     int32_t dim;
     int32_t n_items;
     float *K;           /* owned, n_items x dim */
     float *O;           /* owned, n_items x dim */
-    float *item_floats; /* owned, n_items x IMAGE_ITEM_FLOATS: bias,
-                           pop_all, pop_recent, ada_K, ada_O, ada_bias */
+    float *item_floats; /* owned, IMAGE_ITEM_FLOATS arrays of room.items:
+                           bias, pop_all, pop_recent, ada_K, ada_O,
+                           ada_bias */
     int64_t pop_ref_ts;
     int32_t chunk_events;
     int32_t n_touched;
@@ -98,77 +103,133 @@ void mz_model_image_free(struct mz_model_image *img)
     free(img);
 }
 
-/* malloc of n elements of size bytes, at least one byte (n may be 0). */
-static void *alloc_array(size_t n, size_t size)
+static size_t transition_slots(const struct mz_model *model)
 {
-    return malloc(n > 0 ? n * size : 1);
+    size_t total = 0;
+    for (int32_t a = 0; a < model->n_items; a++) {
+        const int32_t *items;
+        const float *weights;
+        total += mz_transitions_slots(model->trans, a, &items, &weights);
+    }
+    return total;
 }
 
-/* Copies the transitions of img's n_items sources. */
-static bool image_take_transitions(struct mz_model_image *img,
-                                   const struct mz_transitions *trans)
+struct mz_model_image_room mz_model_image_room(const struct mz_model *model)
 {
-    size_t n = (size_t)img->n_items, total_slots = 0;
-    img->trans_total = alloc_array(n, sizeof *img->trans_total);
-    img->trans_slots = alloc_array(n, sizeof *img->trans_slots);
-    if (!img->trans_total || !img->trans_slots)
-        return false;
-    for (int32_t a = 0; a < img->n_items; a++) {
-        const int32_t *items;
-        const float *weights;
-        img->trans_slots[a] = mz_transitions_slots(trans, a, &items, &weights);
-        img->trans_total[a] = mz_transitions_total(trans, a);
-        total_slots += img->trans_slots[a];
+    return (struct mz_model_image_room){
+        .dim = model->cfg.dim,
+        .items = (size_t)model->n_items,
+        .touched = (size_t)model->n_touched,
+        .trans_slots = transition_slots(model),
+    };
+}
+
+/* The element counts of img's arrays for room, in the order of
+ * image_arrays. */
+#define IMAGE_ARRAYS 12
+static void image_arrays(struct mz_model_image *img,
+                         void **arrays[IMAGE_ARRAYS],
+                         size_t counts[IMAGE_ARRAYS],
+                         size_t sizes[IMAGE_ARRAYS],
+                         const struct mz_model_image_room *room)
+{
+    size_t dim = (size_t)room->dim;
+    void **a[IMAGE_ARRAYS] = {
+        (void **)&img->K,           (void **)&img->O,
+        (void **)&img->item_floats, (void **)&img->touched,
+        (void **)&img->grad_hits,   (void **)&img->grad_K,
+        (void **)&img->grad_O,      (void **)&img->grad_bias,
+        (void **)&img->trans_total, (void **)&img->trans_slots,
+        (void **)&img->trans_items, (void **)&img->trans_weights};
+    size_t c[IMAGE_ARRAYS] = {
+        room->items * dim,   room->items * dim, room->items * IMAGE_ITEM_FLOATS,
+        room->touched,       room->touched,     room->touched * dim,
+        room->touched * dim, room->touched,     room->items,
+        room->items,         room->trans_slots, room->trans_slots};
+    size_t z[IMAGE_ARRAYS] = {
+        sizeof(float),    sizeof(float),    sizeof(float),   sizeof(int32_t),
+        sizeof(uint32_t), sizeof(float),    sizeof(float),   sizeof(float),
+        sizeof(float),    sizeof(uint32_t), sizeof(int32_t), sizeof(float)};
+    for (int i = 0; i < IMAGE_ARRAYS; i++) {
+        arrays[i] = a[i];
+        counts[i] = c[i];
+        sizes[i] = z[i];
     }
-    img->trans_items = alloc_array(total_slots, sizeof *img->trans_items);
-    img->trans_weights = alloc_array(total_slots, sizeof *img->trans_weights);
-    if (!img->trans_items || !img->trans_weights)
-        return false;
-    size_t at = 0;
-    for (int32_t a = 0; a < img->n_items; a++) {
-        const int32_t *items;
-        const float *weights;
-        uint32_t slots = mz_transitions_slots(trans, a, &items, &weights);
-        if (slots == 0)
-            continue;
-        memcpy(img->trans_items + at, items, slots * sizeof *items);
-        memcpy(img->trans_weights + at, weights, slots * sizeof *weights);
-        at += slots;
+}
+
+/* Gives img's arrays room for room (never less than they have), writing
+ * to every new byte when touch is set so that its pages are mapped now
+ * rather than at the copy. Returns false on allocation failure (img
+ * keeps its old room). */
+static bool image_make_room(struct mz_model_image *img,
+                            struct mz_model_image_room room, bool touch)
+{
+    if (img->room.dim == room.dim) {
+        room.items =
+            room.items > img->room.items ? room.items : img->room.items;
+        room.touched =
+            room.touched > img->room.touched ? room.touched : img->room.touched;
+        room.trans_slots = room.trans_slots > img->room.trans_slots
+                               ? room.trans_slots
+                               : img->room.trans_slots;
+        if (room.items == img->room.items &&
+            room.touched == img->room.touched &&
+            room.trans_slots == img->room.trans_slots &&
+            img->K) /* allocated before */
+            return true;
     }
+    void **arrays[IMAGE_ARRAYS];
+    size_t counts[IMAGE_ARRAYS], sizes[IMAGE_ARRAYS];
+    image_arrays(img, arrays, counts, sizes, &room);
+    for (int i = 0; i < IMAGE_ARRAYS; i++) {
+        size_t bytes = counts[i] * sizes[i];
+        void *grown = realloc(*arrays[i], bytes > 0 ? bytes : 1);
+        if (!grown)
+            return false;
+        *arrays[i] = grown;
+        if (touch)
+            memset(grown, 0, bytes);
+    }
+    img->room = room;
     return true;
 }
 
-struct mz_model_image *mz_model_image_take(const struct mz_model *model)
+struct mz_model_image *mz_model_image_new(
+    const struct mz_model_image_room *room)
 {
     struct mz_model_image *img = calloc(1, sizeof *img);
     if (!img)
         return NULL;
-    size_t dim = (size_t)model->cfg.dim, n = (size_t)model->n_items;
-    size_t n_touched = (size_t)model->n_touched;
-    img->dim = model->cfg.dim;
-    img->n_items = model->n_items;
-    img->n_touched = model->n_touched;
-    img->K = alloc_array(n * dim, sizeof *img->K);
-    img->O = alloc_array(n * dim, sizeof *img->O);
-    img->item_floats = alloc_array(n * IMAGE_ITEM_FLOATS, sizeof(float));
-    img->touched = alloc_array(n_touched, sizeof *img->touched);
-    img->grad_hits = alloc_array(n_touched, sizeof *img->grad_hits);
-    img->grad_K = alloc_array(n_touched * dim, sizeof *img->grad_K);
-    img->grad_O = alloc_array(n_touched * dim, sizeof *img->grad_O);
-    img->grad_bias = alloc_array(n_touched, sizeof *img->grad_bias);
-    if (!img->K || !img->O || !img->item_floats || !img->touched ||
-        !img->grad_hits || !img->grad_K || !img->grad_O || !img->grad_bias ||
-        !image_take_transitions(img, model->trans)) {
+    /* Slack for what learning adds between measuring and taking. */
+    struct mz_model_image_room slack = *room;
+    slack.touched += slack.touched / 8 + 64;
+    slack.trans_slots += slack.trans_slots / 8 + 1024;
+    if (!image_make_room(img, slack, true)) {
         mz_model_image_free(img);
         return NULL;
     }
+    return img;
+}
+
+bool mz_model_image_take(struct mz_model_image *img,
+                         const struct mz_model *model)
+{
+    if (!image_make_room(img, mz_model_image_room(model), false))
+        return false;
+    size_t dim = (size_t)model->cfg.dim, n = (size_t)model->n_items;
+    size_t n_touched = (size_t)model->n_touched;
+    size_t stride = img->room.items;
+    img->dim = model->cfg.dim;
+    img->n_items = model->n_items;
+    img->n_touched = model->n_touched;
     memcpy(img->K, model->K, n * dim * sizeof *img->K);
     memcpy(img->O, model->O, n * dim * sizeof *img->O);
     const float *fields[IMAGE_ITEM_FLOATS] = {
         model->bias,  model->pop_all, model->pop_recent,
         model->ada_K, model->ada_O,   model->ada_bias};
     for (int f = 0; f < IMAGE_ITEM_FLOATS; f++)
-        memcpy(img->item_floats + (size_t)f * n, fields[f], n * sizeof(float));
+        memcpy(img->item_floats + (size_t)f * stride, fields[f],
+               n * sizeof(float));
     for (size_t t = 0; t < n_touched; t++) {
         size_t row = (size_t)model->touched[t];
         img->touched[t] = model->touched[t];
@@ -179,6 +240,20 @@ struct mz_model_image *mz_model_image_take(const struct mz_model *model)
                dim * sizeof *img->grad_O);
         img->grad_bias[t] = model->grad_bias[row];
     }
+    size_t at = 0;
+    for (int32_t a = 0; a < model->n_items; a++) {
+        const int32_t *items;
+        const float *weights;
+        uint32_t slots =
+            mz_transitions_slots(model->trans, a, &items, &weights);
+        img->trans_slots[a] = slots;
+        img->trans_total[a] = mz_transitions_total(model->trans, a);
+        if (slots == 0)
+            continue;
+        memcpy(img->trans_items + at, items, slots * sizeof *items);
+        memcpy(img->trans_weights + at, weights, slots * sizeof *weights);
+        at += slots;
+    }
     img->pop_ref_ts = model->pop_ref_ts;
     img->chunk_events = model->chunk_events;
     img->global_events = model->global_events;
@@ -188,13 +263,13 @@ struct mz_model_image *mz_model_image_take(const struct mz_model *model)
     img->neg_len = model->neg_len;
     img->neg_pos = model->neg_pos;
     memcpy(img->neg_ring, model->neg_ring, sizeof img->neg_ring);
-    return img;
+    return true;
 }
 
 void *mz_model_image_save(const struct mz_model_image *img,
                           const char *const *item_ids, size_t *len)
 {
-    size_t dim = (size_t)img->dim, n = (size_t)img->n_items;
+    size_t dim = (size_t)img->dim, n = img->room.items;
     const float *field = img->item_floats;
     struct mz_wbuf w;
 
@@ -263,8 +338,11 @@ void *mz_model_image_save(const struct mz_model_image *img,
 void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
                     size_t *len)
 {
-    struct mz_model_image *img = mz_model_image_take(model);
-    void *bytes = img ? mz_model_image_save(img, item_ids, len) : NULL;
+    struct mz_model_image_room room = mz_model_image_room(model);
+    struct mz_model_image *img = mz_model_image_new(&room);
+    void *bytes = img && mz_model_image_take(img, model)
+                      ? mz_model_image_save(img, item_ids, len)
+                      : NULL;
     mz_model_image_free(img);
     return bytes;
 }
