@@ -7,14 +7,14 @@
  * one log position; a start loads it and replays the log after it
  * (docs/durability.md). The copy never holds the read lock for long, so
  * learning (which takes the write lock) and the requests waiting for it
- * go on: passes copy changed clients in slices of a few hundred, the
- * lock released between slices, each copy clearing the client's mark; a
- * client learned again is marked again. When a pass finds few, one
- * final hold copies the marked rest and the global level (plain arrays)
- * at the same position, and the level is serialised after it. The write
- * to PostgreSQL holds no lock but the checkpoint mutex, which keeps an
- * erasure from being written over and an eviction from taking a copied
- * client.
+ * go on: passes copy changed clients in slices of 64, the lock released
+ * between slices, each copy clearing the client's mark; a client learned
+ * again is marked again. When a pass finds few, one final hold copies
+ * the marked rest and the global level (plain arrays) at the same
+ * position. The level is serialised and the checkpoint written after it,
+ * on a niced thread, holding no lock but the checkpoint mutex, which
+ * keeps an erasure from being written over and an eviction from taking
+ * a copied client. Each checkpoint logs where its time went.
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
