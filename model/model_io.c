@@ -179,10 +179,13 @@ static bool image_make_room(struct mz_model_image *img,
             return true;
     }
     void **arrays[IMAGE_ARRAYS];
-    size_t counts[IMAGE_ARRAYS], sizes[IMAGE_ARRAYS];
+    size_t counts[IMAGE_ARRAYS], sizes[IMAGE_ARRAYS], had[IMAGE_ARRAYS];
+    image_arrays(img, arrays, had, sizes, &img->room);
     image_arrays(img, arrays, counts, sizes, &room);
     for (int i = 0; i < IMAGE_ARRAYS; i++) {
         size_t bytes = counts[i] * sizes[i];
+        if (*arrays[i] && counts[i] == had[i])
+            continue; /* this one has its room (K and O: 25 MB) */
         void *grown = realloc(*arrays[i], bytes > 0 ? bytes : 1);
         if (!grown)
             return false;
