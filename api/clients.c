@@ -22,6 +22,7 @@
 #include "api/json_body.h"
 #include "api/json_event.h"
 #include "api/json_profile.h"
+#include "api/router.h"
 #include "api/service/service.h"
 #include "model/timefmt.h"
 
@@ -55,7 +56,8 @@ void mz_handle_profile(struct mz_service *svc, const struct mz_request *req,
                        struct mz_response *resp)
 {
     struct profile_reply ctx = {req->params[0], NULL};
-    if (!mz_require_id("client_id", ctx.client_id, resp))
+    if (!mz_require_id("client_id", ctx.client_id, resp) ||
+        !mz_api_wait_after(svc, req, resp))
         return;
     /* A key scoped to some brands sees only what comes from them. */
     const struct mz_principal *scope = req->principal;

@@ -7,10 +7,12 @@
  * view as JSON, each item with its reasons.
  *-------------------------------------------------------------------------
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_out.h"
 #include "api/json_reasons.h"
 #include "api/router.h"
 #include "api/service/service.h"
@@ -35,30 +37,27 @@ static bool read_common(const struct mz_request *req,
 
 struct discover_reply {
     const struct mz_discover_args *args;
-    json_t *body; /* owned */
+    char *body; /* owned: the JSON text */
+    size_t body_len;
 };
 
-/* The JSON list of the view's items, each with its reasons. */
-static json_t *items_json(const struct discover_reply *ctx,
-                          const struct mz_discover_view *view)
+/* Writes the JSON list of the view's items, each with its reasons. */
+static void items_json(struct mz_json_out *out,
+                       const struct discover_reply *ctx,
+                       const struct mz_discover_view *view)
 {
     const struct mz_select_result *sel = view->selection;
-    json_t *items = json_array();
-    for (int i = 0; items && i < sel->count; i++) {
+    mz_json_out_open(out, '[');
+    for (int i = 0; i < sel->count; i++) {
         struct mz_reason why[MZ_REASONS_MAX];
         int n = view->source >= 0
                     ? mz_reasons_build_similar(view->model, view->catalog,
                                                view->source, sel->items[i], why)
                     : mz_reasons_build_popular(view->catalog, sel->items[i],
                                                ctx->args->brand, why);
-        json_t *entry = mz_json_write_listed_item(
-            view->items[i], sel->scores[i], mz_json_write_reasons(why, n));
-        if (!entry || json_array_append_new(items, entry) != 0) {
-            json_decref(items);
-            return NULL;
-        }
+        mz_json_out_listed_item(out, view->items[i], sel->scores[i], why, n);
     }
-    return items;
+    mz_json_out_close(out, ']');
 }
 
 static enum mz_status reply_discover(void *arg,
@@ -66,25 +65,31 @@ static enum mz_status reply_discover(void *arg,
 {
     struct discover_reply *ctx = arg;
     const struct mz_discover_args *args = ctx->args;
-    json_t *items = items_json(ctx, view);
-    if (!items)
-        return MZ_ERR_NOMEM;
-    if (view->source >= 0)
-        ctx->body =
-            json_pack("{s:s,s:o}", "item_id", args->item_id, "items", items);
-    else
-        ctx->body = json_pack(
-            "{s:s,s:o,s:f,s:o}", "brand", args->brand, "category",
-            args->category ? json_string(args->category) : json_null(),
-            "half_life_s", mz_model_config_of(view->model)->pop_half_life_s,
-            "items", items);
-    if (!ctx->body)
-        return MZ_ERR_NOMEM;
+    struct mz_json_out out;
+    mz_json_out_init(&out);
+    mz_json_out_open(&out, '{');
+    if (view->source >= 0) {
+        mz_json_out_key(&out, "item_id");
+        mz_json_out_string(&out, args->item_id);
+    } else {
+        mz_json_out_key(&out, "brand");
+        mz_json_out_string(&out, args->brand);
+        mz_json_out_key(&out, "category");
+        mz_json_out_string(&out, args->category);
+        mz_json_out_key(&out, "half_life_s");
+        mz_json_out_real(&out,
+                         mz_model_config_of(view->model)->pop_half_life_s);
+    }
+    mz_json_out_key(&out, "items");
+    items_json(&out, ctx, view);
     const struct mz_select_result *sel = view->selection;
-    if (sel->count == 0 && sel->reason[0])
-        json_object_set_new(ctx->body, "empty_reason",
-                            json_string(sel->reason));
-    return MZ_OK;
+    if (sel->count == 0 && sel->reason[0]) {
+        mz_json_out_key(&out, "empty_reason");
+        mz_json_out_string(&out, sel->reason);
+    }
+    mz_json_out_close(&out, '}');
+    ctx->body = mz_json_out_finish(&out, &ctx->body_len);
+    return ctx->body ? MZ_OK : MZ_ERR_NOMEM;
 }
 
 /* Answers resp from status and the reply's body (taken). */
@@ -94,10 +99,10 @@ static void respond(struct discover_reply *ctx, enum mz_status status,
     const struct mz_discover_args *args = ctx->args;
 
     if (status == MZ_OK) {
-        mz_response_json(resp, 200, ctx->body);
+        mz_response_json_text(resp, 200, ctx->body, ctx->body_len);
         return;
     }
-    json_decref(ctx->body);
+    free(ctx->body);
     if (status == MZ_ERR_NOT_FOUND)
         mz_response_error(resp, status, "no item %s in the catalog",
                           args->item_id);
@@ -127,7 +132,7 @@ void mz_handle_similar(struct mz_service *svc, const struct mz_request *req,
         !mz_api_scope_brands(req, args.brand, scope_brands, &args.brands,
                              &args.n_brands, resp))
         return;
-    struct discover_reply ctx = {&args, NULL};
+    struct discover_reply ctx = {&args, NULL, 0};
     respond(&ctx, mz_service_similar(svc, &args, reply_discover, &ctx), resp);
 }
 
@@ -141,6 +146,6 @@ void mz_handle_popular(struct mz_service *svc, const struct mz_request *req,
         !read_common(req, &args, &exclude, resp) ||
         !mz_query_id(req, "category", &args.category, resp))
         return;
-    struct discover_reply ctx = {&args, NULL};
+    struct discover_reply ctx = {&args, NULL, 0};
     respond(&ctx, mz_service_popular(svc, &args, reply_discover, &ctx), resp);
 }

@@ -84,11 +84,14 @@ void mz_handle_post_events(struct mz_service *svc, const struct mz_request *req,
                 rejected,
                 mz_json_event_rejected("index", (int64_t)i, &errors[i]));
     }
+    /* Every event of the batch is applied here by now: the position to
+     * pass as after= to any node to read this write. */
     mz_response_json(resp, 200,
-                     json_pack("{s:I,s:I,s:O}", "accepted",
+                     json_pack("{s:I,s:I,s:O,s:I}", "accepted",
                                (json_int_t)counts.accepted, "duplicates",
                                (json_int_t)counts.duplicates, "rejected",
-                               rejected));
+                               rejected, "position",
+                               (json_int_t)mz_service_applied_position(svc)));
 cleanup:
     json_decref(rejected);
     free(errors);

@@ -227,6 +227,9 @@ static json_t *with_counts(json_t *reply, const struct events_import *imp)
                              json_integer((json_int_t)imp->counts.rejected)) ||
          json_object_set_new(reply, "lines",
                              json_integer((json_int_t)imp->settled)) ||
+         json_object_set_new(
+             reply, "position",
+             json_integer((json_int_t)mz_service_applied_position(imp->svc))) ||
          json_object_set(reply, "rejected_lines", imp->shown))) {
         json_decref(reply);
         return NULL;

@@ -40,6 +40,20 @@ void mz_response_json(struct mz_response *resp, int http_status, json_t *json)
     resp->content_type = "application/json";
 }
 
+void mz_response_json_text(struct mz_response *resp, int http_status,
+                           char *text, size_t len)
+{
+    mz_response_clear(resp);
+    if (!text) {
+        set_fallback(resp);
+        return;
+    }
+    resp->http_status = http_status;
+    resp->body = text;
+    resp->body_len = len;
+    resp->content_type = "application/json";
+}
+
 static void set_error(struct mz_response *resp, int http_status,
                       const char *code, const char *fmt, va_list ap)
 {

@@ -6,6 +6,7 @@
  *
  * Interface routines:
  *    mz_response_json   - a JSON body (steals the reference)
+ *    mz_response_json_text - a JSON body written as text (takes it)
  *    mz_response_error  - the JSON error body for a status
  *    mz_response_empty  - no body (204)
  *    mz_response_clear  - release the body
@@ -85,6 +86,11 @@ struct mz_body_stream {
  * reference to json. Falls back to a 500 error body if serialisation
  * fails. */
 void mz_response_json(struct mz_response *resp, int http_status, json_t *json);
+
+/* Sets a JSON body already written as text (takes ownership of text, len
+ * bytes; NULL: out of memory, answered with the fallback error). */
+void mz_response_json_text(struct mz_response *resp, int http_status,
+                           char *text, size_t len);
 
 /* Sets resp to mz_status_http(status) and the body
  * {"error":{"code":mz_status_code(status),"message":...}} with message

@@ -7,54 +7,63 @@
  */
 #include "api/json_reasons.h"
 
-#include <math.h>
-
 #include "model/timefmt.h"
 
-static json_t *reason_json(const struct mz_reason *r)
+static void reason_json(struct mz_json_out *out, const struct mz_reason *r)
 {
+    mz_json_out_open(out, '{');
+    mz_json_out_key(out, "level");
+    mz_json_out_string(out, r->level);
     if (r->source == MZ_SOURCE_CATALOG) {
-        if (r->because_item)
-            return json_pack("{s:s, s:s, s:s}", "level", r->level,
-                             "because_item", r->because_item, "text", r->text);
-        return json_pack("{s:s, s:s}", "level", r->level, "text", r->text);
+        if (r->because_item) {
+            mz_json_out_key(out, "because_item");
+            mz_json_out_string(out, r->because_item);
+        }
+        mz_json_out_key(out, "text");
+        mz_json_out_string(out, r->text);
+        mz_json_out_close(out, '}');
+        return;
     }
-    json_t *obj = json_pack("{s:s, s:s}", "level", r->level, "text", r->text);
-    if (!obj || !r->because_item)
-        return obj;
-    int rc =
-        json_object_set_new(obj, "because_item", json_string(r->because_item));
-    if (r->has_event) {
-        char when[MZ_TIME_RFC3339_BYTES];
-        mz_time_format_rfc3339(r->at, when);
-        rc |= json_object_set_new(obj, "event",
-                                  json_string(mz_event_type_name(r->event)));
-        rc |= json_object_set_new(obj, "at", json_string(when));
-    }
-    if (rc != 0) {
-        json_decref(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-json_t *mz_json_write_reasons(const struct mz_reason *reasons, int n)
-{
-    json_t *array = json_array();
-    for (int i = 0; array && i < n; i++) {
-        if (json_array_append_new(array, reason_json(&reasons[i])) != 0) {
-            json_decref(array);
-            return NULL;
+    mz_json_out_key(out, "text");
+    mz_json_out_string(out, r->text);
+    if (r->because_item) {
+        mz_json_out_key(out, "because_item");
+        mz_json_out_string(out, r->because_item);
+        if (r->has_event) {
+            char when[MZ_TIME_RFC3339_BYTES];
+            mz_time_format_rfc3339(r->at, when);
+            mz_json_out_key(out, "event");
+            mz_json_out_string(out, mz_event_type_name(r->event));
+            mz_json_out_key(out, "at");
+            mz_json_out_string(out, when);
         }
     }
-    return array;
+    mz_json_out_close(out, '}');
 }
 
-json_t *mz_json_write_listed_item(const struct mz_item *item, double score,
-                                  json_t *reasons)
+void mz_json_out_reasons(struct mz_json_out *out,
+                         const struct mz_reason *reasons, int n)
 {
-    return json_pack("{s:s,s:f,s:s,s:s,s:o}", "item_id", item->item_id, "score",
-                     isfinite(score) ? score : 0.0, "brand", item->brand,
-                     "category", item->category, "reasons",
-                     reasons ? reasons : json_array());
+    mz_json_out_open(out, '[');
+    for (int i = 0; i < n; i++)
+        reason_json(out, &reasons[i]);
+    mz_json_out_close(out, ']');
+}
+
+void mz_json_out_listed_item(struct mz_json_out *out,
+                             const struct mz_item *item, double score,
+                             const struct mz_reason *reasons, int n)
+{
+    mz_json_out_open(out, '{');
+    mz_json_out_key(out, "item_id");
+    mz_json_out_string(out, item->item_id);
+    mz_json_out_key(out, "score");
+    mz_json_out_real(out, score);
+    mz_json_out_key(out, "brand");
+    mz_json_out_string(out, item->brand);
+    mz_json_out_key(out, "category");
+    mz_json_out_string(out, item->category);
+    mz_json_out_key(out, "reasons");
+    mz_json_out_reasons(out, reasons, n);
+    mz_json_out_close(out, '}');
 }

@@ -7,13 +7,16 @@
  * view as JSON, each item with its reasons.
  *-------------------------------------------------------------------------
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "api/json_out.h"
 #include "api/json_reasons.h"
 #include "api/json_rules.h"
 #include "api/router.h"
+#include "api/scratch.h"
 #include "api/service/service.h"
 #include "model/reasons.h"
 
@@ -40,31 +43,37 @@ static bool read_args(const struct mz_request *req,
     return true;
 }
 
-/* The JSON list of the selected items. */
-static json_t *items_json(const struct mz_recommendation_view *view)
+/* Writes the JSON list of the selected items, each with its reasons
+ * (explained by one explainer for the whole list). */
+static void items_json(struct mz_json_out *out,
+                       const struct mz_recommendation_view *view)
 {
     const struct mz_select_result *sel = view->selection;
-    json_t *items = json_array();
-    for (int i = 0; items && i < sel->count; i++) {
-        const struct mz_item *item = view->items[i];
+    struct mz_reasons_request reasons = *view->reasons;
+    struct mz_explainer *explainer =
+        reasons.client ? mz_scratch_explainer() : NULL;
+    if (explainer &&
+        mz_explainer_prepare(explainer, reasons.model, reasons.client,
+                             reasons.context_item, reasons.now))
+        reasons.explainer = explainer;
+    mz_json_out_open(out, '[');
+    for (int i = 0; i < sel->count; i++) {
         struct mz_reason why[MZ_REASONS_MAX];
-        json_t *reasons = mz_json_write_reasons(
-            why, mz_reasons_build(view->reasons, sel->items[i], why));
-        json_t *entry =
-            mz_json_write_listed_item(item, sel->scores[i], reasons);
-        if (!entry || json_array_append_new(items, entry) != 0) {
-            json_decref(items);
-            return NULL;
-        }
+        int n = mz_reasons_build(&reasons, sel->items[i], why);
+        mz_json_out_listed_item(out, view->items[i], sel->scores[i], why, n);
     }
-    return items;
+    mz_json_out_close(out, ']');
 }
 
 struct recommendation_reply {
     const struct mz_recommend_args *args;
-    json_t *body; /* owned */
+    char *body; /* owned: the JSON text */
+    size_t body_len;
 };
 
+/* Writes the reply as text straight away: this runs under the service's
+ * read lock, once per request, and a tree of jansson values per item
+ * cost more than scoring the candidates (docs/scoring.md). */
 static enum mz_status reply_recommendation(
     void *arg, const struct mz_recommendation_view *view)
 {
@@ -79,21 +88,27 @@ static enum mz_status reply_recommendation(
                             view->has_rules ? json_integer(view->rules_version)
                                             : json_null());
     }
-    json_t *items = items_json(view);
-    ctx->body =
-        items ? json_pack("{s:s,s:b,s:o}", "client_id", ctx->args->client_id,
-                          "personalized", view->personalized, "items", items)
-              : NULL;
-    if (!ctx->body) {
-        json_decref(explain);
-        return MZ_ERR_NOMEM;
+    struct mz_json_out out;
+    mz_json_out_init(&out);
+    mz_json_out_open(&out, '{');
+    mz_json_out_key(&out, "client_id");
+    mz_json_out_string(&out, ctx->args->client_id);
+    mz_json_out_key(&out, "personalized");
+    mz_json_out_bool(&out, view->personalized);
+    mz_json_out_key(&out, "items");
+    items_json(&out, view);
+    if (sel->count == 0 && sel->reason[0]) {
+        mz_json_out_key(&out, "empty_reason");
+        mz_json_out_string(&out, sel->reason);
     }
-    if (sel->count == 0 && sel->reason[0])
-        json_object_set_new(ctx->body, "empty_reason",
-                            json_string(sel->reason));
-    if (explain)
-        json_object_set_new(ctx->body, "rules", explain);
-    return MZ_OK;
+    if (explain) {
+        mz_json_out_key(&out, "rules");
+        mz_json_out_value(&out, explain);
+        json_decref(explain);
+    }
+    mz_json_out_close(&out, '}');
+    ctx->body = mz_json_out_finish(&out, &ctx->body_len);
+    return ctx->body ? MZ_OK : MZ_ERR_NOMEM;
 }
 
 void mz_handle_recommendations(struct mz_service *svc,
@@ -103,7 +118,8 @@ void mz_handle_recommendations(struct mz_service *svc,
     struct mz_recommend_args args = {.client_id = req->params[0]};
     struct mz_query_list exclude;
     if (!mz_require_id("client_id", args.client_id, resp) ||
-        !read_args(req, &args, &exclude, resp))
+        !read_args(req, &args, &exclude, resp) ||
+        !mz_api_wait_after(svc, req, resp))
         return;
     /* A key scoped to some brands sees only them. */
     const char *scope_brands[MZ_KEY_MAX_BRANDS];
@@ -111,7 +127,7 @@ void mz_handle_recommendations(struct mz_service *svc,
                              &args.n_brands, resp))
         return;
     args.now = mz_now_seconds();
-    struct recommendation_reply ctx = {&args, NULL};
+    struct recommendation_reply ctx = {&args, NULL, 0};
     enum mz_status status =
         mz_service_recommend(svc, &args, reply_recommendation, &ctx);
     if (status == MZ_ERR_DB_UNAVAILABLE || status == MZ_ERR_DB ||
@@ -121,10 +137,10 @@ void mz_handle_recommendations(struct mz_service *svc,
         return;
     }
     if (status != MZ_OK) {
-        json_decref(ctx.body);
+        free(ctx.body);
         mz_response_error(resp, status, "recommendations failed: %s",
                           mz_status_code(status));
         return;
     }
-    mz_response_json(resp, 200, ctx.body);
+    mz_response_json_text(resp, 200, ctx.body, ctx.body_len);
 }

@@ -27,12 +27,14 @@
 #include "api/router.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/events_import.h"
 #include "api/handlers.h"
+#include "api/json_body.h"
 #include "api/service/service.h"
 
 /* Which brands a request acts on, for a key scoped to some brands. */
@@ -590,4 +592,21 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
     lend(req, r, &d);
     r->handler(svc, req, resp);
     lend(req, r, NULL);
+}
+
+bool mz_api_wait_after(struct mz_service *svc, const struct mz_request *req,
+                       struct mz_response *resp)
+{
+    int64_t after = 0;
+    if (!mz_query_int(req, "after", 0, INT64_MAX / 2, 0, &after, resp))
+        return false;
+    if (mz_service_wait_position(svc, after) == MZ_OK)
+        return true;
+    resp->retry_after_s = 1;
+    mz_response_error(resp, MZ_ERR_NOT_CAUGHT_UP,
+                      "this node has applied the log up to position %lld, "
+                      "not yet %lld; retry, or ask another node",
+                      (long long)mz_service_applied_position(svc),
+                      (long long)after);
+    return false;
 }

@@ -63,4 +63,12 @@ bool mz_api_scope_brands(const struct mz_request *req, const char *brand,
                          const char **out, const char *const **brands,
                          size_t *n_brands, struct mz_response *resp);
 
+/* Read your writes: the optional query argument after=<position> (a
+ * position a reply gave, e.g. POST /v1/events'), waited for (bounded) on
+ * this node. Returns true when there is none or it is applied; otherwise
+ * fills resp (400 for a bad value, 503 not_caught_up with Retry-After)
+ * and returns false. */
+bool mz_api_wait_after(struct mz_service *svc, const struct mz_request *req,
+                       struct mz_response *resp);
+
 #endif

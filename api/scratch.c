@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * scratch.c
- *    Per-thread score buffers, released by a thread-key destructor.
+ *    Per-thread score buffers, candidates workspaces and explainers,
+ *    released by a thread-key destructor.
  *-------------------------------------------------------------------------
  */
 #include "api/scratch.h"
@@ -8,9 +9,14 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "model/candidates.h"
+#include "model/model.h"
+
 struct scratch {
-    float *scores;
+    float *scores; /* owned */
     size_t capacity;
+    struct mz_candidates *candidates; /* owned; NULL until asked for */
+    struct mz_explainer *explainer;   /* owned; NULL until asked for */
 };
 
 static pthread_key_t scratch_key;
@@ -19,6 +25,8 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static void scratch_free(void *arg)
 {
     struct scratch *s = arg;
+    mz_explainer_free(s->explainer);
+    mz_candidates_free(s->candidates);
     free(s->scores);
     free(s);
 }
@@ -28,7 +36,8 @@ static void scratch_init(void)
     pthread_key_create(&scratch_key, scratch_free);
 }
 
-float *mz_scratch_scores(size_t n)
+/* This thread's scratch, made on first use; NULL when out of memory. */
+static struct scratch *thread_scratch(void)
 {
     pthread_once(&scratch_once, scratch_init);
     struct scratch *s = pthread_getspecific(scratch_key);
@@ -39,6 +48,30 @@ float *mz_scratch_scores(size_t n)
             return NULL;
         }
     }
+    return s;
+}
+
+struct mz_candidates *mz_scratch_candidates(void)
+{
+    struct scratch *s = thread_scratch();
+    if (s && !s->candidates)
+        s->candidates = mz_candidates_new();
+    return s ? s->candidates : NULL;
+}
+
+struct mz_explainer *mz_scratch_explainer(void)
+{
+    struct scratch *s = thread_scratch();
+    if (s && !s->explainer)
+        s->explainer = mz_explainer_new();
+    return s ? s->explainer : NULL;
+}
+
+float *mz_scratch_scores(size_t n)
+{
+    struct scratch *s = thread_scratch();
+    if (!s)
+        return NULL;
     if (s->capacity < n || !s->scores) {
         size_t capacity = n + n / 4 + 64;
         float *grown = realloc(s->scores, capacity * sizeof *grown);

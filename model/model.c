@@ -62,6 +62,7 @@ void mz_model_free(struct mz_model *model)
     free(model->grad_bias);
     free(model->grad_O);
     free(model->grad_K);
+    free(model->popular);
     free(model->pop_recent);
     free(model->pop_all_log);
     free(model->pop_all);
@@ -103,6 +104,7 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
         float q[4096];
         mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
         mz_model_learn_global(model, client, q, item, weight, ev->ts);
+        mz_model_refresh_popular(model);
     }
     mz_client_learn_event(model, client, item, ev->type, weight, ev->ts);
 }

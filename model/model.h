@@ -124,7 +124,15 @@ struct mz_model_config {
     float w_attr;
     float attr_max_share;
     float attr_pop_power;
+    /* Candidates (model/candidates.h): a recommendation scores, besides
+     * the items the client's own terms reach, the cand_popular items of
+     * the strongest catalog prior (bias and popularity), not the whole
+     * catalog; 0 scores the whole catalog every time. */
+    int cand_popular;
 };
+
+/* Most cand_popular a configuration may ask for. */
+#define MZ_CAND_POPULAR_MAX 65536
 
 /* Level ids as used by mz_model_explain and the reasons. */
 enum mz_level_source {
@@ -236,6 +244,32 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
                                const struct mz_client *client,
                                enum mz_level_source source, int32_t item);
 
+/* The two above for many items of one request: what they share (the
+ * parts of the query, every level's readout, the attribute taste) is
+ * computed once by mz_explainer_prepare, where each call of the two
+ * computes it again (a list of 10 items read the levels ~100 times). */
+struct mz_explainer;
+
+/* Returns a new, unprepared explainer (caller frees with
+ * mz_explainer_free, which accepts NULL), or NULL when out of memory. */
+struct mz_explainer *mz_explainer_new(void);
+void mz_explainer_free(struct mz_explainer *e);
+
+/* Prepares e for client (NULL: not personalised) with context_item at
+ * now_ts. model and client are borrowed and must not change while e is
+ * used. Returns false when out of memory (e is then unprepared). */
+bool mz_explainer_prepare(struct mz_explainer *e, const struct mz_model *model,
+                          const struct mz_client *client, int32_t context_item,
+                          int64_t now_ts);
+
+/* mz_model_explain of item for what e was prepared for. */
+void mz_explainer_contrib(const struct mz_explainer *e, int32_t item,
+                          float *contrib);
+
+/* mz_model_evidence_item of item from source for e's client. */
+int32_t mz_explainer_evidence(const struct mz_explainer *e,
+                              enum mz_level_source source, int32_t item);
+
 /* Serialises client into a malloc'd buffer (caller frees) of *len bytes;
  * returns NULL on allocation failure. The bytes carry a format version. */
 void *mz_client_save(const struct mz_client *client, size_t *len);
@@ -246,9 +280,9 @@ struct mz_client *mz_client_load(const struct mz_model *model,
                                  size_t err_len);
 
 /* Serialises the global level (item rows, popularity, transitions, the
- * pending chunk) into a malloc'd buffer (caller frees), or NULL. Rows are
- * in item index order; item_ids names them so that mz_model_load can map
- * rows onto a catalog whose indices differ. */
+ * pending chunk, the popular candidates) into a malloc'd buffer (caller frees),
+ * or NULL. Rows are in item index order; item_ids names them so that
+ * mz_model_load can map rows onto a catalog whose indices differ. */
 void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
                     size_t *len);
 /* The global level copied out of a model (plain arrays, not yet bytes),

@@ -90,6 +90,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->w_attr = 0.1f;
     cfg->attr_max_share = 0.02f;
     cfg->attr_pop_power = 0.5f;
+    cfg->cand_popular = 512;
 }
 
 bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
@@ -126,6 +127,8 @@ bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
         why = "attr_max_share must be in 0..1";
     else if (!(cfg->attr_pop_power >= 0.0f && cfg->attr_pop_power <= 16.0f))
         why = "attr_pop_power must be in 0..16";
+    else if (cfg->cand_popular < 0 || cfg->cand_popular > MZ_CAND_POPULAR_MAX)
+        why = "cand_popular must be in 0..65536";
     for (int l = 0; !why && l < cfg->n_levels; l++) {
         if (cfg->level_chunk[l] < 1)
             why = "level_chunk must be >= 1";
@@ -201,6 +204,7 @@ static const struct param params[] = {
     SCALAR(w_attr, PARAM_FLOAT),
     SCALAR(attr_max_share, PARAM_FLOAT),
     SCALAR(attr_pop_power, PARAM_FLOAT),
+    SCALAR(cand_popular, PARAM_INT),
 };
 
 /* Parses value for a parameter of kind into out (8 bytes suffice for

@@ -66,7 +66,22 @@ struct mz_model {
     int32_t neg_ring[MZ_NEG_RING_SIZE];
     int32_t neg_len;
     int32_t neg_pos;
+    /* The items of the strongest catalog prior (bias and popularity),
+     * best first: the candidates every recommendation scores besides the
+     * client's own (candidates.c). Rebuilt whenever global_events reaches
+     * a multiple of MZ_POPULAR_REFRESH_EVENTS (and while shorter than it
+     * can be), so it may trail the prior by that many events; saved with
+     * the model, so a replay after a restart rebuilds it at the same
+     * events and recommends exactly what the server never stopped
+     * would. */
+    int32_t *popular; /* owned, room for cfg.cand_popular */
+    int32_t n_popular;
 };
+
+/* Global events between two rebuilds of the popular candidates: a
+ * rebuild is one pass over the catalog, so this bounds its share of
+ * learning to a fraction of one pass per event. */
+#define MZ_POPULAR_REFRESH_EVENTS 256
 
 struct mz_client {
     int32_t n_levels;
@@ -207,6 +222,85 @@ void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
 void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
                            int32_t item, enum mz_event_type type, float weight,
                            int64_t ts);
+
+/* Where the client-dependent terms of a score are added: a dense array
+ * of one score per item (stamp NULL), or the candidates' sparse one
+ * (candidates.c), where the first add to an item lists it in items and
+ * starts it at 0 (stamp[item] != gen). */
+struct mz_score_sink {
+    float *scores;   /* borrowed, one per item */
+    uint32_t *stamp; /* borrowed, one per item; NULL: dense */
+    uint32_t gen;
+    int32_t *items; /* borrowed, room for every item; stamp only */
+    size_t count;
+};
+
+static inline void mz_score_sink_add(struct mz_score_sink *sink, int32_t item,
+                                     float value)
+{
+    if (sink->stamp && sink->stamp[item] != sink->gen) {
+        sink->stamp[item] = sink->gen;
+        sink->scores[item] = 0.0f;
+        sink->items[sink->count++] = item;
+    }
+    sink->scores[item] += value;
+}
+
+/* Popularity and bias of item: the part of a score that does not depend
+ * on the client (score.c). */
+float mz_model_catalog_prior(const struct mz_model *model, int32_t item);
+
+/* The weights of the prior's terms with their normalisations folded in,
+ * for a loop over many items (mz_model_prior_at). */
+struct mz_prior_scales {
+    float bias;
+    float pop_all;
+    float pop_recent;
+};
+
+static inline struct mz_prior_scales mz_model_prior_scales(
+    const struct mz_model *model)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    struct mz_prior_scales s = {.bias = cfg->w_bias};
+
+    if (model->pop_all_log_max > 0.0f)
+        s.pop_all = cfg->w_pop_all / model->pop_all_log_max;
+    if (model->pop_recent_max > 0.0f)
+        s.pop_recent = cfg->w_pop_recent / model->pop_recent_max;
+    return s;
+}
+
+/* The prior of item, as mz_model_score sums it. */
+static inline float mz_model_prior_at(const struct mz_model *model,
+                                      const struct mz_prior_scales *s,
+                                      int32_t item)
+{
+    return s->bias * model->bias[item] + s->pop_all * model->pop_all_log[item] +
+           s->pop_recent * model->pop_recent[item];
+}
+
+/* Adds to sink every term of client's score (NULL: none) that reaches
+ * only some items: the successors of context_item (-1: none) and of the
+ * items the levels hold, the held items themselves, their attribute
+ * taste, and re-visits of the session (score.c). The prior and the dense
+ * term, which reach every item, are the caller's. */
+void mz_model_add_client_terms(const struct mz_model *model,
+                               const struct mz_client *client,
+                               int32_t context_item, int64_t now_ts,
+                               struct mz_score_sink *sink);
+
+/* Rebuilds model->popular from the current priors when it is due (see
+ * struct mz_model), after the global level learned an event
+ * (candidates.c); on allocation failure the list is emptied, which only
+ * makes requests score the whole catalog. */
+void mz_model_refresh_popular(struct mz_model *model);
+
+/* Sets model->popular to items[0..n-1] (indices below n_items, best
+ * first; a loaded snapshot's list). Returns false on allocation
+ * failure, leaving the list empty. */
+bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
+                          int32_t n);
 
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */

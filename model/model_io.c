@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * model_io.c
  *    The global level as portable bytes: item rows, popularity,
- *    transitions and the pending chunk, named by item id so that a
- *    snapshot maps onto a catalog whose indices differ.
+ *    transitions, the pending chunk and the popular candidates, named by
+ *    item id so that a snapshot maps onto a catalog whose indices
+ *    differ.
  *
  * Interface routines (see model.h): mz_model_save, mz_model_load,
  * mz_model_image_room / _new / _take / _save / _free.
@@ -23,7 +24,7 @@
 #include "model/hash.h"
 
 static const uint8_t model_magic[3] = {'M', 'Z', 'M'};
-#define MODEL_FORMAT_VERSION 2
+#define MODEL_FORMAT_VERSION 3 /* 3: the popular candidates */
 
 /* Longest item id a snapshot may carry (MZ_ID_MAX_BYTES in catalog.h,
  * which the model layer does not depend on). */
@@ -335,6 +336,12 @@ void *mz_model_image_save(const struct mz_model_image *img,
         }
         at += slots;
     }
+
+    /* The popular candidates as they stand, so a replay rebuilds them at
+     * the same events (struct mz_model). */
+    mz_wbuf_u32(&w, (uint32_t)model->n_popular);
+    for (int32_t i = 0; i < model->n_popular; i++)
+        mz_wbuf_u32(&w, (uint32_t)model->popular[i]);
     return mz_wbuf_finish(&w, len);
 }
 
@@ -464,6 +471,8 @@ enum mz_status mz_model_load(struct mz_model *model,
     int32_t *map = NULL; /* saved row -> model index or -1 */
     int32_t *neg = NULL;
     int32_t n_neg = 0;
+    int32_t *popular = NULL;
+    int32_t n_kept_popular = 0;
     struct mz_rbuf r;
     const char *why = NULL;
     char **fallback_ids = NULL;
@@ -658,6 +667,24 @@ enum mz_status mz_model_load(struct mz_model *model,
             mz_transitions_set_total(s.trans, map[a],
                                      total > stored ? total : stored);
     }
+    uint32_t n_popular = mz_rbuf_u32(&r);
+    if (n_popular > n_saved || n_popular > MZ_CAND_POPULAR_MAX) {
+        why = "model snapshot: popular candidates out of range";
+        goto cleanup;
+    }
+    popular = malloc(((size_t)n_popular + 1) * sizeof *popular);
+    if (!popular)
+        goto nomem;
+    for (uint32_t i = 0; i < n_popular; i++) {
+        uint32_t row = mz_rbuf_u32(&r);
+        if (row >= n_saved) {
+            why = "model snapshot: popular candidates name an unknown row";
+            goto cleanup;
+        }
+        /* A dropped item leaves the list short: rebuilt below. */
+        if (map[row] >= 0)
+            popular[n_kept_popular++] = map[row];
+    }
     if (r.failed || mz_rbuf_left(&r) != 0) {
         why = "model snapshot: length does not match its contents";
         goto cleanup;
@@ -716,6 +743,15 @@ enum mz_status mz_model_load(struct mz_model *model,
     struct mz_transitions *old = model->trans;
     model->trans = s.trans;
     s.trans = old;
+    /* The saved list when it maps whole (a replay then rebuilds it at the
+     * same events as the server that saved it), else one from the loaded
+     * priors. */
+    if (n_kept_popular != (int32_t)n_popular ||
+        !mz_model_set_popular(model, popular, n_kept_popular) ||
+        model->n_popular != n_kept_popular) {
+        model->n_popular = 0;
+        mz_model_refresh_popular(model);
+    }
     goto cleanup;
 
 nomem:
@@ -729,6 +765,7 @@ cleanup:
             free(fallback_ids[i]);
         free(fallback_ids);
     }
+    free(popular);
     free(neg);
     mz_hash_table_free(index);
     free(map);

@@ -139,9 +139,10 @@ static void reason_for(const struct mz_reasons_request *req, int32_t item,
 {
     const struct mz_item *rec = mz_catalog_item(req->catalog, item);
     int32_t evidence =
-        req->client
-            ? mz_model_evidence_item(req->model, req->client, source, item)
-            : -1;
+        !req->client ? -1
+        : req->explainer
+            ? mz_explainer_evidence(req->explainer, source, item)
+            : mz_model_evidence_item(req->model, req->client, source, item);
     if (evidence >= 0 && req->allowed && !req->allowed[evidence])
         evidence = -1; /* not the reader's to see */
     const struct mz_item *because = mz_catalog_item(req->catalog, evidence);
@@ -194,8 +195,11 @@ int mz_reasons_build(const struct mz_reasons_request *req, int32_t item,
         return 0;
     if (req->model && req->client) {
         n_levels = mz_model_config_of(req->model)->n_levels;
-        mz_model_explain(req->model, req->client, req->context_item, req->now,
-                         item, contrib);
+        if (req->explainer)
+            mz_explainer_contrib(req->explainer, item, contrib);
+        else
+            mz_model_explain(req->model, req->client, req->context_item,
+                             req->now, item, contrib);
         /* Sources that raise the score, strongest first (insertion sort
          * over at most MZ_SOURCE_COUNT entries; ties keep source order). */
         for (int s = 0; s < MZ_SOURCE_COUNT; s++) {

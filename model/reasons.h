@@ -51,6 +51,10 @@ struct mz_reasons_request {
     const uint8_t *allowed; /* a byte per item: the reader may see it;
                                NULL: every item. No reason names an
                                item the reader may not see. */
+    const struct mz_explainer *explainer; /* prepared for client,
+                               context_item and now (model.h): a list's
+                               items share it; NULL: each reason
+                               computes its own */
 };
 
 /* One reason, as facts: which source it speaks for, the item of the

@@ -7,7 +7,8 @@
  *      category, region and tier names to interned ids, the tier's price
  *      bounds, and the client's purchases, dismissals and impressions to
  *      one flag byte per catalog index (only when a client rule is on);
- *   2. one pass over the brand's items (or the whole catalog) that tests
+ *   2. one pass over the brand's items (or the whole catalog, or the
+ *      request's only_items, the brand then tested per item) that tests
  *      integers and doubles only, attributing each removed item to the
  *      first rule that removes it, and collecting the allowed indices;
  *   3. the best allowed items by score through a bounded heap (topk.h,
@@ -448,6 +449,11 @@ struct scan {
     size_t n_scores;
     const int32_t *brand_items; /* NULL: every index */
     size_t n_candidates;
+    const uint8_t *brand_ok; /* per brand id; NULL: every candidate is
+                                of a brand asked for */
+    int32_t n_brands;
+    bool check_index; /* candidates from a caller's list, which
+                         in_scope bounds by the catalog */
     int64_t now;
 };
 
@@ -469,11 +475,24 @@ static bool passes_plainly(const struct scan *s, int32_t index)
            item->price >= c->price_min && item->price <= c->price_max;
 }
 
+/* Whether the candidate at index is in the catalog (for a caller's
+ * list) and of a brand the request asks for. */
+static bool in_scope(const struct scan *s, int32_t index)
+{
+    if (s->check_index && (index < 0 || index >= mz_catalog_count(s->catalog)))
+        return false;
+    if (!s->brand_ok)
+        return true;
+    int32_t brand = mz_catalog_item(s->catalog, index)->brand_id;
+    return brand >= 0 && brand < s->n_brands && s->brand_ok[brand];
+}
+
 static bool passes(const struct scan *s, int32_t index)
 {
-    return passes_plainly(s, index) ||
-           first_failing_rule(s->catalog, s->sum, s->c, s->now, index) ==
-               MZ_RULE_COUNT;
+    return in_scope(s, index) &&
+           (passes_plainly(s, index) ||
+            first_failing_rule(s->catalog, s->sum, s->c, s->now, index) ==
+                MZ_RULE_COUNT);
 }
 
 /* Whether index, visited in ascending order, could still enter the heap
@@ -501,6 +520,10 @@ static size_t scan_counting(const struct scan *s, struct mz_topk_heap *best,
     size_t n_allowed = 0;
     for (size_t i = 0; i < s->n_candidates; i++) {
         int32_t index = candidate(s, i);
+        if (!in_scope(s, index)) {
+            out->removed[MZ_RULE_BRAND]++;
+            continue;
+        }
         if (!passes_plainly(s, index)) {
             enum mz_rule_id rule =
                 first_failing_rule(s->catalog, s->sum, s->c, s->now, index);
@@ -578,6 +601,31 @@ static bool brand_set_items(const struct mz_catalog *catalog,
     return true;
 }
 
+/* For a selection among req->only_items, which may hold items of any
+ * brand: one byte per interned brand, 1 for the brand asked for
+ * (req->brand, else each of req->brands), into *ok (caller frees; NULL:
+ * every brand is asked for). Returns false on ENOMEM. */
+static bool compile_brand_scope(const struct mz_catalog *catalog,
+                                const struct mz_select_request *req,
+                                uint8_t **ok)
+{
+    int32_t n_brands = mz_catalog_brand_count(catalog);
+    *ok = NULL;
+    if (!req->brand && !req->brands)
+        return true;
+    *ok = calloc((size_t)n_brands + 1, 1);
+    if (!*ok)
+        return false;
+    size_t n = req->brand ? 1 : req->n_brands;
+    for (size_t b = 0; b < n; b++) {
+        int32_t id = mz_catalog_brand_id(catalog, req->brand ? req->brand
+                                                             : req->brands[b]);
+        if (id >= 0 && id < n_brands)
+            (*ok)[id] = 1;
+    }
+    return true;
+}
+
 enum mz_status mz_rules_select(const struct mz_catalog *catalog,
                                const float *scores, size_t n_scores,
                                const struct mz_select_request *req,
@@ -586,6 +634,7 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
     struct compiled c = {0};
     int32_t *allowed_items = NULL;
     int32_t *scoped_items = NULL;
+    uint8_t *brand_ok = NULL;
     float *allowed_scores = NULL;
     int32_t *best_items = NULL;
     float *best_scores = NULL;
@@ -616,7 +665,20 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
                       .n_candidates = (size_t)n_items,
                       .now = req->now};
     out->candidates = n_items;
-    if (req->brand) {
+    if (req->only_items) {
+        /* The brand is tested per item (in_scope), so the list is used
+         * as given: no copy on the hot path. */
+        if (!compile_brand_scope(catalog, req, &brand_ok)) {
+            status = MZ_ERR_NOMEM;
+            goto cleanup;
+        }
+        s.brand_items = req->only_items;
+        s.n_candidates = req->n_only_items;
+        s.brand_ok = brand_ok;
+        s.n_brands = mz_catalog_brand_count(catalog);
+        s.check_index = true;
+        out->candidates = (int64_t)req->n_only_items;
+    } else if (req->brand) {
         int32_t brand_id = mz_catalog_brand_id(catalog, req->brand);
         s.brand_items =
             mz_catalog_brand_items(catalog, brand_id, &s.n_candidates);
@@ -693,6 +755,7 @@ cleanup:
     free(allowed_scores);
     free(allowed_items);
     free(scoped_items);
+    free(brand_ok);
     free(c.item_bits);
     free(c.category_bits);
     return status;

@@ -91,6 +91,13 @@ struct mz_select_request {
     size_t n_other_facts;
     const int32_t *exclude_items; /* e.g. the item being viewed */
     size_t n_exclude_items;
+    /* NULL: every item of the brand (or brands, or the catalog). Else
+     * only these n_only_items catalog indices, ascending and each once
+     * (the model's candidates, model/candidates.h), of which those of
+     * the brand (or brands) are looked at; scores need hold only
+     * their entries. The counts then cover these items only. */
+    const int32_t *only_items;
+    size_t n_only_items;
     int64_t now;      /* request time, seconds */
     int k;            /* 1..MZ_SELECT_MAX_K */
     bool skip_counts; /* true: leave removed[] and allowed

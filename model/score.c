@@ -3,7 +3,10 @@
  *    Scores of every item for a client, and the reasons behind one score.
  *
  * Interface routines (see model.h): mz_model_score, mz_model_explain,
- * mz_model_evidence_item, mz_model_score_source.
+ * mz_model_evidence_item, mz_explainer_new, mz_explainer_free,
+ * mz_explainer_prepare, mz_explainer_contrib, mz_explainer_evidence,
+ * mz_model_score_source; mz_model_catalog_prior and
+ * mz_model_add_client_terms (model_internal.h).
  *
  * A score is the sum of the sources of enum mz_level_source:
  *    session  w_dense * O[j].s  +  the session weight of j itself times
@@ -23,12 +26,13 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The successors of source, each credited weight times its share of
- * source's transitions, added to scores. */
+ * source's transitions, added to sink. */
 static void add_successors(const struct mz_model *model, int32_t source,
-                           float weight, float *scores)
+                           float weight, struct mz_score_sink *sink)
 {
     const int32_t *items;
     const float *weights;
@@ -40,7 +44,7 @@ static void add_successors(const struct mz_model *model, int32_t source,
 
     for (uint32_t i = 0; i < slots; i++)
         if (items[i] >= 0)
-            scores[items[i]] += scale * weights[i];
+            mz_score_sink_add(sink, items[i], scale * weights[i]);
 }
 
 /* What w_trans gives item from source with weight (add_successors for
@@ -136,17 +140,19 @@ static float attr_unit(const struct mz_model *model,
     return model->cfg.w_attr / taste->total * factor;
 }
 
-/* Adds the attribute term of taste to scores. */
+/* Adds the attribute term of taste to sink. */
 static void add_attr_taste(const struct mz_model *model,
-                           const struct attr_taste *taste, float *scores)
+                           const struct attr_taste *taste,
+                           struct mz_score_sink *sink)
 {
     for (int t = 0; t < taste->n; t++) {
         const int32_t *holders;
         uint32_t n =
             mz_attributes_items(model->attrs, taste->token[t], &holders);
         for (uint32_t h = 0; h < n; h++)
-            scores[holders[h]] +=
-                taste->weight[t] * attr_unit(model, taste, holders[h]);
+            mz_score_sink_add(sink, holders[h],
+                              taste->weight[t] *
+                                  attr_unit(model, taste, holders[h]));
     }
 }
 
@@ -184,72 +190,75 @@ static void client_taste(const struct mz_model *model,
     attr_taste(model, items, weights, n, taste);
 }
 
-/* Adds what the held items (with their readout weights) give to scores:
+/* Adds what the held items (with their readout weights) give to sink:
  * their successors (w_trans), the items themselves (w_recall) and their
  * attribute taste. The dense part is in the query. */
 static void add_held_items(const struct mz_model *model, const int32_t *items,
-                           const float *weights, int n, float *scores)
+                           const float *weights, int n,
+                           struct mz_score_sink *sink)
 {
     struct attr_taste taste;
 
     for (int i = 0; i < n; i++) {
         if (model->cfg.w_trans != 0.0f)
-            add_successors(model, items[i], weights[i], scores);
-        scores[items[i]] += model->cfg.w_recall * weights[i];
+            add_successors(model, items[i], weights[i], sink);
+        mz_score_sink_add(sink, items[i], model->cfg.w_recall * weights[i]);
     }
     attr_taste(model, items, weights, n, &taste);
-    add_attr_taste(model, &taste, scores);
+    add_attr_taste(model, &taste, sink);
 }
 
-/* Adds what level l of client holds to scores. */
+/* Adds what level l of client holds to sink. */
 static void add_level(const struct mz_model *model,
                       const struct mz_client *client, int level, int64_t now_ts,
-                      float *scores)
+                      struct mz_score_sink *sink)
 {
     int32_t items[MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_ITEM_MEMORY_SLOTS];
     int n =
         mz_model_level_readout(model, client, level, now_ts, items, weights);
 
-    add_held_items(model, items, weights, n, scores);
+    add_held_items(model, items, weights, n, sink);
 }
 
-/* Adds what all levels of client hold to scores (add_level for every
+/* Adds what all levels of client hold to sink (add_level for every
  * level, each item read once: mz_model_levels_readout). */
 static void add_levels(const struct mz_model *model,
                        const struct mz_client *client, int64_t now_ts,
-                       float *scores)
+                       struct mz_score_sink *sink)
 {
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, client, now_ts, items, weights);
 
-    add_held_items(model, items, weights, n, scores);
+    add_held_items(model, items, weights, n, sink);
 }
 
-/* What level l of client gives item apart from the dense part. */
-static float level_share(const struct mz_model *model,
-                         const struct mz_client *client, int level,
-                         int64_t now_ts, int32_t item)
-{
+/* One level's readout (mz_model_level_readout) at one time. */
+struct level_readout {
     int32_t items[MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_ITEM_MEMORY_SLOTS];
-    int n =
-        mz_model_level_readout(model, client, level, now_ts, items, weights);
-    float share = 0.0f;
-    struct attr_taste taste;
+    int n;
+};
 
-    /* The attribute taste is the whole client's (as scoring computes
-     * it); this level's items take their part of it. */
-    client_taste(model, client, now_ts, &taste);
-    float unit = attr_unit(model, &taste, item);
-    for (int i = 0; i < n; i++) {
-        share += successor_share(model, items[i], weights[i], item);
-        if (items[i] == item)
-            share += model->cfg.w_recall * weights[i];
+/* What a level with readout gives item apart from the dense part; taste
+ * is the whole client's (as scoring computes it), of which this level's
+ * items take their part. */
+static float level_share(const struct mz_model *model,
+                         const struct level_readout *readout,
+                         const struct attr_taste *taste, int32_t item)
+{
+    float share = 0.0f;
+    float unit = attr_unit(model, taste, item);
+
+    for (int i = 0; i < readout->n; i++) {
+        int32_t held = readout->items[i];
+        float weight = readout->weights[i];
+        share += successor_share(model, held, weight, item);
+        if (held == item)
+            share += model->cfg.w_recall * weight;
         if (unit != 0.0f)
-            share +=
-                weights[i] * unit * shared_taste(model, &taste, items[i], item);
+            share += weight * unit * shared_taste(model, taste, held, item);
     }
     return share;
 }
@@ -285,9 +294,7 @@ static float dot(const float *a, const float *b, int dim)
     return sum;
 }
 
-/* Popularity and bias of item: the part of the catalog source that does
- * not depend on the client. */
-static float catalog_prior(const struct mz_model *model, int32_t item)
+float mz_model_catalog_prior(const struct mz_model *model, int32_t item)
 {
     const struct mz_model_config *cfg = &model->cfg;
     float prior = cfg->w_bias * model->bias[item];
@@ -313,16 +320,9 @@ void mz_model_score(const struct mz_model *model,
         return;
     float q[4096];
     mz_model_query(model, client, context_item, now_ts, q, NULL, NULL);
-    float pop_all_scale = model->pop_all_log_max > 0.0f
-                              ? cfg->w_pop_all / model->pop_all_log_max
-                              : 0.0f;
-    float pop_recent_scale = model->pop_recent_max > 0.0f
-                                 ? cfg->w_pop_recent / model->pop_recent_max
-                                 : 0.0f;
+    struct mz_prior_scales prior = mz_model_prior_scales(model);
     for (int32_t j = 0; j < n; j++)
-        scores[j] = cfg->w_bias * model->bias[j] +
-                    pop_all_scale * model->pop_all_log[j] +
-                    pop_recent_scale * model->pop_recent[j];
+        scores[j] = mz_model_prior_at(model, &prior, j);
 
     bool any = false;
     for (int k = 0; k < dim && !any; k++)
@@ -331,31 +331,117 @@ void mz_model_score(const struct mz_model *model,
         cblas_sgemv(CblasRowMajor, CblasNoTrans, n, dim, cfg->w_dense, model->O,
                     dim, q, 1, 1.0f, scores, 1);
 
-    if (cfg->w_trans != 0.0f && context_item >= 0 && context_item < n)
-        add_successors(model, context_item, 1.0f, scores);
+    struct mz_score_sink dense = {.scores = scores};
+    mz_model_add_client_terms(model, client, context_item, now_ts, &dense);
+}
+
+void mz_model_add_client_terms(const struct mz_model *model,
+                               const struct mz_client *client,
+                               int32_t context_item, int64_t now_ts,
+                               struct mz_score_sink *sink)
+{
+    int32_t n = model->n_items;
+
+    if (model->cfg.w_trans != 0.0f && context_item >= 0 && context_item < n)
+        add_successors(model, context_item, 1.0f, sink);
     if (client)
-        add_levels(model, client, now_ts, scores);
+        add_levels(model, client, now_ts, sink);
 
     float repeat = mz_model_repeat_scale(model, client, context_item, now_ts);
     if (repeat != 0.0f) {
         int shift = 0;
         if (context_item >= 0 && context_item < n) {
-            scores[context_item] += repeat;
+            mz_score_sink_add(sink, context_item, repeat);
             shift = 1;
         }
         for (int r = 0; client && r < client->ring_len; r++) {
             float w = mz_model_session_weight(model, client, r, shift, now_ts);
             if (w != 0.0f)
-                scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
-                    repeat * w;
+                mz_score_sink_add(
+                    sink, client->ring_item[mz_client_ring_slot(client, r)],
+                    repeat * w);
         }
     }
 }
 
-void mz_model_explain(const struct mz_model *model,
-                      const struct mz_client *client, int32_t context_item,
-                      int64_t now_ts, int32_t item, float *contrib)
+/* What explains one client's scores at one time: the parts of the query,
+ * every level's readout and the attribute taste, at the request time
+ * (for the contributions) and at the client's last event (for the
+ * evidence), computed once for all the items of a list. */
+struct mz_explainer {
+    const struct mz_model *model;   /* borrowed */
+    const struct mz_client *client; /* borrowed; NULL: not personalised */
+    int32_t context_item;
+    int64_t now_ts;
+    float repeat;     /* mz_model_repeat_scale */
+    float *session;   /* owned, dim: the session part of the query */
+    float *per_level; /* owned, n_levels x dim: each level's part */
+    size_t capacity;  /* floats in session + per_level */
+    struct level_readout now[MZ_MAX_LEVELS];
+    struct level_readout last[MZ_MAX_LEVELS];
+    struct attr_taste taste_now;
+    struct attr_taste taste_last;
+};
+
+struct mz_explainer *mz_explainer_new(void)
 {
+    return calloc(1, sizeof(struct mz_explainer));
+}
+
+void mz_explainer_free(struct mz_explainer *e)
+{
+    if (!e)
+        return;
+    free(e->session);
+    free(e);
+}
+
+bool mz_explainer_prepare(struct mz_explainer *e, const struct mz_model *model,
+                          const struct mz_client *client, int32_t context_item,
+                          int64_t now_ts)
+{
+    int dim = model->cfg.dim;
+    int n_levels = client ? client->n_levels : 0;
+    size_t need = (size_t)dim * (size_t)(MZ_MAX_LEVELS + 1);
+
+    e->model = NULL;
+    if (e->capacity < need) {
+        float *grown = realloc(e->session, need * sizeof *grown);
+        if (!grown)
+            return false;
+        e->session = grown;
+        e->capacity = need;
+    }
+    e->per_level = e->session + dim;
+    float q[4096];
+    mz_model_query(model, client, context_item, now_ts, q, e->per_level,
+                   e->session);
+    e->repeat = mz_model_repeat_scale(model, client, context_item, now_ts);
+    for (int l = 0; l < n_levels; l++) {
+        e->now[l].n = mz_model_level_readout(
+            model, client, l, now_ts, e->now[l].items, e->now[l].weights);
+        e->last[l].n =
+            mz_model_level_readout(model, client, l, client->last_ts,
+                                   e->last[l].items, e->last[l].weights);
+    }
+    e->taste_now.n = e->taste_last.n = 0;
+    e->taste_now.total = e->taste_last.total = 0.0f;
+    if (client) {
+        client_taste(model, client, now_ts, &e->taste_now);
+        client_taste(model, client, client->last_ts, &e->taste_last);
+    }
+    e->model = model;
+    e->client = client;
+    e->context_item = context_item;
+    e->now_ts = now_ts;
+    return true;
+}
+
+void mz_explainer_contrib(const struct mz_explainer *e, int32_t item,
+                          float *contrib)
+{
+    const struct mz_model *model = e->model;
+    const struct mz_client *client = e->client;
     const struct mz_model_config *cfg = &model->cfg;
     int dim = cfg->dim;
 
@@ -363,31 +449,28 @@ void mz_model_explain(const struct mz_model *model,
     if (item < 0 || item >= model->n_items)
         return;
     const float *o_row = model->O + (size_t)item * (size_t)dim;
-    float q[4096];
-    float session[4096];
-    float per_level[MZ_MAX_LEVELS * 4096];
-    mz_model_query(model, client, context_item, now_ts, q, per_level, session);
 
     contrib[MZ_SOURCE_SESSION] =
-        cfg->w_dense * dot(o_row, session, dim) +
-        mz_model_repeat_scale(model, client, context_item, now_ts) *
-            repeat_weight(model, client, context_item, now_ts, item);
+        cfg->w_dense * dot(o_row, e->session, dim) +
+        e->repeat *
+            repeat_weight(model, client, e->context_item, e->now_ts, item);
     for (int l = 0; client && l < client->n_levels; l++)
         contrib[MZ_SOURCE_LEVEL0 + l] =
             cfg->w_dense *
-                dot(o_row, per_level + (size_t)l * (size_t)dim, dim) +
-            level_share(model, client, l, now_ts, item);
+                dot(o_row, e->per_level + (size_t)l * (size_t)dim, dim) +
+            level_share(model, &e->now[l], &e->taste_now, item);
 
-    float catalog = catalog_prior(model, item);
-    if (context_item >= 0 && context_item < model->n_items)
-        catalog += successor_share(model, context_item, 1.0f, item);
+    float catalog = mz_model_catalog_prior(model, item);
+    if (e->context_item >= 0 && e->context_item < model->n_items)
+        catalog += successor_share(model, e->context_item, 1.0f, item);
     contrib[MZ_SOURCE_CATALOG] = catalog;
 }
 
-int32_t mz_model_evidence_item(const struct mz_model *model,
-                               const struct mz_client *client,
-                               enum mz_level_source source, int32_t item)
+int32_t mz_explainer_evidence(const struct mz_explainer *e,
+                              enum mz_level_source source, int32_t item)
 {
+    const struct mz_model *model = e->model;
+    const struct mz_client *client = e->client;
     int dim = model->cfg.dim;
 
     if (!client || item < 0 || item >= model->n_items)
@@ -401,27 +484,24 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
      * drove the score, not how much of it time has left. */
     if (source >= MZ_SOURCE_LEVEL0 &&
         (int)source < MZ_SOURCE_LEVEL0 + client->n_levels) {
-        int32_t items[MZ_ITEM_MEMORY_SLOTS];
-        float weights[MZ_ITEM_MEMORY_SLOTS];
-        int n = mz_model_level_readout(model, client,
-                                       (int)source - MZ_SOURCE_LEVEL0,
-                                       client->last_ts, items, weights);
-        struct attr_taste taste;
-        client_taste(model, client, client->last_ts, &taste);
-        float unit = attr_unit(model, &taste, item);
-        for (int i = 0; i < n; i++) {
-            const float *k_row = model->K + (size_t)items[i] * (size_t)dim;
+        const struct level_readout *readout =
+            &e->last[(int)source - MZ_SOURCE_LEVEL0];
+        const struct attr_taste *taste = &e->taste_last;
+        float unit = attr_unit(model, taste, item);
+        for (int i = 0; i < readout->n; i++) {
+            int32_t held = readout->items[i];
+            float weight = readout->weights[i];
+            const float *k_row = model->K + (size_t)held * (size_t)dim;
             float value =
-                items[i] == item
+                held == item
                     ? INFINITY
-                    : successor_share(model, items[i], weights[i], item) +
-                          model->cfg.w_dense * weights[i] *
-                              dot(k_row, o_row, dim) +
-                          weights[i] * unit *
-                              shared_taste(model, &taste, items[i], item);
+                    : successor_share(model, held, weight, item) +
+                          model->cfg.w_dense * weight * dot(k_row, o_row, dim) +
+                          weight * unit *
+                              shared_taste(model, taste, held, item);
             if (value > best_value) {
                 best_value = value;
-                best = items[i];
+                best = held;
             }
         }
         return best;
@@ -456,6 +536,33 @@ int32_t mz_model_evidence_item(const struct mz_model *model,
             best = recent;
         }
     }
+    return best;
+}
+
+void mz_model_explain(const struct mz_model *model,
+                      const struct mz_client *client, int32_t context_item,
+                      int64_t now_ts, int32_t item, float *contrib)
+{
+    struct mz_explainer *e = mz_explainer_new();
+
+    if (e && mz_explainer_prepare(e, model, client, context_item, now_ts))
+        mz_explainer_contrib(e, item, contrib);
+    else
+        memset(contrib, 0, MZ_SOURCE_COUNT * sizeof(float));
+    mz_explainer_free(e);
+}
+
+int32_t mz_model_evidence_item(const struct mz_model *model,
+                               const struct mz_client *client,
+                               enum mz_level_source source, int32_t item)
+{
+    struct mz_explainer *e = mz_explainer_new();
+    int32_t best = -1;
+
+    if (e && client &&
+        mz_explainer_prepare(e, model, client, -1, client->last_ts))
+        best = mz_explainer_evidence(e, source, item);
+    mz_explainer_free(e);
     return best;
 }
 
@@ -495,11 +602,13 @@ void mz_model_score_source(const struct mz_model *model,
                     scores[client->ring_item[mz_client_ring_slot(client, r)]] +=
                         repeat * w;
             }
-        } else
+        } else {
+            struct mz_score_sink dense = {.scores = scores};
             add_level(model, client, (int)source - MZ_SOURCE_LEVEL0, now_ts,
-                      scores);
+                      &dense);
+        }
     } else if (source == MZ_SOURCE_CATALOG) {
         for (int32_t j = 0; j < n; j++)
-            scores[j] = catalog_prior(model, j);
+            scores[j] = mz_model_catalog_prior(model, j);
     }
 }

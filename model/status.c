@@ -39,6 +39,7 @@ static const struct status_row status_table[MZ_STATUS_COUNT] = {
     [MZ_ERR_UNAUTHORIZED] = {"unauthorized", 401},
     [MZ_ERR_FORBIDDEN] = {"forbidden", 403},
     [MZ_ERR_RATE_LIMITED] = {"rate_limited", 429},
+    [MZ_ERR_NOT_CAUGHT_UP] = {"not_caught_up", 503},
 };
 
 /* The row of status, or NULL for a value outside the enum. */

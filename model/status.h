@@ -52,6 +52,9 @@ enum mz_status {
                                  "forbidden", 403 */
     MZ_ERR_RATE_LIMITED,      /* the key is over its rate limit:
                                  "rate_limited", 429 (with Retry-After) */
+    MZ_ERR_NOT_CAUGHT_UP,     /* this node has not applied the log up to
+                                 the position asked for (after=) within
+                                 the bounded wait: "not_caught_up", 503 */
     MZ_STATUS_COUNT
 };
 

@@ -8,6 +8,7 @@
  */
 #include "server/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -31,6 +32,9 @@ enum option_id {
     OPT_RATE_LIMIT,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
+    OPT_NODE_ID,
+    OPT_READY_MAX_LAG,
+    OPT_RETENTION_DAYS,
     OPT_PG_BINDIR,
     OPT_DIM,
     OPT_LEVELS,
@@ -87,6 +91,18 @@ static const struct option_doc option_docs[] = {
      "serve HTTPS with this PEM certificate (chain); needs --tls-key"},
     {OPT_TLS_KEY, "tls-key", "MAISON_TLS_KEY", "FILE",
      "the PEM private key of --tls-cert (unencrypted)"},
+    {OPT_NODE_ID, "node-id", "MAISON_NODE_ID", "ID",
+     "this node's name among the nodes of one database (its checkpoint is "
+     "its own): 1 to 64 of A-Z a-z 0-9 . _ : -; every node needs its own "
+     "(default: the host name)"},
+    {OPT_READY_MAX_LAG, "ready-max-lag", "MAISON_READY_MAX_LAG", "N",
+     "/readyz answers 503 while more than N rows of the log are not yet "
+     "applied on this node (default 1000)"},
+    {OPT_RETENTION_DAYS, "retention-days", "MAISON_RETENTION_DAYS", "N",
+     "drop rows of the event log logged more than N days ago once every "
+     "node's checkpoint has passed them; a rebuild of the learned state "
+     "from the log (a checkpoint refused at start) then starts from the "
+     "rows kept; 0: keep every row (default 0)"},
     {OPT_PG_BINDIR, "pg-bindir", "MAISON_PG_BINDIR", "DIR",
      "where initdb and postgres live, for the embedded PostgreSQL"},
     {OPT_DIM, "dim", "MAISON_DIM", "D", "embedding size (default 64)"},
@@ -273,6 +289,34 @@ static bool parse_chunks(struct mz_config *cfg, const char *text)
     return n > 0;
 }
 
+/* A node id: 1 to 64 bytes of letters, digits and . _ : - (it names the
+ * node's rows in PostgreSQL and its metrics). */
+static bool parse_node_id(struct mz_config *cfg, const char *text)
+{
+    size_t n = strlen(text);
+    if (n == 0 || n >= sizeof cfg->node_id)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)text[i]) && !strchr("._:-", text[i]))
+            return false;
+    memcpy(cfg->node_id, text, n + 1);
+    return true;
+}
+
+/* The host name as a node id (characters outside the set become '-'),
+ * or "maisond". */
+static void default_node_id(struct mz_config *cfg)
+{
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        strcpy(host, "maisond");
+    host[sizeof cfg->node_id - 1] = '\0';
+    for (char *c = host; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("._:-", *c))
+            *c = '-';
+    strcpy(cfg->node_id, host);
+}
+
 /* Applies one option's value; returns false on a bad value. */
 static bool apply_option(struct mz_config *cfg, int id, const char *value)
 {
@@ -305,6 +349,16 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
     case OPT_TLS_KEY:
         cfg->tls_key = value[0] ? value : NULL;
         return true;
+    case OPT_NODE_ID:
+        return parse_node_id(cfg, value);
+    case OPT_READY_MAX_LAG: {
+        int lag = 0;
+        bool ok = parse_int(value, 0, 1000000000, &lag);
+        cfg->ready_max_lag = lag;
+        return ok;
+    }
+    case OPT_RETENTION_DAYS:
+        return parse_int(value, 0, 36500, &cfg->retention_days);
     case OPT_PG_BINDIR:
         cfg->pg_bindir = value;
         return true;
@@ -362,6 +416,8 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->header_timeout_s = 10;
     cfg->checkpoint_interval_s = 30;
     cfg->memory_limit = default_memory_limit();
+    default_node_id(cfg);
+    cfg->ready_max_lag = 1000;
     mz_model_config_defaults(&cfg->model);
 
     for (size_t i = 0; i < N_OPTIONS; i++) {

@@ -34,6 +34,9 @@ struct mz_config {
     int rate_limit_burst;    /* when rate_limit_per_s > 0 */
     const char *tls_cert;    /* borrowed PEM file path; NULL: plain HTTP */
     const char *tls_key;     /* borrowed; set exactly when tls_cert is */
+    char node_id[65];        /* this node's name (default: the host name) */
+    long ready_max_lag;      /* /readyz: most log rows not yet applied */
+    int retention_days;      /* the log's retention; 0: keep every row */
     struct mz_model_config model;
     const char *model_settings; /* borrowed: --model's NAME=VALUE,...
                                    (already applied to model) */

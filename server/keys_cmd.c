@@ -175,7 +175,7 @@ static int run(struct mz_store *store, const char *cmd, const char *key_id,
         printf("key_id\tname\troles\tbrands\tcreated_at\n");
         st = mz_store_load_keys(store, print_key, NULL);
     } else {
-        st = mz_store_revoke_key(store, key_id, MZ_KEYS_CMD_ACTOR);
+        st = mz_store_revoke_key(store, key_id, MZ_KEYS_CMD_ACTOR, NULL);
         if (st == MZ_OK)
             printf("revoked %s\n", key_id);
     }

@@ -176,6 +176,9 @@ int main(int argc, char **argv)
         .memory_limit = server.config.memory_limit,
         .default_rate_per_s = server.config.rate_limit_per_s,
         .default_rate_burst = server.config.rate_limit_burst,
+        .node_id = server.config.node_id,
+        .ready_max_lag = server.config.ready_max_lag,
+        .retention_days = server.config.retention_days,
     };
     server.svc = mz_service_open(&service_config, err, sizeof err);
     server.metrics = mz_metrics_new();

@@ -256,6 +256,24 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                stats.writer.last_commit_ms / 1000.0);
     render_one(&t, "maison_event_log_seq", "gauge",
                "Last log position learned.", (double)stats.applied_seq);
+    render_one(&t, "maison_log_applied_position", "gauge",
+               "Log position this node has applied: every row up to it "
+               "(its own and other nodes' events, every change) is in "
+               "force here.",
+               (double)stats.writer.applied_seq);
+    render_one(&t, "maison_log_lag_events", "gauge",
+               "Rows of the log not yet applied here, as of the last read "
+               "of the log.",
+               (double)(stats.writer.head_seq > stats.writer.applied_seq
+                            ? stats.writer.head_seq - stats.writer.applied_seq
+                            : 0));
+    render_one(&t, "maison_log_rows_followed_total", "counter",
+               "Rows read from the log rather than submitted here: other "
+               "nodes' events and every change marker.",
+               (double)stats.writer.rows_followed);
+    render_one(&t, "maison_log_rows_dropped_total", "counter",
+               "Rows of the event log dropped by --retention-days.",
+               (double)stats.log_rows_dropped);
     render_one(&t, "maison_checkpoint_log_seq", "gauge",
                "Log position of the last checkpoint: a restart replays "
                "the log after it.",

@@ -9,6 +9,7 @@
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/pg.h"
@@ -40,6 +41,16 @@ static const struct mz_pg_stmt item_delete_stmt = {
     "WHERE item_id = $1 AND NOT deleted RETURNING item_id) " MZ_AUDIT_INSERT
     "SELECT $2, 'catalog.delete', item_id, NULL, NULL FROM d",
     2};
+/* One marker per item, in the call's order, so a node applying them one
+ * after another ends with the last document of an id, as the table. */
+static const struct mz_pg_stmt item_markers_stmt = {
+    MZ_STMT_ITEM_MARKERS, "mz_item_markers",
+    "INSERT INTO events (event_id, client_id, item_id, type, ts, payload) "
+    "SELECT 'maison:' || gen_random_uuid(), '', id, 'change.item_upsert',"
+    " now(), doc "
+    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(id, doc, n) "
+    "ORDER BY n RETURNING seq",
+    2};
 static const struct mz_pg_stmt items_load_stmt = {
     MZ_STMT_ITEMS_LOAD, "mz_items_load",
     "SELECT item_id, doc::text, deleted FROM items ORDER BY ord", 0};
@@ -49,7 +60,18 @@ struct items_ctx {
     const char *const *docs;
     size_t n;
     const char *actor;
+    int64_t position; /* out: the last marker's seq */
 };
+
+/* Keeps the highest seq of res's one column in *position. */
+static void note_positions(const PGresult *res, int64_t *position)
+{
+    for (int r = 0; r < PQntuples(res); r++) {
+        int64_t seq = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        if (seq > *position)
+            *position = seq;
+    }
+}
 
 static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
 {
@@ -85,6 +107,14 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
             values[3] = batch;
             st = mz_pg_exec(c, &items_upsert_stmt, values, lengths, formats, 0,
                             NULL);
+            if (st == MZ_OK) {
+                PGresult *res = NULL;
+                st = mz_pg_exec(c, &item_markers_stmt, values, lengths, formats,
+                                0, &res);
+                if (st == MZ_OK)
+                    note_positions(res, &x->position);
+                PQclear(res);
+            }
         }
         mz_pg_array_release(&docs);
         mz_pg_array_release(&ids);
@@ -94,28 +124,36 @@ static enum mz_status items_upsert_body(struct mz_pg_conn *c, void *ctx)
 
 static enum mz_status items_upsert_op(struct mz_pg_conn *c, void *ctx)
 {
-    return mz_pg_transaction(c, "READ COMMITTED", items_upsert_body, ctx);
+    ((struct items_ctx *)ctx)->position = 0; /* a retry starts again */
+    return mz_store_log_transaction(c, items_upsert_body, ctx);
 }
 
 enum mz_status mz_store_upsert_items(struct mz_store *store,
                                      const char *const *ids,
                                      const char *const *docs, size_t n,
-                                     const char *actor)
+                                     const char *actor, int64_t *position)
 {
-    struct items_ctx x = {ids, docs, n, actor};
+    struct items_ctx x = {ids, docs, n, actor, 0};
+    enum mz_status st;
 
     for (size_t i = 0; i < n; i++)
         if (ids[i] == NULL || docs[i] == NULL)
             return MZ_ERR_INVALID;
     if (n == 0)
         return MZ_OK;
-    return mz_store_with_conn(store, items_upsert_op, &x);
+    st = mz_store_with_conn(store, items_upsert_op, &x);
+    if (st == MZ_OK && position)
+        *position = x.position;
+    return st;
 }
 
 enum mz_status mz_store_delete_item(struct mz_store *store, const char *id,
-                                    const char *actor)
+                                    const char *actor, int64_t *position)
 {
-    return mz_store_change_row(store, &item_delete_stmt, id, actor);
+    struct mz_log_marker m = {.change = MZ_CHANGE_ITEM_DELETE, .item_id = id};
+
+    return mz_store_change_row(store, &item_delete_stmt, id, actor, &m,
+                               position);
 }
 
 struct items_load_ctx {

@@ -2,7 +2,16 @@
  * checkpoint_store.c
  *    Checkpoints of the learned state: client states and the global
  *    snapshot, written in one transaction as of one log position, read
- *    back from one snapshot, or discarded whole.
+ *    back from one snapshot, or discarded whole; one checkpoint per
+ *    node (store/sql/0007-log-follow.sql).
+ *
+ * A node starting adopts the newest checkpoint of any node when it is
+ * not its own: a copy, in PostgreSQL, of that node's client states and
+ * checkpoint row under its own name, so from then on its records are
+ * its own, each as of a position it has itself applied. A state is never
+ * written for a client erased at a later position than the state's
+ * (the erasures table), and the write holds the erasure lock shared, so
+ * it sees every erasure that committed before it.
  *
  * Interface routines (store.h): mz_store_write_checkpoint,
  * mz_store_read_checkpoint, mz_store_discard_checkpoint.
@@ -21,39 +30,63 @@
  * clobber a newer state. */
 static const struct mz_pg_stmt states_upsert_stmt = {
     MZ_STMT_STATES_UPSERT, "mz_states_upsert",
-    "INSERT INTO client_state (client_id, state, seq) "
-    "SELECT DISTINCT ON (id) id, state, $3 "
-    "FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(id, state, n) "
+    "INSERT INTO client_state (node, client_id, state, seq) "
+    "SELECT DISTINCT ON (id) $4, id, state, $3::bigint "
+    "FROM unnest($1::text[], $2::bytea[], $5::text[]) WITH ORDINALITY"
+    " AS u(id, state, digest, n) "
+    "WHERE NOT EXISTS (SELECT 1 FROM erasures t"
+    " WHERE t.digest = u.digest AND t.seq > $3::bigint) "
     "ORDER BY id, n DESC "
-    "ON CONFLICT (client_id) DO UPDATE "
+    "ON CONFLICT (node, client_id) DO UPDATE "
     "SET state = EXCLUDED.state, seq = EXCLUDED.seq, updated_at = now() "
     "WHERE client_state.seq <= EXCLUDED.seq",
-    3};
+    5};
 static const struct mz_pg_stmt states_delete_stmt = {
     MZ_STMT_STATES_DELETE, "mz_states_delete",
     "DELETE FROM client_state "
-    "WHERE client_id = ANY($1::text[]) AND seq <= $2",
-    2};
+    "WHERE node = $3 AND client_id = ANY($1::text[]) AND seq <= $2",
+    3};
 static const struct mz_pg_stmt checkpoint_put_stmt = {
     MZ_STMT_CHECKPOINT_PUT, "mz_checkpoint_put",
-    "INSERT INTO checkpoint (id, seq, global) VALUES (true, $1, $2) "
-    "ON CONFLICT (id) DO UPDATE "
+    "INSERT INTO checkpoint (node, seq, global) VALUES ($3, $1, $2) "
+    "ON CONFLICT (node) DO UPDATE "
     "SET seq = EXCLUDED.seq, "
     "global = COALESCE(EXCLUDED.global, checkpoint.global), "
     "written_at = now()",
-    2};
+    3};
 static const struct mz_pg_stmt checkpoint_get_stmt = {
     MZ_STMT_CHECKPOINT_GET, "mz_checkpoint_get",
-    "SELECT seq, global FROM checkpoint", 0};
-/* One statement, so the checkpoint goes whole or not at all. */
+    "SELECT seq, global FROM checkpoint WHERE node = $1", 1};
 static const struct mz_pg_stmt checkpoint_discard_stmt = {
     MZ_STMT_CHECKPOINT_DISCARD, "mz_checkpoint_discard",
-    "WITH s AS (DELETE FROM client_state) DELETE FROM checkpoint", 0};
+    "WITH s AS (DELETE FROM client_state WHERE node = $1) "
+    "DELETE FROM checkpoint WHERE node = $1",
+    1};
 static const struct mz_pg_stmt states_load_stmt = {
     MZ_STMT_STATES_LOAD, "mz_states_load",
-    "SELECT client_id, state FROM client_state", 0};
+    "SELECT client_id, state FROM client_state WHERE node = $1", 1};
+/* The newest checkpoint of any node, this node's ($1) on a tie. */
+static const struct mz_pg_stmt checkpoint_newest_stmt = {
+    MZ_STMT_CHECKPOINT_NEWEST, "mz_checkpoint_newest",
+    "SELECT node FROM checkpoint ORDER BY seq DESC, node = $1 DESC LIMIT 1", 1};
+static const struct mz_pg_stmt states_clear_stmt = {
+    MZ_STMT_STATES_CLEAR, "mz_states_clear",
+    "DELETE FROM client_state WHERE node = $1", 1};
+/* Node $2's states and checkpoint row become $1's, from one snapshot
+ * (one statement), so the copied states are as of the copied seq. */
+static const struct mz_pg_stmt checkpoint_adopt_stmt = {
+    MZ_STMT_CHECKPOINT_ADOPT, "mz_checkpoint_adopt",
+    "WITH copied AS (INSERT INTO client_state (node, client_id, state, seq,"
+    " updated_at) SELECT $1, client_id, state, seq, updated_at"
+    " FROM client_state WHERE node = $2) "
+    "INSERT INTO checkpoint (node, seq, global)"
+    " SELECT $1, seq, global FROM checkpoint WHERE node = $2 "
+    "ON CONFLICT (node) DO UPDATE SET seq = EXCLUDED.seq,"
+    " global = EXCLUDED.global, written_at = now()",
+    2};
 
 struct checkpoint_put_ctx {
+    const struct mz_store *store;
     int64_t seq;
     const struct mz_client_blob *clients;
     size_t n_clients;
@@ -67,26 +100,32 @@ static enum mz_status states_chunk(struct mz_pg_conn *c,
                                    const struct checkpoint_put_ctx *x,
                                    size_t from, size_t to, bool deletes)
 {
-    struct mz_pg_array ids, states;
+    struct mz_pg_array ids, states, digests;
     char seq[24];
-    const char *values[3];
-    int lengths[3];
-    int formats[3] = {1, 1, 0};
+    const char *values[5];
+    int lengths[5] = {0, 0, 0, 0, 0};
+    int formats[5] = {1, 1, 0, 0, 1};
     enum mz_status st = MZ_OK;
 
     snprintf(seq, sizeof seq, "%" PRId64, x->seq);
     mz_pg_array_init(&ids, MZ_PG_OID_TEXT);
     mz_pg_array_init(&states, MZ_PG_OID_BYTEA);
+    mz_pg_array_init(&digests, MZ_PG_OID_TEXT);
     for (size_t i = from; i < to; i++) {
         const struct mz_client_blob *b = &x->clients[i];
 
         if ((b->bytes == NULL) != deletes)
             continue;
         mz_pg_array_add_text(&ids, b->client_id);
-        if (!deletes)
+        if (!deletes) {
+            char digest[MZ_AUDIT_DIGEST_BYTES];
+            mz_store_client_digest(x->store, b->client_id, digest);
             mz_pg_array_add_bytes(&states, b->bytes, b->len);
+            mz_pg_array_add_text(&digests, digest);
+        }
     }
-    if (!mz_pg_array_finish(&ids) || !mz_pg_array_finish(&states)) {
+    if (!mz_pg_array_finish(&ids) || !mz_pg_array_finish(&states) ||
+        !mz_pg_array_finish(&digests)) {
         st = MZ_ERR_NOMEM;
         goto cleanup;
     }
@@ -96,20 +135,23 @@ static enum mz_status states_chunk(struct mz_pg_conn *c,
     lengths[0] = (int)ids.len;
     if (deletes) {
         values[1] = seq;
-        lengths[1] = 0;
         formats[1] = 0;
+        values[2] = mz_store_node(x->store);
         st = mz_pg_exec(c, &states_delete_stmt, values, lengths, formats, 0,
                         NULL);
     } else {
         values[1] = states.buf;
         lengths[1] = (int)states.len;
         values[2] = seq;
-        lengths[2] = 0;
+        values[3] = mz_store_node(x->store);
+        values[4] = digests.buf;
+        lengths[4] = (int)digests.len;
         st = mz_pg_exec(c, &states_upsert_stmt, values, lengths, formats, 0,
                         NULL);
     }
 
 cleanup:
+    mz_pg_array_release(&digests);
     mz_pg_array_release(&states);
     mz_pg_array_release(&ids);
     return st;
@@ -119,10 +161,11 @@ static enum mz_status checkpoint_put_body(struct mz_pg_conn *c, void *ctx)
 {
     struct checkpoint_put_ctx *x = ctx;
     char seq[24];
-    const char *values[2] = {seq, x->global};
-    const int lengths[2] = {0, (int)x->global_len};
-    const int formats[2] = {0, 1};
-    enum mz_status st = MZ_OK;
+    const char *values[3] = {seq, x->global, mz_store_node(x->store)};
+    const int lengths[3] = {0, (int)x->global_len, 0};
+    const int formats[3] = {0, 1, 0};
+    enum mz_status st = mz_pg_exec_simple(
+        c, "SELECT pg_advisory_xact_lock_shared(" MZ_ERASURE_LOCK_KEY ")");
 
     for (size_t from = 0; from < x->n_clients && st == MZ_OK;
          from += MZ_STORE_CHUNK_ROWS) {
@@ -151,7 +194,8 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          size_t n_clients, const void *global,
                                          size_t global_len)
 {
-    struct checkpoint_put_ctx x = {seq, clients, n_clients, global, global_len};
+    struct checkpoint_put_ctx x = {store,     seq,    clients,
+                                   n_clients, global, global_len};
 
     if (global_len > INT32_MAX)
         return MZ_ERR_TOO_LARGE;
@@ -163,16 +207,55 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
 
 static enum mz_status checkpoint_discard_op(struct mz_pg_conn *c, void *ctx)
 {
-    (void)ctx;
-    return mz_pg_exec(c, &checkpoint_discard_stmt, NULL, NULL, NULL, 0, NULL);
+    const char *values[1] = {ctx};
+    return mz_pg_exec(c, &checkpoint_discard_stmt, values, NULL, NULL, 0, NULL);
 }
 
 enum mz_status mz_store_discard_checkpoint(struct mz_store *store)
 {
-    return mz_store_with_conn(store, checkpoint_discard_op, NULL);
+    return mz_store_with_conn(store, checkpoint_discard_op,
+                              (void *)mz_store_node(store));
+}
+
+static enum mz_status checkpoint_adopt_body(struct mz_pg_conn *c, void *ctx)
+{
+    const char *values[2] = {ctx, NULL};
+    PGresult *res = NULL;
+    /* Shared erasure lock: an erasure committed before the copy is in
+     * its snapshot, one after it deletes the copied rows too. */
+    enum mz_status st = mz_pg_exec_simple(
+        c, "SELECT pg_advisory_xact_lock_shared(" MZ_ERASURE_LOCK_KEY ")");
+    if (st == MZ_OK)
+        st =
+            mz_pg_exec(c, &checkpoint_newest_stmt, values, NULL, NULL, 0, &res);
+    if (st != MZ_OK || PQntuples(res) == 0 ||
+        strcmp(PQgetvalue(res, 0, 0), values[0]) == 0) {
+        PQclear(res);
+        return st; /* no checkpoint, or this node's is the newest */
+    }
+    char source[MZ_NODE_ID_MAX + 1];
+    snprintf(source, sizeof source, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    values[1] = source;
+    st = mz_pg_exec(c, &states_clear_stmt, values, NULL, NULL, 0, NULL);
+    if (st == MZ_OK)
+        st = mz_pg_exec(c, &checkpoint_adopt_stmt, values, NULL, NULL, 0, NULL);
+    /* Node '' is an installation from before per-node checkpoints: its
+     * copy moves rather than stays behind. */
+    if (st == MZ_OK && source[0] == '\0')
+        st = mz_pg_exec_simple(c, "WITH s AS (DELETE FROM client_state WHERE"
+                                  " node = '') DELETE FROM checkpoint"
+                                  " WHERE node = ''");
+    return st;
+}
+
+static enum mz_status checkpoint_adopt_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_pg_transaction(c, "READ COMMITTED", checkpoint_adopt_body, ctx);
 }
 
 struct checkpoint_get_ctx {
+    const char *node;
     int64_t seq;
     void *global; /* owned until handed to the caller */
     size_t global_len;
@@ -201,7 +284,8 @@ static enum mz_status checkpoint_get_body(struct mz_pg_conn *c, void *ctx)
     x->global = NULL;
     x->global_len = 0;
     x->seq = 0;
-    st = mz_pg_exec(c, &checkpoint_get_stmt, NULL, NULL, NULL, 1, &res);
+    const char *values[1] = {x->node};
+    st = mz_pg_exec(c, &checkpoint_get_stmt, values, NULL, NULL, 1, &res);
     if (st != MZ_OK)
         return st;
     if (PQntuples(res) == 1) {
@@ -220,7 +304,8 @@ static enum mz_status checkpoint_get_body(struct mz_pg_conn *c, void *ctx)
     PQclear(res);
     if (x->fn == NULL)
         return MZ_OK;
-    st = mz_pg_stream(c, &states_load_stmt, NULL, NULL, NULL, 1, state_row, x);
+    st =
+        mz_pg_stream(c, &states_load_stmt, values, NULL, NULL, 1, state_row, x);
     return st == MZ_ERR_CONFLICT ? MZ_ERR_INVALID : st;
 }
 
@@ -236,8 +321,11 @@ enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
                                         void **global, size_t *global_len,
                                         mz_store_client_fn fn, void *ctx)
 {
-    struct checkpoint_get_ctx x = {0, NULL, 0, fn, ctx};
-    enum mz_status st = mz_store_with_conn(store, checkpoint_get_op, &x);
+    struct checkpoint_get_ctx x = {mz_store_node(store), 0, NULL, 0, fn, ctx};
+    enum mz_status st = mz_store_with_conn(store, checkpoint_adopt_op,
+                                           (void *)mz_store_node(store));
+    if (st == MZ_OK)
+        st = mz_store_with_conn(store, checkpoint_get_op, &x);
 
     if (st != MZ_OK) {
         free(x.global);

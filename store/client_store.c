@@ -41,16 +41,31 @@ static const struct mz_pg_stmt client_delete_stmt = {
     " s AS (DELETE FROM client_state WHERE client_id = $1),"
     " a AS (DELETE FROM client_attributes WHERE client_id = $1),"
     " r AS (UPDATE audit SET target = $2"
-    " WHERE target = $1 AND action LIKE 'client.%') " MZ_AUDIT_INSERT
+    " WHERE target = $1 AND action LIKE 'client.%'),"
+    " t AS (INSERT INTO erasures (digest, seq) VALUES ($2, $4::bigint)"
+    " ON CONFLICT (digest) DO UPDATE SET seq = EXCLUDED.seq,"
+    " erased_at = now()) " MZ_AUDIT_INSERT
     "VALUES ($3, 'client.erase', $2, NULL, NULL)",
-    3};
+    4};
+/* Held exclusively by an erasure, shared by a checkpoint's write
+ * (checkpoint_store.c): a checkpoint statement that began before the
+ * erasure committed could otherwise write the client's record back. */
+/* A row of the client after the position every node had applied: the
+ * erasure must wait for it (mz_store_delete_client). */
+static const struct mz_pg_stmt client_rows_after_stmt = {
+    MZ_STMT_CLIENT_ROWS_AFTER, "mz_client_rows_after",
+    "SELECT 1 FROM events WHERE client_id = $1 AND seq > $2::bigint LIMIT 1",
+    2};
+static const struct mz_pg_stmt erasure_lock_stmt = {
+    MZ_STMT_ERASURE_LOCK, "mz_erasure_lock",
+    "SELECT pg_advisory_xact_lock(" MZ_ERASURE_LOCK_KEY ")", 0};
 /* One row whether or not either exists: NULLs for what is absent. */
 static const struct mz_pg_stmt client_load_stmt = {
     MZ_STMT_CLIENT_LOAD, "mz_client_load",
     "SELECT s.state, a.doc::text FROM (SELECT $1::text AS id) AS x "
-    "LEFT JOIN client_state s ON s.client_id = x.id "
+    "LEFT JOIN client_state s ON s.node = $2 AND s.client_id = x.id "
     "LEFT JOIN client_attributes a ON a.client_id = x.id",
-    1};
+    2};
 
 /* A load that hands (text, text) rows to a callback. */
 struct pairs_ctx {
@@ -88,14 +103,45 @@ static enum mz_status three_params_op(struct mz_pg_conn *c, void *ctx)
     return mz_pg_exec(c, x->stmt, x->values, NULL, NULL, 0, NULL);
 }
 
+/* A change of a client under the log lock: its statement, then its
+ * marker. */
+struct client_change {
+    struct three_params stmt;
+    struct mz_log_marker marker;
+    int64_t applied_everywhere; /* erasure: 0, or no row after it */
+    int64_t position;           /* out: the marker's seq */
+};
+
+static enum mz_status attributes_put_body(struct mz_pg_conn *c, void *ctx)
+{
+    struct client_change *x = ctx;
+    enum mz_status st = three_params_op(c, &x->stmt);
+
+    return st == MZ_OK ? mz_store_append_marker(c, &x->marker, &x->position)
+                       : st;
+}
+
+static enum mz_status attributes_put_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_store_log_transaction(c, attributes_put_body, ctx);
+}
+
 enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                                               const char *client_id,
                                               const char *doc,
-                                              const char *actor)
+                                              const char *actor,
+                                              int64_t *position)
 {
-    struct three_params x = {&attributes_put_stmt, {client_id, doc, actor}};
-
-    return mz_store_with_conn(store, three_params_op, &x);
+    struct client_change x = {{&attributes_put_stmt, {client_id, doc, actor}},
+                              {.change = MZ_CHANGE_ATTRIBUTES,
+                               .client_id = client_id,
+                               .payload = doc},
+                              0,
+                              0};
+    enum mz_status st = mz_store_with_conn(store, attributes_put_op, &x);
+    if (st == MZ_OK && position)
+        *position = x.position;
+    return st;
 }
 
 enum mz_status mz_store_load_client_attributes(struct mz_store *store,
@@ -107,18 +153,65 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
     return mz_store_with_conn(store, pairs_op, &x);
 }
 
+/* The erasure lock, then the log lock (so waiting for a checkpoint's
+ * write does not hold up the log), then the marker, whose seq the
+ * tombstone takes, then the deletion. The marker names the client by
+ * its digest only. */
+static enum mz_status client_delete_body(struct mz_pg_conn *c, void *ctx)
+{
+    struct client_change *x = ctx;
+    char seq[24];
+    enum mz_status st =
+        mz_pg_exec(c, &erasure_lock_stmt, NULL, NULL, NULL, 0, NULL);
+
+    if (st == MZ_OK)
+        st = mz_pg_exec_simple(c, MZ_LOG_LOCK_SQL);
+    if (st == MZ_OK && x->applied_everywhere > 0) {
+        char after[24];
+        PGresult *res = NULL;
+        snprintf(after, sizeof after, "%lld", (long long)x->applied_everywhere);
+        const char *values[2] = {x->stmt.values[0], after};
+        st =
+            mz_pg_exec(c, &client_rows_after_stmt, values, NULL, NULL, 0, &res);
+        if (st == MZ_OK && PQntuples(res) > 0)
+            st = MZ_ERR_CONFLICT; /* rolled back: the caller waits again */
+        PQclear(res);
+    }
+    if (st == MZ_OK)
+        st = mz_store_append_marker(c, &x->marker, &x->position);
+    if (st != MZ_OK)
+        return st;
+    snprintf(seq, sizeof seq, "%lld", (long long)x->position);
+    const char *values[4] = {x->stmt.values[0], x->stmt.values[1],
+                             x->stmt.values[2], seq};
+    return mz_pg_exec(c, &client_delete_stmt, values, NULL, NULL, 0, NULL);
+}
+
+static enum mz_status client_delete_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_pg_transaction(c, "READ COMMITTED", client_delete_body, ctx);
+}
+
 enum mz_status mz_store_delete_client(struct mz_store *store,
-                                      const char *client_id, const char *actor)
+                                      const char *client_id, const char *actor,
+                                      int64_t applied_everywhere,
+                                      int64_t *position)
 {
     char digest[MZ_AUDIT_DIGEST_BYTES];
     mz_store_client_digest(store, client_id, digest);
-    struct three_params x = {&client_delete_stmt, {client_id, digest, actor}};
-
-    return mz_store_with_conn(store, three_params_op, &x);
+    struct client_change x = {{&client_delete_stmt, {client_id, digest, actor}},
+                              {.change = MZ_CHANGE_ERASURE, .payload = digest},
+                              applied_everywhere,
+                              0};
+    enum mz_status st = mz_store_with_conn(store, client_delete_op, &x);
+    if (st == MZ_OK && position)
+        *position = x.position;
+    return st;
 }
 
 struct client_load_ctx {
     const char *client_id;
+    const char *node;
     struct mz_store_client_record *out;
 };
 
@@ -140,7 +233,7 @@ static void *copy_value(const PGresult *res, int column, size_t *len)
 static enum mz_status client_load_op(struct mz_pg_conn *c, void *ctx)
 {
     struct client_load_ctx *x = ctx;
-    const char *values[1] = {x->client_id};
+    const char *values[2] = {x->client_id, x->node};
     PGresult *res;
     size_t ignored;
     enum mz_status st =
@@ -165,7 +258,7 @@ enum mz_status mz_store_load_client(struct mz_store *store,
                                     const char *client_id,
                                     struct mz_store_client_record *out)
 {
-    struct client_load_ctx x = {client_id, out};
+    struct client_load_ctx x = {client_id, mz_store_node(store), out};
 
     memset(out, 0, sizeof *out);
     enum mz_status st = mz_store_with_conn(store, client_load_op, &x);

@@ -18,18 +18,15 @@
 #include "store/store.h"
 #include "store/store_internal.h"
 
-/* The columns event_row reads, for both statements. */
-#define EVENT_COLUMNS                                                          \
-    "SELECT seq, event_id, client_id, item_id, type,"                          \
-    " extract(epoch FROM ts)::bigint, channel, value, quantity, dwell_ms,"     \
-    " brand FROM events "
-
 static const struct mz_pg_stmt events_scan_stmt = {
     MZ_STMT_EVENTS_SCAN, "mz_events_scan",
-    EVENT_COLUMNS "WHERE seq > $1 ORDER BY seq", 1};
+    MZ_EVENT_COLUMNS "WHERE seq > $1 ORDER BY seq", 1};
+/* A client's events, without the markers of its attribute changes. */
 static const struct mz_pg_stmt client_events_stmt = {
     MZ_STMT_CLIENT_EVENTS, "mz_client_events",
-    EVENT_COLUMNS "WHERE client_id = $1 ORDER BY seq", 1};
+    MZ_EVENT_COLUMNS "WHERE client_id = $1 AND type NOT LIKE 'change.%' "
+                     "ORDER BY seq",
+    1};
 
 struct scan_ctx {
     const struct mz_pg_stmt *stmt;
@@ -39,29 +36,44 @@ struct scan_ctx {
     bool bad_type;
 };
 
+bool mz_store_event_from_row(const PGresult *res, int row,
+                             struct mz_event_record *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->seq = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    ev->event_id = PQgetvalue(res, row, 1);
+    ev->client_id = PQgetvalue(res, row, 2);
+    ev->item_id = PQgetisnull(res, row, 3) ? NULL : PQgetvalue(res, row, 3);
+    const char *type = PQgetvalue(res, row, 4);
+    if (!mz_event_type_parse(type, &ev->type) &&
+        !mz_log_change_parse(type, &ev->change))
+        return false;
+    ev->ts = strtoll(PQgetvalue(res, row, 5), NULL, 10);
+    ev->channel = PQgetisnull(res, row, 6) ? NULL : PQgetvalue(res, row, 6);
+    ev->value = strtod(PQgetvalue(res, row, 7), NULL);
+    ev->quantity = (int32_t)strtol(PQgetvalue(res, row, 8), NULL, 10);
+    ev->dwell_ms = (int32_t)strtol(PQgetvalue(res, row, 9), NULL, 10);
+    ev->brand = PQgetisnull(res, row, 10) ? NULL : PQgetvalue(res, row, 10);
+    ev->payload = PQgetisnull(res, row, 11) ? NULL : PQgetvalue(res, row, 11);
+    ev->version = PQgetisnull(res, row, 12)
+                      ? 0
+                      : strtoll(PQgetvalue(res, row, 12), NULL, 10);
+    ev->item_index = -1;
+    ev->from_log = true;
+    return true;
+}
+
 static bool event_row(void *ctx, const PGresult *res)
 {
     struct scan_ctx *x = ctx;
     struct mz_event_record ev;
 
-    memset(&ev, 0, sizeof ev);
-    ev.seq = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    ev.event_id = PQgetvalue(res, 0, 1);
-    ev.client_id = PQgetvalue(res, 0, 2);
-    ev.item_id = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
-    if (!mz_event_type_parse(PQgetvalue(res, 0, 4), &ev.type)) {
+    if (!mz_store_event_from_row(res, 0, &ev)) {
         /* Written by a newer maisond: replaying it wrongly would corrupt
          * the model, so stop. */
         x->bad_type = true;
         return false;
     }
-    ev.ts = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-    ev.channel = PQgetisnull(res, 0, 6) ? NULL : PQgetvalue(res, 0, 6);
-    ev.value = strtod(PQgetvalue(res, 0, 7), NULL);
-    ev.quantity = (int32_t)strtol(PQgetvalue(res, 0, 8), NULL, 10);
-    ev.dwell_ms = (int32_t)strtol(PQgetvalue(res, 0, 9), NULL, 10);
-    ev.brand = PQgetisnull(res, 0, 10) ? NULL : PQgetvalue(res, 0, 10);
-    ev.item_index = -1;
     return x->fn(x->ctx, &ev);
 }
 

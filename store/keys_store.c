@@ -49,11 +49,15 @@ static const struct mz_pg_stmt keys_load_stmt = {
 struct key_put_ctx {
     const struct mz_store_key *key;
     const char *actor;
+    int64_t position; /* out: the marker's seq */
 };
 
-static enum mz_status key_put_op(struct mz_pg_conn *c, void *ctx)
+/* Every node reloads its keys at the marker (no secret in it). */
+static const struct mz_log_marker keys_marker = {.change = MZ_CHANGE_KEYS};
+
+static enum mz_status key_put_body(struct mz_pg_conn *c, void *ctx)
 {
-    const struct key_put_ctx *x = ctx;
+    struct key_put_ctx *x = ctx;
     const struct mz_store_key *key = x->key;
     char rps[64], burst[32], created[32];
     snprintf(rps, sizeof rps, "%.17g", key->rate_requests_per_s);
@@ -65,21 +69,33 @@ static enum mz_status key_put_op(struct mz_pg_conn *c, void *ctx)
         key->roles,           key->brands, rated ? rps : NULL,
         rated ? burst : NULL, created,     x->actor};
 
-    return mz_pg_exec(c, &key_put_stmt, values, NULL, NULL, 0, NULL);
+    enum mz_status st =
+        mz_pg_exec(c, &key_put_stmt, values, NULL, NULL, 0, NULL);
+    return st == MZ_OK ? mz_store_append_marker(c, &keys_marker, &x->position)
+                       : st;
+}
+
+static enum mz_status key_put_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_store_log_transaction(c, key_put_body, ctx);
 }
 
 enum mz_status mz_store_put_key(struct mz_store *store,
                                 const struct mz_store_key *key,
-                                const char *actor)
+                                const char *actor, int64_t *position)
 {
-    struct key_put_ctx x = {key, actor};
-    return mz_store_with_conn(store, key_put_op, &x);
+    struct key_put_ctx x = {key, actor, 0};
+    enum mz_status st = mz_store_with_conn(store, key_put_op, &x);
+    if (st == MZ_OK && position)
+        *position = x.position;
+    return st;
 }
 
 enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id,
-                                   const char *actor)
+                                   const char *actor, int64_t *position)
 {
-    return mz_store_change_row(store, &key_revoke_stmt, key_id, actor);
+    return mz_store_change_row(store, &key_revoke_stmt, key_id, actor,
+                               &keys_marker, position);
 }
 
 struct keys_load_ctx {

@@ -38,6 +38,7 @@ struct rules_put_ctx {
     const char *doc;
     const char *actor;
     int64_t version;
+    int64_t position; /* out: the marker's seq */
 };
 
 static enum mz_status rules_put_body(struct mz_pg_conn *c, void *ctx)
@@ -55,23 +56,29 @@ static enum mz_status rules_put_body(struct mz_pg_conn *c, void *ctx)
         return st;
     x->version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
-    return MZ_OK;
+    struct mz_log_marker m = {.change = MZ_CHANGE_RULES,
+                              .brand = x->brand,
+                              .payload = x->doc,
+                              .version = x->version};
+    return mz_store_append_marker(c, &m, &x->position);
 }
 
 static enum mz_status rules_put_op(struct mz_pg_conn *c, void *ctx)
 {
-    return mz_pg_transaction(c, "READ COMMITTED", rules_put_body, ctx);
+    return mz_store_log_transaction(c, rules_put_body, ctx);
 }
 
 enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
                                   const char *doc, const char *actor,
-                                  int64_t *version)
+                                  int64_t *version, int64_t *position)
 {
-    struct rules_put_ctx x = {brand, doc, actor, 0};
+    struct rules_put_ctx x = {brand, doc, actor, 0, 0};
     enum mz_status st = mz_store_with_conn(store, rules_put_op, &x);
 
     if (st == MZ_OK && version != NULL)
         *version = x.version;
+    if (st == MZ_OK && position != NULL)
+        *position = x.position;
     return st;
 }
 

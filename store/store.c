@@ -43,6 +43,7 @@ struct mz_store {
     struct mz_pg_conn *conns;                    /* owned, pool_size of them */
     bool *busy;                                  /* owned, pool_size of them */
     unsigned char audit_key[MZ_AUDIT_KEY_BYTES]; /* never leaves store/ */
+    char node[MZ_NODE_ID_MAX + 1]; /* this node's id; "" until set */
 };
 
 static const struct mz_pg_stmt ping_stmt = {MZ_STMT_PING, "mz_ping", "SELECT 1",
@@ -294,29 +295,52 @@ enum mz_status mz_store_ping(struct mz_store *store)
 }
 
 struct change_row {
-    const struct mz_pg_stmt *stmt; /* borrowed */
-    const char *param;             /* borrowed */
-    const char *actor;             /* borrowed */
+    const struct mz_pg_stmt *stmt;      /* borrowed */
+    const char *param;                  /* borrowed */
+    const char *actor;                  /* borrowed */
+    const struct mz_log_marker *marker; /* borrowed */
+    int64_t position;                   /* out */
 };
 
-static enum mz_status change_row_op(struct mz_pg_conn *c, void *ctx)
+static enum mz_status change_row_body(struct mz_pg_conn *c, void *ctx)
 {
-    const struct change_row *x = ctx;
+    struct change_row *x = ctx;
     const char *values[2] = {x->param, x->actor};
     PGresult *res = NULL;
     enum mz_status st = mz_pg_exec(c, x->stmt, values, NULL, NULL, 0, &res);
     if (st != MZ_OK)
         return st;
-    if (strcmp(PQcmdTuples(res), "0") == 0)
-        st = MZ_ERR_NOT_FOUND;
+    bool changed = strcmp(PQcmdTuples(res), "0") != 0;
     PQclear(res);
-    return st;
+    if (!changed)
+        return MZ_ERR_NOT_FOUND; /* rolls back, marker-less */
+    return mz_store_append_marker(c, x->marker, &x->position);
+}
+
+static enum mz_status change_row_op(struct mz_pg_conn *c, void *ctx)
+{
+    return mz_store_log_transaction(c, change_row_body, ctx);
 }
 
 enum mz_status mz_store_change_row(struct mz_store *store,
                                    const struct mz_pg_stmt *stmt,
-                                   const char *param, const char *actor)
+                                   const char *param, const char *actor,
+                                   const struct mz_log_marker *marker,
+                                   int64_t *position)
 {
-    struct change_row x = {stmt, param, actor};
-    return mz_store_with_conn(store, change_row_op, &x);
+    struct change_row x = {stmt, param, actor, marker, 0};
+    enum mz_status st = mz_store_with_conn(store, change_row_op, &x);
+    if (st == MZ_OK && position)
+        *position = x.position;
+    return st;
+}
+
+void mz_store_set_node(struct mz_store *store, const char *node_id)
+{
+    snprintf(store->node, sizeof store->node, "%s", node_id);
+}
+
+const char *mz_store_node(const struct mz_store *store)
+{
+    return store->node;
 }

@@ -16,13 +16,18 @@
  * Every call that changes something takes actor, the caller's key id
  * (borrowed, required; "cli" for `maisond keys`), and writes the audit
  * row of the change (store/sql/0006-audit.sql) in the change's own
- * transaction: both commit, or neither.
+ * transaction: both commit, or neither. Each such call also appends the
+ * change's marker to the event log in that transaction, under the log
+ * lock (log_changes.c), and sets *position (which may be NULL) to the
+ * marker's log position: every node applies the change there
+ * (docs/several-nodes.md).
  *
  * Interface routines, by the file that implements them:
  *  store.c
  *    mz_store_open / _close      - pool + migrations
  *    mz_store_conninfo           - what it was opened with
  *    mz_store_ping               - is the database reachable
+ *    mz_store_set_node / _node   - which node's checkpoint this is
  *  catalog_store.c
  *    mz_store_upsert_items / _delete_item / _load_items - catalog
  *  rules_store.c
@@ -40,6 +45,12 @@
  *  event_scan.c
  *    mz_store_scan_events        - the log after a sequence number
  *    mz_store_scan_client_events - one client's events
+ *  log_changes.c
+ *    mz_log_change_name / _parse - the markers of changes in the log
+ *    mz_store_nodes_behind       - which other node has not applied a
+ *                                  position yet
+ *  log_retention.c
+ *    mz_store_drop_old_events    - the log's retention
  *  audit_store.c
  *    mz_store_list_audit / _client_audit - the audit log
  *    mz_store_client_digest      - an erased client's name in it
@@ -79,12 +90,12 @@ enum mz_status mz_store_ping(struct mz_store *store);
 enum mz_status mz_store_upsert_items(struct mz_store *store,
                                      const char *const *ids,
                                      const char *const *docs, size_t n,
-                                     const char *actor);
+                                     const char *actor, int64_t *position);
 /* Deletes one item: flags it, so it keeps its place in the catalog order
  * (an upsert of the same id brings it back); MZ_ERR_NOT_FOUND when absent
  * or already deleted. */
 enum mz_status mz_store_delete_item(struct mz_store *store, const char *id,
-                                    const char *actor);
+                                    const char *actor, int64_t *position);
 /* Calls fn for every item, deleted ones included (deleted true), in
  * insertion order (the order that assigns the same catalog indices at
  * every start). fn returns false to stop with MZ_ERR_INVALID. */
@@ -99,7 +110,7 @@ enum mz_status mz_store_load_items(struct mz_store *store, mz_store_item_fn fn,
  * *version (1, 2, ...). */
 enum mz_status mz_store_put_rules(struct mz_store *store, const char *brand,
                                   const char *doc, const char *actor,
-                                  int64_t *version);
+                                  int64_t *version, int64_t *position);
 /* Calls fn with the current version of every brand's rules (fn returns
  * false to stop with MZ_ERR_INVALID). */
 typedef bool (*mz_store_rules_fn)(void *ctx, const char *brand, int64_t version,
@@ -128,10 +139,10 @@ struct mz_store_key {
  * Audit: key.create, detail {"name", "roles", "brands"} (no secret). */
 enum mz_status mz_store_put_key(struct mz_store *store,
                                 const struct mz_store_key *key,
-                                const char *actor);
+                                const char *actor, int64_t *position);
 /* Marks key_id revoked; MZ_ERR_NOT_FOUND when absent or already revoked. */
 enum mz_status mz_store_revoke_key(struct mz_store *store, const char *key_id,
-                                   const char *actor);
+                                   const char *actor, int64_t *position);
 /* Calls fn for every key, revoked ones included, oldest first (fn returns
  * false to stop with MZ_ERR_INVALID). */
 typedef bool (*mz_store_key_fn)(void *ctx, const struct mz_store_key *key);
@@ -146,7 +157,8 @@ enum mz_status mz_store_load_keys(struct mz_store *store, mz_store_key_fn fn,
 enum mz_status mz_store_put_client_attributes(struct mz_store *store,
                                               const char *client_id,
                                               const char *doc,
-                                              const char *actor);
+                                              const char *actor,
+                                              int64_t *position);
 typedef bool (*mz_store_attributes_fn)(void *ctx, const char *client_id,
                                        const char *doc);
 enum mz_status mz_store_load_client_attributes(struct mz_store *store,
@@ -157,9 +169,15 @@ enum mz_status mz_store_load_client_attributes(struct mz_store *store,
  * included) and attributes in one transaction, which also rewrites the
  * client's audit rows to its digest (mz_store_client_digest) and records
  * the erasure (client.erase) under the digest: the id is nowhere left.
+ * With applied_everywhere > 0 (the log position every node had applied),
+ * returns MZ_ERR_CONFLICT, erasing nothing, when a row of the client is
+ * after it: every node must have learned the rows an erasure deletes,
+ * since the shared level learned from them (docs/several-nodes.md).
  * MZ_OK even when nothing existed (the request is still audited). */
 enum mz_status mz_store_delete_client(struct mz_store *store,
-                                      const char *client_id, const char *actor);
+                                      const char *client_id, const char *actor,
+                                      int64_t applied_everywhere,
+                                      int64_t *position);
 
 /* ---- checkpoints of learned state (checkpoint_store.c) ------------- */
 
@@ -177,7 +195,9 @@ enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          const struct mz_client_blob *clients,
                                          size_t n_clients, const void *global,
                                          size_t global_len);
-/* Reads the last checkpoint: *seq (0 when none), the global snapshot into
+/* Adopts the newest checkpoint of any node as this node's when it is
+ * another's (checkpoint_store.c), then reads this node's: *seq (0 when
+ * none), the global snapshot into
  * a malloc'd *global (caller frees; NULL when none), and calls fn for
  * every persisted client state (fn may be NULL; fn returning false stops
  * with MZ_ERR_INVALID). All of it from one snapshot. */
@@ -187,7 +207,7 @@ enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
                                         void **global, size_t *global_len,
                                         mz_store_client_fn fn, void *ctx);
 
-/* Deletes the checkpoint (every client state and the global snapshot) in
+/* Deletes this node's checkpoint (its client states and global snapshot) in
  * one statement, so that the next start-up replays the whole log: for a
  * checkpoint this model cannot read (written under another model shape
  * or format). The log is kept. Returns MZ_OK or the database error. */
@@ -209,6 +229,42 @@ enum mz_status mz_store_load_client(struct mz_store *store,
 void mz_store_client_record_clear(struct mz_store_client_record *record);
 /* ---- the event log (event_scan.c; writing: event_writer.h) --------- */
 
+/* What a marker row of the log changed (store/sql/0007-log-follow.sql);
+ * MZ_CHANGE_NONE for an event, a consent marker included. */
+enum mz_log_change {
+    MZ_CHANGE_NONE = 0,
+    MZ_CHANGE_ITEM_UPSERT, /* item_id; payload: the item's document */
+    MZ_CHANGE_ITEM_DELETE, /* item_id */
+    MZ_CHANGE_RULES,       /* brand, version; payload: the rule set */
+    MZ_CHANGE_ATTRIBUTES,  /* client_id; payload: the attributes */
+    MZ_CHANGE_ERASURE,     /* payload: the erased client's digest */
+    MZ_CHANGE_KEYS,        /* a key was made or revoked */
+    MZ_CHANGE_COUNT
+};
+/* Returns the log's type name of change ("change.item_upsert"). */
+const char *mz_log_change_name(enum mz_log_change change);
+/* Returns true and sets *change when name is a change marker's type. */
+bool mz_log_change_parse(const char *name, enum mz_log_change *change);
+
+/* Names the node whose checkpoint and client records this store reads
+ * and writes (copied; at most MZ_NODE_ID_MAX bytes, set before the first
+ * checkpoint call). */
+#define MZ_NODE_ID_MAX 64
+void mz_store_set_node(struct mz_store *store, const char *node_id);
+const char *mz_store_node(const struct mz_store *store);
+
+/* Sets *head to the last seq of the log (0: empty). */
+enum mz_status mz_store_log_head(struct mz_store *store, int64_t *head);
+
+/* Writes into first the name of a node other than this one that
+ * recorded its applied position (the table nodes, written by each
+ * node's event writer) within the last seen_within_s seconds and had not
+ * applied position then, or "" when there is none. Returns MZ_OK or the
+ * database error. */
+enum mz_status mz_store_nodes_behind(struct mz_store *store, int64_t position,
+                                     int seen_within_s,
+                                     char first[MZ_NODE_ID_MAX + 1]);
+
 /* One event as stored; strings borrowed. */
 struct mz_event_record {
     const char *event_id;
@@ -217,16 +273,21 @@ struct mz_event_record {
     const char *channel; /* NULL when absent */
     const char *brand;   /* NULL when absent; item-less events only */
     enum mz_event_type type;
-    int64_t ts;         /* seconds since the epoch */
-    double value;       /* 0 when absent */
-    int32_t quantity;   /* 1 when absent */
-    int32_t dwell_ms;   /* 0 when absent */
-    int32_t item_index; /* catalog index set by the caller, or -1 */
-    int64_t seq;        /* out: log position; 0 if a duplicate */
-    const char *actor;  /* a consent marker's caller (key id), whose
-                           client.consent audit row the writer adds in
-                           the same statement; NULL for other events
-                           and when read back */
+    int64_t ts;                /* seconds since the epoch */
+    double value;              /* 0 when absent */
+    int32_t quantity;          /* 1 when absent */
+    int32_t dwell_ms;          /* 0 when absent */
+    int32_t item_index;        /* catalog index set by the caller, or -1 */
+    int64_t seq;               /* out: log position; 0 if a duplicate */
+    const char *actor;         /* a consent marker's caller (key id), whose
+                                  client.consent audit row the writer adds in
+                                  the same statement; NULL for other events
+                                  and when read back */
+    enum mz_log_change change; /* read back: a change marker, or none */
+    const char *payload;       /* a change marker's document, or NULL */
+    int64_t version;           /* a rules marker's version, else 0 */
+    bool from_log; /* read from the log (not submitted on this node):
+                      its client may have to be read back first */
 };
 
 /* Calls fn for every event with seq > after_seq in log order, streaming
@@ -235,6 +296,12 @@ struct mz_event_record {
 typedef bool (*mz_store_event_fn)(void *ctx, const struct mz_event_record *ev);
 enum mz_status mz_store_scan_events(struct mz_store *store, int64_t after_seq,
                                     mz_store_event_fn fn, void *ctx);
+/* Deletes the log's rows logged more than days ago whose seq every
+ * node's checkpoint has passed (days <= 0: none), a bounded number per
+ * call; sets *dropped to how many. Returns MZ_OK or the database error. */
+enum mz_status mz_store_drop_old_events(struct mz_store *store, int days,
+                                        int64_t *dropped);
+
 /* Calls fn for every event of client_id in log order, streaming; same
  * rules as mz_store_scan_events. */
 enum mz_status mz_store_scan_client_events(struct mz_store *store,

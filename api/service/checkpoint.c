@@ -510,6 +510,7 @@ void *mz_service_checkpointer_main(void *arg)
         mz_service_checkpoint(svc);
         evict(svc);
         mz_service_reload_keys(svc);
+        mz_service_retention_pass(svc);
         pthread_mutex_lock(&svc->stop_mutex);
     }
     pthread_mutex_unlock(&svc->stop_mutex);

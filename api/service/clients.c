@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "model/log.h"
+
 /* Appends a consent marker for client_id to the event log (audited
  * under actor with it) and waits until it is learned. */
 static enum mz_status log_consent_change(struct mz_service *svc,
@@ -60,40 +62,98 @@ enum mz_status mz_service_set_attributes(
             return status;
     }
     char *doc = write_doc(attrs, wanted);
-    status = doc ? mz_store_put_client_attributes(svc->store, client_id, doc,
-                                                  mz_service_actor(by))
-                 : MZ_ERR_NOMEM;
+    int64_t position = 0;
+    status =
+        doc ? mz_store_put_client_attributes(svc->store, client_id, doc,
+                                             mz_service_actor(by), &position)
+            : MZ_ERR_NOMEM;
     free(doc);
     mz_service_count_store_error(svc, status);
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        struct mz_client_entry *target =
-            mz_client_cache_get_or_add(svc->clients, client_id);
-        if (target && mz_client_entry_set_attributes(
-                          target, attrs->tier, attrs->tiers, attrs->region))
-            target->has_attributes = true;
-        else
-            status = MZ_ERR_NOMEM;
-        pthread_rwlock_unlock(&svc->lock);
-    }
+    /* In force once the learner applies the marker (changes.c). */
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
     *consent_out = wanted;
     return status;
+}
+
+/* An erasure deletes the client's rows of the log, which the shared level
+ * of every node learns from: it runs only once every node seen in the
+ * last few seconds has applied the log up to its end, so no node misses
+ * them, and again when a row of the client arrived meanwhile (a bounded
+ * number of times: a client whose events never stop is erased anyway,
+ * logged). It answers once every such node has applied the erasure too,
+ * so no node serves the client after the reply. A node that does not
+ * keep up within the bound is logged: it erases the client when it reads
+ * the log, and no checkpoint of it can write the client back. */
+#define ERASURE_WAIT_MS     3000
+#define ERASURE_NODE_SEEN_S 5
+#define ERASURE_ATTEMPTS    5
+
+/* Waits until every other node seen lately has applied position; returns
+ * whether they all have within the bound. */
+static bool wait_other_nodes(struct mz_service *svc, int64_t position)
+{
+    char behind[MZ_NODE_ID_MAX + 1] = "";
+    for (int waited = 0; waited <= ERASURE_WAIT_MS; waited += 20) {
+        if (mz_store_nodes_behind(svc->store, position, ERASURE_NODE_SEEN_S,
+                                  behind) != MZ_OK ||
+            !behind[0])
+            return true;
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    mz_log_reason(MZ_LOG_WARNING,
+                  "erasure: a node did not apply the log in "
+                  "time",
+                  behind);
+    return false;
+}
+
+/* The log's end, once this node and (within the bound) every other node
+ * seen lately have applied it; 0 when it cannot be read. */
+static int64_t settle_everywhere(struct mz_service *svc)
+{
+    int64_t head = 0;
+    if (mz_store_log_head(svc->store, &head) != MZ_OK ||
+        mz_service_wait_change(svc, head) != MZ_OK)
+        return 0;
+    wait_other_nodes(svc, head);
+    return head;
 }
 
 enum mz_status mz_service_erase_client(struct mz_service *svc,
                                        const char *client_id,
                                        const struct mz_principal *by)
 {
-    /* Holding the checkpoint mutex keeps a checkpoint that copied this
-     * client before the erasure from writing it back afterwards. */
-    pthread_mutex_lock(&svc->checkpoint_mutex);
-    enum mz_status status =
-        mz_store_delete_client(svc->store, client_id, mz_service_actor(by));
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        mz_client_cache_erase(svc->clients, client_id);
-        pthread_rwlock_unlock(&svc->lock);
+    int64_t position = 0;
+    enum mz_status status = MZ_ERR_CONFLICT;
+    for (int attempt = 0; status == MZ_ERR_CONFLICT; attempt++) {
+        int64_t settled =
+            attempt < ERASURE_ATTEMPTS ? settle_everywhere(svc) : 0;
+        if (attempt == ERASURE_ATTEMPTS)
+            mz_log_reason(MZ_LOG_WARNING,
+                          "erasure: the client's events kept coming; erased "
+                          "without waiting for every node",
+                          NULL);
+        /* Holding the checkpoint mutex keeps this node's checkpoint that
+         * copied the client before the erasure from writing it back
+         * afterwards; other nodes' are refused by the erasure's
+         * tombstone (store/checkpoint_store.c). */
+        pthread_mutex_lock(&svc->checkpoint_mutex);
+        status = mz_store_delete_client(
+            svc->store, client_id, mz_service_actor(by), settled, &position);
+        if (status == MZ_OK) {
+            /* Gone here at once; the marker takes it from every node. */
+            pthread_rwlock_wrlock(&svc->lock);
+            mz_client_cache_erase(svc->clients, client_id);
+            pthread_rwlock_unlock(&svc->lock);
+        }
+        pthread_mutex_unlock(&svc->checkpoint_mutex);
     }
-    pthread_mutex_unlock(&svc->checkpoint_mutex);
-    return mz_service_count_store_error(svc, status);
+    mz_service_count_store_error(svc, status);
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
+    if (status == MZ_OK)
+        wait_other_nodes(svc, position);
+    return status;
 }

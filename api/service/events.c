@@ -43,45 +43,55 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
     pthread_rwlock_unlock(&svc->lock);
 }
 
+enum mz_status mz_service_hold_clients(struct mz_service *svc, const char **ids,
+                                       size_t n)
+{
+    /* Held before fetched: an eviction between the fetch and the
+     * learning would make the writer learn into an empty client. */
+    if (!mz_client_cache_hold(svc->clients, ids, n))
+        return MZ_ERR_NOMEM;
+    const char **absent = malloc(sizeof *absent * (n > 0 ? n : 1));
+    if (!absent) {
+        mz_client_cache_release(svc->clients, ids, n);
+        return MZ_ERR_NOMEM;
+    }
+    /* One read-lock pass finds the clients not in memory; only those are
+     * fetched. Locking per event made each request queue behind the
+     * learner's write lock up to once per event. A held client stays
+     * resident, so what this pass saw still holds at learning time. */
+    size_t n_absent = 0;
+    pthread_rwlock_rdlock(&svc->lock);
+    for (size_t i = 0; i < n; i++)
+        if (!mz_client_cache_get(svc->clients, ids[i]))
+            absent[n_absent++] = ids[i];
+    pthread_rwlock_unlock(&svc->lock);
+    enum mz_status status = MZ_OK;
+    for (size_t i = 0; status == MZ_OK && i < n_absent; i++)
+        status = mz_service_fetch_client(svc, absent[i], true);
+    free(absent);
+    if (status != MZ_OK)
+        mz_client_cache_release(svc->clients, ids, n);
+    return status;
+}
+
 enum mz_status mz_service_append_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         size_t n)
 {
     if (n == 0)
         return MZ_OK;
-    /* ids[0..n): every event's client; ids[n..): those not in memory. */
-    const char **ids = calloc(2 * n, sizeof *ids);
+    const char **ids = calloc(n, sizeof *ids);
     if (!ids)
         return MZ_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         ids[i] = records[i].client_id;
-    /* Held before fetched: an eviction between the fetch and the
-     * learning would make the writer learn into an empty client. */
-    enum mz_status status =
-        mz_client_cache_hold(svc->clients, ids, n) ? MZ_OK : MZ_ERR_NOMEM;
-    bool held = status == MZ_OK;
-    /* One read-lock pass finds the clients not in memory; only those are
-     * fetched. Locking per event made each request queue behind the
-     * learner's write lock up to once per event. A held client stays
-     * resident, so what this pass saw still holds at learning time. */
-    const char **absent = ids + n;
-    size_t n_absent = 0;
-    if (held) {
-        pthread_rwlock_rdlock(&svc->lock);
-        for (size_t i = 0; i < n; i++)
-            if (!mz_client_cache_get(svc->clients, ids[i]))
-                absent[n_absent++] = ids[i];
-        pthread_rwlock_unlock(&svc->lock);
-    }
-    for (size_t i = 0; status == MZ_OK && i < n_absent; i++)
-        status = mz_service_fetch_client(svc, absent[i], true);
+    enum mz_status status = mz_service_hold_clients(svc, ids, n);
     if (status == MZ_OK) {
         status = mz_event_writer_submit(svc->writer, records, n);
         if (status != MZ_OK)
             mz_service_note_db_error(svc);
-    }
-    if (held)
         mz_client_cache_release(svc->clients, ids, n);
+    }
     free(ids);
     return status;
 }

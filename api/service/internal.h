@@ -18,6 +18,7 @@
  *    service.c       life cycle, readiness, figures
  *    startup.c       loading PostgreSQL's state and replaying the log
  *    learning.c      learning committed events, in log order
+ *    changes.c       the log's change markers, applied in log order
  *    checkpoint.c    checkpoints and the checkpointer thread
  *    client_cache.c  the clients in memory (client_cache.h)
  *    events.c, items.c, rules.c, clients.c, recommend.c, profile.c,
@@ -25,6 +26,7 @@
  *    keys.c          API keys: authentication (and rate limits), create,
  *                    list, revoke
  *    audit.c         the audit log, a client's events (PostgreSQL only)
+ *    retention.c     dropping the log's old rows (--retention-days)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_SERVICE_INTERNAL_H
@@ -54,6 +56,7 @@ struct mz_service_counters {
     atomic_uint_fast64_t checkpoints;
     atomic_uint_fast64_t checkpoint_errors;
     atomic_uint_fast64_t db_errors;
+    atomic_uint_fast64_t log_rows_dropped;
 };
 
 /* A brand's current rule set. */
@@ -95,6 +98,8 @@ struct mz_service {
     bool global_dirty;      /* global level changed since then */
     bool replaying;         /* start-up: learning may read clients
                                back from PostgreSQL */
+    bool keys_changed;      /* the learner passed a keys marker: reload
+                               them once the write lock is let go */
 
     pthread_mutex_t checkpoint_mutex;    /* one checkpoint, eviction or
                                             erasure at a time */
@@ -123,6 +128,10 @@ struct mz_service {
     double default_rate_per_s; /* a key without its own limit; <= 0:
                                   none */
     int default_rate_burst;
+    int64_t ready_max_lag; /* mz_service_config's */
+    int retention_days;    /* mz_service_config's; 0: keep the log */
+    int retention_skipped; /* checkpointer only: passes to skip */
+    bool retention_behind; /* checkpointer only: the last pass was full */
 };
 
 /* The audit log's name for who asks: by's key id, or "maisond" (the
@@ -202,8 +211,8 @@ struct mz_client_facts *mz_service_item_facts(const struct mz_service *svc,
  * (struct mz_select_request's other_facts). Returns an array the caller
  * frees (NULL when *n is 0), or NULL with *n > 0 when out of memory.
  * Caller holds the lock; the entries are valid under it. */
-const struct mz_client_facts **
-mz_service_private_facts(const struct mz_client_entry *entry, size_t *n);
+const struct mz_client_facts **mz_service_private_facts(
+    const struct mz_client_entry *entry, size_t *n);
 
 /* ---- learning.c ------------------------------------------------------ */
 
@@ -218,7 +227,30 @@ void mz_service_on_events_committed(void *ctx,
                                     const struct mz_event_record *const *events,
                                     size_t n);
 
+/* ---- changes.c ------------------------------------------------------- */
+
+/* How long a write waits for its own change to be applied here, and a
+ * read with after= for the position it names. */
+#define MZ_SERVICE_CHANGE_WAIT_MS 10000
+#define MZ_SERVICE_AFTER_WAIT_MS  2000
+
+/* Applies the change marker ev (ev->change set) in memory; passed over
+ * during the start-up replay. Caller holds the write lock. */
+void mz_service_apply_change(struct mz_service *svc,
+                             const struct mz_event_record *ev);
+
+/* Waits until this node has applied the log up to position (a change it
+ * wrote; 0: nothing to wait for). Returns MZ_OK, or MZ_ERR_NOT_CAUGHT_UP
+ * (the change is stored, and is applied once the log is read). */
+enum mz_status mz_service_wait_change(struct mz_service *svc, int64_t position);
+
 /* ---- events.c -------------------------------------------------------- */
+
+/* Holds ids[0..n-1] (borrowed) in memory and reads back those that are
+ * not. Returns MZ_OK with the hold taken (release it with
+ * mz_client_cache_release), or the failure with no hold. */
+enum mz_status mz_service_hold_clients(struct mz_service *svc, const char **ids,
+                                       size_t n);
 
 /* Appends records[0..n-1] to the log once every client they name is in
  * memory (read back when evicted) and held there, and waits until they
@@ -226,6 +258,22 @@ void mz_service_on_events_committed(void *ctx,
 enum mz_status mz_service_append_events(struct mz_service *svc,
                                         struct mz_event_record *records,
                                         size_t n);
+
+/* ---- rank.c ---------------------------------------------------------- */
+
+/* Selects into *sel the sr->k best items for memory (borrowed; NULL: not
+ * personalised) with context_item (-1: none) at now under the rules of
+ * sr (borrowed; its only_items are this call's, and are cleared before
+ * it returns): among the model's candidates first, over the whole
+ * catalog scored when they leave fewer than k items or sr counts every
+ * rule (skip_counts false). Returns what mz_rules_select returns, or
+ * MZ_ERR_NOMEM. Caller holds the lock (read is enough) and, for a
+ * client with an entry, its impressions_lock. */
+enum mz_status mz_service_rank(struct mz_service *svc,
+                               const struct mz_client *memory,
+                               int32_t context_item, int64_t now,
+                               struct mz_select_request *sr,
+                               struct mz_select_result *sel);
 
 /* ---- similar.c ------------------------------------------------------- */
 
@@ -244,6 +292,12 @@ void *mz_service_checkpointer_main(void *arg);
 
 /* Wakes the checkpointer early (the client cache grew past its limit). */
 void mz_service_wake_checkpointer(void *svc);
+
+/* ---- retention.c ----------------------------------------------------- */
+
+/* The checkpointer, after a checkpoint: now and then drops the log's
+ * rows older than retention_days that every node's checkpoint passed. */
+void mz_service_retention_pass(struct mz_service *svc);
 
 /* ---- keys.c ---------------------------------------------------------- */
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * items.c
- *    The catalog: upserts and deletions (PostgreSQL first, then memory,
- *    one writer at a time so both see the same order) and reads: one
- *    item, or a page of the listing in id order.
+ *    The catalog: upserts and deletions (PostgreSQL, with their markers
+ *    in the log, which every node applies in log order: changes.c) and
+ *    reads: one item, or a page of the listing in id order.
  *
  * Catalog and model indices advance together, so an item's model row is
  * its catalog index; a deleted item keeps its index, retired (never
@@ -97,21 +97,21 @@ enum mz_status mz_service_upsert_items(struct mz_service *svc,
     pthread_mutex_lock(&svc->catalog_write_mutex);
     if (status == MZ_OK && scope)
         status = check_scope(svc, items, n, scope);
+    int64_t position = 0;
     if (status == MZ_OK)
         status = mz_store_upsert_items(svc->store, ids, docs, n,
-                                       mz_service_actor(scope));
-    size_t taken = 0;
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        while (taken < n && status == MZ_OK)
-            status = mz_service_apply_item(svc, items[taken++]);
-        pthread_rwlock_unlock(&svc->lock);
-    }
+                                       mz_service_actor(scope), &position);
+    mz_service_count_store_error(svc, status);
+    /* In force here once the learner has applied the markers, as on
+     * every other node; the mutex keeps the next write's scope check
+     * behind it. */
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
     pthread_mutex_unlock(&svc->catalog_write_mutex);
-    for (size_t i = taken; i < n; i++)
+    for (size_t i = 0; i < n; i++)
         mz_item_free(items[i]);
     free(ids);
-    return mz_service_count_store_error(svc, status);
+    return status;
 }
 
 enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
@@ -194,14 +194,13 @@ enum mz_status mz_service_delete_item(struct mz_service *svc,
             status = MZ_ERR_FORBIDDEN;
         pthread_rwlock_unlock(&svc->lock);
     }
+    int64_t position = 0;
     if (status == MZ_OK)
-        status =
-            mz_store_delete_item(svc->store, item_id, mz_service_actor(scope));
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        mz_catalog_remove(svc->catalog, item_id);
-        pthread_rwlock_unlock(&svc->lock);
-    }
+        status = mz_store_delete_item(svc->store, item_id,
+                                      mz_service_actor(scope), &position);
+    mz_service_count_store_error(svc, status);
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
     pthread_mutex_unlock(&svc->catalog_write_mutex);
-    return mz_service_count_store_error(svc, status);
+    return status;
 }

@@ -196,7 +196,7 @@ static enum mz_status mint_and_store(struct mz_store *store,
         .rate_burst = spec->rate_burst,
         .created_at = out->created_at,
     };
-    enum mz_status st = mz_store_put_key(store, &row, actor);
+    enum mz_status st = mz_store_put_key(store, &row, actor, NULL);
     free(brands);
     if (st != MZ_OK)
         sodium_memzero(out->token, sizeof out->token);
@@ -577,7 +577,8 @@ enum mz_status mz_service_create_key(struct mz_service *svc,
     if (stored && st != MZ_OK) {
         /* Stored but not in force: revoke it, so no one holds a token
          * that works only after a restart. */
-        mz_store_revoke_key(svc->store, out->key_id, mz_service_actor(by));
+        mz_store_revoke_key(svc->store, out->key_id, mz_service_actor(by),
+                            NULL);
         sodium_memzero(out->token, sizeof out->token);
     }
     pthread_mutex_unlock(&svc->keys_write_mutex);
@@ -622,7 +623,8 @@ enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id,
 {
     pthread_mutex_lock(&svc->keys_write_mutex);
     enum mz_status st = mz_service_count_store_error(
-        svc, mz_store_revoke_key(svc->store, key_id, mz_service_actor(by)));
+        svc,
+        mz_store_revoke_key(svc->store, key_id, mz_service_actor(by), NULL));
     if (st == MZ_OK) {
         pthread_rwlock_wrlock(&svc->keys_lock);
         for (size_t i = 0; i < svc->n_keys; i++) {

@@ -3,13 +3,18 @@
  *    Learning committed events, in log order: the event-log writer's
  *    callback, and the same step for the start-up replay.
  *
- * The writer never waits on PostgreSQL here: every client a batch names
- * was read back and held in memory before the batch was appended
- * (events.c). Only the start-up replay, before any request is served,
- * reads a client back under the write lock.
+ * The writer never waits on PostgreSQL under the write lock: every
+ * client a batch submitted here names was read back and held in memory
+ * before the batch was appended (events.c), and the clients of rows read
+ * from the log (other nodes' events) are read back and held before their
+ * batch is learned. Only the start-up replay, before any request is
+ * served, reads a client back under the write lock. Change markers go to
+ * changes.c, in their place in the log.
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
+
+#include <stdlib.h>
 
 #include "model/log.h"
 
@@ -92,6 +97,10 @@ void mz_service_learn_event(struct mz_service *svc,
 {
     if (ev->seq > svc->applied_seq)
         svc->applied_seq = ev->seq;
+    if (ev->change != MZ_CHANGE_NONE) {
+        mz_service_apply_change(svc, ev);
+        return;
+    }
     struct mz_client_entry *entry = entry_for_event(svc, ev->client_id);
     if (!entry)
         return;
@@ -159,11 +168,41 @@ void mz_service_learn_event(struct mz_service *svc,
     svc->global_dirty = true;
 }
 
+/* The clients of the rows read from the log that teach or change a
+ * client (other nodes' events, attribute markers), for holding: a
+ * malloc'd array of borrowed ids (NULL with *n 0 when there are none, or
+ * when out of memory: then they are learned without the hold, as new
+ * clients if not in memory). */
+static const char **followed_clients(const struct mz_event_record *const *rows,
+                                     size_t n_rows, size_t *n)
+{
+    *n = 0;
+    const char **ids = NULL;
+    for (size_t i = 0; i < n_rows; i++) {
+        const struct mz_event_record *ev = rows[i];
+        bool names_client =
+            ev->change == MZ_CHANGE_NONE || ev->change == MZ_CHANGE_ATTRIBUTES;
+        if (!ev->from_log || !names_client || !ev->client_id[0])
+            continue;
+        if (!ids && !(ids = malloc(n_rows * sizeof *ids)))
+            return NULL;
+        ids[(*n)++] = ev->client_id;
+    }
+    return ids;
+}
+
 void mz_service_on_events_committed(void *ctx,
                                     const struct mz_event_record *const *events,
                                     size_t n)
 {
     struct mz_service *svc = ctx;
+    size_t n_held = 0;
+    const char **held = followed_clients(events, n, &n_held);
+    if (held && mz_service_hold_clients(svc, held, n_held) != MZ_OK) {
+        /* Not read back (database gone?): learned into what memory has. */
+        free(held);
+        held = NULL;
+    }
     for (size_t start = 0; start < n; start += LEARN_EVENTS_PER_LOCK) {
         size_t end = start + LEARN_EVENTS_PER_LOCK < n
                          ? start + LEARN_EVENTS_PER_LOCK
@@ -171,6 +210,13 @@ void mz_service_on_events_committed(void *ctx,
         pthread_rwlock_wrlock(&svc->lock);
         for (size_t i = start; i < end; i++)
             mz_service_learn_event(svc, events[i]);
+        bool reload_keys = svc->keys_changed;
+        svc->keys_changed = false;
         pthread_rwlock_unlock(&svc->lock);
+        if (reload_keys)
+            mz_service_reload_keys(svc);
     }
+    if (held)
+        mz_client_cache_release(svc->clients, held, n_held);
+    free(held);
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * recommend.c
- *    Recommendations: the client's query scored against every item (the
- *    model), the brand's rules picking the k best items that satisfy
- *    every rule, the items shown counted for the frequency cap.
+ *    Recommendations: the client's candidates scored (the model), the
+ *    brand's rules picking the k best items that satisfy every rule
+ *    (rank.c), the items shown counted for the frequency cap.
  *
  * A request does not make a client: an id the service does not know gets
  * an entry (kept in memory and written at the next checkpoint) only when
@@ -14,8 +14,6 @@
 #include "api/service/internal.h"
 
 #include <stdlib.h>
-
-#include "api/scratch.h"
 
 /* Selects under the read lock and hands the view to reply. */
 static enum mz_status recommend_locked(struct mz_service *svc,
@@ -49,18 +47,13 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     int32_t context = args->context_item
                           ? mz_catalog_find(svc->catalog, args->context_item)
                           : -1;
-    int32_t n_items = mz_model_item_count(svc->model);
-    float *scores = mz_scratch_scores((size_t)n_items);
     size_t n_other_facts;
     const struct mz_client_facts **other_facts =
         mz_service_private_facts(entry, &n_other_facts);
-    if (!scores || (n_other_facts && !other_facts)) {
-        free(other_facts);
+    if (n_other_facts && !other_facts)
         return MZ_ERR_NOMEM;
-    }
     const struct mz_brand_rules *brand_rules =
         args->brand ? mz_service_brand_rules(svc, args->brand) : NULL;
-    mz_model_score(svc->model, memory, context, args->now, scores);
     /* The page's own items and the item viewed go before the top-k cut,
      * so the list still holds k items when the catalog has them. */
     int32_t exclude[MZ_EXCLUDE_MAX + 1];
@@ -93,7 +86,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
     if (entry)
         pthread_mutex_lock(&entry->impressions_lock);
     enum mz_status status =
-        mz_rules_select(svc->catalog, scores, (size_t)n_items, &sr, &sel);
+        mz_service_rank(svc, memory, context, args->now, &sr, &sel);
     if (status == MZ_OK && entry && sel.count > 0) {
         mz_client_facts_record_impressions(entry->facts, sel.items,
                                            (size_t)sel.count, args->now);

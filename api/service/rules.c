@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * rules.c
- *    Brand rule sets: stored as the brand's next version in PostgreSQL,
- *    then put in force for the very next recommendation; one writer at a
- *    time, so versions reach memory in order.
+ *    Brand rule sets: stored as the brand's next version in PostgreSQL
+ *    with its marker in the log, in force on every node where the log
+ *    has it (changes.c) and here before the reply, so the very next
+ *    recommendation obeys it.
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
@@ -52,18 +53,18 @@ enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
                                     const struct mz_principal *by,
                                     int64_t *version)
 {
+    /* The rules in force come from the marker's document, on this node
+     * as on the others; the parsed copy only validated it. */
+    mz_rules_free(rules);
+    int64_t position = 0;
     pthread_mutex_lock(&svc->rules_write_mutex);
-    enum mz_status status = mz_store_put_rules(svc->store, brand, doc,
-                                               mz_service_actor(by), version);
-    if (status == MZ_OK) {
-        pthread_rwlock_wrlock(&svc->lock);
-        status = mz_service_apply_rules(svc, brand, *version, rules);
-        pthread_rwlock_unlock(&svc->lock);
-    } else {
-        mz_rules_free(rules);
-    }
+    enum mz_status status = mz_service_count_store_error(
+        svc, mz_store_put_rules(svc->store, brand, doc, mz_service_actor(by),
+                                version, &position));
+    if (status == MZ_OK)
+        status = mz_service_wait_change(svc, position);
     pthread_mutex_unlock(&svc->rules_write_mutex);
-    return mz_service_count_store_error(svc, status);
+    return status;
 }
 
 enum mz_status mz_service_read_rules(struct mz_service *svc, const char *brand,

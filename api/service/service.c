@@ -65,6 +65,9 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
         mz_store_open(cfg->conninfo, cfg->store_pool_size, err, err_len);
     if (!svc->store)
         goto fail;
+    mz_store_set_node(svc->store, cfg->node_id ? cfg->node_id : "");
+    svc->ready_max_lag = cfg->ready_max_lag;
+    svc->retention_days = cfg->retention_days;
     svc->model = mz_model_new(&cfg->model, err, err_len);
     svc->catalog = mz_catalog_new();
     svc->clients =
@@ -83,11 +86,20 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
         goto fail;
     atomic_store(&svc->last_checkpoint_ms, mz_service_wall_ms());
 
+    /* From where the replay ended: what other nodes committed since is
+     * read and learned next. */
     svc->writer = mz_event_writer_start(
-        mz_store_conninfo(svc->store), cfg->writer_batch_rows,
+        mz_store_conninfo(svc->store), cfg->writer_batch_rows, svc->applied_seq,
         mz_service_on_events_committed, svc, err, err_len);
     if (!svc->writer)
         goto fail;
+    if (!mz_event_writer_set_node(svc->writer, mz_store_node(svc->store))) {
+        snprintf(err, err_len, "out of memory");
+        goto fail;
+    }
+    /* Rows others committed during the replay: read before the first
+     * request, unless that takes long (then /readyz says so). */
+    (void)mz_event_writer_wait_caught_up(svc->writer, 5000);
     if (pthread_create(&svc->checkpointer, NULL, mz_service_checkpointer_main,
                        svc) != 0) {
         snprintf(err, err_len, "cannot start the checkpoint thread");
@@ -150,7 +162,23 @@ bool mz_service_ready(struct mz_service *svc, char *reason, size_t reason_len)
         snprintf(reason, reason_len, "database unreachable");
         return false;
     }
+    struct mz_event_writer_stats w;
+    mz_event_writer_stats(svc->writer, &w);
+    int64_t lag = w.head_seq - w.applied_seq;
+    if (!w.caught_up || lag > svc->ready_max_lag) {
+        snprintf(reason, reason_len,
+                 "catching up with the log: applied %lld of %lld",
+                 (long long)w.applied_seq, (long long)w.head_seq);
+        return false;
+    }
     return true;
+}
+
+int64_t mz_service_applied_position(struct mz_service *svc)
+{
+    struct mz_event_writer_stats w;
+    mz_event_writer_stats(svc->writer, &w);
+    return w.applied_seq;
 }
 
 static uint64_t counter(atomic_uint_fast64_t *c)
@@ -184,6 +212,7 @@ void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out)
     out->checkpoints = counter(&c->checkpoints);
     out->checkpoint_errors = counter(&c->checkpoint_errors);
     out->db_errors = counter(&c->db_errors);
+    out->log_rows_dropped = counter(&c->log_rows_dropped);
     out->clients_evicted = mz_client_cache_evicted(svc->clients);
     out->clients_loaded = mz_client_cache_loaded(svc->clients);
     if (svc->writer)

@@ -79,6 +79,13 @@ struct mz_service_config {
     double default_rate_per_s; /* the rate limit of a key without its
                                   own (requests a second); <= 0: none */
     int default_rate_burst;    /* its burst, when default_rate_per_s > 0 */
+    const char *node_id;       /* borrowed: this node's name among the
+                                  nodes of one database (its checkpoint);
+                                  at most MZ_NODE_ID_MAX bytes */
+    int64_t ready_max_lag;     /* /readyz: at most this many log rows not
+                                  yet applied */
+    int retention_days;        /* drop log rows older than this that every
+                                  node's checkpoint passed; 0: keep all */
 };
 
 /* Opens the store at cfg->conninfo (applying migrations), loads the
@@ -96,9 +103,20 @@ void mz_service_close(struct mz_service *svc);
  * event. On failure they stay changed for the next attempt. */
 enum mz_status mz_service_checkpoint(struct mz_service *svc);
 
-/* Returns whether the service can take traffic; otherwise writes why
- * into reason. */
+/* Returns whether the service can take traffic (the database answers,
+ * and the node has caught up with the log since its start, within
+ * ready_max_lag rows); otherwise writes why into reason. */
 bool mz_service_ready(struct mz_service *svc, char *reason, size_t reason_len);
+
+/* Read your writes: waits (bounded) until this node has applied the log
+ * up to position (a position a reply gave, e.g. POST /v1/events'; <= 0:
+ * none). Returns MZ_OK or MZ_ERR_NOT_CAUGHT_UP. */
+enum mz_status mz_service_wait_position(struct mz_service *svc,
+                                        int64_t position);
+
+/* The log position this node has applied: every row up to it is in
+ * force here. */
+int64_t mz_service_applied_position(struct mz_service *svc);
 
 struct mz_service_stats {
     size_t clients_in_memory;
@@ -116,6 +134,7 @@ struct mz_service_stats {
     uint64_t checkpoints;
     uint64_t checkpoint_errors;
     uint64_t db_errors;
+    uint64_t log_rows_dropped; /* by the log's retention */
     uint64_t clients_evicted;
     uint64_t clients_loaded;
     struct mz_event_writer_stats writer;

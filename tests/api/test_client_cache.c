@@ -483,7 +483,8 @@ START_TEST(test_fetch_reads_an_evicted_client_back_exactly_as_it_was)
         snprintf(doc, sizeof doc, "{\"tier\":\"tier-%d\",\"region\":\"eu\"}",
                  k);
         ck_assert_int_eq(
-            mz_store_put_client_attributes(fx.store, id, doc, "test"), MZ_OK);
+            mz_store_put_client_attributes(fx.store, id, doc, "test", NULL),
+            MZ_OK);
         pthread_rwlock_wrlock(&fx.lock);
         ck_assert_msg(mz_client_cache_restore_attributes(
                           fx.cache, id, doc, false, err, sizeof err),
@@ -621,8 +622,9 @@ START_TEST(test_erased_client_does_not_come_back)
     fixture_open(&fx, "erase", 8);
     for (int k = 0; k < 10; k++)
         set_age(put_client(&fx, k), 20000 - k * 1000);
-    ck_assert_int_eq(mz_store_put_client_attributes(
-                         fx.store, "client-00", "{\"tier\":\"vip\"}", "test"),
+    ck_assert_int_eq(mz_store_put_client_attributes(fx.store, "client-00",
+                                                    "{\"tier\":\"vip\"}",
+                                                    "test", NULL),
                      MZ_OK);
     ck_assert_uint_eq(mz_client_cache_evict(fx.cache), 3);
     ck_assert(!resident(&fx, 0)); /* evicted */
@@ -631,8 +633,8 @@ START_TEST(test_erased_client_does_not_come_back)
     /* The service's order: PostgreSQL, then memory. */
     const char *gone[] = {"client-00", "client-09"};
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(mz_store_delete_client(fx.store, gone[i], "test"),
-                         MZ_OK);
+        ck_assert_int_eq(
+            mz_store_delete_client(fx.store, gone[i], "test", 0, NULL), MZ_OK);
         pthread_rwlock_wrlock(&fx.lock);
         mz_client_cache_erase(fx.cache, gone[i]);
         ck_assert_ptr_null(mz_client_cache_get(fx.cache, gone[i]));

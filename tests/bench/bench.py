@@ -12,13 +12,21 @@ a few events each, then measures, all on 127.0.0.1:
   (d) baselines in the same run: pgbench 64 clients inserting 100 rows per
       transaction into a copy of the events table; nginx serving a static
       file vs GET /healthz, same wrk settings;
-  (e) recommendation latency with a 20-rule brand rule set vs none.
+  (e) recommendation latency with a 20-rule brand rule set vs none;
+  (f) start to ready after kill -9 with a long event log;
+  (g) recommendation latency at a fixed rate, quiet vs beside ingestion;
+  (h) recommendations, 16 closed-loop connections: maximum req/s against
+      the full-scan limit cores / t_sgemv (sgemv_baseline, same run),
+      p50 / p99;
+  (i) growth: recommendation latency and maximum at 10k, 50k and 200k
+      items (a second maisond), with the sgemv time at each size;
 and prints a summary table. Each section that fails prints n/a and the
 reason; the rest still runs. Exit status 0 when every section ran.
 """
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -50,8 +58,25 @@ STALL_S = int(os.environ.get("BENCH_STALL_S", "35"))
 # (f): clients and events in the log before the kill -9 (0: skip).
 RESTART_CLIENTS = int(os.environ.get("BENCH_RESTART_CLIENTS", "100000"))
 RESTART_EVENTS = int(os.environ.get("BENCH_RESTART_EVENTS", "2000000"))
+# (h), (i): the embedding size of maisond's default model
+# (model/model_config.c), given to sgemv_baseline and, when not 64, to
+# maisond (--dim).
+DIM = int(os.environ.get("BENCH_DIM", "64"))
+# (h) scan: closed loop over the loaded catalog and clients.
+SCAN_CONNS = int(os.environ.get("BENCH_SCAN_CONNS", "16"))
+SCAN_S = int(os.environ.get("BENCH_SCAN_S", str(WRK_S)))
+SCAN_P99_TARGET_MS = 2.0
+# (i) growth: a second maisond with its own database, its catalog grown
+# through these sizes.
+GROWTH_ITEMS = [int(n) for n in os.environ.get(
+    "BENCH_GROWTH_ITEMS", "10000,50000,200000").split(",")]
+GROWTH_CLIENTS = int(os.environ.get("BENCH_GROWTH_CLIENTS", "10000"))
+GROWTH_RATE = int(os.environ.get("BENCH_GROWTH_RATE", "500"))
+GROWTH_S = int(os.environ.get("BENCH_GROWTH_S", "10"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOADGEN = os.environ.get("LOADGEN", "./tests/bench/loadgen")
+SGEMV = os.environ.get("SGEMV_BASELINE", "./tests/bench/sgemv_baseline")
+CORES = os.cpu_count() or 1
 
 RESULTS = {}
 FAILED = []
@@ -100,24 +125,27 @@ def _seconds(tok):
                                 "m": 60.0}[m.group(2)]
 
 
-def authorization():
-    """The Authorization value of the bench's maisond (its admin key), or
-    None before it runs."""
-    if SRV is not None and SRV.admin_key:
-        return "Bearer " + SRV.admin_key
+def authorization(srv=None):
+    """The Authorization value of srv (the bench's maisond by default):
+    its admin key, or None before it runs."""
+    srv = srv or SRV
+    if srv is not None and srv.admin_key:
+        return "Bearer " + srv.admin_key
     return None
 
 
-def wrk(url, seconds, script=None, env=None):
-    """wrk; its lua scripts send authorization() (BENCH_AUTHORIZATION)."""
-    cmd = ["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNS, "-d%ds" % seconds,
+def wrk(url, seconds, script=None, env=None, conns=CONNS,
+        threads=WRK_THREADS, srv=None):
+    """wrk, closed loop; its lua scripts send authorization(srv)
+    (BENCH_AUTHORIZATION)."""
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds,
            "--latency", "--timeout", "10s"]
     if script:
         cmd += ["-s", script]
     cmd.append(url)
     e = dict(os.environ)
-    if authorization():
-        e["BENCH_AUTHORIZATION"] = authorization()
+    if authorization(srv):
+        e["BENCH_AUTHORIZATION"] = authorization(srv)
     e.update(env or {})
     out = run(cmd, timeout=seconds + 60, env=e)
     res = {"raw": out}
@@ -137,13 +165,14 @@ def wrk(url, seconds, script=None, env=None):
 
 
 def loadgen(port, path, rate, seconds, conns=32, ids=None,
-            latency_file=None):
+            latency_file=None, srv=None):
+    """loadgen, open loop; sends authorization(srv)."""
     cmd = [LOADGEN, "-p", str(port), "-r", str(rate), "-d", str(seconds),
            "-c", str(conns), "-n", str(ids or CLIENTS)]
     if latency_file:
         cmd += ["-o", latency_file]
-    if authorization():
-        cmd += ["-H", "Authorization: " + authorization()]
+    if authorization(srv):
+        cmd += ["-H", "Authorization: " + authorization(srv)]
     cmd.append(path)
     out = run(cmd, timeout=seconds + 60)
     m = re.search(r"loadgen: (.*)$", out, re.M)
@@ -167,6 +196,18 @@ def item_doc(n):
             "end_at": "2099-01-01T00:00:00Z",
             "attributes": {"color": "c%d" % (n % 7)},
             "tags": ["t%d" % (n % 13)]}
+
+
+def sgemv_baseline(items):
+    """One single-threaded sgemv over an items x DIM matrix, timed by
+    tests/bench/sgemv_baseline (hot: back to back; cold: caches evicted
+    before each): {"best_us", "median_us", "cold_median_us", ...}."""
+    out = run([SGEMV, "-n", str(items), "-d", str(DIM)], timeout=300)
+    m = re.search(r"^sgemv_baseline: (.*)$", out, re.M)
+    if not m:
+        raise RuntimeError("sgemv_baseline printed no result:\n" + out)
+    return {k: float(v) for k, v in
+            (kv.split("=") for kv in m.group(1).split())}
 
 
 def parallel(jobs, fn, threads):
@@ -233,15 +274,44 @@ def prepare_pg():
     log("   max_connections = %s" % mt.psql("SHOW max_connections").strip())
 
 
+def put_items(srv, first, last):
+    """Upserts items i<first>..i<last - 1> into srv's catalog (PUTs of
+    1,000, the most one request takes, on 2 threads); returns the
+    seconds it took."""
+    t0 = time.monotonic()
+    chunks = [list(range(i, min(i + 1000, last)))
+              for i in range(first, last, 1000)]
+    parallel(chunks, lambda ch: expect_200(
+        srv.put("/v1/catalog/items", {"items": [item_doc(n) for n in ch]},
+                timeout=120), "PUT catalog"), threads=2)
+    return time.monotonic() - t0
+
+
+def post_client_events(srv, clients, items):
+    """Posts EVENTS_PER_CLIENT events for each of clients c0.. over items
+    i0..i<items - 1> (batches of 1,000 on 4 threads); returns (events,
+    seconds)."""
+    types = ["view", "view", "click", "add_to_cart", "view"]
+    events = []
+    now = int(time.time()) - 3600
+    for c in range(clients):
+        for j in range(EVENTS_PER_CLIENT):
+            events.append({"event_id": "load-%d-%d" % (c, j),
+                           "client_id": "c%d" % c,
+                           "item_id": "i%d" % ((c * 7919 + j * 104729)
+                                               % items),
+                           "type": types[j], "ts": now + j})
+    batches = [events[i:i + 1000] for i in range(0, len(events), 1000)]
+    t0 = time.monotonic()
+    parallel(batches, lambda b: expect_200(
+        srv.post("/v1/events", {"events": b}, timeout=120), "POST events"),
+        threads=4)
+    return len(events), time.monotonic() - t0
+
+
 @section("load catalog")
 def load_catalog():
-    t0 = time.monotonic()
-    chunks = [list(range(i, min(i + 1000, ITEMS)))
-              for i in range(0, ITEMS, 1000)]
-    parallel(chunks, lambda ch: expect_200(
-        SRV.put("/v1/catalog/items", {"items": [item_doc(n) for n in ch]},
-                timeout=120), "PUT catalog"), threads=2)
-    dt = time.monotonic() - t0
+    dt = put_items(SRV, 0, ITEMS)
     RESULTS["catalog_items_per_s"] = ITEMS / dt
     log("   %d items in %.1f s (%.0f items/s)" % (ITEMS, dt, ITEMS / dt))
 
@@ -251,22 +321,7 @@ def load_clients():
     time.sleep(1)
     rss0 = SRV.rss_bytes()
     mem0 = SRV.metric("maison_clients_in_memory") or 0
-    types = ["view", "view", "click", "add_to_cart", "view"]
-    events = []
-    now = int(time.time()) - 3600
-    for c in range(CLIENTS):
-        for j in range(EVENTS_PER_CLIENT):
-            events.append({"event_id": "load-%d-%d" % (c, j),
-                           "client_id": "c%d" % c,
-                           "item_id": "i%d" % ((c * 7919 + j * 104729)
-                                               % ITEMS),
-                           "type": types[j], "ts": now + j})
-    batches = [events[i:i + 1000] for i in range(0, len(events), 1000)]
-    t0 = time.monotonic()
-    parallel(batches, lambda b: expect_200(
-        SRV.post("/v1/events", {"events": b}, timeout=120), "POST events"),
-        threads=4)
-    dt = time.monotonic() - t0
+    n_events, dt = post_client_events(SRV, CLIENTS, ITEMS)
     time.sleep(2)
     rss1 = SRV.rss_bytes()
     mem1 = SRV.metric("maison_clients_in_memory") or 0
@@ -277,7 +332,7 @@ def load_clients():
     RESULTS["bytes_per_client"] = (rss1 - rss0) / n
     log("   %d events for %d clients in %.1f s; RSS %.1f -> %.1f MiB; "
         "maison_clients_in_memory %d -> %d; %.0f bytes/client"
-        % (len(events), CLIENTS, dt, rss0 / 2**20, rss1 / 2**20, mem0, mem1,
+        % (n_events, CLIENTS, dt, rss0 / 2**20, rss1 / 2**20, mem0, mem1,
            RESULTS["bytes_per_client"]))
 
 
@@ -637,8 +692,479 @@ def bench_stalls():
            ingest.failed, busy["p50_ms"], busy["p99_ms"], busy["p999_ms"]))
 
 
+def closed_loop_recs(srv, clients, seconds):
+    """Recommendations for random clients with wrk, closed loop, SCAN_CONNS
+    connections on one wrk thread (one thread drives far more than
+    maisond answers here, and a second would take CPU from it on a
+    2-core machine), after a 2 s warm-up: wrk()'s dict."""
+    url = "http://127.0.0.1:%d/" % srv.port
+    env = {"BENCH_CLIENTS": str(clients)}
+    script = os.path.join(HERE, "recs.lua")
+    wrk(url, 2, script=script, env=env, conns=SCAN_CONNS, threads=1, srv=srv)
+    return wrk(url, seconds, script=script, env=env, conns=SCAN_CONNS,
+               threads=1, srv=srv)
+
+
+def full_scan_limit(sgemv):
+    """cores / t_sgemv in req/s, from sgemv_baseline()'s hot median and
+    its cold median: (hot, cold)."""
+    return (CORES / (sgemv["median_us"] * 1e-6),
+            CORES / (sgemv["cold_median_us"] * 1e-6)
+            if sgemv.get("cold_median_us") else None)
+
+
+def ms(v):
+    return None if v is None else v * 1e3
+
+
+@section("(h) recommendations vs the full-scan limit: closed loop, %d "
+         "connections" % SCAN_CONNS)
+def bench_scan():
+    """Maximum recommendation rate of SCAN_CONNS closed-loop connections
+    over the loaded catalog and clients, against the rate a design that
+    scores the whole catalog with one sgemv per request could reach on
+    this machine: cores / t_sgemv, t_sgemv measured now, single-threaded,
+    over an ITEMS x DIM matrix."""
+    sg = sgemv_baseline(ITEMS)
+    hot, cold = full_scan_limit(sg)
+    log("   sgemv %d x %d: hot median %.1f us (best %.1f), cold median "
+        "%.1f us" % (ITEMS, DIM, sg["median_us"], sg["best_us"],
+                     sg["cold_median_us"]))
+    log("   full-scan limit = cores / t_sgemv = %d / %.1f us = %.0f req/s "
+        "(cache-cold sgemv: %.0f req/s)" % (CORES, sg["median_us"], hot,
+                                            cold or 0))
+    w = closed_loop_recs(SRV, CLIENTS, SCAN_S)
+    if w["requests"] == 0 or w["non2xx"] or w["socket_errors"]:
+        raise RuntimeError("wrk: %d requests, non-2xx %d, socket errors %d"
+                           % (w["requests"], w["non2xx"],
+                              w["socket_errors"]))
+    RESULTS["scan"] = {"sgemv": sg, "limit_rps": hot, "limit_cold_rps": cold,
+                       "rps": w["rps"], "p50": w["p50"], "p99": w["p99"],
+                       "requests": w["requests"]}
+    log("   maisond: %.0f req/s (%.2fx the full-scan limit, %.2fx the "
+        "cache-cold one), p50 %s ms, p99 %s ms (target <= %.0f ms)"
+        % (w["rps"], w["rps"] / hot, w["rps"] / cold if cold else 0,
+           fmt(ms(w["p50"]), "%.2f"), fmt(ms(w["p99"]), "%.2f"),
+           SCAN_P99_TARGET_MS))
+
+
+def growth_point(srv, items, rate):
+    """The figures of (i) at one catalog size: sgemv over items x DIM,
+    closed-loop maximum (wrk, SCAN_CONNS connections), then open loop at
+    rate req/s; None for rate: GROWTH_RATE, or half the closed-loop
+    maximum when that is lower (above saturation the latencies would
+    measure the queue)."""
+    sg = sgemv_baseline(items)
+    w = closed_loop_recs(srv, GROWTH_CLIENTS, GROWTH_S)
+    if rate is None:
+        rate = GROWTH_RATE
+        if w["rps"] and w["rps"] * 0.5 < rate:
+            rate = max(20, int(w["rps"] * 0.5))
+    path = "/v1/clients/c{}/recommendations?k=10"
+    o = loadgen(srv.port, path, rate, GROWTH_S, ids=GROWTH_CLIENTS, srv=srv)
+    point = {"items": items, "sgemv_us": sg["median_us"],
+             "sgemv_cold_us": sg["cold_median_us"], "max_rps": w["rps"],
+             "closed_p50_ms": ms(w["p50"]), "closed_p99_ms": ms(w["p99"]),
+             "closed_non2xx": w["non2xx"], "rate": rate,
+             "achieved_rate": o["rate"], "errors": o["errors"],
+             "p50_ms": o["p50_ms"], "p99_ms": o["p99_ms"]}
+    log("   %d items: sgemv %.1f us; closed loop %.0f req/s, p50 %s / p99 "
+        "%s ms; open loop: %s"
+        % (items, sg["median_us"], w["rps"], fmt(point["closed_p50_ms"],
+                                                  "%.2f"),
+           fmt(point["closed_p99_ms"], "%.2f"), o["line"]))
+    return point
+
+
+def growth_server(items, event_items):
+    """A started maisond on a fresh database of its own, with items
+    i0..i<items - 1> and GROWTH_CLIENTS clients whose events fall on the
+    first event_items items (the same histories at every size)."""
+    db = mt.create_database("mz_growth_%d_%d" % (items, int(time.time())))
+    srv = mt.Maisond(database_url=db, name="maisond-growth-%d" % items,
+                     threads=SRV.threads, extra_args=SRV.extra_args)
+    srv.start(timeout_s=120)
+    dt = put_items(srv, 0, items)
+    n, dt_events = post_client_events(srv, GROWTH_CLIENTS, event_items)
+    log("   %d items in %.1f s (%.0f items/s), %d events for %d clients "
+        "in %.1f s" % (items, dt, items / dt, n, GROWTH_CLIENTS, dt_events))
+    waited = wait_checkpointed(srv, timeout_s=90)
+    log("   the load checkpointed %.1f s later" % waited)
+    return srv, db
+
+
+def wait_checkpointed(srv, timeout_s):
+    """Waits until srv's last checkpoint covers its whole event log, so
+    that a measurement after it times recommendations and not the first
+    checkpoint of what was just loaded ((g) measures that); returns the
+    seconds waited. Raises RuntimeError after timeout_s."""
+    t0 = time.monotonic()
+    while True:
+        m = srv.metrics()
+        applied = mt.metric_sum(m, "maison_event_log_seq") or 0
+        done = mt.metric_sum(m, "maison_checkpoint_log_seq") or 0
+        if applied and done >= applied:
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout_s:
+            raise RuntimeError(
+                "no checkpoint of the loaded events in %.0f s: log at %d, "
+                "checkpoint at %d, %d checkpoint errors; log tail:\n%s"
+                % (timeout_s, applied, done, mt.metric_sum(
+                    m, "maison_checkpoint_errors_total") or 0,
+                   srv.log_tail(10)))
+        time.sleep(0.5)
+
+
+@section("(i) growth: recommendations at %s items"
+         % ", ".join(str(n) for n in GROWTH_ITEMS))
+def bench_growth():
+    """One maisond per size, each on its own database (so the sizes do
+    not depend on what the other parts loaded, and each server has the
+    same history), one at a time, the largest first: its closed-loop
+    maximum sets the open-loop rate of every size (GROWTH_RATE, or half
+    that maximum when lower), so the latencies compare at one rate."""
+    sizes = sorted(GROWTH_ITEMS, reverse=True)
+    points = []
+    rate = None
+    try:
+        for items in sizes:
+            srv, db = growth_server(items, sizes[-1])
+            try:
+                points.append(growth_point(srv, items, rate))
+                rate = points[0]["rate"]
+            finally:
+                srv.stop()
+                srv.cleanup()
+                mt.psql('DROP DATABASE IF EXISTS "%s"'
+                        % mt.parse_conninfo(db).get("dbname"),
+                        check_rc=False)
+    finally:
+        RESULTS["growth"] = sorted(points, key=lambda p: p["items"])
+
+
+def growth_of(points, key, inverse=False):
+    """Per point: (value at that size / value at the first size) divided
+    by (size / first size), i.e. how cost grows against the catalog; 1/x
+    of the value when inverse (for rates). None where a value is
+    missing."""
+    first = points[0]
+    out = []
+    for p in points:
+        a, b = p.get(key), first.get(key)
+        if not a or not b:
+            out.append(None)
+            continue
+        cost = (b / a) if inverse else (a / b)
+        out.append(cost / (p["items"] / first["items"]))
+    return out
+
+
+GROWTH_MEASURES = [
+    ("p50 ms, open loop", "p50_ms", False),
+    ("p99 ms, open loop", "p99_ms", False),
+    ("p50 ms, closed loop", "closed_p50_ms", False),
+    ("p99 ms, closed loop", "closed_p99_ms", False),
+    ("max req/s, closed loop", "max_rps", True),
+    ("sgemv us (hot)", "sgemv_us", False),
+    ("sgemv us (cold)", "sgemv_cold_us", False),
+]
+
+
+def print_growth():
+    """The growth table: each measure at each size, side by side, and
+    (cost at size / cost at the first size) / (size / first size): below
+    1 the cost grows slower than the catalog."""
+    points = RESULTS.get("growth") or []
+    if not points:
+        return
+    head = ["measure"] + ["%d items" % p["items"] for p in points]
+    rows = [head, ["open-loop rate req/s (achieved, errors)"] +
+            ["%d (%.0f, %d)" % (p["rate"], p["achieved_rate"], p["errors"])
+             for p in points]]
+    for label, key, inverse in GROWTH_MEASURES:
+        rows.append([label] + [fmt(p.get(key), "%.0f" if inverse else
+                                   "%.2f") for p in points])
+    for label, key, inverse in GROWTH_MEASURES:
+        rows.append(["  cost growth / catalog growth, " + label] +
+                    [fmt(g, "%.2f") for g in growth_of(points, key,
+                                                       inverse)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    print()
+    print("GROWTH (%d clients; recommendations k=10; closed loop = wrk %d "
+          "connections; open loop at %d req/s, or half the largest size's "
+          "closed-loop max when lower)"
+          % (GROWTH_CLIENTS, SCAN_CONNS, GROWTH_RATE))
+    for n, r in enumerate(rows):
+        print("  ".join("%-*s" % (widths[i], r[i]) for i in range(len(r))))
+        if n == 0:
+            print("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------- nodes
+
+# (j): the same database served by 1, 2 and 3 nodes on this machine.
+NODES_S = int(os.environ.get("BENCH_NODES_S", "10"))
+LAG_SAMPLES = int(os.environ.get("BENCH_LAG_SAMPLES", "300"))
+LAG_EVENTS_S = int(os.environ.get("BENCH_LAG_EVENTS_S", "2000"))
+
+
+def start_follower_nodes(first, count):
+    """count more maisond nodes on the bench's database, named n<first>,
+    n<first+1>, ... (--node-id, when maisond has the option), with the
+    model shape of SRV, started one after the other; returns them (the
+    caller stops and cleans them up)."""
+    p = subprocess.run([mt.maisond_path(), "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    has_node_id = b"--node-id" in p.stdout
+    nodes = []
+    for n in range(first, first + count):
+        args = list(SRV.extra_args)         # its --dim
+        if has_node_id:
+            args += ["--node-id", "n%d" % n]
+        node = mt.Maisond(name="maisond-bench-n%d" % n, threads=SRV.threads,
+                          extra_args=args)
+        nodes.append(node)
+        node.start(timeout_s=600)
+    return nodes
+
+
+def on_every_node(nodes, fn):
+    """fn(node, share) on one thread per node, share = 1 / len(nodes);
+    returns the results in node order, or raises the first error."""
+    out = [None] * len(nodes)
+
+    def one(i):
+        out[i] = fn(nodes[i], 1.0 / len(nodes))
+    parallel(range(len(nodes)), one, threads=len(nodes))
+    return out
+
+
+def nodes_throughput(nodes):
+    """Durable events/s (rows the events table gained) with wrk's 64
+    connections shared by the nodes, then recommendations/s summed over
+    them, each for NODES_S seconds."""
+    rows0 = events_in_log()
+    t0 = time.monotonic()
+    run_id = str(int(time.time() * 1000))
+    ev = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/v1/events" % node.port, NODES_S,
+        script=os.path.join(HERE, "events.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS), "BENCH_ITEMS": str(ITEMS),
+             "BENCH_BATCH": "100", "BENCH_RUN": "%s%s" % (run_id, node.port)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    dt = time.monotonic() - t0
+    rows1 = events_in_log()
+    recs = on_every_node(nodes, lambda node, share: wrk(
+        "http://127.0.0.1:%d/" % node.port, NODES_S,
+        script=os.path.join(HERE, "recs.lua"),
+        env={"BENCH_CLIENTS": str(CLIENTS)},
+        conns=max(1, int(CONNS * share)), threads=1, srv=node))
+    return {"events_per_s": (rows1 - rows0) / NODES_S,
+            "events_wall_s": dt,
+            "events_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                                 for w in ev),
+            "recs_per_s": sum(w["rps"] for w in recs),
+            "recs_non2xx": sum(w["non2xx"] + w["socket_errors"]
+                               for w in recs)}
+
+
+def percentile(sorted_values, q):
+    return sorted_values[int(q * (len(sorted_values) - 1) + 0.5)]
+
+
+def follow_lag(a, b):
+    """LAG_SAMPLES pairs of samples, each one event posted to node a and
+    timed from a's reply: (1) until node b's /metrics shows
+    maison_log_applied_position at a's position (b follows by itself:
+    its poll, about every 100 ms), (2) until b answers a profile read
+    with after=<a's position> (the read wakes b's follower at once). Also
+    b's round trip for a plain read, the floor of (2). Returns ms
+    figures."""
+    run_id = int(time.time() * 1000)
+    polled, reads, rtts = [], [], []
+    late = 0
+    rnd = random.Random(17)
+    for i in range(2 * LAG_SAMPLES):
+        client = "c%d" % (i % CLIENTS)
+        doc = expect_200(a.post("/v1/events", {"events": [{
+            "event_id": "lag-%d-%d" % (run_id, i), "client_id": client,
+            "item_id": "i%d" % ((i * 7919) % ITEMS), "type": "view"}]}),
+            "POST events on a")
+        pos = doc.get("position")
+        if not isinstance(pos, int):
+            raise RuntimeError("POST /v1/events reply has no position: %r"
+                               % doc)
+        t0 = time.monotonic()
+        if i % 2 == 0:
+            while (b.metric("maison_log_applied_position") or 0) < pos:
+                if time.monotonic() - t0 > 30:
+                    raise RuntimeError("b did not apply %d in 30 s" % pos)
+            polled.append((time.monotonic() - t0) * 1e3)
+        else:
+            r = b.get("/v1/clients/%s/profile?after=%d" % (client, pos),
+                      timeout=60)
+            reads.append((time.monotonic() - t0) * 1e3)
+            if r.status == 503:
+                late += 1
+            elif r.status not in (200, 404):
+                raise RuntimeError("profile after=%d on b: %r" % (pos, r))
+            t0 = time.monotonic()
+            b.get("/v1/clients/%s/profile" % client)
+            rtts.append((time.monotonic() - t0) * 1e3)
+        # Land anywhere in the follower's poll period.
+        time.sleep(rnd.uniform(0.0, 0.12))
+    for v in (polled, reads, rtts):
+        v.sort()
+    return {"samples": LAG_SAMPLES,
+            "p50_ms": percentile(polled, 0.5),
+            "p99_ms": percentile(polled, 0.99), "max_ms": polled[-1],
+            "after_p50_ms": percentile(reads, 0.5),
+            "after_p99_ms": percentile(reads, 0.99),
+            "rtt_p50_ms": percentile(rtts, 0.5), "not_caught_up": late}
+
+
+@section("(j) nodes: ingestion and recommendations with 1, 2 and 3 nodes on "
+         "one database; lag from a commit on one node to its application "
+         "on another")
+def bench_nodes():
+    """With 1, then 2, then 3 nodes on the bench's database (all on this
+    machine, so they share its cores): durable events/s and
+    recommendations/s with the load spread over the nodes; then, with
+    three, the lag between a commit on node 2 and its application on
+    node 3 (p50, p99), quiet and while node 1 takes LAG_EVENTS_S
+    events/s."""
+    extra = []
+    out = {}
+    try:
+        for count in (1, 2, 3):
+            if count > 1:
+                extra += start_follower_nodes(2 + len(extra), 1)
+            nodes = [SRV] + extra
+            res = nodes_throughput(nodes)
+            out[count] = res
+            log("   %d node(s): %.0f events/s (wrk non-2xx/errors %d), "
+                "%.0f recs/s (non-2xx/errors %d)"
+                % (count, res["events_per_s"], res["events_non2xx"],
+                   res["recs_per_s"], res["recs_non2xx"]))
+        RESULTS["nodes"] = out
+        for key, what in (("nodes_lag", "quiet"),
+                          ("nodes_lag_busy", "beside %d events/s on node 1"
+                           % LAG_EVENTS_S)):
+            ingest = PacedIngestion(LAG_EVENTS_S) if key.endswith("busy") \
+                else None
+            if ingest:
+                ingest.start()
+            try:
+                lag = follow_lag(extra[0], extra[1])
+            finally:
+                eps = ingest.stop() if ingest else None
+            lag["events_per_s"] = eps
+            RESULTS[key] = lag
+            log("   lag commit on node 2 -> applied on node 3, %s, %d "
+                "samples each: by itself (its /metrics polled) p50 %.2f ms, "
+                "p99 %.2f ms, max %.2f ms; a read with after= p50 %.2f ms, "
+                "p99 %.2f ms (a plain read's round trip: p50 %.2f ms), %d "
+                "not caught up in the bounded wait"
+                % (what, lag["samples"], lag["p50_ms"], lag["p99_ms"],
+                   lag["max_ms"], lag["after_p50_ms"], lag["after_p99_ms"],
+                   lag["rtt_p50_ms"], lag["not_caught_up"]))
+    finally:
+        RESULTS.setdefault("nodes", out)
+        for node in extra:
+            node.stop()
+            node.cleanup()
+
+
+def nodes_rows():
+    """(j)'s summary rows: each count of nodes against one node."""
+    nodes = RESULTS.get("nodes", {})
+    one = nodes.get(1, {})
+    rows = []
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) events/s durable, %d nodes (64 conn shared)"
+                     % count, fmt(res.get("events_per_s")), "1 node",
+                     fmt(one.get("events_per_s")),
+                     fmt(ratio(res.get("events_per_s"),
+                               one.get("events_per_s")), "%.2f")))
+    for count in (2, 3):
+        res = nodes.get(count, {})
+        rows.append(("(j) recs/s, %d nodes (64 conn shared)" % count,
+                     fmt(res.get("recs_per_s")), "1 node",
+                     fmt(one.get("recs_per_s")),
+                     fmt(ratio(res.get("recs_per_s"),
+                               one.get("recs_per_s")), "%.2f")))
+    for key, what in (("nodes_lag", "quiet"), ("nodes_lag_busy",
+                                               "beside ingestion")):
+        lag = RESULTS.get(key, {})
+        rows.append(("(j) lag commit -> applied on another node, %s, "
+                     "p50 / p99 ms" % what,
+                     "%s / %s" % (fmt(lag.get("p50_ms"), "%.2f"),
+                                  fmt(lag.get("p99_ms"), "%.2f")),
+                     "a read with after=, p50 / p99 ms",
+                     "%s / %s" % (fmt(lag.get("after_p50_ms"), "%.2f"),
+                                  fmt(lag.get("after_p99_ms"), "%.2f")),
+                     ""))
+    return rows
+
+
 def ratio(a, b):
     return None if a is None or not b else a / b
+
+
+def scan_rows():
+    """(h)'s summary rows: the closed-loop maximum against the full-scan
+    limits, and the closed-loop latencies against the 2 ms target."""
+    sc = RESULTS.get("scan", {})
+    sg = sc.get("sgemv", {})
+    return [
+        ("(h) recs max req/s, closed loop %d conn (target >= 1.0x)"
+         % SCAN_CONNS, fmt(sc.get("rps")),
+         "full-scan limit %d cores / t_sgemv %s us" % (
+             CORES, fmt(sg.get("median_us"), "%.0f")),
+         fmt(sc.get("limit_rps")),
+         fmt(ratio(sc.get("rps"), sc.get("limit_rps")), "%.2f")),
+        ("(h) same, vs a full scan with the matrix out of cache",
+         fmt(sc.get("rps")),
+         "%d cores / cold t_sgemv %s us" % (
+             CORES, fmt(sg.get("cold_median_us"), "%.0f")),
+         fmt(sc.get("limit_cold_rps")),
+         fmt(ratio(sc.get("rps"), sc.get("limit_cold_rps")), "%.2f")),
+        ("(h) recs p50 / p99 ms, closed loop %d conn (target p99 <= %.0f)"
+         % (SCAN_CONNS, SCAN_P99_TARGET_MS),
+         "%s / %s" % (fmt(ms(sc.get("p50")), "%.2f"),
+                      fmt(ms(sc.get("p99")), "%.2f")),
+         "target p99 ms", "%.2f" % SCAN_P99_TARGET_MS,
+         fmt(ratio(ms(sc.get("p99")), SCAN_P99_TARGET_MS), "%.2f")),
+    ]
+
+
+def growth_rows():
+    """(i)'s summary rows: first and last size side by side, the ratio of
+    cost growth to catalog growth (target < 1; the sgemv row is the
+    full-scan baseline's own)."""
+    points = RESULTS.get("growth") or []
+    if len(points) < 2:
+        return [("(i) growth", "n/a", "", "", "")]
+    a, b = points[0], points[-1]
+    label = "%dk -> %dk items" % (a["items"] // 1000, b["items"] // 1000)
+    catalog = "catalog x%.0f" % (b["items"] / a["items"])
+    rows = []
+    for what, key, inverse in GROWTH_MEASURES:
+        if key == "sgemv_cold_us":
+            continue
+        if key in ("p50_ms", "p99_ms"):
+            what += " at %d req/s" % b["rate"]
+        target = ("the full-scan baseline's" if key.startswith("sgemv")
+                  else "cost vs catalog growth, target < 1")
+        spec = "%.0f" if inverse else "%.2f"
+        rows.append(("(i) %s, %s (%s)" % (what, label, target),
+                     "%s -> %s" % (fmt(a.get(key), spec),
+                                   fmt(b.get(key), spec)),
+                     catalog, "%.0f" % (b["items"] / a["items"]),
+                     fmt(growth_of(points, key, inverse)[-1], "%.2f")))
+    return rows
 
 
 def summary():
@@ -698,6 +1224,9 @@ def summary():
          "after a graceful stop, s",
          fmt(r.get("restart", {}).get("after_stop_s"), "%.1f"), ""),
     ]
+    rows += scan_rows() + growth_rows()
+    rows += nodes_rows()
+    print_growth()
     print()
     print("SUMMARY (%d items, %d clients, %d cores)"
           % (ITEMS, CLIENTS, os.cpu_count() or 0))
@@ -721,13 +1250,21 @@ def summary():
 # section that reads them runs.
 PARTS = [("clients", "load clients; resident bytes per client (c)"),
          ("recs", "recommendations at a fixed rate and max (b)"),
+         ("scan", "recs, %d closed-loop conn, vs cores / t_sgemv (h)"
+          % SCAN_CONNS),
          ("rules", "recommendation latency, 20-rule set vs none (e)"),
          ("healthz", "GET /healthz vs nginx static file (d)"),
          ("events", "durable ingestion with wrk (a)"),
          ("pgbench", "pgbench 100-row INSERT baseline (a, d)"),
+         ("nodes", "events/s, recs/s with 1, 2, 3 nodes; follow lag (j)"),
          ("restart", "start to ready after kill -9 (f)"),
-         ("stalls", "recommendations quiet vs beside ingestion (g)")]
-NEEDS_CLIENTS = ("recs", "rules", "stalls")
+         ("stalls", "recommendations quiet vs beside ingestion (g)"),
+         ("growth", "recs p50 / p99 / max at 10k, 50k, 200k items, own "
+                    "server (i)")]
+NEEDS_CLIENTS = ("recs", "rules", "stalls", "scan", "nodes")
+# Parts that bring their own server and data: alone they skip the main
+# catalog load.
+OWN_SERVER = ("growth",)
 
 USAGE = """usage: tests/bench/run_bench.sh [MAISOND]   (or: make bench)
 
@@ -741,14 +1278,28 @@ alone on the machine. To run some parts only, name them in BENCH_ONLY
 Parts:
 %s
 
+Each part alone, e.g. (scan about 20 s, growth about 3 minutes on 2
+cores):
+
+    BENCH_ONLY=scan sh tests/bench/run_bench.sh build/maisond
+    BENCH_ONLY=growth sh tests/bench/run_bench.sh build/maisond
+
+(clients loads the clients; recs, rules, stalls and scan load them too;
+growth starts its own maisond on its own database and needs neither.)
+
 Sizes and durations: BENCH_ITEMS (50000), BENCH_CLIENTS (10000),
 BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
 (15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
 BENCH_RESTART_EVENTS (2000000), BENCH_STALL_RATE (500),
 BENCH_STALL_EVENTS_S (5000), BENCH_STALL_S (35), BENCH_THREADS (maisond's
-default, 4 per core);
-BENCH_OUT: where
-bench.json goes. README.md in this directory says what each part does.
+default, 4 per core), BENCH_DIM (64, maisond's default; the sgemv matrix's
+width and maisond --dim), BENCH_SCAN_CONNS (16), BENCH_SCAN_S
+(BENCH_WRK_S), BENCH_GROWTH_ITEMS (10000,50000,200000),
+BENCH_GROWTH_CLIENTS (10000), BENCH_GROWTH_RATE (500), BENCH_GROWTH_S
+(10); nodes: BENCH_NODES_S (10, each measurement), BENCH_LAG_SAMPLES
+(300), BENCH_LAG_EVENTS_S (2000); SGEMV_BASELINE: the sgemv_baseline
+program (default next to LOADGEN); BENCH_OUT: where bench.json goes.
+README.md in this directory says what each part does and the targets.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
 
 
@@ -785,12 +1336,16 @@ def main():
             log("warning: %s not found; its sections will fail" % tool)
     if not os.access(LOADGEN, os.X_OK):
         log("warning: loadgen not found at %s (set LOADGEN)" % LOADGEN)
+    if not os.access(SGEMV, os.X_OK):
+        log("warning: sgemv_baseline not found at %s (set SGEMV_BASELINE)"
+            % SGEMV)
     t_start = time.monotonic()
     prepare_pg()
     # maisond's own default: 4 HTTP threads per core, 4 to 64.
     default_threads = min(64, max(4, 4 * (os.cpu_count() or 1)))
     SRV = mt.Maisond(name="maisond-bench", threads=int(os.environ.get(
-        "BENCH_THREADS", str(default_threads))))
+        "BENCH_THREADS", str(default_threads))),
+        extra_args=["--dim", str(DIM)] if DIM != 64 else [])
     try:
         try:
             SRV.start(timeout_s=120)
@@ -800,11 +1355,14 @@ def main():
             bench_pgbench()
             summary()
             return 1
-        load_catalog()
+        if parts - set(OWN_SERVER):
+            load_catalog()
         steps = {"clients": load_clients, "recs": bench_recommendations,
                  "rules": bench_rules, "healthz": bench_healthz_vs_nginx,
                  "events": bench_events, "pgbench": bench_pgbench,
-                 "restart": bench_restart, "stalls": bench_stalls}
+                 "restart": bench_restart, "stalls": bench_stalls,
+                 "scan": bench_scan, "growth": bench_growth,
+                 "nodes": bench_nodes}
         for name, _ in PARTS:
             if name in parts:
                 steps[name]()

@@ -94,6 +94,12 @@ struct mz_eval_method_ops {
                     bool learn_global);
     /* Writes a score for every item into scores (higher is better). */
     void (*score)(void *state, int32_t client, int64_t now_ts, float *scores);
+    /* NULL when score scans the whole catalog. Otherwise score may write
+     * -INFINITY for the items it did not look at (our model scores its
+     * candidates, as maisond does), and this is the whole-catalog score
+     * maisond falls back to when the candidates leave the list short. */
+    void (*score_all)(void *state, int32_t client, int64_t now_ts,
+                      float *scores);
     /* Forgets everything about client (its state returns to new). */
     void (*reset_client)(void *state, int32_t client);
     /* Average resident bytes of one client's state. */
@@ -200,6 +206,15 @@ bool mz_eval_taste_shift(const struct mz_eval_method *method,
  * MZ_EVAL_TOPK, which means the method scored items NaN or -inf. */
 int mz_eval_rank(const float *scores, size_t n, const uint8_t *allowed,
                  int32_t target, size_t *short_lists);
+
+/* Scores client at now_ts with method and returns target's rank as
+ * mz_eval_rank does; when the top came back short and the method has a
+ * whole-catalog score, ranks by that instead (maisond's fallback). Counts
+ * a list still short in *short_lists (NULL: not counted). */
+int mz_eval_score_and_rank(const struct mz_eval_method *method, void *state,
+                           int32_t client, int64_t now_ts, float *scores,
+                           size_t n, const uint8_t *allowed, int32_t target,
+                           size_t *short_lists);
 
 /* Counts one case of rank (0: missed) into res's sums. */
 void mz_eval_add_case(struct mz_eval_result *res, int rank);

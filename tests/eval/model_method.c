@@ -12,16 +12,19 @@
  */
 #include "tests/eval/eval.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/json_item.h"
+#include "model/candidates.h"
 #include "model/catalog.h"
 #include "model/model.h"
 
 struct model_method {
     struct mz_model *model;     /* owned */
+    struct mz_candidates *cand; /* owned: the server's scoring path */
     struct mz_client **clients; /* owned, per client; NULL until seen */
     int32_t n_clients;
 };
@@ -104,6 +107,7 @@ static void model_method_free(void *state)
             mz_client_free(m->clients[c]);
     }
     free(m->clients);
+    mz_candidates_free(m->cand);
     mz_model_free(m->model);
     free(m);
 }
@@ -164,6 +168,12 @@ static void *model_method_create(const struct mz_eval_method *method,
         model_method_free(m);
         return NULL;
     }
+    m->cand = mz_candidates_new();
+    if (!m->cand) {
+        snprintf(err, err_len, "%s: out of memory", method->name);
+        model_method_free(m);
+        return NULL;
+    }
     int32_t n_items = mz_intern_count(data->items);
     for (int32_t i = 0; i < n_items; i++) {
         if (!add_item(m->model, data, i, err, err_len)) {
@@ -209,13 +219,37 @@ static void model_method_observe(void *state, const struct mz_eval_event *ev,
     mz_model_observe(m->model, client, &obs, learn_global);
 }
 
-static void model_method_score(void *state, int32_t client, int64_t now_ts,
-                               float *scores)
+/* The whole catalog scored (mz_model_score): maisond's fallback, and
+ * every score when candidates are off (cand_popular 0). */
+static void model_method_score_all(void *state, int32_t client, int64_t now_ts,
+                                   float *scores)
 {
     struct model_method *m = state;
     /* A client never seen scores as a new one (NULL is non-personalised,
      * which is what a new client's zero levels give too). */
     mz_model_score(m->model, m->clients[client], -1, now_ts, scores);
+}
+
+/* What maisond scores: the client's candidates, every other item
+ * -INFINITY (so a short list falls back to model_method_score_all). */
+static void model_method_score(void *state, int32_t client, int64_t now_ts,
+                               float *scores)
+{
+    struct model_method *m = state;
+    int32_t n_items = mz_model_item_count(m->model);
+
+    if (!m->cand || !mz_model_score_candidates(m->model, m->clients[client], -1,
+                                               now_ts, m->cand)) {
+        model_method_score_all(state, client, now_ts, scores);
+        return;
+    }
+    size_t n;
+    const int32_t *items = mz_candidates_items(m->cand, &n);
+    const float *cand_scores = mz_candidates_scores(m->cand);
+    for (int32_t j = 0; j < n_items; j++)
+        scores[j] = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        scores[items[i]] = cand_scores[items[i]];
 }
 
 static void model_method_reset_client(void *state, int32_t client)
@@ -235,6 +269,7 @@ const struct mz_eval_method_ops mz_eval_model_ops = {
     .create = model_method_create,
     .observe = model_method_observe,
     .score = model_method_score,
+    .score_all = model_method_score_all,
     .reset_client = model_method_reset_client,
     .bytes_per_client = model_method_bytes_per_client,
     .free_state = model_method_free,

@@ -51,6 +51,25 @@ int mz_eval_rank(const float *scores, size_t n, const uint8_t *allowed,
     return 0;
 }
 
+int mz_eval_score_and_rank(const struct mz_eval_method *method, void *state,
+                           int32_t client, int64_t now_ts, float *scores,
+                           size_t n, const uint8_t *allowed, int32_t target,
+                           size_t *short_lists)
+{
+    size_t short_list = 0;
+
+    method->ops->score(state, client, now_ts, scores);
+    int rank = mz_eval_rank(scores, n, allowed, target, &short_list);
+    if (short_list && method->ops->score_all) {
+        method->ops->score_all(state, client, now_ts, scores);
+        short_list = 0;
+        rank = mz_eval_rank(scores, n, allowed, target, &short_list);
+    }
+    if (short_lists)
+        *short_lists += short_list;
+    return rank;
+}
+
 void mz_eval_add_case(struct mz_eval_result *res, int rank)
 {
     res->cases++;
@@ -160,9 +179,9 @@ bool mz_eval_next_item(const struct mz_eval_method *method,
         /* The first event of a session has no context to predict from;
          * SR-GNN's protocol skips it. */
         if (in_session[ev->client]) {
-            method->ops->score(state, ev->client, ev->ts, scores);
-            int rank = mz_eval_rank(scores, n_items, NULL, ev->item,
-                                    &res->short_lists);
+            int rank = mz_eval_score_and_rank(method, state, ev->client, ev->ts,
+                                              scores, n_items, NULL, ev->item,
+                                              &res->short_lists);
             mz_eval_add_case(res, rank);
             if (opt->limit_cases && res->cases >= opt->limit_cases)
                 break;
@@ -276,13 +295,13 @@ bool mz_eval_last_item(const struct mz_eval_method *method,
         const int32_t *h = hist.items[ev->client];
         uint32_t hn = hist.count[ev->client];
 
-        method->ops->score(state, ev->client, ev->ts, scores);
         /* All-rank protocol: what the client already has is never
          * recommended. The mask is restored right after. */
         for (uint32_t k = 0; k < hn; k++)
             allowed[h[k]] = 0;
-        int rank =
-            mz_eval_rank(scores, n_items, allowed, ev->item, &res->short_lists);
+        int rank = mz_eval_score_and_rank(method, state, ev->client, ev->ts,
+                                          scores, n_items, allowed, ev->item,
+                                          &res->short_lists);
         mz_eval_add_case(res, rank);
         for (uint32_t k = 0; k < hn; k++)
             allowed[h[k]] = 1;
@@ -332,8 +351,9 @@ static void shift_phase(const struct mz_eval_method *method, void *state,
         struct mz_eval_event ev = {
             .client = client, .item = items[k], .ts = *ts, .type = types[k]};
         if (score && k < SHIFT_POSITIONS) {
-            method->ops->score(state, client, ev.ts, scores);
-            hits[k] += mz_eval_rank(scores, n_items, NULL, items[k], NULL) > 0;
+            hits[k] +=
+                mz_eval_score_and_rank(method, state, client, ev.ts, scores,
+                                       n_items, NULL, items[k], NULL) > 0;
             counts[k] += 1.0;
         }
         method->ops->observe(state, &ev, false);

@@ -86,10 +86,20 @@ def post_events(events, **kw):
     return SRV.post("/v1/events", {"events": events}, **kw)
 
 
+LAST_POSITION = [0]
+
+
 def post_ok(events):
+    """The reply of an accepted batch, without its log position, which is
+    checked here: an integer that never goes back."""
     r = post_events(events)
     check(r.status == 200, "POST /v1/events: %r" % r)
-    return r.json()
+    doc = r.json()
+    position = doc.pop("position", None)
+    check(isinstance(position, int) and position >= LAST_POSITION[0],
+          "position %r after %r" % (position, LAST_POSITION[0]))
+    LAST_POSITION[0] = position
+    return doc
 
 
 def recs(client_id, **params):

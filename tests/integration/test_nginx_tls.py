@@ -16,7 +16,6 @@ Retry-After, and when a node stops, its clients are served by the other
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,81 +23,20 @@ import time
 import uuid
 
 import maison_test as mt
+import nginx_front as nf
 import tls_helpers as th
 from maison_test import check, check_eq, test
 
 NODES = []
-NGINX = None         # the nginx process
-PORT = None          # nginx's HTTPS port
+FRONT = None         # nginx_front.Front: nginx in front of the nodes
 DIR = None
-CERT = KEY = None
-CONF = None          # the nginx.conf that includes the copy
 CLIENTS = ["client-%02d-%s" % (i, uuid.uuid4().hex[:6]) for i in range(24)]
-
-
-def nginx_binary():
-    for path in (shutil.which("nginx"), "/usr/sbin/nginx"):
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-def srcdir():
-    return os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-
-
-def replace(text, pattern, new, what):
-    out, n = re.subn(pattern, new, text, flags=re.M)
-    if n == 0:
-        raise mt.StartError("deploy/nginx-maison.conf no longer has %s" % what)
-    return out
-
-
-def write_config():
-    """The shipped file with the test's nodes, port, certificate and log;
-    returns the path of an nginx.conf that includes it."""
-    with open(os.path.join(srcdir(), "deploy", "nginx-maison.conf")) as f:
-        text = f.read()
-    a, b = NODES[0].port, NODES[1].port
-    text = replace(text, r"^(\s*server )10\.0\.0\.11:8080", r"\g<1>127.0.0.1:%d"
-                   % a, "a first node")
-    text = replace(text, r"^(\s*server )10\.0\.0\.12:8080", r"\g<1>127.0.0.1:%d"
-                   % b, "a second node")
-    text = replace(text, r"^\s*server 10\.0\.0\.13:8080.*\n", "",
-                   "a third node")
-    text = replace(text, r"^(\s*)listen 443 ssl;",
-                   r"\g<1>listen 127.0.0.1:%d ssl;" % PORT, "listen 443 ssl")
-    text = replace(text, r"^(\s*)ssl_certificate \S+;",
-                   r"\g<1>ssl_certificate %s;" % CERT, "ssl_certificate")
-    text = replace(text, r"^(\s*)ssl_certificate_key \S+;",
-                   r"\g<1>ssl_certificate_key %s;" % KEY,
-                   "ssl_certificate_key")
-    text = replace(text, r"^(\s*)access_log \S+;",
-                   r"\g<1>access_log %s/access.log;" % DIR, "access_log")
-    maison = os.path.join(DIR, "maison.conf")
-    with open(maison, "w") as f:
-        f.write(text)
-    conf = os.path.join(DIR, "nginx.conf")
-    temp = "".join("    %s_temp_path %s/%s;\n" % (kind, DIR, kind)
-                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi",
-                                "scgi"))
-    with open(conf, "w") as f:
-        f.write("%s"
-                "worker_processes 1;\n"
-                "pid %s/nginx.pid;\n"
-                "error_log %s/error.log info;\n"
-                "events { worker_connections 256; }\n"
-                "http {\n%s    include %s;\n}\n"
-                % ("user root root;\n" if os.getuid() == 0 else "", DIR, DIR,
-                   temp, maison))
-    return conf
 
 
 def via_nginx(method, path, key="admin", body=None):
     if key == "admin":
         key = NODES[0].admin_key
-    return th.https(PORT, method, path, CERT, body=body, key=key)
+    return FRONT.https(method, path, body=body, key=key)
 
 
 def node_of(client_id):
@@ -113,11 +51,8 @@ def node_of(client_id):
 
 @test
 def nginx_accepts_the_shipped_config():
-    p = subprocess.run([nginx_binary(), "-t", "-c", CONF, "-p", DIR],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       timeout=60)
-    out = p.stdout.decode()
-    check_eq(p.returncode, 0, "nginx -t: %s" % out)
+    rc, out = FRONT.check_config()
+    check_eq(rc, 0, "nginx -t: %s" % out)
     check("syntax is ok" in out, "nginx -t: %s" % out)
 
 
@@ -211,7 +146,7 @@ def what_nginx_answers_itself_is_a_json_error():
     check(status in (414, 431), "a 16 KB target: %d %r" % (status, body[:300]))
     check(body.startswith(b'{"error":{"code":"invalid_input"'),
           "the long target's body is JSON: %r" % body[:200])
-    conn = th.connect(PORT, CERT, "localhost", 30.0)
+    conn = th.connect(FRONT.port, FRONT.cert, "localhost", 30.0)
     try:
         conn.request("GET", "/healthz", headers={"X-Big": "y" * 40000})
         r = conn.getresponse()
@@ -254,8 +189,8 @@ def no_node_answering_is_a_json_503():
 
 
 def main():
-    global NGINX, PORT, DIR, CERT, KEY, CONF
-    if not nginx_binary() or not th.have_openssl():
+    global FRONT, DIR
+    if not nf.binary() or not th.have_openssl():
         print("SKIP: nginx or openssl is not installed")
         return mt.SKIP
     mt.require_environment()
@@ -263,7 +198,7 @@ def main():
     os.chmod(DIR, 0o755)
     try:
         try:
-            CERT, KEY = th.self_signed(DIR, "front")
+            cert, key = th.self_signed(DIR, "front")
             for i in range(2):
                 node = mt.Maisond(name="node%d" % i,
                                   checkpoint_interval_s=1,
@@ -271,37 +206,16 @@ def main():
                                               "0"])
                 NODES.append(node)
                 node.start()
-            PORT = mt.free_port()
-            CONF = write_config()
-            NGINX = subprocess.Popen(
-                [nginx_binary(), "-c", CONF, "-p", DIR, "-g", "daemon off;"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL)
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if via_nginx("GET", "/healthz", key=None)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if NGINX.poll() is not None or time.monotonic() > deadline:
-                    with open(os.path.join(DIR, "error.log")) as f:
-                        raise mt.StartError("nginx did not serve: %s"
-                                            % f.read()[-2000:])
-                time.sleep(0.1)
+            FRONT = nf.Front(DIR, [n.port for n in NODES], cert, key)
+            FRONT.start()
         except (mt.StartError, subprocess.CalledProcessError, OSError) as e:
             print("FAIL setup: %s" % e)
             print("0 passed, 1 failed")
             return 1
         return mt.run_tests()
     finally:
-        if NGINX and NGINX.poll() is None:
-            NGINX.send_signal(signal.SIGQUIT)
-            try:
-                NGINX.wait(30)
-            except subprocess.TimeoutExpired:
-                NGINX.kill()
-                NGINX.wait()
+        if FRONT:
+            FRONT.stop()
         for node in NODES:
             node.stop()
             node.cleanup()

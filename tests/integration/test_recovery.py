@@ -228,7 +228,8 @@ def every_event_of_the_stream_is_in_the_log_once():
         check_eq((doc["accepted"], doc["duplicates"]), (0, len(chunk)),
                  "re-posting events %d..%d to A" % (i, i + len(chunk) - 1))
     try:
-        n_a = int(mt.psql("SELECT count(*) FROM events",
+        n_a = int(mt.psql("SELECT count(*) FROM events"
+                          " WHERE type NOT LIKE 'change.%'",
                           A.database_url).strip())
     except mt.TestFailure:
         return          # the table is named differently; the API check holds

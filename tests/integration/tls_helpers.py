@@ -59,12 +59,13 @@ def connect(port, cafile, host="localhost", timeout=30.0):
 
 
 def https(port, method, path, cafile, body=None, key=None, timeout=30.0,
-          host="localhost"):
+          host="localhost", headers=None):
     """One request on a new verified connection: (status, headers, body).
-    key: an API key sent as Authorization: Bearer; body: a JSON text."""
+    key: an API key sent as Authorization: Bearer; body: a JSON text;
+    headers: more header fields to send."""
     conn = connect(port, cafile, host, timeout)
     try:
-        headers = {"Connection": "close"}
+        headers = dict(headers or {}, Connection="close")
         if key:
             headers["Authorization"] = "Bearer " + key
         if body is not None:

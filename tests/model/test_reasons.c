@@ -134,6 +134,53 @@ START_TEST(test_personal_reasons_state_facts)
 }
 END_TEST
 
+/* A list's shared explainer gives every item the reasons it gets alone,
+ * with and without a context item, and the same contributions. */
+START_TEST(test_explainer_gives_the_reasons_each_item_gets_alone)
+{
+    struct reasons_fixture fx;
+    reasons_fixture_setup(&fx);
+    reasons_fixture_observe(&fx, MZ_EV_PURCHASE, 3, NOW - 200 * DAY);
+    for (int i = 0; i < 30; i++)
+        reasons_fixture_observe(&fx, MZ_EV_VIEW, i % 3,
+                                NOW - 9 * DAY + i * 600);
+    reasons_fixture_observe(&fx, MZ_EV_ADD_TO_CART, 1, NOW - 30);
+    struct mz_explainer *explainer = mz_explainer_new();
+    ck_assert_ptr_nonnull(explainer);
+    for (int32_t context = -1; context < 2; context++) {
+        struct mz_reasons_request alone = {.model = fx.model,
+                                           .catalog = fx.catalog,
+                                           .client = fx.client,
+                                           .facts = fx.facts,
+                                           .context_item = context,
+                                           .now = NOW};
+        struct mz_reasons_request shared = alone;
+        ck_assert(
+            mz_explainer_prepare(explainer, fx.model, fx.client, context, NOW));
+        shared.explainer = explainer;
+        for (int32_t item = 0; item < 4; item++) {
+            float a[MZ_SOURCE_COUNT], b[MZ_SOURCE_COUNT];
+            mz_model_explain(fx.model, fx.client, context, NOW, item, a);
+            mz_explainer_contrib(explainer, item, b);
+            ck_assert_mem_eq(a, b, sizeof a);
+            struct mz_reason ra[MZ_REASONS_MAX], rb[MZ_REASONS_MAX];
+            int na = mz_reasons_build(&alone, item, ra);
+            int nb = mz_reasons_build(&shared, item, rb);
+            ck_assert_int_eq(na, nb);
+            for (int i = 0; i < na; i++) {
+                ck_assert_str_eq(ra[i].text, rb[i].text);
+                ck_assert_str_eq(ra[i].level, rb[i].level);
+                ck_assert(ra[i].because_item == rb[i].because_item);
+                ck_assert_int_eq(ra[i].has_event, rb[i].has_event);
+            }
+        }
+    }
+    mz_explainer_free(explainer);
+    mz_explainer_free(NULL);
+    reasons_fixture_teardown(&fx);
+}
+END_TEST
+
 START_TEST(test_revisited_item_names_the_session_event)
 {
     struct reasons_fixture fx;
@@ -235,6 +282,7 @@ int main(void)
     tcase_add_test(tc, test_non_personalised_reasons_come_from_the_catalog);
     tcase_add_test(tc, test_personal_reasons_state_facts);
     tcase_add_test(tc, test_revisited_item_names_the_session_event);
+    tcase_add_test(tc, test_explainer_gives_the_reasons_each_item_gets_alone);
     tcase_add_test(tc, test_source_reason_names_only_allowed_items);
     tcase_add_test(tc,
                    test_similar_and_popular_reasons_name_what_the_items_share);

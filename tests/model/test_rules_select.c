@@ -150,6 +150,49 @@ START_TEST(test_selection_best_first_ties_by_index)
 }
 END_TEST
 
+/* A selection among only_items looks at those items only, keeps the
+ * brand asked for (one brand, or a key's brands) and ranks them as the
+ * full selection would; an empty list of them gives no item, an index
+ * outside the catalog is ignored. */
+START_TEST(test_only_items_are_looked_at_in_their_brand)
+{
+    struct mz_catalog *cat = catalog_of((struct mz_item *[]){
+        new_item("a", "x", "bags", 1), new_item("b", "y", "bags", 1),
+        new_item("c", "x", "bags", 1), new_item("d", "z", "bags", 1),
+        new_item("e", "x", "bags", 1), NULL});
+    float scores[] = {1.0f, 5.0f, 3.0f, 4.0f, 9.0f};
+    const int32_t only[] = {0, 1, 2, 3};
+    struct mz_select_request req = request(3);
+    struct mz_select_result res;
+    req.only_items = only;
+    req.n_only_items = 4;
+    req.skip_counts = true;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b d c");
+    ck_assert_int_eq(res.candidates, 4);
+    req.brand = "x";
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "c a");
+    req.brand = NULL;
+    req.brands = NAMES("y", "z");
+    req.n_brands = 2;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b d");
+    req.skip_counts = false;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "b d");
+    ck_assert_int_eq(res.removed[MZ_RULE_BRAND], 2);
+    req.n_only_items = 0;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "");
+    /* An index the catalog does not have is never looked at. */
+    const int32_t outside[] = {-1, 2, 7};
+    req.brands = NULL;
+    req.n_brands = 0;
+    req.only_items = outside;
+    req.n_only_items = 3;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "c");
+    req.skip_counts = true;
+    ck_assert_str_eq(select_ids(cat, scores, &req, &res), "c");
+    mz_catalog_free(cat);
+}
+END_TEST
+
 /* A request's category narrows the rules' categories (their
  * intersection; counted under categories.allow), an unknown one allows
  * nothing, and excluded items leave room for the next ones. */
@@ -767,6 +810,7 @@ int main(void)
     tcase_add_test(tc, test_contradictory_rules_give_empty_list_with_reason);
     tcase_add_test(tc, test_bad_requests);
     tcase_add_test(tc, test_request_category_and_excluded_items);
+    tcase_add_test(tc, test_only_items_are_looked_at_in_their_brand);
     tcase_add_test(tc, test_selection_matches_brute_force_on_random_input);
     tcase_add_test(tc, test_fifty_thousand_items_well_under_a_millisecond);
     suite_add_tcase(s, tc);

@@ -69,6 +69,7 @@ START_TEST(test_codes_and_http_statuses_are_the_contract)
         {MZ_ERR_UNAUTHORIZED, "unauthorized", 401},
         {MZ_ERR_FORBIDDEN, "forbidden", 403},
         {MZ_ERR_RATE_LIMITED, "rate_limited", 429},
+        {MZ_ERR_NOT_CAUGHT_UP, "not_caught_up", 503},
     };
 
     ck_assert_int_eq(sizeof want / sizeof *want, MZ_STATUS_COUNT);

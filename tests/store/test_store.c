@@ -144,7 +144,8 @@ START_TEST(test_connection_errors_never_show_the_password)
                       "case %zu: %s", i, err);
         ck_assert_msg(strstr(err, "hunter2") == NULL, "case %zu: %s", i, err);
         err[0] = '\0';
-        writer = mz_event_writer_start(bad[i], 10, NULL, NULL, err, sizeof err);
+        writer =
+            mz_event_writer_start(bad[i], 10, -1, NULL, NULL, err, sizeof err);
         ck_assert_ptr_null(writer);
         ck_assert_msg(strstr(err, "hunter2") == NULL, "case %zu: %s", i, err);
     }
@@ -224,7 +225,7 @@ START_TEST(test_group_commit_exactly_once_with_duplicates_in_seq_order)
     struct committed_log log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false};
     char err[512] = "";
     struct mz_event_writer *writer = mz_event_writer_start(
-        conninfo, 500, on_committed, &log, err, sizeof err);
+        conninfo, 500, -1, on_committed, &log, err, sizeof err);
     pthread_t threads[GC_THREADS];
     struct submitter subs[GC_THREADS];
     static char ids[GC_THREADS][GC_PER_THREAD + 2][48];
@@ -364,7 +365,7 @@ START_TEST(test_learning_overlaps_next_commit_replies_wait_in_log_order)
                               .changed = PTHREAD_COND_INITIALIZER};
     char err[512] = "";
     struct mz_event_writer *writer = mz_event_writer_start(
-        conninfo, 500, gated_on_committed, &g, err, sizeof err);
+        conninfo, 500, -1, gated_on_committed, &g, err, sizeof err);
     struct mz_event_record first[1], second[2];
     struct one_submit s1 = {writer, first, 1, MZ_ERR_INTERNAL, false};
     struct one_submit s2 = {writer, second, 2, MZ_ERR_INTERNAL, false};
@@ -427,7 +428,7 @@ START_TEST(test_group_commit_throughput_64_submitters)
     struct mz_store *store = open_store(conninfo);
     char err[512] = "";
     struct mz_event_writer *writer =
-        mz_event_writer_start(conninfo, 4096, NULL, NULL, err, sizeof err);
+        mz_event_writer_start(conninfo, 4096, -1, NULL, NULL, err, sizeof err);
     pthread_t threads[THREADS];
     struct submitter subs[THREADS];
     static char ids[THREADS][PER][48];
@@ -502,7 +503,7 @@ START_TEST(test_scan_events_in_log_order_after_seq)
     struct mz_store *store = open_store(conninfo);
     char err[512];
     struct mz_event_writer *writer =
-        mz_event_writer_start(conninfo, 100, NULL, NULL, err, sizeof err);
+        mz_event_writer_start(conninfo, 100, -1, NULL, NULL, err, sizeof err);
     struct mz_event_record evs[5];
     struct scan_log log;
 
@@ -723,12 +724,13 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     const char *bad_docs[] = {"not json"};
     struct pair_log log;
 
-    ck_assert_int_eq(mz_store_upsert_items(store, ids1, docs1, 3, "test"),
+    ck_assert_int_eq(mz_store_upsert_items(store, ids1, docs1, 3, "test", NULL),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, ids2, docs2, 3, "test"),
+    ck_assert_int_eq(mz_store_upsert_items(store, ids2, docs2, 3, "test", NULL),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, bad_ids, bad_docs, 1, "test"),
-                     MZ_ERR_INVALID);
+    ck_assert_int_eq(
+        mz_store_upsert_items(store, bad_ids, bad_docs, 1, "test", NULL),
+        MZ_ERR_INVALID);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
     ck_assert_int_eq(log.n, 4);
@@ -741,10 +743,10 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     ck_assert_str_eq(log.a[3], "new");
     ck_assert_str_eq(log.b[3], "{\"v\": 6}");
 
-    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test"), MZ_OK);
-    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test"),
+    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test", NULL), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_item(store, "alpha", "test", NULL),
                      MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_store_delete_item(store, "nothing", "test"),
+    ck_assert_int_eq(mz_store_delete_item(store, "nothing", "test", NULL),
                      MZ_ERR_NOT_FOUND);
     /* A deleted item keeps its place in the order (the catalog indices
      * of the items after it must not move), flagged. */
@@ -759,7 +761,8 @@ START_TEST(test_catalog_upsert_keeps_order_and_delete)
     const char *again_ids[] = {"alpha"};
     const char *again_docs[] = {"{\"v\": 7}"};
     ck_assert_int_eq(
-        mz_store_upsert_items(store, again_ids, again_docs, 1, "test"), MZ_OK);
+        mz_store_upsert_items(store, again_ids, again_docs, 1, "test", NULL),
+        MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_items(store, item_fn, &log), MZ_OK);
     ck_assert_int_eq(log.n, 4);
@@ -780,13 +783,16 @@ START_TEST(test_rules_versions_and_attributes_round_trip)
     int64_t v = 0;
 
     ck_assert_int_eq(
-        mz_store_put_rules(store, "maison-a", "{\"r\": 1}", "test", &v), MZ_OK);
+        mz_store_put_rules(store, "maison-a", "{\"r\": 1}", "test", &v, NULL),
+        MZ_OK);
     ck_assert_int_eq(v, 1);
     ck_assert_int_eq(
-        mz_store_put_rules(store, "maison-a", "{\"r\": 2}", "test", &v), MZ_OK);
+        mz_store_put_rules(store, "maison-a", "{\"r\": 2}", "test", &v, NULL),
+        MZ_OK);
     ck_assert_int_eq(v, 2);
     ck_assert_int_eq(
-        mz_store_put_rules(store, "maison-b", "{\"r\": 9}", "test", &v), MZ_OK);
+        mz_store_put_rules(store, "maison-b", "{\"r\": 9}", "test", &v, NULL),
+        MZ_OK);
     ck_assert_int_eq(v, 1);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_rules(store, rules_fn, &log), MZ_OK);
@@ -797,13 +803,13 @@ START_TEST(test_rules_versions_and_attributes_round_trip)
     ck_assert_int_eq(log.v[1], 1);
 
     ck_assert_int_eq(mz_store_put_client_attributes(
-                         store, "c1", "{\"tier\": \"vip\"}", "test"),
+                         store, "c1", "{\"tier\": \"vip\"}", "test", NULL),
                      MZ_OK);
     ck_assert_int_eq(mz_store_put_client_attributes(
-                         store, "c1", "{\"tier\": \"gold\"}", "test"),
+                         store, "c1", "{\"tier\": \"gold\"}", "test", NULL),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "c2", "{}", "test"),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_client_attributes(store, "c2", "{}", "test", NULL), MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_load_client_attributes(store, pair_fn, &log),
                      MZ_OK);
@@ -828,8 +834,8 @@ static void *rules_racer_main(void *arg)
 
     r->status = store ? MZ_OK : MZ_ERR_DB_UNAVAILABLE;
     for (int i = 0; i < 10 && r->status == MZ_OK; i++)
-        r->status =
-            mz_store_put_rules(store, "race", "{}", "test", &r->versions[i]);
+        r->status = mz_store_put_rules(store, "race", "{}", "test",
+                                       &r->versions[i], NULL);
     mz_store_close(store);
     return NULL;
 }
@@ -866,7 +872,7 @@ START_TEST(test_delete_client_erases_everything)
     struct mz_store *store = open_store(conninfo);
     char err[512];
     struct mz_event_writer *writer =
-        mz_event_writer_start(conninfo, 100, NULL, NULL, err, sizeof err);
+        mz_event_writer_start(conninfo, 100, -1, NULL, NULL, err, sizeof err);
     struct mz_event_record evs[3];
     struct mz_client_blob blobs[] = {{"gone", "s", 1}, {"kept", "k", 1}};
     const char *count_gone =
@@ -883,18 +889,29 @@ START_TEST(test_delete_client_erases_everything)
     ck_assert_int_eq(mz_store_write_checkpoint(store, 3, blobs, 2, NULL, 0),
                      MZ_OK);
     ck_assert_int_eq(
-        mz_store_put_client_attributes(store, "gone", "{}", "test"), MZ_OK);
-    ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 4);
+        mz_store_put_client_attributes(store, "gone", "{}", "test", NULL),
+        MZ_OK);
+    /* Two events, a state, the attributes and their marker in the log. */
+    ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 5);
 
-    ck_assert_int_eq(mz_store_delete_client(store, "gone", "test"), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_client(store, "gone", "test", 0, NULL),
+                     MZ_OK);
     ck_assert_int_eq(mz_test_sql_value(conninfo, count_gone), 0);
+    /* The kept client's event, and the erasure's marker, which names the
+     * client only by its digest (other nodes erase it from memory). */
     ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM events"),
-                     1);
+                     2);
+    ck_assert_int_eq(
+        mz_test_sql_value(conninfo, "SELECT count(*) FROM events WHERE type ="
+                                    " 'change.erasure' AND client_id = '' AND"
+                                    " payload LIKE 'digest:%' AND"
+                                    " strpos(events::text, 'gone') = 0"),
+        1);
     ck_assert_int_eq(
         mz_test_sql_value(conninfo, "SELECT count(*) FROM client_state"), 1);
     /* Erasing an unknown client is not an error. */
-    ck_assert_int_eq(mz_store_delete_client(store, "never-seen", "test"),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_delete_client(store, "never-seen", "test", 0, NULL), MZ_OK);
     mz_store_close(store);
 }
 END_TEST
@@ -932,15 +949,16 @@ START_TEST(test_changes_are_audited_and_an_erasure_leaves_only_the_digest)
     int64_t version;
 
     /* One row per distinct item; a batch that fails leaves none. */
-    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 3, "k1"), MZ_OK);
-    ck_assert_int_ne(mz_store_upsert_items(store, ids, bad_docs, 2, "k1"),
+    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 3, "k1", NULL),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_delete_item(store, "none", "k1"),
+    ck_assert_int_ne(mz_store_upsert_items(store, ids, bad_docs, 2, "k1", NULL),
+                     MZ_OK);
+    ck_assert_int_eq(mz_store_delete_item(store, "none", "k1", NULL),
                      MZ_ERR_NOT_FOUND);
-    ck_assert_int_eq(mz_store_put_rules(store, "b", "{}", "k2", &version),
+    ck_assert_int_eq(mz_store_put_rules(store, "b", "{}", "k2", &version, NULL),
                      MZ_OK);
-    ck_assert_int_eq(mz_store_put_client_attributes(store, "ivy", "{}", "k3"),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_put_client_attributes(store, "ivy", "{}", "k3", NULL), MZ_OK);
     ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM audit"),
                      4);
     ck_assert_int_eq(mz_store_list_audit(store, 0, 0, 100, collect_audit, &log),
@@ -965,7 +983,8 @@ START_TEST(test_changes_are_audited_and_an_erasure_leaves_only_the_digest)
     ck_assert_str_eq(digest, again);
     mz_store_client_digest(store, "ivo", again);
     ck_assert_str_ne(digest, again);
-    ck_assert_int_eq(mz_store_delete_client(store, "ivy", "k4"), MZ_OK);
+    ck_assert_int_eq(mz_store_delete_client(store, "ivy", "k4", 0, NULL),
+                     MZ_OK);
     ck_assert_int_eq(
         mz_test_sql_value(conninfo,
                           "SELECT count(*) FROM audit WHERE target = 'ivy'"),
@@ -995,7 +1014,7 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     struct committed_log log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, false};
     char err[512];
     struct mz_event_writer *writer = mz_event_writer_start(
-        conninfo, 100, on_committed, &log, err, sizeof err);
+        conninfo, 100, -1, on_committed, &log, err, sizeof err);
     struct mz_event_record ev[2];
     struct pair_log items;
     const char *ids[] = {"i1"};
@@ -1004,7 +1023,8 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     ck_assert_ptr_nonnull(writer);
     fill_event(&ev[0], "k1", "c1", "i1", 1);
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 1), MZ_OK);
-    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 1, "test"), MZ_OK);
+    ck_assert_int_eq(mz_store_upsert_items(store, ids, docs, 1, "test", NULL),
+                     MZ_OK);
 
     /* An administrator (or a failover) ends every session: the next
      * calls reconnect, prepare their statements again and succeed. */
@@ -1017,7 +1037,8 @@ START_TEST(test_killed_connections_are_replaced_and_reprepared)
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 2), MZ_OK);
     ck_assert_int_gt(ev[0].seq, 0);
     ck_assert_int_eq(ev[1].seq, 0);
-    ck_assert_int_eq(log.events, 2);
+    /* k1, the item's marker (read from the log before k2), k2. */
+    ck_assert_int_eq(log.events, 3);
     memset(&items, 0, sizeof items);
     ck_assert_int_eq(mz_store_load_items(store, item_fn, &items), MZ_OK);
     ck_assert_int_eq(items.n, 1);
@@ -1064,7 +1085,7 @@ START_TEST(test_db_down_fails_fast_then_recovers)
     }
     conninfo = fresh_db("outage");
     store = open_store(conninfo);
-    writer = mz_event_writer_start(conninfo, 100, on_committed, &log, err,
+    writer = mz_event_writer_start(conninfo, 100, -1, on_committed, &log, err,
                                    sizeof err);
     ck_assert_msg(writer != NULL, "writer: %s", err);
     fill_event(&ev[0], "before", "c1", "i1", 1);
@@ -1081,7 +1102,7 @@ START_TEST(test_db_down_fails_fast_then_recovers)
     ck_assert_int_eq(mz_event_writer_submit(writer, ev, 1),
                      MZ_ERR_DB_UNAVAILABLE);
     ck_assert_int_eq(mz_store_ping(store), MZ_ERR_DB_UNAVAILABLE);
-    ck_assert_int_eq(mz_store_delete_item(store, "x", "test"),
+    ck_assert_int_eq(mz_store_delete_item(store, "x", "test", NULL),
                      MZ_ERR_DB_UNAVAILABLE);
     ck_assert_msg(now_s() - start < 2.0, "failing took %.2f s",
                   now_s() - start);

@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ * candidates.c
+ *    One client's candidates, scored; and the model's list of the items
+ *    of the strongest prior that every request adds to them.
+ *
+ * Interface routines (see candidates.h): mz_candidates_new,
+ * mz_candidates_free, mz_model_score_candidates, mz_candidates_items,
+ * mz_candidates_scores; and mz_model_refresh_popular,
+ * mz_model_set_popular (model_internal.h).
+ *
+ * A request first adds the client's sparse terms (mz_model_add_client_
+ * terms) into the workspace's sparse sink, which lists every item it
+ * reaches, then lists the popular items, sorts the list (the rules'
+ * scan takes indices in ascending order, so ties still go to the lower
+ * index), and adds each candidate's prior and dense term last.
+ *-------------------------------------------------------------------------
+ */
+#include "model/candidates.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+#include "model/topk.h"
+
+struct mz_candidates {
+    float *scores;   /* owned, capacity: by item index */
+    uint32_t *stamp; /* owned, capacity: gen when listed this request */
+    int32_t *items;  /* owned, capacity: the listed items */
+    int32_t *spare;  /* owned, capacity: the radix sort's other half */
+    size_t capacity;
+    size_t count;
+    uint32_t gen;
+};
+
+struct mz_candidates *mz_candidates_new(void)
+{
+    return calloc(1, sizeof(struct mz_candidates));
+}
+
+void mz_candidates_free(struct mz_candidates *cand)
+{
+    if (!cand)
+        return;
+    free(cand->spare);
+    free(cand->items);
+    free(cand->stamp);
+    free(cand->scores);
+    free(cand);
+}
+
+/* Grows every array of cand to at least n entries, new stamps 0 (never
+ * listed). Returns false on allocation failure; the arrays that did grow
+ * stay grown, the capacity does not. */
+static bool reserve(struct mz_candidates *cand, size_t n)
+{
+    if (n <= cand->capacity)
+        return true;
+    size_t capacity = n + n / 4 + 64;
+    float *scores = realloc(cand->scores, capacity * sizeof *scores);
+    if (!scores)
+        return false;
+    cand->scores = scores;
+    int32_t *items = realloc(cand->items, capacity * sizeof *items);
+    if (!items)
+        return false;
+    cand->items = items;
+    int32_t *spare = realloc(cand->spare, capacity * sizeof *spare);
+    if (!spare)
+        return false;
+    cand->spare = spare;
+    uint32_t *stamp = realloc(cand->stamp, capacity * sizeof *stamp);
+    if (!stamp)
+        return false;
+    memset(stamp + cand->capacity, 0,
+           (capacity - cand->capacity) * sizeof *stamp);
+    cand->stamp = stamp;
+    cand->capacity = capacity;
+    return true;
+}
+
+/* Sorts items[0..n-1] (non-negative, below n_items) ascending with an
+ * LSD radix sort of 8-bit digits through spare: a few passes of n, where
+ * a comparison sort of a thousand candidates would cost as much as
+ * scoring them. Returns the array that holds the result. */
+static int32_t *sort_indices(int32_t *items, int32_t *spare, size_t n,
+                             int32_t n_items)
+{
+    for (int shift = 0; shift < 32 && (n_items - 1) >> shift; shift += 8) {
+        size_t start[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            start[(((uint32_t)items[i] >> shift) & 0xffu) + 1]++;
+        for (int d = 0; d < 256; d++)
+            start[d + 1] += start[d];
+        for (size_t i = 0; i < n; i++)
+            spare[start[((uint32_t)items[i] >> shift) & 0xffu]++] = items[i];
+        int32_t *swap = items;
+        items = spare;
+        spare = swap;
+    }
+    return items;
+}
+
+/* a.b over dim floats in 8 partial sums, which the compiler keeps in
+ * vector registers: for 64 floats a call of cblas_sdot costs about as
+ * much as the products (perf). */
+static float dot(const float *a, const float *b, int dim)
+{
+    float part[8] = {0};
+    int k = 0;
+
+    for (; k + 8 <= dim; k += 8)
+        for (int i = 0; i < 8; i++)
+            part[i] += a[k + i] * b[k + i];
+    float sum = ((part[0] + part[4]) + (part[1] + part[5])) +
+                ((part[2] + part[6]) + (part[3] + part[7]));
+    for (; k < dim; k++)
+        sum += a[k] * b[k];
+    return sum;
+}
+
+/* Candidates ahead whose row is fetched while one is scored. */
+#define PREFETCH_AHEAD 4
+
+/* Asks the cache for the dim floats at row (a hint; GCC and clang). */
+static void prefetch_row(const float *row, int dim)
+{
+    for (int k = 0; k < dim; k += 16) /* 16 floats: one 64-byte line */
+        __builtin_prefetch(row + k);
+}
+
+bool mz_model_score_candidates(const struct mz_model *model,
+                               const struct mz_client *client,
+                               int32_t context_item, int64_t now_ts,
+                               struct mz_candidates *cand)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int dim = cfg->dim;
+
+    cand->count = 0;
+    if (cfg->cand_popular == 0 || !reserve(cand, (size_t)model->n_items))
+        return false;
+    if (++cand->gen == 0) {
+        memset(cand->stamp, 0, cand->capacity * sizeof *cand->stamp);
+        cand->gen = 1;
+    }
+    struct mz_score_sink sink = {.scores = cand->scores,
+                                 .stamp = cand->stamp,
+                                 .gen = cand->gen,
+                                 .items = cand->items};
+    mz_model_add_client_terms(model, client, context_item, now_ts, &sink);
+    for (int32_t i = 0; i < model->n_popular; i++)
+        mz_score_sink_add(&sink, model->popular[i], 0.0f);
+
+    int32_t *sorted =
+        sort_indices(cand->items, cand->spare, sink.count, model->n_items);
+    if (sorted != cand->items) {
+        cand->spare = cand->items;
+        cand->items = sorted;
+    }
+    cand->count = sink.count;
+
+    float q[4096];
+    mz_model_query(model, client, context_item, now_ts, q, NULL, NULL);
+    bool dense = false;
+    for (int k = 0; k < dim && !dense; k++)
+        dense = q[k] != 0.0f;
+    dense = dense && cfg->w_dense != 0.0f;
+    struct mz_prior_scales prior = mz_model_prior_scales(model);
+    for (size_t i = 0; i < cand->count; i++) {
+        int32_t j = cand->items[i];
+        /* The rows are scattered over the catalog: ask for the row a few
+         * candidates ahead while this one is summed. */
+        if (dense && i + PREFETCH_AHEAD < cand->count)
+            prefetch_row(model->O + (size_t)cand->items[i + PREFETCH_AHEAD] *
+                                        (size_t)dim,
+                         dim);
+        float score = mz_model_prior_at(model, &prior, j);
+        if (dense)
+            score +=
+                cfg->w_dense * dot(model->O + (size_t)j * (size_t)dim, q, dim);
+        cand->scores[j] += score;
+    }
+    return true;
+}
+
+const int32_t *mz_candidates_items(const struct mz_candidates *cand,
+                                   size_t *count)
+{
+    *count = cand->count;
+    return cand->items;
+}
+
+const float *mz_candidates_scores(const struct mz_candidates *cand)
+{
+    return cand->scores;
+}
+
+/* Makes room for cfg.cand_popular entries; false when out of memory. */
+static bool popular_reserve(struct mz_model *model)
+{
+    if (!model->popular)
+        model->popular =
+            malloc((size_t)model->cfg.cand_popular * sizeof *model->popular);
+    return model->popular != NULL;
+}
+
+bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
+                          int32_t n)
+{
+    model->n_popular = 0;
+    if (n > model->cfg.cand_popular)
+        n = model->cfg.cand_popular;
+    if (n <= 0)
+        return true;
+    if (!popular_reserve(model))
+        return false;
+    memcpy(model->popular, items, (size_t)n * sizeof *items);
+    model->n_popular = n;
+    return true;
+}
+
+void mz_model_refresh_popular(struct mz_model *model)
+{
+    int32_t n = model->n_items;
+    int32_t want = model->cfg.cand_popular;
+    float *prior = NULL;
+    float *top = NULL;
+
+    if (want > n)
+        want = n;
+    /* Due at every multiple of the period, and while the list is short
+     * (a new model, a grown small catalog): both are functions of the
+     * learned state, so a replay rebuilds at the same events. */
+    if (model->global_events % MZ_POPULAR_REFRESH_EVENTS != 0 &&
+        model->n_popular >= want)
+        return;
+    model->n_popular = 0;
+    if (want == 0 || !popular_reserve(model))
+        return;
+    prior = malloc((size_t)n * sizeof *prior);
+    top = malloc((size_t)want * sizeof *top);
+    if (prior && top) {
+        struct mz_prior_scales scales = mz_model_prior_scales(model);
+        for (int32_t j = 0; j < n; j++)
+            prior[j] = mz_model_prior_at(model, &scales, j);
+        model->n_popular = (int32_t)mz_topk(prior, (size_t)n, NULL,
+                                            (size_t)want, model->popular, top);
+    }
+    free(top);
+    free(prior);
+}

@@ -1,0 +1,263 @@
+/*-------------------------------------------------------------------------
+ * test_candidates.c
+ *    Unit tests of model/candidates.c: a candidate's score is the score
+ *    mz_model_score gives it, the candidates hold every item a client's
+ *    sparse terms reach and the items of the strongest prior, each once
+ *    and ascending, cand_popular 0 turns them off, and the popular list
+ *    survives a save, load and replay.
+ *-------------------------------------------------------------------------
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/candidates.h"
+#include "model/model.h"
+#include "model/topk.h"
+
+enum { N_ITEMS = 3000, N_CLIENTS = 40, EVENTS = 30, POPULAR = 64 };
+
+static const int64_t T0 = 1700000000;
+
+/* A model of N_ITEMS items (brand and category tokens) with cand_popular
+ * POPULAR (0 when off), taught EVENTS events of each of N_CLIENTS
+ * clients (returned in clients, caller frees): client c browses a
+ * neighbourhood of its own, with a few hits shared by everyone. */
+static struct mz_model *trained_model(bool off, struct mz_client **clients)
+{
+    struct mz_model_config cfg;
+    char err[128] = "";
+
+    mz_model_config_defaults(&cfg);
+    cfg.cand_popular = off ? 0 : POPULAR;
+    struct mz_model *model = mz_model_new(&cfg, err, sizeof err);
+    ck_assert_msg(model != NULL, "mz_model_new: %s", err);
+    for (int i = 0; i < N_ITEMS; i++) {
+        char brand[32], category[32];
+        snprintf(brand, sizeof brand, "brand=b%d", i % 13);
+        snprintf(category, sizeof category, "category=c%d", i % 97);
+        const char *tokens[] = {brand, category};
+        ck_assert_int_eq(mz_model_add_item(model, tokens, 2), i);
+    }
+    for (int c = 0; c < N_CLIENTS; c++) {
+        clients[c] = mz_client_new(model);
+        ck_assert_ptr_nonnull(clients[c]);
+    }
+    for (int step = 0; step < EVENTS; step++)
+        for (int c = 0; c < N_CLIENTS; c++) {
+            int32_t item = step % 5 == 0
+                               ? (int32_t)(step % 7)
+                               : (int32_t)((c * 71 + step * 3) % N_ITEMS);
+            struct mz_event_obs ev = {.item = item,
+                                      .type = step % 9 == 4 ? MZ_EV_ADD_TO_CART
+                                                            : MZ_EV_VIEW,
+                                      .ts = T0 + step * 60,
+                                      .seq = step * N_CLIENTS + c + 1,
+                                      .quantity = 1};
+            mz_model_observe(model, clients[c], &ev, true);
+        }
+    return model;
+}
+
+static void free_all(struct mz_model *model, struct mz_client **clients)
+{
+    for (int c = 0; c < N_CLIENTS; c++)
+        mz_client_free(clients[c]);
+    mz_model_free(model);
+}
+
+/* Every candidate scores what the full scan gives it; the list is
+ * ascending without repeats, well short of the catalog, and holds the
+ * POPULAR best items of the prior (the client-free score). */
+START_TEST(test_candidates_score_as_the_full_scan)
+{
+    struct mz_client *clients[N_CLIENTS];
+    struct mz_model *model = trained_model(false, clients);
+    struct mz_candidates *cand = mz_candidates_new();
+    float *full = malloc(N_ITEMS * sizeof *full);
+    float *prior = malloc(N_ITEMS * sizeof *prior);
+    uint8_t *listed = malloc(N_ITEMS);
+    ck_assert_ptr_nonnull(cand);
+    ck_assert_ptr_nonnull(full);
+    ck_assert_ptr_nonnull(prior);
+    ck_assert_ptr_nonnull(listed);
+    int64_t now = T0 + EVENTS * 60;
+
+    /* No client, no context: the score is the prior alone. */
+    mz_model_score(model, NULL, -1, now, prior);
+    for (int c = 0; c < N_CLIENTS; c++) {
+        int32_t context = c % 3 == 0 ? (int32_t)(c * 37 % N_ITEMS) : -1;
+        ck_assert(
+            mz_model_score_candidates(model, clients[c], context, now, cand));
+        mz_model_score(model, clients[c], context, now, full);
+        size_t n;
+        const int32_t *items = mz_candidates_items(cand, &n);
+        const float *scores = mz_candidates_scores(cand);
+        ck_assert_uint_ge(n, POPULAR);
+        ck_assert_uint_lt(n, N_ITEMS / 2);
+        memset(listed, 0, N_ITEMS);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(i == 0 || items[i] > items[i - 1]);
+            ck_assert_int_lt(items[i], N_ITEMS);
+            listed[items[i]] = 1;
+            ck_assert_msg(fabsf(scores[items[i]] - full[items[i]]) <=
+                              1e-5f * (1.0f + fabsf(full[items[i]])),
+                          "client %d item %d: %g vs %g", c, items[i],
+                          (double)scores[items[i]], (double)full[items[i]]);
+        }
+        /* The POPULAR items of the strongest prior are candidates for
+         * every client. */
+        int32_t best[POPULAR];
+        float best_scores[POPULAR];
+        size_t got = mz_topk(prior, N_ITEMS, NULL, POPULAR, best, best_scores);
+        ck_assert_uint_eq(got, POPULAR);
+        for (size_t i = 0; i < got; i++)
+            ck_assert_msg(listed[best[i]], "popular item %d left out", best[i]);
+    }
+    /* Without a client or context, the candidates are the popular list
+     * and score their prior. */
+    ck_assert(mz_model_score_candidates(model, NULL, -1, now, cand));
+    size_t n;
+    const int32_t *items = mz_candidates_items(cand, &n);
+    ck_assert_uint_eq(n, POPULAR);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_float_eq_tol(mz_candidates_scores(cand)[items[i]],
+                               prior[items[i]], 1e-6f);
+    free(listed);
+    free(prior);
+    free(full);
+    mz_candidates_free(cand);
+    free_all(model, clients);
+}
+END_TEST
+
+/* The items only a client's own terms reach (its session's items and
+ * their successors) are candidates even when they are not popular. */
+START_TEST(test_candidates_hold_what_the_client_reached)
+{
+    struct mz_client *clients[N_CLIENTS];
+    struct mz_model *model = trained_model(false, clients);
+    struct mz_candidates *cand = mz_candidates_new();
+    int64_t now = T0 + EVENTS * 60;
+    ck_assert_ptr_nonnull(cand);
+
+    for (int c = 0; c < N_CLIENTS; c++) {
+        ck_assert(mz_model_score_candidates(model, clients[c], -1, now, cand));
+        size_t n;
+        const int32_t *items = mz_candidates_items(cand, &n);
+        /* The client's last item: step EVENTS - 1 is not a shared hit. */
+        int32_t last = (int32_t)((c * 71 + (EVENTS - 1) * 3) % N_ITEMS);
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            found = items[i] == last;
+        ck_assert_msg(found, "client %d: its last item %d is no candidate", c,
+                      last);
+    }
+    mz_candidates_free(cand);
+    free_all(model, clients);
+}
+END_TEST
+
+/* cand_popular 0: no candidates, the caller scores the whole catalog. */
+START_TEST(test_no_candidates_when_turned_off)
+{
+    struct mz_client *clients[N_CLIENTS];
+    struct mz_model *model = trained_model(true, clients);
+    struct mz_candidates *cand = mz_candidates_new();
+    ck_assert_ptr_nonnull(cand);
+    ck_assert(!mz_model_score_candidates(model, clients[0], -1, T0, cand));
+    size_t n = 1;
+    mz_candidates_items(cand, &n);
+    ck_assert_uint_eq(n, 0);
+    mz_candidates_free(cand);
+    mz_candidates_free(NULL);
+    free_all(model, clients);
+}
+END_TEST
+
+/* The popular list travels with the model: a model loaded from a
+ * snapshot and taught the same events as the one that saved it keeps
+ * the same candidates (what a restart and replay must give). */
+START_TEST(test_popular_list_survives_save_load_and_replay)
+{
+    struct mz_client *clients[N_CLIENTS];
+    struct mz_model *model = trained_model(false, clients);
+    struct mz_client *copies[N_CLIENTS];
+    size_t len;
+    char err[128] = "";
+    void *bytes = mz_model_save(model, NULL, &len);
+    ck_assert_ptr_nonnull(bytes);
+    struct mz_client *unused[N_CLIENTS];
+    struct mz_model *loaded = trained_model(false, unused);
+    for (int c = 0; c < N_CLIENTS; c++)
+        mz_client_free(unused[c]);
+    ck_assert_int_eq(mz_model_load(loaded, NULL, bytes, len, err, sizeof err),
+                     MZ_OK);
+    free(bytes);
+    for (int c = 0; c < N_CLIENTS; c++) {
+        size_t n;
+        void *b = mz_client_save(clients[c], &n);
+        ck_assert_ptr_nonnull(b);
+        copies[c] = mz_client_load(loaded, b, n, err, sizeof err);
+        ck_assert_msg(copies[c] != NULL, "mz_client_load: %s", err);
+        free(b);
+    }
+    struct mz_candidates *a = mz_candidates_new();
+    struct mz_candidates *b = mz_candidates_new();
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    /* 300 more events cross a rebuild (every 256); compare before and
+     * after it. */
+    for (int step = 0; step < 300; step++) {
+        int c = step % N_CLIENTS;
+        struct mz_event_obs ev = {.item = (int32_t)((step * 13 + 5) % N_ITEMS),
+                                  .type = MZ_EV_VIEW,
+                                  .ts = T0 + (EVENTS + step) * 60,
+                                  .seq = 100000 + step,
+                                  .quantity = 1};
+        mz_model_observe(model, clients[c], &ev, true);
+        mz_model_observe(loaded, copies[c], &ev, true);
+        if (step % 50 != 49)
+            continue;
+        size_t na, nb;
+        ck_assert(mz_model_score_candidates(model, NULL, -1, ev.ts, a));
+        ck_assert(mz_model_score_candidates(loaded, NULL, -1, ev.ts, b));
+        const int32_t *ia = mz_candidates_items(a, &na);
+        const int32_t *ib = mz_candidates_items(b, &nb);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_mem_eq(ia, ib, na * sizeof *ia);
+    }
+    mz_candidates_free(b);
+    mz_candidates_free(a);
+    for (int c = 0; c < N_CLIENTS; c++)
+        mz_client_free(copies[c]);
+    mz_model_free(loaded);
+    free_all(model, clients);
+}
+END_TEST
+
+static Suite *candidates_suite(void)
+{
+    Suite *s = suite_create("candidates");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_candidates_score_as_the_full_scan);
+    tcase_add_test(tc, test_candidates_hold_what_the_client_reached);
+    tcase_add_test(tc, test_no_candidates_when_turned_off);
+    tcase_add_test(tc, test_popular_list_survives_save_load_and_replay);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(candidates_suite());
+
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
