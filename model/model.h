@@ -308,8 +308,8 @@ struct mz_model_image_room mz_model_image_room(const struct mz_model *model);
 struct mz_model_image *mz_model_image_new(
     const struct mz_model_image_room *room);
 /* Copies model's global level into img (memcpy of the item rows, the
- * pending chunk and the transitions), growing img first when the model
- * outgrew it. Returns false on allocation failure. */
+ * pending chunk, the transitions and the popular candidates), growing img first
+ * when the model outgrew it. Returns false on allocation failure. */
 bool mz_model_image_take(struct mz_model_image *img,
                          const struct mz_model *model);
 /* Returns the bytes mz_model_save would have written when img was taken

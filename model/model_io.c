@@ -81,6 +81,9 @@ struct mz_model_image {
     int32_t *trans_items;  /* owned: every source's slots in turn, -1 =
                               empty */
     float *trans_weights;  /* owned, alongside trans_items */
+    int32_t *popular;      /* owned, room for popular_room */
+    int32_t n_popular;
+    int32_t popular_room;
 };
 
 #define IMAGE_ITEM_FLOATS 6
@@ -101,6 +104,7 @@ void mz_model_image_free(struct mz_model_image *img)
     free(img->trans_slots);
     free(img->trans_items);
     free(img->trans_weights);
+    free(img->popular);
     free(img);
 }
 
@@ -220,6 +224,18 @@ bool mz_model_image_take(struct mz_model_image *img,
 {
     if (!image_make_room(img, mz_model_image_room(model), false))
         return false;
+    if (model->n_popular > img->popular_room || !img->popular) {
+        int32_t room = model->n_popular > 0 ? model->n_popular : 1;
+        int32_t *grown = realloc(img->popular, (size_t)room * sizeof *grown);
+        if (!grown)
+            return false;
+        img->popular = grown;
+        img->popular_room = room;
+    }
+    img->n_popular = model->n_popular;
+    if (model->n_popular > 0)
+        memcpy(img->popular, model->popular,
+               (size_t)model->n_popular * sizeof *img->popular);
     size_t dim = (size_t)model->cfg.dim, n = (size_t)model->n_items;
     size_t n_touched = (size_t)model->n_touched;
     size_t stride = img->room.items;
@@ -339,9 +355,9 @@ void *mz_model_image_save(const struct mz_model_image *img,
 
     /* The popular candidates as they stand, so a replay rebuilds them at
      * the same events (struct mz_model). */
-    mz_wbuf_u32(&w, (uint32_t)model->n_popular);
-    for (int32_t i = 0; i < model->n_popular; i++)
-        mz_wbuf_u32(&w, (uint32_t)model->popular[i]);
+    mz_wbuf_u32(&w, (uint32_t)img->n_popular);
+    for (int32_t i = 0; i < img->n_popular; i++)
+        mz_wbuf_u32(&w, (uint32_t)img->popular[i]);
     return mz_wbuf_finish(&w, len);
 }
 
