@@ -26,6 +26,9 @@
  *    mz_model_explain         - how much each level contributes to one score
  *    mz_client_save / _load   - a client's state as portable bytes
  *    mz_model_save / _load    - the global level as portable bytes
+ *    mz_model_image_room / _new / _take / _save / _free - the same in
+ *                               steps: make room, copy (under the caller's
+ *                               lock), serialise (outside it)
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_MODEL_H
@@ -282,6 +285,40 @@ struct mz_client *mz_client_load(const struct mz_model *model,
  * mz_model_load can map rows onto a catalog whose indices differ. */
 void *mz_model_save(const struct mz_model *model, const char *const *item_ids,
                     size_t *len);
+/* The global level copied out of a model (plain arrays, not yet bytes),
+ * so that the caller copies it under its lock and serialises it, with
+ * the checksum, after releasing the lock (api/service/checkpoint.c).
+ * Making the image (allocating and mapping its pages) is apart from
+ * taking it, so that only the memcpy is under the lock. */
+struct mz_model_image;
+
+/* How much an image needs for a model: measured under the caller's lock
+ * (cheap: one look at each item's transition table). */
+struct mz_model_image_room {
+    int32_t dim;
+    size_t items;
+    size_t touched;     /* rows of the pending chunk */
+    size_t trans_slots; /* transition slots of every item */
+};
+struct mz_model_image_room mz_model_image_room(const struct mz_model *model);
+
+/* Returns an image with room (borrowed) and some slack, its memory
+ * written once so that taking it faults no page in; caller frees with
+ * mz_model_image_free. NULL on allocation failure. Needs no lock. */
+struct mz_model_image *mz_model_image_new(
+    const struct mz_model_image_room *room);
+/* Copies model's global level into img (memcpy of the item rows, the
+ * pending chunk, the transitions and the popular candidates), growing img first
+ * when the model outgrew it. Returns false on allocation failure. */
+bool mz_model_image_take(struct mz_model_image *img,
+                         const struct mz_model *model);
+/* Returns the bytes mz_model_save would have written when img was taken
+ * (same ownership, NULL on allocation failure); item_ids as there. */
+void *mz_model_image_save(const struct mz_model_image *img,
+                          const char *const *item_ids, size_t *len);
+/* Frees img; accepts NULL. */
+void mz_model_image_free(struct mz_model_image *img);
+
 /* Restores what mz_model_save wrote into model, whose items were already
  * added (in any order): rows are matched by id through item_ids (the ids
  * of model's items by index); saved items missing from the model are

@@ -656,12 +656,13 @@ def ingest(batches, start, post, stop_event, acked, pace_s, inflight=None,
 
 
 def kill_during_ingest(srv, batches, start, post, acked, target, pace_s,
-                       state, wait_s=60):
+                       state, wait_s=60, ready=None):
     """Ingests batches[start:] with post on a thread (ingest above) and
     kill -9s srv while a request is in flight once target batches are
-    acknowledged (or after wait_s). Counts the kill in state["kills"].
-    Returns the index of the first batch not acknowledged; srv is left
-    dead for the caller to restart."""
+    acknowledged, or once ready() is true when ready is given (or after
+    wait_s). Counts the kill in state["kills"]. Returns the index of the
+    first batch not acknowledged; srv is left dead for the caller to
+    restart."""
     stop = threading.Event()
     inflight = threading.Event()
     kill_sent = threading.Event()
@@ -676,7 +677,8 @@ def kill_during_ingest(srv, batches, start, post, acked, target, pace_s,
     t = threading.Thread(target=worker)
     t.start()
     deadline = time.monotonic() + wait_s
-    while len(acked) < target and t.is_alive() and time.monotonic() < deadline:
+    while (not (ready() if ready else len(acked) >= target) and
+           t.is_alive() and time.monotonic() < deadline):
         time.sleep(0.002)
     # Kill while the worker is inside a request: wait for the next one to
     # start, then a little while into it.

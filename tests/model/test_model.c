@@ -774,6 +774,58 @@ START_TEST(test_client_state_is_small)
 }
 END_TEST
 
+/* The checkpoint copies the global level under its lock and serialises
+ * it after: the bytes must be those of the moment of the copy, also when
+ * the model outgrew the room measured before it, and whatever the model
+ * learns afterwards. */
+START_TEST(test_model_image_saves_the_level_as_it_was_when_taken)
+{
+    struct mz_model *model = new_default_model();
+    struct mz_client *clients[3];
+    for (int c = 0; c < 3; c++)
+        clients[c] = mz_client_new(model);
+    int t = 0;
+    for (; t < 150; t++) {
+        struct mz_event_obs ev = stream_event(t % 9, t);
+        mz_model_observe(model, clients[t % 3], &ev, true);
+    }
+    struct mz_model_image_room room = mz_model_image_room(model);
+    struct mz_model_image *img = mz_model_image_new(&room);
+    ck_assert_ptr_nonnull(img);
+    /* Between measuring and taking: a new item and new transitions. */
+    const char *tokens[] = {"brand=b0", "category=c1"};
+    ck_assert_int_eq(mz_model_add_item(model, tokens, 2), N_ITEMS);
+    for (; t < 450; t++) {
+        struct mz_event_obs ev = stream_event(t % 11, t);
+        ev.item = (ev.item * 7 + t) % (N_ITEMS + 1);
+        mz_model_observe(model, clients[t % 3], &ev, true);
+    }
+    ck_assert_uint_gt(mz_model_image_room(model).trans_slots,
+                      room.trans_slots + room.trans_slots / 8 + 1024);
+    ck_assert(mz_model_image_take(img, model));
+    size_t want_len = 0, got_len = 0, later_len = 0;
+    void *want = mz_model_save(model, NULL, &want_len);
+    for (; t < 650; t++) {
+        struct mz_event_obs ev = stream_event(t % 5, t);
+        mz_model_observe(model, clients[t % 3], &ev, true);
+    }
+    void *got = mz_model_image_save(img, NULL, &got_len);
+    void *later = mz_model_save(model, NULL, &later_len);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(got_len, want_len);
+    ck_assert_mem_eq(got, want, want_len);
+    ck_assert(later_len != want_len || memcmp(later, want, want_len) != 0);
+    free(want);
+    free(got);
+    free(later);
+    mz_model_image_free(img);
+    for (int c = 0; c < 3; c++)
+        mz_client_free(clients[c]);
+    mz_model_free(model);
+}
+END_TEST
+
 START_TEST(test_model_save_load_maps_rows_by_id)
 {
     struct mz_model *model = new_default_model();
@@ -1009,6 +1061,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_dismissal_runs_stay_finite_and_savable);
     tcase_add_test(tc, test_client_state_is_small);
     tcase_add_test(tc, test_model_save_load_maps_rows_by_id);
+    tcase_add_test(tc, test_model_image_saves_the_level_as_it_was_when_taken);
     tcase_add_loop_test(tc, test_levels_stay_finite_under_strong_events, 0, 2);
     tcase_add_test(tc, test_score_source_ranks_what_each_memory_holds);
     tcase_add_test(tc, test_model_snapshot_mid_chunk_resumes_identically);
