@@ -52,8 +52,8 @@ START_TEST(test_nesting_and_commas_match_jansson)
     mz_json_out_close(&out, ']');
     mz_json_out_key(&out, "c");
     mz_json_out_bool(&out, false);
-    json_t *inner =
-        json_object_get(json_loads("{\"v\":[1,2.5]}", 0, NULL), "v");
+    json_t *doc = json_loads("{\"v\":[1,2.5]}", 0, NULL);
+    json_t *inner = json_object_get(doc, "v");
     mz_json_out_key(&out, "d");
     mz_json_out_value(&out, inner);
     mz_json_out_close(&out, '}');
@@ -62,6 +62,7 @@ START_TEST(test_nesting_and_commas_match_jansson)
         text, "{\"a\":-7,\"b\":[true,null,{},[],\"x\"],\"c\":false,\"d\":"
               "[1,2.5]}");
     free(text);
+    json_decref(doc);
 }
 END_TEST
 
