@@ -164,8 +164,7 @@ static enum mz_status checkpoint_put_body(struct mz_pg_conn *c, void *ctx)
     const char *values[3] = {seq, x->global, mz_store_node(x->store)};
     const int lengths[3] = {0, (int)x->global_len, 0};
     const int formats[3] = {0, 1, 0};
-    enum mz_status st = mz_pg_exec_simple(
-        c, "SELECT pg_advisory_xact_lock_shared(" MZ_ERASURE_LOCK_KEY ")");
+    enum mz_status st = mz_pg_exec_simple(c, MZ_ERASURE_LOCK_SHARED_SQL);
 
     for (size_t from = 0; from < x->n_clients && st == MZ_OK;
          from += MZ_STORE_CHUNK_ROWS) {
@@ -223,8 +222,7 @@ static enum mz_status checkpoint_adopt_body(struct mz_pg_conn *c, void *ctx)
     PGresult *res = NULL;
     /* Shared erasure lock: an erasure committed before the copy is in
      * its snapshot, one after it deletes the copied rows too. */
-    enum mz_status st = mz_pg_exec_simple(
-        c, "SELECT pg_advisory_xact_lock_shared(" MZ_ERASURE_LOCK_KEY ")");
+    enum mz_status st = mz_pg_exec_simple(c, MZ_ERASURE_LOCK_SHARED_SQL);
     if (st == MZ_OK)
         st =
             mz_pg_exec(c, &checkpoint_newest_stmt, values, NULL, NULL, 0, &res);

@@ -58,10 +58,10 @@ enum mz_store_stmt_id {
     MZ_STMT_LOG_LOCK, /* log_changes.c */
     MZ_STMT_LOG_MARKER,
     MZ_STMT_NODES_BEHIND,
-    MZ_STMT_ITEM_MARKERS,     /* catalog_store.c */
-    MZ_STMT_ERASURE_LOCK,     /* client_store.c */
+    MZ_STMT_ITEM_MARKERS, /* catalog_store.c */
+    MZ_STMT_ERASURE_LOCK, /* client_store.c */
     MZ_STMT_CLIENT_ROWS_AFTER,
-    MZ_STMT_LOG_HEAD, /* log_changes.c */
+    MZ_STMT_LOG_HEAD,         /* log_changes.c */
     MZ_STMT_CHECKPOINT_ADOPT, /* checkpoint_store.c */
     MZ_STMT_CHECKPOINT_NEWEST,
     MZ_STMT_STATES_CLEAR,
@@ -128,6 +128,8 @@ enum mz_status mz_store_change_row(struct mz_store *store,
  * checkpoint's write shared, so a checkpoint's statements see every
  * erasure that committed before them (client_store.c). */
 #define MZ_ERASURE_LOCK_KEY "7308604759054164274"
+#define MZ_ERASURE_LOCK_SHARED_SQL                                             \
+    "SELECT pg_advisory_xact_lock_shared(" MZ_ERASURE_LOCK_KEY ")"
 
 /* Runs body in a READ COMMITTED transaction that takes the log lock
  * first (mz_pg_transaction's retries included). */
