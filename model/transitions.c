@@ -153,6 +153,21 @@ float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b)
     return 0.0f;
 }
 
+void mz_transitions_prefetch_source(const struct mz_transitions *t, int32_t a)
+{
+    if (a >= 0 && a < t->n_items)
+        __builtin_prefetch(&t->tables[a]);
+}
+
+void mz_transitions_prefetch(const struct mz_transitions *t, int32_t a,
+                             int32_t b)
+{
+    if (a < 0 || a >= t->n_items || b < 0 || !t->tables[a].cap)
+        return;
+    const struct successor_table *table = &t->tables[a];
+    __builtin_prefetch(&table->items[slot_of(b, table->cap)]);
+}
+
 float mz_transitions_total(const struct mz_transitions *t, int32_t a)
 {
     if (a < 0 || a >= t->n_items)

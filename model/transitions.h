@@ -20,6 +20,7 @@
  *    mz_transitions_total  - total outgoing weight of a
  *    mz_transitions_set_total - restore a's total from a snapshot
  *    mz_transitions_slots  - the successor table of a, for a scan
+ *    mz_transitions_prefetch_source / _prefetch - cache hints for a get
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_TRANSITIONS_H
@@ -54,6 +55,16 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
 void mz_transitions_set_total(struct mz_transitions *t, int32_t a, float total);
 
 float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b);
+
+/* Cache hints for a coming mz_transitions_get(t, a, b), so that the gets
+ * of many sources overlap their misses: _prefetch_source starts loading
+ * a's table header; _prefetch reads that header and starts loading the
+ * slot where b's probe begins (call it after _prefetch_source of every
+ * source, when the header is in flight). They change nothing; any a and
+ * b are accepted. */
+void mz_transitions_prefetch_source(const struct mz_transitions *t, int32_t a);
+void mz_transitions_prefetch(const struct mz_transitions *t, int32_t a,
+                             int32_t b);
 float mz_transitions_total(const struct mz_transitions *t, int32_t a);
 
 /* Successor table of a as parallel arrays (borrowed; valid until the next
