@@ -89,6 +89,24 @@ static float adagrad_step(float lr, float *acc, float g2)
     return lr / sqrtf(*acc + 1e-6f);
 }
 
+/* Rows ahead of the one being applied whose memory apply_global_chunk
+ * asks for. */
+#define CHUNK_PREFETCH_AHEAD 4
+
+/* Starts loading what closing the chunk will touch of row. */
+static void prefetch_chunk_row(const struct mz_model *model, int32_t row)
+{
+    int dim = model->cfg.dim;
+    size_t at = (size_t)row * (size_t)dim;
+
+    mz_prefetch_row(model->grad_K + at, dim, true);
+    mz_prefetch_row(model->grad_O + at, dim, true);
+    mz_prefetch_row(model->K + at, dim, true);
+    mz_prefetch_row(model->O + at, dim, true);
+    __builtin_prefetch(&model->ada_K[row], 1);
+    __builtin_prefetch(&model->ada_O[row], 1);
+}
+
 /* Closes the global chunk: every touched row takes its summed gradient
  * with a row-wise AdaGrad step, so a popular item seen hundreds of times
  * in one chunk moves a bounded step while a rare one still learns. */
@@ -99,6 +117,11 @@ static void apply_global_chunk(struct mz_model *model)
 
     for (int32_t t = 0; t < model->n_touched; t++) {
         int32_t row = model->touched[t];
+        /* A chunk touches a few hundred rows spread over the catalog:
+         * ask for the rows a few steps ahead so their misses overlap
+         * with this row's arithmetic. */
+        if (t + CHUNK_PREFETCH_AHEAD < model->n_touched)
+            prefetch_chunk_row(model, model->touched[t + CHUNK_PREFETCH_AHEAD]);
         float *k_row = model->K + (size_t)row * (size_t)dim;
         float *o_row = model->O + (size_t)row * (size_t)dim;
         float *gk = model->grad_K + (size_t)row * (size_t)dim;
@@ -148,12 +171,38 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
     touch_row(model, x);
 }
 
+/* Starts loading what the logistic step of row x will touch. */
+static void prefetch_output(const struct mz_model *model, int32_t x)
+{
+    int dim = model->cfg.dim;
+
+    mz_prefetch_row(model->O + (size_t)x * (size_t)dim, dim, false);
+    mz_prefetch_row(model->grad_O + (size_t)x * (size_t)dim, dim, true);
+    __builtin_prefetch(&model->bias[x]);
+    __builtin_prefetch(&model->grad_bias[x], 1);
+    __builtin_prefetch(&model->grad_hits[x], 1);
+}
+
 void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
                            const float *q, int32_t item, float weight,
                            int64_t ts)
 {
     const struct mz_model_config *cfg = &model->cfg;
     int dim = cfg->dim;
+
+    /* The negatives are drawn first, in the order they are then learned
+     * (nothing before their steps reads or moves the PRNG), so that the
+     * rows of every step are asked for at once, here, and arrive while
+     * the transitions and popularity below are learned: each is a cache
+     * miss in a large catalog. */
+    int32_t negatives[64]; /* global_negatives <= 64 (model_config.c) */
+    int n_negatives = 0;
+    for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++)
+        negatives[n_negatives++] =
+            model->neg_ring[next_random(model) % (uint64_t)model->neg_len];
+    prefetch_output(model, item);
+    for (int n = 0; n < n_negatives; n++)
+        prefetch_output(model, negatives[n]);
 
     int distance = 1;
     for (int r = 0; r < c->ring_len && distance <= cfg->trans_window; r++) {
@@ -170,18 +219,29 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
         }
         distance++;
     }
+    /* Read after the transitions above (the gates read them) and before
+     * the steps below, which change neither the client nor the
+     * transitions: so the gradient rows it names can be asked for now. */
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = mz_model_levels_readout(model, c, ts, items, weights);
+    for (int r = 0; r < c->ring_len && r < cfg->session_items; r++) {
+        int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
+        mz_prefetch_row(model->grad_K + (size_t)source * (size_t)dim, dim,
+                        true);
+    }
+    for (int i = 0; i < n; i++)
+        mz_prefetch_row(model->grad_K + (size_t)items[i] * (size_t)dim, dim,
+                        true);
     bump_popularity(model, item, weight, ts);
     count_revisit(model, c, item, ts);
 
     float grad_q[4096];
     memset(grad_q, 0, (size_t)dim * sizeof(float));
     logistic_step(model, q, item, 1.0f, grad_q);
-    for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++) {
-        int32_t neg =
-            model->neg_ring[next_random(model) % (uint64_t)model->neg_len];
-        if (neg != item)
-            logistic_step(model, q, neg, 0.0f, grad_q);
-    }
+    for (int k = 0; k < n_negatives; k++)
+        if (negatives[k] != item)
+            logistic_step(model, q, negatives[k], 0.0f, grad_q);
     /* q is made of item rows (K): the levels' items, each with its
      * weight in q, take their share of the gradient, and so do the
      * session's items at their session weight even when session_dense
@@ -197,9 +257,6 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
                     model->grad_K + (size_t)source * (size_t)dim, 1);
         touch_row(model, source);
     }
-    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-    int n = mz_model_levels_readout(model, c, ts, items, weights);
     for (int i = 0; i < n; i++) {
         cblas_saxpy(dim, weights[i], grad_q, 1,
                     model->grad_K + (size_t)items[i] * (size_t)dim, 1);

@@ -302,6 +302,21 @@ void mz_model_refresh_popular(struct mz_model *model);
 bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
                           int32_t n);
 
+/* Starts loading the dim floats of row (for_write: about to be written),
+ * a hint that changes nothing: the rows one event reads (K, O and their
+ * gradients, 256 bytes each at dim 64) are scattered over a catalog's
+ * tens of megabytes, so asking for all of them before the loop that uses
+ * them overlaps their cache misses. */
+static inline void mz_prefetch_row(const float *row, int dim, bool for_write)
+{
+    for (int k = 0; k < dim; k += 16) {
+        if (for_write)
+            __builtin_prefetch(row + k, 1);
+        else
+            __builtin_prefetch(row + k, 0);
+    }
+}
+
 /* later - earlier in seconds, computed in double: timestamps come from
  * clients and saved bytes, and their int64 difference can overflow. */
 static inline double mz_seconds_between(int64_t later, int64_t earlier)

@@ -327,6 +327,9 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
             float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
             int n = mz_model_levels_readout(model, c, now_ts, items, weights);
             for (int i = 0; i < n; i++)
+                mz_prefetch_row(model->K + (size_t)items[i] * (size_t)dim, dim,
+                                false);
+            for (int i = 0; i < n; i++)
                 cblas_saxpy(dim, weights[i],
                             model->K + (size_t)items[i] * (size_t)dim, 1, q, 1);
         }
