@@ -183,26 +183,40 @@ static void prefetch_output(const struct mz_model *model, int32_t x)
     __builtin_prefetch(&model->grad_hits[x], 1);
 }
 
-void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
-                           const float *q, int32_t item, float weight,
-                           int64_t ts)
+/* The negatives are drawn before the query (which neither reads nor
+ * moves the PRNG) in the order the step learns them, so that every row
+ * the step touches, and the successor tables its transitions add to, are
+ * asked for here and arrive while the query is computed. */
+void mz_model_global_prepare(struct mz_model *model, const struct mz_client *c,
+                             int32_t item, struct mz_global_step *step)
 {
     const struct mz_model_config *cfg = &model->cfg;
     int dim = cfg->dim;
 
-    /* The negatives are drawn first, in the order they are then learned
-     * (nothing before their steps reads or moves the PRNG), so that the
-     * rows of every step are asked for at once, here, and arrive while
-     * the transitions and popularity below are learned: each is a cache
-     * miss in a large catalog. */
-    int32_t negatives[64]; /* global_negatives <= 64 (model_config.c) */
-    int n_negatives = 0;
+    step->n_negatives = 0;
     for (int n = 0; n < cfg->global_negatives && model->neg_len > 0; n++)
-        negatives[n_negatives++] =
+        step->negatives[step->n_negatives++] =
             model->neg_ring[next_random(model) % (uint64_t)model->neg_len];
     prefetch_output(model, item);
-    for (int n = 0; n < n_negatives; n++)
-        prefetch_output(model, negatives[n]);
+    for (int n = 0; n < step->n_negatives; n++)
+        prefetch_output(model, step->negatives[n]);
+    mz_transitions_prefetch_source(model->trans, item);
+    for (int r = 0; r < c->ring_len; r++) {
+        int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
+        if (r < cfg->trans_window)
+            mz_transitions_prefetch_source(model->trans, source);
+        if (r < cfg->session_items)
+            mz_prefetch_row(model->grad_K + (size_t)source * (size_t)dim, dim,
+                            true);
+    }
+}
+
+void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
+                           const struct mz_global_step *step, const float *q,
+                           int32_t item, float weight, int64_t ts)
+{
+    const struct mz_model_config *cfg = &model->cfg;
+    int dim = cfg->dim;
 
     int distance = 1;
     for (int r = 0; r < c->ring_len && distance <= cfg->trans_window; r++) {
@@ -221,15 +235,11 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     }
     /* Read after the transitions above (the gates read them) and before
      * the steps below, which change neither the client nor the
-     * transitions: so the gradient rows it names can be asked for now. */
+     * transitions: so the gradient rows it names can be asked for now
+     * (the session's were, with the step's other rows). */
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, c, ts, items, weights);
-    for (int r = 0; r < c->ring_len && r < cfg->session_items; r++) {
-        int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
-        mz_prefetch_row(model->grad_K + (size_t)source * (size_t)dim, dim,
-                        true);
-    }
     for (int i = 0; i < n; i++)
         mz_prefetch_row(model->grad_K + (size_t)items[i] * (size_t)dim, dim,
                         true);
@@ -239,9 +249,9 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     float grad_q[4096];
     memset(grad_q, 0, (size_t)dim * sizeof(float));
     logistic_step(model, q, item, 1.0f, grad_q);
-    for (int k = 0; k < n_negatives; k++)
-        if (negatives[k] != item)
-            logistic_step(model, q, negatives[k], 0.0f, grad_q);
+    for (int k = 0; k < step->n_negatives; k++)
+        if (step->negatives[k] != item)
+            logistic_step(model, q, step->negatives[k], 0.0f, grad_q);
     /* q is made of item rows (K): the levels' items, each with its
      * weight in q, take their share of the gradient, and so do the
      * session's items at their session weight even when session_dense

@@ -101,9 +101,11 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
     /* The global level learns from the client as the event found it:
      * its query and its recent items, before the event joins them. */
     if (learn_global_level && model->cfg.learn_global && weight > 0.0f) {
+        struct mz_global_step step;
         float q[4096];
+        mz_model_global_prepare(model, client, item, &step);
         mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
-        mz_model_learn_global(model, client, q, item, weight, ev->ts);
+        mz_model_learn_global(model, client, &step, q, item, weight, ev->ts);
         mz_model_refresh_popular(model);
     }
     mz_client_learn_event(model, client, item, ev->type, weight, ev->ts);

@@ -201,15 +201,32 @@ int mz_model_level_readout(const struct mz_model *model,
                            const struct mz_client *c, int level, int64_t now_ts,
                            int32_t *items, float *weights);
 
+/* The part of the global level's step on one event that is settled
+ * before the step: its negatives, drawn ahead by mz_model_global_prepare
+ * so that the rows and successor tables the step will touch (cache
+ * misses in a large catalog) load while the client's query is
+ * computed. A plain value. */
+struct mz_global_step {
+    int32_t negatives[64]; /* global_negatives <= 64 (model_config.c) */
+    int n_negatives;
+};
+
+/* Fills step for the global level's step on item by client c: draws its
+ * negatives (advancing the model's PRNG exactly as the step itself once
+ * did) and asks the cache for what the step will touch. Call it right
+ * before mz_model_query, then mz_model_learn_global (global_level.c). */
+void mz_model_global_prepare(struct mz_model *model, const struct mz_client *c,
+                             int32_t item, struct mz_global_step *step);
+
 /* The global level's share of one event of client c (as the event found
- * it) on item with weight > 0 at ts, q being c's query (global_level.c):
- * transitions from c's recent items, popularity, the re-visit rate, and
- * an item2vec-style step (predict item from q against sampled
- * negatives) summed into the open global chunk, applied every
- * global_chunk events. */
+ * it) on item with weight > 0 at ts, q being c's query and step what
+ * mz_model_global_prepare drew for it (global_level.c): transitions from
+ * c's recent items, popularity, the re-visit rate, and an item2vec-style
+ * step (predict item from q against step's negatives) summed into the
+ * open global chunk, applied every global_chunk events. */
 void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
-                           const float *q, int32_t item, float weight,
-                           int64_t ts);
+                           const struct mz_global_step *step, const float *q,
+                           int32_t item, float weight, int64_t ts);
 
 /* Fades c's levels for the time between its last item event and ts
  * (client_levels.c); nothing when ts is not later. */
