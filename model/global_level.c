@@ -91,7 +91,7 @@ static float adagrad_step(float lr, float *acc, float g2)
 
 /* Rows ahead of the one being applied whose memory apply_global_chunk
  * asks for. */
-#define CHUNK_PREFETCH_AHEAD 4
+#define CHUNK_PREFETCH_AHEAD 8
 
 /* Starts loading what closing the chunk will touch of row. */
 static void prefetch_chunk_row(const struct mz_model *model, int32_t row)
@@ -105,6 +105,10 @@ static void prefetch_chunk_row(const struct mz_model *model, int32_t row)
     mz_prefetch_row(model->O + at, dim, true);
     __builtin_prefetch(&model->ada_K[row], 1);
     __builtin_prefetch(&model->ada_O[row], 1);
+    __builtin_prefetch(&model->ada_bias[row], 1);
+    __builtin_prefetch(&model->bias[row], 1);
+    __builtin_prefetch(&model->grad_bias[row], 1);
+    __builtin_prefetch(&model->grad_hits[row], 1);
 }
 
 /* Closes the global chunk: every touched row takes its summed gradient
@@ -205,9 +209,11 @@ void mz_model_global_prepare(struct mz_model *model, const struct mz_client *c,
         int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
         if (r < cfg->trans_window)
             mz_transitions_prefetch_source(model->trans, source);
-        if (r < cfg->session_items)
+        if (r < cfg->session_items) {
             mz_prefetch_row(model->grad_K + (size_t)source * (size_t)dim, dim,
                             true);
+            __builtin_prefetch(&model->grad_hits[source], 1);
+        }
     }
 }
 
@@ -240,9 +246,11 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
     int n = mz_model_levels_readout(model, c, ts, items, weights);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         mz_prefetch_row(model->grad_K + (size_t)items[i] * (size_t)dim, dim,
                         true);
+        __builtin_prefetch(&model->grad_hits[items[i]], 1);
+    }
     bump_popularity(model, item, weight, ts);
     count_revisit(model, c, item, ts);
 

@@ -93,35 +93,24 @@ static void current_context(const struct mz_client *c,
  * slow_gate_floor when it has nothing to do with it (a new intent: the
  * old taste is kept, not forgotten, and speaks again once the client
  * comes back to it). The gate is the weight of the first (strongest)
- * current item related to item.
- *
- * The current items' own successor tables (at most four, read for every
- * slow item) stay in cache, while item's table is a cache miss in a large
- * catalog (two or three dependent ones: the 20% of maisond's learner in
- * perf). So the current items' tables are asked first, and item's table
- * only about the current items stronger than the first related one
- * found there: the same answer, one cold table fewer when the first
- * current item names item as a successor. */
+ * current item related to item. Asked from the current item's side
+ * (mz_transitions_linked): its tables serve every slow item and stay in
+ * cache, where item's own table was a cache miss per item. */
 static float slow_item_gate(const struct mz_model *model,
                             const struct context_items *context, int32_t item)
 {
     float quiet = model->cfg.slow_gate_floor;
-    int first = context->n;
+    float related = 0.0f;
 
     if (context->n == 0)
         return 1.0f;
-    for (int k = 0; k < context->n && first == context->n; k++) {
+    for (int k = 0; k < context->n; k++) {
         int32_t now = context->item[k];
-        if (now == item || mz_transitions_get(model->trans, now, item) > 0.0f)
-            first = k;
-    }
-    for (int k = 0; k < first; k++) {
-        if (mz_transitions_get(model->trans, item, context->item[k]) > 0.0f) {
-            first = k;
+        if (now == item || mz_transitions_linked(model->trans, now, item)) {
+            related = context->weight[k];
             break;
         }
     }
-    float related = first < context->n ? context->weight[first] : 0.0f;
     return quiet + (1.0f - quiet) * related;
 }
 
@@ -141,30 +130,6 @@ static void slow_gates_start(const struct mz_client *c,
 {
     current_context(c, &gates->context);
     gates->n = 0;
-}
-
-/* Starts loading the successor tables the gates of level's items will
- * read (the level's memory and its open chunk, which is all its readout
- * can hold), so that their cache misses overlap instead of coming one
- * after the other: first every table's header, then the slot of the
- * strongest current item in each (reading a header that is by then in
- * flight). A hint only: nothing is computed from it. */
-static void prefetch_gate_tables(const struct mz_model *model,
-                                 const struct mz_client *c, int level,
-                                 const struct context_items *context)
-{
-    const struct mz_item_memory *parts[2] = {mz_client_level_of(c, level),
-                                             mz_client_pending_of(c, level)};
-
-    if (context->n == 0)
-        return;
-    for (int p = 0; p < 2; p++)
-        for (int i = 0; i < parts[p]->count; i++)
-            mz_transitions_prefetch_source(model->trans, parts[p]->item[i]);
-    for (int p = 0; p < 2; p++)
-        for (int i = 0; i < parts[p]->count; i++)
-            mz_transitions_prefetch(model->trans, parts[p]->item[i],
-                                    context->item[0]);
 }
 
 /* The gate of item, computed on its first request in this readout. */
@@ -236,10 +201,8 @@ int mz_model_level_readout(const struct mz_model *model,
     struct slow_gates gates;
     bool gated = level_is_gated(model, level);
 
-    if (gated) {
+    if (gated)
         slow_gates_start(c, &gates);
-        prefetch_gate_tables(model, c, level, &gates.context);
-    }
     return level_readout(model, c, level, now_ts, gated ? &gates : NULL, items,
                          weights);
 }
@@ -251,12 +214,8 @@ int mz_model_levels_readout(const struct mz_model *model,
     struct slow_gates gates;
     int n = 0;
 
-    if (c->n_levels > 1 && level_is_gated(model, 1)) {
+    if (c->n_levels > 1 && level_is_gated(model, 1))
         slow_gates_start(c, &gates);
-        for (int l = 1; l < c->n_levels; l++)
-            if (model->cfg.level_lr[l] != 0.0f)
-                prefetch_gate_tables(model, c, l, &gates.context);
-    }
     for (int l = 0; l < c->n_levels; l++) {
         int32_t level_items[MZ_ITEM_MEMORY_SLOTS];
         float level_weights[MZ_ITEM_MEMORY_SLOTS];

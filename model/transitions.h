@@ -6,7 +6,9 @@
  *
  * Each source item owns a small open-addressing table of successors with
  * a weight (sum of 1/distance over observed pairs) and the total weight of
- * the source, so a reader can turn weights into conditional shares.
+ * the source, so a reader can turn weights into conditional shares; each
+ * item also keeps the set of sources that store it, so that whether two
+ * items are linked either way is answered from one of them.
  *
  * Ownership: every function borrows its arguments; mz_transitions_new
  * returns an object the caller releases with mz_transitions_free (which
@@ -17,10 +19,11 @@
  *    mz_transitions_grow   - make room for more source items
  *    mz_transitions_add    - strengthen a -> b
  *    mz_transitions_get    - weight of a -> b
+ *    mz_transitions_linked - whether a -> b or b -> a is stored
  *    mz_transitions_total  - total outgoing weight of a
  *    mz_transitions_set_total - restore a's total from a snapshot
  *    mz_transitions_slots  - the successor table of a, for a scan
- *    mz_transitions_prefetch_source / _prefetch - cache hints for a get
+ *    mz_transitions_prefetch_source - cache hint for a's table
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_TRANSITIONS_H
@@ -43,7 +46,8 @@ void mz_transitions_free(struct mz_transitions *t);
  * on allocation failure. */
 bool mz_transitions_grow(struct mz_transitions *t, int32_t n_items);
 
-/* Adds weight to the pair a -> b. A source that already holds
+/* Adds weight (> 0) to the pair a -> b (both below n_items; any other
+ * pair is ignored). A source that already holds
  * max_per_item successors ignores new ones (but still counts the weight in
  * its total, so shares stay honest). Returns false on allocation failure
  * (the pair is then not stored). */
@@ -56,15 +60,18 @@ void mz_transitions_set_total(struct mz_transitions *t, int32_t a, float total);
 
 float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b);
 
-/* Cache hints for a coming mz_transitions_get(t, a, b), so that the gets
- * of many sources overlap their misses: _prefetch_source starts loading
- * a's table header; _prefetch reads that header and starts loading the
- * slot where b's probe begins (call it after _prefetch_source of every
- * source, when the header is in flight). They change nothing; any a and
- * b are accepted. */
+/* Whether b is a stored successor of a or a one of b: true exactly when
+ * mz_transitions_get(t, a, b) > 0 or mz_transitions_get(t, b, a) > 0
+ * (a stored weight is always > 0: the weights added are), but reading
+ * only a's successors and a's set of predecessors, so a caller asking
+ * one item about many others reads memory that stays in cache. */
+bool mz_transitions_linked(const struct mz_transitions *t, int32_t a,
+                           int32_t b);
+
+/* A cache hint for a coming mz_transitions_get or _add from a: starts
+ * loading a's table header. It changes nothing; any a is accepted. */
 void mz_transitions_prefetch_source(const struct mz_transitions *t, int32_t a);
-void mz_transitions_prefetch(const struct mz_transitions *t, int32_t a,
-                             int32_t b);
+
 float mz_transitions_total(const struct mz_transitions *t, int32_t a);
 
 /* Successor table of a as parallel arrays (borrowed; valid until the next
