@@ -239,13 +239,24 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
         }
         distance++;
     }
-    /* Read after the transitions above (the gates read them) and before
-     * the steps below, which change neither the client nor the
-     * transitions: so the gradient rows it names can be asked for now
-     * (the session's were, with the step's other rows). */
-    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-    int n = mz_model_levels_readout(model, c, ts, items, weights);
+    /* The levels as they read out after the transitions above (the
+     * gates read them), and before the steps below, which change neither
+     * the client nor the transitions: so the gradient rows it names can
+     * be asked for now (the session's were, with the step's other rows).
+     * The transitions just added link item and the ring's items only, so
+     * they change a gate only when a level holds item; else the readout
+     * is the query's, and reading the levels again (their gates: a
+     * hundred or so probes of successor tables) is skipped. */
+    int32_t again_items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float again_weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    const int32_t *items = step->readout_items;
+    const float *weights = step->readout_weights;
+    int n = step->n_readout;
+    if (mz_model_levels_hold(c, item)) {
+        n = mz_model_levels_readout(model, c, ts, again_items, again_weights);
+        items = again_items;
+        weights = again_weights;
+    }
     for (int i = 0; i < n; i++) {
         mz_prefetch_row(model->grad_K + (size_t)items[i] * (size_t)dim, dim,
                         true);

@@ -104,7 +104,10 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
         struct mz_global_step step;
         float q[4096];
         mz_model_global_prepare(model, client, item, &step);
-        mz_model_query(model, client, -1, ev->ts, q, NULL, NULL);
+        step.n_readout = mz_model_levels_readout(
+            model, client, ev->ts, step.readout_items, step.readout_weights);
+        mz_model_query_of_readout(model, client, ev->ts, step.n_readout,
+                                  step.readout_items, step.readout_weights, q);
         mz_model_learn_global(model, client, &step, q, item, weight, ev->ts);
         mz_model_refresh_popular(model);
     }

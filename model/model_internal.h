@@ -162,6 +162,19 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
                     int32_t context_item, int64_t now_ts, float *q,
                     float *per_level, float *session);
 
+/* mz_model_query(model, c, -1, now_ts, q, NULL, NULL), bit for bit, when
+ * items / weights[0..n-1] are mz_model_levels_readout of c at now_ts:
+ * the learner reads the levels once for the query and the step. */
+void mz_model_query_of_readout(const struct mz_model *model,
+                               const struct mz_client *c, int64_t now_ts,
+                               int n, const int32_t *items,
+                               const float *weights, float *q);
+
+/* Whether a level of c, or a level's open chunk, holds item: when none
+ * does, a transition from or to item changes no gate of c's readout
+ * (query.c). */
+bool mz_model_levels_hold(const struct mz_client *c, int32_t item);
+
 /* Weight of the r-th most recent ring item in the session context at
  * now_ts when shift newer items (a context item) precede it: 0 past
  * session_items, for a negative event's item, or when use_session is
@@ -209,12 +222,19 @@ int mz_model_level_readout(const struct mz_model *model,
 struct mz_global_step {
     int32_t negatives[64]; /* global_negatives <= 64 (model_config.c) */
     int n_negatives;
+    /* The client's levels readout the query was built from (before the
+     * step's transitions; mz_model_levels_readout). */
+    int n_readout;
+    int32_t readout_items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float readout_weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
 };
 
-/* Fills step for the global level's step on item by client c: draws its
- * negatives (advancing the model's PRNG exactly as the step itself once
- * did) and asks the cache for what the step will touch. Call it right
- * before mz_model_query, then mz_model_learn_global (global_level.c). */
+/* Fills step's negatives for the global level's step on item by client
+ * c: draws them (advancing the model's PRNG exactly as the step itself
+ * once did) and asks the cache for what the step will touch. Call it
+ * before reading c's levels into step and building the query from them
+ * (mz_model_query_of_readout), then mz_model_learn_global
+ * (global_level.c). */
 void mz_model_global_prepare(struct mz_model *model, const struct mz_client *c,
                              int32_t item, struct mz_global_step *step);
 

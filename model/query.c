@@ -7,7 +7,8 @@
  *
  * Interface routines (see model_internal.h): mz_model_event_weight,
  * mz_model_level_decay, mz_model_session_weight, mz_model_level_readout,
- * mz_model_levels_readout, mz_model_query, mz_model_repeat_scale.
+ * mz_model_levels_readout, mz_model_levels_hold, mz_model_query,
+ * mz_model_query_of_readout, mz_model_repeat_scale.
  *
  * Only reads the model and the client: scoring (score.c) and the global
  * level's learning (global_level.c) both ask it.
@@ -236,9 +237,12 @@ int mz_model_levels_readout(const struct mz_model *model,
     return n;
 }
 
-void mz_model_query(const struct mz_model *model, const struct mz_client *c,
-                    int32_t context_item, int64_t now_ts, float *q,
-                    float *per_level, float *session)
+/* mz_model_query, the levels' readout (when per_level is NULL) being
+ * items / weights[0..n-1], mz_model_levels_readout of c at now_ts. */
+static void build_query(const struct mz_model *model, const struct mz_client *c,
+                        int32_t context_item, int64_t now_ts, int n,
+                        const int32_t *items, const float *weights, float *q,
+                        float *per_level, float *session)
 {
     int dim = model->cfg.dim;
     float session_buf[4096];
@@ -268,23 +272,20 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
         }
         if (per_level) {
             for (int l = 0; l < c->n_levels; l++) {
-                int32_t items[MZ_ITEM_MEMORY_SLOTS];
-                float weights[MZ_ITEM_MEMORY_SLOTS];
-                int n =
-                    mz_model_level_readout(model, c, l, now_ts, items, weights);
+                int32_t level_items[MZ_ITEM_MEMORY_SLOTS];
+                float level_weights[MZ_ITEM_MEMORY_SLOTS];
+                int count = mz_model_level_readout(model, c, l, now_ts,
+                                                   level_items, level_weights);
                 float *part = per_level + (size_t)l * (size_t)dim;
                 memset(part, 0, (size_t)dim * sizeof(float));
-                for (int i = 0; i < n; i++)
-                    cblas_saxpy(dim, weights[i],
-                                model->K + (size_t)items[i] * (size_t)dim, 1,
-                                part, 1);
+                for (int i = 0; i < count; i++)
+                    cblas_saxpy(dim, level_weights[i],
+                                model->K + (size_t)level_items[i] * (size_t)dim,
+                                1, part, 1);
                 for (int k = 0; k < dim; k++)
                     q[k] += part[k];
             }
         } else {
-            int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-            float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
-            int n = mz_model_levels_readout(model, c, now_ts, items, weights);
             for (int i = 0; i < n; i++)
                 mz_prefetch_row(model->K + (size_t)items[i] * (size_t)dim, dim,
                                 false);
@@ -300,6 +301,45 @@ void mz_model_query(const struct mz_model *model, const struct mz_client *c,
     }
     for (int k = 0; k < dim; k++)
         q[k] += s[k];
+}
+
+void mz_model_query(const struct mz_model *model, const struct mz_client *c,
+                    int32_t context_item, int64_t now_ts, float *q,
+                    float *per_level, float *session)
+{
+    int32_t items[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    float weights[MZ_MAX_LEVELS * MZ_ITEM_MEMORY_SLOTS];
+    int n = 0;
+
+    if (c && !per_level)
+        n = mz_model_levels_readout(model, c, now_ts, items, weights);
+    build_query(model, c, context_item, now_ts, n, items, weights, q, per_level,
+                session);
+}
+
+void mz_model_query_of_readout(const struct mz_model *model,
+                               const struct mz_client *c, int64_t now_ts, int n,
+                               const int32_t *items, const float *weights,
+                               float *q)
+{
+    build_query(model, c, -1, now_ts, n, items, weights, q, NULL, NULL);
+}
+
+static bool memory_holds(const struct mz_item_memory *m, int32_t item)
+{
+    for (int i = 0; i < m->count; i++)
+        if (m->item[i] == item)
+            return true;
+    return false;
+}
+
+bool mz_model_levels_hold(const struct mz_client *c, int32_t item)
+{
+    for (int l = 0; l < c->n_levels; l++)
+        if (memory_holds(mz_client_level_of(c, l), item) ||
+            memory_holds(mz_client_pending_of(c, l), item))
+            return true;
+    return false;
 }
 
 float mz_model_repeat_scale(const struct mz_model *model,
