@@ -90,11 +90,32 @@ static uint32_t slot_of(int32_t item, uint32_t cap)
     return (h ^ (h >> 16)) & (cap - 1);
 }
 
+/* The slot of key in keys (cap slots, a power of two, never full; -1 =
+ * empty): where key is, or the empty slot where its probe ends. */
+static uint32_t probe(const int32_t *keys, uint32_t cap, int32_t key)
+{
+    uint32_t at = slot_of(key, cap);
+
+    while (keys[at] >= 0 && keys[at] != key)
+        at = (at + 1) & (cap - 1);
+    return at;
+}
+
+/* Returns cap empty slots (caller frees), or NULL. */
+static int32_t *new_slots(uint32_t cap)
+{
+    int32_t *keys = malloc(cap * sizeof *keys);
+
+    for (uint32_t s = 0; keys && s < cap; s++)
+        keys[s] = -1;
+    return keys;
+}
+
 /* Doubles table's capacity, rehashing its entries. */
 static bool rehash(struct successor_table *table)
 {
     uint32_t cap = table->cap ? table->cap * 2 : 4;
-    int32_t *items = malloc(cap * sizeof *items);
+    int32_t *items = new_slots(cap);
     float *weights = malloc(cap * sizeof *weights);
 
     if (!items || !weights) {
@@ -102,14 +123,10 @@ static bool rehash(struct successor_table *table)
         free(weights);
         return false;
     }
-    for (uint32_t s = 0; s < cap; s++)
-        items[s] = -1;
     for (uint32_t s = 0; s < table->cap; s++) {
         if (table->items[s] < 0)
             continue;
-        uint32_t at = slot_of(table->items[s], cap);
-        while (items[at] >= 0)
-            at = (at + 1) & (cap - 1);
+        uint32_t at = probe(items, cap, table->items[s]);
         items[at] = table->items[s];
         weights[at] = table->weights[s];
     }
@@ -129,47 +146,22 @@ static bool reserve_pred(struct successor_table *table)
     if ((table->pred_count + 1) * 4 <= table->pred_cap * 3)
         return true;
     uint32_t cap = table->pred_cap ? table->pred_cap * 2 : 4;
-    int32_t *pred = malloc(cap * sizeof *pred);
+    int32_t *pred = new_slots(cap);
     if (!pred)
         return false;
-    for (uint32_t s = 0; s < cap; s++)
-        pred[s] = -1;
-    for (uint32_t s = 0; s < table->pred_cap; s++) {
-        if (table->pred[s] < 0)
-            continue;
-        uint32_t at = slot_of(table->pred[s], cap);
-        while (pred[at] >= 0)
-            at = (at + 1) & (cap - 1);
-        pred[at] = table->pred[s];
-    }
+    for (uint32_t s = 0; s < table->pred_cap; s++)
+        if (table->pred[s] >= 0)
+            pred[probe(pred, cap, table->pred[s])] = table->pred[s];
     free(table->pred);
     table->pred = pred;
     table->pred_cap = cap;
     return true;
 }
 
-/* Adds a to table's predecessor set, which reserve_pred made room for. */
-static void insert_pred(struct successor_table *table, int32_t a)
-{
-    uint32_t at = slot_of(a, table->pred_cap);
-
-    while (table->pred[at] >= 0)
-        at = (at + 1) & (table->pred_cap - 1);
-    table->pred[at] = a;
-    table->pred_count++;
-}
-
 static bool has_pred(const struct successor_table *table, int32_t a)
 {
-    if (!table->pred_cap)
-        return false;
-    uint32_t at = slot_of(a, table->pred_cap);
-    while (table->pred[at] >= 0) {
-        if (table->pred[at] == a)
-            return true;
-        at = (at + 1) & (table->pred_cap - 1);
-    }
-    return false;
+    return table->pred_cap &&
+           table->pred[probe(table->pred, table->pred_cap, a)] == a;
 }
 
 bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
@@ -180,13 +172,10 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
     struct successor_table *table = &t->tables[a];
     table->total += weight;
     if (table->cap) {
-        uint32_t at = slot_of(b, table->cap);
-        while (table->items[at] >= 0) {
-            if (table->items[at] == b) {
-                table->weights[at] += weight;
-                return true;
-            }
-            at = (at + 1) & (table->cap - 1);
+        uint32_t at = probe(table->items, table->cap, b);
+        if (table->items[at] == b) {
+            table->weights[at] += weight;
+            return true;
         }
     }
     if (t->max_per_item && table->count >= t->max_per_item)
@@ -199,13 +188,12 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
     /* Keep the load at most 3/4 so probes stay short. */
     if ((table->count + 1) * 4 > table->cap * 3 && !rehash(table))
         return false;
-    uint32_t at = slot_of(b, table->cap);
-    while (table->items[at] >= 0)
-        at = (at + 1) & (table->cap - 1);
+    uint32_t at = probe(table->items, table->cap, b);
     table->items[at] = b;
     table->weights[at] = weight;
     table->count++;
-    insert_pred(successor, a);
+    successor->pred[probe(successor->pred, successor->pred_cap, a)] = a;
+    successor->pred_count++;
     return true;
 }
 
@@ -216,13 +204,8 @@ float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b)
     const struct successor_table *table = &t->tables[a];
     if (!table->cap)
         return 0.0f;
-    uint32_t at = slot_of(b, table->cap);
-    while (table->items[at] >= 0) {
-        if (table->items[at] == b)
-            return table->weights[at];
-        at = (at + 1) & (table->cap - 1);
-    }
-    return 0.0f;
+    uint32_t at = probe(table->items, table->cap, b);
+    return table->items[at] == b ? table->weights[at] : 0.0f;
 }
 
 void mz_transitions_prefetch_source(const struct mz_transitions *t, int32_t a)
