@@ -105,12 +105,10 @@ static float slow_item_gate(const struct mz_model *model,
 
     if (context->n == 0)
         return 1.0f;
-    for (int k = 0; k < context->n; k++) {
+    for (int k = 0; k < context->n && related < context->weight[k]; k++) {
         int32_t now = context->item[k];
-        if (now == item || mz_transitions_linked(model->trans, now, item)) {
+        if (now == item || mz_transitions_linked(model->trans, now, item))
             related = context->weight[k];
-            break;
-        }
     }
     return quiet + (1.0f - quiet) * related;
 }
