@@ -9,8 +9,9 @@
  * mz_client_level_consolidated_at, mz_client_level_events,
  * mz_client_save, mz_client_load, mz_client_resident_bytes.
  *
- * A client is one allocation whose size depends on L only (1,128 bytes
- * at L = 3), whatever d, so a million clients fit in a few GB.
+ * A client is one allocation whose size depends on L only (996 bytes
+ * at L = 3: 2L - 1 item memories of 132 bytes, level 0 having no open
+ * chunk), whatever d, so a million clients fit in a few GB.
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
@@ -27,12 +28,14 @@
 static const uint8_t client_magic[3] = {'M', 'Z', 'C'};
 #define CLIENT_FORMAT_VERSION 2
 
-/* Bytes of a client of n_levels levels: the struct and two item
- * memories per level (the level and its open chunk). */
+const struct mz_item_memory mz_client_no_chunk;
+
+/* Bytes of a client of n_levels levels: the struct and its item memories
+ * (each level's, and the open chunks of levels 1..n_levels-1). */
 static size_t client_bytes(int n_levels)
 {
-    return sizeof(struct mz_client) +
-           2 * (size_t)n_levels * sizeof(struct mz_item_memory);
+    return sizeof(struct mz_client) + (size_t)mz_client_memory_count(n_levels) *
+                                          sizeof(struct mz_item_memory);
 }
 
 size_t mz_client_resident_bytes(const struct mz_model *model)
@@ -150,6 +153,8 @@ void *mz_client_save(const struct mz_client *client, size_t *len)
         mz_wbuf_u64(&w, (uint64_t)client->ring_ts[r]);
         mz_wbuf_u8(&w, client->ring_type[r]);
     }
+    /* Level 0's chunk is written as the empty memory it always is: the
+     * format predates its removal from memory. */
     for (int l = 0; l < client->n_levels; l++) {
         save_memory(&w, mz_client_level_of(client, l));
         save_memory(&w, mz_client_pending_of(client, l));
@@ -230,10 +235,14 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         }
     }
     for (int l = 0; l < c->n_levels; l++) {
+        /* Level 0 learns every event, so its saved chunk is empty. */
+        struct mz_item_memory level0_chunk;
+        struct mz_item_memory *chunk =
+            l > 0 ? mz_client_pending(c, l) : &level0_chunk;
         if (!load_memory(&r, mz_client_level(c, l),
                          mz_model_item_count(model)) ||
-            !load_memory(&r, mz_client_pending(c, l),
-                         mz_model_item_count(model))) {
+            !load_memory(&r, chunk, mz_model_item_count(model)) ||
+            (l == 0 && level0_chunk.count != 0)) {
             why = "client state: truncated or invalid level memory";
             goto cleanup;
         }

@@ -25,12 +25,14 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
 
     for (int l = 0; l < c->n_levels; l++) {
         struct mz_item_memory *m = mz_client_level(c, l);
-        struct mz_item_memory *chunk = mz_client_pending(c, l);
+        /* Level 0 has no chunk (it learns every event). */
+        struct mz_item_memory *chunk = l > 0 ? mz_client_pending(c, l) : NULL;
         float keep = 1.0f - cfg->level_retention[l];
 
         if (weight < 0.0f) {
             mz_item_memory_weaken(m, item, -weight);
-            mz_item_memory_weaken(chunk, item, -weight);
+            if (chunk)
+                mz_item_memory_weaken(chunk, item, -weight);
             continue;
         }
         if (l == 0 || !cfg->nested) {
@@ -43,8 +45,7 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
         mz_item_memory_add(chunk, item, weight);
         if (++c->chunk_fill[l] < cfg->level_chunk[l])
             continue;
-        mz_item_memory_merge(m, keep, chunk,
-                             1.0f / (float)cfg->level_chunk[l]);
+        mz_item_memory_merge(m, keep, chunk, 1.0f / (float)cfg->level_chunk[l]);
         mz_item_memory_clear(chunk);
         c->chunk_fill[l] = 0;
         c->level_events[l] += cfg->level_chunk[l];

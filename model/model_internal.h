@@ -99,13 +99,21 @@ struct mz_client {
     int32_t ring_len;
     int32_t ring_head;
     /* memory[l]: what level l remembers (levels 0..n_levels-1);
-     * memory[n_levels + l]: the items of its open chunk, consolidated
-     * into it at the chunk boundary (levels >= 1 when nested). Sized by
-     * n_levels, not MZ_MAX_LEVELS: per-client bytes are what limits how
-     * many clients a node holds (mz_client_resident_bytes). Use
-     * mz_client_level / mz_client_pending. */
+     * memory[n_levels + l - 1]: the items of level l's open chunk,
+     * consolidated into it at the chunk boundary (levels >= 1; level 0
+     * learns every event and has no chunk). Sized by n_levels, not
+     * MZ_MAX_LEVELS: per-client bytes are what limits how many clients a
+     * node holds (mz_client_resident_bytes). Use mz_client_level /
+     * mz_client_pending. */
     struct mz_item_memory memory[];
 };
+
+/* Item memories of a client of n_levels levels: each level's, and the
+ * open chunks of levels 1..n_levels-1. */
+static inline int mz_client_memory_count(int n_levels)
+{
+    return 2 * n_levels - 1;
+}
 
 /* What level l (0..n_levels-1) of c remembers. */
 static inline struct mz_item_memory *mz_client_level(struct mz_client *c,
@@ -120,17 +128,22 @@ mz_client_level_of(const struct mz_client *c, int l)
     return &c->memory[l];
 }
 
-/* The open chunk of level l of c. */
+/* The open chunk of level l (1..n_levels-1) of c. */
 static inline struct mz_item_memory *mz_client_pending(struct mz_client *c,
                                                        int l)
 {
-    return &c->memory[c->n_levels + l];
+    return &c->memory[c->n_levels + l - 1];
 }
 
+/* Always empty: what a reader sees as level 0's open chunk (client.c). */
+extern const struct mz_item_memory mz_client_no_chunk;
+
+/* The open chunk of level l (0..n_levels-1) of c, read-only; level 0's
+ * is always empty. */
 static inline const struct mz_item_memory *
 mz_client_pending_of(const struct mz_client *c, int l)
 {
-    return &c->memory[c->n_levels + l];
+    return l > 0 ? &c->memory[c->n_levels + l - 1] : &mz_client_no_chunk;
 }
 
 /* splitmix64: turns any 64-bit value into a well-mixed one; the step of
