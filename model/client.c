@@ -9,14 +9,16 @@
  * mz_client_level_consolidated_at, mz_client_level_events,
  * mz_client_save, mz_client_load, mz_client_resident_bytes.
  *
- * A client is one allocation whose size depends on L only (996 bytes
- * at L = 3: 2L - 1 item memories of 132 bytes, level 0 having no open
- * chunk), whatever d, so a million clients fit in a few GB.
+ * A client is one allocation whose size depends on L only (984 bytes
+ * at L = 3: 324 of counters and the ring, then 2L - 1 item memories of
+ * 132 bytes, level 0 having no open chunk), whatever d: a million
+ * clients' levels take about 1 GB.
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,9 @@ const struct mz_item_memory mz_client_no_chunk;
  * (each level's, and the open chunks of levels 1..n_levels-1). */
 static size_t client_bytes(int n_levels)
 {
-    return sizeof(struct mz_client) + (size_t)mz_client_memory_count(n_levels) *
-                                          sizeof(struct mz_item_memory);
+    return offsetof(struct mz_client, memory) +
+           (size_t)mz_client_memory_count(n_levels) *
+               sizeof(struct mz_item_memory);
 }
 
 size_t mz_client_resident_bytes(const struct mz_model *model)
@@ -50,7 +53,7 @@ struct mz_client *mz_client_new(const struct mz_model *model)
 
     if (!c)
         return NULL;
-    c->n_levels = cfg->n_levels;
+    c->n_levels = (uint8_t)cfg->n_levels;
     return c;
 }
 
@@ -64,7 +67,7 @@ void mz_client_reset(struct mz_client *client)
     /* The log position survives: the events before it were applied (and
      * forgotten), and a replay must not apply them again. */
     int64_t last_seq = client->last_seq;
-    int n_levels = client->n_levels;
+    uint8_t n_levels = client->n_levels;
 
     memset(client, 0, client_bytes(n_levels));
     client->n_levels = n_levels;
@@ -218,8 +221,8 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         why = "client state: recent-item ring out of range";
         goto cleanup;
     }
-    c->ring_len = (int32_t)ring_len;
-    c->ring_head = (int32_t)ring_head;
+    c->ring_len = (uint8_t)ring_len;
+    c->ring_head = (uint8_t)ring_head;
     for (int i = 0; i < MZ_RING_SIZE; i++) {
         c->ring_item[i] = (int32_t)mz_rbuf_u32(&r);
         c->ring_ts[i] = (int64_t)mz_rbuf_u64(&r);

@@ -23,16 +23,20 @@
 
 /* Returns data grown to hold need elements of elem bytes (capacity *cap,
  * never above max), or NULL on allocation failure with data untouched.
- * The typed wrappers below keep each array's own pointer type, so no
- * pointer is ever accessed through a void ** of another type. */
+ * Capacities start at 2 and grow by half: most clients do little (a cart
+ * of one line, a few events in the ring), and their lists are most of
+ * what they cost; a list that fills up reallocates a few more times on
+ * its way to its cap, once. The typed wrappers below keep each array's
+ * own pointer type, so no pointer is ever accessed through a void ** of
+ * another type. */
 static void *grow(void *data, uint32_t *cap, size_t elem, size_t need,
                   size_t max)
 {
-    size_t new_cap = *cap ? (size_t)*cap * 2 : 4;
+    size_t new_cap = *cap ? (size_t)*cap + (*cap + 1) / 2 : 2;
     if (need > max)
         need = max;
     while (new_cap < need)
-        new_cap *= 2;
+        new_cap += (new_cap + 1) / 2;
     if (new_cap > max)
         new_cap = max;
     void *grown = realloc(data, new_cap * elem);

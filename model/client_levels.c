@@ -73,7 +73,7 @@ void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
     c->ring_item[c->ring_head] = item;
     c->ring_ts[c->ring_head] = ts;
     c->ring_type[c->ring_head] = (uint8_t)type;
-    c->ring_head = (c->ring_head + 1) % MZ_RING_SIZE;
+    c->ring_head = (uint8_t)((c->ring_head + 1) % MZ_RING_SIZE);
     if (c->ring_len < MZ_RING_SIZE)
         c->ring_len++;
     c->last_ts = ts;

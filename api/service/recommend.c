@@ -84,7 +84,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
      * recording of this list, so two concurrent requests of one client
      * cannot both show an item over its cap. */
     if (entry)
-        pthread_mutex_lock(&entry->impressions_lock);
+        pthread_mutex_lock(entry->impressions_lock);
     enum mz_status status =
         mz_service_rank(svc, memory, context, args->now, &sr, &sel);
     if (status == MZ_OK && entry && sel.count > 0) {
@@ -93,7 +93,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
         entry->dirty = true; /* the next checkpoint keeps them */
     }
     if (entry)
-        pthread_mutex_unlock(&entry->impressions_lock);
+        pthread_mutex_unlock(entry->impressions_lock);
     free(other_facts);
     if (status != MZ_OK)
         return status;
