@@ -28,8 +28,8 @@
 
 /* Counts and capacities are 32-bit (every cap is far below 2^32) and the
  * rarely used visits live apart, allocated at the first one: a client's
- * record is one small block until it does something (docs/levels.md,
- * "What a client costs"). */
+ * facts are one 136-byte block plus the lists it uses (docs/levels.md,
+ * "What it costs"). */
 struct mz_item_time_list {
     struct mz_item_time *v; /* owned */
     uint32_t count, cap;

@@ -53,11 +53,13 @@
 #include "model/model.h"
 #include "store/store.h"
 
-/* Bytes a client takes beyond struct mz_client: its facts, id, table slot
- * and allocator overhead, as measured by tests/bench (about 2.6 KB per
- * client in all with 1.4 KB of struct mz_client before the client's item
- * memories were sized by its levels). */
-#define MZ_CACHE_CLIENT_OVERHEAD 1200
+/* Bytes a client takes beyond struct mz_client: its facts, entry, id,
+ * table slot and allocator overhead (519 in malloc chunks for a client of
+ * 5 events, docs/levels.md), plus the share of the process's growth that
+ * tests/bench part (c) finds beside them: 1,580-1,621 bytes per client in
+ * all with 984 of struct mz_client, so 700 keeps the estimate (1,684)
+ * above what was measured. */
+#define MZ_CACHE_CLIENT_OVERHEAD 700
 
 /* Mutexes the clients' impressions locks are spread over: enough that
  * concurrent requests of different clients rarely share one. */
