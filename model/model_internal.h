@@ -119,13 +119,14 @@ static inline int mz_client_memory_count(int n_levels)
 }
 
 /* What level l (0..n_levels-1) of c remembers. */
-static inline struct mz_item_memory *mz_client_level(struct mz_client *c, int l)
+static inline struct mz_item_memory *mz_client_level(struct mz_client *c,
+                                                     int l)
 {
     return &c->memory[l];
 }
 
-static inline const struct mz_item_memory *mz_client_level_of(
-    const struct mz_client *c, int l)
+static inline const struct mz_item_memory *
+mz_client_level_of(const struct mz_client *c, int l)
 {
     return &c->memory[l];
 }
@@ -142,8 +143,8 @@ extern const struct mz_item_memory mz_client_no_chunk;
 
 /* The open chunk of level l (0..n_levels-1) of c, read-only; level 0's
  * is always empty. */
-static inline const struct mz_item_memory *mz_client_pending_of(
-    const struct mz_client *c, int l)
+static inline const struct mz_item_memory *
+mz_client_pending_of(const struct mz_client *c, int l)
 {
     return l > 0 ? &c->memory[c->n_levels + l - 1] : &mz_client_no_chunk;
 }
