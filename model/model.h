@@ -328,7 +328,13 @@ enum mz_status mz_model_load(struct mz_model *model,
                              const char *const *item_ids, const void *bytes,
                              size_t len, char *err, size_t err_len);
 
-/* Resident bytes of one client's state, for the metrics and the bench. */
+/* The most bytes one client's state takes (its levels' second block
+ * included, which a client gets at its first level-2 chunk), for the
+ * memory limit, the metrics and the bench. */
 size_t mz_client_resident_bytes(const struct mz_model *model);
+
+/* The bytes client (borrowed) takes now: mz_client_resident_bytes less
+ * the second block while it has none (the evaluator's average). */
+size_t mz_client_bytes(const struct mz_client *client);
 
 #endif

@@ -846,9 +846,23 @@ START_TEST(test_client_state_is_small)
 
     ck_assert_uint_le(mz_client_resident_bytes(model), 2048);
     ck_assert_uint_ge(mz_client_resident_bytes(model), 3 * 64 * sizeof(float));
-    /* 984 bytes at the default 3 levels (docs/levels.md, "What it
-     * costs"): a field added to struct mz_client shows here first. */
-    ck_assert_uint_le(mz_client_resident_bytes(model), 984);
+    /* 992 bytes at the default 3 levels, 860 of them until level 2
+     * takes its first chunk (docs/levels.md, "What it costs"): a field
+     * added to struct mz_client shows here first. */
+    ck_assert_uint_le(mz_client_resident_bytes(model), 992);
+    struct mz_client *client = mz_client_new(model);
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    for (int t = 0; t < 15; t++) {
+        struct mz_event_obs ev = view(t, 1700000000 + t);
+        mz_model_observe(model, client, &ev, true);
+    }
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    struct mz_event_obs ev = view(15, 1700000015);
+    mz_model_observe(model, client, &ev, true); /* level 2's first chunk */
+    ck_assert_uint_eq(mz_client_bytes(client), mz_client_resident_bytes(model));
+    mz_client_reset(client);
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    mz_client_free(client);
     mz_model_free(model);
 }
 END_TEST
