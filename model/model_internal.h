@@ -76,6 +76,8 @@ struct mz_model {
      * would. */
     int32_t *popular; /* owned, room for cfg.cand_popular */
     int32_t n_popular;
+    bool popular_deferred; /* the caller rebuilds it (mz_model_defer_popular) */
+    bool popular_due;      /* deferred, and due since the last event */
 };
 
 /* Global events between two rebuilds of the popular candidates: a
@@ -108,14 +110,13 @@ struct mz_client {
 };
 
 /* What level l (0..n_levels-1) of c remembers. */
-static inline struct mz_item_memory *mz_client_level(struct mz_client *c,
-                                                     int l)
+static inline struct mz_item_memory *mz_client_level(struct mz_client *c, int l)
 {
     return &c->memory[l];
 }
 
-static inline const struct mz_item_memory *
-mz_client_level_of(const struct mz_client *c, int l)
+static inline const struct mz_item_memory *mz_client_level_of(
+    const struct mz_client *c, int l)
 {
     return &c->memory[l];
 }
@@ -127,8 +128,8 @@ static inline struct mz_item_memory *mz_client_pending(struct mz_client *c,
     return &c->memory[c->n_levels + l];
 }
 
-static inline const struct mz_item_memory *
-mz_client_pending_of(const struct mz_client *c, int l)
+static inline const struct mz_item_memory *mz_client_pending_of(
+    const struct mz_client *c, int l)
 {
     return &c->memory[c->n_levels + l];
 }
