@@ -721,6 +721,9 @@ def bench_stalls():
         eps = ingest.stop()
     busy = pooled_percentiles([busy_file])
     busy_inside = logged_percentiles(SRV, at, "/recommendations")
+    if os.environ.get("BENCH_KEEP_LOG"):
+        shutil.copy(busy_file, os.environ["BENCH_KEEP_LOG"] + ".busy")
+        shutil.copy(quiet_file, os.environ["BENCH_KEEP_LOG"] + ".quiet")
     shutil.rmtree(tmp, ignore_errors=True)
     RESULTS["stalls"] = {"quiet": quiet, "busy": busy,
                          "quiet_inside": quiet_inside,
@@ -1347,7 +1350,10 @@ width and maisond --dim), BENCH_SCAN_CONNS (16), BENCH_SCAN_S
 BENCH_GROWTH_CLIENTS (10000), BENCH_GROWTH_RATE (500), BENCH_GROWTH_S
 (10); nodes: BENCH_NODES_S (10, each measurement), BENCH_LAG_SAMPLES
 (300), BENCH_LAG_EVENTS_S (2000); SGEMV_BASELINE: the sgemv_baseline
-program (default next to LOADGEN); BENCH_OUT: where bench.json goes.
+program (default next to LOADGEN); BENCH_OUT: where bench.json goes;
+BENCH_KEEP_LOG=path: keep maisond's log there (and, for stalls, the
+latencies of both windows, in completion order, at path.quiet and
+path.busy).
 README.md in this directory says what each part does and the targets.
 """ % "\n".join("    %-8s %s" % p for p in PARTS)
 
