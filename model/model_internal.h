@@ -76,6 +76,8 @@ struct mz_model {
      * would. */
     int32_t *popular; /* owned, room for cfg.cand_popular */
     int32_t n_popular;
+    bool popular_deferred; /* the caller rebuilds it (mz_model_defer_popular) */
+    bool popular_due;      /* deferred, and due since the last event */
 };
 
 /* Global events between two rebuilds of the popular candidates: a

@@ -387,6 +387,13 @@ static struct mz_client_entry *insert_record(
     return entry;
 }
 
+bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
+                                 const char *client_id, bool create)
+{
+    return !mz_client_cache_get(cache, client_id) &&
+           (!cache->all_resident || create);
+}
+
 enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,
                                      const char *client_id, bool create)
 {

@@ -29,6 +29,7 @@
  *    mz_client_cache_max_clients - the limit as a client count
  *    mz_client_cache_get / _get_or_add / _next / _count
  *    mz_client_cache_fetch       - make sure a client is in memory
+ *    mz_client_cache_needs_fetch - whether it has work to do (under the lock)
  *    mz_client_cache_read_back   - the same for a caller holding the lock
  *    mz_client_cache_hold / _release - keep clients in memory meanwhile
  *    mz_client_cache_evict       - evict down to 7/8 of max_clients
@@ -150,6 +151,14 @@ struct mz_client_entry *mz_client_cache_next(
  * MZ_ERR_DB, MZ_ERR_NOMEM, or MZ_ERR_INTERNAL for a corrupt record. */
 enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,
                                      const char *client_id, bool create);
+
+/* Whether mz_client_cache_fetch(client_id, create) would have work to do
+ * (a read of PostgreSQL, or an entry to create); false: the client is in
+ * memory, marked used, or known to be absent. Caller holds the lock (the
+ * read lock is enough), so a request can check and then use the client in
+ * one hold. */
+bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
+                                 const char *client_id, bool create);
 
 /* mz_client_cache_fetch(create = true) for a caller holding the write
  * lock (the start-up replay, before any request is served): returns the
