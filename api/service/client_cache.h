@@ -54,12 +54,14 @@
 #include "model/model.h"
 #include "store/store.h"
 
-/* Bytes a client takes beyond struct mz_client: its facts, entry, id,
- * table slot and allocator overhead (519 in malloc chunks for a client of
- * 5 events, docs/levels.md), plus the share of the process's growth that
- * tests/bench part (c) finds beside them: 1,580-1,621 bytes per client in
- * all with 984 of struct mz_client, so 700 keeps the estimate (1,684)
- * above what was measured. */
+/* Bytes a client takes beyond its levels (mz_client_resident_bytes, 992
+ * at L = 3, its second block included): its facts, entry, id, table slot
+ * and allocator overhead (511 in malloc chunks for a client of 5 events,
+ * which is 880 of levels, docs/levels.md), plus the share of the
+ * process's growth that tests/bench part (c) finds beside them:
+ * 1,465-1,673 bytes per client in all (2,195 in a run that also counted
+ * a malloc arena), so 700 keeps the estimate (1,692) above what is
+ * usually measured. */
 #define MZ_CACHE_CLIENT_OVERHEAD 700
 
 /* Mutexes the clients' impressions locks are spread over: enough that
