@@ -46,6 +46,14 @@ enum brand_scope {
     SCOPE_ALL_BRANDS, /* data of every brand: only a key of ["*"] */
 };
 
+/* Whether a route's handler may wait (for PostgreSQL, a commit, the log),
+ * so that the HTTP layer runs it off its own threads (mz_api_may_wait). */
+enum route_wait {
+    RUNS_INLINE, /* memory only: answered on the HTTP thread */
+    WAITS,       /* always */
+    WAITS_AFTER, /* when the query names after=<position> */
+};
+
 #define OPEN        0u
 #define ADMIN       MZ_ROLE_ADMIN
 #define MERCH       MZ_ROLE_MERCHANDISING
@@ -62,6 +70,8 @@ struct route {
     mz_handler_fn handler;
     unsigned roles; /* MZ_ROLE_*: any one may call; OPEN */
     enum brand_scope scope;
+    enum route_wait waits; /* whether server/http.c runs it on its wait
+                              pool (mz_api_may_wait) */
 };
 
 /* The routes whose body is application/x-ndjson, read as it arrives
@@ -75,54 +85,56 @@ static const struct {
 };
 
 static const struct route routes[] = {
-    {"GET", "/healthz", "GET", false, mz_handle_healthz, OPEN, SCOPE_NONE},
-    {"GET", "/readyz", "GET", false, mz_handle_readyz, OPEN, SCOPE_NONE},
+    {"GET", "/healthz", "GET", false, mz_handle_healthz, OPEN, SCOPE_NONE,
+     RUNS_INLINE},
+    {"GET", "/readyz", "GET", false, mz_handle_readyz, OPEN, SCOPE_NONE,
+     RUNS_INLINE},
     {"PUT", "/v1/catalog/items", "GET, PUT", true, mz_handle_put_items, MERCH,
-     SCOPE_HANDLER},
+     SCOPE_HANDLER, WAITS},
     /* A scoped key lists only its brands; ?brand= outside them is 403. */
     {"GET", "/v1/catalog/items", "GET, PUT", false, mz_handle_list_items, MERCH,
-     SCOPE_HANDLER},
+     SCOPE_HANDLER, RUNS_INLINE},
     {"GET", "/v1/catalog/items/{item_id}", "GET, DELETE", false,
-     mz_handle_get_item, MERCH, SCOPE_HANDLER},
+     mz_handle_get_item, MERCH, SCOPE_HANDLER, RUNS_INLINE},
     {"DELETE", "/v1/catalog/items/{item_id}", "GET, DELETE", false,
-     mz_handle_delete_item, MERCH, SCOPE_HANDLER},
+     mz_handle_delete_item, MERCH, SCOPE_HANDLER, WAITS},
     {"POST", "/v1/events", "POST", true, mz_handle_post_events,
-     INGEST | CLIENTELING, SCOPE_HANDLER},
+     INGEST | CLIENTELING, SCOPE_HANDLER, WAITS},
     /* Lines are checked against the key's brands one by one, as in POST
      * /v1/events. */
     {"POST", "/v1/events:import", "POST", true, mz_handle_import_events,
-     INGEST | CLIENTELING, SCOPE_HANDLER},
+     INGEST | CLIENTELING, SCOPE_HANDLER, RUNS_INLINE},
     {"GET", "/v1/clients/{client_id}/recommendations", "GET", false,
-     mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER},
+     mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER, WAITS_AFTER},
     /* A product page's list: the item's brand and ?brand= must be in
      * the key's scope; without ?brand= a scoped key sees its brands. */
     {"GET", "/v1/items/{item_id}/similar", "GET", false, mz_handle_similar,
-     CLIENTELING, SCOPE_HANDLER},
+     CLIENTELING, SCOPE_HANDLER, RUNS_INLINE},
     {"GET", "/v1/brands/{brand}/popular", "GET", false, mz_handle_popular,
-     CLIENTELING | MERCH, SCOPE_PATH_BRAND},
+     CLIENTELING | MERCH, SCOPE_PATH_BRAND, RUNS_INLINE},
     {"GET", "/v1/clients/{client_id}/profile", "GET", false, mz_handle_profile,
-     CLIENTELING, SCOPE_HANDLER},
+     CLIENTELING, SCOPE_HANDLER, WAITS_AFTER},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
-     mz_handle_delete_client, PRIVACY, SCOPE_NONE},
+     mz_handle_delete_client, PRIVACY, SCOPE_NONE, WAITS},
     /* Everything held about a client, of every brand. */
     {"GET", "/v1/clients/{client_id}/export", "GET", false, mz_handle_export,
-     PRIVACY, SCOPE_ALL_BRANDS},
+     PRIVACY, SCOPE_ALL_BRANDS, WAITS},
     /* Attributes carry the consent too: privacy may set them. */
     {"PUT", "/v1/clients/{client_id}/attributes", "PUT", true,
-     mz_handle_put_attributes, CLIENTELING | PRIVACY, SCOPE_NONE},
+     mz_handle_put_attributes, CLIENTELING | PRIVACY, SCOPE_NONE, WAITS},
     {"PUT", "/v1/brands/{brand}/rules", "GET, PUT", true, mz_handle_put_rules,
-     MERCH, SCOPE_PATH_BRAND},
+     MERCH, SCOPE_PATH_BRAND, WAITS},
     {"GET", "/v1/brands/{brand}/rules", "GET, PUT", false, mz_handle_get_rules,
-     MERCH, SCOPE_PATH_BRAND},
+     MERCH, SCOPE_PATH_BRAND, RUNS_INLINE},
     {"POST", "/v1/keys", "GET, POST", true, mz_handle_post_key, ADMIN,
-     SCOPE_NONE},
+     SCOPE_NONE, WAITS},
     {"GET", "/v1/keys", "GET, POST", false, mz_handle_get_keys, ADMIN,
-     SCOPE_NONE},
+     SCOPE_NONE, WAITS},
     {"DELETE", "/v1/keys/{key_id}", "DELETE", false, mz_handle_delete_key,
-     ADMIN, SCOPE_NONE},
+     ADMIN, SCOPE_NONE, WAITS},
     /* Every brand's changes: admin keys hold every brand. */
     {"GET", "/v1/audit", "GET", false, mz_handle_get_audit, ADMIN,
-     SCOPE_ALL_BRANDS},
+     SCOPE_ALL_BRANDS, WAITS},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -341,6 +353,40 @@ const char *mz_api_route_of(const char *path)
         if (match_pattern(routes[i].pattern, &p, params))
             return routes[i].pattern;
     return "unmatched";
+}
+
+/* Whether raw_query (as sent) has an argument named name, undecoded. */
+static bool names_argument(const char *raw_query, const char *name)
+{
+    size_t len = strlen(name);
+
+    for (const char *at = raw_query; at; at = strchr(at, '&')) {
+        if (*at == '&')
+            at++;
+        if (strncmp(at, name, len) == 0 &&
+            (at[len] == '=' || at[len] == '&' || at[len] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+bool mz_api_may_wait(const char *method, const char *path,
+                     const char *raw_query)
+{
+    struct path p;
+    const char *params[MZ_MAX_PATH_PARAMS];
+
+    if (!decode_path(path, &p))
+        return false;
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const struct route *r = &routes[i];
+        if (strcmp(r->method, method) != 0 ||
+            !match_pattern(r->pattern, &p, params))
+            continue;
+        return r->waits == WAITS || (r->waits == WAITS_AFTER && raw_query &&
+                                     names_argument(raw_query, "after"));
+    }
+    return false;
 }
 
 /* Accepts media_type (e.g. "application/json") with optional

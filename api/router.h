@@ -43,6 +43,14 @@ bool mz_api_open_stream(struct mz_service *svc, struct mz_request *req,
  * for metrics labels, or "unmatched". */
 const char *mz_api_route_of(const char *path);
 
+/* Whether the handler of method and path (as sent) may wait, for
+ * PostgreSQL, a commit or a log position (raw_query: after '?', as sent;
+ * NULL: none), so that the caller runs it off the threads that serve
+ * other connections. Unmatched and malformed requests do not wait (they
+ * are answered at once). */
+bool mz_api_may_wait(const char *method, const char *path,
+                     const char *raw_query);
+
 /* Authenticates authorization (an Authorization header value, borrowed;
  * NULL when absent), counts the request against the key's rate limit and
  * checks that the key holds one of roles (admin holds them all). Returns

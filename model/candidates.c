@@ -5,8 +5,9 @@
  *
  * Interface routines (see candidates.h): mz_candidates_new,
  * mz_candidates_free, mz_model_score_candidates, mz_candidates_items,
- * mz_candidates_scores; and mz_model_refresh_popular,
- * mz_model_set_popular (model_internal.h).
+ * mz_candidates_scores; mz_model_refresh_popular, mz_model_set_popular
+ * (model_internal.h); mz_model_defer_popular, mz_model_popular_due,
+ * mz_model_rank_popular, mz_model_install_popular (model.h).
  *
  * A request first adds the client's sparse terms (mz_model_add_client_
  * terms) into the workspace's sparse sink, which lists every item it
@@ -220,33 +221,73 @@ bool mz_model_set_popular(struct mz_model *model, const int32_t *items,
     return true;
 }
 
-void mz_model_refresh_popular(struct mz_model *model)
+/* Whether the list is due for a rebuild: at every multiple of the period,
+ * and while the list is short (a new model, a grown small catalog). Both
+ * are functions of the learned state, so a replay rebuilds at the same
+ * events. */
+static bool popular_is_due(const struct mz_model *model)
+{
+    int32_t want = model->cfg.cand_popular;
+
+    if (want > model->n_items)
+        want = model->n_items;
+    return model->global_events % MZ_POPULAR_REFRESH_EVENTS == 0 ||
+           model->n_popular < want;
+}
+
+int32_t mz_model_rank_popular(const struct mz_model *model, int32_t *out)
 {
     int32_t n = model->n_items;
     int32_t want = model->cfg.cand_popular;
-    float *prior = NULL;
-    float *top = NULL;
+    int32_t ranked = -1;
 
     if (want > n)
         want = n;
-    /* Due at every multiple of the period, and while the list is short
-     * (a new model, a grown small catalog): both are functions of the
-     * learned state, so a replay rebuilds at the same events. */
-    if (model->global_events % MZ_POPULAR_REFRESH_EVENTS != 0 &&
-        model->n_popular >= want)
-        return;
-    model->n_popular = 0;
-    if (want == 0 || !popular_reserve(model))
-        return;
-    prior = malloc((size_t)n * sizeof *prior);
-    top = malloc((size_t)want * sizeof *top);
+    if (want <= 0)
+        return 0;
+    float *prior = malloc((size_t)n * sizeof *prior);
+    float *top = malloc((size_t)want * sizeof *top);
     if (prior && top) {
         struct mz_prior_scales scales = mz_model_prior_scales(model);
         for (int32_t j = 0; j < n; j++)
             prior[j] = mz_model_prior_at(model, &scales, j);
-        model->n_popular = (int32_t)mz_topk(prior, (size_t)n, NULL,
-                                            (size_t)want, model->popular, top);
+        ranked =
+            (int32_t)mz_topk(prior, (size_t)n, NULL, (size_t)want, out, top);
     }
     free(top);
     free(prior);
+    return ranked;
+}
+
+void mz_model_install_popular(struct mz_model *model, const int32_t *items,
+                              int32_t n)
+{
+    model->popular_due = false;
+    if (n < 0 || !mz_model_set_popular(model, items, n))
+        model->n_popular = 0;
+}
+
+void mz_model_defer_popular(struct mz_model *model, bool defer)
+{
+    model->popular_deferred = defer;
+}
+
+bool mz_model_popular_due(const struct mz_model *model)
+{
+    return model->popular_due;
+}
+
+void mz_model_refresh_popular(struct mz_model *model)
+{
+    if (!popular_is_due(model))
+        return;
+    if (model->popular_deferred) {
+        model->popular_due = true;
+        return;
+    }
+    model->n_popular = 0;
+    if (!popular_reserve(model))
+        return;
+    int32_t n = mz_model_rank_popular(model, model->popular);
+    model->n_popular = n > 0 ? n : 0;
 }

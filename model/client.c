@@ -7,15 +7,21 @@
  * Interface routines (see model.h): mz_client_new, mz_client_free,
  * mz_client_reset, mz_client_event_count, mz_client_last_seq,
  * mz_client_level_consolidated_at, mz_client_level_events,
- * mz_client_save, mz_client_load, mz_client_resident_bytes.
+ * mz_client_save, mz_client_load, mz_client_resident_bytes,
+ * mz_client_bytes.
  *
- * A client is one allocation whose size depends on L only (1,128 bytes
- * at L = 3), whatever d, so a million clients fit in a few GB.
+ * A client is one allocation whose size depends on L only (860 bytes
+ * at L = 3: 332 of counters and the ring, then the memories of levels 0
+ * and 1 and the open chunks of levels 1..L-1, 132 bytes each; level 0
+ * has no chunk), whatever d, and a second one of 132 bytes per deeper
+ * level once level 2 first takes a chunk (the 16th event by default): a
+ * million clients' levels take about 1 GB.
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +33,47 @@
 static const uint8_t client_magic[3] = {'M', 'Z', 'C'};
 #define CLIENT_FORMAT_VERSION 2
 
-/* Bytes of a client of n_levels levels: the struct and two item
- * memories per level (the level and its open chunk). */
+const struct mz_item_memory mz_client_empty_memory;
+
+/* Bytes of a client of n_levels levels: the struct and the item memories
+ * it holds itself (its inline levels', and the open chunks of levels
+ * 1..n_levels-1). */
 static size_t client_bytes(int n_levels)
 {
-    return sizeof(struct mz_client) +
-           2 * (size_t)n_levels * sizeof(struct mz_item_memory);
+    return offsetof(struct mz_client, memory) +
+           (size_t)mz_client_memory_count(n_levels) *
+               sizeof(struct mz_item_memory);
+}
+
+/* Deep levels of a client of n_levels levels (the second block's). */
+static int deep_levels(int n_levels)
+{
+    return n_levels - mz_client_inline_levels(n_levels);
 }
 
 size_t mz_client_resident_bytes(const struct mz_model *model)
 {
-    return client_bytes(mz_model_config_of(model)->n_levels);
+    /* The most a client's levels take: its deep block included, so an
+     * estimate built on it (--memory-limit) holds for an old client. */
+    int n_levels = mz_model_config_of(model)->n_levels;
+    return client_bytes(n_levels) +
+           (size_t)deep_levels(n_levels) * sizeof(struct mz_item_memory);
+}
+
+size_t mz_client_bytes(const struct mz_client *client)
+{
+    return client_bytes(client->n_levels) +
+           (client->deep ? (size_t)deep_levels(client->n_levels) *
+                               sizeof(struct mz_item_memory)
+                         : 0);
+}
+
+bool mz_client_make_deep(struct mz_client *c)
+{
+    if (c->deep || deep_levels(c->n_levels) == 0)
+        return true;
+    c->deep = calloc((size_t)deep_levels(c->n_levels), sizeof *c->deep);
+    return c->deep != NULL;
 }
 
 struct mz_client *mz_client_new(const struct mz_model *model)
@@ -47,12 +83,15 @@ struct mz_client *mz_client_new(const struct mz_model *model)
 
     if (!c)
         return NULL;
-    c->n_levels = cfg->n_levels;
+    c->n_levels = (uint8_t)cfg->n_levels;
     return c;
 }
 
 void mz_client_free(struct mz_client *client)
 {
+    if (!client)
+        return;
+    free(client->deep);
     free(client);
 }
 
@@ -61,8 +100,9 @@ void mz_client_reset(struct mz_client *client)
     /* The log position survives: the events before it were applied (and
      * forgotten), and a replay must not apply them again. */
     int64_t last_seq = client->last_seq;
-    int n_levels = client->n_levels;
+    uint8_t n_levels = client->n_levels;
 
+    free(client->deep);
     memset(client, 0, client_bytes(n_levels));
     client->n_levels = n_levels;
     client->last_seq = last_seq;
@@ -150,6 +190,8 @@ void *mz_client_save(const struct mz_client *client, size_t *len)
         mz_wbuf_u64(&w, (uint64_t)client->ring_ts[r]);
         mz_wbuf_u8(&w, client->ring_type[r]);
     }
+    /* Level 0's chunk is written as the empty memory it always is: the
+     * format predates its removal from memory. */
     for (int l = 0; l < client->n_levels; l++) {
         save_memory(&w, mz_client_level_of(client, l));
         save_memory(&w, mz_client_pending_of(client, l));
@@ -213,8 +255,8 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         why = "client state: recent-item ring out of range";
         goto cleanup;
     }
-    c->ring_len = (int32_t)ring_len;
-    c->ring_head = (int32_t)ring_head;
+    c->ring_len = (uint8_t)ring_len;
+    c->ring_head = (uint8_t)ring_head;
     for (int i = 0; i < MZ_RING_SIZE; i++) {
         c->ring_item[i] = (int32_t)mz_rbuf_u32(&r);
         c->ring_ts[i] = (int64_t)mz_rbuf_u64(&r);
@@ -230,13 +272,24 @@ struct mz_client *mz_client_load(const struct mz_model *model,
         }
     }
     for (int l = 0; l < c->n_levels; l++) {
-        if (!load_memory(&r, mz_client_level(c, l),
-                         mz_model_item_count(model)) ||
-            !load_memory(&r, mz_client_pending(c, l),
-                         mz_model_item_count(model))) {
+        /* Level 0 learns every event, so its saved chunk is empty; a deep
+         * level is read aside and gets the deep block only when it holds
+         * something. */
+        struct mz_item_memory level, level0_chunk;
+        struct mz_item_memory *chunk =
+            l > 0 ? mz_client_pending(c, l) : &level0_chunk;
+        if (!load_memory(&r, &level, mz_model_item_count(model)) ||
+            !load_memory(&r, chunk, mz_model_item_count(model)) ||
+            (l == 0 && level0_chunk.count != 0)) {
             why = "client state: truncated or invalid level memory";
             goto cleanup;
         }
+        if (level.count > 0 && !mz_client_make_deep(c)) {
+            why = "out of memory";
+            goto cleanup;
+        }
+        if (level.count > 0 || l < MZ_CLIENT_INLINE_LEVELS)
+            *mz_client_level(c, l) = level;
     }
     if (r.failed || mz_rbuf_left(&r) != 0)
         why = "client state: length does not match its shape";

@@ -23,20 +23,25 @@
 
 /* Returns data grown to hold need elements of elem bytes (capacity *cap,
  * never above max), or NULL on allocation failure with data untouched.
- * The typed wrappers below keep each array's own pointer type, so no
- * pointer is ever accessed through a void ** of another type. */
-static void *grow(void *data, size_t *cap, size_t elem, size_t need, size_t max)
+ * Capacities start at 2 and grow by half: most clients do little (a cart
+ * of one line, a few events in the ring), and their lists are most of
+ * what they cost; a list that fills up reallocates a few more times on
+ * its way to its cap, once. The typed wrappers below keep each array's
+ * own pointer type, so no pointer is ever accessed through a void ** of
+ * another type. */
+static void *grow(void *data, uint32_t *cap, size_t elem, size_t need,
+                  size_t max)
 {
-    size_t new_cap = *cap ? *cap * 2 : 4;
+    size_t new_cap = *cap ? (size_t)*cap + (*cap + 1) / 2 : 2;
     if (need > max)
         need = max;
     while (new_cap < need)
-        new_cap *= 2;
+        new_cap += (new_cap + 1) / 2;
     if (new_cap > max)
         new_cap = max;
     void *grown = realloc(data, new_cap * elem);
     if (grown)
-        *cap = new_cap;
+        *cap = (uint32_t)new_cap;
     return grown;
 }
 
@@ -64,33 +69,41 @@ bool mz_facts_cart_reserve(struct mz_client_facts *facts, size_t need)
     return true;
 }
 
+/* Makes room for need visits of kind, allocating the visit lists at the
+ * first visit; false on allocation failure, with the visits unchanged. */
 static bool visits_reserve(struct mz_client_facts *facts,
                            enum mz_visit_kind kind, size_t need)
 {
-    if (need <= facts->visit_cap[kind] ||
-        facts->visit_cap[kind] >= MZ_FACTS_MAX_VISITS)
+    if (!facts->visits) {
+        facts->visits = calloc(MZ_VISIT_KIND_COUNT, sizeof(*facts->visits));
+        if (!facts->visits)
+            return false;
+    }
+    struct mz_visit_list *list = &facts->visits[kind];
+    if (need <= list->cap || list->cap >= MZ_FACTS_MAX_VISITS)
         return true;
-    size_t cap = facts->visit_cap[kind];
-    char **brands = grow(facts->visit_brands[kind], &cap, sizeof(*brands), need,
-                         MZ_FACTS_MAX_VISITS);
+    uint32_t cap = list->cap;
+    char **brands =
+        grow(list->brands, &cap, sizeof(*brands), need, MZ_FACTS_MAX_VISITS);
     if (!brands)
         return false;
-    facts->visit_brands[kind] = brands;
-    int64_t *v = grow(facts->visits[kind], &facts->visit_cap[kind], sizeof(*v),
-                      need, MZ_FACTS_MAX_VISITS);
+    list->brands = brands;
+    int64_t *v =
+        grow(list->ts, &list->cap, sizeof(*v), need, MZ_FACTS_MAX_VISITS);
     if (!v)
         return false;
-    facts->visits[kind] = v;
+    list->ts = v;
     return true;
 }
 
 /* Forgets every visit (their brands freed). */
 static void visits_clear(struct mz_client_facts *facts)
 {
-    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
-        for (size_t i = 0; i < facts->visit_count[k]; i++)
-            free(facts->visit_brands[k][i]);
-        facts->visit_count[k] = 0;
+    for (int k = 0; facts->visits && k < MZ_VISIT_KIND_COUNT; k++) {
+        struct mz_visit_list *list = &facts->visits[k];
+        for (size_t i = 0; i < list->count; i++)
+            free(list->brands[i]);
+        list->count = 0;
     }
 }
 
@@ -167,10 +180,11 @@ void mz_client_facts_free(struct mz_client_facts *facts)
     free(facts->impressions.v);
     free(facts->cart);
     visits_clear(facts);
-    for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
-        free(facts->visits[k]);
-        free(facts->visit_brands[k]);
+    for (int k = 0; facts->visits && k < MZ_VISIT_KIND_COUNT; k++) {
+        free(facts->visits[k].ts);
+        free(facts->visits[k].brands);
     }
+    free(facts->visits);
     free(facts->ring);
     free(facts);
 }
@@ -254,21 +268,22 @@ bool mz_facts_visit_add(struct mz_client_facts *facts, enum mz_visit_kind kind,
                         int64_t ts, const char *brand)
 {
     char *copy = brand ? strdup(brand) : NULL;
-    if ((brand && !copy) ||
-        !visits_reserve(facts, kind, facts->visit_count[kind] + 1)) {
+    size_t count = facts->visits ? facts->visits[kind].count : 0;
+    if ((brand && !copy) || !visits_reserve(facts, kind, count + 1)) {
         free(copy);
         return false;
     }
-    int64_t *v = facts->visits[kind];
-    char **b = facts->visit_brands[kind];
-    if (facts->visit_count[kind] == MZ_FACTS_MAX_VISITS) {
-        free(b[0]);
-        memmove(v, v + 1, (MZ_FACTS_MAX_VISITS - 1) * sizeof(*v));
-        memmove(b, b + 1, (MZ_FACTS_MAX_VISITS - 1) * sizeof(*b));
-        facts->visit_count[kind]--;
+    struct mz_visit_list *list = &facts->visits[kind];
+    if (list->count == MZ_FACTS_MAX_VISITS) {
+        free(list->brands[0]);
+        memmove(list->ts, list->ts + 1,
+                (MZ_FACTS_MAX_VISITS - 1) * sizeof(*list->ts));
+        memmove(list->brands, list->brands + 1,
+                (MZ_FACTS_MAX_VISITS - 1) * sizeof(*list->brands));
+        list->count--;
     }
-    b[facts->visit_count[kind]] = copy;
-    v[facts->visit_count[kind]++] = ts;
+    list->brands[list->count] = copy;
+    list->ts[list->count++] = ts;
     return true;
 }
 
@@ -541,23 +556,23 @@ const struct mz_cart_line *mz_client_facts_cart(
 const int64_t *mz_client_facts_visits(const struct mz_client_facts *facts,
                                       enum mz_visit_kind kind, size_t *count)
 {
-    if ((int)kind < 0 || kind >= MZ_VISIT_KIND_COUNT) {
+    if ((int)kind < 0 || kind >= MZ_VISIT_KIND_COUNT || !facts->visits) {
         *count = 0;
         return NULL;
     }
-    *count = facts->visit_count[kind];
-    return facts->visits[kind];
+    *count = facts->visits[kind].count;
+    return facts->visits[kind].ts;
 }
 
 const char *const *mz_client_facts_visit_brands(
     const struct mz_client_facts *facts, enum mz_visit_kind kind, size_t *count)
 {
-    if ((int)kind < 0 || kind >= MZ_VISIT_KIND_COUNT) {
+    if ((int)kind < 0 || kind >= MZ_VISIT_KIND_COUNT || !facts->visits) {
         *count = 0;
         return NULL;
     }
-    *count = facts->visit_count[kind];
-    return (const char *const *)facts->visit_brands[kind];
+    *count = facts->visits[kind].count;
+    return (const char *const *)facts->visits[kind].brands;
 }
 
 const struct mz_item_event *mz_client_facts_recent_events(

@@ -14,6 +14,7 @@
 #define MZ_CLIENT_FACTS_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/client_facts.h"
 
@@ -25,9 +26,20 @@
 #define MZ_FACTS_MAGIC   0x46435a4du /* "MZCF" little-endian */
 #define MZ_FACTS_VERSION 3u
 
+/* Counts and capacities are 32-bit (every cap is far below 2^32) and the
+ * rarely used visits live apart, allocated at the first one: a client's
+ * facts are one 136-byte block plus the lists it uses (docs/levels.md,
+ * "What it costs"). */
 struct mz_item_time_list {
     struct mz_item_time *v; /* owned */
-    size_t count, cap;
+    uint32_t count, cap;
+};
+
+/* The visits of one kind: times and, beside them, the brands named. */
+struct mz_visit_list {
+    int64_t *ts;   /* owned */
+    char **brands; /* owned, beside ts: each brand owned, NULL: none */
+    uint32_t count, cap;
 };
 
 struct mz_client_facts {
@@ -36,14 +48,11 @@ struct mz_client_facts {
     struct mz_item_time_list wishlist;
     struct mz_item_time_list impressions;
     struct mz_cart_line *cart; /* owned */
-    size_t cart_count, cart_cap;
-    int64_t *visits[MZ_VISIT_KIND_COUNT];     /* owned */
-    char **visit_brands[MZ_VISIT_KIND_COUNT]; /* owned, beside visits: each
-                                                 brand owned, NULL: none */
-    size_t visit_count[MZ_VISIT_KIND_COUNT];
-    size_t visit_cap[MZ_VISIT_KIND_COUNT];
-    struct mz_item_event *ring; /* owned, log order */
-    size_t ring_count, ring_cap;
+    uint32_t cart_count, cart_cap;
+    struct mz_visit_list *visits; /* owned, MZ_VISIT_KIND_COUNT lists;
+                                     NULL until the first visit */
+    struct mz_item_event *ring;   /* owned, log order */
+    uint32_t ring_count, ring_cap;
     int64_t newest_impression; /* largest shown_at recorded */
     int64_t last_seq;
     int64_t event_count;

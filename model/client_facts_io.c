@@ -72,10 +72,15 @@ void *mz_client_facts_save(const struct mz_client_facts *facts,
         mz_wbuf_u64(&w, (uint64_t)facts->cart[i].ts);
     }
     for (int k = 0; k < MZ_VISIT_KIND_COUNT; k++) {
-        mz_wbuf_u32(&w, (uint32_t)facts->visit_count[k]);
-        for (size_t i = 0; i < facts->visit_count[k]; i++) {
-            mz_wbuf_u64(&w, (uint64_t)facts->visits[k][i]);
-            write_name(&w, facts->visit_brands[k][i]);
+        size_t n = 0;
+        const int64_t *ts =
+            mz_client_facts_visits(facts, (enum mz_visit_kind)k, &n);
+        const char *const *brands =
+            mz_client_facts_visit_brands(facts, (enum mz_visit_kind)k, &n);
+        mz_wbuf_u32(&w, (uint32_t)n);
+        for (size_t i = 0; i < n; i++) {
+            mz_wbuf_u64(&w, (uint64_t)ts[i]);
+            write_name(&w, brands[i]);
         }
     }
     mz_wbuf_u32(&w, (uint32_t)facts->ring_count);

@@ -11,6 +11,18 @@
  */
 #include "model/model_internal.h"
 
+/* Level l of c, to add to: a deep level gets its block when it first
+ * takes an item. NULL out of memory: the level then goes without this
+ * event or chunk, as the transition memory goes without a pair it has no
+ * room for. */
+static struct mz_item_memory *level_to_fill(struct mz_client *c, int l)
+{
+    struct mz_item_memory *m = mz_client_level(c, l);
+    if (!m && mz_client_make_deep(c))
+        m = mz_client_level(c, l);
+    return m;
+}
+
 /* The CMS rule for the client levels. An event adds its item with the
  * event's weight w: level 0 at once, after keeping 1 - alpha_0 of its old
  * weights; a slower level into its open chunk, and at the chunk boundary
@@ -24,18 +36,24 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
     const struct mz_model_config *cfg = &model->cfg;
 
     for (int l = 0; l < c->n_levels; l++) {
+        /* NULL: a deep level with no block yet, which is empty. */
         struct mz_item_memory *m = mz_client_level(c, l);
-        struct mz_item_memory *chunk = mz_client_pending(c, l);
+        /* Level 0 has no chunk (it learns every event). */
+        struct mz_item_memory *chunk = l > 0 ? mz_client_pending(c, l) : NULL;
         float keep = 1.0f - cfg->level_retention[l];
 
         if (weight < 0.0f) {
-            mz_item_memory_weaken(m, item, -weight);
-            mz_item_memory_weaken(chunk, item, -weight);
+            if (m)
+                mz_item_memory_weaken(m, item, -weight);
+            if (chunk)
+                mz_item_memory_weaken(chunk, item, -weight);
             continue;
         }
         if (l == 0 || !cfg->nested) {
-            mz_item_memory_scale(m, keep);
-            mz_item_memory_add(m, item, weight);
+            if ((m = level_to_fill(c, l))) {
+                mz_item_memory_scale(m, keep);
+                mz_item_memory_add(m, item, weight);
+            }
             c->level_events[l]++;
             c->consolidated_at[l] = ts;
             continue;
@@ -43,8 +61,9 @@ static void learn_levels(const struct mz_model *model, struct mz_client *c,
         mz_item_memory_add(chunk, item, weight);
         if (++c->chunk_fill[l] < cfg->level_chunk[l])
             continue;
-        mz_item_memory_merge(m, keep, chunk,
-                             1.0f / (float)cfg->level_chunk[l]);
+        if ((m = level_to_fill(c, l)))
+            mz_item_memory_merge(m, keep, chunk,
+                                 1.0f / (float)cfg->level_chunk[l]);
         mz_item_memory_clear(chunk);
         c->chunk_fill[l] = 0;
         c->level_events[l] += cfg->level_chunk[l];
@@ -57,9 +76,11 @@ void mz_client_fade_levels(const struct mz_model *model, struct mz_client *c,
 {
     if (c->last_ts > 0 && ts > c->last_ts) {
         double away = mz_seconds_between(ts, c->last_ts);
-        for (int l = 0; l < c->n_levels; l++)
-            mz_item_memory_scale(mz_client_level(c, l),
-                                 mz_model_level_decay(model, l, away));
+        for (int l = 0; l < c->n_levels; l++) {
+            struct mz_item_memory *m = mz_client_level(c, l);
+            if (m) /* an absent deep level is empty: nothing to fade */
+                mz_item_memory_scale(m, mz_model_level_decay(model, l, away));
+        }
     }
 }
 
@@ -72,7 +93,7 @@ void mz_client_learn_event(const struct mz_model *model, struct mz_client *c,
     c->ring_item[c->ring_head] = item;
     c->ring_ts[c->ring_head] = ts;
     c->ring_type[c->ring_head] = (uint8_t)type;
-    c->ring_head = (c->ring_head + 1) % MZ_RING_SIZE;
+    c->ring_head = (uint8_t)((c->ring_head + 1) % MZ_RING_SIZE);
     if (c->ring_len < MZ_RING_SIZE)
         c->ring_len++;
     c->last_ts = ts;

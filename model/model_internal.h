@@ -76,6 +76,8 @@ struct mz_model {
      * would. */
     int32_t *popular; /* owned, room for cfg.cand_popular */
     int32_t n_popular;
+    bool popular_deferred; /* the caller rebuilds it (mz_model_defer_popular) */
+    bool popular_due;      /* deferred, and due since the last event */
 };
 
 /* Global events between two rebuilds of the popular candidates: a
@@ -83,54 +85,100 @@ struct mz_model {
  * learning to a fraction of one pass per event. */
 #define MZ_POPULAR_REFRESH_EVENTS 256
 
+/* Levels kept in the client's own allocation: 0 and 1. Deeper levels
+ * (2..n_levels-1) stay empty until their first chunk closes (at the 16th
+ * event with the default chunks), which most clients never reach, so
+ * their memories are a second block made then (struct mz_client, deep). */
+#define MZ_CLIENT_INLINE_LEVELS 2
+
+/* The small counts are bytes and come last, so no padding precedes the
+ * memories: a client of 3 levels is 860 bytes (an 880-byte malloc
+ * chunk), and 132 more (a 144-byte chunk) once level 2 holds anything
+ * (1,136 in all before). */
 struct mz_client {
-    int32_t n_levels;
     int64_t events;     /* item events learned from */
     int64_t all_events; /* every event, item-less included */
     int64_t last_seq;
     int64_t last_ts; /* ts of the last item event; 0: none */
     int64_t consolidated_at[MZ_MAX_LEVELS];
     int64_t level_events[MZ_MAX_LEVELS];
+    /* Owned: the memories of levels MZ_CLIENT_INLINE_LEVELS..n_levels-1,
+     * NULL until one of them first takes an item (mz_client_make_deep). */
+    struct mz_item_memory *deep;
     int32_t chunk_fill[MZ_MAX_LEVELS]; /* events in the open chunk */
     int32_t ring_item[MZ_RING_SIZE];   /* slot (ring_head - 1 - r) mod
                                           size is the r-th most recent */
     int64_t ring_ts[MZ_RING_SIZE];
     uint8_t ring_type[MZ_RING_SIZE];
-    int32_t ring_len;
-    int32_t ring_head;
-    /* memory[l]: what level l remembers (levels 0..n_levels-1);
-     * memory[n_levels + l]: the items of its open chunk, consolidated
-     * into it at the chunk boundary (levels >= 1 when nested). Sized by
-     * n_levels, not MZ_MAX_LEVELS: per-client bytes are what limits how
-     * many clients a node holds (mz_client_resident_bytes). Use
-     * mz_client_level / mz_client_pending. */
+    uint8_t n_levels;  /* 1..MZ_MAX_LEVELS */
+    uint8_t ring_len;  /* 0..MZ_RING_SIZE */
+    uint8_t ring_head; /* 0..MZ_RING_SIZE - 1 */
+    /* memory[l]: what level l (below MZ_CLIENT_INLINE_LEVELS) remembers;
+     * then the items of each level l >= 1's open chunk, consolidated
+     * into it at the chunk boundary (level 0 learns every event and has
+     * no chunk). Sized by n_levels, not MZ_MAX_LEVELS: per-client bytes
+     * are what limits how many clients a node holds
+     * (mz_client_resident_bytes). Use mz_client_level / mz_client_pending
+     * and their read-only forms. */
     struct mz_item_memory memory[];
 };
 
-/* What level l (0..n_levels-1) of c remembers. */
-static inline struct mz_item_memory *mz_client_level(struct mz_client *c,
-                                                     int l)
+/* Levels of a client of n_levels levels kept in its own allocation. */
+static inline int mz_client_inline_levels(int n_levels)
 {
-    return &c->memory[l];
+    return n_levels < MZ_CLIENT_INLINE_LEVELS ? n_levels
+                                              : MZ_CLIENT_INLINE_LEVELS;
 }
 
-static inline const struct mz_item_memory *
-mz_client_level_of(const struct mz_client *c, int l)
+/* Item memories in a client's own allocation: its inline levels', and
+ * the open chunks of levels 1..n_levels-1. */
+static inline int mz_client_memory_count(int n_levels)
 {
-    return &c->memory[l];
+    return mz_client_inline_levels(n_levels) + n_levels - 1;
 }
 
-/* The open chunk of level l of c. */
+/* Always empty: what a reader sees as level 0's open chunk, and as a deep
+ * level that has no block yet (client.c). */
+extern const struct mz_item_memory mz_client_empty_memory;
+
+/* What level l (0..n_levels-1) of c remembers, to change; NULL for a deep
+ * level while c has no deep block (the level is empty: make the block
+ * with mz_client_make_deep before adding to it). */
+static inline struct mz_item_memory *mz_client_level(struct mz_client *c, int l)
+{
+    if (l < MZ_CLIENT_INLINE_LEVELS)
+        return &c->memory[l];
+    return c->deep ? &c->deep[l - MZ_CLIENT_INLINE_LEVELS] : NULL;
+}
+
+/* What level l (0..n_levels-1) of c remembers, read-only (never NULL). */
+static inline const struct mz_item_memory *mz_client_level_of(
+    const struct mz_client *c, int l)
+{
+    if (l < MZ_CLIENT_INLINE_LEVELS)
+        return &c->memory[l];
+    return c->deep ? &c->deep[l - MZ_CLIENT_INLINE_LEVELS]
+                   : &mz_client_empty_memory;
+}
+
+/* Makes c's deep block (empty levels) when it has none; false on
+ * allocation failure, with c unchanged (client.c). */
+bool mz_client_make_deep(struct mz_client *c);
+
+/* The open chunk of level l (1..n_levels-1) of c. */
 static inline struct mz_item_memory *mz_client_pending(struct mz_client *c,
                                                        int l)
 {
-    return &c->memory[c->n_levels + l];
+    return &c->memory[mz_client_inline_levels(c->n_levels) + l - 1];
 }
 
-static inline const struct mz_item_memory *
-mz_client_pending_of(const struct mz_client *c, int l)
+/* The open chunk of level l (0..n_levels-1) of c, read-only; level 0's
+ * is always empty. */
+static inline const struct mz_item_memory *mz_client_pending_of(
+    const struct mz_client *c, int l)
 {
-    return &c->memory[c->n_levels + l];
+    return l > 0 ? &c->memory[mz_client_inline_levels(c->n_levels) + l - 1]
+                 : &mz_client_empty_memory;
 }
 
 /* splitmix64: turns any 64-bit value into a well-mixed one; the step of

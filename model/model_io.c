@@ -224,18 +224,28 @@ bool mz_model_image_take(struct mz_model_image *img,
 {
     if (!image_make_room(img, mz_model_image_room(model), false))
         return false;
-    if (model->n_popular > img->popular_room || !img->popular) {
-        int32_t room = model->n_popular > 0 ? model->n_popular : 1;
+    /* A deferred rebuild not yet installed (mz_model_defer_popular) is
+     * taken as it will be: a replay from this image rebuilds nothing at
+     * the events it already holds. */
+    bool due = model->popular_due;
+    int32_t want = due ? model->cfg.cand_popular : model->n_popular;
+    if (want > img->popular_room || !img->popular) {
+        int32_t room = want > 0 ? want : 1;
         int32_t *grown = realloc(img->popular, (size_t)room * sizeof *grown);
         if (!grown)
             return false;
         img->popular = grown;
         img->popular_room = room;
     }
-    img->n_popular = model->n_popular;
-    if (model->n_popular > 0)
-        memcpy(img->popular, model->popular,
-               (size_t)model->n_popular * sizeof *img->popular);
+    if (due) {
+        int32_t n = mz_model_rank_popular(model, img->popular);
+        img->n_popular = n > 0 ? n : 0;
+    } else {
+        img->n_popular = model->n_popular;
+        if (model->n_popular > 0)
+            memcpy(img->popular, model->popular,
+                   (size_t)model->n_popular * sizeof *img->popular);
+    }
     size_t dim = (size_t)model->cfg.dim, n = (size_t)model->n_items;
     size_t n_touched = (size_t)model->n_touched;
     size_t stride = img->room.items;

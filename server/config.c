@@ -388,13 +388,13 @@ static const struct option_doc *doc_of(int id)
     return NULL;
 }
 
-/* Four HTTP threads per core, 4 to 64. A handler holds its thread while
- * its events are committed and learned (and a checkpoint can make that
- * wait), so with one thread per core two event batches in flight leave
- * no thread for a recommendation. Measured with make bench's part (g) on
- * 2 cores (recommendations at 500 req/s beside 5,000 events/s, a
- * checkpoint in the window): p99 102 and 45 ms with 2 threads, 21 and
- * 6.9 ms with 8; quiet p99 1.7-2.4 ms either way. */
+/* Four HTTP threads per core, 4 to 64. Measured with make bench's part
+ * (g) on 2 cores (recommendations at 500 req/s beside 5,000 events/s, a
+ * checkpoint in the window), when a handler held its thread while its
+ * events were committed and learned: p99 102 and 45 ms with 2 threads,
+ * 21 and 6.9 ms with 8; quiet p99 1.7-2.4 ms either way. Requests that
+ * wait now run on the wait pool (server/wait_pool.h) and leave the
+ * threads free; only an import's batches still hold one. */
 static int default_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);

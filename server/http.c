@@ -53,6 +53,7 @@
 #include "server/listener.h"
 #include "server/metrics.h"
 #include "server/tls.h"
+#include "server/wait_pool.h"
 
 /* libmicrohttpd's memory per connection: the request head, its header
  * records (64 bytes each) and the answer's head. The whole pool is
@@ -72,13 +73,26 @@
 /* At a stop, how long the requests already read may take to be
  * answered. */
 #define MZ_HTTP_DRAIN_MS 10000
+/* Threads of the wait pool: requests that may wait at once. Their waits
+ * are mostly for a group commit, which takes every waiting batch at
+ * once, so more in flight means fewer, larger transactions; further
+ * requests queue in order. */
+#define MZ_HTTP_WAIT_THREADS 64
 
 struct mz_http {
     struct MHD_Daemon *daemon;
     struct mz_listener *listener; /* owned */
     struct mz_service *svc;       /* borrowed */
     struct mz_metrics *metrics;   /* borrowed */
+    struct mz_wait_pool *waits;   /* owned: requests that may wait */
     atomic_bool draining;         /* stopping: close after each answer */
+};
+
+/* Where a request that may wait is (mz_api_may_wait). */
+enum request_run {
+    RUN_HERE,    /* answered on the libmicrohttpd thread */
+    RUN_WAITING, /* on the wait pool, its connection suspended */
+    RUN_DONE,    /* answered there: send it */
 };
 
 /* Created when the request line arrives (on_request_line), so that the
@@ -94,6 +108,16 @@ struct request_ctx {
     bool too_large;
     bool target_too_long; /* path and query over MZ_MAX_URL_BYTES */
     struct timespec started;
+    /* A request run on the wait pool: its job, what it needs there (the
+     * pool never touches the connection but to resume it) and its
+     * answer, set before the resume, which orders it before the
+     * libmicrohttpd thread reads it. */
+    enum request_run run;
+    struct mz_wait_job job;
+    struct mz_http *http;              /* borrowed */
+    struct MHD_Connection *connection; /* borrowed */
+    struct mz_request req;             /* borrows from connection, rc */
+    struct mz_response resp;
     const char *query; /* query_text, or NULL: no '?' */
     char query_text[]; /* as sent, not decoded */
 };
@@ -422,6 +446,47 @@ static enum MHD_Result answer(struct mz_http *http,
     return ret;
 }
 
+/* The wait pool's job: the request's answer, then its connection back to
+ * libmicrohttpd, which calls on_request again to send it. */
+static void run_request(struct mz_wait_job *job)
+{
+    struct request_ctx *rc =
+        (struct request_ctx *)((char *)job - offsetof(struct request_ctx, job));
+
+    mz_api_handle(rc->http->svc, &rc->req, &rc->resp);
+    rc->run = RUN_DONE;
+    MHD_resume_connection(rc->connection);
+}
+
+/* When the complete request may wait, suspends its connection and hands
+ * it to the wait pool, and returns true; false: answer it here. The
+ * suspension comes first: the pool may answer and resume at once, and a
+ * resume may come any time after a suspend, even before on_request has
+ * returned. */
+static bool run_waiting(struct mz_http *http, struct MHD_Connection *connection,
+                        const char *url, const char *method,
+                        struct request_ctx *rc)
+{
+    if (!mz_api_may_wait(method, url, rc->query))
+        return false;
+    rc->req = request_of(connection, url, method, rc);
+    rc->resp = (struct mz_response){.http_status = 500};
+    rc->http = http;
+    rc->connection = connection;
+    rc->job.run = run_request;
+    rc->run = RUN_WAITING;
+    MHD_suspend_connection(connection);
+    if (!mz_wait_pool_submit(http->waits, &rc->job)) {
+        /* The server is stopping: the pool has run its last job. */
+        mz_response_error(&rc->resp, MZ_ERR_SHUTTING_DOWN,
+                          "the server is stopping; retry on another node");
+        rc->resp.route = mz_api_route_of(url);
+        rc->run = RUN_DONE;
+        MHD_resume_connection(connection);
+    }
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -463,7 +528,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (rc->run == RUN_DONE)
+        return answer(http, connection, url, method, rc, &rc->resp,
+                      atomic_load(&http->draining));
     mz_listener_request_read(http->listener, rc->fd);
+    if (!rc->too_large && !rc->stream &&
+        run_waiting(http, connection, url, method, rc))
+        return MHD_YES;
     struct mz_response resp = {.http_status = 500};
     if (rc->stream) {
         resp.route = mz_api_route_of(url);
@@ -560,7 +631,8 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
     http->metrics = metrics;
     atomic_init(&http->draining, false);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+                     MHD_ALLOW_SUSPEND_RESUME;
     struct MHD_OptionItem tls_options[3] = {{MHD_OPTION_END, 0, NULL}};
     if (opt->tls) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -575,8 +647,14 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
                                                  opt->tls->key_pem};
         tls_options[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     }
+    http->waits = mz_wait_pool_start(MZ_HTTP_WAIT_THREADS, err, err_len);
+    if (!http->waits) {
+        free(http);
+        return NULL;
+    }
     http->listener = mz_listener_open(&addr, &limits, err, err_len);
     if (!http->listener) {
+        mz_wait_pool_free(http->waits);
         free(http);
         return NULL;
     }
@@ -605,12 +683,15 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
     if (!http->daemon) {
         snprintf(err, err_len, "cannot start the HTTP daemon");
         mz_listener_close(http->listener);
+        mz_wait_pool_free(http->waits);
         free(http);
         return NULL;
     }
     if (!mz_listener_start(http->listener, hand_over, http, err, err_len)) {
+        mz_wait_pool_stop(http->waits);
         MHD_stop_daemon(http->daemon);
         mz_listener_close(http->listener);
+        mz_wait_pool_free(http->waits);
         free(http);
         return NULL;
     }
@@ -622,8 +703,8 @@ void mz_http_stop(struct mz_http *http)
     if (!http)
         return;
     /* Stop accepting, let every request already read be answered (each
-     * answer now closes its connection), then stop the daemon, which
-     * closes the idle connections. */
+     * answer now closes its connection), then stop the wait pool and the
+     * daemon, which closes the idle connections. */
     atomic_store(&http->draining, true);
     mz_listener_stop_accepting(http->listener);
     int in_flight = 0;
@@ -635,7 +716,11 @@ void mz_http_stop(struct mz_http *http)
         mz_log_int(&line, "waited_ms", MZ_HTTP_DRAIN_MS);
         mz_log_end(&line);
     }
+    /* The pool first: libmicrohttpd refuses to stop (it aborts) while a
+     * connection is suspended, and every job resumes its own. */
+    mz_wait_pool_stop(http->waits);
     MHD_stop_daemon(http->daemon);
     mz_listener_close(http->listener);
+    mz_wait_pool_free(http->waits);
     free(http);
 }

@@ -8,6 +8,7 @@
  */
 #include "server/metrics.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -296,6 +297,14 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                (double)stats.client_bytes);
     render_one(&t, "maison_catalog_items", "gauge", "Live catalog items.",
                (double)stats.items);
+    /* What the process holds from malloc, over every arena: with a
+     * thread pool, freed memory of one arena often takes new allocations,
+     * so the RSS moves less than the heap grows. */
+    struct mallinfo2 heap = mallinfo2();
+    render_one(&t, "maison_heap_allocated_bytes", "gauge",
+               "Bytes malloc has handed out and not had back (glibc "
+               "mallinfo2: in-use chunks and mmapped blocks, all arenas).",
+               (double)(heap.uordblks + heap.hblkhd));
     if (t.failed) {
         free(t.data);
         return NULL;

@@ -170,13 +170,13 @@ static bool collect_if_dirty(struct mz_service *svc,
                              struct mz_client_entry *entry,
                              struct pending_checkpoint *pc, size_t *copied)
 {
-    pthread_mutex_lock(&entry->impressions_lock);
+    pthread_mutex_lock(entry->impressions_lock);
     bool ok = true;
     if (entry->dirty) {
         ok = collect_client(svc, entry, pc);
         *copied += ok;
     }
-    pthread_mutex_unlock(&entry->impressions_lock);
+    pthread_mutex_unlock(entry->impressions_lock);
     return ok;
 }
 

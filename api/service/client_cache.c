@@ -34,6 +34,8 @@ struct mz_client_cache {
     mz_cache_growth_fn on_growth;
     void *growth_ctx;
 
+    pthread_mutex_t impression_locks[MZ_CACHE_IMPRESSION_LOCKS];
+
     pthread_mutex_t hold_mutex; /* guards held */
     struct mz_hash_table *held; /* owned: id -> hold count (index) */
 
@@ -66,17 +68,21 @@ static void entry_free(struct mz_client_entry *entry)
     free(entry->tier);
     mz_brand_tiers_clear(&entry->tiers);
     free(entry->region);
-    pthread_mutex_destroy(&entry->impressions_lock);
     free(entry);
 }
 
-static struct mz_client_entry *entry_new(const struct mz_model *model)
+/* A new empty entry for client_id (borrowed), or NULL on allocation
+ * failure. */
+static struct mz_client_entry *entry_new(struct mz_client_cache *cache,
+                                         const char *client_id)
 {
     struct mz_client_entry *entry = calloc(1, sizeof *entry);
     if (!entry)
         return NULL;
-    pthread_mutex_init(&entry->impressions_lock, NULL);
-    entry->memory = mz_client_new(model);
+    entry->impressions_lock =
+        &cache->impression_locks[mz_hash_string(client_id) %
+                                 MZ_CACHE_IMPRESSION_LOCKS];
+    entry->memory = mz_client_new(cache->model);
     entry->facts = mz_client_facts_new();
     entry->consent = true;
     if (!entry->memory || !entry->facts) {
@@ -140,6 +146,8 @@ struct mz_client_cache *mz_client_cache_new(
     cache->on_growth = on_growth;
     cache->growth_ctx = ctx;
     pthread_mutex_init(&cache->hold_mutex, NULL);
+    for (int i = 0; i < MZ_CACHE_IMPRESSION_LOCKS; i++)
+        pthread_mutex_init(&cache->impression_locks[i], NULL);
     cache->entries = mz_hash_table_new();
     cache->held = mz_hash_table_new();
     if (!cache->entries || !cache->held) {
@@ -166,6 +174,8 @@ void mz_client_cache_free(struct mz_client_cache *cache)
     mz_hash_table_free(cache->entries);
     mz_hash_table_free(cache->held);
     pthread_mutex_destroy(&cache->hold_mutex);
+    for (int i = 0; i < MZ_CACHE_IMPRESSION_LOCKS; i++)
+        pthread_mutex_destroy(&cache->impression_locks[i]);
     free(cache);
 }
 
@@ -234,7 +244,7 @@ struct mz_client_entry *mz_client_cache_get_or_add(
     struct mz_client_entry *entry = mz_client_cache_get(cache, client_id);
     if (entry)
         return entry;
-    entry = entry_new(cache->model);
+    entry = entry_new(cache, client_id);
     if (!entry)
         return NULL;
     entry->client_id = mz_hash_table_put(cache->entries, client_id,
@@ -375,6 +385,13 @@ static struct mz_client_entry *insert_record(
     if (stored)
         atomic_fetch_add_explicit(&cache->loaded, 1, memory_order_relaxed);
     return entry;
+}
+
+bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
+                                 const char *client_id, bool create)
+{
+    return !mz_client_cache_get(cache, client_id) &&
+           (!cache->all_resident || create);
 }
 
 enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,

@@ -29,6 +29,7 @@
  *    mz_client_cache_max_clients - the limit as a client count
  *    mz_client_cache_get / _get_or_add / _next / _count
  *    mz_client_cache_fetch       - make sure a client is in memory
+ *    mz_client_cache_needs_fetch - whether it has work to do (under the lock)
  *    mz_client_cache_read_back   - the same for a caller holding the lock
  *    mz_client_cache_hold / _release - keep clients in memory meanwhile
  *    mz_client_cache_evict       - evict down to 7/8 of max_clients
@@ -53,11 +54,19 @@
 #include "model/model.h"
 #include "store/store.h"
 
-/* Bytes a client takes beyond struct mz_client: its facts, id, table slot
- * and allocator overhead, as measured by tests/bench (about 2.6 KB per
- * client in all with 1.4 KB of struct mz_client before the client's item
- * memories were sized by its levels). */
-#define MZ_CACHE_CLIENT_OVERHEAD 1200
+/* Bytes a client takes beyond its levels (mz_client_resident_bytes, 992
+ * at L = 3, its second block included): its facts, entry, id, table slot
+ * and allocator overhead (511 in malloc chunks for a client of 5 events,
+ * which is 880 of levels, docs/levels.md), plus the share of the
+ * process's growth that tests/bench part (c) finds beside them:
+ * 1,465-1,673 bytes per client in all (2,195 in a run that also counted
+ * a malloc arena), so 700 keeps the estimate (1,692) above what is
+ * usually measured. */
+#define MZ_CACHE_CLIENT_OVERHEAD 700
+
+/* Mutexes the clients' impressions locks are spread over: enough that
+ * concurrent requests of different clients rarely share one. */
+#define MZ_CACHE_IMPRESSION_LOCKS 256
 
 /* One client in memory. */
 struct mz_client_entry {
@@ -80,8 +89,12 @@ struct mz_client_entry {
     _Atomic int64_t last_used_ms;       /* last request or event (monotonic
                                            clock), for the eviction order;
                                            readers store it too */
-    pthread_mutex_t impressions_lock;   /* guards facts' impressions, the one
-                                           thing readers write */
+    /* Borrowed from the cache: guards facts' impressions, the one thing
+     * readers write. One of the cache's MZ_CACHE_IMPRESSION_LOCKS
+     * mutexes, shared by the clients whose ids hash to it (a mutex per
+     * client was 40 of its bytes), so hold it for one client at a time
+     * and briefly. */
+    pthread_mutex_t *impressions_lock;
 };
 
 /* Called (without the cache's locks) when the cache wants an eviction
@@ -140,6 +153,14 @@ struct mz_client_entry *mz_client_cache_next(
  * MZ_ERR_DB, MZ_ERR_NOMEM, or MZ_ERR_INTERNAL for a corrupt record. */
 enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,
                                      const char *client_id, bool create);
+
+/* Whether mz_client_cache_fetch(client_id, create) would have work to do
+ * (a read of PostgreSQL, or an entry to create); false: the client is in
+ * memory, marked used, or known to be absent. Caller holds the lock (the
+ * read lock is enough), so a request can check and then use the client in
+ * one hold. */
+bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
+                                 const char *client_id, bool create);
 
 /* mz_client_cache_fetch(create = true) for a caller holding the write
  * lock (the start-up replay, before any request is served): returns the

@@ -11,8 +11,9 @@
  *
  * Lock order, outermost first: checkpoint_mutex, then catalog_write_mutex
  * or rules_write_mutex, then the client cache's hold mutex, then lock,
- * then a client's impressions_lock. keys_write_mutex, then keys_lock, are
- * taken alone.
+ * then a client's impressions_lock (one of the cache's striped mutexes,
+ * which other clients share: never hold two). keys_write_mutex, then
+ * keys_lock, are taken alone.
  *
  * Files:
  *    service.c       life cycle, readiness, figures

@@ -432,9 +432,9 @@ static enum mz_status profile_locked(struct mz_service *svc,
     };
     if (status == MZ_OK) {
         /* Readers record impressions, which the facts hold. */
-        pthread_mutex_lock(&entry->impressions_lock);
+        pthread_mutex_lock(entry->impressions_lock);
         status = reply(ctx, &view);
-        pthread_mutex_unlock(&entry->impressions_lock);
+        pthread_mutex_unlock(entry->impressions_lock);
     }
     scope_clear(scope);
     free(scope);

@@ -84,7 +84,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
      * recording of this list, so two concurrent requests of one client
      * cannot both show an item over its cap. */
     if (entry)
-        pthread_mutex_lock(&entry->impressions_lock);
+        pthread_mutex_lock(entry->impressions_lock);
     enum mz_status status =
         mz_service_rank(svc, memory, context, args->now, &sr, &sel);
     if (status == MZ_OK && entry && sel.count > 0) {
@@ -93,7 +93,7 @@ static enum mz_status recommend_locked(struct mz_service *svc,
         entry->dirty = true; /* the next checkpoint keeps them */
     }
     if (entry)
-        pthread_mutex_unlock(&entry->impressions_lock);
+        pthread_mutex_unlock(entry->impressions_lock);
     free(other_facts);
     if (status != MZ_OK)
         return status;
@@ -121,18 +121,15 @@ static enum mz_status recommend_locked(struct mz_service *svc,
 }
 
 /* Whether brand's rules (NULL: no brand) cap how often an item is shown.
- * Takes the read lock. */
+ * Caller holds the read lock. */
 static bool brand_caps_frequency(struct mz_service *svc, const char *brand)
 {
     if (!brand)
         return false;
-    pthread_rwlock_rdlock(&svc->lock);
     const struct mz_brand_rules *brand_rules =
         mz_service_brand_rules(svc, brand);
-    bool capped = brand_rules && brand_rules->rules &&
-                  brand_rules->rules->frequency_cap > 0;
-    pthread_rwlock_unlock(&svc->lock);
-    return capped;
+    return brand_rules && brand_rules->rules &&
+           brand_rules->rules->frequency_cap > 0;
 }
 
 enum mz_status mz_service_recommend(struct mz_service *svc,
@@ -141,12 +138,20 @@ enum mz_status mz_service_recommend(struct mz_service *svc,
 {
     /* A client without events gets an entry only under a frequency cap,
      * so the cap can count what it is shown (a cap put between this look
-     * and the selection counts from the client's next request). */
-    enum mz_status status = mz_service_fetch_client(
-        svc, args->client_id, brand_caps_frequency(svc, args->brand));
-    if (status != MZ_OK)
-        return status;
+     * and the selection counts from the client's next request). A client
+     * in memory is looked up and served in one read-lock hold: each hold
+     * may wait for a learner's write hold (measured with make bench part
+     * (g), three holds per request made three chances to). */
+    enum mz_status status = MZ_OK;
     pthread_rwlock_rdlock(&svc->lock);
+    bool create = brand_caps_frequency(svc, args->brand);
+    if (mz_client_cache_needs_fetch(svc->clients, args->client_id, create)) {
+        pthread_rwlock_unlock(&svc->lock);
+        status = mz_service_fetch_client(svc, args->client_id, create);
+        if (status != MZ_OK)
+            return status;
+        pthread_rwlock_rdlock(&svc->lock);
+    }
     status = recommend_locked(svc, args, reply, ctx);
     pthread_rwlock_unlock(&svc->lock);
     return status;

@@ -100,12 +100,12 @@ static enum mz_status select_and_reply(struct mz_service *svc,
     /* The frequency cap reads the impressions a recommendation may be
      * recording at the same time. */
     if (entry)
-        pthread_mutex_lock(&entry->impressions_lock);
+        pthread_mutex_lock(entry->impressions_lock);
     enum mz_status status =
         mz_rules_select(svc->catalog, scores,
                         (size_t)mz_model_item_count(svc->model), &sr, &sel);
     if (entry)
-        pthread_mutex_unlock(&entry->impressions_lock);
+        pthread_mutex_unlock(entry->impressions_lock);
     free(other_facts);
     if (status != MZ_OK)
         return status;

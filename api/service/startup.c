@@ -168,6 +168,9 @@ enum mz_status mz_service_load_state(struct mz_service *svc, char *err,
                  mz_status_code(status));
 done:
     svc->replaying = false;
+    /* From here the learner rebuilds the popular candidates outside its
+     * write lock (learning.c); the replay rebuilt them in place. */
+    mz_model_defer_popular(svc->model, true);
     pthread_rwlock_unlock(&svc->lock);
     return status;
 }

@@ -15,7 +15,8 @@
  *
  * PATH is a GET target; each "{}" in it is replaced by a random integer in
  * [0, IDS). -o writes every successful request's latency in microseconds
- * to FILE, one per line, sorted (to pool several runs). Connects to
+ * to FILE, one per line, in completion order (bench.py sorts them to pool
+ * several runs). Connects to
  * 127.0.0.1 only. Prints one human line and one
  * machine line:
  *    loadgen: requests=N ok=N errors=N rate=R p50_ms=.. p99_ms=..
@@ -343,7 +344,7 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Writes the (sorted) latencies to path, one per line; false on error. */
+/* Writes the latencies to path, one per line; false on error. */
 static bool write_latencies(const struct stats *st, const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -478,6 +479,8 @@ int main(int argc, char **argv)
     unsent = total - sent;
     st.errors += unsent;
 
+    /* In completion order, so a stall shows where it was in the run. */
+    bool written = !o.latency_file || write_latencies(&st, o.latency_file);
     qsort(st.latency_us, st.n_latency, sizeof *st.latency_us, cmp_u32);
     now = now_s();
     {
@@ -496,9 +499,7 @@ int main(int argc, char **argv)
                percentile_ms(&st, 0.50), percentile_ms(&st, 0.99),
                percentile_ms(&st, 0.999), percentile_ms(&st, 1.0));
     }
-    rc = st.ok > 0 ? 0 : 1;
-    if (o.latency_file && !write_latencies(&st, o.latency_file))
-        rc = 1;
+    rc = st.ok > 0 && written ? 0 : 1;
 
 cleanup:
     if (conns) {

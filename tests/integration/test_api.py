@@ -245,7 +245,8 @@ def metrics_expose_every_documented_family():
                        ("maison_clients_in_memory", "gauge"),
                        ("maison_consolidations_total", "counter"),
                        ("maison_db_flush_lag_seconds", "gauge"),
-                       ("maison_db_errors_total", "counter")):
+                       ("maison_db_errors_total", "counter"),
+                       ("maison_heap_allocated_bytes", "gauge")):
         check("# TYPE %s %s" % (name, kind) in text,
               "missing '# TYPE %s %s'" % (name, kind))
     m = mt.parse_metrics(text)
@@ -261,6 +262,10 @@ def metrics_expose_every_documented_family():
     check(any(n == "maison_http_request_duration_seconds_bucket"
               and dict(l).get("le") == "+Inf" for (n, l) in m),
           "histogram has no le=\"+Inf\" bucket")
+    # The heap holds at least the catalog and the model (several MiB).
+    heap = mt.metric_sum(m, "maison_heap_allocated_bytes")
+    check(heap is not None and heap > 2**20,
+          "maison_heap_allocated_bytes %r: not the process's heap" % heap)
 
 
 @test

@@ -3,8 +3,9 @@
  *    Unit tests of model/candidates.c: a candidate's score is the score
  *    mz_model_score gives it, the candidates hold every item a client's
  *    sparse terms reach and the items of the strongest prior, each once
- *    and ascending, cand_popular 0 turns them off, and the popular list
- *    survives a save, load and replay.
+ *    and ascending, cand_popular 0 turns them off, the popular list
+ *    survives a save, load and replay, and a rebuild left to the caller
+ *    gives the list the in-place one does.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -181,6 +182,36 @@ END_TEST
 /* The popular list travels with the model: a model loaded from a
  * snapshot and taught the same events as the one that saved it keeps
  * the same candidates (what a restart and replay must give). */
+/* A view of item by the step-th event after training. */
+static struct mz_event_obs later_view(int step, int32_t item, int64_t seq)
+{
+    return (struct mz_event_obs){.item = item,
+                                 .type = MZ_EV_VIEW,
+                                 .ts = T0 + (EVENTS + step) * 60,
+                                 .seq = seq,
+                                 .quantity = 1};
+}
+
+/* Asserts that x and y list the same candidates for no client at ts. */
+static void assert_same_candidates(const struct mz_model *x,
+                                   const struct mz_model *y, int64_t ts)
+{
+    struct mz_candidates *a = mz_candidates_new();
+    struct mz_candidates *b = mz_candidates_new();
+    size_t na, nb;
+
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(mz_model_score_candidates(x, NULL, -1, ts, a));
+    ck_assert(mz_model_score_candidates(y, NULL, -1, ts, b));
+    const int32_t *ia = mz_candidates_items(a, &na);
+    const int32_t *ib = mz_candidates_items(b, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert_mem_eq(ia, ib, na * sizeof *ia);
+    mz_candidates_free(b);
+    mz_candidates_free(a);
+}
+
 START_TEST(test_popular_list_survives_save_load_and_replay)
 {
     struct mz_client *clients[N_CLIENTS];
@@ -205,37 +236,76 @@ START_TEST(test_popular_list_survives_save_load_and_replay)
         ck_assert_msg(copies[c] != NULL, "mz_client_load: %s", err);
         free(b);
     }
-    struct mz_candidates *a = mz_candidates_new();
-    struct mz_candidates *b = mz_candidates_new();
-    ck_assert_ptr_nonnull(a);
-    ck_assert_ptr_nonnull(b);
     /* 300 more events cross a rebuild (every 256); compare before and
      * after it. */
     for (int step = 0; step < 300; step++) {
         int c = step % N_CLIENTS;
-        struct mz_event_obs ev = {.item = (int32_t)((step * 13 + 5) % N_ITEMS),
-                                  .type = MZ_EV_VIEW,
-                                  .ts = T0 + (EVENTS + step) * 60,
-                                  .seq = 100000 + step,
-                                  .quantity = 1};
+        struct mz_event_obs ev = later_view(
+            step, (int32_t)((step * 13 + 5) % N_ITEMS), 100000 + step);
         mz_model_observe(model, clients[c], &ev, true);
         mz_model_observe(loaded, copies[c], &ev, true);
-        if (step % 50 != 49)
-            continue;
-        size_t na, nb;
-        ck_assert(mz_model_score_candidates(model, NULL, -1, ev.ts, a));
-        ck_assert(mz_model_score_candidates(loaded, NULL, -1, ev.ts, b));
-        const int32_t *ia = mz_candidates_items(a, &na);
-        const int32_t *ib = mz_candidates_items(b, &nb);
-        ck_assert_uint_eq(na, nb);
-        ck_assert_mem_eq(ia, ib, na * sizeof *ia);
+        if (step % 50 == 49)
+            assert_same_candidates(model, loaded, ev.ts);
     }
-    mz_candidates_free(b);
-    mz_candidates_free(a);
     for (int c = 0; c < N_CLIENTS; c++)
         mz_client_free(copies[c]);
     mz_model_free(loaded);
     free_all(model, clients);
+}
+END_TEST
+
+/* The popular candidates of a model whose caller rebuilds them
+ * (mz_model_defer_popular: rank and install when due, before the next
+ * event, as the server's learner does) are those of a model that
+ * rebuilds them in place, event by event; and a save taken while a
+ * rebuild is due holds the rebuilt list, so a replay from it goes on as
+ * the in-place model does. */
+START_TEST(test_deferred_popular_rebuild_is_the_in_place_one)
+{
+    struct mz_client *clients[N_CLIENTS], *twins[N_CLIENTS];
+    struct mz_model *in_place = trained_model(false, clients);
+    struct mz_model *deferred = trained_model(false, twins);
+    struct mz_model *from_save = NULL;
+    int32_t list[POPULAR];
+    int rebuilds = 0;
+    char err[128] = "";
+
+    mz_model_defer_popular(deferred, true);
+    for (int step = 0; step < 600; step++) {
+        int c = step % N_CLIENTS;
+        struct mz_event_obs ev = later_view(
+            step, (int32_t)((step * 17 + 3) % N_ITEMS), 200000 + step);
+        mz_model_observe(in_place, clients[c], &ev, true);
+        mz_model_observe(deferred, twins[c], &ev, true);
+        if (mz_model_popular_due(deferred)) {
+            if (!from_save) {
+                size_t len;
+                void *bytes = mz_model_save(deferred, NULL, &len);
+                struct mz_client *unused[N_CLIENTS];
+                ck_assert_ptr_nonnull(bytes);
+                from_save = trained_model(false, unused);
+                for (int u = 0; u < N_CLIENTS; u++)
+                    mz_client_free(unused[u]);
+                ck_assert_int_eq(
+                    mz_model_load(from_save, NULL, bytes, len, err, sizeof err),
+                    MZ_OK);
+                free(bytes);
+            }
+            mz_model_install_popular(deferred, list,
+                                     mz_model_rank_popular(deferred, list));
+            ck_assert(!mz_model_popular_due(deferred));
+            rebuilds++;
+        }
+        assert_same_candidates(in_place, deferred, ev.ts);
+        /* Until the next rebuild, the list saved while one was due. */
+        if (from_save && rebuilds == 1)
+            assert_same_candidates(in_place, from_save, ev.ts);
+    }
+    /* 600 events after training cross two rebuilds (every 256). */
+    ck_assert_int_ge(rebuilds, 2);
+    mz_model_free(from_save);
+    free_all(deferred, twins);
+    free_all(in_place, clients);
 }
 END_TEST
 
@@ -248,6 +318,7 @@ static Suite *candidates_suite(void)
     tcase_add_test(tc, test_candidates_hold_what_the_client_reached);
     tcase_add_test(tc, test_no_candidates_when_turned_off);
     tcase_add_test(tc, test_popular_list_survives_save_load_and_replay);
+    tcase_add_test(tc, test_deferred_popular_rebuild_is_the_in_place_one);
     suite_add_tcase(s, tc);
     return s;
 }

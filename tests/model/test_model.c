@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/bytes.h"
 #include "model/catalog.h"
 #include "model/item_memory.h"
 #include "model/model.h"
@@ -581,6 +582,81 @@ START_TEST(test_replay_gives_bit_identical_state)
 }
 END_TEST
 
+/* A version-2 client record of a 3-level model, written field by field
+ * as the format says (client.c): level 0 holds item 1, level 1's open
+ * chunk item 2 (one event in it); with level0_chunk, level 0's chunk
+ * holds item 3, which no saved client ever has (level 0 has no chunk). */
+static void *hand_written_client_record(bool level0_chunk, size_t *len)
+{
+    static const uint8_t magic[3] = {'M', 'Z', 'C'};
+    struct mz_wbuf w;
+    float one = 1.0f, two = 2.0f;
+
+    mz_wbuf_init(&w);
+    mz_wbuf_raw(&w, magic, sizeof magic);
+    mz_wbuf_u8(&w, 2); /* format version */
+    mz_wbuf_u32(&w, 3);
+    mz_wbuf_u64(&w, 2);          /* events */
+    mz_wbuf_u64(&w, 2);          /* all_events */
+    mz_wbuf_u64(&w, 41);         /* last_seq */
+    mz_wbuf_u64(&w, 1700000001); /* last_ts */
+    for (int l = 0; l < 3; l++) {
+        mz_wbuf_u64(&w, l == 0 ? 1700000001 : 0); /* consolidated_at */
+        mz_wbuf_u64(&w, l == 0 ? 2 : 0);          /* level_events */
+        mz_wbuf_u32(&w, l == 1 ? 1 : 0);          /* chunk_fill */
+    }
+    mz_wbuf_u32(&w, 2); /* ring_len */
+    mz_wbuf_u32(&w, 2); /* ring_head */
+    for (int r = 0; r < 16; r++) {
+        mz_wbuf_u32(&w, r < 2 ? (uint32_t)(r + 1) : 0);
+        mz_wbuf_u64(&w, r < 2 ? (uint64_t)(1700000000 + r) : 0);
+        mz_wbuf_u8(&w, 0);
+    }
+    for (int l = 0; l < 3; l++) {
+        bool level_item = l == 0;
+        bool chunk_item = l == 1 || (l == 0 && level0_chunk);
+        mz_wbuf_u32(&w, level_item ? 1 : 0);
+        if (level_item) {
+            mz_wbuf_u32(&w, 1);
+            mz_wbuf_f32s(&w, &two, 1);
+        }
+        mz_wbuf_u32(&w, chunk_item ? 1 : 0);
+        if (chunk_item) {
+            mz_wbuf_u32(&w, l == 0 ? 3 : 2);
+            mz_wbuf_f32s(&w, &one, 1);
+        }
+    }
+    return mz_wbuf_finish(&w, len);
+}
+
+/* Level 0 keeps no open chunk in memory, but the saved form still has
+ * its (empty) place: a record written before loads and saves back byte
+ * for byte, and one with a non-empty level-0 chunk is refused. */
+START_TEST(test_client_record_keeps_its_format_without_a_level0_chunk)
+{
+    struct mz_model *model = new_default_model();
+    char err[128] = "";
+    size_t len = 0, again_len = 0;
+    void *bytes = hand_written_client_record(false, &len);
+
+    struct mz_client *client =
+        mz_client_load(model, bytes, len, err, sizeof err);
+    ck_assert_msg(client != NULL, "mz_client_load: %s", err);
+    void *again = mz_client_save(client, &again_len);
+    ck_assert_uint_eq(again_len, len);
+    ck_assert_mem_eq(again, bytes, len);
+    free(again);
+    free(bytes);
+    mz_client_free(client);
+
+    bytes = hand_written_client_record(true, &len);
+    ck_assert_ptr_null(mz_client_load(model, bytes, len, err, sizeof err));
+    ck_assert_str_eq(err, "client state: truncated or invalid level memory");
+    free(bytes);
+    mz_model_free(model);
+}
+END_TEST
+
 START_TEST(test_client_load_rejects_corrupt_bytes)
 {
     struct mz_model *model = new_default_model();
@@ -770,6 +846,23 @@ START_TEST(test_client_state_is_small)
 
     ck_assert_uint_le(mz_client_resident_bytes(model), 2048);
     ck_assert_uint_ge(mz_client_resident_bytes(model), 3 * 64 * sizeof(float));
+    /* 992 bytes at the default 3 levels, 860 of them until level 2
+     * takes its first chunk (docs/levels.md, "What it costs"): a field
+     * added to struct mz_client shows here first. */
+    ck_assert_uint_le(mz_client_resident_bytes(model), 992);
+    struct mz_client *client = mz_client_new(model);
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    for (int t = 0; t < 15; t++) {
+        struct mz_event_obs ev = view(t, 1700000000 + t);
+        mz_model_observe(model, client, &ev, true);
+    }
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    struct mz_event_obs ev = view(15, 1700000015);
+    mz_model_observe(model, client, &ev, true); /* level 2's first chunk */
+    ck_assert_uint_eq(mz_client_bytes(client), mz_client_resident_bytes(model));
+    mz_client_reset(client);
+    ck_assert_uint_le(mz_client_bytes(client), 860);
+    mz_client_free(client);
     mz_model_free(model);
 }
 END_TEST
@@ -1054,6 +1147,8 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_reset_forgets_everything_but_log_position);
     tcase_add_test(tc, test_client_save_load_round_trip_is_bit_identical);
     tcase_add_test(tc, test_replay_gives_bit_identical_state);
+    tcase_add_test(tc,
+                   test_client_record_keeps_its_format_without_a_level0_chunk);
     tcase_add_test(tc, test_client_load_rejects_corrupt_bytes);
     tcase_add_test(tc, test_cold_start_is_deterministic);
     tcase_add_test(tc, test_retired_items_are_never_selected);
