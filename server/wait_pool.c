@@ -40,6 +40,7 @@ static struct mz_wait_job *next_job(struct mz_wait_pool *pool)
 static void *pool_main(void *arg)
 {
     struct mz_wait_pool *pool = arg;
+    pthread_setname_np(pthread_self(), "mz-wait"); /* top -H, perf */
     struct mz_wait_job *job;
 
     while ((job = next_job(pool)) != NULL)

@@ -370,6 +370,7 @@ struct write_job {
 static void *low_priority_write_main(void *arg)
 {
     struct write_job *job = arg;
+    pthread_setname_np(pthread_self(), "mz-ckpt-write"); /* top -H, perf */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     job->status =
         serialise_and_write(job->svc, job->pc, job->timing, &job->attempted);
@@ -492,6 +493,7 @@ static void evict(struct mz_service *svc)
 void *mz_service_checkpointer_main(void *arg)
 {
     struct mz_service *svc = arg;
+    pthread_setname_np(pthread_self(), "mz-checkpoint"); /* top -H, perf */
     pthread_mutex_lock(&svc->stop_mutex);
     while (!svc->stopping) {
         struct timespec deadline;
