@@ -212,6 +212,25 @@ static void render_one(struct text *t, const char *name, const char *type,
            name, value);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* AddressSanitizer's allocator replaces glibc's (whose mallinfo2 then
+ * reads 0); it keeps its own count. */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
+/* What the process holds from malloc, over every arena: with a thread
+ * pool, freed memory of one arena often takes new allocations, so the RSS
+ * moves less than the heap grows. */
+static size_t heap_allocated_bytes(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 heap = mallinfo2();
+    return heap.uordblks + heap.hblkhd;
+#endif
+}
+
 char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                         size_t *len)
 {
@@ -297,14 +316,10 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                (double)stats.client_bytes);
     render_one(&t, "maison_catalog_items", "gauge", "Live catalog items.",
                (double)stats.items);
-    /* What the process holds from malloc, over every arena: with a
-     * thread pool, freed memory of one arena often takes new allocations,
-     * so the RSS moves less than the heap grows. */
-    struct mallinfo2 heap = mallinfo2();
     render_one(&t, "maison_heap_allocated_bytes", "gauge",
                "Bytes malloc has handed out and not had back (glibc "
                "mallinfo2: in-use chunks and mmapped blocks, all arenas).",
-               (double)(heap.uordblks + heap.hblkhd));
+               (double)heap_allocated_bytes());
     if (t.failed) {
         free(t.data);
         return NULL;
