@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -26,7 +27,33 @@ struct load_ctx {
     struct mz_service *svc;
     char *err;
     size_t err_len;
+    int64_t replayed; /* rows of the log replayed */
+    double global_ms; /* decoding the checkpoint's global level */
 };
+
+static double now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* One line saying how long each step of the start took, so a slow start
+ * says where its time went. */
+static void log_loaded(const struct load_ctx *ctx, const double *at)
+{
+    struct mz_log_line line;
+
+    mz_log_begin(&line, MZ_LOG_INFO, "state loaded");
+    mz_log_double(&line, "catalog_and_rules_ms", at[1] - at[0]);
+    mz_log_double(&line, "checkpoint_ms", at[2] - at[1]);
+    mz_log_double(&line, "global_level_ms", ctx->global_ms);
+    mz_log_double(&line, "attributes_ms", at[3] - at[2]);
+    mz_log_int(&line, "replayed", ctx->replayed);
+    mz_log_double(&line, "replay_ms", at[4] - at[3]);
+    mz_log_end(&line);
+}
 
 static bool load_item(void *arg, const char *id, const char *doc, bool deleted)
 {
@@ -92,6 +119,7 @@ static bool replay_event(void *arg, const struct mz_event_record *ev)
 {
     struct load_ctx *ctx = arg;
     mz_service_learn_event(ctx->svc, ev);
+    ctx->replayed++;
     return true;
 }
 
@@ -106,11 +134,13 @@ static enum mz_status load_checkpoint(struct load_ctx *ctx, int64_t *seq)
     enum mz_status status = mz_store_read_checkpoint(
         svc->store, seq, &global, &global_len, load_checkpoint_client, ctx);
     if (status == MZ_OK && global) {
+        double started = now_ms();
         const char **ids = mz_service_catalog_ids(svc);
         status = ids ? mz_model_load(svc->model, ids, global, global_len,
                                      ctx->err, ctx->err_len)
                      : MZ_ERR_NOMEM;
         free(ids);
+        ctx->global_ms = now_ms() - started;
     }
     free(global);
     return status;
@@ -138,21 +168,25 @@ static enum mz_status discard_checkpoint(struct load_ctx *ctx)
 enum mz_status mz_service_load_state(struct mz_service *svc, char *err,
                                      size_t err_len)
 {
-    struct load_ctx ctx = {svc, err, err_len};
+    struct load_ctx ctx = {svc, err, err_len, 0, 0.0};
+    double at[5]; /* when each step began, and the end */
     /* No request is served yet: the lock is taken for form's sake and
      * for the functions that expect it. */
     pthread_rwlock_wrlock(&svc->lock);
     svc->replaying = true;
+    at[0] = now_ms();
     enum mz_status status = mz_store_load_items(svc->store, load_item, &ctx);
     if (status == MZ_OK)
         status = mz_store_load_rules(svc->store, load_rules, &ctx);
     int64_t seq = 0;
+    at[1] = now_ms();
     if (status == MZ_OK)
         status = load_checkpoint(&ctx, &seq);
     if (status == MZ_ERR_INVALID) {
         seq = 0;
         status = discard_checkpoint(&ctx);
     }
+    at[2] = now_ms();
     if (status == MZ_OK)
         status =
             mz_store_load_client_attributes(svc->store, load_attributes, &ctx);
@@ -162,10 +196,14 @@ enum mz_status mz_service_load_state(struct mz_service *svc, char *err,
         goto done;
     }
     svc->applied_seq = svc->checkpoint_seq = seq;
+    at[3] = now_ms();
     status = mz_store_scan_events(svc->store, seq, replay_event, &ctx);
     if (status != MZ_OK && !err[0])
         snprintf(err, err_len, "replaying the event log: %s",
                  mz_status_code(status));
+    at[4] = now_ms();
+    if (status == MZ_OK)
+        log_loaded(&ctx, at);
 done:
     svc->replaying = false;
     /* From here the learner rebuilds the popular candidates outside its

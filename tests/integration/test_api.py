@@ -269,6 +269,21 @@ def metrics_expose_every_documented_family():
 
 
 @test
+def the_start_logs_how_long_each_step_of_loading_took():
+    with open(SRV.log_path, "rb") as f:
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    loaded = [json.loads(l) for l in lines if '"msg":"state loaded"' in l]
+    check(len(loaded) >= 1, "no 'state loaded' line in the log")
+    for key in ("catalog_and_rules_ms", "checkpoint_ms", "global_level_ms",
+                "attributes_ms", "replay_ms"):
+        check(isinstance(loaded[-1].get(key), (int, float))
+              and loaded[-1][key] >= 0,
+              "state loaded: %s is %r" % (key, loaded[-1].get(key)))
+    check(isinstance(loaded[-1].get("replayed"), int),
+          "state loaded: replayed is %r" % loaded[-1].get("replayed"))
+
+
+@test
 def stderr_log_is_one_json_line_per_request():
     marker = uid("/nope-logged")
     for _ in range(3):
