@@ -8,8 +8,8 @@
  * types, about 25,000 events per second of event time, so every event
  * lands on rows and successor tables nothing else has just touched, as
  * on maisond's learner thread. With --data DIR it replays DIR/train.tsv
- * (client, item, ts[, type]: the evaluator's format, types read as
- * maison-eval reads the usual ones) instead.
+ * instead, read by the evaluator's own reader (tests/eval/data.c: its
+ * items are those of items.tsv, train and test, in that order).
  *
  * The fingerprint is FNV-1a 64 of mz_model_save's bytes and then of every
  * client's mz_client_save bytes in client order: two builds that print
@@ -28,37 +28,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "model/hash.h"
+#include "tests/eval/eval.h"
 #include "model/model.h"
 
+/* The events to learn, in order: the evaluator's event (its reader
+ * gives the --data stream). */
 struct stream {
-    int32_t *client;
-    int32_t *item;
-    int64_t *ts;
-    enum mz_event_type *type;
+    struct mz_eval_event *events; /* owned, or data->train */
     size_t n;
     int32_t n_items;
     int32_t n_clients;
+    struct mz_eval_data *data; /* owned; NULL: the synthetic stream */
 };
 
 static void stream_free(struct stream *s)
 {
-    free(s->client);
-    free(s->item);
-    free(s->ts);
-    free(s->type);
-}
-
-static bool stream_alloc(struct stream *s, size_t n)
-{
-    s->client = malloc(n * sizeof *s->client);
-    s->item = malloc(n * sizeof *s->item);
-    s->ts = malloc(n * sizeof *s->ts);
-    s->type = malloc(n * sizeof *s->type);
-    return s->client && s->item && s->ts && s->type;
+    if (s->data)
+        mz_eval_data_free(s->data);
+    else
+        free(s->events);
 }
 
 /* The stream events.lua posts, from a fixed seed. */
@@ -70,15 +61,17 @@ static bool synthetic_stream(struct stream *s, int32_t n_items,
         MZ_EV_CLICK, MZ_EV_CLICK, MZ_EV_ADD_TO_CART, MZ_EV_WISHLIST};
     uint64_t state = 42;
 
-    if (!stream_alloc(s, n_events))
+    s->events = malloc(n_events * sizeof *s->events);
+    if (!s->events)
         return false;
     for (size_t i = 0; i < n_events; i++) {
         uint64_t r = mz_hash_bytes(&state, sizeof state);
         state++;
-        s->client[i] = (int32_t)(r % (uint64_t)n_clients);
-        s->item[i] = (int32_t)((r >> 20) % (uint64_t)n_items);
-        s->type[i] = mix[(r >> 40) % 8];
-        s->ts[i] = 1790000000 + (int64_t)(i / 25000);
+        s->events[i] = (struct mz_eval_event){
+            .client = (int32_t)(r % (uint64_t)n_clients),
+            .item = (int32_t)((r >> 20) % (uint64_t)n_items),
+            .type = mix[(r >> 40) % 8],
+            .ts = 1790000000 + (int64_t)(i / 25000)};
     }
     s->n = n_events;
     s->n_items = n_items;
@@ -86,92 +79,19 @@ static bool synthetic_stream(struct stream *s, int32_t n_items,
     return true;
 }
 
-static enum mz_event_type type_of(const char *name)
+/* dir's train.tsv, read as maison-eval reads it (tests/eval/data.c);
+ * false with the reason in err. */
+static bool file_stream(struct stream *s, const char *dir, char *err,
+                        size_t err_len)
 {
-    enum mz_event_type type;
-
-    if (mz_event_type_parse(name, &type))
-        return type;
-    if (!strcasecmp(name, "addtocart") || !strcasecmp(name, "cart"))
-        return MZ_EV_ADD_TO_CART;
-    if (!strcasecmp(name, "transaction") || !strcasecmp(name, "buy"))
-        return MZ_EV_PURCHASE;
-    return MZ_EV_VIEW;
-}
-
-/* Returns key's dense index in table, adding it as *count when new; -1
- * when out of memory. */
-static int32_t intern(struct mz_hash_table *table, const char *key,
-                      int32_t *count)
-{
-    int32_t at = mz_hash_table_get_index(table, key);
-
-    if (at >= 0)
-        return at;
-    if (!mz_hash_table_put(table, key, (union mz_hash_value){.index = *count}))
-        return -1;
-    return (*count)++;
-}
-
-/* Reads dir/train.tsv; false (with a message) on a bad file. */
-static bool file_stream(struct stream *s, const char *dir)
-{
-    char path[4096];
-    char line[4096];
-    size_t cap = 1 << 20;
-    struct mz_hash_table *clients = mz_hash_table_new();
-    struct mz_hash_table *items = mz_hash_table_new();
-    FILE *f = NULL;
-    bool ok = false;
-
-    snprintf(path, sizeof path, "%s/train.tsv", dir);
-    if (!clients || !items || !stream_alloc(s, cap))
-        goto cleanup;
-    f = fopen(path, "r");
-    if (!f) {
-        perror(path);
-        goto cleanup;
-    }
-    while (fgets(line, sizeof line, f)) {
-        char *save = NULL;
-        char *client = strtok_r(line, "\t\n", &save);
-        char *item = strtok_r(NULL, "\t\n", &save);
-        char *ts = strtok_r(NULL, "\t\n", &save);
-        char *type = strtok_r(NULL, "\t\n", &save);
-        if (!client || !item || !ts)
-            continue;
-        if (s->n == cap) {
-            struct stream bigger = {0};
-            if (!stream_alloc(&bigger, cap * 2)) {
-                stream_free(&bigger);
-                goto cleanup;
-            }
-            memcpy(bigger.client, s->client, cap * sizeof *s->client);
-            memcpy(bigger.item, s->item, cap * sizeof *s->item);
-            memcpy(bigger.ts, s->ts, cap * sizeof *s->ts);
-            memcpy(bigger.type, s->type, cap * sizeof *s->type);
-            stream_free(s);
-            bigger.n = s->n;
-            bigger.n_items = s->n_items;
-            bigger.n_clients = s->n_clients;
-            *s = bigger;
-            cap *= 2;
-        }
-        s->client[s->n] = intern(clients, client, &s->n_clients);
-        s->item[s->n] = intern(items, item, &s->n_items);
-        if (s->client[s->n] < 0 || s->item[s->n] < 0)
-            goto cleanup;
-        s->ts[s->n] = strtoll(ts, NULL, 10);
-        s->type[s->n] = type ? type_of(type) : MZ_EV_VIEW;
-        s->n++;
-    }
-    ok = true;
-cleanup:
-    if (f)
-        fclose(f);
-    mz_hash_table_free(items);
-    mz_hash_table_free(clients);
-    return ok;
+    s->data = mz_eval_data_load(dir, err, err_len);
+    if (!s->data)
+        return false;
+    s->events = s->data->train;
+    s->n = s->data->n_train;
+    s->n_items = mz_intern_count(s->data->items);
+    s->n_clients = mz_intern_count(s->data->clients);
+    return true;
 }
 
 /* The learner's CPU time, not the wall clock: on a shared machine the
@@ -227,7 +147,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "learn_bench: counts must be positive\n");
         return 2;
     }
-    if (data ? !file_stream(&s, data)
+    if (data ? !file_stream(&s, data, err, sizeof err)
              : !synthetic_stream(&s, (int32_t)n_items, (int32_t)n_clients,
                                  (size_t)n_events))
         goto cleanup;
@@ -254,9 +174,10 @@ int main(int argc, char **argv)
 
     double start = cpu_s();
     for (size_t i = 0; i < s.n; i++) {
+        const struct mz_eval_event *e = &s.events[i];
         struct mz_event_obs ev = {
-            .item = s.item[i], .type = s.type[i], .ts = s.ts[i], .quantity = 1};
-        mz_model_observe(model, clients[s.client[i]], &ev, true);
+            .item = e->item, .type = e->type, .ts = e->ts, .quantity = 1};
+        mz_model_observe(model, clients[e->client], &ev, true);
     }
     double seconds = cpu_s() - start;
 
