@@ -142,6 +142,9 @@ const char *mz_service_actor(const struct mz_principal *by);
 /* Milliseconds since the epoch, now. */
 int64_t mz_service_wall_ms(void);
 
+/* Nanoseconds on the monotonic clock, for durations and deadlines. */
+int64_t mz_service_monotonic_ns(void);
+
 /* Counts one database error. */
 void mz_service_note_db_error(struct mz_service *svc);
 

@@ -279,13 +279,6 @@ static void hand_on_limits(struct mz_service_key *fresh, size_t n_fresh,
     }
 }
 
-static int64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Counts one request against limit. Returns MZ_OK, or
  * MZ_ERR_RATE_LIMITED with *refusal filled. */
 static enum mz_status admit(struct mz_key_limit *limit,
@@ -293,7 +286,8 @@ static enum mz_status admit(struct mz_key_limit *limit,
 {
     int64_t wait_ns = 0;
     if (!limit->limited ||
-        mz_token_bucket_take(&limit->bucket, monotonic_ns(), &wait_ns))
+        mz_token_bucket_take(&limit->bucket, mz_service_monotonic_ns(),
+                             &wait_ns))
         return MZ_OK;
     atomic_fetch_add_explicit(&limit->refused, 1, memory_order_relaxed);
     refusal->requests_per_s = limit->requests_per_s;

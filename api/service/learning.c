@@ -15,7 +15,6 @@
 #include "api/service/internal.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "model/log.h"
 
@@ -25,14 +24,6 @@
  * bench part (a)); a bound of 256 events per hold made holds of 5-10 ms,
  * the p99 of recommendations beside ingestion (part (g)). */
 #define LEARN_HOLD_NS 200000
-
-static int64_t monotonic_ns(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
 
 static int64_t consolidated_events(const struct mz_client *memory, int n_levels)
 {
@@ -241,11 +232,11 @@ void mz_service_on_events_committed(void *ctx,
     }
     for (size_t i = 0; i < n;) {
         pthread_rwlock_wrlock(&svc->lock);
-        int64_t until = monotonic_ns() + LEARN_HOLD_NS;
+        int64_t until = mz_service_monotonic_ns() + LEARN_HOLD_NS;
         do
             mz_service_learn_event(svc, events[i++]);
         while (i < n && !mz_model_popular_due(svc->model) &&
-               monotonic_ns() < until);
+               mz_service_monotonic_ns() < until);
         bool reload_keys = svc->keys_changed;
         svc->keys_changed = false;
         pthread_rwlock_unlock(&svc->lock);

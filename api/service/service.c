@@ -25,6 +25,13 @@ int64_t mz_service_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mz_service_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void mz_service_note_db_error(struct mz_service *svc)
 {
     atomic_fetch_add_explicit(&svc->counters.db_errors, 1,
