@@ -390,6 +390,8 @@ static struct mz_client_entry *insert_record(
 bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
                                  const char *client_id, bool create)
 {
+    /* While no persisted client is out of memory, an absent id is a new
+     * client: no need to ask the database. */
     return !mz_client_cache_get(cache, client_id) &&
            (!cache->all_resident || create);
 }
@@ -401,13 +403,11 @@ enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,
     bool done = false;
     while (!done) {
         pthread_rwlock_rdlock(cache->lock);
-        struct mz_client_entry *entry = mz_client_cache_get(cache, client_id);
-        /* While no persisted client is out of memory, an absent id is a
-         * new client: no need to ask the database. */
+        bool needed = mz_client_cache_needs_fetch(cache, client_id, create);
         bool all_resident = cache->all_resident;
         uint64_t erasures = cache->erasures;
         pthread_rwlock_unlock(cache->lock);
-        if (entry || (all_resident && !create))
+        if (!needed)
             return MZ_OK;
 
         struct mz_store_client_record record = {0};
