@@ -665,6 +665,7 @@ enum mz_status mz_model_load(struct mz_model *model,
         why = "model snapshot: transition table does not match its items";
         goto cleanup;
     }
+    mz_transitions_defer_predecessors(s.trans);
     for (uint32_t a = 0; a < n_saved; a++) {
         float total = mz_rbuf_f32(&r);
         uint32_t count = mz_rbuf_u32(&r);
@@ -693,6 +694,8 @@ enum mz_status mz_model_load(struct mz_model *model,
             mz_transitions_set_total(s.trans, map[a],
                                      total > stored ? total : stored);
     }
+    if (!mz_transitions_index_predecessors(s.trans))
+        goto nomem;
     uint32_t n_popular = mz_rbuf_u32(&r);
     if (n_popular > n_saved || n_popular > MZ_CAND_POPULAR_MAX) {
         why = "model snapshot: popular candidates out of range";

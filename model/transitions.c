@@ -19,6 +19,7 @@
  */
 #include "model/transitions.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 struct successor_table {
@@ -38,6 +39,8 @@ struct mz_transitions {
     struct successor_table *tables; /* owned, one per source item */
     int32_t n_items;
     uint32_t max_per_item;
+    bool sets_deferred; /* predecessor sets left to
+                           mz_transitions_index_predecessors */
 };
 
 struct mz_transitions *mz_transitions_new(int32_t n_items,
@@ -183,7 +186,7 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
     /* b must be able to name a before a stores b, so that a failure
      * leaves both as they were. */
     struct successor_table *successor = &t->tables[b];
-    if (!reserve_pred(successor))
+    if (!t->sets_deferred && !reserve_pred(successor))
         return false;
     /* Keep the load at most 3/4 so probes stay short. */
     if ((table->count + 1) * 4 > table->cap * 3 && !rehash(table))
@@ -192,8 +195,52 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
     table->items[at] = b;
     table->weights[at] = weight;
     table->count++;
-    successor->pred[probe(successor->pred, successor->pred_cap, a)] = a;
-    successor->pred_count++;
+    if (!t->sets_deferred) {
+        successor->pred[probe(successor->pred, successor->pred_cap, a)] = a;
+        successor->pred_count++;
+    }
+    return true;
+}
+
+void mz_transitions_defer_predecessors(struct mz_transitions *t)
+{
+    t->sets_deferred = true;
+}
+
+bool mz_transitions_index_predecessors(struct mz_transitions *t)
+{
+    struct successor_table *tables = t->tables;
+
+    for (int32_t b = 0; b < t->n_items; b++) {
+        free(tables[b].pred);
+        tables[b].pred = NULL;
+        tables[b].pred_cap = tables[b].pred_count = 0;
+    }
+    /* Each set sized once for what it will hold, as reserve_pred would
+     * leave it (at most 3/4 full), then filled: no set grows. */
+    for (int32_t a = 0; a < t->n_items; a++)
+        for (uint32_t s = 0; s < tables[a].cap; s++)
+            if (tables[a].items[s] >= 0)
+                tables[tables[a].items[s]].pred_count++;
+    for (int32_t b = 0; b < t->n_items; b++) {
+        uint32_t n = tables[b].pred_count;
+        if (n == 0)
+            continue;
+        uint32_t cap = 4;
+        while (n * 4 > cap * 3)
+            cap *= 2;
+        if (!(tables[b].pred = new_slots(cap)))
+            return false;
+        tables[b].pred_cap = cap;
+    }
+    for (int32_t a = 0; a < t->n_items; a++)
+        for (uint32_t s = 0; s < tables[a].cap; s++) {
+            int32_t b = tables[a].items[s];
+            if (b >= 0)
+                tables[b].pred[probe(tables[b].pred, tables[b].pred_cap, a)] =
+                    a;
+        }
+    t->sets_deferred = false;
     return true;
 }
 

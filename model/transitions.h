@@ -20,6 +20,7 @@
  *    mz_transitions_add    - strengthen a -> b
  *    mz_transitions_get    - weight of a -> b
  *    mz_transitions_linked - whether a -> b or b -> a is stored
+ *    mz_transitions_defer_predecessors / _index_predecessors - a bulk load
  *    mz_transitions_total  - total outgoing weight of a
  *    mz_transitions_set_total - restore a's total from a snapshot
  *    mz_transitions_slots  - the successor table of a, for a scan
@@ -59,6 +60,17 @@ bool mz_transitions_add(struct mz_transitions *t, int32_t a, int32_t b,
 void mz_transitions_set_total(struct mz_transitions *t, int32_t a, float total);
 
 float mz_transitions_get(const struct mz_transitions *t, int32_t a, int32_t b);
+
+/* A bulk load (a snapshot's pairs): after mz_transitions_defer_predecessors,
+ * mz_transitions_add stores successors only, and
+ * mz_transitions_index_predecessors then builds every item's predecessor
+ * set in one pass, each allocated once at its final size, where adding
+ * pair by pair grew the sets step by step (the global level's load took
+ * 1.8-2.2 s instead of 0.4 s after 2,000,000 events). Until the index,
+ * mz_transitions_linked answers from the successors only. Returns false
+ * when out of memory (the sets are then incomplete: free t). */
+void mz_transitions_defer_predecessors(struct mz_transitions *t);
+bool mz_transitions_index_predecessors(struct mz_transitions *t);
 
 /* Whether b is a stored successor of a or a one of b: true exactly when
  * mz_transitions_get(t, a, b) > 0 or mz_transitions_get(t, b, a) > 0
