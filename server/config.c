@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "model/token_bucket.h"
+#include "server/thread_slice.h"
 
 enum option_id {
     OPT_LISTEN = 1000,
     OPT_DATABASE_URL,
     OPT_DATA_DIR,
     OPT_THREADS,
+    OPT_REQUEST_SLICE,
     OPT_MAX_CONNECTIONS,
     OPT_MAX_CONNECTIONS_PER_IP,
     OPT_HEADER_TIMEOUT,
@@ -61,6 +63,12 @@ static const struct option_doc option_docs[] = {
      "directory of the embedded PostgreSQL (default ./maison-data)"},
     {OPT_THREADS, "threads", "MAISON_THREADS", "N",
      "HTTP worker threads (default 4 per core, 4 to 64)"},
+    {OPT_REQUEST_SLICE, "request-slice-us", "MAISON_REQUEST_SLICE_US", "US",
+     "CPU slice the HTTP threads ask the kernel for, 100 to 100000 "
+     "microseconds; on Linux 6.12 or later a thread with a shorter slice "
+     "preempts the one running when it wakes, so requests do not wait "
+     "behind learning and PostgreSQL on a busy machine; older kernels "
+     "ignore it; 0: the kernel's default (default 100)"},
     {OPT_MAX_CONNECTIONS, "max-connections", "MAISON_MAX_CONNECTIONS", "N",
      "most concurrent HTTP connections (default 1024)"},
     {OPT_MAX_CONNECTIONS_PER_IP, "max-connections-per-ip",
@@ -331,6 +339,11 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return value[0] != '\0';
     case OPT_THREADS:
         return parse_int(value, 1, 256, &cfg->threads);
+    case OPT_REQUEST_SLICE:
+        return parse_int(value, 0, MZ_THREAD_SLICE_MAX_US,
+                         &cfg->request_slice_us) &&
+               (cfg->request_slice_us == 0 ||
+                cfg->request_slice_us >= MZ_THREAD_SLICE_MIN_US);
     case OPT_MAX_CONNECTIONS:
         return parse_int(value, 1, 65536, &cfg->max_connections);
     case OPT_MAX_CONNECTIONS_PER_IP:
@@ -411,6 +424,7 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->data_dir = "maison-data";
     cfg->pg_bindir = MZ_PG_BINDIR;
     cfg->threads = default_threads();
+    cfg->request_slice_us = MZ_THREAD_SLICE_MIN_US;
     cfg->max_connections = 1024;
     cfg->max_connections_per_ip = 256;
     cfg->header_timeout_s = 10;

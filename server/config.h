@@ -25,6 +25,7 @@ struct mz_config {
     const char *data_dir;     /* borrowed */
     const char *pg_bindir;    /* borrowed */
     int threads;              /* HTTP worker threads */
+    int request_slice_us;     /* their CPU slice; 0: the kernel's */
     int max_connections;
     int max_connections_per_ip; /* 0: no limit */
     int header_timeout_s;

@@ -34,6 +34,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -52,6 +53,7 @@
 #include "model/log.h"
 #include "server/listener.h"
 #include "server/metrics.h"
+#include "server/thread_slice.h"
 #include "server/tls.h"
 #include "server/wait_pool.h"
 
@@ -85,6 +87,8 @@ struct mz_http {
     struct mz_service *svc;       /* borrowed */
     struct mz_metrics *metrics;   /* borrowed */
     struct mz_wait_pool *waits;   /* owned: requests that may wait */
+    unsigned request_slice_us;    /* asked for by each worker thread */
+    atomic_bool slice_refused;    /* logged once */
     atomic_bool draining;         /* stopping: close after each answer */
 };
 
@@ -487,6 +491,22 @@ static bool run_waiting(struct mz_http *http, struct MHD_Connection *connection,
     return true;
 }
 
+/* Asks, on the worker thread itself, for the short CPU slice of
+ * thread_slice.h; a refusal is logged once. */
+static void ask_for_slice(struct mz_http *http)
+{
+    if (mz_thread_request_slice(http->request_slice_us) ||
+        atomic_exchange(&http->slice_refused, true))
+        return;
+    int refusal = errno;
+    struct mz_log_line line;
+    mz_log_begin(&line, MZ_LOG_WARNING,
+                 "the kernel refused the HTTP threads' CPU slice");
+    mz_log_int(&line, "request_slice_us", http->request_slice_us);
+    mz_log_int(&line, "errno", refusal);
+    mz_log_end(&line);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -495,6 +515,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     struct mz_http *http = cls;
     struct request_ctx *rc = *con_cls;
     (void)version;
+    ask_for_slice(http);
     if (!rc)
         return MHD_NO; /* out of memory when the request line came */
     if (!rc->seen) {
@@ -629,7 +650,9 @@ struct mz_http *mz_http_start(const struct mz_http_options *opt,
     };
     http->svc = svc;
     http->metrics = metrics;
+    http->request_slice_us = (unsigned)opt->request_slice_us;
     atomic_init(&http->draining, false);
+    atomic_init(&http->slice_refused, false);
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
                      MHD_ALLOW_SUSPEND_RESUME;

@@ -25,6 +25,8 @@ struct mz_http_options {
                          "localhost" */
     int port;
     int threads;                /* worker threads */
+    int request_slice_us;       /* their CPU slice (server/thread_slice.h);
+                                   0: the kernel's default */
     int max_connections;        /* open at once, in all */
     int max_connections_per_ip; /* open at once from one address; 0: any */
     int header_timeout_s;       /* a new connection's first request head

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
         .host = server.config.listen_host,
         .port = server.config.listen_port,
         .threads = server.config.threads,
+        .request_slice_us = server.config.request_slice_us,
         .max_connections = server.config.max_connections,
         .max_connections_per_ip = server.config.max_connections_per_ip,
         .header_timeout_s = server.config.header_timeout_s,

@@ -210,6 +210,76 @@ def environment_variables_configure_the_server():
         other.cleanup()
 
 
+def kernel_has_custom_slices():
+    """Linux 6.12 or later: a SCHED_OTHER thread's sched_runtime sets its
+    slice, shown as se.slice in /proc/<pid>/task/<tid>/sched."""
+    parts = os.uname().release.split(".")
+    try:
+        version = (int(parts[0]), int(parts[1].split("-")[0]))
+    except (ValueError, IndexError):
+        return False
+    try:
+        with open("/proc/self/sched") as f:
+            shown = "se.slice" in f.read()
+    except OSError:
+        shown = False
+    return version >= (6, 12) and shown
+
+
+def thread_slices(pid):
+    """{tid: (name, se.slice in ns)} of a process's threads."""
+    out = {}
+    task = "/proc/%d/task" % pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "comm")) as f:
+                name = f.read().strip()
+            with open(os.path.join(task, tid, "sched")) as f:
+                text = f.read()
+        except OSError:
+            continue                    # the thread ended
+        for line in text.splitlines():
+            if line.startswith("se.slice"):
+                out[int(tid)] = (name, int(line.split(":")[1]))
+    return out
+
+
+@test
+def http_threads_ask_for_the_configured_cpu_slice():
+    for bad in ("50", "100001", "-1", "x"):
+        p = subprocess.run([SRV.binary, "--request-slice-us", bad],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=10)
+        out = p.stdout.decode("utf-8", "replace")
+        check_eq(p.returncode, 2, "exit status for --request-slice-us %s"
+                 % bad)
+        check("request-slice-us" in out, "no option named: %r" % out)
+    if not kernel_has_custom_slices():
+        print("   (Linux %s has no custom slices: only the option's bounds "
+              "are checked)" % os.uname().release)
+        return
+    other = mt.Maisond(threads=2, name="maisond-slice",
+                       extra_args=["--request-slice-us", "250"])
+    try:
+        other.start()
+        for _ in range(20):             # new connections: both threads
+            check_eq(other.get("/healthz").status, 200, "GET /healthz")
+        for server, want_ns in ((SRV, 100000), (other, 250000)):
+            for _ in range(20):
+                server.get("/healthz")
+            slices = thread_slices(server.proc.pid)
+            asked = [n for n, ns in slices.values() if ns == want_ns]
+            check(asked and all(n == "MHD-worker" for n in asked),
+                  "threads with a %d ns slice: %r (all: %r)"
+                  % (want_ns, asked, sorted(slices.values())))
+            learner = [ns for n, ns in slices.values() if n == "mz-learner"]
+            check(learner and learner[0] != want_ns,
+                  "the learner keeps the kernel's slice: %r" % learner)
+    finally:
+        other.stop()
+        other.cleanup()
+
+
 # ================================================================ ops
 
 
