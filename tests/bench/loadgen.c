@@ -11,12 +11,17 @@
  * delays (no coordinated omission).
  *
  *    loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] [-s SEED]
- *            [-o FILE] PATH
+ *            [-o FILE] [-S SLICE_US] PATH
  *
  * PATH is a GET target; each "{}" in it is replaced by a random integer in
  * [0, IDS). -o writes every successful request's latency in microseconds
  * to FILE, one per line, in completion order (bench.py sorts them to pool
- * several runs). Connects to
+ * several runs). -S asks the kernel for a CPU slice of SLICE_US
+ * microseconds (server/thread_slice.h), as maisond's HTTP threads do: on
+ * the bench's shared two cores the generator would otherwise wait for a
+ * CPU behind the server's learner and PostgreSQL, and count that wait
+ * as the server's; a client in production runs on another machine.
+ * Connects to
  * 127.0.0.1 only. Prints one human line and one
  * machine line:
  *    loadgen: requests=N ok=N errors=N rate=R p50_ms=.. p99_ms=..
@@ -41,6 +46,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "server/thread_slice.h"
 
 #define MAX_CONNS          1024
 #define MAX_SECONDS        600
@@ -68,6 +75,7 @@ struct options {
     const char *latency_file; /* NULL: none */
     const char *header;       /* one more request header line ("Name:
                                  value", e.g. the API key); NULL: none */
+    int slice_us;             /* CPU slice to ask for; 0: the kernel's */
 };
 
 struct stats {
@@ -100,7 +108,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen -p PORT -r RATE -d SECONDS [-c CONNS] [-n IDS] "
-            "[-s SEED] [-o FILE] [-H HEADER] PATH\n"
+            "[-s SEED] [-o FILE] [-H HEADER] [-S SLICE_US] PATH\n"
             "  open-loop GET load on 127.0.0.1:PORT; '{}' in PATH becomes a "
             "random id in [0, IDS)\n");
 }
@@ -118,7 +126,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
     o->path = NULL;
     o->latency_file = NULL;
     o->header = NULL;
-    while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:H:h")) != -1) {
+    o->slice_us = 0;
+    while ((c = getopt(argc, argv, "p:r:d:c:n:s:o:H:S:h")) != -1) {
         switch (c) {
         case 'p':
             o->port = atoi(optarg);
@@ -144,6 +153,9 @@ static bool parse_options(int argc, char **argv, struct options *o)
         case 'H':
             o->header = optarg;
             break;
+        case 'S':
+            o->slice_us = atoi(optarg);
+            break;
         default:
             return false;
         }
@@ -154,6 +166,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
     return o->port > 0 && o->port < 65536 && o->rate > 0 &&
            o->rate <= MAX_RATE && o->seconds > 0 && o->seconds <= MAX_SECONDS &&
            o->conns > 0 && o->conns <= MAX_CONNS && o->ids > 0 &&
+           (o->slice_us == 0 || (o->slice_us >= MZ_THREAD_SLICE_MIN_US &&
+                                 o->slice_us <= MZ_THREAD_SLICE_MAX_US)) &&
            o->path[0] == '/';
 }
 
@@ -385,6 +399,9 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (!mz_thread_request_slice((unsigned)o.slice_us))
+        fprintf(stderr, "loadgen: the kernel refused a %d us slice: %s\n",
+                o.slice_us, strerror(errno));
     rng_state = 0x9E3779B97F4A7C15ULL ^ (uint64_t)o.seed;
     total = (long)(o.rate * o.seconds);
     memset(&st, 0, sizeof st);

@@ -264,6 +264,14 @@ def http_threads_ask_for_the_configured_cpu_slice():
         other.start()
         for _ in range(20):             # new connections: both threads
             check_eq(other.get("/healthz").status, 200, "GET /healthz")
+        with open(other.log_path, "rb") as f:
+            refusals = f.read().count(b"refused the HTTP threads' CPU slice")
+        if refusals:
+            # Best effort: a sandbox may forbid sched_setattr; maisond
+            # then says so, once, and serves as before.
+            check_eq(refusals, 1, "refusal warnings logged")
+            print("   (sched_setattr refused here: the warning is checked)")
+            return
         for server, want_ns in ((SRV, 100000), (other, 250000)):
             for _ in range(20):
                 server.get("/healthz")
