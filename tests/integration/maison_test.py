@@ -590,10 +590,12 @@ def json_diff(a, b, tolerance, skip_key=None, path="$"):
 def ranking_diff(a, b, tolerance, whole_items=False):
     """First difference between two recommendation replies, or None: the
     same items in the same order with scores within tolerance (items whose
-    scores tie within tolerance may swap places), the same personalized
-    flag; with whole_items, an item at the same rank on both must also be
-    described the same (brand, reasons, ...), and empty_reason and
-    client_id must match."""
+    scores tie within tolerance may swap places, also with an item just
+    below the cut: when a reply's last score ties, the next item, not in
+    the reply, may tie too), the same personalized flag; with
+    whole_items, an item at the same rank on both must also be described
+    the same (brand, reasons, ...), and empty_reason and client_id must
+    match."""
     ia, ib = a["items"], b["items"]
     if len(ia) != len(ib):
         return "length %d != %d: A %s, B %s" % (
@@ -605,11 +607,12 @@ def ranking_diff(a, b, tolerance, whole_items=False):
                                                    x["score"], y["item_id"],
                                                    y["score"])
         if x["item_id"] != y["item_id"]:
-            tie_a = {z["item_id"] for z in ia
-                     if abs(z["score"] - x["score"]) <= tolerance}
-            tie_b = {z["item_id"] for z in ib
-                     if abs(z["score"] - x["score"]) <= tolerance}
-            if x["item_id"] not in tie_b or y["item_id"] not in tie_a:
+            def ties(items, item_id):
+                return any(z["item_id"] == item_id and
+                           abs(z["score"] - x["score"]) <= tolerance
+                           for z in items) or \
+                    abs(items[-1]["score"] - x["score"]) <= tolerance
+            if not ties(ib, x["item_id"]) or not ties(ia, y["item_id"]):
                 return "rank %d: %s != %s" % (n, x["item_id"], y["item_id"])
         elif whole_items:
             d = json_diff(x, y, tolerance, path="items[%d]" % n)
