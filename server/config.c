@@ -68,7 +68,8 @@ static const struct option_doc option_docs[] = {
      "microseconds; on Linux 6.12 or later a thread with a shorter slice "
      "preempts the one running when it wakes, so requests do not wait "
      "behind learning and PostgreSQL on a busy machine; older kernels "
-     "ignore it; 0: the kernel's default (default 100)"},
+     "ignore it; 0: the kernel's default (default 0: on a saturated "
+     "machine short slices cost throughput, see docs/durability.md)"},
     {OPT_MAX_CONNECTIONS, "max-connections", "MAISON_MAX_CONNECTIONS", "N",
      "most concurrent HTTP connections (default 1024)"},
     {OPT_MAX_CONNECTIONS_PER_IP, "max-connections-per-ip",
@@ -424,7 +425,7 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->data_dir = "maison-data";
     cfg->pg_bindir = MZ_PG_BINDIR;
     cfg->threads = default_threads();
-    cfg->request_slice_us = MZ_THREAD_SLICE_MIN_US;
+    cfg->request_slice_us = 0; /* measured: docs/durability.md, 5. */
     cfg->max_connections = 1024;
     cfg->max_connections_per_ip = 256;
     cfg->header_timeout_s = 10;

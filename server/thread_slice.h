@@ -11,6 +11,9 @@
  * cores were busy. Measured with make bench's part (g) (docs/
  * durability.md): p99 inside maisond beside 5,000 events/s 1.25-1.73 ms
  * with the default slice (4 runs), 0.46-0.92 ms with 0.1 ms (7 runs).
+ * But at saturation (part (h), every HTTP thread runnable) the threads
+ * preempt one another: p99 1.76-1.86 ms with the kernel's slice, 3.11-
+ * 3.38 with 0.1 ms, and 20% less throughput; so it is off by default.
  * Older kernels ignore the request.
  *
  * Interface routines:
