@@ -343,8 +343,7 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
     case OPT_REQUEST_SLICE:
         return parse_int(value, 0, MZ_THREAD_SLICE_MAX_US,
                          &cfg->request_slice_us) &&
-               (cfg->request_slice_us == 0 ||
-                cfg->request_slice_us >= MZ_THREAD_SLICE_MIN_US);
+               mz_thread_slice_valid(cfg->request_slice_us);
     case OPT_MAX_CONNECTIONS:
         return parse_int(value, 1, 65536, &cfg->max_connections);
     case OPT_MAX_CONNECTIONS_PER_IP:
@@ -425,7 +424,7 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->data_dir = "maison-data";
     cfg->pg_bindir = MZ_PG_BINDIR;
     cfg->threads = default_threads();
-    cfg->request_slice_us = 0; /* measured: docs/durability.md, 5. */
+    cfg->request_slice_us = 0; /* measured: docs/durability.md, 6. */
     cfg->max_connections = 1024;
     cfg->max_connections_per_ip = 256;
     cfg->header_timeout_s = 10;

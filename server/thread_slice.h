@@ -18,6 +18,7 @@
  *
  * Interface routines:
  *    mz_thread_request_slice - once per thread, best effort
+ *    mz_thread_slice_valid   - the values it takes
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_SERVER_THREAD_SLICE_H
@@ -28,6 +29,14 @@
 /* Bounds the kernel accepts for a slice, in microseconds. */
 #define MZ_THREAD_SLICE_MIN_US 100
 #define MZ_THREAD_SLICE_MAX_US 100000
+
+/* Whether slice_us may be asked for: 0 (the kernel's default) or within
+ * the bounds above. */
+static inline bool mz_thread_slice_valid(long slice_us)
+{
+    return slice_us == 0 || (slice_us >= MZ_THREAD_SLICE_MIN_US &&
+                             slice_us <= MZ_THREAD_SLICE_MAX_US);
+}
 
 /* Asks the kernel, the first time a thread calls it, for a CPU slice of
  * slice_us microseconds (0: leave the kernel's default), keeping the

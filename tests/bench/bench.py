@@ -75,10 +75,11 @@ GROWTH_RATE = int(os.environ.get("BENCH_GROWTH_RATE", "500"))
 GROWTH_S = int(os.environ.get("BENCH_GROWTH_S", "10"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 LOADGEN = os.environ.get("LOADGEN", "./tests/bench/loadgen")
-# loadgen's CPU slice (loadgen.c, -S): 100 us, as maisond's HTTP threads
-# ask, so that its own wait for a CPU beside the server's learner and
-# PostgreSQL on the shared cores is not counted as the server's latency
-# (docs/durability.md, part (g)); 0: the kernel's default.
+# loadgen's CPU slice (loadgen.c, -S; maisond's --request-slice-us does
+# the same for its HTTP threads): 100 us, so that its own wait for a CPU
+# beside the server's learner and PostgreSQL on the shared cores is not
+# counted as the server's latency (docs/durability.md, part (g)); 0: the
+# kernel's default.
 LOADGEN_SLICE_US = int(os.environ.get("BENCH_LOADGEN_SLICE_US", "100"))
 SGEMV = os.environ.get("SGEMV_BASELINE", "./tests/bench/sgemv_baseline")
 CORES = os.cpu_count() or 1

@@ -17,7 +17,7 @@
  * [0, IDS). -o writes every successful request's latency in microseconds
  * to FILE, one per line, in completion order (bench.py sorts them to pool
  * several runs). -S asks the kernel for a CPU slice of SLICE_US
- * microseconds (server/thread_slice.h), as maisond's HTTP threads do: on
+ * microseconds (server/thread_slice.h, maisond's --request-slice-us): on
  * the bench's shared two cores the generator would otherwise wait for a
  * CPU behind the server's learner and PostgreSQL, and count that wait
  * as the server's; a client in production runs on another machine.
@@ -166,8 +166,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
     return o->port > 0 && o->port < 65536 && o->rate > 0 &&
            o->rate <= MAX_RATE && o->seconds > 0 && o->seconds <= MAX_SECONDS &&
            o->conns > 0 && o->conns <= MAX_CONNS && o->ids > 0 &&
-           (o->slice_us == 0 || (o->slice_us >= MZ_THREAD_SLICE_MIN_US &&
-                                 o->slice_us <= MZ_THREAD_SLICE_MAX_US)) &&
+           mz_thread_slice_valid(o->slice_us) &&
            o->path[0] == '/';
 }
 
