@@ -29,6 +29,8 @@ struct mz_candidates {
     uint32_t *stamp; /* owned, capacity: gen when listed this request */
     int32_t *items;  /* owned, capacity: the listed items */
     int32_t *spare;  /* owned, capacity: the radix sort's other half */
+    float *key;      /* owned, capacity: by position in items, the score
+                        before the dense term while the list is cut */
     size_t capacity;
     size_t count;
     uint32_t gen;
@@ -43,6 +45,7 @@ void mz_candidates_free(struct mz_candidates *cand)
 {
     if (!cand)
         return;
+    free(cand->key);
     free(cand->spare);
     free(cand->items);
     free(cand->stamp);
@@ -70,6 +73,10 @@ static bool reserve(struct mz_candidates *cand, size_t n)
     if (!spare)
         return false;
     cand->spare = spare;
+    float *key = realloc(cand->key, capacity * sizeof *key);
+    if (!key)
+        return false;
+    cand->key = key;
     uint32_t *stamp = realloc(cand->stamp, capacity * sizeof *stamp);
     if (!stamp)
         return false;
@@ -100,6 +107,58 @@ static int32_t *sort_indices(int32_t *items, int32_t *spare, size_t n,
         spare = swap;
     }
     return items;
+}
+
+/* Whether position a of items / key ranks before position b: the higher
+ * key, then the lower item (the one order of topk.h). Items are distinct,
+ * so the order is total and the kept set does not depend on the
+ * algorithm. */
+static bool ranks_before(const int32_t *items, const float *key, size_t a,
+                         size_t b)
+{
+    return key[a] > key[b] || (key[a] == key[b] && items[a] < items[b]);
+}
+
+static void swap_positions(int32_t *items, float *key, size_t a, size_t b)
+{
+    int32_t item = items[a];
+    items[a] = items[b];
+    items[b] = item;
+    float k = key[a];
+    key[a] = key[b];
+    key[b] = k;
+}
+
+/* Reorders items[0..n-1] and key[0..n-1] together so that the keep best
+ * (ranks_before) come first, in no particular order (0 < keep < n):
+ * quickselect with a median-of-three pivot, O(n) on average, where a heap
+ * of keep entries would cost n log keep. */
+static void keep_best(int32_t *items, float *key, size_t n, size_t keep)
+{
+    size_t lo = 0, hi = n - 1;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        /* Order lo, mid, hi, then park the median at hi as the pivot. */
+        if (ranks_before(items, key, mid, lo))
+            swap_positions(items, key, mid, lo);
+        if (ranks_before(items, key, hi, lo))
+            swap_positions(items, key, hi, lo);
+        if (ranks_before(items, key, mid, hi))
+            swap_positions(items, key, mid, hi);
+        size_t store = lo;
+        for (size_t i = lo; i < hi; i++)
+            if (ranks_before(items, key, i, hi))
+                swap_positions(items, key, i, store++);
+        swap_positions(items, key, store, hi);
+        /* [lo, store) rank before the pivot, now at store. */
+        if (store == keep - 1 || store == keep)
+            return;
+        if (store > keep)
+            hi = store - 1;
+        else
+            lo = store + 1;
+    }
 }
 
 /* a.b over dim floats in 8 partial sums, which the compiler keeps in
@@ -152,6 +211,18 @@ bool mz_model_score_candidates(const struct mz_model *model,
     mz_model_add_client_terms(model, client, context_item, now_ts, &sink);
     for (int32_t i = 0; i < model->n_popular; i++)
         mz_score_sink_add(&sink, model->popular[i], 0.0f);
+    struct mz_prior_scales prior = mz_model_prior_scales(model);
+    if (cfg->cand_max > 0 && sink.count > (size_t)cfg->cand_max) {
+        /* The cut: what the dense term (w_dense, small) would have to
+         * lift past the cand_max-th best to matter. The kept items' sums
+         * below are the uncut ones, so a candidate scores the same cut
+         * or not. */
+        for (size_t i = 0; i < sink.count; i++)
+            cand->key[i] = cand->scores[cand->items[i]] +
+                           mz_model_prior_at(model, &prior, cand->items[i]);
+        keep_best(cand->items, cand->key, sink.count, (size_t)cfg->cand_max);
+        sink.count = (size_t)cfg->cand_max;
+    }
 
     int32_t *sorted =
         sort_indices(cand->items, cand->spare, sink.count, model->n_items);
@@ -167,7 +238,6 @@ bool mz_model_score_candidates(const struct mz_model *model,
     for (int k = 0; k < dim && !dense; k++)
         dense = q[k] != 0.0f;
     dense = dense && cfg->w_dense != 0.0f;
-    struct mz_prior_scales prior = mz_model_prior_scales(model);
     for (size_t i = 0; i < cand->count; i++) {
         int32_t j = cand->items[i];
         /* The rows are scattered over the catalog: ask for the row a few

@@ -111,20 +111,21 @@ static void prefetch_chunk_row(const struct mz_model *model, int32_t row)
     __builtin_prefetch(&model->grad_hits[row], 1);
 }
 
-/* Closes the global chunk: every touched row takes its summed gradient
- * with a row-wise AdaGrad step, so a popular item seen hundreds of times
- * in one chunk moves a bounded step while a rare one still learns. */
-static void apply_global_chunk(struct mz_model *model)
+/* Applies touched rows [from, to) of the closed chunk: every row takes
+ * its summed gradient with a row-wise AdaGrad step, so a popular item
+ * seen hundreds of times in one chunk moves a bounded step while a rare
+ * one still learns. A row's step reads and writes that row only. */
+static void apply_chunk_rows(struct mz_model *model, int32_t from, int32_t to)
 {
     int dim = model->cfg.dim;
     float lr = model->cfg.global_lr;
 
-    for (int32_t t = 0; t < model->n_touched; t++) {
+    for (int32_t t = from; t < to; t++) {
         int32_t row = model->touched[t];
         /* A chunk touches a few hundred rows spread over the catalog:
          * ask for the rows a few steps ahead so their misses overlap
          * with this row's arithmetic. */
-        if (t + CHUNK_PREFETCH_AHEAD < model->n_touched)
+        if (t + CHUNK_PREFETCH_AHEAD < to)
             prefetch_chunk_row(model, model->touched[t + CHUNK_PREFETCH_AHEAD]);
         float *k_row = model->K + (size_t)row * (size_t)dim;
         float *o_row = model->O + (size_t)row * (size_t)dim;
@@ -153,8 +154,46 @@ static void apply_global_chunk(struct mz_model *model)
         model->grad_bias[row] = 0.0f;
         model->grad_hits[row] = 0;
     }
+}
+
+/* Opens the next chunk, the closed one being wholly applied. */
+static void open_next_chunk(struct mz_model *model)
+{
     model->n_touched = 0;
     model->chunk_events = 0;
+    model->chunk_applied = 0;
+    model->chunk_due = false;
+}
+
+void mz_model_defer_chunks(struct mz_model *model, bool defer)
+{
+    model->chunk_deferred = defer;
+}
+
+bool mz_model_chunk_due(const struct mz_model *model)
+{
+    return model->chunk_due;
+}
+
+bool mz_model_apply_chunk_part(struct mz_model *model, int32_t max_rows)
+{
+    if (!model->chunk_due)
+        return true;
+    int32_t from = model->chunk_applied;
+    int32_t to = model->n_touched - from > max_rows ? from + max_rows
+                                                     : model->n_touched;
+    apply_chunk_rows(model, from, to);
+    model->chunk_applied = to;
+    if (to < model->n_touched)
+        return false;
+    open_next_chunk(model);
+    return true;
+}
+
+void mz_model_finish_chunk(struct mz_model *model)
+{
+    if (model->chunk_due)
+        mz_model_apply_chunk_part(model, model->n_touched);
 }
 
 /* Adds to the chunk the logistic-loss gradient of scoring x against q
@@ -297,6 +336,9 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
     if (model->neg_len < MZ_NEG_RING_SIZE)
         model->neg_len++;
     model->global_events++;
-    if (++model->chunk_events >= cfg->global_chunk)
-        apply_global_chunk(model);
+    if (++model->chunk_events >= cfg->global_chunk) {
+        model->chunk_due = true;
+        if (!model->chunk_deferred)
+            mz_model_finish_chunk(model);
+    }
 }

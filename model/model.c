@@ -95,6 +95,10 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
     if (weight == 0.0f)
         return;
 
+    /* A deferred chunk its caller left unfinished is applied first: the
+     * event must find the item space as the in-place application leaves
+     * it. */
+    mz_model_finish_chunk(model);
     /* Time away fades the levels before the event is learned, so an old
      * intent does not outweigh the new event. */
     mz_client_fade_levels(model, client, ev->ts);

@@ -24,6 +24,8 @@
  *    mz_model_observe         - learn from one event (client, and global)
  *    mz_model_defer_popular / _popular_due / _rank_popular /
  *    _install_popular         - the popular candidates' rebuild, by the caller
+ *    mz_model_defer_chunks / _chunk_due / _apply_chunk_part - the global
+ *                               chunk's application, by the caller, in parts
  *    mz_model_score           - scores of every item for a client
  *    mz_model_explain         - how much each level contributes to one score
  *    mz_client_save / _load   - a client's state as portable bytes
@@ -131,10 +133,19 @@ struct mz_model_config {
      * the strongest catalog prior (bias and popularity), not the whole
      * catalog; 0 scores the whole catalog every time. */
     int cand_popular;
+    /* At most cand_max candidates get the dense term: when the client's
+     * terms reach more (a long history over items with hundreds of
+     * successors each), those with the best score before it (sparse
+     * terms and prior) are kept, so a request's cost is bounded whatever
+     * the client learned; 0 keeps every candidate. */
+    int cand_max;
 };
 
 /* Most cand_popular a configuration may ask for. */
 #define MZ_CAND_POPULAR_MAX 65536
+
+/* Most cand_max a configuration may ask for. */
+#define MZ_CAND_MAX_MAX (1 << 24)
 
 /* Level ids as used by mz_model_explain and the reasons. */
 enum mz_level_source {
@@ -228,6 +239,25 @@ void mz_model_observe(struct mz_model *model, struct mz_client *client,
 void mz_model_defer_popular(struct mz_model *model, bool defer);
 /* Whether a deferred rebuild is due. */
 bool mz_model_popular_due(const struct mz_model *model);
+
+/* The global level's chunk is applied every global_chunk events, one
+ * AdaGrad step per row the chunk touched: a few thousand rows for
+ * clients with long histories, 0.3-0.5 ms, the longest event under the
+ * server's write lock (make bench part (g)). A caller that must not hold
+ * its lock that long defers it: the event that closes a chunk then only
+ * marks it due, and the caller applies it with mz_model_apply_chunk_part
+ * in as many parts as it likes (each under its write lock; readers may
+ * run between parts and see some rows stepped and others not yet) until
+ * it returns true, before it learns the next event or takes an image.
+ * Each row's step reads only that row, so the rows end as the in-place
+ * application leaves them. mz_model_observe finishes a chunk still due
+ * before it learns, and mz_model_image_take refuses to copy one. */
+void mz_model_defer_chunks(struct mz_model *model, bool defer);
+/* Whether a deferred chunk is due (closed, not yet wholly applied). */
+bool mz_model_chunk_due(const struct mz_model *model);
+/* Applies up to max_rows (>= 1) more rows of the chunk due; returns true
+ * once it is wholly applied (and at once when none is due). */
+bool mz_model_apply_chunk_part(struct mz_model *model, int32_t max_rows);
 /* Ranks the popular list into out (room for cand_popular items, see
  * struct mz_model_config). Returns its length, or -1 when out of memory. */
 int32_t mz_model_rank_popular(const struct mz_model *model, int32_t *out);

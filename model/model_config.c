@@ -91,6 +91,7 @@ void mz_model_config_defaults(struct mz_model_config *cfg)
     cfg->attr_max_share = 0.02f;
     cfg->attr_pop_power = 0.5f;
     cfg->cand_popular = 512;
+    cfg->cand_max = 2048;
 }
 
 bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
@@ -129,6 +130,8 @@ bool mz_model_config_check(const struct mz_model_config *cfg, char *err,
         why = "attr_pop_power must be in 0..16";
     else if (cfg->cand_popular < 0 || cfg->cand_popular > MZ_CAND_POPULAR_MAX)
         why = "cand_popular must be in 0..65536";
+    else if (cfg->cand_max < 0 || cfg->cand_max > MZ_CAND_MAX_MAX)
+        why = "cand_max must be in 0..16777216";
     for (int l = 0; !why && l < cfg->n_levels; l++) {
         if (cfg->level_chunk[l] < 1)
             why = "level_chunk must be >= 1";
@@ -205,6 +208,7 @@ static const struct param params[] = {
     SCALAR(attr_max_share, PARAM_FLOAT),
     SCALAR(attr_pop_power, PARAM_FLOAT),
     SCALAR(cand_popular, PARAM_INT),
+    SCALAR(cand_max, PARAM_INT),
 };
 
 /* Parses value for a parameter of kind into out (8 bytes suffice for

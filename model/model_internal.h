@@ -55,6 +55,12 @@ struct mz_model {
                          order */
     int32_t n_touched;
     int32_t chunk_events;
+    /* A closed chunk left to the caller (mz_model_defer_chunks): due
+     * until every touched row is applied, touched[0..chunk_applied-1]
+     * already are. */
+    bool chunk_deferred;
+    bool chunk_due;
+    int32_t chunk_applied;
     int64_t global_events;
     /* How often a client's next item is one of its session items: the
      * sum over learned events of the session weight on the event's item
@@ -295,6 +301,10 @@ void mz_model_global_prepare(struct mz_model *model, const struct mz_client *c,
 void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
                            const struct mz_global_step *step, const float *q,
                            int32_t item, float weight, int64_t ts);
+
+/* Applies what is left of a chunk due (global_level.c): the in-place
+ * application, and a deferred one the caller left unfinished. */
+void mz_model_finish_chunk(struct mz_model *model);
 
 /* Fades c's levels for the time between its last item event and ts
  * (client_levels.c); nothing when ts is not later. */

@@ -222,6 +222,9 @@ struct mz_model_image *mz_model_image_new(
 bool mz_model_image_take(struct mz_model_image *img,
                          const struct mz_model *model)
 {
+    /* A chunk applied in part is no state a replay could go on from. */
+    if (model->chunk_due)
+        return false;
     if (!image_make_room(img, mz_model_image_room(model), false))
         return false;
     /* A deferred rebuild not yet installed (mz_model_defer_popular) is

@@ -198,7 +198,7 @@ static enum mz_status precopy_pass(struct mz_service *svc,
     *copied = 0;
     do {
         struct stopwatch slice;
-        pthread_rwlock_rdlock(&svc->lock);
+        mz_service_read_lock(svc);
         stopwatch_start(&slice);
         if (timing->passes == 0 && cursor == 0)
             timing->first_copy_seq = svc->applied_seq;
@@ -252,7 +252,7 @@ static enum mz_status prepare_image(struct mz_service *svc,
                                     struct pending_checkpoint *pc)
 {
     struct mz_model_image_room room = {0};
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     bool changed = svc->global_dirty;
     if (changed)
         room = mz_model_image_room(svc->model);
@@ -261,6 +261,21 @@ static enum mz_status prepare_image(struct mz_service *svc,
         return MZ_OK;
     pc->image = mz_model_image_new(&room);
     return pc->image ? MZ_OK : MZ_ERR_NOMEM;
+}
+
+/* Takes the read lock at a moment when no global chunk is applied in
+ * part: the learner applies one in short write holds (learning.c) and
+ * learns nothing until it is done, so this waits a few of its holds. */
+static void read_lock_between_chunks(struct mz_service *svc)
+{
+    for (;;) {
+        mz_service_read_lock(svc);
+        if (!mz_model_chunk_due(svc->model))
+            return;
+        pthread_rwlock_unlock(&svc->lock);
+        struct timespec pause = {.tv_nsec = 50000};
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* The final hold, under the read lock (recommendations go on; learning
@@ -274,7 +289,7 @@ static enum mz_status collect_final(struct mz_service *svc,
                                     struct checkpoint_timing *timing)
 {
     struct stopwatch hold;
-    pthread_rwlock_rdlock(&svc->lock);
+    read_lock_between_chunks(svc);
     stopwatch_start(&hold);
     pc->seq = svc->applied_seq;
     size_t cursor = 0;

@@ -49,7 +49,7 @@ enum mz_status mz_service_set_attributes(
     enum mz_status status = mz_service_fetch_client(svc, client_id, false);
     if (status != MZ_OK)
         return status;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     const struct mz_client_entry *entry =
         mz_client_cache_get(svc->clients, client_id);
     bool current = entry ? entry->consent : true;

@@ -17,7 +17,7 @@ static void check_items(struct mz_service *svc, struct mz_event_record *records,
                         enum mz_status *outcome, size_t n,
                         const struct mz_principal *scope)
 {
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     for (size_t i = 0; i < n; i++) {
         if (outcome[i] != MZ_OK)
             continue;
@@ -60,7 +60,7 @@ enum mz_status mz_service_hold_clients(struct mz_service *svc, const char **ids,
      * learner's write lock up to once per event. A held client stays
      * resident, so what this pass saw still holds at learning time. */
     size_t n_absent = 0;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     for (size_t i = 0; i < n; i++)
         if (!mz_client_cache_get(svc->clients, ids[i]))
             absent[n_absent++] = ids[i];

@@ -88,7 +88,10 @@ struct mz_service {
     struct mz_store *store;         /* owned */
     struct mz_event_writer *writer; /* owned */
 
-    pthread_rwlock_t lock;           /* guards the five below */
+    pthread_rwlock_t lock;           /* guards the five below; readers
+                                        take it with mz_service_read_lock */
+    _Atomic int readers_waiting;     /* threads blocked in
+                                        mz_service_read_lock */
     struct mz_catalog *catalog;      /* owned */
     struct mz_model *model;          /* owned */
     struct mz_client_cache *clients; /* owned */
@@ -144,6 +147,12 @@ int64_t mz_service_wall_ms(void);
 
 /* Nanoseconds on the monotonic clock, for durations and deadlines. */
 int64_t mz_service_monotonic_ns(void);
+
+/* Takes svc->lock for reading (release with pthread_rwlock_unlock),
+ * counted in readers_waiting while it blocks: the learner, the only
+ * writer that holds the lock often, waits after a hold until the readers
+ * that queued behind it are in (learning.c). */
+void mz_service_read_lock(struct mz_service *svc);
 
 /* Counts one database error. */
 void mz_service_note_db_error(struct mz_service *svc);

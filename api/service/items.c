@@ -73,7 +73,7 @@ static enum mz_status check_scope(struct mz_service *svc,
                                   const struct mz_principal *scope)
 {
     enum mz_status status = MZ_OK;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     for (size_t i = 0; status == MZ_OK && i < n; i++) {
         const struct mz_item *old = mz_catalog_item(
             svc->catalog, mz_catalog_find(svc->catalog, items[i]->item_id));
@@ -117,7 +117,7 @@ enum mz_status mz_service_upsert_items(struct mz_service *svc,
 enum mz_status mz_service_read_item(struct mz_service *svc, const char *item_id,
                                     mz_item_reply_fn reply, void *ctx)
 {
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     const struct mz_item *item =
         mz_catalog_item(svc->catalog, mz_catalog_find(svc->catalog, item_id));
     enum mz_status status =
@@ -157,7 +157,7 @@ enum mz_status mz_service_list_items(struct mz_service *svc,
                                       args->limit};
     size_t n = 0;
     bool more = false;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     if (args->brand)
         q.brand_id = mz_catalog_brand_id(svc->catalog, args->brand);
     if (args->category)
@@ -186,7 +186,7 @@ enum mz_status mz_service_delete_item(struct mz_service *svc,
     pthread_mutex_lock(&svc->catalog_write_mutex);
     if (scope) {
         /* Under the write mutex: no upsert can change its brand now. */
-        pthread_rwlock_rdlock(&svc->lock);
+        mz_service_read_lock(svc);
         const struct mz_item *item = mz_catalog_item(
             svc->catalog, mz_catalog_find(svc->catalog, item_id));
         if (item && !item->retired &&

@@ -14,6 +14,7 @@
  */
 #include "api/service/internal.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 #include "model/log.h"
@@ -24,6 +25,26 @@
  * bench part (a)); a bound of 256 events per hold made holds of 5-10 ms,
  * the p99 of recommendations beside ingestion (part (g)). */
 #define LEARN_HOLD_NS 200000
+
+/* How long the learner waits after a hold for the readers that queued
+ * behind it to take the lock. Without it, the learner took the lock
+ * again before a woken reader ran, and a recommendation waited through
+ * several holds (make bench part (g): lock waits of 1-3 ms). */
+#define HANDOVER_MAX_NS 100000
+
+/* Lets the readers blocked on svc->lock in before the next hold: once
+ * one holds the read lock, the next write hold waits for it (glibc's
+ * rwlock prefers readers). Yields rather than spins, so a reader woken
+ * on this core can run. */
+static void hand_over_to_readers(struct mz_service *svc)
+{
+    int64_t until = mz_service_monotonic_ns() + HANDOVER_MAX_NS;
+
+    while (atomic_load_explicit(&svc->readers_waiting, memory_order_relaxed) >
+               0 &&
+           mz_service_monotonic_ns() < until)
+        sched_yield();
+}
 
 static int64_t consolidated_events(const struct mz_client *memory, int n_levels)
 {
@@ -195,6 +216,29 @@ static const char **followed_clients(const struct mz_event_record *const *rows,
     return ids;
 }
 
+/* Rows of a closed global chunk applied per write hold (the model
+ * defers the chunk while serving, mz_model_defer_chunks): a row's
+ * AdaGrad step is about 0.1-0.2 us, and a chunk touches up to a few
+ * thousand rows (about 0.4 ms, the longest event under the write lock
+ * in make bench part (g)). */
+#define CHUNK_ROWS_PER_HOLD 512
+
+/* Applies the chunk the last event closed, in write holds of
+ * CHUNK_ROWS_PER_HOLD rows, handing the lock to queued readers between
+ * them; nothing is learned until it is done, so the next event finds the
+ * item space the in-place application (the replay's) leaves. */
+static void apply_chunk(struct mz_service *svc)
+{
+    bool done = false;
+
+    while (!done) {
+        pthread_rwlock_wrlock(&svc->lock);
+        done = mz_model_apply_chunk_part(svc->model, CHUNK_ROWS_PER_HOLD);
+        pthread_rwlock_unlock(&svc->lock);
+        hand_over_to_readers(svc);
+    }
+}
+
 /* The popular candidates' rebuild that the last event made due (the
  * model defers it while serving, mz_model_defer_popular): ranked under
  * the read lock, beside recommendations, and installed under the write
@@ -208,7 +252,7 @@ static void rebuild_popular(struct mz_service *svc)
     int32_t *list = malloc((size_t)(want > 0 ? want : 1) * sizeof *list);
     int32_t n = -1;
 
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     if (list)
         n = mz_model_rank_popular(svc->model, list);
     pthread_rwlock_unlock(&svc->lock);
@@ -236,10 +280,16 @@ void mz_service_on_events_committed(void *ctx,
         do
             mz_service_learn_event(svc, events[i++]);
         while (i < n && !mz_model_popular_due(svc->model) &&
+               !mz_model_chunk_due(svc->model) &&
                mz_service_monotonic_ns() < until);
         bool reload_keys = svc->keys_changed;
         svc->keys_changed = false;
         pthread_rwlock_unlock(&svc->lock);
+        hand_over_to_readers(svc);
+        /* The chunk first: the in-place rebuild ranks the popular list
+         * after the chunk's step (mz_model_observe). */
+        if (mz_model_chunk_due(svc->model))
+            apply_chunk(svc);
         if (mz_model_popular_due(svc->model))
             rebuild_popular(svc);
         if (reload_keys)

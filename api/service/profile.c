@@ -450,7 +450,7 @@ enum mz_status mz_service_read_profile(struct mz_service *svc,
     enum mz_status status = mz_service_fetch_client(svc, client_id, false);
     if (status != MZ_OK)
         return status;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     status = profile_locked(svc, client_id, brands, n_brands, now, reply, ctx);
     pthread_rwlock_unlock(&svc->lock);
     return status;

@@ -143,14 +143,14 @@ enum mz_status mz_service_recommend(struct mz_service *svc,
      * may wait for a learner's write hold (measured with make bench part
      * (g), three holds per request made three chances to). */
     enum mz_status status = MZ_OK;
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     bool create = brand_caps_frequency(svc, args->brand);
     if (mz_client_cache_needs_fetch(svc->clients, args->client_id, create)) {
         pthread_rwlock_unlock(&svc->lock);
         status = mz_service_fetch_client(svc, args->client_id, create);
         if (status != MZ_OK)
             return status;
-        pthread_rwlock_rdlock(&svc->lock);
+        mz_service_read_lock(svc);
     }
     status = recommend_locked(svc, args, reply, ctx);
     pthread_rwlock_unlock(&svc->lock);

@@ -70,7 +70,7 @@ enum mz_status mz_service_put_rules(struct mz_service *svc, const char *brand,
 enum mz_status mz_service_read_rules(struct mz_service *svc, const char *brand,
                                      mz_rules_reply_fn reply, void *ctx)
 {
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     const struct mz_brand_rules *current = mz_service_brand_rules(svc, brand);
     enum mz_status status = current
                                 ? reply(ctx, current->version, current->rules)

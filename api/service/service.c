@@ -32,6 +32,16 @@ int64_t mz_service_monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+void mz_service_read_lock(struct mz_service *svc)
+{
+    /* The common case, no writer in: no shared counter to touch. */
+    if (pthread_rwlock_tryrdlock(&svc->lock) == 0)
+        return;
+    atomic_fetch_add_explicit(&svc->readers_waiting, 1, memory_order_relaxed);
+    pthread_rwlock_rdlock(&svc->lock);
+    atomic_fetch_sub_explicit(&svc->readers_waiting, 1, memory_order_relaxed);
+}
+
 void mz_service_note_db_error(struct mz_service *svc)
 {
     atomic_fetch_add_explicit(&svc->counters.db_errors, 1,
@@ -196,7 +206,7 @@ static uint64_t counter(atomic_uint_fast64_t *c)
 void mz_service_stats(struct mz_service *svc, struct mz_service_stats *out)
 {
     memset(out, 0, sizeof *out);
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     out->clients_in_memory = mz_client_cache_count(svc->clients);
     out->max_clients = mz_client_cache_limit(svc->clients);
     out->items = mz_catalog_live_count(svc->catalog);

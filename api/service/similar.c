@@ -173,7 +173,7 @@ enum mz_status mz_service_similar(struct mz_service *svc,
         if (status != MZ_OK)
             return status;
     }
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     enum mz_status status = similar_locked(svc, args, reply, ctx);
     pthread_rwlock_unlock(&svc->lock);
     return status;
@@ -185,7 +185,7 @@ enum mz_status mz_service_popular(struct mz_service *svc,
 {
     enum mz_status status = MZ_ERR_NOMEM;
 
-    pthread_rwlock_rdlock(&svc->lock);
+    mz_service_read_lock(svc);
     float *scores = mz_scratch_scores((size_t)mz_model_item_count(svc->model));
     if (scores) {
         mz_popularity_now(svc->model, args->now, scores);

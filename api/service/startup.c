@@ -205,6 +205,7 @@ done:
     /* From here the learner rebuilds the popular candidates outside its
      * write lock (learning.c); the replay rebuilt them in place. */
     mz_model_defer_popular(svc->model, true);
+    mz_model_defer_chunks(svc->model, true);
     pthread_rwlock_unlock(&svc->lock);
     return status;
 }

@@ -3,7 +3,8 @@
  *    Unit tests of model/candidates.c: a candidate's score is the score
  *    mz_model_score gives it, the candidates hold every item a client's
  *    sparse terms reach and the items of the strongest prior, each once
- *    and ascending, cand_popular 0 turns them off, the popular list
+ *    and ascending, cand_popular 0 turns them off, cand_max keeps the
+ *    best before the dense term when they are more, the popular list
  *    survives a save, load and replay, and a rebuild left to the caller
  *    gives the list the in-place one does.
  *-------------------------------------------------------------------------
@@ -23,18 +24,26 @@ enum { N_ITEMS = 3000, N_CLIENTS = 40, EVENTS = 30, POPULAR = 64 };
 
 static const int64_t T0 = 1700000000;
 
-/* A model of N_ITEMS items (brand and category tokens) with cand_popular
- * POPULAR (0 when off), taught EVENTS events of each of N_CLIENTS
- * clients (returned in clients, caller frees): client c browses a
- * neighbourhood of its own, with a few hits shared by everyone. */
-static struct mz_model *trained_model(bool off, struct mz_client **clients)
+/* The defaults with cand_popular POPULAR (0 when off). */
+static struct mz_model_config test_config(bool off)
 {
     struct mz_model_config cfg;
-    char err[128] = "";
 
     mz_model_config_defaults(&cfg);
     cfg.cand_popular = off ? 0 : POPULAR;
-    struct mz_model *model = mz_model_new(&cfg, err, sizeof err);
+    return cfg;
+}
+
+/* A model of N_ITEMS items (brand and category tokens) with cfg, taught
+ * EVENTS events of each of N_CLIENTS clients (returned in clients,
+ * caller frees): client c browses a neighbourhood of its own, with a few
+ * hits shared by everyone. */
+static struct mz_model *trained_model_with(const struct mz_model_config *cfg,
+                                           struct mz_client **clients)
+{
+    char err[128] = "";
+
+    struct mz_model *model = mz_model_new(cfg, err, sizeof err);
     ck_assert_msg(model != NULL, "mz_model_new: %s", err);
     for (int i = 0; i < N_ITEMS; i++) {
         char brand[32], category[32];
@@ -61,6 +70,13 @@ static struct mz_model *trained_model(bool off, struct mz_client **clients)
             mz_model_observe(model, clients[c], &ev, true);
         }
     return model;
+}
+
+static struct mz_model *trained_model(bool off, struct mz_client **clients)
+{
+    struct mz_model_config cfg = test_config(off);
+
+    return trained_model_with(&cfg, clients);
 }
 
 static void free_all(struct mz_model *model, struct mz_client **clients)
@@ -159,6 +175,112 @@ START_TEST(test_candidates_hold_what_the_client_reached)
     }
     mz_candidates_free(cand);
     free_all(model, clients);
+}
+END_TEST
+
+/* Orders item indices ascending. */
+static int by_item(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Orders item indices by sort_scores, the higher first, then the lower
+ * item (the one order of topk.h). */
+static const float *sort_scores;
+
+static int by_score(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    if (sort_scores[x] != sort_scores[y])
+        return sort_scores[x] > sort_scores[y] ? -1 : 1;
+    return x < y ? -1 : 1;
+}
+
+/* The candidates of client of model as a malloc'd copy (*n of them),
+ * and their scores by item index into scores (N_ITEMS). */
+static int32_t *candidates_copy(const struct mz_model *model,
+                                const struct mz_client *client, size_t *n,
+                                float *scores)
+{
+    struct mz_candidates *cand = mz_candidates_new();
+    ck_assert_ptr_nonnull(cand);
+    ck_assert(mz_model_score_candidates(model, client, -1,
+                                        T0 + EVENTS * 60, cand));
+    const int32_t *items = mz_candidates_items(cand, n);
+    int32_t *copy = malloc((*n ? *n : 1) * sizeof *copy);
+    ck_assert_ptr_nonnull(copy);
+    memcpy(copy, items, *n * sizeof *copy);
+    for (size_t i = 0; i < *n; i++)
+        scores[items[i]] = mz_candidates_scores(cand)[items[i]];
+    mz_candidates_free(cand);
+    return copy;
+}
+
+/* cand_max cuts a list that the client's terms made longer: the cut
+ * keeps cand_max candidates, ascending, each scored as uncut, and with
+ * the dense term off (so the score is the key the cut ranks by) they are
+ * exactly the cand_max best of the uncut list; with the dense term on,
+ * a subset of the uncut list. A list within the bound is not cut. */
+static void assert_cut_keeps_the_best(float w_dense)
+{
+    enum { CUT = 100 };
+    struct mz_client *clients[N_CLIENTS], *twins[N_CLIENTS];
+    struct mz_model_config cfg = test_config(false);
+    cfg.w_dense = w_dense;
+    cfg.cand_max = 0;
+    struct mz_model *uncut = trained_model_with(&cfg, clients);
+    cfg.cand_max = CUT;
+    struct mz_model *cut = trained_model_with(&cfg, twins);
+    float *full_scores = malloc(N_ITEMS * sizeof *full_scores);
+    float *cut_scores = malloc(N_ITEMS * sizeof *cut_scores);
+    ck_assert_ptr_nonnull(full_scores);
+    ck_assert_ptr_nonnull(cut_scores);
+    int n_cut = 0;
+
+    for (int c = 0; c < N_CLIENTS; c++) {
+        size_t n_full, n;
+        int32_t *full = candidates_copy(uncut, clients[c], &n_full,
+                                        full_scores);
+        int32_t *kept = candidates_copy(cut, twins[c], &n, cut_scores);
+        if (n_full <= CUT) {
+            ck_assert_uint_eq(n, n_full);
+            ck_assert_mem_eq(kept, full, n * sizeof *kept);
+        } else {
+            n_cut++;
+            ck_assert_uint_eq(n, CUT);
+            uint8_t in_full[N_ITEMS] = {0};
+            for (size_t i = 0; i < n_full; i++)
+                in_full[full[i]] = 1;
+            for (size_t i = 0; i < n; i++) {
+                ck_assert(i == 0 || kept[i] > kept[i - 1]);
+                ck_assert_msg(in_full[kept[i]], "client %d: item %d kept but "
+                              "no uncut candidate", c, kept[i]);
+                ck_assert_float_eq(cut_scores[kept[i]], full_scores[kept[i]]);
+            }
+            if (w_dense == 0.0f) {
+                sort_scores = full_scores;
+                qsort(full, n_full, sizeof *full, by_score);
+                qsort(full, CUT, sizeof *full, by_item);
+                ck_assert_mem_eq(kept, full, CUT * sizeof *kept);
+            }
+        }
+        free(kept);
+        free(full);
+    }
+    /* The clients' histories reach more than CUT items (else the test
+     * says nothing of the cut). */
+    ck_assert_int_ge(n_cut, N_CLIENTS / 2);
+    free(cut_scores);
+    free(full_scores);
+    free_all(cut, twins);
+    free_all(uncut, clients);
+}
+
+START_TEST(test_cut_keeps_the_best_before_the_dense_term)
+{
+    assert_cut_keeps_the_best(0.0f);
+    assert_cut_keeps_the_best(0.015f);
 }
 END_TEST
 
@@ -316,6 +438,7 @@ static Suite *candidates_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_candidates_score_as_the_full_scan);
     tcase_add_test(tc, test_candidates_hold_what_the_client_reached);
+    tcase_add_test(tc, test_cut_keeps_the_best_before_the_dense_term);
     tcase_add_test(tc, test_no_candidates_when_turned_off);
     tcase_add_test(tc, test_popular_list_survives_save_load_and_replay);
     tcase_add_test(tc, test_deferred_popular_rebuild_is_the_in_place_one);

@@ -535,24 +535,49 @@ START_TEST(test_client_save_load_round_trip_is_bit_identical)
 }
 END_TEST
 
-/* Runs the same interleaved stream of 8 clients through a fresh model and
- * returns the saved bytes of the model and of client 0 (caller frees). */
-static void run_stream(void **model_bytes, size_t *model_len,
-                       void **client_bytes, size_t *client_len, float *scores)
+/* How run_stream_with applies the global chunks. */
+enum chunk_mode {
+    CHUNKS_IN_PLACE,     /* mz_model_observe applies them */
+    CHUNKS_IN_PARTS,     /* deferred; applied 7 rows at a time */
+    CHUNKS_LEFT_DUE,     /* deferred; left for the next event to finish */
+};
+
+/* Runs the same interleaved stream of 8 clients through a fresh model
+ * whose chunks are applied as mode says, and returns the saved bytes of
+ * the model and of client 0 (caller frees). */
+static void run_stream_with(enum chunk_mode mode, void **model_bytes,
+                            size_t *model_len, void **client_bytes,
+                            size_t *client_len, float *scores)
 {
     struct mz_model_config cfg;
     mz_model_config_defaults(&cfg);
     cfg.global_chunk = 64; /* several global boundaries in the run */
     struct mz_model *model = new_model(&cfg);
     struct mz_client *clients[8];
+    int parts = 0;
 
+    mz_model_defer_chunks(model, mode != CHUNKS_IN_PLACE);
     for (int c = 0; c < 8; c++)
         clients[c] = mz_client_new(model);
     for (int t = 0; t < 300; t++)
         for (int c = 0; c < 8; c++) {
             struct mz_event_obs ev = stream_event(c, t);
             mz_model_observe(model, clients[c], &ev, true);
+            if (mode == CHUNKS_IN_PLACE)
+                ck_assert(!mz_model_chunk_due(model));
+            while (mode == CHUNKS_IN_PARTS && mz_model_chunk_due(model)) {
+                /* A model with a chunk applied in part saves nothing. */
+                size_t len = 1;
+                ck_assert_ptr_null(mz_model_save(model, NULL, &len));
+                mz_model_apply_chunk_part(model, 7);
+                parts++;
+            }
         }
+    /* Every chunk of 64 events touched more than 7 rows. */
+    if (mode == CHUNKS_IN_PARTS)
+        ck_assert_int_gt(parts, 2 * (300 * 8 / 64));
+    ck_assert(mz_model_apply_chunk_part(model, N_ITEMS));
+    ck_assert(!mz_model_chunk_due(model));
     *model_bytes = mz_model_save(model, NULL, model_len);
     *client_bytes = mz_client_save(clients[0], client_len);
     mz_model_score(model, clients[0], 3, 1700100000, scores);
@@ -561,24 +586,62 @@ static void run_stream(void **model_bytes, size_t *model_len,
     mz_model_free(model);
 }
 
+/* What run_stream_with learned: the saved model and client 0, and client
+ * 0's scores. */
+struct stream_state {
+    void *model; /* owned */
+    size_t model_len;
+    void *client; /* owned */
+    size_t client_len;
+    float scores[N_ITEMS];
+};
+
+static void learn_stream(enum chunk_mode mode, struct stream_state *st)
+{
+    run_stream_with(mode, &st->model, &st->model_len, &st->client,
+                    &st->client_len, st->scores);
+    ck_assert_ptr_nonnull(st->model);
+}
+
+/* Asserts that a and b are the same state bit for bit, and frees b. */
+static void assert_same_state(const struct stream_state *a,
+                              struct stream_state *b)
+{
+    ck_assert_uint_eq(a->model_len, b->model_len);
+    ck_assert_mem_eq(a->model, b->model, a->model_len);
+    ck_assert_uint_eq(a->client_len, b->client_len);
+    ck_assert_mem_eq(a->client, b->client, a->client_len);
+    ck_assert_mem_eq(a->scores, b->scores, sizeof a->scores);
+    free(b->model);
+    free(b->client);
+}
+
 START_TEST(test_replay_gives_bit_identical_state)
 {
-    void *m1, *m2, *c1, *c2;
-    size_t m1_len, m2_len, c1_len, c2_len;
-    float s1[N_ITEMS], s2[N_ITEMS];
+    struct stream_state first, second;
 
-    run_stream(&m1, &m1_len, &c1, &c1_len, s1);
-    run_stream(&m2, &m2_len, &c2, &c2_len, s2);
-    ck_assert_ptr_nonnull(m1);
-    ck_assert_uint_eq(m1_len, m2_len);
-    ck_assert_mem_eq(m1, m2, m1_len);
-    ck_assert_uint_eq(c1_len, c2_len);
-    ck_assert_mem_eq(c1, c2, c1_len);
-    ck_assert_mem_eq(s1, s2, sizeof s1);
-    free(m1);
-    free(m2);
-    free(c1);
-    free(c2);
+    learn_stream(CHUNKS_IN_PLACE, &first);
+    learn_stream(CHUNKS_IN_PLACE, &second);
+    assert_same_state(&first, &second);
+    free(first.model);
+    free(first.client);
+}
+END_TEST
+
+/* The server applies each global chunk in parts between its write
+ * holds (mz_model_defer_chunks): the state is the in-place one bit for
+ * bit, also when a chunk is left due and the next event finishes it. */
+START_TEST(test_deferred_chunks_learn_the_in_place_state)
+{
+    struct stream_state in_place, deferred;
+
+    learn_stream(CHUNKS_IN_PLACE, &in_place);
+    learn_stream(CHUNKS_IN_PARTS, &deferred);
+    assert_same_state(&in_place, &deferred);
+    learn_stream(CHUNKS_LEFT_DUE, &deferred);
+    assert_same_state(&in_place, &deferred);
+    free(in_place.model);
+    free(in_place.client);
 }
 END_TEST
 
@@ -1147,6 +1210,7 @@ static Suite *model_suite(void)
     tcase_add_test(tc, test_reset_forgets_everything_but_log_position);
     tcase_add_test(tc, test_client_save_load_round_trip_is_bit_identical);
     tcase_add_test(tc, test_replay_gives_bit_identical_state);
+    tcase_add_test(tc, test_deferred_chunks_learn_the_in_place_state);
     tcase_add_test(tc,
                    test_client_record_keeps_its_format_without_a_level0_chunk);
     tcase_add_test(tc, test_client_load_rejects_corrupt_bytes);
