@@ -18,6 +18,7 @@
  */
 #include "model/candidates.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,7 @@ static void prefetch_row(const float *row, int dim)
 bool mz_model_score_candidates(const struct mz_model *model,
                                const struct mz_client *client,
                                int32_t context_item, int64_t now_ts,
+                               const struct mz_candidate_scope *scope,
                                struct mz_candidates *cand)
 {
     const struct mz_model_config *cfg = &model->cfg;
@@ -217,9 +219,13 @@ bool mz_model_score_candidates(const struct mz_model *model,
          * lift past the cand_max-th best to matter. The kept items' sums
          * below are the uncut ones, so a candidate scores the same cut
          * or not. */
-        for (size_t i = 0; i < sink.count; i++)
-            cand->key[i] = cand->scores[cand->items[i]] +
-                           mz_model_prior_at(model, &prior, cand->items[i]);
+        for (size_t i = 0; i < sink.count; i++) {
+            int32_t j = cand->items[i];
+            cand->key[i] = scope && !scope->admits(scope->ctx, j)
+                               ? -INFINITY
+                               : cand->scores[j] +
+                                     mz_model_prior_at(model, &prior, j);
+        }
         keep_best(cand->items, cand->key, sink.count, (size_t)cfg->cand_max);
         sink.count = (size_t)cfg->cand_max;
     }

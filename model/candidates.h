@@ -45,15 +45,29 @@ struct mz_candidates *mz_candidates_new(void);
 /* Releases cand; NULL is ignored. */
 void mz_candidates_free(struct mz_candidates *cand);
 
+/* The items a request can return at all (its brand, or its key's
+ * brands), for the cut to cand_max: admits(ctx, item) is true for them.
+ * A group's catalog holds many houses' items, and a client's terms reach
+ * the items of every house it browsed; the cut keeps the admitted ones
+ * first, so a request for one house is not cut down to another's. */
+struct mz_candidate_scope {
+    bool (*admits)(const void *ctx, int32_t item);
+    const void *ctx; /* borrowed */
+};
+
 /* Scores into cand (borrowed, overwritten) the candidates of client
  * (borrowed; NULL: a non-personalised query) with context_item (-1:
  * none) at now_ts, each with the score mz_model_score would give it (up
- * to the order of float sums). Returns false, leaving no candidates,
- * when the model generates none (cand_popular 0) or memory runs out:
- * the caller then scores the whole catalog. */
+ * to the order of float sums). When the client's terms reach more than
+ * cand_max items (struct mz_model_config), only the cand_max best before
+ * the dense term are kept, those scope admits (borrowed; NULL: every
+ * item) before the others. Returns false, leaving no candidates, when
+ * the model generates none (cand_popular 0) or memory runs out: the
+ * caller then scores the whole catalog. */
 bool mz_model_score_candidates(const struct mz_model *model,
                                const struct mz_client *client,
                                int32_t context_item, int64_t now_ts,
+                               const struct mz_candidate_scope *scope,
                                struct mz_candidates *cand);
 
 /* Returns the item indices of the last mz_model_score_candidates,

@@ -449,9 +449,9 @@ struct scan {
     size_t n_scores;
     const int32_t *brand_items; /* NULL: every index */
     size_t n_candidates;
-    const uint8_t *brand_ok; /* per brand id; NULL: every candidate is
-                                of a brand asked for */
-    int32_t n_brands;
+    const struct mz_brand_scope *brands; /* of a caller's list; NULL:
+                                            every candidate is of a
+                                            brand asked for */
     bool check_index; /* candidates from a caller's list, which
                          in_scope bounds by the catalog */
     int64_t now;
@@ -481,10 +481,7 @@ static bool in_scope(const struct scan *s, int32_t index)
 {
     if (s->check_index && (index < 0 || index >= mz_catalog_count(s->catalog)))
         return false;
-    if (!s->brand_ok)
-        return true;
-    int32_t brand = mz_catalog_item(s->catalog, index)->brand_id;
-    return brand >= 0 && brand < s->n_brands && s->brand_ok[brand];
+    return !s->brands || mz_brand_scope_admits(s->brands, index);
 }
 
 static bool passes(const struct scan *s, int32_t index)
@@ -601,29 +598,39 @@ static bool brand_set_items(const struct mz_catalog *catalog,
     return true;
 }
 
-/* For a selection among req->only_items, which may hold items of any
- * brand: one byte per interned brand, 1 for the brand asked for
- * (req->brand, else each of req->brands), into *ok (caller frees; NULL:
- * every brand is asked for). Returns false on ENOMEM. */
-static bool compile_brand_scope(const struct mz_catalog *catalog,
-                                const struct mz_select_request *req,
-                                uint8_t **ok)
+bool mz_brand_scope_init(struct mz_brand_scope *scope,
+                         const struct mz_catalog *catalog,
+                         const struct mz_select_request *req)
 {
     int32_t n_brands = mz_catalog_brand_count(catalog);
-    *ok = NULL;
+    *scope = (struct mz_brand_scope){.catalog = catalog, .n_brands = n_brands};
     if (!req->brand && !req->brands)
         return true;
-    *ok = calloc((size_t)n_brands + 1, 1);
-    if (!*ok)
+    scope->ok = calloc((size_t)n_brands + 1, 1);
+    if (!scope->ok)
         return false;
     size_t n = req->brand ? 1 : req->n_brands;
     for (size_t b = 0; b < n; b++) {
         int32_t id = mz_catalog_brand_id(catalog, req->brand ? req->brand
                                                              : req->brands[b]);
         if (id >= 0 && id < n_brands)
-            (*ok)[id] = 1;
+            scope->ok[id] = 1;
     }
     return true;
+}
+
+bool mz_brand_scope_admits(const struct mz_brand_scope *scope, int32_t index)
+{
+    if (!scope->ok)
+        return true;
+    int32_t brand = mz_catalog_item(scope->catalog, index)->brand_id;
+    return brand >= 0 && brand < scope->n_brands && scope->ok[brand];
+}
+
+void mz_brand_scope_free(struct mz_brand_scope *scope)
+{
+    free(scope->ok);
+    scope->ok = NULL;
 }
 
 enum mz_status mz_rules_select(const struct mz_catalog *catalog,
@@ -634,7 +641,7 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
     struct compiled c = {0};
     int32_t *allowed_items = NULL;
     int32_t *scoped_items = NULL;
-    uint8_t *brand_ok = NULL;
+    struct mz_brand_scope brand_scope = {0};
     float *allowed_scores = NULL;
     int32_t *best_items = NULL;
     float *best_scores = NULL;
@@ -668,14 +675,13 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
     if (req->only_items) {
         /* The brand is tested per item (in_scope), so the list is used
          * as given: no copy on the hot path. */
-        if (!compile_brand_scope(catalog, req, &brand_ok)) {
+        if (!mz_brand_scope_init(&brand_scope, catalog, req)) {
             status = MZ_ERR_NOMEM;
             goto cleanup;
         }
         s.brand_items = req->only_items;
         s.n_candidates = req->n_only_items;
-        s.brand_ok = brand_ok;
-        s.n_brands = mz_catalog_brand_count(catalog);
+        s.brands = &brand_scope;
         s.check_index = true;
         out->candidates = (int64_t)req->n_only_items;
     } else if (req->brand) {
@@ -755,7 +761,7 @@ cleanup:
     free(allowed_scores);
     free(allowed_items);
     free(scoped_items);
-    free(brand_ok);
+    mz_brand_scope_free(&brand_scope);
     free(c.item_bits);
     free(c.category_bits);
     return status;

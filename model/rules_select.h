@@ -119,6 +119,26 @@ struct mz_select_result {
     char reason[256];               /* why count == 0, else "" */
 };
 
+/* The brands a request asks for (req->brand, else each of req->brands;
+ * neither: every brand), for a list of items of any brand (the model's
+ * candidates): one byte per interned brand. */
+struct mz_brand_scope {
+    const struct mz_catalog *catalog; /* borrowed */
+    uint8_t *ok;                      /* owned; NULL: every brand */
+    int32_t n_brands;
+};
+
+/* Fills scope for req's brands in catalog (both borrowed, catalog for
+ * as long as scope is used). Returns false on ENOMEM (scope then admits
+ * every item). Release with mz_brand_scope_free. */
+bool mz_brand_scope_init(struct mz_brand_scope *scope,
+                         const struct mz_catalog *catalog,
+                         const struct mz_select_request *req);
+/* Whether the item at catalog index (in range) is of a brand scope asks
+ * for. */
+bool mz_brand_scope_admits(const struct mz_brand_scope *scope, int32_t index);
+void mz_brand_scope_free(struct mz_brand_scope *scope);
+
 /* Picks into *out the k best items (by scores[index], borrowed, one per
  * catalog index, n_scores of them; a missing or NaN score counts as
  * -infinity) that satisfy every rule of req, at most max_per_category of

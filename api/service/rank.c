@@ -8,7 +8,8 @@
  * Scoring every item costs one pass over the catalog's embeddings per
  * request; the candidates (model/candidates.h) cost what the client's
  * own terms reach plus a fixed list of popular items (docs/scoring.md
- * has the figures). When the rules leave fewer than k of them, or the
+ * has the figures), cut to the request's brands first when they are
+ * many. When the rules leave fewer than k of them, or the
  * request counts what every rule removed (?explain=rules, which counts
  * over the whole catalog), the catalog is scored in full, so the reply
  * still holds k items whenever the catalog has them.
@@ -19,6 +20,11 @@
 #include "api/scratch.h"
 #include "model/candidates.h"
 
+static bool scope_admits(const void *ctx, int32_t item)
+{
+    return mz_brand_scope_admits(ctx, item);
+}
+
 enum mz_status mz_service_rank(struct mz_service *svc,
                                const struct mz_client *memory,
                                int32_t context_item, int64_t now,
@@ -27,9 +33,18 @@ enum mz_status mz_service_rank(struct mz_service *svc,
 {
     struct mz_candidates *cand =
         sr->skip_counts ? mz_scratch_candidates() : NULL;
-
-    if (cand && mz_model_score_candidates(svc->model, memory, context_item, now,
-                                          cand)) {
+    /* The request's brands, so that a cut of the candidates (cand_max)
+     * keeps their items first. */
+    struct mz_brand_scope brands;
+    bool scoped = cand && mz_brand_scope_init(&brands, svc->catalog, sr);
+    struct mz_candidate_scope scope = {.admits = scope_admits,
+                                       .ctx = &brands};
+    bool have = cand && mz_model_score_candidates(
+                            svc->model, memory, context_item, now,
+                            scoped && brands.ok ? &scope : NULL, cand);
+    if (scoped)
+        mz_brand_scope_free(&brands);
+    if (have) {
         sr->only_items = mz_candidates_items(cand, &sr->n_only_items);
         enum mz_status status =
             mz_rules_select(svc->catalog, mz_candidates_scores(cand),

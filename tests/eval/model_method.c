@@ -239,7 +239,7 @@ static void model_method_score(void *state, int32_t client, int64_t now_ts,
     int32_t n_items = mz_model_item_count(m->model);
 
     if (!m->cand || !mz_model_score_candidates(m->model, m->clients[client], -1,
-                                               now_ts, m->cand)) {
+                                               now_ts, NULL, m->cand)) {
         model_method_score_all(state, client, now_ts, scores);
         return;
     }

@@ -108,7 +108,7 @@ START_TEST(test_candidates_score_as_the_full_scan)
     for (int c = 0; c < N_CLIENTS; c++) {
         int32_t context = c % 3 == 0 ? (int32_t)(c * 37 % N_ITEMS) : -1;
         ck_assert(
-            mz_model_score_candidates(model, clients[c], context, now, cand));
+            mz_model_score_candidates(model, clients[c], context, now, NULL, cand));
         mz_model_score(model, clients[c], context, now, full);
         size_t n;
         const int32_t *items = mz_candidates_items(cand, &n);
@@ -136,7 +136,7 @@ START_TEST(test_candidates_score_as_the_full_scan)
     }
     /* Without a client or context, the candidates are the popular list
      * and score their prior. */
-    ck_assert(mz_model_score_candidates(model, NULL, -1, now, cand));
+    ck_assert(mz_model_score_candidates(model, NULL, -1, now, NULL, cand));
     size_t n;
     const int32_t *items = mz_candidates_items(cand, &n);
     ck_assert_uint_eq(n, POPULAR);
@@ -162,7 +162,7 @@ START_TEST(test_candidates_hold_what_the_client_reached)
     ck_assert_ptr_nonnull(cand);
 
     for (int c = 0; c < N_CLIENTS; c++) {
-        ck_assert(mz_model_score_candidates(model, clients[c], -1, now, cand));
+        ck_assert(mz_model_score_candidates(model, clients[c], -1, now, NULL, cand));
         size_t n;
         const int32_t *items = mz_candidates_items(cand, &n);
         /* The client's last item: step EVENTS - 1 is not a shared hit. */
@@ -206,7 +206,7 @@ static int32_t *candidates_copy(const struct mz_model *model,
     struct mz_candidates *cand = mz_candidates_new();
     ck_assert_ptr_nonnull(cand);
     ck_assert(mz_model_score_candidates(model, client, -1,
-                                        T0 + EVENTS * 60, cand));
+                                        T0 + EVENTS * 60, NULL, cand));
     const int32_t *items = mz_candidates_items(cand, n);
     int32_t *copy = malloc((*n ? *n : 1) * sizeof *copy);
     ck_assert_ptr_nonnull(copy);
@@ -277,6 +277,67 @@ static void assert_cut_keeps_the_best(float w_dense)
     free_all(uncut, clients);
 }
 
+/* Admits the items whose index is a multiple of *ctx (a stand-in for a
+ * house's items among a group's). */
+static bool admits_multiples(const void *ctx, int32_t item)
+{
+    return item % *(const int *)ctx == 0;
+}
+
+/* The items a scope admits are kept first: when they are fewer than the
+ * cut, every one of them stays; when more, only they do. */
+START_TEST(test_cut_keeps_the_scope_first)
+{
+    enum { CUT = 100 };
+    struct mz_client *clients[N_CLIENTS], *twins[N_CLIENTS];
+    struct mz_model_config cfg = test_config(false);
+    cfg.cand_max = 0;
+    struct mz_model *whole = trained_model_with(&cfg, twins);
+    cfg.cand_max = CUT;
+    struct mz_model *model = trained_model_with(&cfg, clients);
+    struct mz_candidates *uncut = mz_candidates_new(), *cut = mz_candidates_new();
+    ck_assert_ptr_nonnull(uncut);
+    ck_assert_ptr_nonnull(cut);
+    int64_t now = T0 + EVENTS * 60;
+    int fewer = 0, more = 0;
+
+    for (int every = 2; every <= 64; every *= 4) {
+        struct mz_candidate_scope scope = {admits_multiples, &every};
+        for (int c = 0; c < N_CLIENTS; c++) {
+            ck_assert(mz_model_score_candidates(whole, twins[c], -1, now,
+                                                NULL, uncut));
+            ck_assert(mz_model_score_candidates(model, clients[c], -1, now,
+                                                &scope, cut));
+            size_t n_all, n;
+            const int32_t *all = mz_candidates_items(uncut, &n_all);
+            const int32_t *kept = mz_candidates_items(cut, &n);
+            if (n_all <= CUT)
+                continue;
+            size_t admitted = 0, kept_admitted = 0;
+            for (size_t i = 0; i < n_all; i++)
+                admitted += all[i] % every == 0;
+            for (size_t i = 0; i < n; i++)
+                kept_admitted += kept[i] % every == 0;
+            ck_assert_uint_eq(n, CUT);
+            if (admitted >= CUT) {
+                more++;
+                ck_assert_uint_eq(kept_admitted, CUT);
+            } else {
+                fewer++;
+                ck_assert_uint_eq(kept_admitted, admitted);
+            }
+        }
+    }
+    /* Both cases were met. */
+    ck_assert_int_gt(fewer, 0);
+    ck_assert_int_gt(more, 0);
+    mz_candidates_free(cut);
+    mz_candidates_free(uncut);
+    free_all(model, clients);
+    free_all(whole, twins);
+}
+END_TEST
+
 START_TEST(test_cut_keeps_the_best_before_the_dense_term)
 {
     assert_cut_keeps_the_best(0.0f);
@@ -291,7 +352,7 @@ START_TEST(test_no_candidates_when_turned_off)
     struct mz_model *model = trained_model(true, clients);
     struct mz_candidates *cand = mz_candidates_new();
     ck_assert_ptr_nonnull(cand);
-    ck_assert(!mz_model_score_candidates(model, clients[0], -1, T0, cand));
+    ck_assert(!mz_model_score_candidates(model, clients[0], -1, T0, NULL, cand));
     size_t n = 1;
     mz_candidates_items(cand, &n);
     ck_assert_uint_eq(n, 0);
@@ -324,8 +385,8 @@ static void assert_same_candidates(const struct mz_model *x,
 
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert(mz_model_score_candidates(x, NULL, -1, ts, a));
-    ck_assert(mz_model_score_candidates(y, NULL, -1, ts, b));
+    ck_assert(mz_model_score_candidates(x, NULL, -1, ts, NULL, a));
+    ck_assert(mz_model_score_candidates(y, NULL, -1, ts, NULL, b));
     const int32_t *ia = mz_candidates_items(a, &na);
     const int32_t *ib = mz_candidates_items(b, &nb);
     ck_assert_uint_eq(na, nb);
@@ -439,6 +500,7 @@ static Suite *candidates_suite(void)
     tcase_add_test(tc, test_candidates_score_as_the_full_scan);
     tcase_add_test(tc, test_candidates_hold_what_the_client_reached);
     tcase_add_test(tc, test_cut_keeps_the_best_before_the_dense_term);
+    tcase_add_test(tc, test_cut_keeps_the_scope_first);
     tcase_add_test(tc, test_no_candidates_when_turned_off);
     tcase_add_test(tc, test_popular_list_survives_save_load_and_replay);
     tcase_add_test(tc, test_deferred_popular_rebuild_is_the_in_place_one);
