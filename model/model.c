@@ -11,7 +11,7 @@
  * the global level's learning (global_level.c), the client levels' CMS
  * rule (client_levels.c), scoring (score.c), the client's state
  * (client.c), the configuration (model_config.c) and snapshots
- * (model_io.c); model_internal.h is their shared layout.
+ * (model_io.c, model_load.c); model_internal.h is their shared layout.
  *
  * Everything here is a pure function of its arguments and the model's
  * state: randomness comes from a PRNG seeded by cfg.seed and advanced only

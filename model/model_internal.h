@@ -3,7 +3,7 @@
  *    The layout of struct mz_model and struct mz_client, and the routines
  *    the files of the nested model share (model.c, item_rows.c, query.c,
  *    global_level.c, client_levels.c, client.c, score.c, model_io.c,
- *    model_config.c). Nothing outside model/ includes this.
+ *    model_load.c, model_config.c). Nothing outside model/ includes this.
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_MODEL_INTERNAL_H
@@ -85,6 +85,15 @@ struct mz_model {
     bool popular_deferred; /* the caller rebuilds it (mz_model_defer_popular) */
     bool popular_due;      /* deferred, and due since the last event */
 };
+
+/* The global level's snapshot format: model_io.c writes it,
+ * model_load.c reads it. */
+#define MZ_MODEL_MAGIC     "MZM" /* its first bytes, without the NUL */
+#define MZ_MODEL_MAGIC_LEN 3
+#define MZ_MODEL_FORMAT_VERSION 3 /* 3: the popular candidates */
+/* Longest item id a snapshot may carry (MZ_ID_MAX_BYTES in catalog.h,
+ * which the model layer does not depend on). */
+#define MZ_MODEL_MAX_ID_BYTES 1024
 
 /* Global events between two rebuilds of the popular candidates: a
  * rebuild is one pass over the catalog, so this bounds its share of

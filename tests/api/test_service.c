@@ -13,7 +13,7 @@
  * and its scores, so "the same before and after" compares the texts and
  * the scores: exactly within one process, within a relative 1e-5 across
  * a restart (a reloaded global level sums its transitions in another
- * order, which moves a score by an ulp or two; model/model_io.c).
+ * order, which moves a score by an ulp or two; model/model_load.c).
  *-------------------------------------------------------------------------
  */
 #include <check.h>

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * fuzz_model.c
- *    mz_model_load (model/model_io.c) fed corrupted global-level
+ *    mz_model_load (model/model_load.c) fed corrupted global-level
  *    checkpoints (input modes in fixture.h), into a fresh model of the
  *    fixture's items each time. Bytes that fail the checksum must be
  *    refused; a refused load must say why; a loaded model must save
