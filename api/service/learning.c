@@ -35,7 +35,14 @@
 /* Lets the readers blocked on svc->lock in before the next hold: once
  * one holds the read lock, the next write hold waits for it (glibc's
  * rwlock prefers readers). Yields rather than spins, so a reader woken
- * on this core can run. */
+ * on this core can run. Then yields once more in any case: a request
+ * that waits for a CPU, not for the lock, runs before the learner's
+ * next hold instead of after the learner's whole slice (about 1.4 ms
+ * here). A trial learner that only burned 26 us of CPU per event,
+ * taking no lock, raised part (g)'s p99 as much as learning did; the
+ * yield made the p99 inside maisond beside ingestion 1.42, 1.27 ms
+ * against 2.04, 2.13 without it, and part (a)'s rate did not move
+ * (docs/durability.md, item 8 of the stalls). */
 static void hand_over_to_readers(struct mz_service *svc)
 {
     int64_t until = mz_service_monotonic_ns() + HANDOVER_MAX_NS;
@@ -44,6 +51,7 @@ static void hand_over_to_readers(struct mz_service *svc)
                0 &&
            mz_service_monotonic_ns() < until)
         sched_yield();
+    sched_yield();
 }
 
 static int64_t consolidated_events(const struct mz_client *memory, int n_levels)

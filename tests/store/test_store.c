@@ -105,6 +105,13 @@ START_TEST(test_migrations_idempotent_and_safe_concurrently)
                                        "SELECT count(*) FROM pg_tables "
                                        "WHERE tablename = 'impressions'"),
                      0);
+    /* 0008: the global level is stored without a compression attempt. */
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM pg_attribute "
+                                       "WHERE attrelid = 'checkpoint'::regclass"
+                                       " AND attname = 'global'"
+                                       " AND attstorage = 'e'"),
+                     1);
 }
 END_TEST
 
