@@ -55,6 +55,25 @@ static int32_t id_index_find(const struct mz_hash_table *index, const char *id,
     return mz_hash_table_get_index(index, key);
 }
 
+/* Reads n saved rows (each < n_saved) from r and writes, in order, the
+ * model index map[] gives each row that is still in the model into kept
+ * (room for n): a dropped item leaves the list. Returns how many were
+ * kept, or -1 when a row is out of range. */
+static int32_t read_kept_rows(struct mz_rbuf *r, uint32_t n, uint32_t n_saved,
+                              const int32_t *map, int32_t *kept)
+{
+    int32_t n_kept = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t row = mz_rbuf_u32(r);
+        if (row >= n_saved)
+            return -1;
+        if (map[row] >= 0)
+            kept[n_kept++] = map[row];
+    }
+    return n_kept;
+}
+
 /* Everything a snapshot replaces, built aside until it is all valid. */
 struct staged {
     float *K, *O, *bias, *pop_all, *pop_recent, *ada_K, *ada_O, *ada_bias;
@@ -288,14 +307,10 @@ enum mz_status mz_model_load(struct mz_model *model,
     if (!neg)
         goto nomem;
     /* Dropped items leave the ring; the rest keep their order. */
-    for (uint32_t i = 0; i < neg_len; i++) {
-        uint32_t row = mz_rbuf_u32(&r);
-        if (row >= n_saved) {
-            why = "model snapshot: negative ring names an unknown row";
-            goto cleanup;
-        }
-        if (map[row] >= 0)
-            neg[n_neg++] = map[row];
+    n_neg = read_kept_rows(&r, neg_len, n_saved, map, neg);
+    if (n_neg < 0) {
+        why = "model snapshot: negative ring names an unknown row";
+        goto cleanup;
     }
     bool ring_intact = n_neg == (int32_t)neg_len;
 
@@ -342,15 +357,11 @@ enum mz_status mz_model_load(struct mz_model *model,
     popular = malloc(((size_t)n_popular + 1) * sizeof *popular);
     if (!popular)
         goto nomem;
-    for (uint32_t i = 0; i < n_popular; i++) {
-        uint32_t row = mz_rbuf_u32(&r);
-        if (row >= n_saved) {
-            why = "model snapshot: popular candidates name an unknown row";
-            goto cleanup;
-        }
-        /* A dropped item leaves the list short: rebuilt below. */
-        if (map[row] >= 0)
-            popular[n_kept_popular++] = map[row];
+    /* A dropped item leaves the list short: rebuilt below. */
+    n_kept_popular = read_kept_rows(&r, n_popular, n_saved, map, popular);
+    if (n_kept_popular < 0) {
+        why = "model snapshot: popular candidates name an unknown row";
+        goto cleanup;
     }
     if (r.failed || mz_rbuf_left(&r) != 0) {
         why = "model snapshot: length does not match its contents";

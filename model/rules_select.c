@@ -675,13 +675,15 @@ enum mz_status mz_rules_select(const struct mz_catalog *catalog,
     if (req->only_items) {
         /* The brand is tested per item (in_scope), so the list is used
          * as given: no copy on the hot path. */
-        if (!mz_brand_scope_init(&brand_scope, catalog, req)) {
+        if (!req->only_items_brands &&
+            !mz_brand_scope_init(&brand_scope, catalog, req)) {
             status = MZ_ERR_NOMEM;
             goto cleanup;
         }
         s.brand_items = req->only_items;
         s.n_candidates = req->n_only_items;
-        s.brands = &brand_scope;
+        s.brands =
+            req->only_items_brands ? req->only_items_brands : &brand_scope;
         s.check_index = true;
         out->candidates = (int64_t)req->n_only_items;
     } else if (req->brand) {

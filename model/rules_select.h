@@ -98,6 +98,10 @@ struct mz_select_request {
      * their entries. The counts then cover these items only. */
     const int32_t *only_items;
     size_t n_only_items;
+    /* The brands of only_items asked for, when the caller already built
+     * them from brand / brands (mz_brand_scope_init, for its own cut of
+     * the candidates); NULL: built here. */
+    const struct mz_brand_scope *only_items_brands;
     int64_t now;      /* request time, seconds */
     int k;            /* 1..MZ_SELECT_MAX_K */
     bool skip_counts; /* true: leave removed[] and allowed

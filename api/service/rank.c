@@ -34,26 +34,31 @@ enum mz_status mz_service_rank(struct mz_service *svc,
     struct mz_candidates *cand =
         sr->skip_counts ? mz_scratch_candidates() : NULL;
     /* The request's brands, so that a cut of the candidates (cand_max)
-     * keeps their items first. */
+     * keeps their items first; the selection among them reads the same
+     * scope. */
     struct mz_brand_scope brands;
     bool scoped = cand && mz_brand_scope_init(&brands, svc->catalog, sr);
-    struct mz_candidate_scope scope = {.admits = scope_admits,
-                                       .ctx = &brands};
+    struct mz_candidate_scope scope = {.admits = scope_admits, .ctx = &brands};
     bool have = cand && mz_model_score_candidates(
                             svc->model, memory, context_item, now,
                             scoped && brands.ok ? &scope : NULL, cand);
-    if (scoped)
-        mz_brand_scope_free(&brands);
+    enum mz_status status = MZ_OK;
+    bool answered = false;
     if (have) {
         sr->only_items = mz_candidates_items(cand, &sr->n_only_items);
-        enum mz_status status =
+        sr->only_items_brands = scoped ? &brands : NULL;
+        status =
             mz_rules_select(svc->catalog, mz_candidates_scores(cand),
                             (size_t)mz_model_item_count(svc->model), sr, sel);
         sr->only_items = NULL;
         sr->n_only_items = 0;
-        if (status != MZ_OK || sel->count >= sr->k)
-            return status;
+        sr->only_items_brands = NULL;
+        answered = status != MZ_OK || sel->count >= sr->k;
     }
+    if (scoped)
+        mz_brand_scope_free(&brands);
+    if (answered)
+        return status;
     int32_t n_items = mz_model_item_count(svc->model);
     float *scores = mz_scratch_scores((size_t)n_items);
     if (!scores)
