@@ -112,6 +112,13 @@ START_TEST(test_migrations_idempotent_and_safe_concurrently)
                                        " AND attname = 'global'"
                                        " AND attstorage = 'e'"),
                      1);
+    /* 0009: a client record shorter than a page is stored as it is. */
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM pg_class "
+                                       "WHERE oid = 'client_state'::regclass"
+                                       " AND 'toast_tuple_target=8160'"
+                                       " = ANY(reloptions)"),
+                     1);
 }
 END_TEST
 
