@@ -74,9 +74,11 @@ static void count_revisit(struct mz_model *model, const struct mz_client *c,
     }
 }
 
-/* Records that row took part in the open chunk. */
-static void touch_row(struct mz_model *model, int32_t row)
+/* Records that row took part in the open chunk, its half side
+ * (MZ_GRAD_K or MZ_GRAD_O) given a gradient. */
+static void touch_row(struct mz_model *model, int32_t row, uint8_t side)
 {
+    model->grad_sides[row] |= side;
     if (model->grad_hits[row]++ == 0)
         model->touched[model->n_touched++] = row;
 }
@@ -93,16 +95,22 @@ static float adagrad_step(float lr, float *acc, float g2)
  * asks for. */
 #define CHUNK_PREFETCH_AHEAD 8
 
-/* Starts loading what closing the chunk will touch of row. */
+/* Starts loading what closing the chunk will touch of row: the halves
+ * it gave a gradient. */
 static void prefetch_chunk_row(const struct mz_model *model, int32_t row)
 {
     int dim = model->cfg.dim;
     size_t at = (size_t)row * (size_t)dim;
+    uint8_t sides = model->grad_sides[row];
 
-    mz_prefetch_row(model->grad_K + at, dim, true);
-    mz_prefetch_row(model->grad_O + at, dim, true);
-    mz_prefetch_row(model->K + at, dim, true);
-    mz_prefetch_row(model->O + at, dim, true);
+    if (sides & MZ_GRAD_K) {
+        mz_prefetch_row(model->grad_K + at, dim, true);
+        mz_prefetch_row(model->K + at, dim, true);
+    }
+    if (sides & MZ_GRAD_O) {
+        mz_prefetch_row(model->grad_O + at, dim, true);
+        mz_prefetch_row(model->O + at, dim, true);
+    }
     __builtin_prefetch(&model->ada_K[row], 1);
     __builtin_prefetch(&model->ada_O[row], 1);
     __builtin_prefetch(&model->ada_bias[row], 1);
@@ -131,10 +139,12 @@ static void apply_chunk_rows(struct mz_model *model, int32_t from, int32_t to)
         float *o_row = model->O + (size_t)row * (size_t)dim;
         float *gk = model->grad_K + (size_t)row * (size_t)dim;
         float *go = model->grad_O + (size_t)row * (size_t)dim;
-        float gk2 = cblas_sdot(dim, gk, 1, gk, 1);
-        float go2 = cblas_sdot(dim, go, 1, go, 1);
-        /* A row is often only an input (a session item) or only an
-         * output (a target or negative) in a chunk: skip the other half. */
+        uint8_t sides = model->grad_sides[row];
+        /* A half the chunk did not write is zero, or holds what an
+         * earlier chunk left below a squared float's range, which its
+         * sum of squares skipped then and would skip again. */
+        float gk2 = sides & MZ_GRAD_K ? cblas_sdot(dim, gk, 1, gk, 1) : 0.0f;
+        float go2 = sides & MZ_GRAD_O ? cblas_sdot(dim, go, 1, go, 1) : 0.0f;
         if (gk2 > 0.0f) {
             float step_k =
                 adagrad_step(lr, &model->ada_K[row], gk2 / (float)dim);
@@ -153,6 +163,7 @@ static void apply_chunk_rows(struct mz_model *model, int32_t from, int32_t to)
                 adagrad_step(lr, &model->ada_bias[row], gb * gb) * gb;
         model->grad_bias[row] = 0.0f;
         model->grad_hits[row] = 0;
+        model->grad_sides[row] = 0;
     }
 }
 
@@ -211,7 +222,7 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
     cblas_saxpy(dim, gz, q, 1, go, 1);
     cblas_saxpy(dim, gz, o_row, 1, grad_q, 1);
     model->grad_bias[x] += gz;
-    touch_row(model, x);
+    touch_row(model, x, MZ_GRAD_O);
 }
 
 /* Starts loading what the logistic step of row x will touch. */
@@ -323,12 +334,12 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
         int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
         cblas_saxpy(dim, w, grad_q, 1,
                     model->grad_K + (size_t)source * (size_t)dim, 1);
-        touch_row(model, source);
+        touch_row(model, source, MZ_GRAD_K);
     }
     for (int i = 0; i < n; i++) {
         cblas_saxpy(dim, weights[i], grad_q, 1,
                     model->grad_K + (size_t)items[i] * (size_t)dim, 1);
-        touch_row(model, items[i]);
+        touch_row(model, items[i], MZ_GRAD_K);
     }
 
     model->neg_ring[model->neg_pos] = item;

@@ -60,6 +60,7 @@ static bool reserve_item(struct mz_model *model)
         !grow_array((void **)&model->bias, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->grad_bias, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->grad_hits, old, cap, sizeof(uint32_t)) ||
+        !grow_array((void **)&model->grad_sides, old, cap, sizeof(uint8_t)) ||
         !grow_array((void **)&model->ada_K, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->ada_O, old, cap, sizeof(float)) ||
         !grow_array((void **)&model->ada_bias, old, cap, sizeof(float)) ||

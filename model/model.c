@@ -58,6 +58,7 @@ void mz_model_free(struct mz_model *model)
     free(model->ada_bias);
     free(model->ada_O);
     free(model->ada_K);
+    free(model->grad_sides);
     free(model->grad_hits);
     free(model->grad_bias);
     free(model->grad_O);

@@ -45,6 +45,8 @@ struct mz_model {
     float *grad_O;       /* owned, cap x dim */
     float *grad_bias;    /* owned, cap */
     uint32_t *grad_hits; /* owned, cap: contributions per row */
+    uint8_t *grad_sides; /* owned, cap: MZ_GRAD_K | MZ_GRAD_O, the halves
+                            of the row given a gradient in the chunk */
     /* Row-wise AdaGrad: per item, the running sum of the mean squared
      * chunk gradient of its K row, O row and bias, which sets each row's
      * step so rare items learn fast and popular ones settle. */
@@ -99,6 +101,13 @@ struct mz_model {
  * rebuild is one pass over the catalog, so this bounds its share of
  * learning to a fraction of one pass per event. */
 #define MZ_POPULAR_REFRESH_EVENTS 256
+
+/* The halves of an item row a chunk gave a gradient (grad_sides): a row
+ * is most often only an input (K: a session or level item) or only an
+ * output (O: a target or negative), and closing the chunk reads only the
+ * halves it wrote. */
+#define MZ_GRAD_K 1u
+#define MZ_GRAD_O 2u
 
 /* Levels kept in the client's own allocation: 0 and 1. Deeper levels
  * (2..n_levels-1) stay empty until their first chunk closes (at the 16th

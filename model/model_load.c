@@ -387,6 +387,7 @@ enum mz_status mz_model_load(struct mz_model *model,
         memset(model->grad_O + (size_t)row * (size_t)dim, 0, row_bytes);
         model->grad_bias[row] = 0.0f;
         model->grad_hits[row] = 0;
+        model->grad_sides[row] = 0;
     }
     model->n_touched = 0;
     for (int32_t t = 0; t < s.n_touched; t++) {
@@ -397,6 +398,9 @@ enum mz_status mz_model_load(struct mz_model *model,
                s.grad_O + (size_t)row * (size_t)dim, row_bytes);
         model->grad_bias[row] = s.grad_bias[row];
         model->grad_hits[row] = s.grad_hits[row];
+        /* The snapshot does not say which halves were written; both are
+         * read, and a half that is all zero is skipped as before. */
+        model->grad_sides[row] = MZ_GRAD_K | MZ_GRAD_O;
         model->touched[model->n_touched++] = row;
     }
     model->chunk_events = (int32_t)chunk_events;
