@@ -37,12 +37,9 @@
  * rwlock prefers readers). Yields rather than spins, so a reader woken
  * on this core can run. Then yields once more in any case: a request
  * that waits for a CPU, not for the lock, runs before the learner's
- * next hold instead of after the learner's whole slice (about 1.4 ms
- * here). A trial learner that only burned 26 us of CPU per event,
- * taking no lock, raised part (g)'s p99 as much as learning did; the
- * yield made the p99 inside maisond beside ingestion 1.42, 1.27 ms
- * against 2.04, 2.13 without it, and part (a)'s rate did not move
- * (docs/durability.md, item 8 of the stalls). */
+ * next hold instead of after the learner's whole slice. What a request
+ * beside ingestion waited for was the learner's CPU more than its lock
+ * (docs/durability.md, item 8 of the stalls, has the figures). */
 static void hand_over_to_readers(struct mz_service *svc)
 {
     int64_t until = mz_service_monotonic_ns() + HANDOVER_MAX_NS;
