@@ -30,6 +30,7 @@ enum option_id {
     OPT_MAX_CONNECTIONS_PER_IP,
     OPT_HEADER_TIMEOUT,
     OPT_CHECKPOINT_INTERVAL,
+    OPT_CHECKPOINT_SPREAD,
     OPT_MEMORY_LIMIT,
     OPT_RATE_LIMIT,
     OPT_TLS_CERT,
@@ -84,6 +85,12 @@ static const struct option_doc option_docs[] = {
     {OPT_CHECKPOINT_INTERVAL, "checkpoint-interval-s",
      "MAISON_CHECKPOINT_INTERVAL_S", "S",
      "seconds between checkpoints of learned state (default 30)"},
+    {OPT_CHECKPOINT_SPREAD, "checkpoint-spread", "MAISON_CHECKPOINT_SPREAD",
+     "PCT",
+     "percent of the checkpoint interval over which a checkpoint's write "
+     "is spread, so that PostgreSQL takes it in small steps beside the "
+     "requests; a stop or an erasure waiting for it ends the pauses; 0: "
+     "write at once (default 50, at most 90)"},
     {OPT_MEMORY_LIMIT, "memory-limit", "MAISON_MEMORY_LIMIT", "SIZE",
      "bytes of client state kept in memory, with an optional K, M or G "
      "suffix; clients beyond it are evicted (least recently used first) "
@@ -352,6 +359,8 @@ static bool apply_option(struct mz_config *cfg, int id, const char *value)
         return parse_int(value, 1, 3600, &cfg->header_timeout_s);
     case OPT_CHECKPOINT_INTERVAL:
         return parse_int(value, 1, 86400, &cfg->checkpoint_interval_s);
+    case OPT_CHECKPOINT_SPREAD:
+        return parse_int(value, 0, 90, &cfg->checkpoint_spread_pct);
     case OPT_MEMORY_LIMIT:
         return parse_size(value, &cfg->memory_limit);
     case OPT_RATE_LIMIT:
@@ -429,6 +438,7 @@ bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,
     cfg->max_connections_per_ip = 256;
     cfg->header_timeout_s = 10;
     cfg->checkpoint_interval_s = 30;
+    cfg->checkpoint_spread_pct = 50;
     cfg->memory_limit = default_memory_limit();
     default_node_id(cfg);
     cfg->ready_max_lag = 1000;

@@ -30,6 +30,7 @@ struct mz_config {
     int max_connections_per_ip; /* 0: no limit */
     int header_timeout_s;
     int checkpoint_interval_s;
+    int checkpoint_spread_pct; /* of the interval, to pace its write */
     size_t memory_limit;     /* bytes of clients in memory; 0: none */
     double rate_limit_per_s; /* default limit of a key; 0: none */
     int rate_limit_burst;    /* when rate_limit_per_s > 0 */

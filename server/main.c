@@ -172,6 +172,7 @@ int main(int argc, char **argv)
         .store_pool_size = server.config.threads + 2,
         .model = server.config.model,
         .checkpoint_interval_s = server.config.checkpoint_interval_s,
+        .checkpoint_spread_pct = server.config.checkpoint_spread_pct,
         .writer_batch_rows = 10000,
         .memory_limit = server.config.memory_limit,
         .default_rate_per_s = server.config.rate_limit_per_s,

@@ -1,9 +1,16 @@
 /*-------------------------------------------------------------------------
  * checkpoint_store.c
  *    Checkpoints of the learned state: client states and the global
- *    snapshot, written in one transaction as of one log position, read
- *    back from one snapshot, or discarded whole; one checkpoint per
- *    node (store/sql/0007-log-follow.sql).
+ *    snapshot, written as of one log position, read back from one
+ *    snapshot, or discarded whole; one checkpoint per node
+ *    (store/sql/0007-log-follow.sql).
+ *
+ * The global snapshot goes first, in parts committed one by one under a
+ * fresh snapshot id (store/sql/0010-checkpoint-parts.sql), so that the
+ * caller can pace its tens of megabytes; then one transaction writes the
+ * client states and the checkpoint row that names the id, and deletes
+ * the node's parts it does not name. Until that commit the previous
+ * checkpoint stands whole.
  *
  * A node starting adopts the newest checkpoint of any node when it is
  * not its own: a copy, in PostgreSQL, of that node's client states and
@@ -46,20 +53,49 @@ static const struct mz_pg_stmt states_delete_stmt = {
     "DELETE FROM client_state "
     "WHERE node = $3 AND client_id = ANY($1::text[]) AND seq <= $2",
     3};
+/* $2 NULL: the stored snapshot is still current. */
 static const struct mz_pg_stmt checkpoint_put_stmt = {
     MZ_STMT_CHECKPOINT_PUT, "mz_checkpoint_put",
-    "INSERT INTO checkpoint (node, seq, global) VALUES ($3, $1, $2) "
+    "INSERT INTO checkpoint (node, seq, snapshot) VALUES ($3, $1, $2) "
     "ON CONFLICT (node) DO UPDATE "
     "SET seq = EXCLUDED.seq, "
-    "global = COALESCE(EXCLUDED.global, checkpoint.global), "
+    "snapshot = COALESCE(EXCLUDED.snapshot, checkpoint.snapshot), "
     "written_at = now()",
     3};
+static const struct mz_pg_stmt snapshot_id_stmt = {
+    MZ_STMT_SNAPSHOT_ID, "mz_snapshot_id",
+    "SELECT nextval('checkpoint_snapshot_id')", 0};
+static const struct mz_pg_stmt snapshot_part_put_stmt = {
+    MZ_STMT_SNAPSHOT_PART_PUT, "mz_snapshot_part_put",
+    "INSERT INTO checkpoint_part (node, snapshot, part, bytes) "
+    "VALUES ($1, $2, $3, $4)",
+    4};
+/* The node's parts its checkpoint does not name: an earlier snapshot's,
+ * or those of a snapshot whose checkpoint never committed. */
+static const struct mz_pg_stmt snapshot_parts_prune_stmt = {
+    MZ_STMT_SNAPSHOT_PARTS_PRUNE, "mz_snapshot_parts_prune",
+    "DELETE FROM checkpoint_part p WHERE p.node = $1 AND p.snapshot IS "
+    "DISTINCT FROM (SELECT c.snapshot FROM checkpoint c WHERE c.node = $1)",
+    1};
+/* The position, the snapshot id (NULL: none) and its parts' count and
+ * bytes, so the reader allocates once and sees a missing part. */
 static const struct mz_pg_stmt checkpoint_get_stmt = {
     MZ_STMT_CHECKPOINT_GET, "mz_checkpoint_get",
-    "SELECT seq, global FROM checkpoint WHERE node = $1", 1};
+    "SELECT c.seq, c.snapshot, count(p.part), "
+    "coalesce(sum(octet_length(p.bytes)), 0)::bigint "
+    "FROM checkpoint c LEFT JOIN checkpoint_part p "
+    "ON p.node = c.node AND p.snapshot = c.snapshot "
+    "WHERE c.node = $1 GROUP BY c.seq, c.snapshot",
+    1};
+static const struct mz_pg_stmt snapshot_parts_get_stmt = {
+    MZ_STMT_SNAPSHOT_PARTS_GET, "mz_snapshot_parts_get",
+    "SELECT part::bigint, bytes FROM checkpoint_part "
+    "WHERE node = $1 AND snapshot = $2 ORDER BY part",
+    2};
 static const struct mz_pg_stmt checkpoint_discard_stmt = {
     MZ_STMT_CHECKPOINT_DISCARD, "mz_checkpoint_discard",
-    "WITH s AS (DELETE FROM client_state WHERE node = $1) "
+    "WITH s AS (DELETE FROM client_state WHERE node = $1), "
+    "p AS (DELETE FROM checkpoint_part WHERE node = $1) "
     "DELETE FROM checkpoint WHERE node = $1",
     1};
 static const struct mz_pg_stmt states_load_stmt = {
@@ -71,28 +107,82 @@ static const struct mz_pg_stmt checkpoint_newest_stmt = {
     "SELECT node FROM checkpoint ORDER BY seq DESC, node = $1 DESC LIMIT 1", 1};
 static const struct mz_pg_stmt states_clear_stmt = {
     MZ_STMT_STATES_CLEAR, "mz_states_clear",
-    "DELETE FROM client_state WHERE node = $1", 1};
+    "WITH p AS (DELETE FROM checkpoint_part WHERE node = $1) "
+    "DELETE FROM client_state WHERE node = $1",
+    1};
 /* Node $2's states and checkpoint row become $1's, from one snapshot
  * (one statement), so the copied states are as of the copied seq. */
 static const struct mz_pg_stmt checkpoint_adopt_stmt = {
     MZ_STMT_CHECKPOINT_ADOPT, "mz_checkpoint_adopt",
     "WITH copied AS (INSERT INTO client_state (node, client_id, state, seq,"
     " updated_at) SELECT $1, client_id, state, seq, updated_at"
-    " FROM client_state WHERE node = $2) "
-    "INSERT INTO checkpoint (node, seq, global)"
-    " SELECT $1, seq, global FROM checkpoint WHERE node = $2 "
+    " FROM client_state WHERE node = $2), "
+    "parts AS (INSERT INTO checkpoint_part (node, snapshot, part, bytes)"
+    " SELECT $1, p.snapshot, p.part, p.bytes FROM checkpoint_part p"
+    " JOIN checkpoint c ON c.node = p.node AND c.snapshot = p.snapshot"
+    " WHERE p.node = $2) "
+    "INSERT INTO checkpoint (node, seq, snapshot)"
+    " SELECT $1, seq, snapshot FROM checkpoint WHERE node = $2 "
     "ON CONFLICT (node) DO UPDATE SET seq = EXCLUDED.seq,"
-    " global = EXCLUDED.global, written_at = now()",
+    " snapshot = EXCLUDED.snapshot, written_at = now()",
     2};
+
+/* Client states per statement: a pause can fall between two, and one
+ * statement (about 0.6 MB of day-old records) is a short burst. */
+#define STATES_PER_STATEMENT 256
 
 struct checkpoint_put_ctx {
     const struct mz_store *store;
     int64_t seq;
     const struct mz_client_blob *clients;
     size_t n_clients;
-    const void *global;
+    const char *global;
     size_t global_len;
+    const struct mz_store_pace *pace; /* NULL: no pauses */
+    size_t total;                     /* bytes of the snapshot and states */
+    size_t done;                      /* of total, sent */
+    char snapshot[24];                /* id of the parts written, "" none */
 };
+
+static void paced(struct checkpoint_put_ctx *x, size_t bytes)
+{
+    x->done += bytes;
+    if (x->pace)
+        x->pace->after_part(x->pace->ctx, x->done, x->total);
+}
+
+/* The global snapshot's parts under a fresh id, each committed alone. */
+static enum mz_status snapshot_put_op(struct mz_pg_conn *c, void *ctx)
+{
+    struct checkpoint_put_ctx *x = ctx;
+    PGresult *res = NULL;
+
+    x->done = 0; /* a rerun starts over, under a new id */
+    enum mz_status st =
+        mz_pg_exec(c, &snapshot_id_stmt, NULL, NULL, NULL, 1, &res);
+    if (st != MZ_OK)
+        return st;
+    snprintf(x->snapshot, sizeof x->snapshot, "%" PRId64,
+             mz_pg_get_int8(PQgetvalue(res, 0, 0)));
+    PQclear(res);
+    for (size_t off = 0, part = 0; off < x->global_len && st == MZ_OK; part++) {
+        size_t len = x->global_len - off < MZ_STORE_SNAPSHOT_PART_BYTES
+                         ? x->global_len - off
+                         : MZ_STORE_SNAPSHOT_PART_BYTES;
+        char part_text[24];
+        snprintf(part_text, sizeof part_text, "%zu", part);
+        const char *values[4] = {mz_store_node(x->store), x->snapshot,
+                                 part_text, x->global + off};
+        const int lengths[4] = {0, 0, 0, (int)len};
+        const int formats[4] = {0, 0, 0, 1};
+        st = mz_pg_exec(c, &snapshot_part_put_stmt, values, lengths, formats, 0,
+                        NULL);
+        off += len;
+        if (st == MZ_OK)
+            paced(x, len);
+    }
+    return st;
+}
 
 /* Upserts (or, with deletes, removes) clients[from..to) that have (or
  * lack) bytes, in one statement. */
@@ -161,26 +251,35 @@ static enum mz_status checkpoint_put_body(struct mz_pg_conn *c, void *ctx)
 {
     struct checkpoint_put_ctx *x = ctx;
     char seq[24];
-    const char *values[3] = {seq, x->global, mz_store_node(x->store)};
-    const int lengths[3] = {0, (int)x->global_len, 0};
-    const int formats[3] = {0, 1, 0};
+    const char *node = mz_store_node(x->store);
+    const char *values[3] = {seq, x->snapshot[0] ? x->snapshot : NULL, node};
+    size_t done_before = x->global_len; /* a retried transaction recounts */
     enum mz_status st = mz_pg_exec_simple(c, MZ_ERASURE_LOCK_SHARED_SQL);
 
+    x->done = done_before;
     for (size_t from = 0; from < x->n_clients && st == MZ_OK;
-         from += MZ_STORE_CHUNK_ROWS) {
-        size_t to = from + MZ_STORE_CHUNK_ROWS < x->n_clients
-                        ? from + MZ_STORE_CHUNK_ROWS
+         from += STATES_PER_STATEMENT) {
+        size_t to = from + STATES_PER_STATEMENT < x->n_clients
+                        ? from + STATES_PER_STATEMENT
                         : x->n_clients;
+        size_t bytes = 0;
+        for (size_t i = from; i < to; i++)
+            bytes += x->clients[i].len;
 
         st = states_chunk(c, x, from, to, false);
         if (st == MZ_OK)
             st = states_chunk(c, x, from, to, true);
+        if (st == MZ_OK)
+            paced(x, bytes);
     }
     if (st != MZ_OK)
         return st;
     snprintf(seq, sizeof seq, "%" PRId64, x->seq);
-    return mz_pg_exec(c, &checkpoint_put_stmt, values, lengths, formats, 0,
-                      NULL);
+    st = mz_pg_exec(c, &checkpoint_put_stmt, values, NULL, NULL, 0, NULL);
+    if (st == MZ_OK)
+        st = mz_pg_exec(c, &snapshot_parts_prune_stmt, &node, NULL, NULL, 0,
+                        NULL);
+    return st;
 }
 
 static enum mz_status checkpoint_put_op(struct mz_pg_conn *c, void *ctx)
@@ -191,17 +290,33 @@ static enum mz_status checkpoint_put_op(struct mz_pg_conn *c, void *ctx)
 enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          const struct mz_client_blob *clients,
                                          size_t n_clients, const void *global,
-                                         size_t global_len)
+                                         size_t global_len,
+                                         const struct mz_store_pace *pace)
 {
-    struct checkpoint_put_ctx x = {store,     seq,    clients,
-                                   n_clients, global, global_len};
+    struct checkpoint_put_ctx x = {.store = store,
+                                   .seq = seq,
+                                   .clients = clients,
+                                   .n_clients = n_clients,
+                                   .global = global,
+                                   .global_len = global ? global_len : 0,
+                                   .pace = pace,
+                                   .total = global ? global_len : 0};
 
-    if (global_len > INT32_MAX)
+    /* A snapshot is read back into one allocation of its whole length. */
+    if (x.global_len > INT32_MAX)
         return MZ_ERR_TOO_LARGE;
-    for (size_t i = 0; i < n_clients; i++)
+    for (size_t i = 0; i < n_clients; i++) {
         if (clients[i].client_id == NULL || clients[i].len > INT32_MAX)
             return MZ_ERR_INVALID;
-    return mz_store_with_conn(store, checkpoint_put_op, &x);
+        x.total += clients[i].len;
+    }
+    enum mz_status st = MZ_OK;
+    /* An empty snapshot is still one: an id with no parts. */
+    if (global)
+        st = mz_store_with_conn(store, snapshot_put_op, &x);
+    if (st == MZ_OK)
+        st = mz_store_with_conn(store, checkpoint_put_op, &x);
+    return st;
 }
 
 static enum mz_status checkpoint_discard_op(struct mz_pg_conn *c, void *ctx)
@@ -242,8 +357,9 @@ static enum mz_status checkpoint_adopt_body(struct mz_pg_conn *c, void *ctx)
      * copy moves rather than stays behind. */
     if (st == MZ_OK && source[0] == '\0')
         st = mz_pg_exec_simple(c, "WITH s AS (DELETE FROM client_state WHERE"
-                                  " node = '') DELETE FROM checkpoint"
-                                  " WHERE node = ''");
+                                  " node = ''), p AS (DELETE FROM"
+                                  " checkpoint_part WHERE node = '')"
+                                  " DELETE FROM checkpoint WHERE node = ''");
     return st;
 }
 
@@ -257,9 +373,51 @@ struct checkpoint_get_ctx {
     int64_t seq;
     void *global; /* owned until handed to the caller */
     size_t global_len;
+    size_t parts_read; /* of the snapshot, in order */
+    size_t bytes_read; /* of global_len */
     mz_store_client_fn fn;
     void *ctx;
 };
+
+/* Appends one part; false (a part missing or out of place, or more bytes
+ * than counted) stops the read. */
+static bool snapshot_part_row(void *ctx, const PGresult *res)
+{
+    struct checkpoint_get_ctx *x = ctx;
+    size_t len = (size_t)PQgetlength(res, 0, 1);
+
+    if (mz_pg_get_int8(PQgetvalue(res, 0, 0)) != (int64_t)x->parts_read ||
+        len > x->global_len - x->bytes_read)
+        return false;
+    memcpy((char *)x->global + x->bytes_read, PQgetvalue(res, 0, 1), len);
+    x->bytes_read += len;
+    x->parts_read++;
+    return true;
+}
+
+/* Reads the snapshot whose id and size the checkpoint row gave. */
+static enum mz_status snapshot_get(struct mz_pg_conn *c,
+                                   struct checkpoint_get_ctx *x,
+                                   int64_t snapshot, int64_t parts)
+{
+    char id[24];
+    const char *values[2] = {x->node, id};
+
+    snprintf(id, sizeof id, "%" PRId64, snapshot);
+    /* One spare byte so an empty snapshot is still non-NULL. */
+    x->global = malloc(x->global_len + 1);
+    if (x->global == NULL)
+        return MZ_ERR_NOMEM;
+    x->parts_read = 0;
+    x->bytes_read = 0;
+    enum mz_status st = mz_pg_stream(c, &snapshot_parts_get_stmt, values, NULL,
+                                     NULL, 1, snapshot_part_row, x);
+    if (st == MZ_ERR_CONFLICT ||
+        (st == MZ_OK &&
+         ((int64_t)x->parts_read != parts || x->bytes_read != x->global_len)))
+        return MZ_ERR_INVALID;
+    return st;
+}
 
 static bool state_row(void *ctx, const PGresult *res)
 {
@@ -286,20 +444,24 @@ static enum mz_status checkpoint_get_body(struct mz_pg_conn *c, void *ctx)
     st = mz_pg_exec(c, &checkpoint_get_stmt, values, NULL, NULL, 1, &res);
     if (st != MZ_OK)
         return st;
-    if (PQntuples(res) == 1) {
+    int64_t snapshot = 0, parts = 0, bytes = 0;
+    bool has_snapshot = PQntuples(res) == 1 && !PQgetisnull(res, 0, 1);
+    if (PQntuples(res) == 1)
         x->seq = mz_pg_get_int8(PQgetvalue(res, 0, 0));
-        if (!PQgetisnull(res, 0, 1)) {
-            x->global_len = (size_t)PQgetlength(res, 0, 1);
-            /* One spare byte so an empty snapshot is still non-NULL. */
-            x->global = malloc(x->global_len + 1);
-            if (x->global == NULL) {
-                PQclear(res);
-                return MZ_ERR_NOMEM;
-            }
-            memcpy(x->global, PQgetvalue(res, 0, 1), x->global_len);
-        }
+    if (has_snapshot) {
+        snapshot = mz_pg_get_int8(PQgetvalue(res, 0, 1));
+        parts = mz_pg_get_int8(PQgetvalue(res, 0, 2));
+        bytes = mz_pg_get_int8(PQgetvalue(res, 0, 3));
     }
     PQclear(res);
+    if (has_snapshot) {
+        if (bytes < 0 || (uint64_t)bytes >= SIZE_MAX)
+            return MZ_ERR_INVALID;
+        x->global_len = (size_t)bytes;
+        st = snapshot_get(c, x, snapshot, parts);
+        if (st != MZ_OK)
+            return st;
+    }
     if (x->fn == NULL)
         return MZ_OK;
     st =
@@ -319,7 +481,8 @@ enum mz_status mz_store_read_checkpoint(struct mz_store *store, int64_t *seq,
                                         void **global, size_t *global_len,
                                         mz_store_client_fn fn, void *ctx)
 {
-    struct checkpoint_get_ctx x = {mz_store_node(store), 0, NULL, 0, fn, ctx};
+    struct checkpoint_get_ctx x = {
+        .node = mz_store_node(store), .fn = fn, .ctx = ctx};
     enum mz_status st = mz_store_with_conn(store, checkpoint_adopt_op,
                                            (void *)mz_store_node(store));
     if (st == MZ_OK)

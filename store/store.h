@@ -187,14 +187,31 @@ struct mz_client_blob {
     size_t len;
 };
 
-/* In one transaction: upserts the given client states and replaces the
- * global snapshot (global NULL: the one stored is still current and is
- * kept), all as of log position seq. After a crash, restart
- * loads the last complete checkpoint and replays the log after its seq. */
+/* Paces a checkpoint's write (owned by the caller, borrowed for the
+ * call): after_part(ctx, done, total) is called each time a part of it
+ * reached PostgreSQL (a part of the global snapshot, a statement of
+ * client states) with the bytes written so far and in all, and may
+ * sleep to spread the write. */
+struct mz_store_pace {
+    void (*after_part)(void *ctx, size_t done, size_t total);
+    void *ctx;
+};
+
+/* Writes a checkpoint as of log position seq: the global snapshot
+ * (global NULL: the one stored is still current and is kept) first, in
+ * parts of MZ_STORE_SNAPSHOT_PART_BYTES committed one by one, then, in
+ * one transaction, the given client states and the checkpoint row that
+ * names the new snapshot. Until that transaction commits the previous
+ * checkpoint stands whole; the parts of a snapshot no checkpoint names
+ * are deleted by the next one. pace may be NULL (no pauses). After a
+ * crash, restart loads the last complete checkpoint and replays the log
+ * after its seq. */
+#define MZ_STORE_SNAPSHOT_PART_BYTES (1024 * 1024)
 enum mz_status mz_store_write_checkpoint(struct mz_store *store, int64_t seq,
                                          const struct mz_client_blob *clients,
                                          size_t n_clients, const void *global,
-                                         size_t global_len);
+                                         size_t global_len,
+                                         const struct mz_store_pace *pace);
 /* Adopts the newest checkpoint of any node as this node's when it is
  * another's (checkpoint_store.c), then reads this node's: *seq (0 when
  * none), the global snapshot into

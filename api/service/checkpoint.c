@@ -14,7 +14,10 @@
  * position. The level is serialised and the checkpoint written after it,
  * on a niced thread, holding no lock but the checkpoint mutex, which
  * keeps an erasure from being written over and an eviction from taking
- * a copied client. Each checkpoint logs where its time went.
+ * a copied client. The write is paced over part of the interval
+ * (--checkpoint-spread), so PostgreSQL takes it in steps beside the
+ * requests rather than in one burst; a stop or an erasure waiting for
+ * the mutex ends the pauses. Each checkpoint logs where its time went.
  *-------------------------------------------------------------------------
  */
 #include "api/service/internal.h"
@@ -70,6 +73,7 @@ struct checkpoint_timing {
     double final_hold_cpu_ms;
     double global_copy_ms; /* of which copying the global level */
     double serialise_ms;   /* the global level to bytes, no lock */
+    double paused_ms;      /* of write_ms, pauses of the pacing */
     double write_ms;       /* PostgreSQL, no lock */
 };
 
@@ -346,6 +350,50 @@ static enum mz_status collect_checkpoint(struct mz_service *svc,
     return status;
 }
 
+/* Paces a checkpoint's write: after each part, waits until the share
+ * of the spread that the bytes written so far stand for has passed, so
+ * the write ends about spread_s after it began (sooner when PostgreSQL
+ * is slower). Waits on stop_cond, so a stop, or an erasure announcing
+ * itself (mz_service_hurry_checkpoint), ends the pause at once. */
+struct write_pace {
+    struct mz_service *svc;
+    struct timespec start; /* CLOCK_REALTIME, stop_cond's clock */
+    double spread_s;
+    double paused_ms;
+};
+
+static void pace_after_part(void *ctx, size_t done, size_t total)
+{
+    struct write_pace *p = ctx;
+    struct mz_service *svc = p->svc;
+    double due_s = p->spread_s * (double)done / (double)(total ? total : 1);
+    struct timespec due = p->start, now;
+    long long due_ns = (long long)(due_s * 1e9) + due.tv_nsec;
+    due.tv_sec += (time_t)(due_ns / 1000000000LL);
+    due.tv_nsec = (long)(due_ns % 1000000000LL);
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    pthread_mutex_lock(&svc->stop_mutex);
+    int rc = 0;
+    while (!svc->stopping && svc->checkpoint_hurry == 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&svc->stop_cond, &svc->stop_mutex, &due);
+    pthread_mutex_unlock(&svc->stop_mutex);
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    double waited = (double)(end.tv_sec - now.tv_sec) * 1e3 +
+                    (double)(end.tv_nsec - now.tv_nsec) / 1e6;
+    if (waited > 0)
+        p->paused_ms += waited;
+}
+
+void mz_service_hurry_checkpoint(struct mz_service *svc, bool waiting)
+{
+    pthread_mutex_lock(&svc->stop_mutex);
+    svc->checkpoint_hurry += waiting ? 1 : -1;
+    pthread_cond_broadcast(&svc->stop_cond);
+    pthread_mutex_unlock(&svc->stop_mutex);
+}
+
 /* The part of a checkpoint that holds no lock: serialises the global
  * level (when copied) and writes pc. Sets *attempted when it reached
  * PostgreSQL. Returns MZ_OK, MZ_ERR_NOMEM, or the store's status. */
@@ -368,9 +416,16 @@ static enum mz_status serialise_and_write(struct mz_service *svc,
     timing->serialise_ms = elapsed_ms(&start);
     clock_gettime(CLOCK_MONOTONIC, &start);
     *attempted = true;
+    struct write_pace pace = {.svc = svc,
+                              .spread_s = svc->checkpoint_interval_s *
+                                          (svc->checkpoint_spread_pct / 100.0)};
+    clock_gettime(CLOCK_REALTIME, &pace.start);
+    const struct mz_store_pace hook = {pace_after_part, &pace};
     enum mz_status status = mz_store_write_checkpoint(
-        svc->store, pc->seq, pc->blobs, pc->count, pc->global, pc->global_len);
+        svc->store, pc->seq, pc->blobs, pc->count, pc->global, pc->global_len,
+        pace.spread_s > 0 ? &hook : NULL);
     timing->write_ms = elapsed_ms(&start);
+    timing->paused_ms = pace.paused_ms;
     return status;
 }
 
@@ -447,6 +502,7 @@ static void log_checkpoint(const struct pending_checkpoint *pc,
     mz_log_double(&l, "global_copy_ms", timing->global_copy_ms);
     mz_log_double(&l, "serialise_ms", timing->serialise_ms);
     mz_log_double(&l, "write_ms", timing->write_ms);
+    mz_log_double(&l, "paused_ms", timing->paused_ms);
     mz_log_end(&l);
 }
 
@@ -509,11 +565,11 @@ void *mz_service_checkpointer_main(void *arg)
 {
     struct mz_service *svc = arg;
     pthread_setname_np(pthread_self(), "mz-checkpoint"); /* top -H, perf */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += svc->checkpoint_interval_s;
     pthread_mutex_lock(&svc->stop_mutex);
     while (!svc->stopping) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += svc->checkpoint_interval_s;
         int rc = 0;
         while (!svc->stopping && !svc->wake_checkpointer && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&svc->stop_cond, &svc->stop_mutex,
@@ -522,6 +578,11 @@ void *mz_service_checkpointer_main(void *arg)
             break;
         svc->wake_checkpointer = false;
         pthread_mutex_unlock(&svc->stop_mutex);
+        /* From start to start: a paced write takes part of the interval,
+         * and the next checkpoint still begins one interval after this
+         * one did (at once, if this one took longer). */
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += svc->checkpoint_interval_s;
         /* Eviction takes only clean clients: right after a checkpoint is
          * when most are. */
         mz_service_checkpoint(svc);

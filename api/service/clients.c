@@ -139,7 +139,9 @@ enum mz_status mz_service_erase_client(struct mz_service *svc,
          * copied the client before the erasure from writing it back
          * afterwards; other nodes' are refused by the erasure's
          * tombstone (store/checkpoint_store.c). */
+        mz_service_hurry_checkpoint(svc, true);
         pthread_mutex_lock(&svc->checkpoint_mutex);
+        mz_service_hurry_checkpoint(svc, false);
         status = mz_store_delete_client(
             svc->store, client_id, mz_service_actor(by), settled, &position);
         if (status == MZ_OK) {

@@ -112,6 +112,10 @@ struct mz_service {
 
     _Atomic int64_t last_checkpoint_ms; /* wall clock, for the flush lag */
     int checkpoint_interval_s;
+    int checkpoint_spread_pct; /* of the interval: the write's pacing */
+    int checkpoint_hurry;      /* guarded by stop_mutex: callers waiting
+                                  for checkpoint_mutex; the write's
+                                  pauses end while > 0 */
     pthread_t checkpointer;
     pthread_mutex_t stop_mutex;
     pthread_cond_t stop_cond;
@@ -305,6 +309,11 @@ void *mz_service_checkpointer_main(void *arg);
 
 /* Wakes the checkpointer early (the client cache grew past its limit). */
 void mz_service_wake_checkpointer(void *svc);
+
+/* Announces (waiting true) a caller about to wait for checkpoint_mutex,
+ * so a paced write in progress ends its pauses, and withdraws it (false)
+ * once the caller holds the mutex. */
+void mz_service_hurry_checkpoint(struct mz_service *svc, bool waiting);
 
 /* ---- retention.c ----------------------------------------------------- */
 

@@ -67,6 +67,11 @@ struct mz_service *mz_service_open(const struct mz_service_config *cfg,
     pthread_cond_init(&svc->stop_cond, NULL);
     svc->checkpoint_interval_s =
         cfg->checkpoint_interval_s > 0 ? cfg->checkpoint_interval_s : 30;
+    svc->checkpoint_spread_pct =
+        cfg->checkpoint_spread_pct > 0
+            ? (cfg->checkpoint_spread_pct < 90 ? cfg->checkpoint_spread_pct
+                                               : 90)
+            : 0;
     if (cfg->default_rate_per_s > 0) {
         struct mz_token_bucket probe;
         if (!mz_token_bucket_init(&probe, cfg->default_rate_per_s,

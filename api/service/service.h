@@ -73,6 +73,8 @@ struct mz_service_config {
     int store_pool_size;  /* connections for request threads */
     struct mz_model_config model;
     int checkpoint_interval_s; /* seconds between checkpoints */
+    int checkpoint_spread_pct; /* of the interval, over which a
+                                  checkpoint's write is paced; 0: none */
     size_t writer_batch_rows;  /* most events in one transaction */
     size_t memory_limit;       /* bytes of clients kept in memory
                                   (client_cache.h); 0: no limit */

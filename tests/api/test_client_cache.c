@@ -177,9 +177,9 @@ static struct mz_client_entry *put_client(struct fixture *fx, int k)
     struct mz_client_blob blob = {id, bytes, len};
 
     client_id(id, sizeof id, k);
-    ck_assert_int_eq(
-        mz_store_write_checkpoint(fx->store, ++fx->seq, &blob, 1, NULL, 0),
-        MZ_OK);
+    ck_assert_int_eq(mz_store_write_checkpoint(fx->store, ++fx->seq, &blob, 1,
+                                               NULL, 0, NULL),
+                     MZ_OK);
     pthread_rwlock_wrlock(&fx->lock);
     ck_assert_msg(
         mz_client_cache_restore(fx->cache, id, bytes, len, err, sizeof err),
@@ -569,8 +569,8 @@ START_TEST(test_fetch_asks_the_database_only_once_a_client_may_be_out)
     fixture_open(&fx, "fetch_resident", 8);
     void *bytes = learned_record(&fx, 5, &len);
     struct mz_client_blob blob = {"elsewhere", bytes, len};
-    ck_assert_int_eq(mz_store_write_checkpoint(fx.store, 1, &blob, 1, NULL, 0),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(fx.store, 1, &blob, 1, NULL, 0, NULL), MZ_OK);
     ck_assert_int_eq(mz_client_cache_fetch(fx.cache, "elsewhere", false),
                      MZ_OK);
     ck_assert_uint_eq(count(&fx), 0);
@@ -602,8 +602,8 @@ START_TEST(test_fetch_of_a_corrupt_row_fails_and_leaves_no_entry)
     struct mz_client_blob blob = {"broken", "not a record at all", 19};
 
     fixture_open(&fx, "fetch_corrupt", 8);
-    ck_assert_int_eq(mz_store_write_checkpoint(fx.store, 1, &blob, 1, NULL, 0),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(fx.store, 1, &blob, 1, NULL, 0, NULL), MZ_OK);
     pthread_rwlock_wrlock(&fx.lock);
     mz_client_cache_note_not_resident(fx.cache);
     pthread_rwlock_unlock(&fx.lock);

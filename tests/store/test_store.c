@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/event_writer.h"
+#include "store/pg.h"
 #include "store/store.h"
 #include "tests/harness/test_db.h"
 
@@ -105,13 +106,15 @@ START_TEST(test_migrations_idempotent_and_safe_concurrently)
                                        "SELECT count(*) FROM pg_tables "
                                        "WHERE tablename = 'impressions'"),
                      0);
-    /* 0008: the global level is stored without a compression attempt. */
-    ck_assert_int_eq(mz_test_sql_value(conninfo,
-                                       "SELECT count(*) FROM pg_attribute "
-                                       "WHERE attrelid = 'checkpoint'::regclass"
-                                       " AND attname = 'global'"
-                                       " AND attstorage = 'e'"),
-                     1);
+    /* 0008, then 0010: the global level is stored without a compression
+     * attempt, in parts. */
+    ck_assert_int_eq(
+        mz_test_sql_value(conninfo,
+                          "SELECT count(*) FROM pg_attribute "
+                          "WHERE attrelid = 'checkpoint_part'::regclass"
+                          " AND attname = 'bytes'"
+                          " AND attstorage = 'e'"),
+        1);
     /* 0009: a client record shorter than a page is stored as it is. */
     ck_assert_int_eq(mz_test_sql_value(conninfo,
                                        "SELECT count(*) FROM pg_class "
@@ -623,9 +626,9 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_int_eq(seq, 0);
     ck_assert_ptr_null(global);
 
-    ck_assert_int_eq(
-        mz_store_write_checkpoint(store, 10, c1, 3, global1, sizeof global1),
-        MZ_OK);
+    ck_assert_int_eq(mz_store_write_checkpoint(store, 10, c1, 3, global1,
+                                               sizeof global1, NULL),
+                     MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
                                               blob_fn, &log),
@@ -642,13 +645,13 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(log.lens[blob_index(&log, "carol")], 0);
 
     /* A newer checkpoint replaces alice, deletes bob, keeps carol. */
-    ck_assert_int_eq(
-        mz_store_write_checkpoint(store, 20, c2, 2, global2, sizeof global2),
-        MZ_OK);
+    ck_assert_int_eq(mz_store_write_checkpoint(store, 20, c2, 2, global2,
+                                               sizeof global2, NULL),
+                     MZ_OK);
     /* A stale writer (older seq) cannot clobber alice. */
-    ck_assert_int_eq(
-        mz_store_write_checkpoint(store, 15, stale, 1, global2, sizeof global2),
-        MZ_OK);
+    ck_assert_int_eq(mz_store_write_checkpoint(store, 15, stale, 1, global2,
+                                               sizeof global2, NULL),
+                     MZ_OK);
     memset(&log, 0, sizeof log);
     ck_assert_int_eq(mz_store_read_checkpoint(store, &seq, &global, &global_len,
                                               blob_fn, &log),
@@ -662,8 +665,8 @@ START_TEST(test_checkpoint_round_trip)
 
     /* Clients only (the global level did not change): the stored global
      * snapshot is kept, the position moves on. */
-    ck_assert_int_eq(mz_store_write_checkpoint(store, 30, stale, 1, NULL, 0),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 30, stale, 1, NULL, 0, NULL), MZ_OK);
     ck_assert_int_eq(
         mz_store_read_checkpoint(store, &seq, &global, &global_len, NULL, NULL),
         MZ_OK);
@@ -671,6 +674,157 @@ START_TEST(test_checkpoint_round_trip)
     ck_assert_uint_eq(global_len, sizeof global2);
     ck_assert_mem_eq(global, global2, sizeof global2);
     free(global);
+    mz_store_close(store);
+}
+END_TEST
+
+/* Records what a paced write reported. */
+struct pace_log {
+    int calls;
+    size_t last_done;
+    size_t total;
+    bool monotonic;
+};
+
+static void pace_note(void *ctx, size_t done, size_t total)
+{
+    struct pace_log *log = ctx;
+    if (log->calls > 0 && (done < log->last_done || total != log->total))
+        log->monotonic = false;
+    log->calls++;
+    log->last_done = done;
+    log->total = total;
+}
+
+static void fill_pseudo_random(unsigned char *buf, size_t len, uint32_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        buf[i] = (unsigned char)(seed >> 24);
+    }
+}
+
+static void assert_snapshot(struct mz_store *store, int64_t want_seq,
+                            const void *want, size_t want_len)
+{
+    int64_t seq = -1;
+    void *global = NULL;
+    size_t global_len = 0;
+    ck_assert_int_eq(
+        mz_store_read_checkpoint(store, &seq, &global, &global_len, NULL, NULL),
+        MZ_OK);
+    ck_assert_int_eq(seq, want_seq);
+    ck_assert_ptr_nonnull(global);
+    ck_assert_uint_eq(global_len, want_len);
+    ck_assert_int_eq(memcmp(global, want, want_len), 0);
+    free(global);
+}
+
+START_TEST(test_checkpoint_snapshot_in_parts_paced_pruned_and_adopted)
+{
+    const char *conninfo = fresh_db("checkpoint_parts");
+    struct mz_store *store = open_store(conninfo);
+    size_t big_len = 2 * MZ_STORE_SNAPSHOT_PART_BYTES + 12345; /* 3 parts */
+    unsigned char *big = malloc(big_len);
+    ck_assert_ptr_nonnull(big);
+    fill_pseudo_random(big, big_len, 7);
+    struct mz_client_blob clients[] = {{"alice", "A1", 2}, {"bob", "B1", 2}};
+    struct pace_log pace_log = {.monotonic = true};
+    const struct mz_store_pace pace = {pace_note, &pace_log};
+
+    mz_store_set_node(store, "n1");
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 40, clients, 2, big, big_len, &pace),
+        MZ_OK);
+    /* One call per part and one per statement of client states, the
+     * last one at the whole. */
+    ck_assert_int_eq(pace_log.calls, 4);
+    ck_assert(pace_log.monotonic);
+    ck_assert_uint_eq(pace_log.total, big_len + 4);
+    ck_assert_uint_eq(pace_log.last_done, pace_log.total);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM "
+                                                 "checkpoint_part"),
+                     3);
+    assert_snapshot(store, 40, big, big_len);
+
+    /* Parts of a snapshot no checkpoint names (a write that died before
+     * its checkpoint committed) are never read, and the next checkpoint
+     * deletes them; a clients-only one keeps the named snapshot. */
+    mz_test_sql_value(conninfo, "INSERT INTO checkpoint_part VALUES "
+                                "('n1', 999999, 0, '\\x0102')");
+    assert_snapshot(store, 40, big, big_len);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 41, clients, 1, NULL, 0, NULL), MZ_OK);
+    ck_assert_int_eq(mz_test_sql_value(conninfo, "SELECT count(*) FROM "
+                                                 "checkpoint_part"),
+                     3);
+    assert_snapshot(store, 41, big, big_len);
+
+    /* Another node with no checkpoint of its own adopts this one, parts
+     * and all, under its own name. */
+    struct mz_store *other = open_store(conninfo);
+    mz_store_set_node(other, "n2");
+    assert_snapshot(other, 41, big, big_len);
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM checkpoint_part "
+                                       "WHERE node = 'n2'"),
+                     3);
+    mz_store_close(other);
+
+    /* A new snapshot replaces the old one's parts. */
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 50, clients, 2, "small", 5, NULL),
+        MZ_OK);
+    ck_assert_int_eq(mz_test_sql_value(conninfo,
+                                       "SELECT count(*) FROM checkpoint_part "
+                                       "WHERE node = 'n1'"),
+                     1);
+    assert_snapshot(store, 50, "small", 5);
+
+    /* A snapshot with a part missing is refused, not read short. */
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 60, clients, 2, big, big_len, NULL),
+        MZ_OK);
+    mz_test_sql_value(conninfo, "DELETE FROM checkpoint_part "
+                                "WHERE node = 'n1' AND part = 1");
+    int64_t seq = -1;
+    void *global = NULL;
+    size_t global_len = 0;
+    ck_assert_int_eq(
+        mz_store_read_checkpoint(store, &seq, &global, &global_len, NULL, NULL),
+        MZ_ERR_INVALID);
+    ck_assert_ptr_null(global);
+    free(big);
+    mz_store_close(store);
+}
+END_TEST
+
+/* A database of schema version 9 keeps its checkpoint across 0010: the
+ * snapshot column becomes one part. */
+START_TEST(test_checkpoint_snapshot_survives_the_upgrade_to_parts)
+{
+    const char *conninfo = fresh_db("checkpoint_upgrade");
+    mz_test_sql_value(conninfo, "CREATE TABLE schema_version ("
+                                " version integer PRIMARY KEY,"
+                                " name text NOT NULL,"
+                                " applied_at timestamptz NOT NULL"
+                                " DEFAULT now())");
+    for (size_t i = 0; i < mz_migrations_count; i++) {
+        char sql[160];
+        if (mz_migrations[i].version > 9)
+            break;
+        mz_test_sql_value(conninfo, mz_migrations[i].sql);
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO schema_version (version, name) VALUES (%d, '%s')",
+                 mz_migrations[i].version, mz_migrations[i].name);
+        mz_test_sql_value(conninfo, sql);
+    }
+    mz_test_sql_value(conninfo, "INSERT INTO checkpoint (node, seq, global) "
+                                "VALUES ('n1', 7, '\\x00010203')");
+
+    struct mz_store *store = open_store(conninfo);
+    mz_store_set_node(store, "n1");
+    assert_snapshot(store, 7, "\x00\x01\x02\x03", 4);
     mz_store_close(store);
 }
 END_TEST
@@ -900,8 +1054,8 @@ START_TEST(test_delete_client_erases_everything)
     fill_event(&evs[2], "k1", "kept", "i1", 3);
     ck_assert_int_eq(mz_event_writer_submit(writer, evs, 3), MZ_OK);
     mz_event_writer_stop(writer);
-    ck_assert_int_eq(mz_store_write_checkpoint(store, 3, blobs, 2, NULL, 0),
-                     MZ_OK);
+    ck_assert_int_eq(
+        mz_store_write_checkpoint(store, 3, blobs, 2, NULL, 0, NULL), MZ_OK);
     ck_assert_int_eq(
         mz_store_put_client_attributes(store, "gone", "{}", "test", NULL),
         MZ_OK);
@@ -1164,6 +1318,9 @@ static Suite *store_suite(void)
         tc, test_learning_overlaps_next_commit_replies_wait_in_log_order);
     tcase_add_test(tc, test_scan_events_in_log_order_after_seq);
     tcase_add_test(tc, test_checkpoint_round_trip);
+    tcase_add_test(tc,
+                   test_checkpoint_snapshot_in_parts_paced_pruned_and_adopted);
+    tcase_add_test(tc, test_checkpoint_snapshot_survives_the_upgrade_to_parts);
     tcase_add_test(tc, test_catalog_upsert_keeps_order_and_delete);
     tcase_add_test(tc, test_rules_versions_and_attributes_round_trip);
     tcase_add_test(tc, test_concurrent_rule_puts_get_distinct_versions);
