@@ -253,10 +253,9 @@ static enum mz_status checkpoint_put_body(struct mz_pg_conn *c, void *ctx)
     char seq[24];
     const char *node = mz_store_node(x->store);
     const char *values[3] = {seq, x->snapshot[0] ? x->snapshot : NULL, node};
-    size_t done_before = x->global_len; /* a retried transaction recounts */
     enum mz_status st = mz_pg_exec_simple(c, MZ_ERASURE_LOCK_SHARED_SQL);
 
-    x->done = done_before;
+    x->done = x->global_len; /* a retried transaction recounts */
     for (size_t from = 0; from < x->n_clients && st == MZ_OK;
          from += STATES_PER_STATEMENT) {
         size_t to = from + STATES_PER_STATEMENT < x->n_clients
