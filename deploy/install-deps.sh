@@ -4,7 +4,7 @@
 set -eu
 packages="build-essential autoconf automake pkg-config
   libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libopenblas-dev
-  libsodium-dev check libcurl4-openssl-dev postgresql postgresql-client python3 python3-yaml
+  libsodium-dev libxxhash-dev check libcurl4-openssl-dev postgresql postgresql-client python3 python3-yaml
   python3-jsonschema curl openssl nginx-light"
 if [ "${1:-}" = "--bench" ]; then
     packages="$packages wrk"

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  * log.c
  *    JSON log lines: a bounded buffer per line, a JSON string escaper
- *    that keeps every line valid whatever bytes it is given, and one
- *    write(2) per line.
+ *    that keeps every line valid whatever bytes it is given, and the
+ *    line's way out: the writer thread's ring once the server started it
+ *    (log_queue.c), one write(2) per line before that.
  *
  * No JSON library here: model/ is the bottom library and a log line is simple
  * enough to build by hand, without allocating (a line must still get out
@@ -19,10 +20,12 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "model/log_queue.h"
 #include "model/timefmt.h"
 
 #ifdef PIPE_BUF
@@ -191,6 +194,7 @@ void mz_log_begin(struct mz_log_line *line, enum mz_log_level level,
                  date, now.tv_nsec / 1000000L, level_names[level]);
     line->len = 0;
     line->truncated = false;
+    line->level = level;
     append_raw(line, head, n > 0 ? (size_t)n : 0);
     mz_log_str(line, "msg", msg ? msg : "");
 }
@@ -246,22 +250,11 @@ void mz_log_bool(struct mz_log_line *line, const char *key, bool value)
     add_literal(line, key, value ? "true" : "false");
 }
 
-void mz_log_end(struct mz_log_line *line)
+/* Writes len bytes to the sink, retrying short writes and EINTR. */
+static void write_to_sink(const char *p, size_t left)
 {
-    int saved_errno = errno;
     int fd = atomic_load(&sink_fd);
-    const char *p = line->buf;
-    size_t left;
 
-    /* TAIL_BYTES were kept free for exactly this. */
-    if (line->truncated) {
-        memcpy(line->buf + line->len, truncated_mark,
-               sizeof truncated_mark - 1);
-        line->len += sizeof truncated_mark - 1;
-    }
-    memcpy(line->buf + line->len, "}\n", 2);
-    line->len += 2;
-    left = line->len;
     while (left > 0) {
         ssize_t written = write(fd, p, left);
 
@@ -272,6 +265,22 @@ void mz_log_end(struct mz_log_line *line)
         p += written;
         left -= (size_t)written;
     }
+}
+
+void mz_log_end(struct mz_log_line *line)
+{
+    int saved_errno = errno;
+
+    /* TAIL_BYTES were kept free for exactly this. */
+    if (line->truncated) {
+        memcpy(line->buf + line->len, truncated_mark,
+               sizeof truncated_mark - 1);
+        line->len += sizeof truncated_mark - 1;
+    }
+    memcpy(line->buf + line->len, "}\n", 2);
+    line->len += 2;
+    if (!mz_log_queue_put(line->buf, line->len, line->level >= MZ_LOG_WARNING))
+        write_to_sink(line->buf, line->len);
     line->len = 0;
     line->truncated = false;
     /* A caller may log between a failing call and reading errno. */
@@ -298,4 +307,32 @@ void mz_log_reason(enum mz_log_level level, const char *msg, const char *reason)
 int mz_log_set_fd(int fd)
 {
     return atomic_exchange(&sink_fd, fd);
+}
+
+static void report_dropped(uint64_t total)
+{
+    struct mz_log_line line;
+
+    mz_log_begin(&line, MZ_LOG_WARNING,
+                 "log lines dropped: the log's writer fell behind");
+    mz_log_int(&line, "dropped_total", (int64_t)total);
+    mz_log_end(&line);
+}
+
+bool mz_log_start_writer(void)
+{
+    if (!mz_log_queue_start(write_to_sink, report_dropped))
+        return false;
+    atexit(mz_log_stop_writer);
+    return true;
+}
+
+void mz_log_stop_writer(void)
+{
+    mz_log_queue_stop();
+}
+
+uint64_t mz_log_lines_dropped(void)
+{
+    return mz_log_queue_dropped();
 }

@@ -25,7 +25,9 @@
  *
  * Guarantees:
  * - A line is built in the struct (on the caller's stack: no allocation,
- *   no lock) and written by mz_log_end with one write(2), so lines of
+ *   no lock) and written by mz_log_end with one write(2), or, in the
+ *   server, copied into the writer thread's ring, which is written in
+ *   whole lines of at most PIPE_BUF bytes per write(2); so lines of
  *   concurrent threads never interleave (a line is at most
  *   MZ_LOG_LINE_MAX bytes, which is PIPE_BUF on Linux: a write to a pipe
  *   of that size is atomic).
@@ -51,6 +53,8 @@
  *    mz_log_msg                 - a line with no fields
  *    mz_log_reason              - a line with one "reason" field
  *    mz_log_set_fd              - where lines go (stderr; tests capture)
+ *    mz_log_start_writer / _stop_writer - lines off the caller's thread
+ *    mz_log_lines_dropped       - lines the writer's full ring dropped
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_LOG_H
@@ -76,6 +80,7 @@ enum mz_log_level {
 /* One line being built. Declare it on the stack; its fields are private
  * to log.c. */
 struct mz_log_line {
+    enum mz_log_level level;
     size_t len;     /* bytes used in buf */
     bool truncated; /* a value was cut or a field dropped */
     char buf[MZ_LOG_LINE_MAX];
@@ -94,7 +99,8 @@ void mz_log_int(struct mz_log_line *line, const char *key, int64_t value);
 void mz_log_double(struct mz_log_line *line, const char *key, double value);
 void mz_log_bool(struct mz_log_line *line, const char *key, bool value);
 
-/* Closes the line and writes it with one write(2). The line may then be
+/* Closes the line and writes it with one write(2), or queues it for the
+ * writer thread once mz_log_start_writer ran. The line may then be
  * started again with mz_log_begin. */
 void mz_log_end(struct mz_log_line *line);
 
@@ -109,5 +115,16 @@ void mz_log_reason(enum mz_log_level level, const char *msg,
  * the previous one. For tests, which capture lines in a pipe or a file;
  * the server never calls it. Safe to call from any thread. */
 int mz_log_set_fd(int fd);
+
+/* From now on lines go through a ring in memory that one thread writes
+ * out, so a thread that logs never waits for the disk or a pipe
+ * (log_queue.c says what happens when the ring is full). Start it once,
+ * with the signals the process waits for blocked; the lines still queued
+ * are written at exit (atexit) or by mz_log_stop_writer. Returns false
+ * (lines are then written directly) when it could not start. */
+bool mz_log_start_writer(void);
+void mz_log_stop_writer(void);
+/* Debug and info lines dropped because the ring was full, since start. */
+uint64_t mz_log_lines_dropped(void);
 
 #endif

@@ -147,6 +147,12 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Request lines off the HTTP threads: a write(2) that waits for the
+     * disk held every one of them (model/log_queue.c). After the mask,
+     * so the writer thread never takes SIGTERM from sigwait. */
+    if (!mz_log_start_writer())
+        log_line(MZ_LOG_WARNING, "log writer thread not started",
+                 "lines are written by the threads that log them");
 
     const char *database = server.config.database_url;
     if (!database) {

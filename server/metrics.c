@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/service/service.h"
+#include "model/log.h"
 
 #define MAX_SERIES 256
 #define MAX_ROUTES 32
@@ -320,6 +321,11 @@ char *mz_metrics_render(struct mz_metrics *m, struct mz_service *svc,
                "Bytes malloc has handed out and not had back (glibc "
                "mallinfo2: in-use chunks and mmapped blocks, all arenas).",
                (double)heap_allocated_bytes());
+    render_one(&t, "maison_stderr_lines_dropped_total", "counter",
+               "Debug and info lines of maisond's own log dropped because "
+               "its writer thread fell a megabyte behind (warnings and "
+               "errors are never dropped).",
+               (double)mz_log_lines_dropped());
     if (t.failed) {
         free(t.data);
         return NULL;

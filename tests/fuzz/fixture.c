@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model/client_record.h"
+#include "model/bytes.h"
 #include "model/hash.h"
 #include "model/item.h"
 #include "tests/fuzz/fuzz.h"
@@ -127,7 +128,7 @@ static void reseal(uint8_t *bytes, size_t len)
 {
     if (len < CHECKSUM_BYTES)
         return;
-    uint64_t sum = mz_hash_bytes(bytes, len - CHECKSUM_BYTES);
+    uint64_t sum = mz_bytes_checksum(bytes, len - CHECKSUM_BYTES);
     for (int i = 0; i < CHECKSUM_BYTES; i++)
         bytes[len - CHECKSUM_BYTES + i] = (uint8_t)(sum >> (8 * i));
 }

@@ -328,7 +328,8 @@ def metrics_expose_every_documented_family():
                        ("maison_consolidations_total", "counter"),
                        ("maison_db_flush_lag_seconds", "gauge"),
                        ("maison_db_errors_total", "counter"),
-                       ("maison_heap_allocated_bytes", "gauge")):
+                       ("maison_heap_allocated_bytes", "gauge"),
+                       ("maison_stderr_lines_dropped_total", "counter")):
         check("# TYPE %s %s" % (name, kind) in text,
               "missing '# TYPE %s %s'" % (name, kind))
     m = mt.parse_metrics(text)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "model/client_record.h"
+#include "model/bytes.h"
 #include "model/hash.h"
 
 enum { N_ITEMS = 40 };
@@ -129,7 +130,7 @@ static void learned_client_free(struct learned_client *c)
  * fields, not the checksum, decide whether the record is accepted. */
 static void reseal(uint8_t *bytes, size_t len)
 {
-    uint64_t sum = mz_hash_bytes(bytes, len - CHECKSUM_BYTES);
+    uint64_t sum = mz_bytes_checksum(bytes, len - CHECKSUM_BYTES);
 
     for (int i = 0; i < CHECKSUM_BYTES; i++)
         bytes[len - CHECKSUM_BYTES + i] = (uint8_t)(sum >> (8 * i));

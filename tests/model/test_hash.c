@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  * test_hash.c
- *    Unit tests of model/hash.c: FNV-1a 64 test vectors (checkpoints and
- *    the model's token vectors depend on them), and the table: replace,
+ *    Unit tests of model/hash.c: FNV-1a 64 test vectors (the model's
+ *    token vectors depend on them, and records saved before XXH3 carry
+ *    it); of model/bytes.c's checksum and bulk floats; and the table: replace,
  *    growth past the load factor, removal in collision runs (backward
  *    shift, wrapping), iteration, clear, pointer values, and agreement
  *    with a brute-force map under random operations.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,21 +36,118 @@ START_TEST(test_hash_fnv1a64_test_vectors)
 }
 END_TEST
 
-START_TEST(test_hash_bytes_checksum_is_fnv1a64_of_the_payload)
+/* The trailing checksum of a record, little-endian. */
+static uint64_t stored_checksum(const uint8_t *data, size_t len)
 {
+    uint64_t stored = 0;
+    for (int i = 0; i < 8; i++)
+        stored |= (uint64_t)data[len - 8 + i] << (8 * i);
+    return stored;
+}
+
+static void store_checksum(uint8_t *data, size_t len, uint64_t sum)
+{
+    for (int i = 0; i < 8; i++)
+        data[len - 8 + i] = (uint8_t)(sum >> (8 * i));
+}
+
+START_TEST(test_bytes_checksum_is_xxh3_64_of_the_payload)
+{
+    /* XXH3 64 of no bytes, seed 0 (the reference's test vector). */
+    ck_assert_uint_eq(mz_bytes_checksum(NULL, 0), 0x2d06800538d394c2ULL);
+
     struct mz_wbuf w;
     size_t len = 0;
-
     mz_wbuf_init(&w);
     mz_wbuf_raw(&w, "foobar", 6);
     uint8_t *data = mz_wbuf_finish(&w, &len);
     ck_assert_ptr_nonnull(data);
     ck_assert_uint_eq(len, 6 + 8);
-    uint64_t stored = 0;
-    for (int i = 0; i < 8; i++)
-        stored |= (uint64_t)data[6 + i] << (8 * i);
-    ck_assert_uint_eq(stored, 0x85944171f73967e8ULL);
+    ck_assert_uint_eq(stored_checksum(data, len),
+                      mz_bytes_checksum("foobar", 6));
+    ck_assert_uint_ne(stored_checksum(data, len), mz_hash_bytes("foobar", 6));
     free(data);
+}
+END_TEST
+
+/* Records saved before the switch to XXH3 carry FNV-1a 64 and still
+ * load; any other trailer, or a changed payload, is refused. */
+START_TEST(test_rbuf_accepts_xxh3_or_the_former_fnv1a64_only)
+{
+    struct mz_wbuf w;
+    struct mz_rbuf r;
+    size_t len = 0;
+    mz_wbuf_init(&w);
+    mz_wbuf_u32(&w, 0x01020304u);
+    mz_wbuf_raw(&w, "payload", 7);
+    uint8_t *data = mz_wbuf_finish(&w, &len);
+    ck_assert_ptr_nonnull(data);
+    size_t payload = len - 8;
+
+    ck_assert(mz_rbuf_open(&r, data, len));
+    ck_assert_uint_eq(mz_rbuf_u32(&r), 0x01020304u);
+
+    store_checksum(data, len, mz_hash_bytes(data, payload));
+    ck_assert(mz_rbuf_open(&r, data, len));
+    ck_assert_uint_eq(mz_rbuf_u32(&r), 0x01020304u);
+
+    store_checksum(data, len, mz_hash_bytes(data, payload) + 1);
+    ck_assert(!mz_rbuf_open(&r, data, len));
+    ck_assert_uint_eq(mz_rbuf_left(&r), 0);
+
+    store_checksum(data, len, mz_bytes_checksum(data, payload));
+    data[0] ^= 1;
+    ck_assert(!mz_rbuf_open(&r, data, len));
+    ck_assert(!mz_rbuf_open(&r, data, 7)); /* shorter than a checksum */
+    free(data);
+}
+END_TEST
+
+/* The bulk float paths against the scalar ones: the same bytes out, the
+ * same floats back, and a non-finite or huge value refused. */
+START_TEST(test_f32s_encode_like_f32_and_refuse_non_finite)
+{
+    float v[67];
+    for (size_t i = 0; i < 67; i++)
+        v[i] = (float)i * -0.37f + 1e-3f;
+    struct mz_wbuf bulk, scalar;
+    size_t bulk_len = 0, scalar_len = 0;
+    mz_wbuf_init(&bulk);
+    mz_wbuf_init(&scalar);
+    mz_wbuf_u8(&bulk, 7); /* unaligned from here on */
+    mz_wbuf_u8(&scalar, 7);
+    mz_wbuf_f32s(&bulk, v, 67);
+    mz_wbuf_f32s(&bulk, v, 0);
+    for (size_t i = 0; i < 67; i++)
+        mz_wbuf_f32(&scalar, v[i]);
+    uint8_t *a = mz_wbuf_finish(&bulk, &bulk_len);
+    uint8_t *b = mz_wbuf_finish(&scalar, &scalar_len);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(bulk_len, 1 + 67 * 4 + 8);
+    ck_assert_uint_eq(bulk_len, scalar_len);
+    ck_assert_mem_eq(a, b, bulk_len);
+    ck_assert_uint_eq(a[1], 0x6f); /* 1e-3f = 0x3a83126f, low byte first */
+
+    struct mz_rbuf r;
+    float back[67];
+    ck_assert(mz_rbuf_open(&r, a, bulk_len));
+    ck_assert_uint_eq(mz_rbuf_u8(&r), 7);
+    ck_assert(mz_rbuf_f32s(&r, back, 67));
+    ck_assert_mem_eq(back, v, sizeof v);
+    ck_assert_uint_eq(mz_rbuf_left(&r), 0);
+    ck_assert(!mz_rbuf_f32s(&r, back, 1)); /* past the end */
+
+    v[40] = NAN;
+    mz_wbuf_init(&bulk);
+    mz_wbuf_f32s(&bulk, v, 67);
+    free(a);
+    a = mz_wbuf_finish(&bulk, &bulk_len);
+    ck_assert(mz_rbuf_open(&r, a, bulk_len));
+    ck_assert(!mz_rbuf_f32s(&r, back, 67));
+    ck_assert_uint_eq(mz_rbuf_left(&r), 0);
+    free(a);
+    free(b);
 }
 END_TEST
 
@@ -322,7 +421,9 @@ static Suite *hash_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_hash_fnv1a64_test_vectors);
-    tcase_add_test(tc, test_hash_bytes_checksum_is_fnv1a64_of_the_payload);
+    tcase_add_test(tc, test_bytes_checksum_is_xxh3_64_of_the_payload);
+    tcase_add_test(tc, test_rbuf_accepts_xxh3_or_the_former_fnv1a64_only);
+    tcase_add_test(tc, test_f32s_encode_like_f32_and_refuse_non_finite);
     tcase_add_test(tc, test_hash_table_put_get_and_replace);
     tcase_add_test(
         tc, test_hash_table_grows_past_load_factor_keeping_keys_in_place);

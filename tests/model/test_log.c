@@ -2,8 +2,10 @@
  * test_log.c
  *    Unit tests of model/log.c: the line's shape and field types, JSON
  *    escaping (quotes, control characters, invalid UTF-8), truncation that
- *    keeps the line valid, and lines of concurrent threads that never
- *    interleave. Lines are captured through mz_log_set_fd and checked
+ *    keeps the line valid, lines of concurrent threads that never
+ *    interleave, and the writer thread (model/log_queue.c): whole lines in
+ *    each thread's order, a full ring that drops and counts info lines
+ *    but keeps errors. Lines are captured through mz_log_set_fd and checked
  *    both byte for byte and with jansson (which refuses invalid UTF-8).
  *-------------------------------------------------------------------------
  */
@@ -441,6 +443,154 @@ START_TEST(test_lines_of_concurrent_threads_do_not_interleave)
 }
 END_TEST
 
+/* The writer thread (mz_log_start_writer): lines of many threads come
+ * out whole, each thread's in its own order, none dropped while the ring
+ * has room, and all of them written by mz_log_stop_writer. */
+#define QUEUED_WRITERS     8
+#define QUEUED_SHORT_LINES 400
+#define QUEUED_LONG_EVERY  20 /* a line cut at MZ_LOG_LINE_MAX */
+
+static void *write_numbered_lines(void *arg)
+{
+    static char value[3000];
+    struct mz_log_line l;
+
+    memset(value, 'x', sizeof value - 1);
+    for (int i = 0; i < QUEUED_SHORT_LINES; i++) {
+        mz_log_begin(&l, MZ_LOG_INFO, "queued");
+        mz_log_int(&l, "writer", (int64_t)(intptr_t)arg);
+        mz_log_int(&l, "n", i);
+        if (i % QUEUED_LONG_EVERY == 0) {
+            mz_log_str(&l, "a", value);
+            mz_log_str(&l, "b", value);
+        }
+        mz_log_end(&l);
+    }
+    return NULL;
+}
+
+/* Splits text into lines, checks each is one JSON object, and returns
+ * them parsed (caller decrefs the array). */
+static json_t *parse_lines(const char *text, size_t len)
+{
+    json_t *lines = json_array();
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        ck_assert_msg(nl != NULL, "a line without its newline");
+        size_t n = (size_t)(nl - (text + at)) + 1;
+        json_array_append_new(lines, parse_line(text + at, n));
+        at += n;
+    }
+    return lines;
+}
+
+START_TEST(test_writer_thread_writes_every_line_whole_in_order)
+{
+    pthread_t writers[QUEUED_WRITERS], reader_thread;
+    struct reader reader;
+
+    ck_assert_int_eq(pipe(capture), 0);
+    previous_fd = mz_log_set_fd(capture[1]);
+    reader.fd = capture[0];
+    pthread_create(&reader_thread, NULL, read_all, &reader);
+    ck_assert(mz_log_start_writer());
+    ck_assert(!mz_log_start_writer()); /* once */
+    for (intptr_t t = 0; t < QUEUED_WRITERS; t++)
+        pthread_create(&writers[t], NULL, write_numbered_lines, (void *)t);
+    for (int t = 0; t < QUEUED_WRITERS; t++)
+        pthread_join(writers[t], NULL);
+    mz_log_stop_writer();
+    mz_log_msg(MZ_LOG_INFO, "after the writer"); /* written directly */
+    mz_log_set_fd(previous_fd);
+    close(capture[1]);
+    pthread_join(reader_thread, NULL);
+    close(capture[0]);
+
+    json_t *lines = parse_lines(reader.text, reader.len);
+    ck_assert_uint_eq(json_array_size(lines),
+                      QUEUED_WRITERS * QUEUED_SHORT_LINES + 1);
+    int next[QUEUED_WRITERS] = {0};
+    size_t i;
+    json_t *obj;
+    json_array_foreach(lines, i, obj)
+    {
+        if (i == json_array_size(lines) - 1) {
+            ck_assert_str_eq(json_string_value(json_object_get(obj, "msg")),
+                             "after the writer");
+            break;
+        }
+        int w = (int)json_integer_value(json_object_get(obj, "writer"));
+        ck_assert(w >= 0 && w < QUEUED_WRITERS);
+        ck_assert_int_eq(json_integer_value(json_object_get(obj, "n")),
+                         next[w]++);
+    }
+    ck_assert_uint_eq(mz_log_lines_dropped(), 0);
+    json_decref(lines);
+    free(reader.text);
+}
+END_TEST
+
+/* A writer that cannot write (a pipe nobody reads) fills the ring: info
+ * lines are then dropped and counted, the writer says how many once it
+ * caught up, and an error line still comes out. */
+START_TEST(test_a_full_ring_drops_info_lines_counts_them_keeps_errors)
+{
+    pthread_t reader_thread;
+    struct reader reader;
+    int logged = 0;
+
+    ck_assert_int_eq(pipe(capture), 0);
+    previous_fd = mz_log_set_fd(capture[1]);
+    ck_assert(mz_log_start_writer());
+    /* 1 MiB of ring and 64 KiB of pipe hold about 5,500 of these. */
+    while (mz_log_lines_dropped() < 10 && logged < 100000) {
+        struct mz_log_line l;
+        mz_log_begin(&l, MZ_LOG_INFO, "filling");
+        mz_log_int(&l, "n", logged++);
+        mz_log_str(&l, "pad",
+                   "................................................"
+                   "..............................................");
+        mz_log_end(&l);
+    }
+    uint64_t dropped = mz_log_lines_dropped();
+    ck_assert_uint_eq(dropped, 10);
+    reader.fd = capture[0];
+    pthread_create(&reader_thread, NULL, read_all, &reader);
+    mz_log_msg(MZ_LOG_ERROR, "kept");
+    mz_log_stop_writer();
+    mz_log_set_fd(previous_fd);
+    close(capture[1]);
+    pthread_join(reader_thread, NULL);
+    close(capture[0]);
+
+    json_t *lines = parse_lines(reader.text, reader.len);
+    int filling = 0, kept = 0, reports = 0;
+    size_t i;
+    json_t *obj;
+    json_array_foreach(lines, i, obj)
+    {
+        const char *msg = json_string_value(json_object_get(obj, "msg"));
+        if (strcmp(msg, "filling") == 0)
+            filling++;
+        else if (strcmp(msg, "kept") == 0)
+            kept++;
+        else {
+            ck_assert_str_eq(msg,
+                             "log lines dropped: the log's writer fell behind");
+            ck_assert_int_eq(
+                json_integer_value(json_object_get(obj, "dropped_total")),
+                (json_int_t)dropped);
+            reports++;
+        }
+    }
+    ck_assert_int_eq(filling, logged - (int)dropped);
+    ck_assert_int_eq(kept, 1);
+    ck_assert_int_eq(reports, 1);
+    json_decref(lines);
+    free(reader.text);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -457,6 +607,9 @@ int main(void)
     tcase_add_test(tc, test_a_line_that_fits_is_not_marked_truncated);
     tcase_add_test(tc, test_logging_keeps_errno);
     tcase_add_test(tc, test_lines_of_concurrent_threads_do_not_interleave);
+    tcase_add_test(tc, test_writer_thread_writes_every_line_whole_in_order);
+    tcase_add_test(tc,
+                   test_a_full_ring_drops_info_lines_counts_them_keeps_errors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
