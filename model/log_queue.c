@@ -72,7 +72,7 @@ static void ring_copy(char *out, uint64_t at, size_t n)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    pthread_setname_np(pthread_self(), "mz-log"); /* top -H, perf */
+    pthread_setname_np(pthread_self(), "mz-stderr"); /* top -H, perf */
     static char chunk[WRITE_MAX];
     pthread_mutex_lock(&queue.mutex);
     for (;;) {
