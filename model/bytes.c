@@ -70,7 +70,7 @@ void mz_wbuf_f32s(struct mz_wbuf *w, const float *v, size_t n)
 {
     if (n == 0)
         return;
-    if (!HOST_IS_LITTLE_ENDIAN || n > SIZE_MAX / 4) {
+    if (!HOST_IS_LITTLE_ENDIAN) {
         for (size_t i = 0; i < n; i++)
             mz_wbuf_f32(w, v[i]);
         return;

@@ -62,26 +62,27 @@ static inline void mz_wbuf_u8(struct mz_wbuf *w, uint8_t v)
         p[0] = v;
 }
 
-/* Byte by byte, which GCC and clang compile to one store on a
- * little-endian machine, and is right on any other. */
-static inline void mz_wbuf_u32(struct mz_wbuf *w, uint32_t v)
+/* Appends the low n bytes of v, least significant first: byte by byte,
+ * which GCC and clang compile to one store on a little-endian machine,
+ * and is right on any other. */
+static inline void mz_wbuf_le(struct mz_wbuf *w, uint64_t v, int n)
 {
-    uint8_t *p = mz_wbuf_room(w, 4);
+    uint8_t *p = mz_wbuf_room(w, (size_t)n);
 
     if (!p)
         return;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < n; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void mz_wbuf_u32(struct mz_wbuf *w, uint32_t v)
+{
+    mz_wbuf_le(w, v, 4);
 }
 
 static inline void mz_wbuf_u64(struct mz_wbuf *w, uint64_t v)
 {
-    uint8_t *p = mz_wbuf_room(w, 8);
-
-    if (!p)
-        return;
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
+    mz_wbuf_le(w, v, 8);
 }
 
 static inline void mz_wbuf_f32(struct mz_wbuf *w, float v)

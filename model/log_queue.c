@@ -59,21 +59,37 @@ static struct {
 } queue = {.mutex = PTHREAD_MUTEX_INITIALIZER,
            .wake = PTHREAD_COND_INITIALIZER};
 
-/* Copies n bytes of the ring from position at into out. Caller holds
- * nothing: [tail, head) is not written until tail passes it. */
-static void ring_copy(char *out, uint64_t at, size_t n)
+/* Bytes from ring position at to the ring's end, at most n: the first
+ * of the (at most two) pieces n bytes from there take. */
+static size_t first_piece(uint64_t at, size_t n)
 {
     size_t start = (size_t)(at % RING_BYTES);
-    size_t first = RING_BYTES - start < n ? RING_BYTES - start : n;
-    memcpy(out, queue.ring + start, first);
+    return RING_BYTES - start < n ? RING_BYTES - start : n;
+}
+
+/* Copies n bytes of the ring from position at into out. Caller holds
+ * nothing: [tail, head) is not written until tail passes it. */
+static void ring_copy_out(char *out, uint64_t at, size_t n)
+{
+    size_t first = first_piece(at, n);
+    memcpy(out, queue.ring + at % RING_BYTES, first);
     memcpy(out + first, queue.ring, n - first);
+}
+
+/* Copies n bytes of in into the ring at position at. Caller holds the
+ * mutex and checked the room. */
+static void ring_copy_in(uint64_t at, const char *in, size_t n)
+{
+    size_t first = first_piece(at, n);
+    memcpy(queue.ring + at % RING_BYTES, in, first);
+    memcpy(queue.ring, in + first, n - first);
 }
 
 static void *writer_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "mz-stderr"); /* top -H, perf */
-    static char chunk[WRITE_MAX];
+    char chunk[WRITE_MAX];
     pthread_mutex_lock(&queue.mutex);
     for (;;) {
         while (queue.head == queue.tail && !queue.stopping) {
@@ -87,7 +103,7 @@ static void *writer_main(void *arg)
         size_t n = queue.head - tail < WRITE_MAX ? (size_t)(queue.head - tail)
                                                  : WRITE_MAX;
         pthread_mutex_unlock(&queue.mutex);
-        ring_copy(chunk, tail, n);
+        ring_copy_out(chunk, tail, n);
         /* Whole lines only: every line ends with '\n' and is at most
          * WRITE_MAX bytes, so the chunk holds at least one. */
         while (n > 0 && chunk[n - 1] != '\n')
@@ -188,10 +204,7 @@ bool mz_log_queue_put(const char *line, size_t len, bool must_keep)
         atomic_fetch_add(&queue.dropped, 1);
         return true;
     }
-    size_t start = (size_t)(queue.head % RING_BYTES);
-    size_t first = RING_BYTES - start < len ? RING_BYTES - start : len;
-    memcpy(queue.ring + start, line, first);
-    memcpy(queue.ring, line + first, len - first);
+    ring_copy_in(queue.head, line, len);
     queue.head += len;
     if (queue.writer_idle)
         pthread_cond_signal(&queue.wake);
