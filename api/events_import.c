@@ -3,12 +3,16 @@
  *    POST /v1/events:import, line by line (see events_import.h).
  *
  * Invariant between calls: `line` holds the bytes of the current,
- * incomplete line (at most LINE_ROOM; beyond, only the mark line_over), and the
- *batch holds the lines completed since the last submission, in order, each with
- *its line number. Lines rejected before the service sees them keep their place
- *in the batch (outcome not MZ_OK), so that the counts, the rejected list and
- *`settled` move only when a batch is committed: a batch that fails settles
- *nothing.
+ * incomplete line (at most LINE_ROOM; beyond, only the mark line_over),
+ * and the batch holds the lines completed since the last submission, in
+ * order, each with its line number. Lines rejected before the service
+ * sees them keep their place in the batch (outcome not MZ_OK), so that
+ * the counts, the rejected list and `settled` move only when a batch is
+ * committed: a batch that fails settles nothing.
+ *
+ * Parsing (feed) never waits; a full batch stops it (batch_due) until the
+ * caller submits, which waits for the commit, so that server/http.c can
+ * parse on its own threads and submit on its wait pool.
  *-------------------------------------------------------------------------
  */
 #include "api/events_import.h"
@@ -68,6 +72,7 @@ static void clear_batch(struct events_import *imp)
  * nothing of it is, and the import stops. */
 static void submit_batch(struct events_import *imp)
 {
+    imp->stream.batch_due = false;
     struct mz_submit_counts counts;
     enum mz_status status = MZ_OK;
 
@@ -155,20 +160,17 @@ static void end_line(struct events_import *imp, const char *text, size_t len)
         len--;
     if (len > MZ_IMPORT_MAX_LINE_BYTES)
         imp->line_over = true;
-    if (imp->failure == MZ_OK && imp->lines >= MZ_IMPORT_MAX_LINES) {
-        submit_batch(imp);
-        if (imp->failure == MZ_OK)
-            imp->failure = MZ_ERR_TOO_LARGE;
-    }
+    /* The batch of the last line allowed was due, so it is settled. */
+    if (imp->failure == MZ_OK && imp->lines >= MZ_IMPORT_MAX_LINES)
+        imp->failure = MZ_ERR_TOO_LARGE;
     if (imp->failure != MZ_OK)
         return; /* discarded */
     imp->lines++;
-    if (!imp->line_over && is_blank(text, len))
-        return;
-    take_line(imp, text, len);
-    if (imp->n == MZ_IMPORT_BATCH_EVENTS ||
-        imp->batch_bytes >= MZ_IMPORT_BATCH_BYTES)
-        submit_batch(imp);
+    if (imp->line_over || !is_blank(text, len))
+        take_line(imp, text, len);
+    imp->stream.batch_due = imp->n == MZ_IMPORT_BATCH_EVENTS ||
+                            imp->batch_bytes >= MZ_IMPORT_BATCH_BYTES ||
+                            imp->lines == MZ_IMPORT_MAX_LINES;
 }
 
 /* Appends len bytes to the current line, or marks it too long. */
@@ -184,34 +186,44 @@ static void add_to_line(struct events_import *imp, const char *data, size_t len)
     imp->line_len += len;
 }
 
-static bool import_feed(struct mz_body_stream *stream, const char *data,
-                        size_t len)
+static size_t import_feed(struct mz_body_stream *stream, const char *data,
+                          size_t len, bool *progressed)
 {
     struct events_import *imp = (struct events_import *)stream;
-    bool progressed = false;
+    size_t taken = 0;
 
-    while (len > 0) {
-        const char *nl = memchr(data, '\n', len);
-        size_t piece = nl ? (size_t)(nl - data) : len;
+    *progressed = false;
+    while (len > taken && !stream->batch_due) {
+        const char *at = data + taken;
+        const char *nl = memchr(at, '\n', len - taken);
+        size_t piece = nl ? (size_t)(nl - at) : len - taken;
 
         if (!nl) {
-            add_to_line(imp, data, piece);
-            break;
+            add_to_line(imp, at, piece);
+            return len;
         }
         /* A line read whole from data needs no copy. */
         if (imp->line_len == 0 && !imp->line_over && piece <= LINE_ROOM) {
-            end_line(imp, data, piece);
+            end_line(imp, at, piece);
         } else {
-            add_to_line(imp, data, piece);
+            add_to_line(imp, at, piece);
             end_line(imp, imp->line, imp->line_len);
         }
         imp->line_len = 0;
         imp->line_over = false;
-        progressed = true;
-        data += piece + 1;
-        len -= piece + 1;
+        *progressed = true;
+        taken += piece + 1;
     }
-    return progressed;
+    return taken;
+}
+
+static void import_submit(struct mz_body_stream *stream)
+{
+    struct events_import *imp = (struct events_import *)stream;
+
+    if (imp->failure == MZ_OK)
+        submit_batch(imp);
+    stream->batch_due = false;
 }
 
 /* Adds the counts to reply (steals nothing). Returns reply, or NULL. */
@@ -243,6 +255,10 @@ static void import_finish(struct mz_body_stream *stream,
     struct events_import *imp = (struct events_import *)stream;
     char message[320];
 
+    /* The last line may end without a newline; a batch may be due
+     * before it. */
+    if (stream->batch_due)
+        import_submit(stream);
     if (imp->line_len > 0 || imp->line_over)
         end_line(imp, imp->line, imp->line_len);
     imp->line_len = 0;
@@ -303,7 +319,10 @@ struct mz_body_stream *mz_events_import_open(struct mz_service *svc,
     if (!imp)
         return NULL;
     imp->stream = (struct mz_body_stream){
-        .feed = import_feed, .finish = import_finish, .free = import_free};
+        .feed = import_feed,
+        .submit = import_submit,
+        .finish = import_finish,
+        .free = import_free};
     imp->svc = svc;
     if (req->principal) {
         imp->scope = *req->principal;
@@ -332,7 +351,15 @@ void mz_handle_import_events(struct mz_service *svc,
         mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
         return;
     }
-    stream->feed(stream, req->body ? req->body : "", req->body_len);
+    const char *body = req->body ? req->body : "";
+    size_t taken = 0;
+    while (taken < req->body_len) {
+        bool progressed;
+        taken += stream->feed(stream, body + taken, req->body_len - taken,
+                              &progressed);
+        if (stream->batch_due)
+            stream->submit(stream);
+    }
     stream->finish(stream, resp);
     stream->free(stream);
 }

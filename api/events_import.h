@@ -11,7 +11,11 @@
  * Batches of at most MZ_IMPORT_BATCH_EVENTS events (or
  * MZ_IMPORT_BATCH_BYTES of lines) go to mz_service_submit_events in the
  * order of the body, each committed and learned before the next, so
- * the memory of an import is bounded whatever the body's size.
+ * the memory of an import is bounded whatever the body's size. The
+ * stream parses lines as they are fed (on the HTTP layer's own thread:
+ * CPU only) and stops taking bytes when a batch is due (batch_due); the
+ * caller then submits it (mz_body_stream.submit) on a thread that may
+ * wait, and feeds the rest after.
  *
  * A batch the event log cannot take (the database is down) ends the
  * import: the batches before it are committed, the rest of the body is

@@ -52,6 +52,11 @@ struct mz_request {
                                                borrowed */
     const struct mz_principal *principal;   /* the caller's key, set by the
                                                router; NULL on open routes */
+    const struct mz_principal *admitted;    /* borrowed: the key a first
+                                               pass checked and counted
+                                               (mz_api_handle_here), used
+                                               instead of authorization;
+                                               NULL: check authorization */
 };
 
 struct mz_response {
@@ -68,18 +73,27 @@ struct mz_response {
 
 /* A request body read as it arrives, for a route that streams it (POST
  * /v1/events:import): opened by mz_api_open_stream (api/router.h) once
- * the head is checked, fed every piece of the body in order, finished
- * once the body is complete, then freed. Each implementation embeds it
- * as its first member. */
+ * the head is checked, fed the body in order, a batch submitted each
+ * time one is due, finished once the body is complete, then freed. The
+ * calls that may wait for the database (submit, finish) are kept apart
+ * from feed, so that the HTTP layer runs them off its own threads. Each
+ * implementation embeds it as its first member. */
 struct mz_body_stream {
-    /* Takes the next len bytes of the body (borrowed for the call).
-     * Returns whether the body made progress (a line or record was
-     * completed), which keeps its connection's body deadline moving. */
-    bool (*feed)(struct mz_body_stream *stream, const char *data, size_t len);
-    /* The body is complete: fills resp (caller clears) with the answer. */
+    /* Takes the next bytes of the body, up to len (borrowed for the
+     * call): all of them, or fewer when a batch became due (batch_due),
+     * which must be submitted before the rest is fed. Returns how many it
+     * took; *progressed tells whether a line or record was completed,
+     * which keeps its connection's body deadline moving. */
+    size_t (*feed)(struct mz_body_stream *stream, const char *data,
+                   size_t len, bool *progressed);
+    /* Submits the batch due (may wait for its commit); clears batch_due. */
+    void (*submit)(struct mz_body_stream *stream);
+    /* The body is complete: submits what is left (may wait likewise) and
+     * fills resp (caller clears) with the answer. */
     void (*finish)(struct mz_body_stream *stream, struct mz_response *resp);
     /* Frees the stream, finished or not. */
     void (*free)(struct mz_body_stream *stream);
+    bool batch_due; /* set by feed: call submit before feeding more */
 };
 
 /* Sets resp to status with body serialised from json, stealing the

@@ -22,6 +22,13 @@
  * rate limit is counted by the same authentication (429 with
  * Retry-After), so every route that takes a key, and only those, is
  * limited.
+ *
+ * The table also says when a route's handler may wait (enum route_wait),
+ * which server/http.c asks before it runs a request on one of its own
+ * threads. A request that waits only for a client absent from memory is
+ * found out after its key is checked and counted; the second pass, on a
+ * thread that may wait, reuses that check (req->admitted) instead of
+ * counting the request twice.
  *-------------------------------------------------------------------------
  */
 #include "api/router.h"
@@ -46,12 +53,20 @@ enum brand_scope {
     SCOPE_ALL_BRANDS, /* data of every brand: only a key of ["*"] */
 };
 
-/* Whether a route's handler may wait (for PostgreSQL, a commit, the log),
- * so that the HTTP layer runs it off its own threads (mz_api_may_wait). */
+/* When a route's handler may wait (for PostgreSQL, a commit, the log),
+ * so that the HTTP layer runs it off its own threads: bits, decided
+ * before the key is checked (mz_api_may_wait) but for the client's, which
+ * is looked at once the key is (mz_api_handle_here), so that a caller
+ * without a key learns nothing of which clients are in memory. */
 enum route_wait {
-    RUNS_INLINE, /* memory only: answered on the HTTP thread */
-    WAITS,       /* always */
-    WAITS_AFTER, /* when the query names after=<position> */
+    RUNS_INLINE = 0,       /* memory only: answered on the HTTP thread */
+    WAITS = 1u << 0,       /* always */
+    WAITS_AFTER = 1u << 1, /* when the query names after=<position> */
+    /* when the client named by the path's {client_id} (its first capture)
+     * or by ?client_id= is not in memory and must be read back from
+     * PostgreSQL (a bounded cache, api/service/client_cache.h) */
+    WAITS_ABSENT_PATH_CLIENT = 1u << 2,
+    WAITS_ABSENT_QUERY_CLIENT = 1u << 3,
 };
 
 #define OPEN        0u
@@ -70,8 +85,8 @@ struct route {
     mz_handler_fn handler;
     unsigned roles; /* MZ_ROLE_*: any one may call; OPEN */
     enum brand_scope scope;
-    enum route_wait waits; /* whether server/http.c runs it on its wait
-                              pool (mz_api_may_wait) */
+    unsigned waits; /* enum route_wait: when server/http.c runs it on its
+                       wait pool */
 };
 
 /* The routes whose body is application/x-ndjson, read as it arrives
@@ -105,15 +120,16 @@ static const struct route routes[] = {
     {"POST", "/v1/events:import", "POST", true, mz_handle_import_events,
      INGEST | CLIENTELING, SCOPE_HANDLER, RUNS_INLINE},
     {"GET", "/v1/clients/{client_id}/recommendations", "GET", false,
-     mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER, WAITS_AFTER},
+     mz_handle_recommendations, CLIENTELING, SCOPE_HANDLER,
+     WAITS_AFTER | WAITS_ABSENT_PATH_CLIENT},
     /* A product page's list: the item's brand and ?brand= must be in
      * the key's scope; without ?brand= a scoped key sees its brands. */
     {"GET", "/v1/items/{item_id}/similar", "GET", false, mz_handle_similar,
-     CLIENTELING, SCOPE_HANDLER, RUNS_INLINE},
+     CLIENTELING, SCOPE_HANDLER, WAITS_ABSENT_QUERY_CLIENT},
     {"GET", "/v1/brands/{brand}/popular", "GET", false, mz_handle_popular,
      CLIENTELING | MERCH, SCOPE_PATH_BRAND, RUNS_INLINE},
     {"GET", "/v1/clients/{client_id}/profile", "GET", false, mz_handle_profile,
-     CLIENTELING, SCOPE_HANDLER, WAITS_AFTER},
+     CLIENTELING, SCOPE_HANDLER, WAITS_AFTER | WAITS_ABSENT_PATH_CLIENT},
     {"DELETE", "/v1/clients/{client_id}", "DELETE", false,
      mz_handle_delete_client, PRIVACY, SCOPE_NONE, WAITS},
     /* Everything held about a client, of every brand. */
@@ -383,8 +399,9 @@ bool mz_api_may_wait(const char *method, const char *path,
         if (strcmp(r->method, method) != 0 ||
             !match_pattern(r->pattern, &p, params))
             continue;
-        return r->waits == WAITS || (r->waits == WAITS_AFTER && raw_query &&
-                                     names_argument(raw_query, "after"));
+        return (r->waits & WAITS) ||
+               ((r->waits & WAITS_AFTER) && raw_query &&
+                names_argument(raw_query, "after"));
     }
     return false;
 }
@@ -402,6 +419,19 @@ static bool is_content_type(const char *content_type, const char *media_type)
         return false;
     char next = content_type[n];
     return next == '\0' || next == ';' || next == ' ';
+}
+
+/* Whether principal holds one of roles (admin holds them all); false
+ * with resp set to 403. */
+static bool holds_role(const struct mz_principal *principal, unsigned roles,
+                       struct mz_response *resp)
+{
+    if (principal->roles & (roles | MZ_ROLE_ADMIN))
+        return true;
+    mz_response_error(resp, MZ_ERR_FORBIDDEN,
+                      "key %s lacks the role for this route",
+                      principal->key_id);
+    return false;
 }
 
 bool mz_api_authorize(struct mz_service *svc, const char *authorization,
@@ -427,13 +457,7 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                           "(Authorization: Bearer <key>)");
         return false;
     }
-    if (!(principal->roles & (roles | MZ_ROLE_ADMIN))) {
-        mz_response_error(resp, MZ_ERR_FORBIDDEN,
-                          "key %s lacks the role for this route",
-                          principal->key_id);
-        return false;
-    }
-    return true;
+    return holds_role(principal, roles, resp);
 }
 
 bool mz_api_scope_brands(const struct mz_request *req, const char *brand,
@@ -469,8 +493,15 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
 {
     if (r->roles == OPEN)
         return true;
-    if (!mz_api_authorize(svc, req->authorization, r->roles, principal, resp))
+    if (req->admitted) {
+        /* Authenticated, and counted, by the pass that handed it on. */
+        *principal = *req->admitted;
+        if (!holds_role(principal, r->roles, resp))
+            return false;
+    } else if (!mz_api_authorize(svc, req->authorization, r->roles, principal,
+                                 resp)) {
         return false;
+    }
     if (r->scope == SCOPE_PATH_BRAND &&
         !mz_principal_allows_brand(principal, params[0])) {
         mz_response_error(resp, MZ_ERR_FORBIDDEN,
@@ -638,6 +669,38 @@ void mz_api_handle(struct mz_service *svc, struct mz_request *req,
     lend(req, r, &d);
     r->handler(svc, req, resp);
     lend(req, r, NULL);
+}
+
+/* The client whose absence from memory makes r wait (NULL: none). */
+static const char *client_to_read(const struct route *r, struct decoded *d)
+{
+    if (r->waits & WAITS_ABSENT_PATH_CLIENT)
+        return d->params[0];
+    if (r->waits & WAITS_ABSENT_QUERY_CLIENT)
+        return query_lookup(&d->query, "client_id");
+    return NULL;
+}
+
+bool mz_api_handle_here(struct mz_service *svc, struct mz_request *req,
+                        struct mz_response *resp,
+                        struct mz_principal *admitted)
+{
+    struct decoded d;
+    const struct route *r;
+
+    if (!find_route(svc, req, &d, resp, &r))
+        return true;
+    const char *client_id = client_to_read(r, &d);
+    if (client_id && mz_service_client_needs_store(svc, client_id)) {
+        *admitted = d.principal;
+        req->query = NULL; /* d's, gone at the return */
+        req->query_ctx = NULL;
+        return false;
+    }
+    lend(req, r, &d);
+    r->handler(svc, req, resp);
+    lend(req, r, NULL);
+    return true;
 }
 
 bool mz_api_wait_after(struct mz_service *svc, const struct mz_request *req,

@@ -5,7 +5,12 @@
  * mz_api_handle is the single entry of the API layer: it matches the
  * route (404 / 405 with Allow), checks the Content-Type of bodies (415)
  * and the caller's key against the roles and brand scope the route names
- * (401 / 403), and calls the handler, which fills the response.
+ * (401 / 403), and calls the handler, which fills the response. Which
+ * requests may wait, so that server/http.c runs them off its own threads,
+ * is decided here too: from the method, path and query before the key is
+ * read (mz_api_may_wait), and, for the routes that read a client back
+ * from PostgreSQL when it is not in memory, once the key is checked
+ * (mz_api_handle_here).
  *-------------------------------------------------------------------------
  */
 #ifndef MZ_API_ROUTER_H
@@ -27,6 +32,17 @@ struct mz_body_stream;
 void mz_api_handle(struct mz_service *svc, struct mz_request *req,
                    struct mz_response *resp);
 
+/* As mz_api_handle, on a thread that must not wait for the database
+ * (server/http.c's own): when the route would read its client back from
+ * PostgreSQL (one not in memory), answers nothing and returns false with
+ * *admitted the caller's key, checked for the route and counted against
+ * its rate limit, so that the caller runs mz_api_handle on a thread that
+ * may wait with req->admitted pointing at it. Returns true when resp is
+ * the answer. */
+bool mz_api_handle_here(struct mz_service *svc, struct mz_request *req,
+                        struct mz_response *resp,
+                        struct mz_principal *admitted);
+
 /* For a request whose head is complete and whose body is not read yet
  * (req->body NULL): when its route streams its body (POST
  * /v1/events:import), decodes and checks it as mz_api_handle does and
@@ -47,7 +63,8 @@ const char *mz_api_route_of(const char *path);
  * PostgreSQL, a commit or a log position (raw_query: after '?', as sent;
  * NULL: none), so that the caller runs it off the threads that serve
  * other connections. Unmatched and malformed requests do not wait (they
- * are answered at once). */
+ * are answered at once); a request that waits only when its client is
+ * not in memory is not counted here but by mz_api_handle_here. */
 bool mz_api_may_wait(const char *method, const char *path,
                      const char *raw_query);
 

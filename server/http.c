@@ -122,6 +122,9 @@ struct request_ctx {
     struct MHD_Connection *connection; /* borrowed */
     struct mz_request req;             /* borrows from connection, rc */
     struct mz_response resp;
+    struct mz_principal *admitted; /* owned: the key checked here for a
+                                      request handed on by
+                                      mz_api_handle_here; NULL: none */
     const char *query; /* query_text, or NULL: no '?' */
     char query_text[]; /* as sent, not decoded */
 };
@@ -255,8 +258,107 @@ static struct mz_request request_of(struct MHD_Connection *connection,
     };
 }
 
-/* Builds the answer for one complete request. */
-static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
+static struct request_ctx *ctx_of(struct mz_wait_job *job)
+{
+    return (struct request_ctx *)((char *)job -
+                                  offsetof(struct request_ctx, job));
+}
+
+/* The wait pool's job: the request's answer, then its connection back to
+ * libmicrohttpd, which calls on_request again to send it. */
+static void run_request(struct mz_wait_job *job)
+{
+    struct request_ctx *rc = ctx_of(job);
+
+    mz_api_handle(rc->http->svc, &rc->req, &rc->resp);
+    rc->run = RUN_DONE;
+    MHD_resume_connection(rc->connection);
+}
+
+/* The wait pool's job for a streamed body: the batch due, then the
+ * connection back, whose next call feeds the stream the rest. */
+static void submit_stream_batch(struct mz_wait_job *job)
+{
+    struct request_ctx *rc = ctx_of(job);
+
+    rc->stream->submit(rc->stream);
+    MHD_resume_connection(rc->connection);
+}
+
+/* The same at the body's end: what is left of it, and the answer. */
+static void finish_stream(struct mz_wait_job *job)
+{
+    struct request_ctx *rc = ctx_of(job);
+
+    rc->stream->finish(rc->stream, &rc->resp);
+    rc->run = RUN_DONE;
+    MHD_resume_connection(rc->connection);
+}
+
+/* Suspends rc's connection and gives run, which resumes it, to the wait
+ * pool. The suspension comes first: the pool may run it at once, and a
+ * resume may come any time after a suspend, even before on_request has
+ * returned. Returns false when the server is stopping (the pool has run
+ * its last job): the caller runs it or resumes the connection itself. */
+static bool run_on_pool(struct mz_http *http, struct MHD_Connection *connection,
+                        struct request_ctx *rc,
+                        void (*run)(struct mz_wait_job *job))
+{
+    rc->http = http;
+    rc->connection = connection;
+    rc->job.run = run;
+    MHD_suspend_connection(connection);
+    return mz_wait_pool_submit(http->waits, &rc->job);
+}
+
+/* Hands rc->req to the wait pool, which answers it. */
+static void hand_to_pool(struct mz_http *http,
+                         struct MHD_Connection *connection, const char *url,
+                         struct request_ctx *rc)
+{
+    rc->resp = (struct mz_response){.http_status = 500};
+    rc->run = RUN_WAITING;
+    if (!run_on_pool(http, connection, rc, run_request)) {
+        mz_response_error(&rc->resp, MZ_ERR_SHUTTING_DOWN,
+                          "the server is stopping; retry on another node");
+        rc->resp.route = mz_api_route_of(url);
+        rc->run = RUN_DONE;
+        MHD_resume_connection(connection);
+    }
+}
+
+/* Feeds a streamed body's piece to its stream; a batch due goes to the
+ * wait pool with the connection suspended, and what the stream did not
+ * take yet comes back once it is submitted. At a stop the batch is
+ * submitted here: its lines are read, and the import is answered. */
+static void feed_stream(struct mz_http *http, struct MHD_Connection *connection,
+                        struct request_ctx *rc, const char *data,
+                        size_t *size)
+{
+    bool progressed;
+    *size -= rc->stream->feed(rc->stream, data, *size, &progressed);
+    if (progressed)
+        mz_listener_request_progress(http->listener, rc->fd);
+    if (rc->stream->batch_due &&
+        !run_on_pool(http, connection, rc, submit_stream_batch))
+        submit_stream_batch(&rc->job);
+}
+
+/* The body's end: the stream's last batch and its answer on the pool. */
+static void end_stream(struct mz_http *http, struct MHD_Connection *connection,
+                       const char *url, struct request_ctx *rc)
+{
+    rc->resp = (struct mz_response){.http_status = 500,
+                                    .route = mz_api_route_of(url)};
+    rc->run = RUN_WAITING;
+    if (!run_on_pool(http, connection, rc, finish_stream))
+        finish_stream(&rc->job);
+}
+
+/* Builds the answer for one complete request, or hands it to the wait
+ * pool when its answer would read the database (mz_api_handle_here) and
+ * returns false. */
+static bool dispatch(struct mz_http *http, struct MHD_Connection *connection,
                      const char *url, const char *method,
                      struct request_ctx *rc, struct mz_response *resp)
 {
@@ -264,7 +366,7 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
         resp->route = mz_api_route_of(url);
         mz_response_error(resp, MZ_ERR_TOO_LARGE, "request body over %d bytes",
                           MZ_MAX_BODY_BYTES);
-        return;
+        return true;
     }
     if (strcmp(url, "/metrics") == 0) {
         resp->route = "/metrics";
@@ -272,26 +374,38 @@ static void dispatch(struct mz_http *http, struct MHD_Connection *connection,
             resp->allow = "GET";
             mz_response_error(resp, MZ_ERR_METHOD, "method %s not allowed",
                               method);
-            return;
+            return true;
         }
         struct mz_principal principal;
         if (!mz_api_authorize(http->svc, authorization(connection), MZ_ROLE_OPS,
                               &principal, resp))
-            return;
+            return true;
         size_t len = 0;
         char *text = mz_metrics_render(http->metrics, http->svc, &len);
         if (!text) {
             mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
-            return;
+            return true;
         }
         resp->http_status = 200;
         resp->body = text;
         resp->body_len = len;
         resp->content_type = "text/plain; version=0.0.4";
-        return;
+        return true;
     }
     struct mz_request req = request_of(connection, url, method, rc);
-    mz_api_handle(http->svc, &req, resp);
+    struct mz_principal admitted;
+    if (mz_api_handle_here(http->svc, &req, resp, &admitted))
+        return true;
+    rc->admitted = malloc(sizeof *rc->admitted);
+    if (!rc->admitted) {
+        mz_response_error(resp, MZ_ERR_NOMEM, "out of memory");
+        return true;
+    }
+    *rc->admitted = admitted;
+    rc->req = req;
+    rc->req.admitted = rc->admitted;
+    hand_to_pool(http, connection, url, rc);
+    return false;
 }
 
 /* An error body for a status that has no enum mz_status (the limits of
@@ -450,23 +564,8 @@ static enum MHD_Result answer(struct mz_http *http,
     return ret;
 }
 
-/* The wait pool's job: the request's answer, then its connection back to
- * libmicrohttpd, which calls on_request again to send it. */
-static void run_request(struct mz_wait_job *job)
-{
-    struct request_ctx *rc =
-        (struct request_ctx *)((char *)job - offsetof(struct request_ctx, job));
-
-    mz_api_handle(rc->http->svc, &rc->req, &rc->resp);
-    rc->run = RUN_DONE;
-    MHD_resume_connection(rc->connection);
-}
-
-/* When the complete request may wait, suspends its connection and hands
- * it to the wait pool, and returns true; false: answer it here. The
- * suspension comes first: the pool may answer and resume at once, and a
- * resume may come any time after a suspend, even before on_request has
- * returned. */
+/* When the complete request may wait (mz_api_may_wait), hands it to the
+ * wait pool and returns true; false: answer it here. */
 static bool run_waiting(struct mz_http *http, struct MHD_Connection *connection,
                         const char *url, const char *method,
                         struct request_ctx *rc)
@@ -474,20 +573,7 @@ static bool run_waiting(struct mz_http *http, struct MHD_Connection *connection,
     if (!mz_api_may_wait(method, url, rc->query))
         return false;
     rc->req = request_of(connection, url, method, rc);
-    rc->resp = (struct mz_response){.http_status = 500};
-    rc->http = http;
-    rc->connection = connection;
-    rc->job.run = run_request;
-    rc->run = RUN_WAITING;
-    MHD_suspend_connection(connection);
-    if (!mz_wait_pool_submit(http->waits, &rc->job)) {
-        /* The server is stopping: the pool has run its last job. */
-        mz_response_error(&rc->resp, MZ_ERR_SHUTTING_DOWN,
-                          "the server is stopping; retry on another node");
-        rc->resp.route = mz_api_route_of(url);
-        rc->run = RUN_DONE;
-        MHD_resume_connection(connection);
-    }
+    hand_to_pool(http, connection, url, rc);
     return true;
 }
 
@@ -541,11 +627,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     }
     if (*upload_data_size > 0) {
         if (rc->stream) {
-            if (rc->stream->feed(rc->stream, upload_data, *upload_data_size))
-                mz_listener_request_progress(http->listener, rc->fd);
-        } else if (!append_body(rc, upload_data, *upload_data_size)) {
-            return MHD_NO;
+            feed_stream(http, connection, rc, upload_data, upload_data_size);
+            return MHD_YES;
         }
+        if (!append_body(rc, upload_data, *upload_data_size))
+            return MHD_NO;
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -556,13 +642,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection,
     if (!rc->too_large && !rc->stream &&
         run_waiting(http, connection, url, method, rc))
         return MHD_YES;
-    struct mz_response resp = {.http_status = 500};
     if (rc->stream) {
-        resp.route = mz_api_route_of(url);
-        rc->stream->finish(rc->stream, &resp);
-    } else {
-        dispatch(http, connection, url, method, rc, &resp);
+        end_stream(http, connection, url, rc);
+        return MHD_YES;
     }
+    struct mz_response resp = {.http_status = 500};
+    if (!dispatch(http, connection, url, method, rc, &resp))
+        return MHD_YES; /* on the wait pool, like run_waiting's */
     return answer(http, connection, url, method, rc, &resp,
                   atomic_load(&http->draining));
 }
@@ -596,6 +682,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection,
         mz_listener_request_completed(http->listener, rc->fd);
     if (rc->stream)
         rc->stream->free(rc->stream);
+    free(rc->admitted);
     free(rc->body);
     free(rc);
     *con_cls = NULL;

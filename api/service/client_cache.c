@@ -27,8 +27,11 @@ struct mz_client_cache {
     pthread_rwlock_t *lock;           /* borrowed: the service's state lock */
     struct mz_hash_table *entries;    /* owned: id -> owned entry (ptr) */
     size_t max_clients;               /* 0: no limit */
-    bool all_resident;                /* no persisted client is out of
-                                         memory: an absent id is new */
+    atomic_bool all_resident;         /* no persisted client is out of
+                                         memory: an absent id is new.
+                                         Written under the write lock;
+                                         atomic for a look without it
+                                         (mz_client_cache_needs_store) */
     uint64_t erasures;                /* clients erased so far: a read-back
                                          that overlapped one reads again */
     mz_cache_growth_fn on_growth;
@@ -394,6 +397,17 @@ bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
      * client: no need to ask the database. */
     return !mz_client_cache_get(cache, client_id) &&
            (!cache->all_resident || create);
+}
+
+bool mz_client_cache_needs_store(struct mz_client_cache *cache,
+                                 const char *client_id)
+{
+    if (atomic_load_explicit(&cache->all_resident, memory_order_relaxed))
+        return false;
+    pthread_rwlock_rdlock(cache->lock);
+    bool absent = mz_client_cache_needs_fetch(cache, client_id, false);
+    pthread_rwlock_unlock(cache->lock);
+    return absent;
 }
 
 enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,

@@ -30,6 +30,7 @@
  *    mz_client_cache_get / _get_or_add / _next / _count
  *    mz_client_cache_fetch       - make sure a client is in memory
  *    mz_client_cache_needs_fetch - whether it has work to do (under the lock)
+ *    mz_client_cache_needs_store - whether that work reads PostgreSQL
  *    mz_client_cache_read_back   - the same for a caller holding the lock
  *    mz_client_cache_hold / _release - keep clients in memory meanwhile
  *    mz_client_cache_evict       - evict down to 7/8 of max_clients
@@ -161,6 +162,13 @@ enum mz_status mz_client_cache_fetch(struct mz_client_cache *cache,
  * one hold. */
 bool mz_client_cache_needs_fetch(const struct mz_client_cache *cache,
                                  const char *client_id, bool create);
+
+/* Whether mz_client_cache_fetch(client_id) would read PostgreSQL: the
+ * client is not in memory and some persisted client is not either. A
+ * hint for choosing a thread (it may change at once): it takes the read
+ * lock, but not while every client is in memory. */
+bool mz_client_cache_needs_store(struct mz_client_cache *cache,
+                                 const char *client_id);
 
 /* mz_client_cache_fetch(create = true) for a caller holding the write
  * lock (the start-up replay, before any request is served): returns the

@@ -249,6 +249,12 @@ enum mz_status mz_service_count_store_error(struct mz_service *svc,
     return status;
 }
 
+bool mz_service_client_needs_store(struct mz_service *svc,
+                                   const char *client_id)
+{
+    return mz_client_cache_needs_store(svc->clients, client_id);
+}
+
 enum mz_status mz_service_fetch_client(struct mz_service *svc,
                                        const char *client_id, bool create)
 {

@@ -36,6 +36,7 @@
  *    mz_service_list_audit / _client_audit / _client_events
  *                                  - the audit log, a client's export
  *    mz_service_recommend / _read_profile
+ *    mz_service_client_needs_store - whether those would read PostgreSQL
  *    mz_service_similar / _popular - a product page's and a brand's lists
  *    mz_service_authenticate       - Authorization header -> principal,
  *                                    under the key's rate limit
@@ -338,6 +339,13 @@ struct mz_recommendation_view {
 
 typedef enum mz_status (*mz_recommendation_reply_fn)(
     void *ctx, const struct mz_recommendation_view *view);
+
+/* Whether a request for client_id would first read it back from
+ * PostgreSQL (evicted from a bounded cache), so that the HTTP layer runs
+ * it where a wait blocks no other connection. A hint: it may change the
+ * next moment, and the request is right either way. */
+bool mz_service_client_needs_store(struct mz_service *svc,
+                                   const char *client_id);
 
 /* Scores the catalog for the client (reading it back if evicted; a new
  * client gets an entry so the frequency cap can count what it is shown),

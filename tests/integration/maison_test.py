@@ -509,6 +509,43 @@ def psql(sql, conninfo=None, check_rc=True):
     return p.stdout.decode()
 
 
+class TableLock:
+    """ACCESS EXCLUSIVE on table in the database of conninfo, held by a psql
+    session until release(): every read and write of it waits meanwhile."""
+
+    def __init__(self, conninfo, table):
+        exe = os.path.join(pg_bindir(), "psql")
+        self.proc = subprocess.Popen(
+            [exe if os.access(exe, os.X_OK) else "psql", "-X", "-q", "-A",
+             "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        self.proc.stdin.write("BEGIN;\nLOCK TABLE %s IN ACCESS EXCLUSIVE "
+                              "MODE;\nSELECT 'locked';\n" % table)
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if line.strip() != "locked":
+            self.proc.kill()
+            raise TestFailure("psql did not lock %s: %r %r"
+                              % (table, line, self.proc.stderr.read()))
+
+    def release(self):
+        if self.proc.poll() is None:
+            self.proc.communicate("COMMIT;\n", timeout=30)
+
+
+def check_prompt(srv, paths, meanwhile, limit_s=2.0):
+    """GETs each of paths from srv: each must answer 200 within limit_s,
+    while what meanwhile describes is waiting."""
+    for path in paths:
+        started = time.monotonic()
+        r = srv.get(path, timeout=10)
+        took = time.monotonic() - started
+        check_eq(r.status, 200, "%s while %s: %r" % (path, meanwhile, r))
+        check(took < limit_s, "%s took %.2f s while %s"
+              % (path, took, meanwhile))
+
+
 def create_database(name):
     """CREATE DATABASE name in the test cluster; returns its conninfo."""
     psql('CREATE DATABASE "%s"' % name)

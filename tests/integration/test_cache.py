@@ -29,7 +29,10 @@ at most its maximum at start-up) and after A is killed -9 during
 ingestion and the unacknowledged batches are posted again. An evicted
 client erased with DELETE stays erased across checkpoints, evictions and
 restarts, and so do evicted clients erased while recommendations for
-them are in flight.
+them are in flight. Reads of evicted clients wait off A's HTTP threads
+(A runs with 2): while client_state is locked, more of them than A has
+threads wait and the memory-only routes still answer; each such read
+counts once against the key's rate limit.
 
 Batches are posted one at a time, A then B, so both logs hold the events
 in the same order.
@@ -56,6 +59,7 @@ CLIENTS_PER_MAX = 5          # clients in the stream per client A may keep
 N_ITEMS = 240
 BASE_TS = 1700000000
 QUERIES = ("k=20", "k=10&brand=dg1")
+A_THREADS = 2                # A's HTTP threads (--threads)
 RULES_DG1 = {"frequency_cap": {"max_per_item_per_day": 2}}
 
 A = B = None
@@ -68,7 +72,8 @@ STREAM = []            # phase 1 batches
 ACTIONS = {}           # batch index -> [(client, attributes body)]
 DELETED = set()
 STATE = {"per_client": None, "max_a": None, "ingested": False,
-         "next_ts": BASE_TS, "next_event": 0, "kills": 0, "interrupted": 0}
+         "next_ts": BASE_TS, "next_event": 0, "kills": 0, "interrupted": 0,
+         "lru_taken": 0}
 
 
 # ---------------------------------------------------------------- metrics
@@ -456,7 +461,8 @@ def limited_and_unlimited_servers_ingest_the_same_stream():
     check(STATE["per_client"], "no per-client estimate (first test failed)")
     limit = int(STATE["per_client"] * (TARGET_MAX + 0.5))
     A = mt.Maisond(database_url=URLS["a"], checkpoint_interval_s=1,
-                   extra_args=["--memory-limit", str(limit)],
+                   extra_args=["--memory-limit", str(limit),
+                               "--threads", str(A_THREADS)],
                    name="maisond-a")
     B = mt.Maisond(database_url=URLS["b"], checkpoint_interval_s=1,
                    extra_args=["--memory-limit", "0"], name="maisond-b")
@@ -523,6 +529,98 @@ def evicted_clients_answer_like_the_unlimited_server():
           "maison_clients_loaded_total grew by %d only (%r -> %r)"
           % (before["in_memory"], n,
              after["loaded_total"] - before["loaded_total"], before, after))
+
+
+def least_recently_used(n):
+    """n clients A has evicted: after compare_all (which asks about ORDER
+    in order, so its first clients are the least recently used) and once
+    A is back at its maximum, the first clients of ORDER not taken by an
+    earlier call since."""
+    wait_evicted(A, cache_state(A)["evicted_total"] - 1)
+    free = [c for c in ORDER[len(SPECIAL):] if c not in DELETED]
+    taken = STATE["lru_taken"]
+    STATE["lru_taken"] += n
+    return free[taken:taken + n]
+
+
+@test
+def reads_of_evicted_clients_wait_off_the_http_threads():
+    """Recommendations, profiles and similar items for evicted clients
+    read them back from PostgreSQL; while those reads wait (client_state
+    locked), more of them than A has HTTP threads leave the memory-only
+    routes answered at once, and each gets its right answer afterwards."""
+    check(STATE["ingested"], "ingestion failed")
+    clients = least_recently_used(3 * A_THREADS + 3)
+    item = ITEMS[0]["item_id"]
+    paths = []
+    for i, c in enumerate(clients):
+        paths.append(["/v1/clients/%s/recommendations?k=20" % c,
+                      "/v1/clients/%s/profile" % c,
+                      "/v1/items/%s/similar?client_id=%s" % (item, c)][i % 3])
+    loaded_before = cache_state(A)["loaded_total"]
+    answers = {}
+
+    def ask(path):
+        answers[path] = A.get(path, timeout=60)
+
+    lock = mt.TableLock(URLS["a"], "client_state")
+    try:
+        threads = [threading.Thread(target=ask, args=(p,)) for p in paths]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        check(not answers, "answered while client_state was locked: %r"
+              % sorted(answers))
+        mt.check_prompt(A, ("/healthz", "/v1/brands/dg1/popular?k=5",
+                            "/v1/items/%s/similar?k=5" % item),
+                        "%d reads of evicted clients waited on %d HTTP "
+                        "threads" % (len(paths), A_THREADS))
+    finally:
+        lock.release()
+        for t in threads:
+            t.join(60)
+    for path in paths:
+        check(path in answers, "%s: no answer after the lock" % path)
+        check_eq(answers[path].status, 200, "%s: %r" % (path, answers[path]))
+    loaded = cache_state(A)["loaded_total"] - loaded_before
+    check(loaded > A_THREADS, "only %d of the %d clients asked about were "
+          "read back (the test needs more than the %d HTTP threads)"
+          % (loaded, len(paths), A_THREADS))
+    bad = []
+    for c, path in zip(clients, paths):
+        if "/recommendations" in path:
+            rb = B.get(path)
+            d = diff_ranking(answers[path].json(), rb.json())
+            if d:
+                bad.append("%s: %s" % (path, d))
+    check(not bad, "answers read back under the lock differ from B's:\n%s"
+          % "\n".join(bad))
+
+
+@test
+def a_read_back_counts_once_against_the_rate_limit():
+    """The HTTP thread checks the key, then hands a request for an
+    evicted client to a thread that may wait: the key's rate limit must
+    count it once, not once per thread."""
+    check(STATE["ingested"], "ingestion failed")
+    burst = 3
+    r = A.post("/v1/keys", {"name": "cache-rate", "roles": ["clienteling"],
+                            "rate_limit": {"requests_per_s": 0.05,
+                                           "burst": burst}})
+    check_eq(r.status, 201, "POST /v1/keys: %r" % r)
+    secret = r.json()["key"]
+    clients = least_recently_used(burst + 1)
+    loaded_before = cache_state(A)["loaded_total"]
+    statuses = [A.get("/v1/clients/%s/recommendations?k=5" % c,
+                      key=secret).status for c in clients]
+    loaded = cache_state(A)["loaded_total"] - loaded_before
+    check_eq(statuses, [200] * burst + [429],
+             "statuses of %d requests for evicted clients with a burst of "
+             "%d" % (len(clients), burst))
+    check(loaded >= burst, "only %d of the first %d clients were read back "
+          "(the test needs evicted clients)" % (loaded, burst))
+    # ORDER back in least-recently-used order, for the tests below.
+    compare_all("after reading evicted clients back")
 
 
 @test

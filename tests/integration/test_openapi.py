@@ -34,7 +34,7 @@ ROLE_NAMES = {"OPEN": [], "ADMIN": ["admin"], "MERCH": ["merchandising"],
 SCOPE_NAMES = {"SCOPE_NONE": "none", "SCOPE_PATH_BRAND": "path",
                "SCOPE_HANDLER": "named", "SCOPE_ALL_BRANDS": "all"}
 ROUTE_RE = re.compile(r'\{"(\w+)",\s*"([^"]+)",\s*"[^"]*",\s*(?:true|false),'
-                      r'\s*\w+,\s*([\w |]+?),\s*(SCOPE_\w+),\s*\w+\}')
+                      r'\s*\w+,\s*([\w |]+?),\s*(SCOPE_\w+),\s*[\w |]+\}')
 
 
 def router_table():
