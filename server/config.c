@@ -63,7 +63,7 @@ static const struct option_doc option_docs[] = {
     {OPT_DATA_DIR, "data-dir", "MAISON_DATA_DIR", "DIR",
      "directory of the embedded PostgreSQL (default ./maison-data)"},
     {OPT_THREADS, "threads", "MAISON_THREADS", "N",
-     "HTTP worker threads (default 4 per core, 4 to 64)"},
+     "HTTP worker threads (default one per core, 2 to 64)"},
     {OPT_REQUEST_SLICE, "request-slice-us", "MAISON_REQUEST_SLICE_US", "US",
      "CPU slice the HTTP threads ask the kernel for, 100 to 100000 "
      "microseconds; on Linux 6.12 or later a thread with a shorter slice "
@@ -410,18 +410,21 @@ static const struct option_doc *doc_of(int id)
     return NULL;
 }
 
-/* Four HTTP threads per core, 4 to 64. Measured with make bench's part
- * (g) on 2 cores (recommendations at 500 req/s beside 5,000 events/s, a
- * checkpoint in the window), when a handler held its thread while its
- * events were committed and learned: p99 102 and 45 ms with 2 threads,
- * 21 and 6.9 ms with 8; quiet p99 1.7-2.4 ms either way. Requests that
- * wait now run on the wait pool (server/wait_pool.h) and leave the
- * threads free; only an import's batches still hold one. */
+/* One HTTP thread per core, 2 to 64: every request that may wait (for
+ * PostgreSQL, a commit, the log, a client read back from the store, an
+ * import's batch) is handed to the wait pool (server/wait_pool.h), so an
+ * HTTP thread only ever runs, and more threads than cores only queue
+ * behind each other's slices. Measured with make bench's part (h) on 2
+ * cores (16 connections, closed loop, two rounds): p99 1.74/1.85 ms with
+ * 2 threads, 5.98/4.44 with 3, 5.01/5.80 with 8 (`perf sched`: with 8, up
+ * to 6 runnable on one CPU, 17 ms the longest wait for it); at most
+ * 19.2k req/s against 21.6-22.1k with 8, and part (g) (recommendations
+ * beside ingestion) 1.58x/2.60x against 1.92x/2.12x. docs/durability.md,
+ * 14. */
 static int default_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long threads = cores > 0 ? 4 * cores : 4;
-    return (int)(threads < 4 ? 4 : threads > 64 ? 64 : threads);
+    return (int)(cores < 2 ? 2 : cores > 64 ? 64 : cores);
 }
 
 bool mz_config_parse(struct mz_config *cfg, int argc, char **argv,

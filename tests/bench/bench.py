@@ -1361,7 +1361,7 @@ BENCH_EVENTS_S (20), BENCH_WRK_S (10), BENCH_RATE (1000), BENCH_FIXED_S
 (15), BENCH_PGBENCH_S (15), BENCH_RESTART_CLIENTS (100000),
 BENCH_RESTART_EVENTS (2000000), BENCH_STALL_RATE (500),
 BENCH_STALL_EVENTS_S (5000), BENCH_STALL_S (35), BENCH_THREADS (maisond's
-default, 4 per core), BENCH_DIM (64, maisond's default; the sgemv matrix's
+default, one per core), BENCH_DIM (64, maisond's default; the sgemv matrix's
 width and maisond --dim), BENCH_SCAN_CONNS (16), BENCH_SCAN_S
 (BENCH_WRK_S), BENCH_GROWTH_ITEMS (10000,50000,200000),
 BENCH_GROWTH_CLIENTS (10000), BENCH_GROWTH_RATE (500), BENCH_GROWTH_S
@@ -1413,8 +1413,8 @@ def main():
             % SGEMV)
     t_start = time.monotonic()
     prepare_pg()
-    # maisond's own default: 4 HTTP threads per core, 4 to 64.
-    default_threads = min(64, max(4, 4 * (os.cpu_count() or 1)))
+    # maisond's own default: one HTTP thread per core, 2 to 64.
+    default_threads = min(64, max(2, os.cpu_count() or 1))
     SRV = mt.Maisond(name="maisond-bench", threads=int(os.environ.get(
         "BENCH_THREADS", str(default_threads))),
         extra_args=["--dim", str(DIM)] if DIM != 64 else [])
