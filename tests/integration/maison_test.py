@@ -546,6 +546,34 @@ def check_prompt(srv, paths, meanwhile, limit_s=2.0):
               % (path, took, meanwhile))
 
 
+def ask_while_locked(conninfo, table, ask, keys, meanwhile):
+    """Calls ask(key) for each of keys, each on its own thread, while a
+    psql session holds table locked (TableLock): none may have answered
+    1 s later; then meanwhile() runs and the lock goes. Returns {key:
+    what ask returned}; a call still running 60 s after the lock went is
+    missing."""
+    answers = {}
+
+    def run(key):
+        answers[key] = ask(key)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in keys]
+    lock = TableLock(conninfo, table)
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        check(not answers, "answered while %s was locked: %r"
+              % (table, sorted(answers)))
+        meanwhile()
+    finally:
+        lock.release()
+        for t in threads:
+            if t.ident is not None:
+                t.join(60)
+    return answers
+
+
 def create_database(name):
     """CREATE DATABASE name in the test cluster; returns its conninfo."""
     psql('CREATE DATABASE "%s"' % name)

@@ -558,27 +558,13 @@ def reads_of_evicted_clients_wait_off_the_http_threads():
                       "/v1/clients/%s/profile" % c,
                       "/v1/items/%s/similar?client_id=%s" % (item, c)][i % 3])
     loaded_before = cache_state(A)["loaded_total"]
-    answers = {}
-
-    def ask(path):
-        answers[path] = A.get(path, timeout=60)
-
-    lock = mt.TableLock(URLS["a"], "client_state")
-    try:
-        threads = [threading.Thread(target=ask, args=(p,)) for p in paths]
-        for t in threads:
-            t.start()
-        time.sleep(1.0)
-        check(not answers, "answered while client_state was locked: %r"
-              % sorted(answers))
-        mt.check_prompt(A, ("/healthz", "/v1/brands/dg1/popular?k=5",
-                            "/v1/items/%s/similar?k=5" % item),
-                        "%d reads of evicted clients waited on %d HTTP "
-                        "threads" % (len(paths), A_THREADS))
-    finally:
-        lock.release()
-        for t in threads:
-            t.join(60)
+    answers = mt.ask_while_locked(
+        URLS["a"], "client_state", lambda path: A.get(path, timeout=60),
+        paths, lambda: mt.check_prompt(
+            A, ("/healthz", "/v1/brands/dg1/popular?k=5",
+                "/v1/items/%s/similar?k=5" % item),
+            "%d reads of evicted clients waited on %d HTTP threads"
+            % (len(paths), A_THREADS)))
     for path in paths:
         check(path in answers, "%s: no answer after the lock" % path)
         check_eq(answers[path].status, 200, "%s: %r" % (path, answers[path]))

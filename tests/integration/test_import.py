@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 
@@ -522,34 +521,23 @@ def a_database_outage_midway_answers_503_with_the_lines_committed():
 @test
 def imports_waiting_for_their_commit_leave_the_http_threads_free():
     """While the events table is locked, more imports than SRV has HTTP
-    threads wait for their commits; recommendations, health and a plain
-    brand's popular list are answered meanwhile, and every import lands
+    threads wait for their commits; health, recommendations and a brand's
+    popular list are answered meanwhile, and every import lands
     once the lock goes."""
     imports = 2 * SRV.threads + 1
     clients = [uid("c") for _ in range(imports)]
-    answers = {}
 
     def send(client):
-        answers[client] = import_body(
+        return import_body(
             SRV, ndjson([event(client, ts=1700000000 + i) for i in range(5)]),
             timeout=60)
 
-    lock = mt.TableLock(SRV.database_url, "events")
-    senders = [threading.Thread(target=send, args=(c,)) for c in clients]
-    try:
-        for t in senders:
-            t.start()
-        time.sleep(1.0)
-        check(not answers, "imports answered while events was locked: %r"
-              % answers)
-        mt.check_prompt(SRV, (
-            "/healthz", "/v1/clients/%s/recommendations?k=5" % clients[0],
-            "/v1/brands/atelier/popular?k=5"),
-            "%d imports waited on %d HTTP threads" % (imports, SRV.threads))
-    finally:
-        lock.release()
-        for t in senders:
-            t.join(60)
+    answers = mt.ask_while_locked(
+        SRV.database_url, "events", send, clients, lambda: mt.check_prompt(
+            SRV, ("/healthz",
+                  "/v1/clients/%s/recommendations?k=5" % clients[0],
+                  "/v1/brands/atelier/popular?k=5"),
+            "%d imports waited on %d HTTP threads" % (imports, SRV.threads)))
     for c in clients:
         check(c in answers, "import for %s: no answer after the lock" % c)
         check_eq((answers[c].status, answers[c].json()["accepted"]), (200, 5),
