@@ -417,6 +417,10 @@ class Maisond:
         except OSError:
             return "(no log)"
 
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
     def rss_bytes(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
             for line in f:
@@ -469,6 +473,18 @@ class Maisond:
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
+
+def logs_naming(nodes, needle, timeout_s=10.0):
+    """The indices of the nodes whose log holds needle, once one does, or
+    [] after timeout_s. maisond's log lines go through a writer thread, so
+    a request's line can come after its answer: wait, do not read once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        seen = [i for i, node in enumerate(nodes) if needle in node.log_text()]
+        if seen or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
 
 
 def parse_conninfo(conninfo):
