@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 sh deploy/install-deps.sh
 sh deploy/build.sh "$@"
 make check -j2 || {
-    for log in $(find tests -name '*.log' 2>/dev/null); do
-        if grep -q '^FAIL\|^ERROR' "${log%.log}.trs" 2>/dev/null; then
-            echo "===== $log"; tail -n 60 "$log"
+    # The log of each test that failed (automake's .trs beside it says
+    # ":test-result: FAIL" or ERROR), so a CI run shows why.
+    for trs in $(find tests -name '*.trs' 2>/dev/null); do
+        if grep -q '^:test-result: \(FAIL\|ERROR\)' "$trs"; then
+            echo "===== ${trs%.trs}.log"; tail -n 60 "${trs%.trs}.log"
         fi
     done
     exit 1
