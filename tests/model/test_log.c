@@ -591,6 +591,55 @@ START_TEST(test_a_full_ring_drops_info_lines_counts_them_keeps_errors)
 }
 END_TEST
 
+/* Reads from fd until what came ends with a newline or 2 s passed;
+ * returns the bytes read (at most size). */
+static size_t read_lines_within_two_seconds(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    do {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n > 0)
+            got += (size_t)n;
+        else
+            usleep(1000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((got == 0 || buf[got - 1] != '\n') && got < size &&
+             now.tv_sec - start.tv_sec < 2);
+    fcntl(fd, F_SETFL, flags);
+    return got;
+}
+
+/* The writer gathers lines before it writes them, but not for long: a
+ * line, and a warning after it, reach the log while the server runs, not
+ * only when it stops. */
+START_TEST(test_the_writer_writes_a_lone_line_soon_without_a_stop)
+{
+    char buf[4096];
+
+    ck_assert_int_eq(pipe(capture), 0);
+    previous_fd = mz_log_set_fd(capture[1]);
+    ck_assert(mz_log_start_writer());
+    usleep(20000); /* the writer waits for a line, then gathers */
+    mz_log_msg(MZ_LOG_INFO, "alone");
+    size_t got = read_lines_within_two_seconds(capture[0], buf, sizeof buf);
+    ck_assert_msg(got > 0 && memchr(buf, '\n', got) == buf + got - 1,
+                  "one whole line within 2 s: %zu bytes", got);
+    ck_assert(memmem(buf, got, "\"msg\":\"alone\"", 13) != NULL);
+    mz_log_msg(MZ_LOG_WARNING, "warned");
+    got = read_lines_within_two_seconds(capture[0], buf, sizeof buf);
+    ck_assert_msg(got > 0 && memmem(buf, got, "\"msg\":\"warned\"", 14),
+                  "the warning within 2 s: %.*s", (int)got, buf);
+    mz_log_stop_writer();
+    mz_log_set_fd(previous_fd);
+    close(capture[1]);
+    close(capture[0]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("log");
@@ -608,6 +657,7 @@ int main(void)
     tcase_add_test(tc, test_logging_keeps_errno);
     tcase_add_test(tc, test_lines_of_concurrent_threads_do_not_interleave);
     tcase_add_test(tc, test_writer_thread_writes_every_line_whole_in_order);
+    tcase_add_test(tc, test_the_writer_writes_a_lone_line_soon_without_a_stop);
     tcase_add_test(tc,
                    test_a_full_ring_drops_info_lines_counts_them_keeps_errors);
     suite_add_tcase(s, tc);
