@@ -28,7 +28,8 @@
  * threads. A request that waits only for a client absent from memory is
  * found out after its key is checked and counted; the second pass, on a
  * thread that may wait, reuses that check (req->admitted) instead of
- * counting the request twice.
+ * counting the request twice, and only asks whether the key is still in
+ * force (a revocation while the request queued refuses it).
  *-------------------------------------------------------------------------
  */
 #include "api/router.h"
@@ -399,9 +400,8 @@ bool mz_api_may_wait(const char *method, const char *path,
         if (strcmp(r->method, method) != 0 ||
             !match_pattern(r->pattern, &p, params))
             continue;
-        return (r->waits & WAITS) ||
-               ((r->waits & WAITS_AFTER) && raw_query &&
-                names_argument(raw_query, "after"));
+        return (r->waits & WAITS) || ((r->waits & WAITS_AFTER) && raw_query &&
+                                      names_argument(raw_query, "after"));
     }
     return false;
 }
@@ -434,6 +434,17 @@ static bool holds_role(const struct mz_principal *principal, unsigned roles,
     return false;
 }
 
+/* Fills resp with the 401 of a missing, unknown or revoked key; returns
+ * false. */
+static bool refuse_unauthorized(struct mz_response *resp)
+{
+    resp->www_authenticate = "Bearer";
+    mz_response_error(resp, MZ_ERR_UNAUTHORIZED,
+                      "a valid API key is required "
+                      "(Authorization: Bearer <key>)");
+    return false;
+}
+
 bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                       unsigned roles, struct mz_principal *principal,
                       struct mz_response *resp)
@@ -450,13 +461,8 @@ bool mz_api_authorize(struct mz_service *svc, const char *authorization,
                           refusal.burst, refusal.retry_after_s);
         return false;
     }
-    if (st != MZ_OK) {
-        resp->www_authenticate = "Bearer";
-        mz_response_error(resp, MZ_ERR_UNAUTHORIZED,
-                          "a valid API key is required "
-                          "(Authorization: Bearer <key>)");
-        return false;
-    }
+    if (st != MZ_OK)
+        return refuse_unauthorized(resp);
     return holds_role(principal, roles, resp);
 }
 
@@ -494,8 +500,12 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
     if (r->roles == OPEN)
         return true;
     if (req->admitted) {
-        /* Authenticated, and counted, by the pass that handed it on. */
+        /* Authenticated, and counted, by the pass that handed it on; a
+         * revocation while it queued for the pool still refuses it. */
         *principal = *req->admitted;
+        if (!mz_service_key_in_force(svc, principal->key_id)) {
+            return refuse_unauthorized(resp);
+        }
         if (!holds_role(principal, r->roles, resp))
             return false;
     } else if (!mz_api_authorize(svc, req->authorization, r->roles, principal,
@@ -682,8 +692,7 @@ static const char *client_to_read(const struct route *r, struct decoded *d)
 }
 
 bool mz_api_handle_here(struct mz_service *svc, struct mz_request *req,
-                        struct mz_response *resp,
-                        struct mz_principal *admitted)
+                        struct mz_response *resp, struct mz_principal *admitted)
 {
     struct decoded d;
     const struct route *r;

@@ -636,6 +636,16 @@ enum mz_status mz_service_revoke_key(struct mz_service *svc, const char *key_id,
     return st;
 }
 
+bool mz_service_key_in_force(struct mz_service *svc, const char *key_id)
+{
+    bool found = false;
+    pthread_rwlock_rdlock(&svc->keys_lock);
+    for (size_t i = 0; i < svc->n_keys && !found; i++)
+        found = strcmp(svc->keys[i].key_id, key_id) == 0;
+    pthread_rwlock_unlock(&svc->keys_lock);
+    return found;
+}
+
 bool mz_service_has_no_key(struct mz_service *svc)
 {
     return svc->keys_ever == 0;

@@ -585,6 +585,10 @@ enum mz_status mz_service_authenticate(struct mz_service *svc,
                                        struct mz_principal *out,
                                        struct mz_rate_refusal *refusal);
 
+/* Whether the key key_id is still in force (not revoked since a request
+ * was authenticated with it); counts nothing against its rate limit. */
+bool mz_service_key_in_force(struct mz_service *svc, const char *key_id);
+
 /* Makes a key for spec: stores it in PostgreSQL, then puts it in force.
  * Fills *out. Returns MZ_OK, MZ_ERR_INVALID (no role, too many brands, an
  * admin key scoped to some brands, a rate limit out of the range of

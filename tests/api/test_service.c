@@ -33,6 +33,7 @@
 #include "api/json_facts.h"
 #include "api/json_item.h"
 #include "api/json_rules.h"
+#include "api/router.h"
 #include "api/service/client_cache.h"
 #include "api/service/service.h"
 #include "tests/harness/test_db.h"
@@ -1259,6 +1260,46 @@ START_TEST(test_a_brand_that_does_not_share_keeps_its_events_to_itself)
 }
 END_TEST
 
+/* ---- keys ------------------------------------------------------------------
+ */
+
+/* A request for an evicted client is checked on an HTTP thread, then runs
+ * on a thread that may wait with that check (req.admitted): a key revoked
+ * while it queued must still be refused there. */
+START_TEST(test_a_handed_on_request_of_a_key_revoked_meanwhile_is_refused)
+{
+    struct mz_service_config cfg = small_config(fresh_db("handed_on", 0));
+    struct mz_service *svc = open_service(&cfg);
+    struct mz_key_spec spec = {.name = "handed-on",
+                               .roles = MZ_ROLE_CLIENTELING};
+    struct mz_key_created key;
+    ck_assert_int_eq(mz_service_create_key(svc, &spec, NULL, &key), MZ_OK);
+    char authorization[16 + MZ_KEY_TOKEN_BYTES];
+    snprintf(authorization, sizeof authorization, "Bearer %s", key.token);
+    struct mz_principal admitted;
+    struct mz_rate_refusal refusal;
+    ck_assert_int_eq(
+        mz_service_authenticate(svc, authorization, &admitted, &refusal),
+        MZ_OK);
+
+    struct mz_request req = {.method = "GET",
+                             .path = "/v1/clients/nobody/profile",
+                             .admitted = &admitted};
+    struct mz_response resp = {0};
+    mz_api_handle(svc, &req, &resp);
+    ck_assert_int_eq(resp.http_status, 404); /* checked, then not found */
+    mz_response_clear(&resp);
+
+    ck_assert_int_eq(mz_service_revoke_key(svc, key.key_id, NULL), MZ_OK);
+    resp = (struct mz_response){0};
+    mz_api_handle(svc, &req, &resp);
+    ck_assert_int_eq(resp.http_status, 401);
+    ck_assert_str_eq(resp.www_authenticate, "Bearer");
+    mz_response_clear(&resp);
+    mz_service_close(svc);
+}
+END_TEST
+
 static Suite *service_suite(void)
 {
     Suite *s = suite_create("service");
@@ -1295,6 +1336,8 @@ static Suite *service_suite(void)
                    test_memory_limited_service_learns_like_an_unlimited_one);
     tcase_add_test(tc,
                    test_a_brand_that_does_not_share_keeps_its_events_to_itself);
+    tcase_add_test(
+        tc, test_a_handed_on_request_of_a_key_revoked_meanwhile_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }
