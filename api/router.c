@@ -503,9 +503,8 @@ static bool authorize_route(struct mz_service *svc, const struct route *r,
         /* Authenticated, and counted, by the pass that handed it on; a
          * revocation while it queued for the pool still refuses it. */
         *principal = *req->admitted;
-        if (!mz_service_key_in_force(svc, principal->key_id)) {
+        if (!mz_service_key_in_force(svc, principal->key_id))
             return refuse_unauthorized(resp);
-        }
         if (!holds_role(principal, r->roles, resp))
             return false;
     } else if (!mz_api_authorize(svc, req->authorization, r->roles, principal,

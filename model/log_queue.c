@@ -100,9 +100,16 @@ static void ring_copy_in(uint64_t at, const char *in, size_t n)
     memcpy(queue.ring, in + first, n - first);
 }
 
+/* Whether what is queued must be written without gathering more: a
+ * warning or an error is queued, or the ring is half full. Caller holds
+ * the mutex. */
+static bool write_now(void)
+{
+    return queue.urgent || queue.head - queue.tail >= RING_BYTES / 2;
+}
+
 /* Waits (mutex held) up to GATHER_NS for lines to gather, or less when
- * a warning or an error is queued, the ring is half full or the queue
- * stops. */
+ * write_now() or the queue stops. */
 static void gather(void)
 {
     struct timespec now;
@@ -111,8 +118,7 @@ static void gather(void)
     struct timespec until = {.tv_sec = now.tv_sec + (time_t)(ns / 1000000000),
                              .tv_nsec = (long)(ns % 1000000000)};
     queue.writer_gathering = true;
-    while (!queue.stopping && !queue.urgent &&
-           queue.head - queue.tail < RING_BYTES / 2 &&
+    while (!queue.stopping && !write_now() &&
            pthread_cond_clockwait(&queue.wake, &queue.mutex, CLOCK_MONOTONIC,
                                   &until) == 0)
         ;
@@ -126,14 +132,15 @@ static void *writer_main(void *arg)
     char chunk[WRITE_MAX];
     pthread_mutex_lock(&queue.mutex);
     for (;;) {
-        if (queue.head == queue.tail && !queue.stopping) {
-            while (queue.head == queue.tail && !queue.stopping) {
-                queue.writer_idle = true;
-                pthread_cond_wait(&queue.wake, &queue.mutex);
-                queue.writer_idle = false;
-            }
-            gather(); /* then writes all there is before it waits again */
+        bool woken = false;
+        while (queue.head == queue.tail && !queue.stopping) {
+            queue.writer_idle = true;
+            pthread_cond_wait(&queue.wake, &queue.mutex);
+            queue.writer_idle = false;
+            woken = true;
         }
+        if (woken)
+            gather(); /* then writes all there is before it waits again */
         if (queue.head == queue.tail)
             break;            /* stopping, and all written */
         queue.urgent = false; /* what is queued now is written first */
@@ -248,9 +255,7 @@ bool mz_log_queue_put(const char *line, size_t len, bool must_keep)
      * lines an operator must see, and the last before an exit. */
     if (must_keep)
         queue.urgent = true;
-    if (queue.writer_idle ||
-        (queue.writer_gathering &&
-         (must_keep || queue.head - queue.tail >= RING_BYTES / 2)))
+    if (queue.writer_idle || (queue.writer_gathering && write_now()))
         pthread_cond_signal(&queue.wake);
     pthread_mutex_unlock(&queue.mutex);
     return true;
