@@ -7,11 +7,12 @@
  */
 #include "api/json_out.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "model/text.h"
 
 void mz_json_out_init(struct mz_json_out *out)
 {
@@ -24,20 +25,18 @@ char *mz_json_out_finish(struct mz_json_out *out, size_t *len)
     bool ok = !out->failed && out->depth == 0 && text;
 
     *len = ok ? out->len : 0;
-    if (!ok)
+    if (ok)
+        text[out->len] = '\0';
+    else
         free(text);
     mz_json_out_init(out);
     return ok ? text : NULL;
 }
 
-/* Makes room for n more bytes and the NUL; false (and failed) when out
- * of memory. */
-static bool reserve(struct mz_json_out *out, size_t n)
+/* reserve's slow path: a bigger buffer for n more bytes and the NUL;
+ * false (and failed) when out of memory. */
+static bool grow(struct mz_json_out *out, size_t n)
 {
-    if (out->failed)
-        return false;
-    if (out->len + n + 1 <= out->cap)
-        return true;
     size_t cap = out->cap ? out->cap : 4096;
     while (cap < out->len + n + 1)
         cap *= 2;
@@ -51,18 +50,28 @@ static bool reserve(struct mz_json_out *out, size_t n)
     return true;
 }
 
-static void put(struct mz_json_out *out, const char *bytes, size_t n)
+/* Makes room for n more bytes and the NUL; false (and failed) when out
+ * of memory. */
+static inline bool reserve(struct mz_json_out *out, size_t n)
+{
+    return !out->failed && (out->len + n + 1 <= out->cap || grow(out, n));
+}
+
+/* The text is NUL-terminated by mz_json_out_finish only (reserve keeps
+ * a byte for it): a reply is a few thousand puts of a few bytes each. */
+static inline void put(struct mz_json_out *out, const char *bytes, size_t n)
 {
     if (!reserve(out, n))
         return;
     memcpy(out->text + out->len, bytes, n);
     out->len += n;
-    out->text[out->len] = '\0';
 }
 
-static void put_char(struct mz_json_out *out, char c)
+static inline void put_char(struct mz_json_out *out, char c)
 {
-    put(out, &c, 1);
+    if (!reserve(out, 1))
+        return;
+    out->text[out->len++] = c;
 }
 
 /* The comma before a value, unless it is a member's value. */
@@ -141,6 +150,12 @@ void mz_json_out_string(struct mz_json_out *out, const char *s)
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *run = p; /* bytes copied as they are */
     while (*p) {
+        /* Printable ASCII other than '"' and '\\' is copied as it is:
+         * nearly every byte of an id, a name or a reason. */
+        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            p++;
+            continue;
+        }
         size_t n = utf8_sequence(p);
         const char *escape = NULL;
         char hex[8];
@@ -182,7 +197,7 @@ void mz_json_out_real(struct mz_json_out *out, double v)
     char text[40];
     if (!isfinite(v))
         v = 0.0;
-    int n = snprintf(text, sizeof text, "%.9g", v);
+    int n = mz_text_real(text, sizeof text, v, 9);
     if (n < 0 || (size_t)n >= sizeof text - 3) {
         out->failed = true;
         return;
@@ -207,10 +222,10 @@ void mz_json_out_real(struct mz_json_out *out, double v)
 
 void mz_json_out_int(struct mz_json_out *out, int64_t v)
 {
-    char text[24];
-    int n = snprintf(text, sizeof text, "%" PRId64, v);
+    char text[MZ_TEXT_INT64_BYTES];
+    size_t n = mz_text_int64(text, v);
     begin_value(out);
-    put(out, text, (size_t)n);
+    put(out, text, n);
 }
 
 void mz_json_out_bool(struct mz_json_out *out, bool v)

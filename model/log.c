@@ -15,17 +15,16 @@
 #include "model/log.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "model/log_queue.h"
+#include "model/text.h"
 #include "model/timefmt.h"
 
 #ifdef PIPE_BUF
@@ -182,7 +181,6 @@ void mz_log_begin(struct mz_log_line *line, enum mz_log_level level,
     struct timespec now;
     char date[MZ_TIME_RFC3339_BYTES];
     char head[96];
-    int n;
 
     if ((int)level < MZ_LOG_DEBUG || level > MZ_LOG_ERROR)
         level = MZ_LOG_ERROR;
@@ -190,12 +188,16 @@ void mz_log_begin(struct mz_log_line *line, enum mz_log_level level,
     mz_time_format_rfc3339((int64_t)now.tv_sec, date);
     /* "YYYY-MM-DDThh:mm:ssZ": the milliseconds go before the Z. */
     date[strlen(date) - 1] = '\0';
-    n = snprintf(head, sizeof head, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\"",
-                 date, now.tv_nsec / 1000000L, level_names[level]);
+    long ms = now.tv_nsec / 1000000L;
+    char millis[4] = {(char)('0' + ms / 100), (char)('0' + ms / 10 % 10),
+                      (char)('0' + ms % 10), '\0'};
     line->len = 0;
     line->truncated = false;
     line->level = level;
-    append_raw(line, head, n > 0 ? (size_t)n : 0);
+    size_t n = mz_text_join(head, sizeof head, "{\"ts\":\"", date, ".", millis,
+                            "Z\",\"level\":\"", level_names[level], "\"",
+                            NULL);
+    append_raw(line, head, n < sizeof head ? n : 0);
     mz_log_str(line, "msg", msg ? msg : "");
 }
 
@@ -227,9 +229,9 @@ void mz_log_str(struct mz_log_line *line, const char *key, const char *value)
 
 void mz_log_int(struct mz_log_line *line, const char *key, int64_t value)
 {
-    char text[24];
+    char text[MZ_TEXT_INT64_BYTES];
 
-    snprintf(text, sizeof text, "%" PRId64, value);
+    mz_text_int64(text, value);
     add_literal(line, key, text);
 }
 
@@ -239,7 +241,7 @@ void mz_log_double(struct mz_log_line *line, const char *key, double value)
 
     /* The process never calls setlocale, so the decimal point is '.'. */
     if (isfinite(value))
-        snprintf(text, sizeof text, "%.15g", value);
+        mz_text_real(text, sizeof text, value, 15);
     else
         strcpy(text, "null");
     add_literal(line, key, text);

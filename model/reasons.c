@@ -15,10 +15,10 @@
  */
 #include "model/reasons.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "model/similar.h"
+#include "model/text.h"
 #include "model/timefmt.h"
 
 const char *mz_reasons_source_name(enum mz_level_source source, int n_levels)
@@ -31,28 +31,43 @@ const char *mz_reasons_source_name(enum mz_level_source source, int n_levels)
     return level == n_levels - 1 ? "long_term" : "recent";
 }
 
-/* "Viewed sku-1", "Added sku-1 to the cart", ...: what the client did. */
-static const char *action_template(enum mz_event_type type)
+/* "Viewed sku-1", "Added sku-1 to the cart", ...: what the client did,
+ * the words before the item id and after it; false for a type that
+ * names no action. */
+static bool action_words(enum mz_event_type type, const char **before,
+                         const char **after)
 {
+    *after = "";
     switch (type) {
     case MZ_EV_VIEW:
-        return "Viewed %s";
+        *before = "Viewed ";
+        return true;
     case MZ_EV_CLICK:
-        return "Clicked on %s";
+        *before = "Clicked on ";
+        return true;
     case MZ_EV_ADD_TO_CART:
-        return "Added %s to the cart";
+        *before = "Added ";
+        *after = " to the cart";
+        return true;
     case MZ_EV_REMOVE_FROM_CART:
-        return "Took %s out of the cart";
+        *before = "Took ";
+        *after = " out of the cart";
+        return true;
     case MZ_EV_WISHLIST:
-        return "Added %s to the wishlist";
+        *before = "Added ";
+        *after = " to the wishlist";
+        return true;
     case MZ_EV_PURCHASE:
-        return "Bought %s";
+        *before = "Bought ";
+        return true;
     case MZ_EV_RETURN:
-        return "Returned %s";
+        *before = "Returned ";
+        return true;
     case MZ_EV_DISMISS:
-        return "Dismissed %s";
+        *before = "Dismissed ";
+        return true;
     default:
-        return NULL;
+        return false;
     }
 }
 
@@ -96,40 +111,40 @@ static void personal_text(const char *level, const char *because,
 {
     char action[MZ_ID_MAX_BYTES + 64];
     char when[MZ_TIME_RFC3339_BYTES];
-    const char *tmpl = ev ? action_template(ev->type) : NULL;
+    const char *before = NULL;
+    const char *after = NULL;
 
     if (!because) {
-        snprintf(text, len, "%s",
-                 strcmp(level, "session") == 0
-                     ? "Matches what the client is browsing in this session."
-                 : strcmp(level, "recent") == 0
-                     ? "Matches what the client has been looking at lately."
-                     : "Matches the client's long-standing taste.");
+        mz_text_join(
+            text, len,
+            strcmp(level, "session") == 0
+                ? "Matches what the client is browsing in this session."
+            : strcmp(level, "recent") == 0
+                ? "Matches what the client has been looking at lately."
+                : "Matches the client's long-standing taste.",
+            NULL);
         return;
     }
-    if (!tmpl) {
-        if (is_context)
-            snprintf(text, len, "Similar to %s, being viewed now.", because);
-        else if (strcmp(level, "session") == 0)
-            snprintf(text, len, "Similar to %s, seen in this session.",
-                     because);
-        else if (strcmp(level, "recent") == 0)
-            snprintf(text, len, "Similar to %s, seen recently.", because);
-        else
-            snprintf(text, len, "Similar to %s, from the client's history.",
-                     because);
+    if (!ev || !action_words(ev->type, &before, &after)) {
+        const char *tail = is_context ? ", being viewed now."
+                           : strcmp(level, "session") == 0
+                               ? ", seen in this session."
+                           : strcmp(level, "recent") == 0
+                               ? ", seen recently."
+                               : ", from the client's history.";
+        mz_text_join(text, len, "Similar to ", because, tail, NULL);
         return;
     }
-    snprintf(action, sizeof(action), tmpl, because);
+    mz_text_join(action, sizeof(action), before, because, after, NULL);
     mz_time_format_rfc3339(ev->ts, when);
     when[10] = '\0'; /* the date part */
     if (strcmp(level, "session") == 0)
-        snprintf(text, len, "%s in this session.", action);
+        mz_text_join(text, len, action, " in this session.", NULL);
     else if (strcmp(level, "recent") == 0 && category)
-        snprintf(text, len, "%s on %s; has been looking at %s lately.", action,
-                 when, category);
+        mz_text_join(text, len, action, " on ", when,
+                     "; has been looking at ", category, " lately.", NULL);
     else
-        snprintf(text, len, "%s on %s.", action, when);
+        mz_text_join(text, len, action, " on ", when, ".", NULL);
 }
 
 /* Fills out with the reason for source. */
@@ -154,16 +169,15 @@ static void reason_for(const struct mz_reasons_request *req, int32_t item,
     if (source == MZ_SOURCE_CATALOG) {
         if (because && evidence != item) {
             out->because_item = because->item_id;
-            snprintf(out->text, sizeof(out->text),
-                     "Shoppers who looked at %s also looked at this.",
-                     because->item_id);
+            mz_text_join(out->text, sizeof(out->text), "Shoppers who looked at ",
+                         because->item_id, " also looked at this.", NULL);
         } else if (rec->launch_at != MZ_TIME_NONE_BEFORE &&
                    rec->launch_at <= req->now &&
                    req->now - rec->launch_at < MZ_REASONS_NEW_ARRIVAL_S) {
-            snprintf(out->text, sizeof(out->text), "New arrival.");
+            mz_text_join(out->text, sizeof(out->text), "New arrival.", NULL);
         } else {
-            snprintf(out->text, sizeof(out->text), "Popular in %s right now.",
-                     rec->category);
+            mz_text_join(out->text, sizeof(out->text), "Popular in ",
+                         rec->category, " right now.", NULL);
         }
         return;
     }
@@ -241,9 +255,15 @@ bool mz_reasons_for_source(const struct mz_reasons_request *req, int32_t item,
 
 /* ---- similar items and popular items --------------------------------- */
 
-/* Writes the most specific fact records a and b share into text: a text
- * attribute of the same key and value, a tag, the category, the brand,
- * else the price band (the one token left). */
+/* v in decimal into text, cut to len - 1 bytes like the other texts. */
+static void integer_text(char *text, size_t len, int64_t v)
+{
+    char digits[MZ_TEXT_INT64_BYTES];
+
+    mz_text_int64(digits, v);
+    mz_text_join(text, len, digits, NULL);
+}
+
 /* Writes attribute x's value into text when y has the same key, kind
  * and value; returns whether it did. */
 static bool same_attribute(const struct mz_item_attribute *x,
@@ -254,20 +274,23 @@ static bool same_attribute(const struct mz_item_attribute *x,
         return false;
     if (x->kind == MZ_ATTRIBUTE_STRING &&
         strcmp(x->value.string, y->value.string) == 0)
-        snprintf(text, len, "%s", x->value.string);
+        mz_text_join(text, len, x->value.string, NULL);
     else if (x->kind == MZ_ATTRIBUTE_INTEGER &&
              x->value.integer == y->value.integer)
-        snprintf(text, len, "%lld", (long long)x->value.integer);
+        integer_text(text, len, x->value.integer);
     else if (x->kind == MZ_ATTRIBUTE_REAL && x->value.real == y->value.real)
-        snprintf(text, len, "%.17g", x->value.real);
+        mz_text_real(text, len, x->value.real, 17);
     else if (x->kind == MZ_ATTRIBUTE_BOOLEAN &&
              x->value.boolean == y->value.boolean)
-        snprintf(text, len, "%s", x->value.boolean ? "true" : "false");
+        mz_text_join(text, len, x->value.boolean ? "true" : "false", NULL);
     else
         return false;
     return true;
 }
 
+/* Writes the most specific fact records a and b share into text: a text
+ * attribute of the same key and value, a tag, the category, the brand,
+ * else the price band (the one token left). */
 static void shared_fact_text(const struct mz_item *a, const struct mz_item *b,
                              char *text, size_t len)
 {
@@ -277,23 +300,26 @@ static void shared_fact_text(const struct mz_item *a, const struct mz_item *b,
         for (size_t j = 0; j < b->attributes.count; j++)
             if (same_attribute(&a->attributes.v[i], &b->attributes.v[j], value,
                                sizeof(value))) {
-                snprintf(text, len, "Same %s as %s: %s.",
-                         a->attributes.v[i].key, a->item_id, value);
+                mz_text_join(text, len, "Same ", a->attributes.v[i].key,
+                             " as ", a->item_id, ": ", value, ".", NULL);
                 return;
             }
     for (size_t i = 0; i < a->tags.count; i++)
         for (size_t j = 0; j < b->tags.count; j++)
             if (strcmp(a->tags.items[i], b->tags.items[j]) == 0) {
-                snprintf(text, len, "Tagged %s, like %s.", a->tags.items[i],
-                         a->item_id);
+                mz_text_join(text, len, "Tagged ", a->tags.items[i], ", like ",
+                             a->item_id, ".", NULL);
                 return;
             }
     if (strcmp(a->category, b->category) == 0)
-        snprintf(text, len, "Also in %s, like %s.", a->category, a->item_id);
+        mz_text_join(text, len, "Also in ", a->category, ", like ", a->item_id,
+                     ".", NULL);
     else if (strcmp(a->brand, b->brand) == 0)
-        snprintf(text, len, "Also from %s, like %s.", a->brand, a->item_id);
+        mz_text_join(text, len, "Also from ", a->brand, ", like ", a->item_id,
+                     ".", NULL);
     else
-        snprintf(text, len, "In the price range of %s.", a->item_id);
+        mz_text_join(text, len, "In the price range of ", a->item_id, ".",
+                     NULL);
 }
 
 /* The parts of struct mz_similar_parts, in the order they are named. */
@@ -311,20 +337,21 @@ static void similar_reason(const struct mz_item *source,
     };
     switch (part) {
     case PART_TRANS:
-        snprintf(out->text, sizeof(out->text), "Often viewed with %s.",
-                 source->item_id);
+        mz_text_join(out->text, sizeof(out->text), "Often viewed with ",
+                     source->item_id, ".", NULL);
         break;
     case PART_ATTR:
         shared_fact_text(source, item, out->text, sizeof(out->text));
         break;
     case PART_SPACE:
-        snprintf(out->text, sizeof(out->text),
-                 "Appeals to the shoppers who like %s.", source->item_id);
+        mz_text_join(out->text, sizeof(out->text),
+                     "Appeals to the shoppers who like ", source->item_id, ".",
+                     NULL);
         break;
     default:
         out->because_item = NULL;
-        snprintf(out->text, sizeof(out->text), "Popular at %s right now.",
-                 item->brand);
+        mz_text_join(out->text, sizeof(out->text), "Popular at ", item->brand,
+                     " right now.", NULL);
         break;
     }
 }
@@ -371,7 +398,7 @@ int mz_reasons_build_popular(const struct mz_catalog *catalog, int32_t item,
         .source = MZ_SOURCE_CATALOG,
         .level = mz_reasons_source_name(MZ_SOURCE_CATALOG, 0),
     };
-    snprintf(out[0].text, sizeof(out[0].text), "Popular at %s right now.",
-             brand);
+    mz_text_join(out[0].text, sizeof(out[0].text), "Popular at ", brand,
+                 " right now.", NULL);
     return 1;
 }
