@@ -32,44 +32,21 @@ const char *mz_reasons_source_name(enum mz_level_source source, int n_levels)
 }
 
 /* "Viewed sku-1", "Added sku-1 to the cart", ...: what the client did,
- * the words before the item id and after it; false for a type that
- * names no action. */
-static bool action_words(enum mz_event_type type, const char **before,
-                         const char **after)
-{
-    *after = "";
-    switch (type) {
-    case MZ_EV_VIEW:
-        *before = "Viewed ";
-        return true;
-    case MZ_EV_CLICK:
-        *before = "Clicked on ";
-        return true;
-    case MZ_EV_ADD_TO_CART:
-        *before = "Added ";
-        *after = " to the cart";
-        return true;
-    case MZ_EV_REMOVE_FROM_CART:
-        *before = "Took ";
-        *after = " out of the cart";
-        return true;
-    case MZ_EV_WISHLIST:
-        *before = "Added ";
-        *after = " to the wishlist";
-        return true;
-    case MZ_EV_PURCHASE:
-        *before = "Bought ";
-        return true;
-    case MZ_EV_RETURN:
-        *before = "Returned ";
-        return true;
-    case MZ_EV_DISMISS:
-        *before = "Dismissed ";
-        return true;
-    default:
-        return false;
-    }
-}
+ * the words before the item id and after it; a type without words names
+ * no action. */
+static const struct action_words {
+    const char *before;
+    const char *after;
+} action_words[MZ_EV_TYPE_COUNT] = {
+    [MZ_EV_VIEW] = {"Viewed ", ""},
+    [MZ_EV_CLICK] = {"Clicked on ", ""},
+    [MZ_EV_ADD_TO_CART] = {"Added ", " to the cart"},
+    [MZ_EV_REMOVE_FROM_CART] = {"Took ", " out of the cart"},
+    [MZ_EV_WISHLIST] = {"Added ", " to the wishlist"},
+    [MZ_EV_PURCHASE] = {"Bought ", ""},
+    [MZ_EV_RETURN] = {"Returned ", ""},
+    [MZ_EV_DISMISS] = {"Dismissed ", ""},
+};
 
 /* Finds what the client did with item: the latest ring entry, else the
  * purchase, wishlist or cart records. */
@@ -111,8 +88,11 @@ static void personal_text(const char *level, const char *because,
 {
     char action[MZ_ID_MAX_BYTES + 64];
     char when[MZ_TIME_RFC3339_BYTES];
-    const char *before = NULL;
-    const char *after = NULL;
+    const struct action_words *words =
+        ev && (int)ev->type >= 0 && ev->type < MZ_EV_TYPE_COUNT &&
+                action_words[ev->type].before
+            ? &action_words[ev->type]
+            : NULL;
 
     if (!because) {
         mz_text_join(
@@ -125,7 +105,7 @@ static void personal_text(const char *level, const char *because,
             NULL);
         return;
     }
-    if (!ev || !action_words(ev->type, &before, &after)) {
+    if (!words) {
         const char *tail = is_context ? ", being viewed now."
                            : strcmp(level, "session") == 0
                                ? ", seen in this session."
@@ -135,7 +115,8 @@ static void personal_text(const char *level, const char *because,
         mz_text_join(text, len, "Similar to ", because, tail, NULL);
         return;
     }
-    mz_text_join(action, sizeof(action), before, because, after, NULL);
+    mz_text_join(action, sizeof(action), words->before, because, words->after,
+                 NULL);
     mz_time_format_rfc3339(ev->ts, when);
     when[10] = '\0'; /* the date part */
     if (strcmp(level, "session") == 0)
