@@ -24,6 +24,7 @@
 
 #include "model/model_internal.h"
 #include "model/topk.h"
+#include "model/vec.h"
 
 struct mz_candidates {
     float *scores;   /* owned, capacity: by item index */
@@ -162,24 +163,6 @@ static void keep_best(int32_t *items, float *key, size_t n, size_t keep)
     }
 }
 
-/* a.b over dim floats in 8 partial sums, which the compiler keeps in
- * vector registers: for 64 floats a call of cblas_sdot costs about as
- * much as the products (perf). */
-static float dot(const float *a, const float *b, int dim)
-{
-    float part[8] = {0};
-    int k = 0;
-
-    for (; k + 8 <= dim; k += 8)
-        for (int i = 0; i < 8; i++)
-            part[i] += a[k + i] * b[k + i];
-    float sum = ((part[0] + part[4]) + (part[1] + part[5])) +
-                ((part[2] + part[6]) + (part[3] + part[7]));
-    for (; k < dim; k++)
-        sum += a[k] * b[k];
-    return sum;
-}
-
 /* Candidates ahead whose row is fetched while one is scored. */
 #define PREFETCH_AHEAD 4
 
@@ -254,8 +237,8 @@ bool mz_model_score_candidates(const struct mz_model *model,
                          dim);
         float score = mz_model_prior_at(model, &prior, j);
         if (dense)
-            score +=
-                cfg->w_dense * dot(model->O + (size_t)j * (size_t)dim, q, dim);
+            score += cfg->w_dense *
+                     mz_vec_dot(model->O + (size_t)j * (size_t)dim, q, dim);
         cand->scores[j] += score;
     }
     return true;

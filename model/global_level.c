@@ -13,6 +13,7 @@
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
+#include "model/vec.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -148,13 +149,13 @@ static void apply_chunk_rows(struct mz_model *model, int32_t from, int32_t to)
         if (gk2 > 0.0f) {
             float step_k =
                 adagrad_step(lr, &model->ada_K[row], gk2 / (float)dim);
-            cblas_saxpy(dim, -step_k, gk, 1, k_row, 1);
+            mz_vec_axpy(dim, -step_k, gk, k_row);
             memset(gk, 0, (size_t)dim * sizeof(float));
         }
         if (go2 > 0.0f) {
             float step_o =
                 adagrad_step(lr, &model->ada_O[row], go2 / (float)dim);
-            cblas_saxpy(dim, -step_o, go, 1, o_row, 1);
+            mz_vec_axpy(dim, -step_o, go, o_row);
             memset(go, 0, (size_t)dim * sizeof(float));
         }
         float gb = model->grad_bias[row];
@@ -219,8 +220,8 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
     float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
     float gz = p - label;
     float *go = model->grad_O + (size_t)x * (size_t)dim;
-    cblas_saxpy(dim, gz, q, 1, go, 1);
-    cblas_saxpy(dim, gz, o_row, 1, grad_q, 1);
+    mz_vec_axpy(dim, gz, q, go);
+    mz_vec_axpy(dim, gz, o_row, grad_q);
     model->grad_bias[x] += gz;
     touch_row(model, x, MZ_GRAD_O);
 }
@@ -332,13 +333,13 @@ void mz_model_learn_global(struct mz_model *model, const struct mz_client *c,
         if (w == 0.0f)
             continue;
         int32_t source = c->ring_item[mz_client_ring_slot(c, r)];
-        cblas_saxpy(dim, w, grad_q, 1,
-                    model->grad_K + (size_t)source * (size_t)dim, 1);
+        mz_vec_axpy(dim, w, grad_q,
+                    model->grad_K + (size_t)source * (size_t)dim);
         touch_row(model, source, MZ_GRAD_K);
     }
     for (int i = 0; i < n; i++) {
-        cblas_saxpy(dim, weights[i], grad_q, 1,
-                    model->grad_K + (size_t)items[i] * (size_t)dim, 1);
+        mz_vec_axpy(dim, weights[i], grad_q,
+                    model->grad_K + (size_t)items[i] * (size_t)dim);
         touch_row(model, items[i], MZ_GRAD_K);
     }
 

@@ -15,8 +15,8 @@
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
+#include "model/vec.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -265,8 +265,8 @@ static void build_query(const struct mz_model *model, const struct mz_client *c,
             if (w == 0.0f)
                 continue;
             int32_t item = c->ring_item[mz_client_ring_slot(c, r)];
-            cblas_saxpy(dim, session_dense * w,
-                        model->K + (size_t)item * (size_t)dim, 1, s, 1);
+            mz_vec_axpy(dim, session_dense * w,
+                        model->K + (size_t)item * (size_t)dim, s);
         }
         if (per_level) {
             for (int l = 0; l < c->n_levels; l++) {
@@ -277,9 +277,9 @@ static void build_query(const struct mz_model *model, const struct mz_client *c,
                 float *part = per_level + (size_t)l * (size_t)dim;
                 memset(part, 0, (size_t)dim * sizeof(float));
                 for (int i = 0; i < count; i++)
-                    cblas_saxpy(dim, level_weights[i],
+                    mz_vec_axpy(dim, level_weights[i],
                                 model->K + (size_t)level_items[i] * (size_t)dim,
-                                1, part, 1);
+                                part);
                 for (int k = 0; k < dim; k++)
                     q[k] += part[k];
             }
@@ -288,8 +288,8 @@ static void build_query(const struct mz_model *model, const struct mz_client *c,
                 mz_prefetch_row(model->K + (size_t)items[i] * (size_t)dim, dim,
                                 false);
             for (int i = 0; i < n; i++)
-                cblas_saxpy(dim, weights[i],
-                            model->K + (size_t)items[i] * (size_t)dim, 1, q, 1);
+                mz_vec_axpy(dim, weights[i],
+                            model->K + (size_t)items[i] * (size_t)dim, q);
         }
     }
     if (has_context) {

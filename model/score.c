@@ -23,6 +23,7 @@
  *-------------------------------------------------------------------------
  */
 #include "model/model_internal.h"
+#include "model/vec.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -285,15 +286,6 @@ static float repeat_weight(const struct mz_model *model,
     return total;
 }
 
-static float dot(const float *a, const float *b, int dim)
-{
-    float sum = 0.0f;
-
-    for (int k = 0; k < dim; k++)
-        sum += a[k] * b[k];
-    return sum;
-}
-
 float mz_model_catalog_prior(const struct mz_model *model, int32_t item)
 {
     const struct mz_model_config *cfg = &model->cfg;
@@ -451,13 +443,13 @@ void mz_explainer_contrib(const struct mz_explainer *e, int32_t item,
     const float *o_row = model->O + (size_t)item * (size_t)dim;
 
     contrib[MZ_SOURCE_SESSION] =
-        cfg->w_dense * dot(o_row, e->session, dim) +
+        cfg->w_dense * mz_vec_dot(o_row, e->session, dim) +
         e->repeat *
             repeat_weight(model, client, e->context_item, e->now_ts, item);
     for (int l = 0; client && l < client->n_levels; l++)
         contrib[MZ_SOURCE_LEVEL0 + l] =
             cfg->w_dense *
-                dot(o_row, e->per_level + (size_t)l * (size_t)dim, dim) +
+                mz_vec_dot(o_row, e->per_level + (size_t)l * (size_t)dim, dim) +
             level_share(model, &e->now[l], &e->taste_now, item);
 
     float catalog = mz_model_catalog_prior(model, item);
@@ -492,13 +484,13 @@ int32_t mz_explainer_evidence(const struct mz_explainer *e,
             int32_t held = readout->items[i];
             float weight = readout->weights[i];
             const float *k_row = model->K + (size_t)held * (size_t)dim;
-            float value =
-                held == item
-                    ? INFINITY
-                    : successor_share(model, held, weight, item) +
-                          model->cfg.w_dense * weight * dot(k_row, o_row, dim) +
-                          weight * unit *
-                              shared_taste(model, taste, held, item);
+            float value = held == item
+                              ? INFINITY
+                              : successor_share(model, held, weight, item) +
+                                    model->cfg.w_dense * weight *
+                                        mz_vec_dot(k_row, o_row, dim) +
+                                    weight * unit *
+                                        shared_taste(model, taste, held, item);
             if (value > best_value) {
                 best_value = value;
                 best = held;
@@ -520,10 +512,11 @@ int32_t mz_explainer_evidence(const struct mz_explainer *e,
             if (w == 0.0f)
                 continue;
             /* A re-visit is its own best evidence. */
-            value = recent == item
-                        ? INFINITY
-                        : w * dot(model->K + (size_t)recent * (size_t)dim,
-                                  o_row, dim);
+            value =
+                recent == item
+                    ? INFINITY
+                    : w * mz_vec_dot(model->K + (size_t)recent * (size_t)dim,
+                                     o_row, dim);
         } else {
             /* Catalog: the recent item whose shoppers most often went on
              * to this one ("shoppers who looked at X also looked at
