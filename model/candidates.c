@@ -294,27 +294,117 @@ static bool popular_is_due(const struct mz_model *model)
            model->n_popular < want;
 }
 
-int32_t mz_model_rank_popular(const struct mz_model *model, int32_t *out)
+/* The floor of a rebuild: the lowest prior, now, of the items of the
+ * list being replaced, when it is full; -INFINITY when it is short or one
+ * of its items has no finite prior or is out of the catalog. The list
+ * moves little between rebuilds, so few items outside it reach its
+ * floor. */
+static float popular_floor(const struct mz_model *model,
+                           const struct mz_prior_scales *scales, int32_t want)
 {
-    int32_t n = model->n_items;
-    int32_t want = model->cfg.cand_popular;
+    float floor = INFINITY;
+
+    if (model->n_popular < want)
+        return -INFINITY;
+    for (int32_t i = 0; i < model->n_popular; i++) {
+        int32_t j = model->popular[i];
+        if (j < 0 || j >= model->n_items)
+            return -INFINITY;
+        float prior = mz_model_prior_at(model, scales, j);
+        if (!isfinite(prior))
+            return -INFINITY;
+        if (prior < floor)
+            floor = prior;
+    }
+    return floor;
+}
+
+/* The items whose prior reaches floor, ascending, with their priors:
+ * arrays of the caller (owned, freed by it), grown as needed. */
+struct popular_pool {
+    int32_t *items;
+    float *priors;
+    int32_t count;
+    int32_t capacity;
+};
+
+static bool pool_add(struct popular_pool *pool, int32_t item, float prior)
+{
+    if (pool->count == pool->capacity) {
+        int32_t grown = pool->capacity ? 2 * pool->capacity : 1024;
+        int32_t *items = realloc(pool->items, (size_t)grown * sizeof *items);
+        if (!items)
+            return false;
+        pool->items = items;
+        float *priors = realloc(pool->priors, (size_t)grown * sizeof *priors);
+        if (!priors)
+            return false;
+        pool->priors = priors;
+        pool->capacity = grown;
+    }
+    pool->items[pool->count] = item;
+    pool->priors[pool->count] = prior;
+    pool->count++;
+    return true;
+}
+
+/* Ranks the want best priors among those that reach floor into out.
+ * Returns the length; 0 with *short_of_floor when fewer than want items
+ * reach a finite floor (the floor proves nothing then); -1 out of memory.
+ * If want items reach it, none below it can be among the want best, and
+ * mz_topk breaks ties by position, which is item order here too, so the
+ * list is the one a ranking of the whole catalog gives. */
+static int32_t rank_from_floor(const struct mz_model *model,
+                               const struct mz_prior_scales *scales,
+                               float floor, int32_t want, int32_t *out,
+                               bool *short_of_floor)
+{
+    struct popular_pool pool = {0};
+    float *top = NULL;
     int32_t ranked = -1;
 
-    if (want > n)
-        want = n;
+    *short_of_floor = false;
+    for (int32_t j = 0; j < model->n_items; j++) {
+        float prior = mz_model_prior_at(model, scales, j);
+        if (prior >= floor && !pool_add(&pool, j, prior))
+            goto done;
+    }
+    if (floor > -INFINITY && pool.count < want) {
+        *short_of_floor = true;
+        ranked = 0;
+        goto done;
+    }
+    top = malloc((size_t)want * sizeof *top);
+    if (!top)
+        goto done;
+    ranked = (int32_t)mz_topk(pool.priors, (size_t)pool.count, NULL,
+                              (size_t)want, out, top);
+    for (int32_t i = 0; i < ranked; i++)
+        out[i] = pool.items[out[i]];
+done:
+    free(top);
+    free(pool.priors);
+    free(pool.items);
+    return ranked;
+}
+
+int32_t mz_model_rank_popular(const struct mz_model *model, int32_t *out)
+{
+    int32_t want = model->cfg.cand_popular;
+    bool short_of_floor;
+
+    if (want > model->n_items)
+        want = model->n_items;
     if (want <= 0)
         return 0;
-    float *prior = malloc((size_t)n * sizeof *prior);
-    float *top = malloc((size_t)want * sizeof *top);
-    if (prior && top) {
-        struct mz_prior_scales scales = mz_model_prior_scales(model);
-        for (int32_t j = 0; j < n; j++)
-            prior[j] = mz_model_prior_at(model, &scales, j);
-        ranked =
-            (int32_t)mz_topk(prior, (size_t)n, NULL, (size_t)want, out, top);
-    }
-    free(top);
-    free(prior);
+    struct mz_prior_scales scales = mz_model_prior_scales(model);
+    /* Read before out is written: out may be the model's own list. */
+    float floor = popular_floor(model, &scales, want);
+    int32_t ranked =
+        rank_from_floor(model, &scales, floor, want, out, &short_of_floor);
+    if (short_of_floor)
+        ranked = rank_from_floor(model, &scales, -INFINITY, want, out,
+                                 &short_of_floor);
     return ranked;
 }
 
@@ -344,9 +434,11 @@ void mz_model_refresh_popular(struct mz_model *model)
         model->popular_due = true;
         return;
     }
-    model->n_popular = 0;
-    if (!popular_reserve(model))
+    /* The list being replaced gives the rebuild its floor. */
+    if (!popular_reserve(model)) {
+        model->n_popular = 0;
         return;
+    }
     int32_t n = mz_model_rank_popular(model, model->popular);
     model->n_popular = n > 0 ? n : 0;
 }

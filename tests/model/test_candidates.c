@@ -5,8 +5,9 @@
  *    sparse terms reach and the items of the strongest prior, each once
  *    and ascending, cand_popular 0 turns them off, cand_max keeps the
  *    best before the dense term when they are more, the popular list
- *    survives a save, load and replay, and a rebuild left to the caller
- *    gives the list the in-place one does.
+ *    survives a save, load and replay, a rebuild left to the caller
+ *    gives the list the in-place one does, and a rebuild from the floor
+ *    of the list it replaces ranks as the whole catalog does.
  *-------------------------------------------------------------------------
  */
 #include <check.h>
@@ -492,6 +493,76 @@ START_TEST(test_deferred_popular_rebuild_is_the_in_place_one)
 }
 END_TEST
 
+/* Asserts that mz_model_rank_popular gives the POPULAR best priors of
+ * the whole catalog (mz_topk over the client-free score), in order. */
+static void assert_ranks_the_whole_catalog(const struct mz_model *model,
+                                           int64_t now, const char *when)
+{
+    float *prior = malloc(N_ITEMS * sizeof *prior);
+    int32_t want[POPULAR];
+    float want_scores[POPULAR];
+    int32_t got[POPULAR];
+    ck_assert_ptr_nonnull(prior);
+
+    mz_model_score(model, NULL, -1, now, prior);
+    size_t n_want = mz_topk(prior, N_ITEMS, NULL, POPULAR, want, want_scores);
+    int32_t n_got = mz_model_rank_popular(model, got);
+    ck_assert_int_eq(n_got, (int32_t)n_want);
+    for (int32_t i = 0; i < n_got; i++)
+        ck_assert_msg(got[i] == want[i], "%s: place %d is item %d, not %d",
+                      when, i, got[i], want[i]);
+    free(prior);
+}
+
+/* A rebuild ranks only the items at or above the lowest prior of the
+ * list it replaces; the list is still the whole catalog's best: as the
+ * priors move with learning, and from a replaced list that proves
+ * nothing (one item repeated, the best or the worst; an item out of the
+ * catalog). */
+START_TEST(test_rank_popular_is_the_whole_catalogs_best)
+{
+    struct mz_client *clients[N_CLIENTS];
+    struct mz_model *model = trained_model(false, clients);
+    int32_t list[POPULAR];
+
+    for (int step = 0; step < 400; step++) {
+        int c = step % N_CLIENTS;
+        /* New items climb: a stream that favours a moving window. */
+        struct mz_event_obs ev = later_view(
+            step, (int32_t)((step / 20 * 37 + step % 4) % N_ITEMS),
+            300000 + step);
+        mz_model_observe(model, clients[c], &ev, true);
+        if (step % 25 == 0)
+            assert_ranks_the_whole_catalog(model, ev.ts, "learning");
+    }
+    int64_t now = T0 + (EVENTS + 400) * 60;
+    float *prior = malloc(N_ITEMS * sizeof *prior);
+    ck_assert_ptr_nonnull(prior);
+    mz_model_score(model, NULL, -1, now, prior);
+    int32_t best = 0, worst = 0;
+    for (int32_t j = 1; j < N_ITEMS; j++) {
+        if (prior[j] > prior[best])
+            best = j;
+        if (prior[j] < prior[worst])
+            worst = j;
+    }
+    free(prior);
+    const int32_t repeated[] = {best, worst};
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < POPULAR; i++)
+            list[i] = repeated[r];
+        mz_model_install_popular(model, list, POPULAR);
+        assert_ranks_the_whole_catalog(model, now, r ? "worst" : "best");
+    }
+    for (int i = 0; i < POPULAR; i++)
+        list[i] = i;
+    list[POPULAR / 2] = N_ITEMS + 5;
+    mz_model_install_popular(model, list, POPULAR);
+    assert_ranks_the_whole_catalog(model, now, "out of the catalog");
+    free_all(model, clients);
+}
+END_TEST
+
 static Suite *candidates_suite(void)
 {
     Suite *s = suite_create("candidates");
@@ -504,6 +575,7 @@ static Suite *candidates_suite(void)
     tcase_add_test(tc, test_no_candidates_when_turned_off);
     tcase_add_test(tc, test_popular_list_survives_save_load_and_replay);
     tcase_add_test(tc, test_deferred_popular_rebuild_is_the_in_place_one);
+    tcase_add_test(tc, test_rank_popular_is_the_whole_catalogs_best);
     suite_add_tcase(s, tc);
     return s;
 }
