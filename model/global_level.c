@@ -216,6 +216,8 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
 {
     int dim = model->cfg.dim;
     const float *o_row = model->O + (size_t)x * (size_t)dim;
+    /* cblas_sdot, not mz_vec_dot (vec.h), here and in apply_chunk_rows:
+     * a sum in another order would change every learned state. */
     float z = model->bias[x] + cblas_sdot(dim, q, 1, o_row, 1);
     float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
     float gz = p - label;
