@@ -4,15 +4,17 @@
  *    is given, the service state, the HTTP daemon, and the orderly stop on
  *    SIGTERM/SIGINT.
  *
- * Signals are blocked in every thread and taken synchronously by the main
- * thread with sigwait, so shut-down runs as ordinary code: stop accepting,
- * answer the requests already read (mz_http_stop), commit queued events,
- * checkpoint, exit 0.
+ * Signals are blocked in every thread maisond starts and taken
+ * synchronously by the main thread with sigwait, so shut-down runs as
+ * ordinary code: stop accepting, answer the requests already read
+ * (mz_http_stop), commit queued events, checkpoint, exit 0. Threads that
+ * libraries started before main() forward them (forward_stop_signal).
  *-------------------------------------------------------------------------
  */
 #include <cblas.h>
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,26 @@ static struct {
 /* A life-cycle line: what happens, and the one thing it concerns. An
  * error names its cause "reason", as every layer's error lines do; other
  * lines call it "detail". */
+/* The thread that takes SIGTERM and SIGINT with sigwait: main's. */
+static pthread_t stop_signal_waiter;
+
+/* A stop signal delivered to a thread that does not block it. OpenBLAS
+ * starts its workers from a constructor, before main() can block the
+ * signals, and while main is not in sigwait (starting, or already
+ * stopping) the kernel hands a process-directed signal to such a thread:
+ * the default action killed maisond with its learned state unwritten
+ * (seen as exit status -15 in test_cache.py on a loaded machine).
+ * Forwarded, the signal stays pending on main until its sigwait; during
+ * a stop it is dropped, and the stop goes on. pthread_kill is
+ * async-signal-safe. */
+static void forward_stop_signal(int signo)
+{
+    int saved_errno = errno;
+
+    pthread_kill(stop_signal_waiter, signo);
+    errno = saved_errno;
+}
+
 static void log_line(enum mz_log_level level, const char *msg,
                      const char *detail)
 {
@@ -146,6 +168,11 @@ int main(int argc, char **argv)
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    stop_signal_waiter = pthread_self();
+    struct sigaction forward = {.sa_handler = forward_stop_signal};
+    sigfillset(&forward.sa_mask);
+    sigaction(SIGTERM, &forward, NULL);
+    sigaction(SIGINT, &forward, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* Request lines off the HTTP threads: a write(2) that waits for the
      * disk held every one of them (model/log_queue.c). After the mask,

@@ -56,6 +56,12 @@ static int run(char *const argv[], const char *log_path)
     if (pid == 0) {
         int fd =
             open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        sigset_t none;
+
+        /* maisond blocks SIGTERM and SIGINT (server/main.c), and a mask
+         * outlives execv: pg_ctl and initdb get the one they expect. */
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
 
         if (fd >= 0) {
             dup2(fd, STDOUT_FILENO);

@@ -7,8 +7,10 @@ be running (a crash fails that test and the daemon is restarted so the rest
 of the run still means something).
 """
 
+import ctypes
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -1476,6 +1478,53 @@ def sigterm_exits_zero_and_a_restart_keeps_the_data():
     check_eq(p.status, 200, "profile kept (%r)" % p)
     check(mentions(p.json().get("wishlist"), "a10"), "wishlist kept")
     check_eq(recs_ok(c, k=5)["personalized"], True, "personalized kept")
+
+
+def threads_not_blocking(pid, signo):
+    """The threads of process pid, other than its main thread, whose
+    signal mask lets signo through (/proc/PID/task/TID/status SigBlk)."""
+    tids = []
+    for name in os.listdir("/proc/%d/task" % pid):
+        tid = int(name)
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            blocked = next(int(line.split()[1], 16) for line in f
+                           if line.startswith("SigBlk:"))
+        if tid != pid and not blocked & (1 << (signo - 1)):
+            tids.append(tid)
+    return tids
+
+
+@test
+def a_stop_signal_that_reaches_a_library_thread_still_stops_gracefully():
+    # The kernel hands a process-directed SIGTERM to any thread that does
+    # not block it whenever the main thread is not in sigwait (busy
+    # starting or stopping). OpenBLAS's workers start before main() and
+    # do not block it: sent to them straight, the signal must still give
+    # the orderly stop, not the default action's death by signal.
+    c = uid("forward")
+    post_ok([ev(c, "a01", "wishlist")])
+    pid = SRV.proc.pid
+    tids = threads_not_blocking(pid, signal.SIGTERM)
+    print("# threads of maisond not blocking SIGTERM besides main: %d"
+          % len(tids))
+    libc = ctypes.CDLL(None, use_errno=True)
+    for tid in tids:
+        check_eq(libc.tgkill(pid, tid, int(signal.SIGTERM)), 0,
+                 "tgkill(%d, %d, SIGTERM)" % (pid, tid))
+    if not tids:
+        SRV.proc.send_signal(signal.SIGTERM)
+    try:
+        rc = SRV.proc.wait(60)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check_eq(rc, 0, "exit status after SIGTERM to a library thread")
+    this_run = SRV.log_text().rsplit("--- start ", 1)[-1]
+    check("state written to PostgreSQL" in this_run,
+          "maisond logged its orderly stop")
+    SRV.start()
+    p = SRV.get("/v1/clients/%s/profile" % c)
+    check_eq(p.status, 200, "profile kept (%r)" % p)
+    check(mentions(p.json().get("wishlist"), "a01"), "wishlist kept")
 
 
 @test
