@@ -25,8 +25,9 @@
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
 /* Committed batches that may wait for the learner (one more is being
- * learned). */
-#define MZ_WRITER_LEARN_BACKLOG 1
+ * learned). One left the learner idle while the writer committed the
+ * next batch; three keep it busy (docs/durability.md, write path). */
+#define MZ_WRITER_LEARN_BACKLOG 3
 
 /* The ten columns of one event, as the server unnests them, then the
  * event ids of the batch's consent markers and their callers. */
