@@ -27,7 +27,8 @@ esac
 for tool in wrk pgbench nginx python3; do
     if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$tool" ] &&
        [ ! -x "/usr/lib/postgresql/15/bin/$tool" ]; then
-        echo "run_bench.sh: warning: $tool not found" >&2
+        echo "run_bench.sh: warning: $tool not found (the parts that use it" \
+             "fail; sh deploy/install-deps.sh --bench installs it)" >&2
     fi
 done
 exec "$srcdir/tests/harness/with_pg.sh" python3 "$srcdir/tests/bench/bench.py"
