@@ -15,7 +15,6 @@
 #include "model/model_internal.h"
 #include "model/vec.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -144,8 +143,8 @@ static void apply_chunk_rows(struct mz_model *model, int32_t from, int32_t to)
         /* A half the chunk did not write is zero, or holds what an
          * earlier chunk left below a squared float's range, which its
          * sum of squares skipped then and would skip again. */
-        float gk2 = sides & MZ_GRAD_K ? cblas_sdot(dim, gk, 1, gk, 1) : 0.0f;
-        float go2 = sides & MZ_GRAD_O ? cblas_sdot(dim, go, 1, go, 1) : 0.0f;
+        float gk2 = sides & MZ_GRAD_K ? mz_vec_dot(gk, gk, dim) : 0.0f;
+        float go2 = sides & MZ_GRAD_O ? mz_vec_dot(go, go, dim) : 0.0f;
         if (gk2 > 0.0f) {
             float step_k =
                 adagrad_step(lr, &model->ada_K[row], gk2 / (float)dim);
@@ -216,9 +215,11 @@ static void logistic_step(struct mz_model *model, const float *q, int32_t x,
 {
     int dim = model->cfg.dim;
     const float *o_row = model->O + (size_t)x * (size_t)dim;
-    /* cblas_sdot, not mz_vec_dot (vec.h), here and in apply_chunk_rows:
-     * a sum in another order would change every learned state. */
-    float z = model->bias[x] + cblas_sdot(dim, q, 1, o_row, 1);
+    /* mz_vec_dot, not cblas_sdot, here and in apply_chunk_rows: OpenBLAS
+     * sums in the order of the kernel it picks for the CPU, so the same
+     * log learned on another CPU gave another state (docs/durability.md,
+     * item 20). */
+    float z = model->bias[x] + mz_vec_dot(q, o_row, dim);
     float p = z >= 0.0f ? 1.0f / (1.0f + expf(-z)) : expf(z) / (1.0f + expf(z));
     float gz = p - label;
     float *go = model->grad_O + (size_t)x * (size_t)dim;

@@ -15,7 +15,9 @@
  * FMA kernels (learn_bench's state_fnv). mz_vec_dot sums
  * in 8 partial sums, added pairwise at the end; its rounding is its own,
  * the same on every CPU (OpenBLAS's order depends on the kernel it
- * picks).
+ * picks). The learner's row arithmetic is these two only, so the same
+ * log learns the same state on every x86-64 CPU
+ * (tests/model/check_blas_kernels.sh).
  *
  * Interface routines:
  *    mz_vec_axpy - y[0..n-1] += a * x[0..n-1]

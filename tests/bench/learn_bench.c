@@ -21,15 +21,18 @@
  * Prints one line:
  *    learn_bench: stream=.. items=.. clients=.. events=.. cpu_s=..
  *    events_per_s=.. us_per_event=.. snapshot_mb=.. save_ms=.. load_ms=..
- *    state_fnv=..
+ *    state_fnv=.. blas_core=..
  * where cpu_s is the CPU time of the learning loop alone (the thread's
  * clock) and the rates are per second of it; save_ms and load_ms are the
  * CPU time of mz_model_save of the learned level (snapshot_mb of bytes)
- * and of mz_model_load of those bytes back into it.
+ * and of mz_model_load of those bytes back into it; blas_core is the
+ * kernel set OpenBLAS picked (OPENBLAS_CORETYPE chooses another), which
+ * must not change state_fnv (tests/model/check_blas_kernels.sh).
  *-------------------------------------------------------------------------
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,11 +220,12 @@ int main(int argc, char **argv)
     }
     printf("learn_bench: stream=%s items=%d clients=%d events=%zu "
            "cpu_s=%.3f events_per_s=%.0f us_per_event=%.3f "
-           "snapshot_mb=%.1f save_ms=%.1f load_ms=%.1f state_fnv=%016llx\n",
+           "snapshot_mb=%.1f save_ms=%.1f load_ms=%.1f state_fnv=%016llx "
+           "blas_core=%s\n",
            data ? data : "uniform", (int)s.n_items, (int)s.n_clients, s.n,
            seconds, (double)s.n / seconds, seconds * 1e6 / (double)s.n,
            (double)snapshot_len / 1e6, save_s * 1e3, load_s * 1e3,
-           (unsigned long long)h);
+           (unsigned long long)h, openblas_get_corename());
     rc = 0;
 cleanup:
     if (rc)
