@@ -25,8 +25,8 @@
 #define MZ_WRITER_BACKOFF_MAX_MS 2000
 
 /* Committed batches that may wait for the learner (one more is being
- * learned). One left the learner idle while the writer committed the
- * next batch; three keep it busy (docs/durability.md, write path). */
+ * learned). With one, the learner sat idle while the writer committed
+ * the next batch (docs/durability.md, stalls item 19). */
 #define MZ_WRITER_LEARN_BACKLOG 3
 
 /* The ten columns of one event, as the server unnests them, then the
